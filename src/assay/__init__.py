@@ -1,0 +1,5 @@
+"""assay: is this fine-tuned model ready for the real world?"""
+
+from assay._version import __version__
+
+__all__ = ["__version__"]

@@ -1,0 +1,134 @@
+"""``Check``: plans Requests, scores Responses into a CheckResult; and the check registry."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from assay.config._suite import Suite
+from assay.data._dataset import Dataset
+from assay.engine._types import Request, Response, content_key
+from assay.errors import ConfigError
+from assay.models._base import Model, ModelInfo
+
+__all__ = ["Check", "CheckConfig", "RunContext", "check_names", "get_check", "register_check"]
+
+
+class CheckConfig(BaseModel):
+    """Options common to every check. Checks subclass this with their own fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str | None = None
+
+
+@dataclass
+class RunContext:
+    """What a check can see: the suite, the loaded datasets and models."""
+
+    suite: Suite
+    datasets: dict[str, Dataset]
+    models: dict[str, Model]
+    model_infos: dict[str, ModelInfo]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def level(self) -> float:
+        return self.suite.level
+
+    @property
+    def seed(self) -> int:
+        return self.suite.seed
+
+    def dataset(self, name: str | None) -> Dataset:
+        return self.datasets[name or self.suite.primary_dataset]
+
+    def original_requests(self, model: str, dataset: Dataset) -> list[Request]:
+        """One Request per row of ``dataset`` for ``model``, tagged with the example id.
+
+        Models answering by id (a predictions file) get ``{"id": ...}`` as payload.
+        """
+        m = self.models[model]
+        fp = self.model_infos[model].fingerprint
+        by_id = bool(getattr(m, "keyed_by_id", False))
+        payloads = [{"id": i} for i in dataset.ids] if by_id else dataset.payloads()
+        return [
+            Request(key=content_key(fp, p), model=model, payload=p, tags={"example_id": i})
+            for i, p in zip(dataset.ids, payloads)
+        ]
+
+
+class Check(ABC):
+    """One evaluation, for one model.
+
+    Subclasses set ``name`` and ``Config``, and implement :meth:`plan`, :meth:`score` and
+    :meth:`gate_patterns`. Checks never call models: they return Requests from ``plan`` and get the
+    Responses in ``score``.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type[CheckConfig]] = CheckConfig
+
+    def __init__(self, config: CheckConfig, model: str) -> None:
+        self.config = config
+        self.model = model
+
+    @abstractmethod
+    def plan(self, ctx: RunContext) -> list[Request]:
+        """The Requests this check needs answered."""
+
+    @abstractmethod
+    def score(self, ctx: RunContext, responses: Mapping[str, Response]):  # -> CheckResult
+        """Turn the answers into a CheckResult."""
+
+    @classmethod
+    @abstractmethod
+    def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
+        """Metric paths (without the check name) gates may name; ``*`` stands for one segment
+        whose values are known only from data (a slice value, a class label)."""
+
+
+_REGISTRY: dict[str, type[Check]] = {}
+
+C = TypeVar("C", bound=type[Check])
+
+
+def register_check(name: str) -> Callable[[C], C]:
+    """Class decorator that registers a Check under ``name``."""
+
+    def deco(cls: C) -> C:
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def check_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_check(name: str) -> type[Check]:
+    """The Check class registered under ``name``.
+
+    Raises:
+        ConfigError: unknown name; the message lists the known ones.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(
+            f"checks.{name}: unknown check; known checks: {', '.join(check_names())}"
+        ) from None
+
+
+def parse_check_config(name: str, raw: dict[str, Any]) -> CheckConfig:
+    cls = get_check(name)
+    try:
+        return cls.Config.model_validate(raw)
+    except Exception as e:
+        raise ConfigError(f"checks.{name}: {e}") from None

@@ -1,0 +1,5 @@
+"""The suite configuration."""
+
+from assay.config._suite import ColumnRoles, DatasetSpec, EngineSettings, Suite
+
+__all__ = ["ColumnRoles", "DatasetSpec", "EngineSettings", "Suite"]

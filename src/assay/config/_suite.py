@@ -1,0 +1,169 @@
+"""The suite: what to evaluate, on what, how, and which gates decide."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "ColumnRoles",
+    "DatasetSpec",
+    "EngineSettings",
+    "Suite",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class ColumnRoles(_Strict):
+    """Which column plays which part.
+
+    ``input`` is one text column (``"text"``), several feature columns (``["age", "income"]``),
+    or an image-path column (``{"image": "path"}``).
+    """
+
+    id: str | None = None
+    input: str | list[str] | dict[str, str] | None = None
+    label: str | None = None
+    groups: list[str] = Field(default_factory=list)
+    time: str | None = None
+    domain: str | None = None
+    slices: list[str] = Field(default_factory=list)
+
+    @field_validator("input")
+    @classmethod
+    def _input_shape(cls, v: Any) -> Any:
+        if isinstance(v, dict) and set(v) != {"image"}:
+            raise ValueError("a mapping input must be {image: <column with image paths>}")
+        if isinstance(v, list) and not v:
+            raise ValueError("input lists no columns; give one text column or feature columns")
+        return v
+
+    def input_columns(self) -> list[str]:
+        """The columns the model reads."""
+        if self.input is None:
+            return []
+        if isinstance(self.input, str):
+            return [self.input]
+        if isinstance(self.input, dict):
+            return [self.input["image"]]
+        return list(self.input)
+
+
+class DatasetSpec(ColumnRoles):
+    """One dataset: where it is, its format and column roles, and how to treat bad rows.
+
+    Attributes:
+        path: file or folder (a Hugging Face ``save_to_disk`` folder). Relative paths are resolved
+            against the suite file's folder.
+        format: ``auto`` (from the extension), ``csv``, ``tsv``, ``jsonl``, ``parquet``, ``hf``.
+        labels: the allowed label set, in order; inferred from the data when omitted.
+        on_invalid: ``error`` stops at the first invalid row; ``skip`` drops invalid rows and counts
+            them by reason in the Report.
+        limit: read only the first ``limit`` rows (for a quick look).
+    """
+
+    path: str
+    format: Literal["auto", "csv", "tsv", "jsonl", "parquet", "hf"] = "auto"
+    labels: list[str] | None = None
+    on_invalid: Literal["error", "skip"] = "error"
+    limit: int | None = Field(default=None, gt=0)
+
+
+class EngineSettings(_Strict):
+    """How models are called."""
+
+    cache: str | None = ".assay/cache.db"
+    batch_size: int = Field(default=64, gt=0)
+    concurrency: int = Field(default=1, gt=0)
+    retries: int = Field(default=3, ge=0)
+    backoff_s: float = Field(default=0.5, ge=0)
+    timeout_s: float | None = Field(default=None, gt=0)
+    errors: Literal["exclude", "wrong"] = "exclude"
+    progress: bool = True
+
+
+class Suite(_Strict):
+    """A validated suite file.
+
+    Example::
+
+        name: sentiment
+        data: {path: test.csv, id: id, input: text, label: label}
+        models: {candidate: "sklearn:model.joblib"}
+        trust: true
+        checks: {performance: {}, slices: {columns: [genre]}}
+        gates: ["performance.f1_macro.lower >= 0.80"]
+    """
+
+    name: str = "suite"
+    description: str | None = None
+    intended_use: str | None = None
+    seed: int = 0
+    level: float = Field(default=0.95, gt=0, lt=1)
+    task: Literal["auto", "classification", "regression", "generation"] = "auto"
+    trust: bool = False
+    data: dict[str, DatasetSpec]
+    models: dict[str, str]
+    checks: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"performance": {}})
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    gates: list[str] = Field(default_factory=list)
+    out: str = "out"
+    #: folder of the suite file; relative paths resolve against it. Not part of the YAML.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        values = dict(values)
+        data = values.get("data")
+        # A single dataset may be given directly; it is named "test".
+        if isinstance(data, dict) and "path" in data:
+            values["data"] = {"test": data}
+        models = values.get("models")
+        if isinstance(models, str):
+            values["models"] = {"candidate": models}
+        elif isinstance(models, list):
+            names = ["candidate", "baseline"] + [f"model{i}" for i in range(2, len(models))]
+            values["models"] = dict(zip(names, models))
+        checks = values.get("checks")
+        if isinstance(checks, list):
+            values["checks"] = {str(c): {} for c in checks}
+        elif isinstance(checks, dict):
+            values["checks"] = {k: (v if v is not None else {}) for k, v in checks.items()}
+        return values
+
+    @field_validator("data")
+    @classmethod
+    def _some_data(cls, v: dict[str, DatasetSpec]) -> dict[str, DatasetSpec]:
+        if not v:
+            raise ValueError("no dataset; add `data: {path: test.csv, label: label, input: text}`")
+        return v
+
+    @field_validator("models")
+    @classmethod
+    def _some_models(cls, v: dict[str, str]) -> dict[str, str]:
+        if not v:
+            raise ValueError("no model; add `models: {candidate: \"sklearn:model.joblib\"}`")
+        return v
+
+    @property
+    def primary_model(self) -> str:
+        """The model the gates speak about: the first one listed."""
+        return next(iter(self.models))
+
+    @property
+    def primary_dataset(self) -> str:
+        """The dataset checks use unless told otherwise: ``test`` if present, else the first."""
+        return "test" if "test" in self.data else next(iter(self.data))
+
+    def resolve(self, path: str) -> Path:
+        """A path from the suite, resolved against the suite file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)

@@ -1,0 +1,98 @@
+"""``Dataset``: a validated table with column roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay.config._suite import DatasetSpec
+from assay.data._labels import canonical_label
+from assay.models._base import Payload
+
+__all__ = ["Dataset"]
+
+
+@dataclass
+class Dataset:
+    """A dataset after reading and validation.
+
+    Attributes:
+        name: its name in the suite (``"test"``).
+        spec: the spec it was read with (column roles, label set).
+        frame: the valid rows, indexed by id (strings, unique), in file order.
+        fingerprint: sha256 of the file bytes (all data files, for a folder); goes into the Report.
+        labels: the label set in order (declared, else sorted distinct labels), for classification;
+            ``None`` for numeric targets or when there is no label column.
+        n_read: rows read before validation.
+        dropped: rows dropped under ``on_invalid: skip``, counted by reason.
+        dropped_examples: a few dropped rows as ``{"row": n, "id": ..., "reason": ...}`` (row is
+            the 1-based data row number in the file).
+    """
+
+    name: str
+    spec: DatasetSpec
+    frame: pd.DataFrame
+    fingerprint: str
+    labels: tuple[str, ...] | None
+    n_read: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    dropped_examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(i) for i in self.frame.index]
+
+    def payloads(self) -> list[Payload]:
+        """One model input per row: the text, a dict of features, or ``{"image": path}``."""
+        roles = self.spec
+        if roles.input is None:
+            raise ValueError(f"dataset {self.name!r} declares no input column")
+        if isinstance(roles.input, str):
+            return [str(v) for v in self.frame[roles.input].tolist()]
+        if isinstance(roles.input, dict):
+            return [{"image": str(v)} for v in self.frame[roles.input["image"]].tolist()]
+        records = self.frame[list(roles.input)].to_dict(orient="records")
+        return [{k: _plain(v) for k, v in r.items()} for r in records]
+
+    def label_strings(self) -> list[str]:
+        """Labels as canonical strings (classification)."""
+        if self.spec.label is None:
+            raise ValueError(f"dataset {self.name!r} declares no label column")
+        return [canonical_label(v) for v in self.frame[self.spec.label].tolist()]
+
+    def label_values(self) -> np.ndarray:
+        """Labels as floats (regression)."""
+        if self.spec.label is None:
+            raise ValueError(f"dataset {self.name!r} declares no label column")
+        return self.frame[self.spec.label].to_numpy(dtype=float)
+
+    def info(self) -> dict[str, Any]:
+        """What the Report records about this dataset."""
+        return {
+            "name": self.name,
+            "path": self.spec.path,
+            "fingerprint": self.fingerprint,
+            "n_read": self.n_read,
+            "n_valid": len(self.frame),
+            "dropped": dict(self.dropped),
+            "dropped_examples": list(self.dropped_examples),
+            "labels": list(self.labels) if self.labels is not None else None,
+            "roles": self.spec.model_dump(exclude={"path", "format", "on_invalid", "limit", "labels"}),
+        }
+
+
+def _plain(v: Any) -> Any:
+    """numpy scalars → Python scalars, NaN → None, so payloads are JSON-stable."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v != v:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    return v

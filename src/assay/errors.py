@@ -1,0 +1,86 @@
+"""The exceptions assay raises.
+
+Every error assay raises on purpose is an ``AssayError``. The tree::
+
+    AssayError
+    ├── ConfigError (ValueError)        the suite file or an argument is wrong; names the YAML path
+    ├── DataError (ValueError)          a dataset cannot be read or fails validation; names file/row/column
+    ├── ModelError                      a model cannot be loaded or answered badly
+    │   ├── MissingDependencyError (ImportError)   an optional extra is not installed; names it
+    │   ├── TrustRequiredError          loading would execute code (pickle/joblib) without --trust
+    │   └── RetryableModelError         a transient failure (rate limit, timeout); the engine retries it
+    ├── MetricError (ValueError)        metric inputs are invalid, or undefined under zero_division="raise"
+    └── ReportError (ValueError)        a report file is unreadable or of an unknown schema version
+
+Warnings:
+
+    AssayWarning (UserWarning)
+    └── UndefinedMetricWarning          a metric is undefined (zero denominator) and became NaN
+
+Messages say where the problem is, what was found, what is allowed and how to fix it. They never
+contain secrets.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AssayError",
+    "AssayWarning",
+    "ConfigError",
+    "DataError",
+    "MetricError",
+    "MissingDependencyError",
+    "ModelError",
+    "ReportError",
+    "RetryableModelError",
+    "TrustRequiredError",
+    "UndefinedMetricWarning",
+]
+
+
+class AssayError(Exception):
+    """Base class of every error assay raises on purpose."""
+
+
+class ConfigError(AssayError, ValueError):
+    """The suite or an argument is invalid. The message names the YAML path or parameter."""
+
+
+class DataError(AssayError, ValueError):
+    """A dataset cannot be read or fails validation. The message names file, row and column."""
+
+
+class ModelError(AssayError):
+    """A model cannot be loaded, or it answered with something assay cannot use."""
+
+
+class MissingDependencyError(ModelError, ImportError):
+    """An optional dependency is missing. The message names the pip extra to install."""
+
+
+class TrustRequiredError(ModelError):
+    """Loading the model would execute code from a file (pickle/joblib) and trust was not given."""
+
+
+class RetryableModelError(ModelError):
+    """A transient model failure (rate limit, timeout, 5xx). The engine retries these."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class MetricError(AssayError, ValueError):
+    """Metric inputs are invalid, or a metric is undefined under ``zero_division="raise"``."""
+
+
+class ReportError(AssayError, ValueError):
+    """A report file cannot be read, or has a schema version this assay does not know."""
+
+
+class AssayWarning(UserWarning):
+    """Base class of assay's warnings."""
+
+
+class UndefinedMetricWarning(AssayWarning):
+    """A metric is undefined for these inputs (a zero denominator) and is reported as NaN."""

@@ -1,0 +1,3 @@
+"""Metrics: pure functions of arrays."""
+
+__all__: list[str] = []

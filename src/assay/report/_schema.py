@@ -1,0 +1,162 @@
+"""The Report: versioned JSON that every sink reads, and nothing else."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+from assay.errors import ReportError
+from assay.stats._estimate import Estimate
+
+__all__ = ["SCHEMA_VERSION", "CheckResult", "ErrorSummary", "GateOutcome", "Report"]
+
+#: Bump the major part on any change that old readers cannot read.
+SCHEMA_VERSION = "1.0"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="null")
+
+
+class ErrorSummary(_Model):
+    """Failed model calls behind one check result, and how they were treated.
+
+    ``treatment`` is ``exclude`` (the examples are left out of every metric and counted here) or
+    ``wrong`` (they count as wrong answers).
+    """
+
+    n_requests: int = 0
+    n_errors: int = 0
+    treatment: Literal["exclude", "wrong"] = "exclude"
+    examples: list[dict[str, str]] = Field(default_factory=list)
+
+
+class CheckResult(_Model):
+    """What one check found for one model on one dataset.
+
+    Attributes:
+        check: the check's registered name (``"performance"``); first part of gate paths.
+        model: the model's name in the suite.
+        dataset: the dataset's name in the suite.
+        n: examples scored.
+        metrics: flat, dot-separated metric paths → Estimate. Gate paths are
+            ``<check>.<metric path>[.value|.lower|.upper]``.
+        tables: data for renderers (confusion matrix, curve points, reliability bins, per-slice
+            rows), JSON-ready. Keys are documented by each check.
+        examples: a few illustrative rows (failures, unparseable outputs).
+        flags: human-readable findings (``"slice genre=horror is significantly worse"``).
+        errors: failed model calls and how they were treated.
+    """
+
+    check: str
+    model: str
+    dataset: str
+    n: int
+    metrics: dict[str, Estimate] = Field(default_factory=dict)
+    tables: dict[str, Any] = Field(default_factory=dict)
+    examples: list[dict[str, Any]] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)
+    errors: ErrorSummary = Field(default_factory=ErrorSummary)
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _estimates(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: Estimate.from_dict(e) if isinstance(e, dict) else e for k, e in v.items()}
+        return v
+
+    @field_serializer("metrics")
+    def _dump_estimates(self, v: dict[str, Estimate]) -> dict[str, Any]:
+        return {k: e.to_dict() for k, e in v.items()}
+
+
+class GateOutcome(_Model):
+    """One gate's verdict, with the evidence."""
+
+    gate: str
+    passed: bool
+    observed: float | None = None
+    threshold: float
+    detail: str = ""
+    matches: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Report(_Model):
+    """Everything one run found, and what is needed to reproduce it.
+
+    Read it back with :meth:`Report.load`; render it with the sinks in :mod:`assay.report`.
+    """
+
+    schema_version: str = SCHEMA_VERSION
+    assay_version: str
+    suite_name: str
+    suite: dict[str, Any]
+    created_at: str
+    duration_s: float
+    seed: int
+    level: float
+    datasets: list[dict[str, Any]]
+    models: list[dict[str, Any]]
+    environment: dict[str, Any]
+    engine: dict[str, Any] = Field(default_factory=dict)
+    results: list[CheckResult] = Field(default_factory=list)
+    gates: list[GateOutcome] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every gate passed (``True`` when there are no gates)."""
+        return all(g.passed for g in self.gates)
+
+    def result(self, check: str, model: str | None = None) -> CheckResult | None:
+        """The result of ``check`` for ``model`` (the first model when omitted)."""
+        for r in self.results:
+            if r.check == check and (model is None or r.model == model):
+                return r
+        return None
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return self.model_dump_json(indent=indent)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the Report as JSON (UTF-8) and return the path."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(self.to_json(), encoding="utf-8")
+        return p
+
+    @classmethod
+    def load(cls, path: str | Path) -> Report:
+        """Read a Report written by :meth:`save`.
+
+        Raises:
+            ReportError: the file is missing, not JSON, or of another major schema version.
+        """
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ReportError(f"{p}: no such report file") from None
+        except json.JSONDecodeError as e:
+            raise ReportError(f"{p}: not a JSON report ({e.msg} at line {e.lineno})") from None
+        version = str(data.get("schema_version", "")) if isinstance(data, dict) else ""
+        if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+            raise ReportError(
+                f"{p}: schema_version {version or '(missing)'} is not readable by this assay "
+                f"(reads {SCHEMA_VERSION.split('.')[0]}.x); re-run the suite with this version"
+            )
+        try:
+            return cls.model_validate(data)
+        except Exception as e:  # pydantic's message lists the bad fields
+            raise ReportError(f"{p}: not a valid assay report: {e}") from None
+
+
+def finite_or_none(x: float | None) -> float | None:
+    """NaN/inf → None, for JSON."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return None
+    return x
