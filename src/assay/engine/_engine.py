@@ -1,0 +1,355 @@
+"""``Engine``: answer Requests once each — dedupe, cache, batch, call concurrently, retry."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from assay.config._suite import EngineSettings
+from assay.engine._cache import ResponseCache
+from assay.engine._progress import ProgressDisplay
+from assay.engine._retry import backoff_delay, describe_error, is_retryable
+from assay.engine._types import Request, Response
+from assay.errors import ConfigError, ModelError
+from assay.models._base import Model, Output
+
+__all__ = ["Engine", "EngineStats"]
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """What one :meth:`Engine.run` did.
+
+    Attributes:
+        n_requests: Requests received (with repeats).
+        n_unique: distinct keys among them (``n_cached + n_called``).
+        n_cached: distinct keys answered from the cache.
+        n_called: distinct keys sent to a model.
+        n_errors: distinct keys whose Response is an error.
+        n_retries: model calls repeated after a transient failure.
+        wall_s: wall time of the run, seconds.
+    """
+
+    n_requests: int = 0
+    n_unique: int = 0
+    n_cached: int = 0
+    n_called: int = 0
+    n_errors: int = 0
+    n_retries: int = 0
+    wall_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One batch for one model: what a worker needs, nothing shared."""
+
+    model_name: str
+    model: Model
+    fingerprint: str
+    params: dict[str, Any] | None
+    requests: tuple[Request, ...]
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    job: _Job
+    responses: tuple[Response, ...]
+    n_retries: int
+
+
+class Engine:
+    """Answers Requests: each distinct key once, from the cache when it can, else from the model.
+
+    The pipeline of :meth:`run`:
+
+    1. **Dedupe** by ``Request.key`` (the first Request of a key decides its model).
+    2. **Cache**: keys already answered (``ResponseCache``, for the same model fingerprint) are
+       not asked again. No cache when ``cache_path`` is ``None`` or ``settings.cache`` is ``None``.
+    3. **Batch** the rest per model (and per ``params``), ``settings.batch_size`` at a time, and
+       call ``settings.concurrency`` batches at once on a thread pool — models are I/O-bound (HTTP
+       APIs) or release the GIL (numpy, torch).
+    4. **Retry** transient failures (:class:`~assay.errors.RetryableModelError`, httpx timeouts and
+       network errors) up to ``settings.retries`` times with exponential backoff and jitter
+       (``settings.backoff_s`` base; a ``retry_after_s`` on the error is a floor). When a batch
+       fails for any other reason, its items are asked one at a time, so one bad input fails
+       alone. What still fails becomes ``Response(output=None, error="<ExceptionType>: message")``:
+       never dropped, never cached (the next run tries again).
+    5. **Persist**: each batch's answers are committed to the cache as soon as the batch finishes,
+       so a run killed half-way (even with ``SIGKILL``) resumes where it stopped.
+
+    Latency: ``Response.latency_s`` is the wall time of the successful call divided by the number
+    of inputs in it — a per-example share of the batch, not the latency one request would see alone.
+    Backoff waits and failed attempts are not counted. An error Response carries the per-example
+    share of its last attempt.
+
+    ``settings.timeout_s`` is not enforced here (a thread cannot be interrupted); adapters that
+    talk over the network apply it to their own calls.
+
+    The thread pool lives in :meth:`_execute`; an asyncio path for async clients would be another
+    implementation of that one method (take the jobs, yield outcomes as they complete).
+
+    Args:
+        settings: batch size, concurrency, retries, backoff, cache and progress settings.
+        cache_path: the SQLite cache file (already resolved); ``None`` for no cache.
+        progress: show a Rich progress bar (rate, ETA) when there is something to call; nothing
+            is printed when false, or when ``settings.progress`` is false.
+        console: a ``rich.console.Console`` to draw on (default: a new one on stderr).
+
+    Example:
+        >>> from assay.config import EngineSettings
+        >>> from assay.engine import Request, content_key
+        >>> from assay.models import ModelInfo, Output
+        >>> class Upper:
+        ...     def info(self):
+        ...         return ModelInfo("m", "python:upper", "generation", "fp-upper")
+        ...     def predict(self, batch, params=None):
+        ...         return [Output(text=p.upper()) for p in batch]
+        >>> reqs = [Request(content_key("fp-upper", t), "m", t) for t in ["a", "b", "a"]]
+        >>> engine = Engine(EngineSettings(cache=None), cache_path=None, progress=False)
+        >>> answers = engine.run(reqs, {"m": Upper()})
+        >>> sorted(r.output.text for r in answers.values()), engine.stats.n_called
+        (['A', 'B'], 2)
+    """
+
+    def __init__(
+        self,
+        settings: EngineSettings,
+        *,
+        cache_path: Path | None,
+        progress: bool = True,
+        console: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.cache_path = (
+            Path(cache_path) if cache_path is not None and settings.cache is not None else None
+        )
+        self.progress = progress and settings.progress
+        self.console = console
+        self.stats = EngineStats()
+        self._rng = random.Random()
+        self._rng_lock = threading.Lock()
+        #: how the engine waits between retries; a seam for tests of our own retry logic.
+        self._sleep: Callable[[float], None] = time.sleep
+
+    def run(self, requests: Sequence[Request], models: Mapping[str, Model]) -> dict[str, Response]:
+        """Answer every distinct Request.
+
+        Args:
+            requests: what the checks asked; repeats (equal keys) are answered once.
+            models: model name → model, covering every ``Request.model``.
+
+        Returns:
+            key → Response, one per distinct key, in order of first appearance. Failed calls are
+            error Responses; nothing is dropped.
+
+        Raises:
+            ConfigError: a Request names a model not in ``models``.
+        """
+        start = time.perf_counter()
+        unique: dict[str, Request] = {}
+        for r in requests:
+            unique.setdefault(r.key, r)
+        missing = sorted({r.model for r in unique.values()} - set(models))
+        if missing:
+            raise ConfigError(
+                f"requests name model(s) {', '.join(map(repr, missing))} that are not loaded; "
+                f"loaded models: {', '.join(map(repr, models)) or 'none'}"
+            )
+        fingerprints = {
+            name: models[name].info().fingerprint for name in {r.model for r in unique.values()}
+        }
+
+        answered: dict[str, Response] = {}
+        n_retries = 0
+        cache = ResponseCache(self.cache_path) if self.cache_path is not None else None
+        try:
+            if cache is not None:
+                for name, fp in fingerprints.items():
+                    keys = [k for k, r in unique.items() if r.model == name]
+                    answered.update(cache.get_many(keys, fingerprint=fp))
+            n_cached = len(answered)
+            todo = [r for k, r in unique.items() if k not in answered]
+            jobs = list(self._plan_jobs(todo, models, fingerprints))
+            description = "calling " + ", ".join(sorted({j.model_name for j in jobs}))
+            with ProgressDisplay(
+                enabled=self.progress,
+                total=len(todo),
+                description=description,
+                console=self.console,
+            ) as bar:
+                for outcome in self._execute(jobs):
+                    if cache is not None:
+                        cache.put_many(outcome.responses, fingerprint=outcome.job.fingerprint)
+                    for resp in outcome.responses:
+                        answered[resp.key] = resp
+                    n_retries += outcome.n_retries
+                    bar.advance(len(outcome.responses))
+        finally:
+            if cache is not None:
+                cache.close()
+
+        result = {k: answered[k] for k in unique}
+        self.stats = EngineStats(
+            n_requests=len(requests),
+            n_unique=len(unique),
+            n_cached=n_cached,
+            n_called=len(todo),
+            n_errors=sum(1 for r in result.values() if not r.ok),
+            n_retries=n_retries,
+            wall_s=time.perf_counter() - start,
+        )
+        return result
+
+    # -- planning -------------------------------------------------------------------------------
+
+    def _plan_jobs(
+        self, todo: Sequence[Request], models: Mapping[str, Model], fingerprints: Mapping[str, str]
+    ) -> Iterator[_Job]:
+        groups: dict[tuple[str, str], list[Request]] = {}
+        for r in todo:
+            params_key = json.dumps(r.params, sort_keys=True, default=str)
+            groups.setdefault((r.model, params_key), []).append(r)
+        size = self.settings.batch_size
+        for (name, _), reqs in groups.items():
+            params = dict(reqs[0].params) or None
+            for i in range(0, len(reqs), size):
+                yield _Job(
+                    name, models[name], fingerprints[name], params, tuple(reqs[i : i + size])
+                )
+
+    # -- execution ------------------------------------------------------------------------------
+
+    def _execute(self, jobs: Sequence[_Job]) -> Iterator[_Outcome]:
+        """Run the jobs, yielding each outcome as soon as its batch is done.
+
+        The seam for other executors (asyncio, Ray): they take the same jobs and yield the same
+        outcomes. The caller persists each outcome before asking for the next.
+        """
+        if self.settings.concurrency == 1 or len(jobs) <= 1:
+            for job in jobs:
+                yield self._answer(job)
+            return
+        pending: set[Future[_Outcome]] = set()
+        queue = iter(jobs)
+        # Keep at most `concurrency` batches in flight, so an interrupted run leaves no backlog
+        # of submitted work behind and answers land in the cache in roughly request order.
+        with ThreadPoolExecutor(
+            max_workers=self.settings.concurrency, thread_name_prefix="assay-engine"
+        ) as pool:
+            try:
+                for job in _take(queue, self.settings.concurrency):
+                    pending.add(pool.submit(self._answer, job))
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        for job in _take(queue, 1):
+                            pending.add(pool.submit(self._answer, job))
+                        yield fut.result()
+            finally:
+                for fut in pending:
+                    fut.cancel()
+
+    def _answer(self, job: _Job) -> _Outcome:
+        """Answer one batch; never raises for a model failure."""
+        reqs = job.requests
+        try:
+            outputs, elapsed, retries = self._call(job, [r.payload for r in reqs])
+        except _CallFailed as failed:
+            if len(reqs) > 1 and not is_retryable(failed.cause):
+                # One bad input should not fail its neighbours: ask each on its own.
+                responses: list[Response] = []
+                retries = failed.retries
+                for r in reqs:
+                    single = self._answer(
+                        _Job(job.model_name, job.model, job.fingerprint, job.params, (r,))
+                    )
+                    responses.extend(single.responses)
+                    retries += single.n_retries
+                return _Outcome(job, tuple(responses), retries)
+            message = describe_error(failed.cause)
+            if failed.retries:
+                message += f" (gave up after {failed.retries} retries)"
+            share = failed.elapsed / len(reqs)
+            errors = tuple(Response(r.key, None, share, error=message) for r in reqs)
+            return _Outcome(job, errors, failed.retries)
+        share = elapsed / len(reqs)
+        return _Outcome(
+            job,
+            tuple(Response(r.key, o, share) for r, o in zip(reqs, outputs, strict=True)),
+            retries,
+        )
+
+    def _call(self, job: _Job, payloads: list[Any]) -> tuple[list[Output], float, int]:
+        """Call the model with retries: (outputs, seconds of the successful attempt, retries).
+
+        Raises:
+            _CallFailed: the last failure, once it is not transient or the retries are spent.
+        """
+        attempt = 0
+        while True:
+            t0 = time.perf_counter()
+            try:
+                outputs = job.model.predict(payloads, job.params)
+                elapsed = time.perf_counter() - t0
+                return _checked(job.model_name, outputs, len(payloads)), elapsed, attempt
+            except Exception as exc:
+                elapsed = time.perf_counter() - t0
+                if not is_retryable(exc) or attempt >= self.settings.retries:
+                    raise _CallFailed(exc, retries=attempt, elapsed=elapsed) from exc
+                with self._rng_lock:
+                    delay = backoff_delay(
+                        attempt,
+                        base_s=self.settings.backoff_s,
+                        rng=self._rng,
+                        retry_after_s=getattr(exc, "retry_after_s", None),
+                    )
+                self._sleep(delay)
+                attempt += 1
+
+
+class _CallFailed(Exception):
+    """A model call that failed for good, with the retries and time it took (internal)."""
+
+    def __init__(self, cause: Exception, *, retries: int, elapsed: float) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.retries = retries
+        self.elapsed = elapsed
+
+
+def _checked(model_name: str, outputs: Any, n: int) -> list[Output]:
+    try:
+        outputs = list(outputs)
+    except TypeError:
+        raise ModelError(
+            f"model {model_name!r} returned {type(outputs).__name__} from predict; "
+            "expected a list of Output, one per input"
+        ) from None
+    if len(outputs) != n:
+        raise ModelError(
+            f"model {model_name!r} returned {len(outputs)} outputs for a batch of {n} inputs"
+        )
+    for i, o in enumerate(outputs):
+        if not isinstance(o, Output):
+            raise ModelError(
+                f"model {model_name!r} returned {type(o).__name__} at position {i}; expected Output"
+            )
+    return outputs
+
+
+def _take(it: Iterator[_Job], n: int) -> Iterable[_Job]:
+    for _ in range(n):
+        try:
+            yield next(it)
+        except StopIteration:
+            return
