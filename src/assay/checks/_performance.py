@@ -1,0 +1,169 @@
+"""The performance check: every metric with its interval, per class, curves and calibration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+
+from assay.checks._base import Check, CheckConfig, RunContext, register_check
+from assay.checks._predictions import Predictions, collect_predictions
+from assay.config._suite import Suite
+from assay.engine._types import Request, Response
+from assay.errors import ConfigError
+from assay.report._schema import CheckResult
+
+__all__ = ["PerformanceCheck", "resolve_task"]
+
+_CLASSIFICATION_METRICS = [
+    "accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro",
+    "precision_micro", "recall_micro", "f1_micro", "precision_weighted", "recall_weighted",
+    "f1_weighted", "specificity_macro", "mcc", "cohen_kappa",
+    # binary only
+    "precision", "recall", "f1", "specificity", "roc_auc", "average_precision",
+    # multiclass with probabilities
+    "roc_auc_ovr_macro", "roc_auc_ovr_weighted", "roc_auc_ovo_macro", "roc_auc_ovo_weighted",
+    "average_precision_macro",
+    # with probabilities
+    "log_loss", "brier", "ece",
+    # per class
+    "per_class.*.precision", "per_class.*.recall", "per_class.*.f1", "per_class.*.specificity",
+    "per_class.*.support",
+]
+_REGRESSION_METRICS = ["mse", "rmse", "mae", "mape", "r2", "median_absolute_error", "mean_residual"]
+_MAX_EXAMPLES = 20
+_MAX_INPUT_CHARS = 500
+
+
+class PerformanceConfig(CheckConfig):
+    """Options of the performance check.
+
+    Attributes:
+        positive_label: the positive class of a binary problem (default: the second label).
+        n_bootstrap: resamples for bootstrap intervals.
+        n_bins: bins of the reliability diagram and ECE.
+    """
+
+    positive_label: str | None = None
+    n_bootstrap: int = 1000
+    n_bins: int = 10
+
+
+def resolve_task(ctx: RunContext, model: str) -> Literal["classification", "regression"]:
+    """The task to score: the suite's, else the model's, else from the labels."""
+    task = ctx.suite.task
+    if task == "auto":
+        model_task = ctx.model_infos[model].task
+        if model_task in ("classification", "regression"):
+            return model_task  # type: ignore[return-value]
+        raise ConfigError(
+            f"model {model!r} does {model_task}; scoring it needs the generation metrics of the "
+            "language-model checks. Set `task:` in the suite if this is wrong."
+        )
+    if task not in ("classification", "regression"):
+        raise ConfigError(f"task: {task!r} is not scored by the performance check yet")
+    return task  # type: ignore[return-value]
+
+
+def gather(ctx: RunContext, model: str, dataset_name: str | None, responses: Mapping[str, Response]) -> Predictions:
+    """The model's predictions on a dataset, aligned with its labels."""
+    ds = ctx.dataset(dataset_name)
+    return collect_predictions(
+        dataset=ds,
+        requests=ctx.original_requests(model, ds),
+        responses=responses,
+        task=resolve_task(ctx, model),
+        treatment=ctx.suite.engine.errors,
+        model=model,
+    )
+
+
+def summarise(pred: Predictions, *, level: float, seed: int, positive_label: str | None = None,
+              n_bootstrap: int = 1000, n_bins: int = 10, with_curves: bool = True):  # type: ignore[no-untyped-def]
+    """The metrics summary of ``pred`` (classification or regression)."""
+    from assay.metrics import classification_summary, regression_summary
+
+    if pred.task == "regression":
+        return regression_summary(pred.y_true, pred.y_pred, level=level, n_bootstrap=n_bootstrap,
+                                  random_state=seed)
+    if positive_label is not None and positive_label not in pred.labels:
+        raise ConfigError(f"checks.performance.positive_label: {positive_label!r} is not a label; "
+                          f"labels: {', '.join(pred.labels)}")
+    return classification_summary(
+        pred.y_true, pred.y_pred, labels=pred.labels, proba=pred.proba,
+        positive_label=positive_label, level=level, n_bootstrap=n_bootstrap, random_state=seed,
+        zero_division="nan", n_bins=n_bins, curve_points=200 if with_curves else 2,
+    )
+
+
+@register_check("performance")
+class PerformanceCheck(Check):
+    """How good is the model on the dataset, with an interval on every number."""
+
+    Config = PerformanceConfig
+
+    def plan(self, ctx: RunContext) -> list[Request]:
+        return ctx.original_requests(self.model, ctx.dataset(self.config.dataset))
+
+    def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
+        cfg = self.config
+        assert isinstance(cfg, PerformanceConfig)
+        ds = ctx.dataset(cfg.dataset)
+        pred = gather(ctx, self.model, cfg.dataset, responses)
+        if pred.n == 0:
+            return CheckResult(check=self.name, model=self.model, dataset=ds.name, n=0,
+                               errors=pred.errors, flags=[*pred.flags, "no example could be scored"])
+        summary = summarise(pred, level=ctx.level, seed=ctx.seed, positive_label=cfg.positive_label,
+                            n_bootstrap=cfg.n_bootstrap, n_bins=cfg.n_bins)
+        tables: dict[str, Any] = {"task": pred.task, **summary.tables}
+        return CheckResult(
+            check=self.name, model=self.model, dataset=ds.name, n=pred.n,
+            metrics=dict(summary.metrics), tables=tables, errors=pred.errors,
+            examples=_examples(ctx, ds.name, pred), flags=pred.flags,
+        )
+
+    @classmethod
+    def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
+        if suite.task == "regression":
+            return list(_REGRESSION_METRICS)
+        if suite.task == "classification":
+            return list(_CLASSIFICATION_METRICS)
+        return _CLASSIFICATION_METRICS + _REGRESSION_METRICS
+
+
+def _examples(ctx: RunContext, dataset: str, pred: Predictions) -> list[dict[str, Any]]:
+    """The first misclassified examples (classification) or the largest errors (regression)."""
+    ds = ctx.dataset(dataset)
+    frame = ds.frame.loc[pred.ids]
+    inputs = _input_texts(ds.spec.input, frame)
+    if pred.task == "regression":
+        err = np.abs(pred.y_true - pred.y_pred)
+        order = np.argsort(-err)[:_MAX_EXAMPLES]
+        return [{"id": pred.ids[i], "input": inputs[i], "label": float(pred.y_true[i]),
+                 "prediction": float(pred.y_pred[i]), "abs_error": float(err[i])} for i in order]
+    wrong = np.flatnonzero(pred.y_true != pred.y_pred)
+    if pred.proba is not None and len(wrong):
+        col = {lbl: j for j, lbl in enumerate(pred.labels)}
+        conf = np.array([pred.proba[i, col[pred.y_pred[i]]] for i in wrong])
+        wrong = wrong[np.argsort(-conf, kind="stable")]  # confident mistakes first
+    rows = []
+    for i in wrong[:_MAX_EXAMPLES]:
+        row: dict[str, Any] = {"id": pred.ids[i], "input": inputs[i], "label": str(pred.y_true[i]),
+                               "prediction": str(pred.y_pred[i])}
+        if pred.proba is not None:
+            row["confidence"] = float(pred.proba[i, pred.labels.index(str(pred.y_pred[i]))])
+        rows.append(row)
+    return rows
+
+
+def _input_texts(spec_input: Any, frame: Any) -> list[str]:
+    if spec_input is None:
+        return [""] * len(frame)
+    if isinstance(spec_input, str):
+        values = frame[spec_input].astype(str).tolist()
+    elif isinstance(spec_input, dict):
+        values = frame[spec_input["image"]].astype(str).tolist()
+    else:
+        values = [", ".join(f"{k}={v}" for k, v in r.items()) for r in frame[list(spec_input)].to_dict("records")]
+    return [v if len(v) <= _MAX_INPUT_CHARS else v[:_MAX_INPUT_CHARS] + "…" for v in values]

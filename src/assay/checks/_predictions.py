@@ -1,0 +1,186 @@
+"""Lining up a model's answers with a dataset's labels: the input every scoring check starts from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from assay.data._dataset import Dataset
+from assay.data._labels import canonical_label
+from assay.engine._types import Request, Response
+from assay.errors import ModelError
+from assay.report._schema import ErrorSummary
+
+__all__ = ["ERROR_LABEL", "Predictions", "collect_predictions"]
+
+#: The predicted class of a failed call when errors count as wrong answers.
+ERROR_LABEL = "(error)"
+_MAX_ERROR_EXAMPLES = 10
+_PROBA_TOLERANCE = 1e-3
+
+
+@dataclass
+class Predictions:
+    """A model's answers aligned with the dataset rows that were scored.
+
+    ``mask`` selects, among the dataset's rows, those in ``ids`` (rows whose call failed are left
+    out when errors are excluded).
+    """
+
+    task: Literal["classification", "regression"]
+    ids: list[str]
+    mask: np.ndarray
+    labels: list[str] = field(default_factory=list)
+    y_true: np.ndarray = field(default_factory=lambda: np.empty(0))
+    y_pred: np.ndarray = field(default_factory=lambda: np.empty(0))
+    proba: np.ndarray | None = None
+    errors: ErrorSummary = field(default_factory=ErrorSummary)
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def subset(self, select: np.ndarray) -> Predictions:
+        """The predictions of the rows where ``select`` (a boolean array over ``ids``) is true."""
+        return Predictions(
+            task=self.task,
+            ids=[i for i, s in zip(self.ids, select) if s],
+            mask=self.mask,
+            labels=self.labels,
+            y_true=self.y_true[select],
+            y_pred=self.y_pred[select],
+            proba=None if self.proba is None else self.proba[select],
+            errors=self.errors,
+        )
+
+
+def collect_predictions(
+    *,
+    dataset: Dataset,
+    requests: Sequence[Request],
+    responses: Mapping[str, Response],
+    task: Literal["classification", "regression"],
+    treatment: Literal["exclude", "wrong"],
+    model: str,
+) -> Predictions:
+    """Align answers with labels. ``requests`` are the model's original requests, in row order.
+
+    Raises:
+        ModelError: an answer has no label (classification) or no value (regression), or its
+            probabilities do not sum to 1.
+    """
+    n_rows = len(dataset)
+    ok = np.ones(n_rows, dtype=bool)
+    error_examples: list[dict[str, str]] = []
+    outputs = []
+    for row, req in enumerate(requests):
+        resp = responses.get(req.key)
+        if resp is None or not resp.ok:
+            ok[row] = False
+            if len(error_examples) < _MAX_ERROR_EXAMPLES:
+                msg = "no response" if resp is None else str(resp.error)
+                error_examples.append({"id": req.tags.get("example_id", str(row)), "error": msg})
+            outputs.append(None)
+        else:
+            outputs.append(resp.output)
+    n_errors = int((~ok).sum())
+    errors = ErrorSummary(n_requests=n_rows, n_errors=n_errors, treatment=treatment, examples=error_examples)
+    keep = ok if treatment == "exclude" else np.ones(n_rows, dtype=bool)
+    ids = [i for i, k in zip(dataset.ids, keep) if k]
+    flags = []
+    if n_errors:
+        how = "left out of every metric" if treatment == "exclude" else "counted as wrong answers"
+        flags.append(f"{n_errors} of {n_rows} model calls failed; {how}")
+
+    if task == "regression":
+        y_true = dataset.label_values()[keep]
+        values = []
+        for row, out in enumerate(outputs):
+            if not keep[row]:
+                continue
+            if out is None:  # counted as wrong: no value exists, so NaN would poison the metric
+                values.append(np.nan)
+                continue
+            if out.value is None:
+                raise ModelError(f"model {model!r}: the answer for id {dataset.ids[row]} has no value; "
+                                 f"a regression model must return numbers")
+            values.append(float(out.value))
+        y_pred = np.asarray(values, dtype=float)
+        if treatment == "wrong" and np.isnan(y_pred).any():
+            raise ModelError(
+                f"model {model!r}: {n_errors} calls failed and errors: wrong has no meaning for "
+                "regression (there is no wrong number); use engine.errors: exclude"
+            )
+        return Predictions(task, ids, keep, [], y_true, y_pred, None, errors, flags)
+
+    true_all = dataset.label_strings()
+    y_true_list = [t for t, k in zip(true_all, keep) if k]
+    y_pred_list: list[str] = []
+    probs: list[dict[str, float] | None] = []
+    for row, out in enumerate(outputs):
+        if not keep[row]:
+            continue
+        if out is None:
+            y_pred_list.append(ERROR_LABEL)
+            probs.append(None)
+            continue
+        if out.label is None:
+            raise ModelError(f"model {model!r}: the answer for id {dataset.ids[row]} has no label; "
+                             f"a classifier must return labels")
+        y_pred_list.append(canonical_label(out.label))
+        probs.append(out.probabilities)
+
+    labels = list(dataset.labels or sorted(set(y_true_list)))
+    extra = sorted({p for p in y_pred_list if p not in labels and p != ERROR_LABEL})
+    if extra:
+        flags.append(f"model {model!r} predicted labels outside the label set: {', '.join(extra[:10])}")
+        labels += extra
+    if ERROR_LABEL in y_pred_list:
+        labels.append(ERROR_LABEL)
+    failed = [p == ERROR_LABEL for p in y_pred_list]
+    proba = _proba_matrix(probs, failed, labels, dataset_ids=ids, model=model)
+    if proba is None and any(p is not None for p in probs):
+        flags.append("some answers had no probabilities, so AUC, log loss and calibration are left out")
+    return Predictions(
+        task, ids, keep, labels, np.asarray(y_true_list, dtype=object),
+        np.asarray(y_pred_list, dtype=object), proba, errors, flags,
+    )
+
+
+def _proba_matrix(
+    probs: list[dict[str, float] | None],
+    failed: list[bool],
+    labels: list[str],
+    *,
+    dataset_ids: list[str],
+    model: str,
+) -> np.ndarray | None:
+    # Probabilities are used only when every answered call has them. A failed call counted as
+    # wrong gets a uniform distribution over the real classes.
+    if any(p is None and not f for p, f in zip(probs, failed)) or all(failed):
+        return None
+    col = {lbl: j for j, lbl in enumerate(labels)}
+    real_classes = [lbl for lbl in labels if lbl != ERROR_LABEL]
+    m = np.zeros((len(probs), len(labels)))
+    for i, p in enumerate(probs):
+        if p is None:
+            for lbl in real_classes:
+                m[i, col[lbl]] = 1.0 / len(real_classes)
+            continue
+        for raw_label, value in p.items():
+            lbl = canonical_label(raw_label)
+            if lbl not in col:
+                continue
+            m[i, col[lbl]] = float(value)
+        s = m[i].sum()
+        if not np.isfinite(s) or abs(s - 1.0) > _PROBA_TOLERANCE:
+            raise ModelError(
+                f"model {model!r}: probabilities for id {dataset_ids[i]} sum to {s:.6g}, not 1 "
+                f"(classes: {', '.join(sorted(map(str, p)))}); return a distribution over {', '.join(labels)}"
+            )
+        m[i] /= s
+    return m

@@ -1,0 +1,10 @@
+"""Importing the built-in checks registers them."""
+
+from __future__ import annotations
+
+__all__ = ["ensure_builtin_checks"]
+
+
+def ensure_builtin_checks() -> None:
+    """Import the modules of the built-in checks (their decorators register them)."""
+    from assay.checks import _performance, _slices  # noqa: F401

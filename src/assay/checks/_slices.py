@@ -1,0 +1,169 @@
+"""The slices check: metrics per value of slice columns, domains, groups and input-length buckets.
+
+Slices with fewer than ``min_n`` examples are marked too small (shown, never gated). A slice is
+flagged when it is significantly worse than the rest of the data: a one-sided two-proportion test
+on accuracy (classification) or a one-sided Mann–Whitney test on absolute errors (regression), with
+Benjamini–Hochberg correction across all slices of the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from assay.checks._base import Check, CheckConfig, RunContext, register_check
+from assay.checks._performance import gather, summarise
+from assay.checks._predictions import Predictions
+from assay.config._suite import Suite
+from assay.engine._types import Request, Response
+from assay.errors import ConfigError
+from assay.report._schema import CheckResult
+from assay.stats._estimate import Estimate
+
+__all__ = ["SlicesCheck"]
+
+LENGTH = "length"
+_DEFAULT_METRICS = {"classification": ["accuracy", "f1_macro"], "regression": ["mae", "rmse"]}
+
+
+class SlicesConfig(CheckConfig):
+    """Options of the slices check.
+
+    Attributes:
+        columns: columns to slice by; default: the dataset's ``slices``, ``domain`` and ``groups``.
+        length_buckets: number of input-length (characters) quantile buckets for text inputs;
+            0 turns them off.
+        min_n: slices with fewer examples are marked too small and left out of gates.
+        metrics: metrics per slice (default accuracy and macro F1, or MAE and RMSE).
+        alpha: false discovery rate for flagging worse slices.
+        max_values: at most this many values per column (the most frequent); the rest are named
+            in a note.
+    """
+
+    columns: list[str] | None = None
+    length_buckets: int = Field(default=4, ge=0)
+    min_n: int = Field(default=30, ge=1)
+    metrics: list[str] | None = None
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    max_values: int = Field(default=50, ge=1)
+
+
+def _columns(config: SlicesConfig, suite: Suite) -> list[str]:
+    if config.columns is not None:
+        return list(config.columns)
+    spec = suite.data[config.dataset or suite.primary_dataset]
+    cols = list(spec.slices) + ([spec.domain] if spec.domain else []) + list(spec.groups)
+    return list(dict.fromkeys(cols))
+
+
+@register_check("slices")
+class SlicesCheck(Check):
+    """Where is the model worse? Metrics per slice with intervals and flags."""
+
+    Config = SlicesConfig
+
+    def plan(self, ctx: RunContext) -> list[Request]:
+        return ctx.original_requests(self.model, ctx.dataset(self.config.dataset))
+
+    def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
+        from assay.stats import benjamini_hochberg
+
+        cfg = self.config
+        assert isinstance(cfg, SlicesConfig)
+        ds = ctx.dataset(cfg.dataset)
+        pred = gather(ctx, self.model, cfg.dataset, responses)
+        metric_names = cfg.metrics or _DEFAULT_METRICS[pred.task]
+        frame = ds.frame.loc[pred.ids]
+        columns: dict[str, pd.Series] = {}
+        for col in _columns(cfg, ctx.suite):
+            if col not in frame.columns:
+                raise ConfigError(f"checks.slices.columns: {col!r} is not a column of dataset {ds.name!r}; "
+                                  f"columns: {', '.join(map(str, frame.columns))}")
+            columns[col] = frame[col].astype("string").fillna("(missing)")
+        if cfg.length_buckets and isinstance(ds.spec.input, str):
+            columns[LENGTH] = _length_buckets(frame[ds.spec.input].astype(str), cfg.length_buckets)
+
+        rows: list[dict[str, Any]] = []
+        metrics: dict[str, Estimate] = {}
+        notes: list[str] = []
+        for col, values in columns.items():
+            counts = values.value_counts()
+            if len(counts) > cfg.max_values:
+                notes.append(f"{col}: {len(counts)} values; only the {cfg.max_values} most frequent are sliced")
+                counts = counts.iloc[: cfg.max_values]
+            for value, n in counts.items():
+                select = (values == value).to_numpy()
+                row = self._slice_row(ctx, pred, col, str(value), select, metric_names, cfg)
+                rows.append(row)
+                for name in metric_names:
+                    metrics[f"{col}.{value}.{name}"] = Estimate.from_dict(row["metrics"][name])
+        pvalues = np.array([r["p_value"] if r["p_value"] is not None else 1.0 for r in rows])
+        adjusted, rejected = benjamini_hochberg(pvalues, alpha=cfg.alpha) if len(rows) else ([], [])
+        flags = list(pred.flags)
+        for r, adj, rej in zip(rows, adjusted, rejected):
+            r["p_adjusted"] = None if r["p_value"] is None else float(adj)
+            r["flagged"] = bool(rej) and r["p_value"] is not None
+            if r["flagged"]:
+                flags.append(f"slice {r['column']}={r['value']} (n={r['n']}) is significantly worse than the "
+                             f"rest (BH-adjusted p={adj:.3g})")
+        too_small = [f"{r['column']}.{r['value']}.{m}" for r in rows if r["too_small"] for m in metric_names]
+        return CheckResult(
+            check=self.name, model=self.model, dataset=ds.name, n=pred.n, metrics=metrics,
+            tables={"slices": rows, "min_n": cfg.min_n, "metric_names": metric_names,
+                    "too_small_keys": too_small, "notes": notes},
+            errors=pred.errors, flags=flags,
+        )
+
+    def _slice_row(self, ctx: RunContext, pred: Predictions, col: str, value: str, select: np.ndarray,
+                   metric_names: list[str], cfg: SlicesConfig) -> dict[str, Any]:
+        sub = pred.subset(select)
+        rest = pred.subset(~select)
+        summary = summarise(sub, level=ctx.level, seed=ctx.seed, n_bootstrap=500, with_curves=False)
+        missing = [m for m in metric_names if m not in summary.metrics]
+        if missing:
+            raise ConfigError(f"checks.slices.metrics: {', '.join(missing)} not available for this "
+                              f"task; available: {', '.join(sorted(summary.metrics))}")
+        return {
+            "column": col, "value": value, "n": sub.n, "too_small": sub.n < cfg.min_n,
+            "metrics": {m: summary.metrics[m].to_dict() for m in metric_names},
+            "p_value": _worse_than_rest_pvalue(sub, rest),
+        }
+
+    @classmethod
+    def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
+        assert isinstance(config, SlicesConfig)
+        names = config.metrics or (_DEFAULT_METRICS["regression"] if suite.task == "regression"
+                                   else _DEFAULT_METRICS["classification"] if suite.task == "classification"
+                                   else _DEFAULT_METRICS["classification"] + _DEFAULT_METRICS["regression"])
+        cols = _columns(config, suite) + ([LENGTH] if config.length_buckets else [])
+        return [f"{c}.*.{m}" for c in cols for m in names]
+
+
+def _worse_than_rest_pvalue(sub: Predictions, rest: Predictions) -> float | None:
+    from scipy.stats import mannwhitneyu
+
+    from assay.stats import two_proportion_test
+
+    if sub.n == 0 or rest.n == 0:
+        return None
+    if sub.task == "regression":
+        a, b = np.abs(sub.y_true - sub.y_pred), np.abs(rest.y_true - rest.y_pred)
+        return float(mannwhitneyu(a, b, alternative="greater").pvalue)
+    k1 = int((sub.y_true == sub.y_pred).sum())
+    k2 = int((rest.y_true == rest.y_pred).sum())
+    return float(two_proportion_test(k1, sub.n, k2, rest.n, alternative="less"))
+
+
+def _length_buckets(texts: pd.Series, buckets: int) -> pd.Series:
+    """Quantile buckets of input length in characters, labelled by their ranges (``"12-80"``)."""
+    lengths = texts.str.len().to_numpy()
+    edges = np.unique(np.quantile(lengths, np.linspace(0, 1, buckets + 1)))
+    if len(edges) < 2:
+        return pd.Series([f"{int(lengths[0])}"] * len(lengths), index=texts.index)
+    idx = np.clip(np.searchsorted(edges, lengths, side="right") - 1, 0, len(edges) - 2)
+    names = [f"{int(edges[i])}-{int(edges[i + 1])}" for i in range(len(edges) - 1)]
+    return pd.Series([names[i] for i in idx], index=texts.index)

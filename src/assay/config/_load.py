@@ -1,0 +1,121 @@
+"""Reading a suite file, with error messages that point at the YAML path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from assay.config._suite import Suite
+from assay.errors import ConfigError
+
+__all__ = ["ENV_OVERRIDES", "load_suite", "suite_from_dict"]
+
+#: Environment variables that override the suite file (explicit arguments override them).
+ENV_OVERRIDES: dict[str, tuple[str, type]] = {
+    "ASSAY_SEED": ("seed", int),
+    "ASSAY_LEVEL": ("level", float),
+    "ASSAY_OUT": ("out", str),
+}
+
+
+def load_suite(path: str | Path, *, overrides: dict[str, Any] | None = None) -> Suite:
+    """Read and validate a suite file.
+
+    Precedence, highest first: ``overrides`` (explicit arguments and CLI flags), ``ASSAY_*``
+    environment variables (``ASSAY_SEED``, ``ASSAY_LEVEL``, ``ASSAY_OUT``), the file, defaults.
+
+    Args:
+        path: the YAML file.
+        overrides: top-level fields to set after reading (``{"seed": 3}``).
+
+    Returns:
+        The validated Suite; relative paths in it resolve against the file's folder.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or invalid; the message names the YAML path
+            (``data.test.label``), what was found and what is allowed.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "suite.yaml"
+        >>> _ = p.write_text("data: {path: t.csv, input: text, label: y}\\nmodels: {m: 'python:mod:f'}\\n")
+        >>> load_suite(p).primary_model
+        'm'
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such suite file; create one with `assay init --data FILE`") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a folder; give the suite's YAML file") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"{p}:{where}: not valid YAML: {problem}") from None
+    if raw is None:
+        raise ConfigError(f"{p}: the suite file is empty; it needs at least `data:` and `models:`")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: the suite must be a mapping of fields, found {type(raw).__name__}")
+    return suite_from_dict(raw, base_dir=p.resolve().parent, source=str(p), overrides=overrides)
+
+
+def suite_from_dict(
+    raw: dict[str, Any],
+    *,
+    base_dir: Path = Path("."),
+    source: str = "suite",
+    overrides: dict[str, Any] | None = None,
+) -> Suite:
+    """Validate a suite given as a dict (what :func:`load_suite` does after parsing YAML)."""
+    data = dict(raw)
+    for var, (field, cast) in ENV_OVERRIDES.items():
+        if var in os.environ:
+            try:
+                data[field] = cast(os.environ[var])
+            except ValueError:
+                raise ConfigError(
+                    f"environment variable {var}={os.environ[var]!r} is not a valid {cast.__name__}"
+                ) from None
+    for k, v in (overrides or {}).items():
+        if v is not None:
+            data[k] = v
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: invalid suite:\n{_format_errors(e)}") from None
+    suite.base_dir = base_dir
+    # Local imports: the check registry and gates import config.
+    from assay.checks._base import parse_check_config
+    from assay.checks._registry import ensure_builtin_checks
+    from assay.report._gates import validate_gates
+
+    ensure_builtin_checks()
+    configs = {name: parse_check_config(name, opts) for name, opts in suite.checks.items()}
+    for ds_name in [c.dataset for c in configs.values() if c.dataset]:
+        if ds_name not in suite.data:
+            raise ConfigError(
+                f"{source}: checks: dataset {ds_name!r} is not declared; declared: {', '.join(suite.data)}"
+            )
+    validate_gates(suite.gates, suite, configs, source=source)
+    return suite
+
+
+def _format_errors(e: ValidationError) -> str:
+    lines = []
+    for err in e.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field; check the spelling (see docs/suite.md for the fields)"
+        got = err.get("input")
+        shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (found {got!r})"
+        lines.append(f"  {loc}: {msg}{shown}")
+    return "\n".join(lines)

@@ -1,0 +1,183 @@
+"""Gates: declared thresholds on metric paths that decide pass or fail.
+
+A gate reads ``<check>.<metric path>[.value|.lower|.upper] <op> <number>``, for example
+``performance.f1_macro.lower >= 0.80`` or ``slices.genre.*.accuracy.lower >= 0.70``. Without an
+attribute the point value is compared. ``*`` matches any one segment; a gate with a wildcard passes
+when every matching metric passes (slices marked too small are left out, and named in the detail).
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from assay.errors import ConfigError
+from assay.report._schema import CheckResult, GateOutcome
+
+if TYPE_CHECKING:
+    from assay.checks._base import CheckConfig
+    from assay.config._suite import Suite
+
+__all__ = ["Gate", "evaluate_gates", "parse_gate", "validate_gates"]
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+}
+_ATTRS = ("value", "lower", "upper")
+_GATE_RE = re.compile(r"^\s*(?P<path>[^<>=!\s]+)\s*(?P<op>>=|<=|==|>|<)\s*(?P<num>\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A parsed gate."""
+
+    text: str
+    check: str
+    metric: str
+    attr: str
+    op: str
+    threshold: float
+
+    @property
+    def has_wildcard(self) -> bool:
+        return "*" in self.metric
+
+    def compare(self, x: float) -> bool:
+        return _OPS[self.op](x, self.threshold)
+
+
+def parse_gate(text: str, *, where: str = "gates") -> Gate:
+    """Parse ``"performance.f1_macro.lower >= 0.8"``.
+
+    Raises:
+        ConfigError: not of the form ``<path> <op> <number>``.
+    """
+    m = _GATE_RE.match(text)
+    if not m:
+        raise ConfigError(
+            f"{where}: {text!r} is not a gate; write `<check>.<metric>[.lower|.upper|.value] <op> <number>` "
+            f"with op one of {', '.join(_OPS)}, e.g. `performance.f1_macro.lower >= 0.80`"
+        )
+    try:
+        threshold = float(m["num"])
+    except ValueError:
+        raise ConfigError(f"{where}: {text!r}: threshold {m['num']!r} is not a number") from None
+    parts = m["path"].split(".")
+    if len(parts) < 2:
+        raise ConfigError(f"{where}: {text!r}: the path needs a check and a metric, e.g. performance.accuracy")
+    attr = "value"
+    if parts[-1] in _ATTRS:
+        attr = parts.pop()
+    if len(parts) < 2:
+        raise ConfigError(f"{where}: {text!r}: no metric before .{attr}")
+    return Gate(text.strip(), parts[0], ".".join(parts[1:]), attr, m["op"], threshold)
+
+
+def _segments_match(pattern: Sequence[str], path: Sequence[str]) -> bool:
+    return len(pattern) == len(path) and all(
+        p == "*" or q == "*" or fnmatch.fnmatchcase(q, p) for p, q in zip(pattern, path)
+    )
+
+
+def validate_gates(
+    gates: Sequence[str],
+    suite: Suite,
+    configs: Mapping[str, CheckConfig],
+    *,
+    source: str = "suite",
+) -> list[Gate]:
+    """Parse every gate and check that its path can exist for the suite's checks.
+
+    Raises:
+        ConfigError: a malformed gate, a check not in the suite, or a metric path no check
+            produces; the message lists the valid paths.
+    """
+    from assay.checks._base import get_check
+
+    parsed = []
+    for i, text in enumerate(gates):
+        where = f"{source}: gates[{i}]"
+        gate = parse_gate(text, where=where)
+        if gate.check not in configs:
+            raise ConfigError(
+                f"{where}: {text!r} names check {gate.check!r}, which the suite does not run; "
+                f"checks in the suite: {', '.join(configs) or '(none)'}"
+            )
+        patterns = get_check(gate.check).gate_patterns(configs[gate.check], suite)
+        if not any(_segments_match(p.split("."), gate.metric.split(".")) for p in patterns):
+            listed = "\n".join(f"    {gate.check}.{p}" for p in patterns)
+            close = difflib.get_close_matches(gate.metric, patterns, n=1)
+            hint = f" (did you mean {gate.check}.{close[0]}?)" if close else ""
+            raise ConfigError(
+                f"{where}: {text!r}: no metric {gate.check}.{gate.metric}{hint}; valid paths "
+                f"(add .lower, .upper or .value; * stands for any value):\n{listed}"
+            )
+        parsed.append(gate)
+    return parsed
+
+
+def evaluate_gates(
+    gates: Sequence[str], results: Sequence[CheckResult], *, model: str
+) -> list[GateOutcome]:
+    """Decide every gate on ``model``'s results.
+
+    A gate whose metric is undefined (NaN) or absent fails, with the reason in ``detail``.
+    """
+    outcomes = []
+    for text in gates:
+        gate = parse_gate(text)
+        result = next((r for r in results if r.check == gate.check and r.model == model), None)
+        if result is None:
+            outcomes.append(GateOutcome(gate=gate.text, passed=False, threshold=gate.threshold,
+                                        detail=f"check {gate.check!r} produced no result for {model!r}"))
+            continue
+        excluded = set(result.tables.get("too_small_keys", []))
+        pattern = gate.metric.split(".")
+        keys = [k for k in result.metrics if _segments_match(pattern, k.split("."))]
+        skipped = [k for k in keys if k in excluded]
+        keys = [k for k in keys if k not in excluded]
+        if not keys:
+            detail = f"no metric matched {gate.check}.{gate.metric}"
+            if skipped:
+                detail += f" (too small to judge: {', '.join(skipped)})"
+            outcomes.append(GateOutcome(gate=gate.text, passed=False, threshold=gate.threshold, detail=detail))
+            continue
+        matches = []
+        for k in keys:
+            x = getattr(result.metrics[k], gate.attr)
+            ok = (not math.isnan(x)) and gate.compare(x)
+            matches.append({"metric": k, "observed": None if math.isnan(x) else x, "passed": ok})
+        failing = [m for m in matches if not m["passed"]]
+        worst = _worst(matches, gate)
+        if failing:
+            names = ", ".join(f"{m['metric']}={_fmt(m['observed'])}" for m in failing[:5])
+            detail = f"{len(failing)} of {len(matches)} failed: {names}"
+        else:
+            detail = f"{len(matches)} metric(s) pass" if gate.has_wildcard else "pass"
+        if skipped:
+            detail += f"; too small to judge: {', '.join(skipped)}"
+        outcomes.append(GateOutcome(gate=gate.text, passed=not failing, observed=worst,
+                                    threshold=gate.threshold, detail=detail,
+                                    matches=matches if gate.has_wildcard else []))
+    return outcomes
+
+
+def _worst(matches: list[dict[str, object]], gate: Gate) -> float | None:
+    values = [float(m["observed"]) for m in matches if m["observed"] is not None]  # type: ignore[arg-type]
+    if len(values) < len(matches) or not values:
+        return None
+    return min(values) if gate.op in (">=", ">") else max(values)
+
+
+def _fmt(x: object) -> str:
+    return "undefined" if x is None else f"{float(x):.4g}"  # type: ignore[arg-type]

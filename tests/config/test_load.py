@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assay.config import load_suite, suite_from_dict
+from assay.errors import ConfigError
+
+BASE = {
+    "data": {"path": "test.csv", "input": "text", "label": "label"},
+    "models": {"candidate": "python:mod:f"},
+}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "suite.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_minimal_suite_normalises_single_dataset_and_defaults(tmp_path: Path) -> None:
+    p = write(tmp_path, "data: {path: t.csv, input: text, label: y}\nmodels: 'python:m:f'\n")
+    suite = load_suite(p)
+    assert list(suite.data) == ["test"]
+    assert suite.models == {"candidate": "python:m:f"}
+    assert suite.checks == {"performance": {}}
+    assert suite.base_dir == tmp_path.resolve()
+    assert suite.resolve("t.csv") == tmp_path.resolve() / "t.csv"
+
+
+def test_model_list_names_candidate_and_baseline() -> None:
+    suite = suite_from_dict({**BASE, "models": ["python:a:f", "python:b:f"]})
+    assert list(suite.models) == ["candidate", "baseline"]
+    assert suite.primary_model == "candidate"
+
+
+def test_missing_file_says_how_to_create_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="assay init"):
+        load_suite(tmp_path / "nope.yaml")
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    p = write(tmp_path, "data:\n  path: [unclosed\nmodels: x\n")
+    with pytest.raises(ConfigError, match=r"line \d+"):
+        load_suite(p)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="empty"):
+        load_suite(write(tmp_path, ""))
+
+
+def test_unknown_field_names_yaml_path() -> None:
+    raw = {**BASE, "data": {**BASE["data"], "lable": "y"}}
+    with pytest.raises(ConfigError, match=r"data\.test\.lable: unknown field"):
+        suite_from_dict(raw)
+
+
+def test_wrong_type_names_path_and_value() -> None:
+    with pytest.raises(ConfigError, match=r"engine\.batch_size.*found 0"):
+        suite_from_dict({**BASE, "engine": {"batch_size": 0}})
+
+
+def test_unknown_check_lists_known() -> None:
+    with pytest.raises(ConfigError, match=r"checks\.robustnes: unknown check; known checks: .*performance"):
+        suite_from_dict({**BASE, "checks": {"robustnes": {}}})
+
+
+def test_check_option_error_names_check() -> None:
+    with pytest.raises(ConfigError, match=r"checks\.slices"):
+        suite_from_dict({**BASE, "checks": {"slices": {"min_n": "many"}}})
+
+
+def test_env_overrides_file_and_explicit_overrides_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSAY_SEED", "7")
+    assert suite_from_dict({**BASE, "seed": 1}).seed == 7
+    assert suite_from_dict({**BASE, "seed": 1}, overrides={"seed": 9}).seed == 9
+    monkeypatch.setenv("ASSAY_SEED", "seven")
+    with pytest.raises(ConfigError, match="ASSAY_SEED"):
+        suite_from_dict(BASE)
+
+
+def test_check_dataset_must_be_declared() -> None:
+    with pytest.raises(ConfigError, match="dataset 'train' is not declared"):
+        suite_from_dict({**BASE, "checks": {"performance": {"dataset": "train"}}})
