@@ -1,0 +1,308 @@
+"""``predictions:`` — a file of predictions made elsewhere, looked up by example id."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assay.data._labels import canonical_label
+from assay.errors import ModelError
+from assay.models._base import ModelInfo, Output, Payload, Task
+from assay.models._convert import file_sha256, parse_task, probabilities_from, resolve_path
+from assay.models._registry import check_options, register_model
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PredictionsModel"]
+
+_OPTIONS = {"task", "id", "column", "format"}
+_COLUMNS = ("prediction", "label", "value", "text")
+_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+_PROB_PREFIX = "prob_"
+
+
+class PredictionsModel:
+    """Answers looked up by example id in a predictions file.
+
+    File format (CSV, TSV, JSONL or Parquet): an ``id`` column (``options["id"]`` renames it)
+    matching the dataset's ids, and one prediction column — the first present of ``prediction``,
+    ``label``, ``value``, ``text`` (``options["column"]`` picks another). Class probabilities, when
+    given, are ``prob_<label>`` columns, or in JSONL a ``probabilities`` object per row. A row with
+    probabilities but no prediction is labelled with its most probable class.
+
+    The task is ``options["task"]`` if given, else: ``label`` column or probabilities present →
+    classification; ``value`` → regression; ``text`` → generation; for ``prediction``: strings,
+    integers, booleans and floats that are all whole numbers → classification, other floats →
+    regression.
+
+    Payloads are ``{"id": ...}`` (``keyed_by_id``); an id the file lacks makes ``predict`` raise for
+    its batch, and the engine then asks item by item, so only that id ends as an error.
+    """
+
+    keyed_by_id = True
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        spec: str,
+        path: Path,
+        answers: dict[str, Output | str],
+        task: Task,
+        labels: tuple[str, ...] | None,
+        fingerprint: str,
+        details: dict[str, Any],
+    ) -> None:
+        self._name = name
+        self._path = path
+        self._answers = answers
+        self._info = ModelInfo(
+            name=name,
+            spec=spec,
+            task=task,
+            fingerprint=fingerprint,
+            labels=labels,
+            details=details,
+        )
+
+    def info(self) -> ModelInfo:
+        return self._info
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def coverage(self, ids: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(dataset ids without a prediction, in dataset order; prediction ids not in the
+        dataset, in file order)."""
+        wanted = [str(i) for i in ids]
+        wanted_set = set(wanted)
+        missing = [i for i in wanted if i not in self._answers]
+        extra = [i for i in self._answers if i not in wanted_set]
+        return missing, extra
+
+    def predict(
+        self, batch: Sequence[Payload], params: dict[str, Any] | None = None
+    ) -> list[Output]:
+        outputs: list[Output] = []
+        for payload in batch:
+            if not isinstance(payload, Mapping) or "id" not in payload:
+                raise ModelError(
+                    f"model {self._name!r} answers by id and expects {{'id': ...}} inputs; "
+                    f"got {type(payload).__name__}"
+                )
+            key = _id_string(payload["id"])
+            answer = self._answers.get(key)
+            if answer is None:
+                raise ModelError(f"{self._path.name} has no prediction for id {key!r}")
+            if isinstance(answer, str):
+                raise ModelError(answer)
+            outputs.append(answer)
+        return outputs
+
+
+def _id_string(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "item"):  # numpy scalar
+        return _id_string(value.item())
+    return str(value).strip()
+
+
+def _read(path: Path, fmt: str, id_col: str) -> pd.DataFrame:
+    import pandas as pd
+
+    if fmt == "csv":
+        return pd.read_csv(path, dtype={id_col: str}, keep_default_na=True)
+    if fmt == "tsv":
+        return pd.read_csv(path, sep="\t", dtype={id_col: str}, keep_default_na=True)
+    if fmt == "jsonl":
+        return pd.read_json(path, lines=True, dtype=False)
+    return pd.read_parquet(path)
+
+
+def _missing(v: Any) -> bool:
+    if v is None:
+        return True
+    try:
+        return bool(isinstance(v, float) and math.isnan(v))
+    except TypeError:
+        return False
+
+
+@register_model("predictions")
+def _load_predictions(
+    target: str,
+    *,
+    name: str,
+    spec: str,
+    trust: bool,
+    base_dir: Path,
+    options: dict[str, Any],
+) -> PredictionsModel:
+    check_options(options, _OPTIONS, name=name, prefix="predictions")
+    path = resolve_path(target, base_dir)
+    fmt = options.get("format") or _FORMATS.get(path.suffix.lower())
+    if fmt not in set(_FORMATS.values()):
+        raise ModelError(
+            f"models.{name}: cannot tell the format of {path.name}; use one of "
+            f"{', '.join(sorted(_FORMATS))}, or set the format option (csv, tsv, jsonl, parquet)"
+        )
+    if not path.is_file():
+        raise ModelError(f"models.{name}: predictions file {path} does not exist")
+    id_col = str(options.get("id") or "id")
+    try:
+        frame = _read(path, fmt, id_col)
+    except Exception as exc:
+        raise ModelError(
+            f"models.{name}: cannot read {path.name} as {fmt}: {type(exc).__name__}: {exc}"
+        ) from exc
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    where = f"models.{name}: {path.name}"
+    if id_col not in columns:
+        raise ModelError(
+            f"{where} has no {id_col!r} column; its columns: {', '.join(columns) or 'none'}; "
+            "add an id column matching the dataset's ids (or set the id option)"
+        )
+    column = options.get("column")
+    if column is not None and column not in columns:
+        raise ModelError(
+            f"{where} has no {column!r} column (the column option); its columns: "
+            f"{', '.join(columns)}"
+        )
+    if column is None:
+        column = next((c for c in _COLUMNS if c in columns), None)
+    prob_cols = [c for c in columns if c.startswith(_PROB_PREFIX) and len(c) > len(_PROB_PREFIX)]
+    has_prob_object = "probabilities" in columns
+    if column is None and not prob_cols and not has_prob_object:
+        raise ModelError(
+            f"{where} has no prediction column; name it one of {', '.join(_COLUMNS)} (or set the "
+            f"column option); its columns: {', '.join(columns)}"
+        )
+
+    ids = [_id_string(v) if not _missing(v) else "" for v in frame[id_col].tolist()]
+    empty = [i + 1 for i, v in enumerate(ids) if v == ""]
+    if empty:
+        raise ModelError(
+            f"{where}: row(s) {', '.join(map(str, empty[:10]))} have an empty {id_col!r}; every "
+            "prediction needs the id of its example"
+        )
+    seen: dict[str, int] = {}
+    dups: dict[str, list[int]] = {}
+    for row, i in enumerate(ids, start=1):
+        if i in seen:
+            dups.setdefault(i, [seen[i]]).append(row)
+        else:
+            seen[i] = row
+    if dups:
+        shown = "; ".join(
+            f"{k!r} (rows {', '.join(map(str, v))})" for k, v in list(dups.items())[:5]
+        )
+        raise ModelError(
+            f"{where}: {len(dups)} id(s) appear more than once: {shown}; keep one prediction per id"
+        )
+
+    task = parse_task(options.get("task"), name=name) or _infer_task(
+        frame, column, has_probs=bool(prob_cols) or has_prob_object
+    )
+    prob_labels = [c[len(_PROB_PREFIX) :] for c in prob_cols]
+    values = frame[column].tolist() if column is not None else [None] * len(frame)
+    prob_rows = frame[prob_cols].to_numpy(dtype=float) if prob_cols else None
+    prob_objects = frame["probabilities"].tolist() if has_prob_object else None
+
+    answers: dict[str, Output | str] = {}
+    seen_labels: set[str] = set()
+    for row, (key, value) in enumerate(zip(ids, values, strict=True), start=1):
+        at = f"{path.name} row {row} (id {key!r})"
+        probs: dict[str, float] | None = None
+        if prob_rows is not None:
+            probs = probabilities_from(
+                dict(zip(prob_labels, prob_rows[row - 1], strict=True)), where=at
+            )
+        if prob_objects is not None and isinstance(prob_objects[row - 1], Mapping):
+            probs = {**(probs or {}), **probabilities_from(prob_objects[row - 1], where=at)}
+        probs = probs or None
+        try:
+            answers[key] = _answer(value, probs, task=task, at=at)
+        except ModelError as exc:
+            answers[key] = str(exc)  # reported for this id when asked, not at load
+            continue
+        out = answers[key]
+        if isinstance(out, Output) and out.label is not None:
+            seen_labels.add(out.label)
+
+    labels: tuple[str, ...] | None = None
+    if task == "classification":
+        labels = (
+            tuple(canonical_label(x) for x in prob_labels)
+            if prob_labels
+            else tuple(sorted(seen_labels))
+        )
+    return PredictionsModel(
+        name=name,
+        spec=spec,
+        path=path,
+        answers=answers,
+        task=task,
+        labels=labels,
+        fingerprint=file_sha256(path, extra=options),
+        details={
+            "adapter": "predictions",
+            "file": path.name,
+            "format": fmt,
+            "rows": len(frame),
+            "id_column": id_col,
+            "column": column,
+            "probability_columns": prob_cols,
+        },
+    )
+
+
+def _answer(value: Any, probs: dict[str, float] | None, *, task: Task, at: str) -> Output:
+    if _missing(value):
+        if task == "classification" and probs:
+            return Output(label=max(probs, key=probs.__getitem__), probabilities=probs)
+        raise ModelError(f"{at} has no prediction")
+    if hasattr(value, "item"):
+        value = value.item()
+    if task == "classification":
+        return Output(label=canonical_label(value), probabilities=probs)
+    if task == "regression":
+        try:
+            return Output(value=float(value))
+        except (TypeError, ValueError):
+            raise ModelError(f"{at}: prediction {value!r} is not a number") from None
+    if task == "generation":
+        return Output(text=str(value))
+    try:
+        return Output(embedding=[float(x) for x in value])
+    except (TypeError, ValueError):
+        raise ModelError(f"{at}: prediction is not a vector of numbers") from None
+
+
+def _infer_task(frame: pd.DataFrame, column: str | None, *, has_probs: bool) -> Task:
+    import pandas as pd
+
+    if column is None or has_probs or column == "label":
+        return "classification"
+    if column == "value":
+        return "regression"
+    if column == "text":
+        return "generation"
+    series = frame[column].dropna()
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_integer_dtype(series):
+        return "classification"
+    if pd.api.types.is_float_dtype(series):
+        whole = bool(((series % 1) == 0).all())
+        return "classification" if whole else "regression"
+    return "classification"

@@ -1,0 +1,323 @@
+"""``python:`` — a function or class from the user's own code."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from assay.errors import ModelError
+from assay.models._base import ModelInfo, Output, Payload, Task
+from assay.models._convert import (
+    coerce_output,
+    parse_task,
+    probabilities_from,
+    resolve_path,
+    task_of,
+)
+from assay.models._registry import check_options, register_model
+
+__all__ = ["PythonModel"]
+
+_OPTIONS = {"task"}
+
+
+class PythonModel:
+    """User code as a Model.
+
+    ``predict_fn`` takes the list of payloads (and ``params=`` when its signature accepts it) and
+    returns one answer per payload; each answer becomes an ``Output`` by the rules of
+    :func:`assay.models._convert.coerce_output` (label / number / text / vector / dict / Output).
+    ``proba_fn``, when given, returns class probabilities (a matrix whose columns follow
+    ``classes``, or one mapping per input); they fill answers that came without probabilities.
+
+    The task is, first found: ``options["task"]``; a ``task`` attribute on the function or class;
+    ``classification`` when there is a ``predict_proba`` or class list; otherwise it is read from
+    the first answers (see :func:`assay.models._convert.task_of`). Until the model has answered, a
+    task that must be read from answers is reported as ``classification`` with
+    ``details["task_source"] == "default"``; declare the task to avoid the guess.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        spec: str,
+        predict_fn: Callable[..., Any],
+        proba_fn: Callable[..., Any] | None,
+        classes: Sequence[Any] | None,
+        task: Task | None,
+        task_source: str,
+        fingerprint: str,
+        details: dict[str, Any],
+    ) -> None:
+        self._name = name
+        self._spec = spec
+        self._predict_fn = predict_fn
+        self._takes_params = _accepts_params(predict_fn)
+        self._proba_fn = proba_fn
+        self._classes = list(classes) if classes is not None else None
+        self._task = task
+        self._task_source = task_source
+        self._fingerprint = fingerprint
+        self._details = details
+
+    def info(self) -> ModelInfo:
+        from assay.data._labels import canonical_label
+
+        task: Task = self._task or "classification"
+        labels = (
+            tuple(canonical_label(c) for c in self._classes)
+            if self._classes is not None and task == "classification"
+            else None
+        )
+        return ModelInfo(
+            name=self._name,
+            spec=self._spec,
+            task=task,
+            fingerprint=self._fingerprint,
+            labels=labels,
+            details={**self._details, "task_source": self._task_source},
+        )
+
+    def predict(
+        self, batch: Sequence[Payload], params: dict[str, Any] | None = None
+    ) -> list[Output]:
+        where = f"model {self._name!r}"
+        items = list(batch)
+        if self._takes_params:
+            raw = self._predict_fn(items, params=params)
+        else:
+            raw = self._predict_fn(items)
+        answers = _as_list(raw, where=f"{where}: predict")
+        if len(answers) != len(items):
+            raise ModelError(
+                f"{where}: predict returned {len(answers)} answers for {len(items)} inputs"
+            )
+        outputs = [
+            coerce_output(a, task=self._task, where=f"{where} (input {i})")
+            for i, a in enumerate(answers)
+        ]
+        if self._proba_fn is not None:
+            outputs = self._with_probabilities(items, outputs, where=where)
+        if self._task is None and outputs:
+            # Read from the first answers, once; later batches are converted with it.
+            self._task = task_of(outputs[0])
+            self._task_source = "outputs"
+        return outputs
+
+    def _with_probabilities(
+        self, items: list[Payload], outputs: list[Output], *, where: str
+    ) -> list[Output]:
+        assert self._proba_fn is not None  # checked by the caller
+        rows = _as_list(self._proba_fn(items), where=f"{where}: predict_proba")
+        if len(rows) != len(items):
+            raise ModelError(
+                f"{where}: predict_proba returned {len(rows)} rows for {len(items)} inputs"
+            )
+        merged = []
+        for i, (out, row) in enumerate(zip(outputs, rows, strict=True)):
+            if out.probabilities is not None:
+                merged.append(out)
+                continue
+            if isinstance(row, Mapping):
+                probs = probabilities_from(row, where=f"{where} (input {i})")
+            else:
+                assert self._classes is not None  # required at load when predict_proba exists
+                values = list(np.asarray(row, dtype=float).ravel())
+                if len(values) != len(self._classes):
+                    raise ModelError(
+                        f"{where}: predict_proba gave {len(values)} columns for "
+                        f"{len(self._classes)} classes"
+                    )
+                probs = probabilities_from(
+                    dict(zip(self._classes, values, strict=True)), where=f"{where} (input {i})"
+                )
+            label = out.label if out.label is not None else max(probs, key=probs.__getitem__)
+            merged.append(
+                coerce_output(
+                    {**out.to_dict(), "label": label, "probabilities": probs},
+                    task="classification",
+                    where=f"{where} (input {i})",
+                )
+            )
+        return merged
+
+
+def _as_list(raw: Any, *, where: str) -> list[Any]:
+    if isinstance(raw, (str, bytes, Mapping)) or raw is None:
+        raise ModelError(f"{where}: returned {type(raw).__name__}; return a list, one per input")
+    if isinstance(raw, np.ndarray):
+        return list(raw) if raw.ndim <= 1 else [list(r) for r in raw]
+    try:
+        return list(raw)
+    except TypeError:
+        raise ModelError(
+            f"{where}: returned {type(raw).__name__}; return a list, one per input"
+        ) from None
+
+
+def _accepts_params(fn: Callable[..., Any]) -> bool:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.name == "params" or p.kind is inspect.Parameter.VAR_KEYWORD
+        for p in sig.parameters.values()
+    )
+
+
+@register_model("python")
+def _load_python(
+    target: str,
+    *,
+    name: str,
+    spec: str,
+    trust: bool,
+    base_dir: Path,
+    options: dict[str, Any],
+) -> PythonModel:
+    # No trust flag: this imports the user's own module, which they chose to name, the same as
+    # running it. (Pickles are different: they carry code from whoever wrote the file.)
+    check_options(options, _OPTIONS, name=name, prefix="python")
+    module_ref, sep, attr = target.rpartition(":")
+    if not sep or not module_ref or not attr:
+        raise ModelError(
+            f"models.{name}: {spec!r} names no callable; write python:package.module:function or "
+            "python:path/to/file.py:function"
+        )
+    module, source = _import(module_ref, base_dir=base_dir, name=name)
+    obj = _attribute(module, attr, module_ref=module_ref, name=name)
+    kind = "function"
+    if inspect.isclass(obj):
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise ModelError(
+                f"models.{name}: cannot instantiate {attr} with no arguments: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        kind = "class"
+    if callable(getattr(obj, "predict", None)):
+        predict_fn = obj.predict
+        proba_fn = getattr(obj, "predict_proba", None)
+        proba_fn = proba_fn if callable(proba_fn) else None
+        classes = getattr(obj, "classes_", None)
+        if classes is None:
+            classes = getattr(obj, "labels", None)
+        kind = kind if kind == "class" else "object"
+    elif callable(obj):
+        predict_fn, proba_fn, classes = obj, None, None
+    else:
+        raise ModelError(
+            f"models.{name}: {attr} in {module_ref} is a {type(obj).__name__}; expected a function "
+            "taking a list of inputs, or a class with predict()"
+        )
+    if proba_fn is not None and classes is None:
+        raise ModelError(
+            f"models.{name}: {attr} has predict_proba but no classes_ or labels attribute, so its "
+            "columns cannot be named; add `classes_ = [...]` (or `labels`)"
+        )
+    task = parse_task(options.get("task"), name=name)
+    task_source = "option"
+    if task is None:
+        task = parse_task(getattr(obj, "task", None), name=name)
+        task_source = "attribute"
+    if task is None and (proba_fn is not None or classes is not None):
+        task, task_source = "classification", "attribute"
+    if task is None:
+        task_source = "default"
+    h = hashlib.sha256(f"python:{module.__name__}:{attr}\n".encode())
+    if source is not None:
+        h.update(source.read_bytes())
+    return PythonModel(
+        name=name,
+        spec=spec,
+        predict_fn=predict_fn,
+        proba_fn=proba_fn,
+        classes=list(classes) if classes is not None else None,
+        task=task,
+        task_source=task_source,
+        fingerprint=h.hexdigest(),
+        details={
+            "adapter": "python",
+            "kind": kind,
+            "callable": attr,
+            "source": source.name if source is not None else None,
+        },
+    )
+
+
+def _import(module_ref: str, *, base_dir: Path, name: str) -> tuple[ModuleType, Path | None]:
+    """Import a dotted module or a ``.py`` file; return it and its source file."""
+    if module_ref.endswith(".py") or "/" in module_ref or "\\" in module_ref:
+        path = resolve_path(module_ref, base_dir).resolve()
+        if not path.is_file():
+            raise ModelError(f"models.{name}: python file {path} does not exist")
+        digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+        mod_name = f"_assay_user_{path.stem}_{digest}"
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        if spec is None or spec.loader is None:
+            raise ModelError(f"models.{name}: cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = module
+        try:
+            with _on_path(path.parent):
+                spec.loader.exec_module(module)
+        except Exception as exc:
+            sys.modules.pop(mod_name, None)
+            raise ModelError(
+                f"models.{name}: importing {path} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        return module, path
+    try:
+        with _on_path(base_dir.resolve()):
+            module = importlib.import_module(module_ref)
+    except ModuleNotFoundError as exc:
+        raise ModelError(
+            f"models.{name}: no module named {module_ref!r} ({exc}); check the name, or give a "
+            "file path such as python:models/predict.py:predict"
+        ) from exc
+    except Exception as exc:
+        raise ModelError(
+            f"models.{name}: importing {module_ref} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    file = getattr(module, "__file__", None)
+    return module, (Path(file) if file and Path(file).is_file() else None)
+
+
+def _attribute(module: ModuleType, attr: str, *, module_ref: str, name: str) -> Any:
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            public = sorted(
+                k for k, v in vars(module).items() if not k.startswith("_") and callable(v)
+            )
+            raise ModelError(
+                f"models.{name}: {module_ref} has no {attr!r}; its callables: "
+                f"{', '.join(public[:20]) or 'none'}"
+            )
+        obj = getattr(obj, part)
+    return obj
+
+
+@contextmanager
+def _on_path(folder: Path) -> Iterator[None]:
+    """``folder`` first on ``sys.path`` while user code is imported (for sibling imports)."""
+    entry = str(folder)
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        with suppress(ValueError):
+            sys.path.remove(entry)
