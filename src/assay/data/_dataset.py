@@ -83,7 +83,9 @@ class Dataset:
             "dropped": dict(self.dropped),
             "dropped_examples": list(self.dropped_examples),
             "labels": list(self.labels) if self.labels is not None else None,
-            "roles": self.spec.model_dump(exclude={"path", "format", "on_invalid", "limit", "labels"}),
+            "roles": self.spec.model_dump(
+                exclude={"path", "format", "on_invalid", "limit", "labels"}
+            ),
         }
 
 

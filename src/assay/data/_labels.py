@@ -17,8 +17,9 @@ __all__ = ["canonical_label"]
 def canonical_label(value: Any) -> str:
     """The canonical string of a class label.
 
-    Integers and integral floats become their integer digits (``1.0`` → ``"1"``); booleans become
-    ``"True"``/``"False"``; strings are stripped of surrounding whitespace; anything else is ``str()``.
+    Integers and integral floats become their integer digits (``1.0`` → ``"1"``); booleans
+    become ``"True"``/``"False"``; strings are stripped of surrounding whitespace; anything else
+    is ``str()``.
 
     Raises:
         ValueError: for NaN or ``None`` (a missing label is not a class).

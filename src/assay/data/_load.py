@@ -1,0 +1,166 @@
+"""``load_dataset``: read, validate and index a dataset described by a ``DatasetSpec``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from assay.config._suite import DatasetSpec
+from assay.data._dataset import Dataset
+from assay.data._formats import resolve_source
+from assay.data._labelset import declared_labels, infer_label_set
+from assay.data._readers import DEFAULT_CHUNK_ROWS, coerce_text_columns, iter_chunks
+from assay.data._validate import Problem, RowValidator, check_columns, role_columns
+from assay.errors import ConfigError, DataError
+
+__all__ = ["MAX_DROPPED_EXAMPLES", "load_dataset"]
+
+#: How many dropped rows a Dataset keeps as examples, in total and per reason.
+MAX_DROPPED_EXAMPLES = 10
+_EXAMPLES_PER_REASON = 3
+
+
+def load_dataset(
+    spec: DatasetSpec | dict[str, Any] | str | Path,
+    *,
+    name: str = "test",
+    base_dir: Path = Path("."),
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> Dataset:
+    """Read a dataset, check it against its column roles, and index it by id.
+
+    The file is streamed in chunks of ``chunk_rows`` rows: columns are checked on the first
+    chunk, rows and ids on every chunk, and reading stops after ``spec.limit`` rows.
+
+    Args:
+        spec: a ``DatasetSpec``, a mapping of its fields, or just a path (no roles).
+        name: the dataset's name in the suite.
+        base_dir: folder that a relative ``spec.path`` is resolved against (the suite's folder).
+        chunk_rows: rows per streamed chunk.
+
+    Returns:
+        A ``Dataset`` whose frame holds the valid rows in file order, indexed by string ids
+        (the ``id`` column, else the 0-based row number), with every column of the file.
+
+    Raises:
+        ConfigError: ``spec`` is a mapping with invalid fields.
+        DataError: the file is missing, empty or malformed; a role names a missing column; or a
+            row is invalid (missing id/input/label, label outside ``labels``, duplicate id) under
+            ``on_invalid: error``, or every row is invalid under ``on_invalid: skip``. The message
+            names the file, the 1-based data row, the column, and the fix.
+
+    Example:
+        >>> import pandas as pd, tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> frame = pd.DataFrame({"id": ["a", "b"], "text": ["good", "bad"],
+        ...                       "label": ["pos", "neg"]})
+        >>> frame.to_csv(d / "test.csv", index=False)
+        >>> ds = load_dataset({"path": "test.csv", "id": "id", "input": "text", "label": "label"},
+        ...                   base_dir=d)
+        >>> ds.ids, ds.labels
+        (['a', 'b'], ('neg', 'pos'))
+    """
+    spec = _as_spec(spec, name)
+    source = resolve_source(spec.path, format=spec.format, base_dir=base_dir)
+    where = source.label
+    allowed = declared_labels(spec.labels, where=where)
+    text_source = source.format in ("csv", "tsv")
+    validator = RowValidator(spec, where=where, allowed_labels=allowed, text_source=text_source)
+    needed = [col for _, col in role_columns(spec)]
+
+    columns: list[Any] | None = None
+    kept: list[pd.DataFrame] = []
+    n_read = 0
+    dropped: Counter[str] = Counter()
+    examples: list[dict[str, Any]] = []
+    for chunk in iter_chunks(source, chunk_rows=chunk_rows, limit=spec.limit):
+        if columns is None:
+            columns = list(chunk.columns)
+            check_columns(spec, columns, where)
+        else:
+            # JSON lines may leave a key out of every record of a later chunk: the column is
+            # there, its values are missing.
+            absent = [c for c in needed if c not in chunk.columns]
+            if absent:
+                chunk = chunk.assign(**{c: None for c in absent})
+        if chunk.empty:
+            continue
+        result = validator.check(chunk, first_row=n_read + 1)
+        n_read += len(chunk)
+        if result.problems:
+            if spec.on_invalid == "error":
+                raise DataError(result.problems[0].message)
+            _record(result.problems, dropped, examples)
+        good = chunk.loc[result.keep]
+        if not good.empty:
+            ids = [i for i, k in zip(result.ids, result.keep, strict=True) if k]
+            kept.append(good.set_axis(pd.Index(ids), axis=0))
+
+    if columns is None:
+        raise DataError(
+            f"{where}: is empty (no columns, no rows). Fix: check `path`, or export the data again."
+        )
+    if n_read == 0:
+        raise DataError(
+            f"{where}: has columns {[str(c) for c in columns]} but no data rows. Fix: check "
+            "`path`, or export the data again."
+        )
+    if not kept:
+        counts = ", ".join(f"{r}: {k}" for r, k in dropped.most_common())
+        raise DataError(
+            f"{where}: every one of the {n_read} rows read is invalid ({counts}); nothing is left "
+            f"to evaluate. First: {examples[0]['detail'] if examples else '?'}"
+        )
+
+    frame = kept[0] if len(kept) == 1 else pd.concat(kept, sort=False)
+    if text_source:
+        frame = coerce_text_columns(frame, keep=[spec.id] if spec.id else [])
+    if allowed is not None:
+        labels: tuple[str, ...] | None = allowed
+    elif spec.label is not None:
+        labels = infer_label_set(frame[spec.label])
+    else:
+        labels = None
+    return Dataset(
+        name=name,
+        spec=spec,
+        frame=frame,
+        fingerprint=source.fingerprint(),
+        labels=labels,
+        n_read=n_read,
+        dropped=dict(dropped),
+        dropped_examples=examples,
+    )
+
+
+def _as_spec(spec: DatasetSpec | dict[str, Any] | str | Path, name: str) -> DatasetSpec:
+    if isinstance(spec, DatasetSpec):
+        return spec
+    if isinstance(spec, (str, Path)):
+        return DatasetSpec(path=str(spec))
+    if isinstance(spec, dict):
+        try:
+            return DatasetSpec.model_validate(spec)
+        except ValidationError as e:
+            problems = "; ".join(
+                f"data.{name}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                for err in e.errors()
+            )
+            raise ConfigError(f"dataset {name!r} is invalid: {problems}") from e
+    raise ConfigError(
+        f"dataset {name!r}: expected a DatasetSpec, a mapping or a path, got "
+        f"{type(spec).__name__}. Fix: pass e.g. {{'path': 'test.csv', 'label': 'label'}}."
+    )
+
+
+def _record(problems: list[Problem], dropped: Counter[str], examples: list[dict[str, Any]]) -> None:
+    for p in problems:
+        dropped[p.reason] += 1
+        if len(examples) < MAX_DROPPED_EXAMPLES and (
+            sum(e["reason"] == p.reason for e in examples) < _EXAMPLES_PER_REASON
+        ):
+            examples.append(p.example())
