@@ -1,3 +1,5 @@
-"""Metrics: pure functions of arrays."""
+"""Metrics: pure functions of arrays, every value with a confidence interval."""
 
-__all__: list[str] = []
+from assay.metrics._classification import ClassificationSummary, classification_summary
+
+__all__ = ["ClassificationSummary", "classification_summary"]

@@ -1,5 +1,21 @@
-"""Intervals and tests: Estimate, Wilson, bootstrap over counts, DeLong, paired tests, corrections."""
+"""Intervals and tests: Estimate, Wilson, bootstrap over counts, DeLong, tests, corrections."""
 
+from assay.stats._confusion import ConfusionCounts
+from assay.stats._delong import delong_auc
 from assay.stats._estimate import Estimate
+from assay.stats._policy import ZeroDivision
+from assay.stats._random import RandomState, as_generator
+from assay.stats._tests import benjamini_hochberg, two_proportion_test
+from assay.stats._wilson import wilson_interval
 
-__all__ = ["Estimate"]
+__all__ = [
+    "ConfusionCounts",
+    "Estimate",
+    "RandomState",
+    "ZeroDivision",
+    "as_generator",
+    "benjamini_hochberg",
+    "delong_auc",
+    "two_proportion_test",
+    "wilson_interval",
+]

@@ -1,0 +1,55 @@
+"""Probabilistic metrics: log loss, Brier score, expected calibration error (ECE).
+
+Definitions (``p_i`` the probability row of example ``i``, ``y_i`` its class index):
+
+* log loss = ``-(1/n) Σ_i log p_i[y_i]``, with ``p`` clipped to ``[eps, 1]`` (float64 eps) so that a
+  zero probability on the true class gives a large finite loss;
+* Brier (multiclass) = ``(1/n) Σ_i Σ_c (p_i[c] - 1[y_i = c])²``, the squared distance to the
+  one-hot label (range ``[0, 2]``); Brier (binary) = ``(1/n) Σ_i (p_i[pos] - 1[y_i = pos])²``, the
+  score of the positive class only (scikit-learn's ``brier_score_loss``; range ``[0, 1]``, half
+  the multiclass form);
+* ECE = ``Σ_b (n_b / n) |acc_b - conf_b|`` over ``n_bins`` equal-width bins of the top-class
+  confidence ``max_c p_i[c]``; bins are right-closed ``(lo, hi]`` (the first also holds 0);
+  ``acc_b`` is the fraction of the bin whose top class (``argmax``, first on ties) is the truth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["ece_bins", "ece_from_sums", "per_example_brier", "per_example_log_loss"]
+
+F = NDArray[np.float64]
+Idx = NDArray[np.intp]
+
+
+def per_example_log_loss(proba: F, codes: Idx) -> F:
+    """``-log p_i[y_i]`` with the probability clipped below at float64 eps."""
+    p_true = proba[np.arange(len(codes)), codes]
+    return -np.log(np.clip(p_true, np.finfo(np.float64).eps, 1.0))
+
+
+def per_example_brier(proba: F, codes: Idx, *, positive: int | None) -> F:
+    """Squared error of the positive class (binary) or of the whole vector (multiclass)."""
+    rows = np.arange(len(codes))
+    if positive is not None:
+        return (proba[:, positive] - (codes == positive)) ** 2
+    p_true = proba[rows, codes]
+    # Σ_c (p_c - 1[c=y])² = Σ_c p_c² - 2 p_y + 1, without building the one-hot matrix.
+    return np.einsum("ij,ij->i", proba, proba) - 2.0 * p_true + 1.0
+
+
+def ece_bins(proba: F, codes: Idx, n_bins: int) -> tuple[Idx, F, F]:
+    """Bin index, confidence and correctness of every example (for ECE and its bootstrap)."""
+    top = proba.argmax(axis=1)
+    conf = proba[np.arange(len(codes)), top]
+    b = np.clip(np.ceil(conf * n_bins).astype(np.intp) - 1, 0, n_bins - 1)
+    return b, conf, (top == codes).astype(np.float64)
+
+
+def ece_from_sums(count: F, conf_sum: F, correct_sum: F) -> F:
+    """ECE from per-bin sums, shape ``(..., n_bins)``: ``Σ_b |Σconf_b - Σcorrect_b| / n``."""
+    n = count.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.abs(conf_sum - correct_sum).sum(axis=-1) / n
