@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -44,9 +44,10 @@ _MAX_SLICES = 5
 _MIN_TEXT_WORDS = 4
 
 
-@dataclass(frozen=True)
-class InferredRoles:
+class InferredRoles(NamedTuple):
     """The guessed column roles and why each was chosen.
+
+    A named pair, so ``roles, reasons = infer_roles(path)`` works as well as ``.roles``.
 
     Attributes:
         roles: the guess, ready to become the ``data:`` entry of a suite.

@@ -12,8 +12,9 @@ from pydantic import ValidationError
 from assay.config._suite import DatasetSpec
 from assay.data._dataset import Dataset
 from assay.data._formats import resolve_source
+from assay.data._labels import canonical_label
 from assay.data._labelset import declared_labels, infer_label_set
-from assay.data._readers import DEFAULT_CHUNK_ROWS, coerce_text_columns, iter_chunks
+from assay.data._readers import DEFAULT_CHUNK_ROWS, finalize, iter_chunks
 from assay.data._validate import Problem, RowValidator, check_columns, role_columns
 from assay.errors import ConfigError, DataError
 
@@ -117,8 +118,7 @@ def load_dataset(
         )
 
     frame = kept[0] if len(kept) == 1 else pd.concat(kept, sort=False)
-    if text_source:
-        frame = coerce_text_columns(frame, keep=[spec.id] if spec.id else [])
+    frame = finalize(frame, source.format, keep=[spec.id] if spec.id else [])
     if allowed is not None:
         labels: tuple[str, ...] | None = allowed
     elif spec.label is not None:
@@ -143,6 +143,10 @@ def _as_spec(spec: DatasetSpec | dict[str, Any] | str | Path, name: str) -> Data
     if isinstance(spec, (str, Path)):
         return DatasetSpec(path=str(spec))
     if isinstance(spec, dict):
+        labels = spec.get("labels")
+        if isinstance(labels, list):
+            # `labels: [0, 1]` is natural in YAML; labels are compared as canonical strings.
+            spec = {**spec, "labels": [_label_text(v) for v in labels]}
         try:
             return DatasetSpec.model_validate(spec)
         except ValidationError as e:
@@ -155,6 +159,13 @@ def _as_spec(spec: DatasetSpec | dict[str, Any] | str | Path, name: str) -> Data
         f"dataset {name!r}: expected a DatasetSpec, a mapping or a path, got "
         f"{type(spec).__name__}. Fix: pass e.g. {{'path': 'test.csv', 'label': 'label'}}."
     )
+
+
+def _label_text(value: Any) -> Any:
+    try:
+        return value if isinstance(value, str) else canonical_label(value)
+    except ValueError:
+        return value  # None/NaN: let validation name it
 
 
 def _record(problems: list[Problem], dropped: Counter[str], examples: list[dict[str, Any]]) -> None:

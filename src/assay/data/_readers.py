@@ -1,8 +1,10 @@
 """Readers: a table in any supported format, streamed as pandas chunks.
 
 Every reader yields ``DataFrame`` chunks with a fresh ``RangeIndex`` and stops after ``limit`` rows.
-CSV and TSV are read as strings (so per-chunk type guessing cannot disagree between chunks) and
-typed once, on the whole column, by :func:`coerce_text_columns`.
+Column types are settled once, on the concatenated rows, by :func:`finalize`, so they cannot
+depend on where chunk boundaries fall (a chunk whose values happen to be all missing, or all
+integers, would otherwise get a type of its own): CSV and TSV are read as strings, JSON lines as
+Python objects, and Arrow integer/boolean columns with nulls as Python objects.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pandas as pd
 from assay.data._formats import Source, open_binary, resolve_source
 from assay.errors import DataError
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "coerce_text_columns", "iter_chunks", "read_table"]
+__all__ = ["DEFAULT_CHUNK_ROWS", "coerce_text_columns", "finalize", "iter_chunks", "read_table"]
 
 #: Rows per chunk when streaming; small enough to bound memory, large enough to be fast.
 DEFAULT_CHUNK_ROWS = 50_000
@@ -61,10 +63,20 @@ def read_table(
     """
     source = resolve_source(path, format=format, base_dir=base_dir)
     chunks = list(iter_chunks(source, chunk_rows=chunk_rows, limit=limit))
-    frame = _concat(chunks)
-    if source.format in ("csv", "tsv"):
-        frame = coerce_text_columns(frame)
-    return frame
+    return finalize(_concat(chunks), source.format)
+
+
+def finalize(frame: pd.DataFrame, format: str, *, keep: Iterable[str] = ()) -> pd.DataFrame:
+    """Give the concatenated chunks of a ``format`` table their column types.
+
+    CSV/TSV strings become numbers or booleans where every value parses
+    (:func:`coerce_text_columns`); object columns from other formats get the type their values
+    share (``infer_objects``, which never parses strings). CSV columns in ``keep`` (the id
+    column) stay strings.
+    """
+    if format in ("csv", "tsv"):
+        return coerce_text_columns(frame, keep=keep)
+    return frame.infer_objects()
 
 
 def iter_chunks(
@@ -225,12 +237,12 @@ def _jsonl_chunks(source: Source, chunk_rows: int, limit: int | None) -> Iterato
             records.append(value)
             n += 1
             if len(records) >= chunk_rows:
-                yield pd.DataFrame.from_records(records)
+                yield _records_frame(records)
                 records = []
             if limit is not None and n >= limit:
                 break
         if records:
-            yield pd.DataFrame.from_records(records)
+            yield _records_frame(records)
 
 
 def _json_array_chunks(
@@ -251,7 +263,11 @@ def _json_array_chunks(
             "an object. Fix: make every item an object whose keys are the column names."
         )
     for start in range(0, len(value), chunk_rows):
-        yield pd.DataFrame.from_records(value[start : start + chunk_rows])
+        yield _records_frame(value[start : start + chunk_rows])
+
+
+def _records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(records).astype(object)
 
 
 def _peek_nonspace(text: io.TextIOWrapper) -> str:
@@ -285,7 +301,7 @@ def _parquet_chunks(source: Source, chunk_rows: int, limit: int | None) -> Itera
         any_rows = False
         for batch in file.iter_batches(batch_size=chunk_rows):
             any_rows = True
-            yield batch.to_pandas()
+            yield _arrow_frame(batch)
         if not any_rows:
             yield file.schema_arrow.empty_table().to_pandas()
 
@@ -307,9 +323,15 @@ def _hf_chunks(source: Source, chunk_rows: int, limit: int | None) -> Iterator[p
                     piece = batch.slice(start, chunk_rows)
                     if piece.num_rows:
                         any_rows = True
-                        yield piece.to_pandas()
+                        yield _arrow_frame(piece)
     if not any_rows and schema is not None:
         yield schema.empty_table().to_pandas()
+
+
+def _arrow_frame(batch: Any) -> pd.DataFrame:
+    # Integer columns with nulls come out as objects (not floats) so that `finalize` types the
+    # column the same way whichever chunk the nulls fell in.
+    return batch.to_pandas(integer_object_nulls=True)
 
 
 def _batches(reader: Any) -> Iterator[Any]:
