@@ -7,6 +7,7 @@ approximations, which is all a renderer needs.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -37,7 +38,7 @@ def _reliability(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> dict[
     edges = np.linspace(0.0, 1.0, bins + 1)
     out: dict[str, list[Any]] = {k: [] for k in
                                  ("bin_lower", "bin_upper", "mean_confidence", "accuracy", "count")}
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         m = (conf > lo) & (conf <= hi)
         out["bin_lower"].append(float(lo))
         out["bin_upper"].append(float(hi))
@@ -235,8 +236,9 @@ def make_report() -> Report:
              "n_read": 401, "n_valid": 400, "dropped": {"non_finite_label": 1}, "labels": None},
         ],
         models=[
-            {"name": "candidate", "spec": "hf:./checkpoints/distilbert-ft", "task": "classification",
-             "fingerprint": "c0ffee12", "labels": ["negative", "positive"],
+            {"name": "candidate", "spec": "hf:./checkpoints/distilbert-ft",
+             "task": "classification", "fingerprint": "c0ffee12",
+             "labels": ["negative", "positive"],
              "details": {"revision": "step-1200", "dtype": "float32"}},
             {"name": "baseline", "spec": "sklearn:models/tfidf_lr.joblib",
              "task": "classification", "fingerprint": "b45e1111",
@@ -259,5 +261,20 @@ def make_report() -> Report:
 
 @pytest.fixture
 def sample_report() -> Report:
-    """Binary (two models), multiclass and regression performance, slices, gates, errors, NaN."""
+    """Binary (two models), multiclass and regression performance, slices, gates, errors, NaN.
+
+    A fresh copy per test, free to modify.
+    """
     return make_report()
+
+
+@pytest.fixture(scope="session")
+def shared_report() -> Report:
+    """The same Report, built once per session; tests must not modify it."""
+    return make_report()
+
+
+@pytest.fixture(scope="session")
+def script_input() -> str:
+    """The user text with a ``<script>`` tag that the sample Report carries in an example."""
+    return SCRIPT_INPUT

@@ -1,0 +1,157 @@
+"""A compact Rich summary of a ``Report`` for the terminal: headline metrics, gates, verdict."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from rich import box
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from assay.report._html import _model_order, _task
+from assay.report._schema import CheckResult, Report
+from assay.stats._estimate import Estimate
+
+__all__ = ["print_summary"]
+
+#: The metrics the summary shows, per task, in order (those present are shown).
+PRIMARY = {
+    "classification": ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "roc_auc_ovr_macro",
+                       "log_loss", "ece"),
+    "regression": ("rmse", "mae", "r2", "mape"),
+}
+
+
+def _fmt(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return "undefined"
+    a = abs(x)
+    return format(x, ".3f" if a == 0 or 1e-3 <= a < 10 else ".2f" if a < 1000 else ".4g")
+
+
+def _estimate(e: Estimate | None) -> Text:
+    if e is None:
+        return Text("—", style="dim")
+    if not e.defined:
+        return Text("undefined", style="yellow italic")
+    t = Text(_fmt(e.value), style="bold")
+    if math.isfinite(e.lower) and math.isfinite(e.upper):
+        t.append(f" [{_fmt(e.lower)}, {_fmt(e.upper)}]", style="dim")
+    return t
+
+
+def _metrics_table(report: Report, task: str, results: list[CheckResult]) -> Table | None:
+    if not results:
+        return None
+    multi_ds = len({r.dataset for r in results}) > 1
+    names: list[str] = []
+    for r in results:
+        names += [k for k in PRIMARY[_task(r)] if k in r.metrics and k not in names]
+    table = Table(title=f"Performance: {task} ({report.level:.0%} intervals)", box=box.SIMPLE_HEAD,
+                  title_justify="left", pad_edge=False)
+    table.add_column("metric")
+    for r in results:
+        head = Text(r.model, style="bold")
+        if multi_ds:
+            head.append(f"\n{r.dataset}", style="dim")
+        head.append(f"\nn={r.n}", style="dim")
+        table.add_column(head, justify="right")
+    for name in names:
+        table.add_row(name, *[_estimate(r.metrics.get(name)) for r in results])
+    return table
+
+
+def _gates_table(report: Report) -> Table | None:
+    if not report.gates:
+        return None
+    table = Table(title="Gates", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    table.add_column("")
+    table.add_column("gate")
+    table.add_column("observed", justify="right")
+    table.add_column("threshold", justify="right")
+    table.add_column("detail", style="dim")
+    for g in report.gates:
+        mark = Text("✓", style="bold green") if g.passed else Text("✗", style="bold red")
+        table.add_row(mark, Text(g.gate), _fmt(g.observed), _fmt(g.threshold), Text(g.detail))
+    return table
+
+
+def _verdict(report: Report) -> Text:
+    if not report.gates:
+        return Text.assemble(("NO GATES", "bold yellow"), " — nothing decides go / no-go")
+    failed = sum(not g.passed for g in report.gates)
+    if failed:
+        return Text.assemble(("FAIL", "bold white on red"),
+                             f" — {failed} of {len(report.gates)} gates failed")
+    return Text.assemble(("PASS", "bold white on green"),
+                         f" — all {len(report.gates)} gates passed")
+
+
+def _error_lines(results: Iterable[CheckResult]) -> list[Text]:
+    lines = []
+    for r in results:
+        e = r.errors
+        if e.n_errors:
+            how = "excluded from metrics" if e.treatment == "exclude" else "counted as wrong"
+            lines.append(Text.assemble(
+                ("errors ", "yellow"),
+                f"{r.check} · {r.model} · {r.dataset}: {e.n_errors} of {e.n_requests} requests "
+                f"failed ({how})",
+            ))
+    return lines
+
+
+def print_summary(
+    report: Report,
+    *,
+    console: Console | None = None,
+    paths: Mapping[str, str | Path] | Iterable[str | Path] | None = None,
+) -> None:
+    """Print a compact summary of ``report``: headline metrics per model, gates and the verdict.
+
+    Args:
+        report: the Report to summarise; nothing else is read.
+        console: where to print; a new ``rich.console.Console`` (stdout) when omitted.
+        paths: files the run wrote (``{"html": path, ...}`` or a list of paths), listed last.
+
+    Example:
+        >>> from rich.console import Console
+        >>> from assay.report import Report
+        >>> r = Report(assay_version="0.1.0", suite_name="demo", suite={}, created_at="2024-01-01",
+        ...            duration_s=1.0, seed=0, level=0.95, datasets=[], models=[], environment={})
+        >>> c = Console(record=True, width=80)
+        >>> print_summary(r, console=c)
+        >>> "NO GATES" in c.export_text()
+        True
+    """
+    console = console or Console()
+    order = {name: i for i, name in enumerate(_model_order(report))}
+    results = sorted(report.results, key=lambda r: order.get(r.model, len(order)))
+    parts: list[Text | Table] = [Text.assemble(
+        ("assay ", "dim"), (report.suite_name, "bold"),
+        (f"  {report.created_at} · {report.duration_s:.1f} s · seed {report.seed}", "dim"),
+    )]
+    perf = [r for r in results if r.check == "performance"]
+    for task in ("classification", "regression"):
+        table = _metrics_table(report, task, [r for r in perf if _task(r) == task])
+        if table is not None:
+            parts.append(table)
+    flagged = [(r, row) for r in results if r.check == "slices"
+               for row in (r.tables.get("slices") or []) if isinstance(row, Mapping)
+               and row.get("flagged")]
+    if flagged:
+        parts.append(Text.assemble(("slices ", "yellow"), f"{len(flagged)} flagged: " + ", ".join(
+            f"{r.model}: {row.get('column')}={row.get('value')}" for r, row in flagged)))
+    gates = _gates_table(report)
+    if gates is not None:
+        parts.append(gates)
+    parts += _error_lines(results)
+    parts.append(Text.assemble(("verdict ", "bold"), _verdict(report)))
+    if paths:
+        items = paths.items() if isinstance(paths, Mapping) else ((None, p) for p in paths)
+        for kind, p in items:
+            parts.append(Text.assemble(("wrote ", "dim"), (f"{kind}: " if kind else ""), str(p)))
+    console.print(Group(*parts))

@@ -1,0 +1,268 @@
+"""Plotly figure builders for the HTML report.
+
+Each builder takes JSON-ready data from a ``CheckResult`` (lists, dicts; ``None`` or NaN where a
+value is undefined) and returns a ``plotly.graph_objects.Figure``. They never read files or call
+models, and they cap the number of points they draw so that a report stays small whatever the size
+of the data behind it.
+
+User-supplied strings (labels, slice values) are HTML-escaped before they reach Plotly, because
+Plotly interprets a subset of HTML (``<b>``, ``<a href>``) in every text it draws.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+
+__all__ = [
+    "MAX_CURVE_POINTS",
+    "MAX_SCATTER_POINTS",
+    "confusion_matrix_figure",
+    "forest_figure",
+    "pr_figure",
+    "reliability_figure",
+    "residual_quantiles_figure",
+    "roc_figure",
+    "scatter_figure",
+]
+
+MAX_CURVE_POINTS = 400
+MAX_SCATTER_POINTS = 2000
+
+#: A colour-blind-safe qualitative palette (Okabe–Ito), shared by every figure.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+_INK = "#1f2933"
+_MUTED = "#7b8794"
+_GRID = "#e4e7eb"
+_BAD = "#c0392b"
+
+
+def _num(x: Any) -> float | None:
+    """A finite float, or ``None`` (for NaN, inf, ``None`` and non-numbers)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    f = float(x)
+    return f if math.isfinite(f) else None
+
+
+def _nums(xs: Any) -> list[float | None]:
+    return [_num(x) for x in xs] if isinstance(xs, Sequence) and not isinstance(xs, str) else []
+
+
+def _text(s: Any) -> str:
+    return html.escape(str(s), quote=False)
+
+
+def _thin(n: int, cap: int) -> list[int]:
+    """Indices of at most ``cap`` evenly spread points out of ``n``, first and last included."""
+    if n <= cap:
+        return list(range(n))
+    step = (n - 1) / (cap - 1)
+    return sorted({round(i * step) for i in range(cap)})
+
+
+def _layout(fig: go.Figure, *, title: str, x: str, y: str, height: int = 360, **extra: Any) -> None:
+    fig.update_layout(
+        template="none",
+        title={"text": _text(title), "x": 0, "xanchor": "left", "font": {"size": 14}},
+        height=height,
+        margin={"l": 60, "r": 20, "t": 40, "b": 60},
+        font={"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+              "size": 12, "color": _INK},
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        legend={"orientation": "h", "y": -0.2, "x": 0},
+        hoverlabel={"font": {"size": 12}},
+        **extra,
+    )
+    axis = {"gridcolor": _GRID, "zerolinecolor": _GRID, "linecolor": _MUTED, "automargin": True}
+    fig.update_xaxes(title_text=_text(x), **axis)
+    fig.update_yaxes(title_text=_text(y), **axis)
+
+
+def _curves(
+    data: Mapping[str, Any], xkey: str, ykey: str
+) -> list[tuple[str, list[Any], list[Any]]]:
+    """``(name, xs, ys)`` for a binary curve (``{xkey: …}``) or one per class (``{label: {…}}``)."""
+    if xkey in data:
+        items: list[tuple[str, Any]] = [("", data)]
+    else:
+        items = [(str(k), v) for k, v in data.items() if isinstance(v, Mapping)]
+    out = []
+    for name, d in items:
+        xs, ys = _nums(d.get(xkey, [])), _nums(d.get(ykey, []))
+        keep = _thin(min(len(xs), len(ys)), MAX_CURVE_POINTS)
+        out.append((name, [xs[i] for i in keep], [ys[i] for i in keep]))
+    return out
+
+
+def roc_figure(roc: Mapping[str, Any], *, auc: Mapping[str, str] | None = None) -> go.Figure:
+    """ROC curve(s) with the chance diagonal.
+
+    Args:
+        roc: ``{"fpr", "tpr", "thresholds"}`` for a binary task, or ``{label: {...}}``
+            (one-vs-rest) for a multiclass one.
+        auc: formatted AUC per curve name (``""`` for the binary curve), shown in the legend.
+    """
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
+                             line={"dash": "dot", "color": _MUTED, "width": 1}, hoverinfo="skip"))
+    for i, (name, xs, ys) in enumerate(_curves(roc, "fpr", "tpr")):
+        label = _text(name) if name else "ROC"
+        if auc and name in auc:
+            label += f" (AUC {auc[name]})"
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", name=label, line={"color": PALETTE[i % len(PALETTE)]},
+            hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra></extra>",
+        ))
+    _layout(fig, title="ROC curve", x="false positive rate", y="true positive rate")
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 1.02])
+    return fig
+
+
+def pr_figure(pr: Mapping[str, Any], *, ap: Mapping[str, str] | None = None) -> go.Figure:
+    """Precision-recall curve(s); same shapes as :func:`roc_figure`."""
+    fig = go.Figure()
+    for i, (name, xs, ys) in enumerate(_curves(pr, "recall", "precision")):
+        label = _text(name) if name else "PR"
+        if ap and name in ap:
+            label += f" (AP {ap[name]})"
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", name=label, line={"color": PALETTE[i % len(PALETTE)]},
+            line_shape="hv",
+            hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>",
+        ))
+    _layout(fig, title="Precision–recall curve", x="recall", y="precision")
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 1.02])
+    return fig
+
+
+def confusion_matrix_figure(labels: Sequence[Any], matrix: Sequence[Sequence[Any]]) -> go.Figure:
+    """Heatmap of counts, rows true and columns predicted, shaded by the share of each true row."""
+    names = [_text(x) for x in labels]
+    counts = [[int(c) if _num(c) is not None else 0 for c in row] for row in matrix]
+    shares = []
+    for row in counts:
+        total = sum(row)
+        shares.append([c / total if total else 0.0 for c in row])
+    fig = go.Figure(go.Heatmap(
+        z=shares, x=names, y=names, text=counts, texttemplate="%{text}",
+        colorscale=[[0, "#f5f7fa"], [1, PALETTE[0]]], zmin=0, zmax=1,
+        colorbar={"title": {"text": "share of row"}, "thickness": 12},
+        hovertemplate="true %{y}<br>predicted %{x}<br>%{text} (%{z:.1%} of row)<extra></extra>",
+    ))
+    size = max(360, min(640, 140 + 50 * len(names)))
+    _layout(fig, title="Confusion matrix", x="predicted", y="true", height=size)
+    fig.update_layout(margin={"b": 60})
+    fig.update_xaxes(type="category", side="bottom", showgrid=False)
+    fig.update_yaxes(type="category", autorange="reversed", showgrid=False)
+    return fig
+
+
+def reliability_figure(rel: Mapping[str, Any], *, ece: str | None = None) -> go.Figure:
+    """Reliability diagram: accuracy against mean confidence per bin, with bin counts below."""
+    conf, acc = _nums(rel.get("mean_confidence", [])), _nums(rel.get("accuracy", []))
+    count = _nums(rel.get("count", []))
+    lo, hi = _nums(rel.get("bin_lower", [])), _nums(rel.get("bin_upper", []))
+    bounds = list(zip(lo, hi, strict=False))
+    mids = [(a + b) / 2 if a is not None and b is not None else None for a, b in bounds]
+    widths = [(b - a) * 0.9 if a is not None and b is not None else None for a, b in bounds]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=mids, y=count, width=widths, name="examples", yaxis="y2",
+                         marker={"color": _GRID}, hovertemplate="%{y} examples<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+                             line={"dash": "dot", "color": _MUTED, "width": 1}, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=conf, y=acc, mode="lines+markers", name="model", line={"color": PALETTE[0]},
+        customdata=count, hovertemplate=(
+            "confidence %{x:.3f}<br>accuracy %{y:.3f}<br>%{customdata} examples<extra></extra>"
+        ),
+    ))
+    title = "Reliability diagram" + (f" (ECE {ece})" if ece else "")
+    most = max((c for c in count if c is not None), default=1.0) or 1.0
+    _layout(fig, title=title, x="mean confidence", y="accuracy", barmode="overlay")
+    # The counts sit in the bottom third, under the curve, on their own axis.
+    fig.update_layout(yaxis={"range": [0, 1.02]}, yaxis2={
+        "overlaying": "y", "side": "right", "showgrid": False, "range": [0, most * 3],
+        "zeroline": False, "showticklabels": False,
+    })
+    fig.update_xaxes(range=[0, 1])
+    return fig
+
+
+def scatter_figure(scatter: Mapping[str, Any]) -> go.Figure:
+    """Predicted against true values for a regression, with the identity line."""
+    yt, yp = _nums(scatter.get("y_true", [])), _nums(scatter.get("y_pred", []))
+    keep = _thin(min(len(yt), len(yp)), MAX_SCATTER_POINTS)
+    xs, ys = [yt[i] for i in keep], [yp[i] for i in keep]
+    finite = [v for v in xs + ys if v is not None]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="prediction = truth",
+                             line={"dash": "dot", "color": _MUTED, "width": 1}, hoverinfo="skip"))
+    fig.add_trace(go.Scattergl(
+        x=xs, y=ys, mode="markers", name="examples",
+        marker={"color": PALETTE[0], "size": 5, "opacity": 0.55},
+        hovertemplate="true %{x:.4g}<br>predicted %{y:.4g}<extra></extra>",
+    ))
+    shown = f" ({len(keep)} of {min(len(yt), len(yp))} shown)" if len(keep) < len(yt) else ""
+    _layout(fig, title="Predicted vs true" + shown, x="true value", y="predicted value",
+            height=400)
+    return fig
+
+
+def residual_quantiles_figure(rq: Mapping[str, Any]) -> go.Figure:
+    """Quantiles of the residual (prediction − truth) against their level."""
+    q, v = _nums(rq.get("q", [])), _nums(rq.get("value", []))
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=q, y=v, mode="lines+markers", name="residual quantile", line={"color": PALETTE[0]},
+        hovertemplate="q %{x}<br>residual %{y:.4g}<extra></extra>",
+    ))
+    _layout(fig, title="Residual quantiles (prediction − truth)", x="quantile", y="residual")
+    fig.add_hline(y=0, line={"color": _MUTED, "width": 1, "dash": "dot"})
+    fig.update_xaxes(range=[0, 1])
+    return fig
+
+
+def forest_figure(
+    rows: Sequence[Mapping[str, Any]], *, metric: str, overall: float | None = None
+) -> go.Figure:
+    """One point and interval per slice; flagged slices in red, too-small ones grey.
+
+    Args:
+        rows: ``{"name", "value", "lower", "upper", "n", "flagged", "too_small"}`` per slice,
+            in the order to draw from top to bottom.
+        metric: the metric's name, for the title and axis.
+        overall: the metric on the whole dataset, drawn as a vertical reference line.
+    """
+    names, xs, err_hi, err_lo, colors, hover = [], [], [], [], [], []
+    for r in rows:
+        v, lo, hi = _num(r.get("value")), _num(r.get("lower")), _num(r.get("upper"))
+        names.append(_text(r.get("name", "")))
+        xs.append(v)
+        err_hi.append(hi - v if v is not None and hi is not None else 0)
+        err_lo.append(v - lo if v is not None and lo is not None else 0)
+        colors.append(_BAD if r.get("flagged") else _MUTED if r.get("too_small") else PALETTE[0])
+        state = " · flagged" if r.get("flagged") else " · too small" if r.get("too_small") else ""
+        hover.append(f"n={r.get('n', '?')}{state}")
+    fig = go.Figure(go.Scatter(
+        x=xs, y=names, mode="markers", marker={"color": colors, "size": 9, "symbol": "square"},
+        error_x={"type": "data", "symmetric": False, "array": err_hi, "arrayminus": err_lo,
+                 "color": _INK, "thickness": 1.2, "width": 4},
+        customdata=hover, name=_text(metric),
+        hovertemplate="%{y}<br>%{x:.3f}<br>%{customdata}<extra></extra>",
+    ))
+    if overall is not None and math.isfinite(overall):
+        fig.add_vline(x=overall, line={"color": _MUTED, "dash": "dash", "width": 1},
+                      annotation_text="overall", annotation_position="top")
+    _layout(fig, title=f"{metric} by slice", x=metric, y="",
+            height=max(220, 90 + 28 * len(names)), showlegend=False)
+    fig.update_yaxes(type="category", autorange="reversed")
+    return fig
