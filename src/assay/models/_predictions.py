@@ -126,7 +126,7 @@ def _read(path: Path, fmt: str, id_col: str) -> pd.DataFrame:
     if fmt == "tsv":
         return pd.read_csv(path, sep="\t", dtype={id_col: str}, keep_default_na=True)
     if fmt == "jsonl":
-        return pd.read_json(path, lines=True, dtype=False)
+        return pd.read_json(path, lines=True, dtype=False, precise_float=True)
     return pd.read_parquet(path)
 
 
