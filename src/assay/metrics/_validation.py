@@ -43,8 +43,9 @@ def encode_labels(values: ArrayLike, labels: Sequence[Any], *, name: str) -> NDA
     bad = np.flatnonzero(codes < 0)
     if len(bad):
         i = int(bad[0])
+        value = arr[i].item() if isinstance(arr[i], np.generic) else arr[i]
         raise MetricError(
-            f"{name}[{i}] = {arr[i]!r} is not one of labels={list(labels)!r} "
+            f"{name}[{i}] = {value!r} is not one of labels={list(labels)!r} "
             f"({len(bad)} value(s) outside labels in total); add it to labels or fix the data"
         )
     return codes.astype(np.intp, copy=False)
