@@ -198,8 +198,8 @@ def test_examples_are_truncated(sample_report: Report) -> None:
     r.examples = [{"id": str(i), "input": "x" * 5000} for i in range(100)]
     text = _parse(render_html(sample_report)).visible
     assert "20 of 100 shown" in text
-    assert "x" * 399 + "…" in text and "x" * 401 not in text
-    assert text.count("x" * 399 + "…") == 20
+    assert "x" * 239 + "…" in text and "x" * 241 not in text
+    assert text.count("x" * 239 + "…") == 20
 
 
 def test_minimal_report_renders() -> None:

@@ -34,7 +34,7 @@ __all__ = ["SECTIONS", "Section", "render_html", "write_html"]
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_EXAMPLES = 20
 MAX_ERROR_EXAMPLES = 10
-MAX_CELL_CHARS = 400
+MAX_CELL_CHARS = 240
 MAX_FOREST_METRICS = 2
 
 #: Headline metrics, in display order; the first few present make the summary cards.
@@ -265,8 +265,10 @@ def build_performance(r: CheckResult, figs: Figures, report: Report) -> dict[str
         rq = t.get("residual_quantiles")
         if isinstance(rq, Mapping) and rq.get("q"):
             plots.append(figs.add(_plots.residual_quantiles_figure(rq), "Residual quantiles"))
-            quantiles = [(fmt_num(q, "g"), fmt_num(v)) for q, v in
-                         zip(rq.get("q", []), rq.get("value", []), strict=False)]
+            pairs = list(zip(rq.get("q", []), rq.get("value", []), strict=False))
+            finite = [abs(v) for _, v in pairs if isinstance(v, (int, float)) and math.isfinite(v)]
+            spec = _spec(max(finite, default=0.0))  # one format for the whole row
+            quantiles = [(fmt_num(q, "g"), fmt_num(v, spec)) for q, v in pairs]
     return {
         "task": task,
         "labels": labels,

@@ -206,7 +206,7 @@ def scatter_figure(scatter: Mapping[str, Any]) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="prediction = truth",
                              line={"dash": "dot", "color": _MUTED, "width": 1}, hoverinfo="skip"))
-    fig.add_trace(go.Scattergl(
+    fig.add_trace(go.Scatter(
         x=xs, y=ys, mode="markers", name="examples",
         marker={"color": PALETTE[0], "size": 5, "opacity": 0.55},
         hovertemplate="true %{x:.4g}<br>predicted %{y:.4g}<extra></extra>",
