@@ -153,12 +153,18 @@ class RowValidator:
         problems: dict[int, Problem] = {}
 
         if roles.id is not None:
-            id_values = chunk[roles.id].tolist()
-            raw_ids = [_id_string(v) for v in id_values]
-            for i, v in enumerate(raw_ids):
-                if v is None:
-                    problems[i] = self._missing(rows[i], None, MISSING_ID, roles.id, id_values[i])
-            ids = [v if v is not None else "" for v in raw_ids]
+            id_col = chunk[roles.id]
+            id_values = id_col.tolist()
+            if pd.api.types.is_string_dtype(id_col) and not pd.api.types.is_object_dtype(id_col):
+                # The common case (CSV ids are read as strings): no per-value conversion.
+                absent = _missing_mask(id_col)
+                ids = ["" if a else v for v, a in zip(id_values, absent, strict=True)]
+            else:
+                converted = [_id_string(v) for v in id_values]
+                absent = np.array([v is None for v in converted], dtype=bool)
+                ids = [v if v is not None else "" for v in converted]
+            for i in _where(absent):
+                problems[i] = self._missing(rows[i], None, MISSING_ID, roles.id, id_values[i])
         else:
             # Without an id column the id is the 0-based row position: stable under `limit`
             # and under dropped rows.
@@ -181,11 +187,8 @@ class RowValidator:
             if self._allowed is not None:
                 if self._text_source:
                     labels = coerce_text_columns(chunk[[roles.label]])[roles.label]
-                for i, value in enumerate(labels.tolist()):
-                    if i in problems:
-                        continue
-                    c = canonical_label(value)
-                    if c not in self._allowed_set:
+                for i, c in self._outside(labels):
+                    if i not in problems:
                         problems[i] = self._not_allowed(rows[i], ids[i], c)
 
         if roles.id is not None:
@@ -202,6 +205,21 @@ class RowValidator:
         if problems:
             keep[list(problems)] = False
         return ChunkResult(keep=keep, ids=ids, problems=[problems[i] for i in sorted(problems)])
+
+    def _outside(self, labels: pd.Series) -> list[tuple[int, str]]:
+        """Rows whose label is present but not allowed, with its canonical form."""
+        try:
+            codes, found = pd.factorize(labels)
+            uniques = np.asarray(found, dtype=object)
+        except TypeError:  # unhashable values: canonicalise one by one
+            codes = np.arange(len(labels))
+            uniques = labels.to_numpy(dtype=object)
+        canon = [_canonical_or_none(v) for v in uniques]
+        bad = np.array([c is not None and c not in self._allowed_set for c in canon], dtype=bool)
+        if not bad.any():
+            return []
+        hit = (codes >= 0) & bad[np.maximum(codes, 0)]
+        return [(int(i), str(canon[codes[i]])) for i in np.flatnonzero(hit)]
 
     # --- messages ----------------------------------------------------------------------------
 
@@ -239,6 +257,13 @@ class RowValidator:
         return Problem(row, id_, DUPLICATE_ID, msg)
 
 
+def _canonical_or_none(value: Any) -> str | None:
+    try:
+        return canonical_label(value)
+    except ValueError:  # missing: reported as a missing label, not as a label outside the set
+        return None
+
+
 def _where(mask: np.ndarray) -> list[int]:
     return [int(i) for i in np.flatnonzero(mask)]
 
@@ -271,7 +296,9 @@ def _is_missing_scalar(value: Any) -> bool:
 def _missing_mask(s: pd.Series) -> np.ndarray:
     """NaN/None/NA, or a string that is empty or only whitespace."""
     mask = s.isna().to_numpy(dtype=bool, copy=True)
-    if pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s):
+    if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
+        mask |= s.str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+    elif pd.api.types.is_object_dtype(s):
         values = s.tolist()
         mask |= np.fromiter(
             (isinstance(v, str) and not v.strip() for v in values), dtype=bool, count=len(values)
