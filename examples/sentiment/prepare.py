@@ -45,6 +45,12 @@ def load_reviews() -> pd.DataFrame:
     frame = pd.read_csv(reviews_path())
     frame.insert(0, "id", [f"rt-{i}" for i in range(len(frame))])
     reviews = frame[frame["category"].isin(["fresh", "rotten"])].rename(columns={"category": "label"})
+    # A few reviews in the corpus have no text; they cannot be classified, so they are left out here
+    # (and counted), rather than left for the suite to drop.
+    empty = reviews["text"].isna() | (reviews["text"].astype(str).str.strip() == "")
+    if empty.any():
+        print(f"left out {int(empty.sum())} reviews with no text")
+    reviews = reviews[~empty]
     return reviews[["id", "text", "label", "movie_name", "has_plot_and_reviews"]].reset_index(drop=True)
 
 

@@ -89,7 +89,9 @@ def evaluate(
     infos: dict[str, ModelInfo] = {}
     notes: list[str] = []
     for name, spec in s.models.items():
-        m = load_model(spec, name=name, trust=s.trust, base_dir=s.base_dir)
+        # A declared task tells adapters that would otherwise guess it from the first answers.
+        options = {"task": s.task} if s.task != "auto" and spec.startswith("python:") else None
+        m = load_model(spec, name=name, trust=s.trust, base_dir=s.base_dir, options=options)
         models[name] = m
         infos[name] = m.info()
         coverage = getattr(m, "coverage", None)

@@ -73,6 +73,19 @@ class DatasetSpec(ColumnRoles):
     on_invalid: Literal["error", "skip"] = "error"
     limit: int | None = Field(default=None, gt=0)
 
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _canonical_labels(cls, v: Any) -> Any:
+        # `labels: [0, 1]` in YAML gives ints; labels are compared as canonical strings.
+        from assay.data._labels import canonical_label
+
+        if isinstance(v, list):
+            try:
+                return [canonical_label(x) for x in v]
+            except ValueError as e:
+                raise ValueError(f"labels: {e}") from None
+        return v
+
 
 class EngineSettings(_Strict):
     """How models are called."""
