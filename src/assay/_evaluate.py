@@ -23,7 +23,16 @@ from assay.report._schema import Report
 
 __all__ = ["evaluate"]
 
-_PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "pydantic", "torch", "transformers")
+_PACKAGES = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "scikit-learn",
+    "pydantic",
+    "torch",
+    "transformers",
+)
 
 
 def evaluate(
@@ -74,7 +83,10 @@ def evaluate(
     else:
         s = load_suite(suite, overrides=overrides)
     if model is not None:
-        s.models = {s.primary_model: model, **{k: v for k, v in s.models.items() if k != s.primary_model}}
+        s.models = {
+            s.primary_model: model,
+            **{k: v for k, v in s.models.items() if k != s.primary_model},
+        }
     if data is not None:
         primary = s.primary_dataset
         # A path given on the command line is relative to the current folder, not the suite's.
@@ -99,11 +111,15 @@ def evaluate(
             ds = datasets[s.primary_dataset]
             missing, extra = coverage(ds.ids)
             if missing:
-                notes.append(f"model {name!r}: {len(missing)} dataset ids have no prediction "
-                             f"(e.g. {', '.join(map(str, list(missing)[:5]))})")
+                notes.append(
+                    f"model {name!r}: {len(missing)} dataset ids have no prediction "
+                    f"(e.g. {', '.join(map(str, list(missing)[:5]))})"
+                )
             if extra:
-                notes.append(f"model {name!r}: {len(extra)} predictions have no dataset row "
-                             f"(e.g. {', '.join(map(str, list(extra)[:5]))})")
+                notes.append(
+                    f"model {name!r}: {len(extra)} predictions have no dataset row "
+                    f"(e.g. {', '.join(map(str, list(extra)[:5]))})"
+                )
 
     ctx = RunContext(suite=s, datasets=datasets, models=models, model_infos=infos, notes=notes)
     checks: list[Check] = []
@@ -146,7 +162,10 @@ def write_report_files(report: Report, out_dir: Path) -> dict[str, Path]:
     from assay.report._html import write_html
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": report.save(out_dir / "report.json"), "html": write_html(report, out_dir / "report.html")}
+    paths = {
+        "json": report.save(out_dir / "report.json"),
+        "html": write_html(report, out_dir / "report.html"),
+    }
     return paths
 
 
@@ -162,5 +181,3 @@ def _environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "packages": versions,
     }
-
-

@@ -27,36 +27,69 @@ def make_project(tmp_path: Path) -> Path:
 
 def test_init_then_run_then_report(tmp_path: Path) -> None:
     make_project(tmp_path)
-    res = runner.invoke(app, ["init", "--data", str(tmp_path / "test.csv"), "--label", "target",
-                              "--out", str(tmp_path / "suite.yaml")])
+    res = runner.invoke(
+        app,
+        [
+            "init",
+            "--data",
+            str(tmp_path / "test.csv"),
+            "--label",
+            "target",
+            "--out",
+            str(tmp_path / "suite.yaml"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     suite = yaml.safe_load((tmp_path / "suite.yaml").read_text())
     assert suite["data"]["label"] == "target"
     assert set(suite["data"]["input"]) == {"mean_radius", "mean_texture", "mean_smoothness"}
-    res = runner.invoke(app, ["run", str(tmp_path / "suite.yaml"), "--model",
-                              f"sklearn:{tmp_path / 'model.joblib'}", "--trust", "--out", str(tmp_path / "out"),
-                              "--quiet", "--no-cache"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            str(tmp_path / "suite.yaml"),
+            "--model",
+            f"sklearn:{tmp_path / 'model.joblib'}",
+            "--trust",
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+            "--no-cache",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "out" / "report.json").exists()
-    res = runner.invoke(app, ["report", str(tmp_path / "out" / "report.json"), "--html", str(tmp_path / "again.html")])
+    res = runner.invoke(
+        app,
+        ["report", str(tmp_path / "out" / "report.json"), "--html", str(tmp_path / "again.html")],
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "again.html").read_text().startswith("<!DOCTYPE html>")
 
 
 def test_failed_gate_exits_1(tmp_path: Path) -> None:
     make_project(tmp_path)
-    suite = {"data": {"path": "test.csv", "input": ["mean_radius"], "label": "target"},
-             "models": "sklearn:model.joblib", "trust": True,
-             "engine": {"cache": None}, "gates": ["performance.accuracy.lower >= 0.999"]}
+    suite = {
+        "data": {"path": "test.csv", "input": ["mean_radius"], "label": "target"},
+        "models": "sklearn:model.joblib",
+        "trust": True,
+        "engine": {"cache": None},
+        "gates": ["performance.accuracy.lower >= 0.999"],
+    }
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
-    res = runner.invoke(app, ["run", str(tmp_path / "suite.yaml"), "--quiet", "--out", str(tmp_path / "o")])
+    res = runner.invoke(
+        app, ["run", str(tmp_path / "suite.yaml"), "--quiet", "--out", str(tmp_path / "o")]
+    )
     assert res.exit_code == 1, res.output
 
 
 def test_config_error_exits_2_with_message(tmp_path: Path) -> None:
     make_project(tmp_path)
-    suite = {"data": {"path": "test.csv", "input": ["mean_radius"], "label": "targt"},
-             "models": "sklearn:model.joblib", "trust": True}
+    suite = {
+        "data": {"path": "test.csv", "input": ["mean_radius"], "label": "targt"},
+        "models": "sklearn:model.joblib",
+        "trust": True,
+    }
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
     res = runner.invoke(app, ["run", str(tmp_path / "suite.yaml"), "--quiet"])
     assert res.exit_code == 2
@@ -65,8 +98,10 @@ def test_config_error_exits_2_with_message(tmp_path: Path) -> None:
 
 def test_untrusted_joblib_exits_2(tmp_path: Path) -> None:
     make_project(tmp_path)
-    suite = {"data": {"path": "test.csv", "input": ["mean_radius"], "label": "target"},
-             "models": "sklearn:model.joblib"}
+    suite = {
+        "data": {"path": "test.csv", "input": ["mean_radius"], "label": "target"},
+        "models": "sklearn:model.joblib",
+    }
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
     res = runner.invoke(app, ["run", str(tmp_path / "suite.yaml"), "--quiet"])
     assert res.exit_code == 2 and "--trust" in res.output
@@ -80,5 +115,7 @@ def test_report_of_missing_file_exits_2(tmp_path: Path) -> None:
 def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
     make_project(tmp_path)
     (tmp_path / "suite.yaml").write_text("x: 1\n")
-    res = runner.invoke(app, ["init", "--data", str(tmp_path / "test.csv"), "--out", str(tmp_path / "suite.yaml")])
+    res = runner.invoke(
+        app, ["init", "--data", str(tmp_path / "test.csv"), "--out", str(tmp_path / "suite.yaml")]
+    )
     assert res.exit_code == 2 and "--force" in res.output

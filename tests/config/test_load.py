@@ -63,7 +63,9 @@ def test_wrong_type_names_path_and_value() -> None:
 
 
 def test_unknown_check_lists_known() -> None:
-    with pytest.raises(ConfigError, match=r"checks\.robustnes: unknown check; known checks: .*performance"):
+    with pytest.raises(
+        ConfigError, match=r"checks\.robustnes: unknown check; known checks: .*performance"
+    ):
         suite_from_dict({**BASE, "checks": {"robustnes": {}}})
 
 

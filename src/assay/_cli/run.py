@@ -13,12 +13,31 @@ from assay._cli._common import EXIT_GATE_FAILED, EXIT_OK, user_errors
 
 def run(
     suite: Annotated[Path, typer.Argument(help="The suite YAML file.")],
-    model: Annotated[str | None, typer.Option(help="Model spec replacing the suite's first model, e.g. sklearn:model.joblib.")] = None,
-    data: Annotated[str | None, typer.Option(help="Dataset file replacing the suite's primary dataset path.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder for report.json and report.html.")] = None,
-    trust: Annotated[bool, typer.Option("--trust", help="Allow loading model files that execute code (pickle/joblib).")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask the models again; do not read or write the cache.")] = False,
-    seed: Annotated[int | None, typer.Option(help="Random seed for intervals and sampling.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model spec replacing the suite's first model, e.g. sklearn:model.joblib."
+        ),
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option(help="Dataset file replacing the suite's primary dataset path.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder for report.json and report.html.")
+    ] = None,
+    trust: Annotated[
+        bool,
+        typer.Option(
+            "--trust", help="Allow loading model files that execute code (pickle/joblib)."
+        ),
+    ] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Ask the models again; do not read or write the cache."),
+    ] = False,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed for intervals and sampling.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Run a suite: evaluate the models, write the report, decide the gates."""
@@ -26,8 +45,18 @@ def run(
     from assay.report._console import print_summary
 
     with user_errors():
-        report = evaluate(suite, model=model, data=data, out=out, trust=trust or None,
-                          no_cache=no_cache, seed=seed, progress=not quiet)
+        report = evaluate(
+            suite,
+            model=model,
+            data=data,
+            out=out,
+            trust=trust or None,
+            no_cache=no_cache,
+            seed=seed,
+            progress=not quiet,
+        )
     out_dir = out if out is not None else Path(report.suite.get("out", "out"))
-    print_summary(report, console=Console(), paths=[out_dir / "report.json", out_dir / "report.html"])
+    print_summary(
+        report, console=Console(), paths=[out_dir / "report.json", out_dir / "report.html"]
+    )
     raise typer.Exit(EXIT_OK if report.passed else EXIT_GATE_FAILED)

@@ -17,18 +17,42 @@ from assay.report._schema import CheckResult
 __all__ = ["PerformanceCheck", "resolve_task"]
 
 _CLASSIFICATION_METRICS = [
-    "accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro",
-    "precision_micro", "recall_micro", "f1_micro", "precision_weighted", "recall_weighted",
-    "f1_weighted", "specificity_macro", "mcc", "cohen_kappa",
+    "accuracy",
+    "balanced_accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "precision_micro",
+    "recall_micro",
+    "f1_micro",
+    "precision_weighted",
+    "recall_weighted",
+    "f1_weighted",
+    "specificity_macro",
+    "mcc",
+    "cohen_kappa",
     # binary only
-    "precision", "recall", "f1", "specificity", "roc_auc", "average_precision",
+    "precision",
+    "recall",
+    "f1",
+    "specificity",
+    "roc_auc",
+    "average_precision",
     # multiclass with probabilities
-    "roc_auc_ovr_macro", "roc_auc_ovr_weighted", "roc_auc_ovo_macro", "roc_auc_ovo_weighted",
+    "roc_auc_ovr_macro",
+    "roc_auc_ovr_weighted",
+    "roc_auc_ovo_macro",
+    "roc_auc_ovo_weighted",
     "average_precision_macro",
     # with probabilities
-    "log_loss", "brier", "ece",
+    "log_loss",
+    "brier",
+    "ece",
     # per class
-    "per_class.*.precision", "per_class.*.recall", "per_class.*.f1", "per_class.*.specificity",
+    "per_class.*.precision",
+    "per_class.*.recall",
+    "per_class.*.f1",
+    "per_class.*.specificity",
     "per_class.*.support",
 ]
 _REGRESSION_METRICS = ["mse", "rmse", "mae", "mape", "r2", "median_absolute_error", "mean_residual"]
@@ -56,17 +80,19 @@ def resolve_task(ctx: RunContext, model: str) -> Literal["classification", "regr
     if task == "auto":
         model_task = ctx.model_infos[model].task
         if model_task in ("classification", "regression"):
-            return model_task  # type: ignore[return-value]
+            return model_task
         raise ConfigError(
             f"model {model!r} does {model_task}; scoring it needs the generation metrics of the "
             "language-model checks. Set `task:` in the suite if this is wrong."
         )
     if task not in ("classification", "regression"):
         raise ConfigError(f"task: {task!r} is not scored by the performance check yet")
-    return task  # type: ignore[return-value]
+    return task
 
 
-def gather(ctx: RunContext, model: str, dataset_name: str | None, responses: Mapping[str, Response]) -> Predictions:
+def gather(
+    ctx: RunContext, model: str, dataset_name: str | None, responses: Mapping[str, Response]
+) -> Predictions:
     """The model's predictions on a dataset, aligned with its labels."""
     ds = ctx.dataset(dataset_name)
     return collect_predictions(
@@ -79,21 +105,40 @@ def gather(ctx: RunContext, model: str, dataset_name: str | None, responses: Map
     )
 
 
-def summarise(pred: Predictions, *, level: float, seed: int, positive_label: str | None = None,
-              n_bootstrap: int = 1000, n_bins: int = 10, with_curves: bool = True):  # type: ignore[no-untyped-def]
+def summarise(
+    pred: Predictions,
+    *,
+    level: float,
+    seed: int,
+    positive_label: str | None = None,
+    n_bootstrap: int = 1000,
+    n_bins: int = 10,
+    with_curves: bool = True,
+):
     """The metrics summary of ``pred`` (classification or regression)."""
     from assay.metrics import classification_summary, regression_summary
 
     if pred.task == "regression":
-        return regression_summary(pred.y_true, pred.y_pred, level=level, n_bootstrap=n_bootstrap,
-                                  random_state=seed)
+        return regression_summary(
+            pred.y_true, pred.y_pred, level=level, n_bootstrap=n_bootstrap, random_state=seed
+        )
     if positive_label is not None and positive_label not in pred.labels:
-        raise ConfigError(f"checks.performance.positive_label: {positive_label!r} is not a label; "
-                          f"labels: {', '.join(pred.labels)}")
+        raise ConfigError(
+            f"checks.performance.positive_label: {positive_label!r} is not a label; "
+            f"labels: {', '.join(pred.labels)}"
+        )
     return classification_summary(
-        pred.y_true, pred.y_pred, labels=pred.labels, proba=pred.proba,
-        positive_label=positive_label, level=level, n_bootstrap=n_bootstrap, random_state=seed,
-        zero_division="nan", n_bins=n_bins, curve_points=200 if with_curves else 2,
+        pred.y_true,
+        pred.y_pred,
+        labels=pred.labels,
+        proba=pred.proba,
+        positive_label=positive_label,
+        level=level,
+        n_bootstrap=n_bootstrap,
+        random_state=seed,
+        zero_division="nan",
+        n_bins=n_bins,
+        curve_points=200 if with_curves else 2,
     )
 
 
@@ -112,15 +157,33 @@ class PerformanceCheck(Check):
         ds = ctx.dataset(cfg.dataset)
         pred = gather(ctx, self.model, cfg.dataset, responses)
         if pred.n == 0:
-            return CheckResult(check=self.name, model=self.model, dataset=ds.name, n=0,
-                               errors=pred.errors, flags=[*pred.flags, "no example could be scored"])
-        summary = summarise(pred, level=ctx.level, seed=ctx.seed, positive_label=cfg.positive_label,
-                            n_bootstrap=cfg.n_bootstrap, n_bins=cfg.n_bins)
+            return CheckResult(
+                check=self.name,
+                model=self.model,
+                dataset=ds.name,
+                n=0,
+                errors=pred.errors,
+                flags=[*pred.flags, "no example could be scored"],
+            )
+        summary = summarise(
+            pred,
+            level=ctx.level,
+            seed=ctx.seed,
+            positive_label=cfg.positive_label,
+            n_bootstrap=cfg.n_bootstrap,
+            n_bins=cfg.n_bins,
+        )
         tables: dict[str, Any] = {"task": pred.task, **summary.tables}
         return CheckResult(
-            check=self.name, model=self.model, dataset=ds.name, n=pred.n,
-            metrics=dict(summary.metrics), tables=tables, errors=pred.errors,
-            examples=_examples(ctx, ds.name, pred), flags=pred.flags,
+            check=self.name,
+            model=self.model,
+            dataset=ds.name,
+            n=pred.n,
+            metrics=dict(summary.metrics),
+            tables=tables,
+            errors=pred.errors,
+            examples=_examples(ctx, ds.name, pred),
+            flags=pred.flags,
         )
 
     @classmethod
@@ -140,8 +203,16 @@ def _examples(ctx: RunContext, dataset: str, pred: Predictions) -> list[dict[str
     if pred.task == "regression":
         err = np.abs(pred.y_true - pred.y_pred)
         order = np.argsort(-err)[:_MAX_EXAMPLES]
-        return [{"id": pred.ids[i], "input": inputs[i], "label": float(pred.y_true[i]),
-                 "prediction": float(pred.y_pred[i]), "abs_error": float(err[i])} for i in order]
+        return [
+            {
+                "id": pred.ids[i],
+                "input": inputs[i],
+                "label": float(pred.y_true[i]),
+                "prediction": float(pred.y_pred[i]),
+                "abs_error": float(err[i]),
+            }
+            for i in order
+        ]
     wrong = np.flatnonzero(pred.y_true != pred.y_pred)
     if pred.proba is not None and len(wrong):
         col = {lbl: j for j, lbl in enumerate(pred.labels)}
@@ -149,8 +220,12 @@ def _examples(ctx: RunContext, dataset: str, pred: Predictions) -> list[dict[str
         wrong = wrong[np.argsort(-conf, kind="stable")]  # confident mistakes first
     rows = []
     for i in wrong[:_MAX_EXAMPLES]:
-        row: dict[str, Any] = {"id": pred.ids[i], "input": inputs[i], "label": str(pred.y_true[i]),
-                               "prediction": str(pred.y_pred[i])}
+        row: dict[str, Any] = {
+            "id": pred.ids[i],
+            "input": inputs[i],
+            "label": str(pred.y_true[i]),
+            "prediction": str(pred.y_pred[i]),
+        }
         if pred.proba is not None:
             row["confidence"] = float(pred.proba[i, pred.labels.index(str(pred.y_pred[i]))])
         rows.append(row)
@@ -165,5 +240,8 @@ def _input_texts(spec_input: Any, frame: Any) -> list[str]:
     elif isinstance(spec_input, dict):
         values = frame[spec_input["image"]].astype(str).tolist()
     else:
-        values = [", ".join(f"{k}={v}" for k, v in r.items()) for r in frame[list(spec_input)].to_dict("records")]
+        values = [
+            ", ".join(f"{k}={v}" for k, v in r.items())
+            for r in frame[list(spec_input)].to_dict("records")
+        ]
     return [v if len(v) <= _MAX_INPUT_CHARS else v[:_MAX_INPUT_CHARS] + "…" for v in values]

@@ -12,6 +12,7 @@ from assay.data._dataset import Dataset
 from assay.data._labels import canonical_label
 from assay.engine._types import Request, Response
 from assay.errors import ModelError
+from assay.models._base import Output
 from assay.report._schema import ErrorSummary
 
 __all__ = ["ERROR_LABEL", "Predictions", "collect_predictions"]
@@ -76,7 +77,7 @@ def collect_predictions(
     n_rows = len(dataset)
     ok = np.ones(n_rows, dtype=bool)
     error_examples: list[dict[str, str]] = []
-    outputs = []
+    outputs: list[Output | None] = []
     for row, req in enumerate(requests):
         resp = responses.get(req.key)
         if resp is None or not resp.ok:
@@ -88,7 +89,9 @@ def collect_predictions(
         else:
             outputs.append(resp.output)
     n_errors = int((~ok).sum())
-    errors = ErrorSummary(n_requests=n_rows, n_errors=n_errors, treatment=treatment, examples=error_examples)
+    errors = ErrorSummary(
+        n_requests=n_rows, n_errors=n_errors, treatment=treatment, examples=error_examples
+    )
     keep = ok if treatment == "exclude" else np.ones(n_rows, dtype=bool)
     ids = [i for i, k in zip(dataset.ids, keep) if k]
     flags = []
@@ -106,8 +109,10 @@ def collect_predictions(
                 values.append(np.nan)
                 continue
             if out.value is None:
-                raise ModelError(f"model {model!r}: the answer for id {dataset.ids[row]} has no value; "
-                                 f"a regression model must return numbers")
+                raise ModelError(
+                    f"model {model!r}: the answer for id {dataset.ids[row]} has no value; "
+                    f"a regression model must return numbers"
+                )
             values.append(float(out.value))
         y_pred = np.asarray(values, dtype=float)
         if treatment == "wrong" and np.isnan(y_pred).any():
@@ -129,25 +134,38 @@ def collect_predictions(
             probs.append(None)
             continue
         if out.label is None:
-            raise ModelError(f"model {model!r}: the answer for id {dataset.ids[row]} has no label; "
-                             f"a classifier must return labels")
+            raise ModelError(
+                f"model {model!r}: the answer for id {dataset.ids[row]} has no label; "
+                f"a classifier must return labels"
+            )
         y_pred_list.append(canonical_label(out.label))
         probs.append(out.probabilities)
 
     labels = list(dataset.labels or sorted(set(y_true_list)))
     extra = sorted({p for p in y_pred_list if p not in labels and p != ERROR_LABEL})
     if extra:
-        flags.append(f"model {model!r} predicted labels outside the label set: {', '.join(extra[:10])}")
+        flags.append(
+            f"model {model!r} predicted labels outside the label set: {', '.join(extra[:10])}"
+        )
         labels += extra
     if ERROR_LABEL in y_pred_list:
         labels.append(ERROR_LABEL)
     failed = [p == ERROR_LABEL for p in y_pred_list]
     proba = _proba_matrix(probs, failed, labels, dataset_ids=ids, model=model)
     if proba is None and any(p is not None for p in probs):
-        flags.append("some answers had no probabilities, so AUC, log loss and calibration are left out")
+        flags.append(
+            "some answers had no probabilities, so AUC, log loss and calibration are left out"
+        )
     return Predictions(
-        task, ids, keep, labels, np.asarray(y_true_list, dtype=object),
-        np.asarray(y_pred_list, dtype=object), proba, errors, flags,
+        task,
+        ids,
+        keep,
+        labels,
+        np.asarray(y_true_list, dtype=object),
+        np.asarray(y_pred_list, dtype=object),
+        proba,
+        errors,
+        flags,
     )
 
 

@@ -81,8 +81,10 @@ class SlicesCheck(Check):
         columns: dict[str, pd.Series] = {}
         for col in _columns(cfg, ctx.suite):
             if col not in frame.columns:
-                raise ConfigError(f"checks.slices.columns: {col!r} is not a column of dataset {ds.name!r}; "
-                                  f"columns: {', '.join(map(str, frame.columns))}")
+                raise ConfigError(
+                    f"checks.slices.columns: {col!r} is not a column of dataset {ds.name!r}; "
+                    f"columns: {', '.join(map(str, frame.columns))}"
+                )
             columns[col] = frame[col].astype("string").fillna("(missing)")
         if cfg.length_buckets and isinstance(ds.spec.input, str):
             columns[LENGTH] = _length_buckets(frame[ds.spec.input].astype(str), cfg.length_buckets)
@@ -93,42 +95,74 @@ class SlicesCheck(Check):
         for col, values in columns.items():
             counts = values.value_counts()
             if len(counts) > cfg.max_values:
-                notes.append(f"{col}: {len(counts)} values; only the {cfg.max_values} most frequent are sliced")
+                notes.append(
+                    f"{col}: {len(counts)} values; only the {cfg.max_values} most frequent are sliced"
+                )
                 counts = counts.iloc[: cfg.max_values]
-            for value, n in counts.items():
+            for value in counts.index:
                 select = (values == value).to_numpy()
                 row = self._slice_row(ctx, pred, col, str(value), select, metric_names, cfg)
                 rows.append(row)
                 for name in metric_names:
                     metrics[f"{col}.{value}.{name}"] = Estimate.from_dict(row["metrics"][name])
         pvalues = np.array([r["p_value"] if r["p_value"] is not None else 1.0 for r in rows])
-        adjusted, rejected = benjamini_hochberg(pvalues, alpha=cfg.alpha) if len(rows) else ([], [])
+        adjusted: Any = []
+        rejected: Any = []
+        if rows:
+            adjusted, rejected = benjamini_hochberg(pvalues, alpha=cfg.alpha)
         flags = list(pred.flags)
         for r, adj, rej in zip(rows, adjusted, rejected):
             r["p_adjusted"] = None if r["p_value"] is None else float(adj)
             r["flagged"] = bool(rej) and r["p_value"] is not None
             if r["flagged"]:
-                flags.append(f"slice {r['column']}={r['value']} (n={r['n']}) is significantly worse than the "
-                             f"rest (BH-adjusted p={adj:.3g})")
-        too_small = [f"{r['column']}.{r['value']}.{m}" for r in rows if r["too_small"] for m in metric_names]
+                flags.append(
+                    f"slice {r['column']}={r['value']} (n={r['n']}) is significantly worse than the "
+                    f"rest (BH-adjusted p={adj:.3g})"
+                )
+        too_small = [
+            f"{r['column']}.{r['value']}.{m}" for r in rows if r["too_small"] for m in metric_names
+        ]
         return CheckResult(
-            check=self.name, model=self.model, dataset=ds.name, n=pred.n, metrics=metrics,
-            tables={"slices": rows, "min_n": cfg.min_n, "metric_names": metric_names,
-                    "too_small_keys": too_small, "notes": notes},
-            errors=pred.errors, flags=flags,
+            check=self.name,
+            model=self.model,
+            dataset=ds.name,
+            n=pred.n,
+            metrics=metrics,
+            tables={
+                "slices": rows,
+                "min_n": cfg.min_n,
+                "metric_names": metric_names,
+                "too_small_keys": too_small,
+                "notes": notes,
+            },
+            errors=pred.errors,
+            flags=flags,
         )
 
-    def _slice_row(self, ctx: RunContext, pred: Predictions, col: str, value: str, select: np.ndarray,
-                   metric_names: list[str], cfg: SlicesConfig) -> dict[str, Any]:
+    def _slice_row(
+        self,
+        ctx: RunContext,
+        pred: Predictions,
+        col: str,
+        value: str,
+        select: np.ndarray,
+        metric_names: list[str],
+        cfg: SlicesConfig,
+    ) -> dict[str, Any]:
         sub = pred.subset(select)
         rest = pred.subset(~select)
         summary = summarise(sub, level=ctx.level, seed=ctx.seed, n_bootstrap=500, with_curves=False)
         missing = [m for m in metric_names if m not in summary.metrics]
         if missing:
-            raise ConfigError(f"checks.slices.metrics: {', '.join(missing)} not available for this "
-                              f"task; available: {', '.join(sorted(summary.metrics))}")
+            raise ConfigError(
+                f"checks.slices.metrics: {', '.join(missing)} not available for this "
+                f"task; available: {', '.join(sorted(summary.metrics))}"
+            )
         return {
-            "column": col, "value": value, "n": sub.n, "too_small": sub.n < cfg.min_n,
+            "column": col,
+            "value": value,
+            "n": sub.n,
+            "too_small": sub.n < cfg.min_n,
             "metrics": {m: summary.metrics[m].to_dict() for m in metric_names},
             "p_value": _worse_than_rest_pvalue(sub, rest),
         }
@@ -136,9 +170,13 @@ class SlicesCheck(Check):
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         assert isinstance(config, SlicesConfig)
-        names = config.metrics or (_DEFAULT_METRICS["regression"] if suite.task == "regression"
-                                   else _DEFAULT_METRICS["classification"] if suite.task == "classification"
-                                   else _DEFAULT_METRICS["classification"] + _DEFAULT_METRICS["regression"])
+        names = config.metrics or (
+            _DEFAULT_METRICS["regression"]
+            if suite.task == "regression"
+            else _DEFAULT_METRICS["classification"]
+            if suite.task == "classification"
+            else _DEFAULT_METRICS["classification"] + _DEFAULT_METRICS["regression"]
+        )
         cols = _columns(config, suite) + ([LENGTH] if config.length_buckets else [])
         return [f"{c}.*.{m}" for c in cols for m in names]
 

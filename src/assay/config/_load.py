@@ -50,7 +50,9 @@ def load_suite(path: str | Path, *, overrides: dict[str, Any] | None = None) -> 
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{p}: no such suite file; create one with `assay init --data FILE`") from None
+        raise ConfigError(
+            f"{p}: no such suite file; create one with `assay init --data FILE`"
+        ) from None
     except IsADirectoryError:
         raise ConfigError(f"{p}: is a folder; give the suite's YAML file") from None
     try:
@@ -116,6 +118,10 @@ def _format_errors(e: ValidationError) -> str:
         if err["type"] == "extra_forbidden":
             msg = "unknown field; check the spelling (see docs/suite.md for the fields)"
         got = err.get("input")
-        shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (found {got!r})"
+        shown = (
+            ""
+            if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict)
+            else f" (found {got!r})"
+        )
         lines.append(f"  {loc}: {msg}{shown}")
     return "\n".join(lines)

@@ -12,7 +12,10 @@ __all__ = ["write_starter_suite"]
 
 
 def write_starter_suite(
-    *, data: str | Path, label: str | None = None, model: str = "sklearn:model.joblib",
+    *,
+    data: str | Path,
+    label: str | None = None,
+    model: str = "sklearn:model.joblib",
     out: str | Path = "suite.yaml",
 ) -> tuple[str, list[str]]:
     """Infer column roles from ``data`` and write a suite that runs the core checks.

@@ -100,6 +100,10 @@ class EngineSettings(_Strict):
     progress: bool = True
 
 
+def _default_checks() -> dict[str, dict[str, Any]]:
+    return {"performance": {}}
+
+
 class Suite(_Strict):
     """A validated suite file.
 
@@ -122,7 +126,7 @@ class Suite(_Strict):
     trust: bool = False
     data: dict[str, DatasetSpec]
     models: dict[str, str]
-    checks: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"performance": {}})
+    checks: dict[str, dict[str, Any]] = Field(default_factory=_default_checks)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     gates: list[str] = Field(default_factory=list)
     out: str = "out"
@@ -163,7 +167,7 @@ class Suite(_Strict):
     @classmethod
     def _some_models(cls, v: dict[str, str]) -> dict[str, str]:
         if not v:
-            raise ValueError("no model; add `models: {candidate: \"sklearn:model.joblib\"}`")
+            raise ValueError('no model; add `models: {candidate: "sklearn:model.joblib"}`')
         return v
 
     @property

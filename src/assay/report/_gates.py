@@ -74,7 +74,9 @@ def parse_gate(text: str, *, where: str = "gates") -> Gate:
         raise ConfigError(f"{where}: {text!r}: threshold {m['num']!r} is not a number") from None
     parts = m["path"].split(".")
     if len(parts) < 2:
-        raise ConfigError(f"{where}: {text!r}: the path needs a check and a metric, e.g. performance.accuracy")
+        raise ConfigError(
+            f"{where}: {text!r}: the path needs a check and a metric, e.g. performance.accuracy"
+        )
     attr = "value"
     if parts[-1] in _ATTRS:
         attr = parts.pop()
@@ -138,8 +140,14 @@ def evaluate_gates(
         gate = parse_gate(text)
         result = next((r for r in results if r.check == gate.check and r.model == model), None)
         if result is None:
-            outcomes.append(GateOutcome(gate=gate.text, passed=False, threshold=gate.threshold,
-                                        detail=f"check {gate.check!r} produced no result for {model!r}"))
+            outcomes.append(
+                GateOutcome(
+                    gate=gate.text,
+                    passed=False,
+                    threshold=gate.threshold,
+                    detail=f"check {gate.check!r} produced no result for {model!r}",
+                )
+            )
             continue
         excluded = set(result.tables.get("too_small_keys", []))
         pattern = gate.metric.split(".")
@@ -150,7 +158,9 @@ def evaluate_gates(
             detail = f"no metric matched {gate.check}.{gate.metric}"
             if skipped:
                 detail += f" (too small to judge: {', '.join(skipped)})"
-            outcomes.append(GateOutcome(gate=gate.text, passed=False, threshold=gate.threshold, detail=detail))
+            outcomes.append(
+                GateOutcome(gate=gate.text, passed=False, threshold=gate.threshold, detail=detail)
+            )
             continue
         matches = []
         for k in keys:
@@ -166,9 +176,16 @@ def evaluate_gates(
             detail = f"{len(matches)} metric(s) pass" if gate.has_wildcard else "pass"
         if skipped:
             detail += f"; too small to judge: {', '.join(skipped)}"
-        outcomes.append(GateOutcome(gate=gate.text, passed=not failing, observed=worst,
-                                    threshold=gate.threshold, detail=detail,
-                                    matches=matches if gate.has_wildcard else []))
+        outcomes.append(
+            GateOutcome(
+                gate=gate.text,
+                passed=not failing,
+                observed=worst,
+                threshold=gate.threshold,
+                detail=detail,
+                matches=matches if gate.has_wildcard else [],
+            )
+        )
     return outcomes
 
 

@@ -50,11 +50,15 @@ class Estimate:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; NaN becomes ``None``."""
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
+        return {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Estimate:
         """Inverse of :meth:`to_dict`; ``None`` becomes NaN."""
+
         def num(key: str) -> float:
             v = data.get(key)
             return math.nan if v is None else float(v)
@@ -79,4 +83,6 @@ class Estimate:
             return "undefined"
         if math.isnan(self.lower):
             return format(self.value, spec)
-        return f"{format(self.value, spec)} [{format(self.lower, spec)}, {format(self.upper, spec)}]"
+        return (
+            f"{format(self.value, spec)} [{format(self.lower, spec)}, {format(self.upper, spec)}]"
+        )
