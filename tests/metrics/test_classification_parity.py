@@ -34,11 +34,8 @@ def make_case(rng, k, n, *, string_labels, ties, drop_true=False, drop_pred=Fals
     codes = rng.integers(0, k, n)
     if drop_true:  # a class that never occurs in y_true
         codes[codes == k - 1] = 0
-    if ties:
-        raw = rng.integers(1, 4, size=(n, k)).astype(float)
-    else:
-        raw = rng.gamma(1.0, size=(n, k))
-    raw[np.arange(n), codes] += rng.gamma(1.0, size=n) * (1 if not ties else 1.0)
+    raw = rng.integers(1, 4, size=(n, k)).astype(float) if ties else rng.gamma(1.0, size=(n, k))
+    raw[np.arange(n), codes] += rng.gamma(1.0, size=n)
     if ties:
         raw = np.round(raw)
     proba = raw / raw.sum(axis=1, keepdims=True)

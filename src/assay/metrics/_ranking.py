@@ -55,7 +55,7 @@ class SortedColumn:
 
     @classmethod
     def build(cls, scores: F, codes: Idx) -> SortedColumn:
-        order = np.argsort(scores, kind="stable")
+        order = np.argsort(scores)  # ties are grouped below, so stability is not needed
         s = scores[order]
         new = np.empty(len(s), dtype=bool)
         if len(s):
@@ -96,28 +96,33 @@ def ovr_auc(
     """
     aucs = np.full(n_classes, np.nan)
     support = np.zeros(n_classes)
-    comps: list[tuple[int, Idx, F, Idx, F]] = []
+    comps: list[tuple[int, F]] = []  # (class, centred influence in sorted order, unit weight)
     for c, col in enumerate(cols):
         is_pos = col.classes == c
-        p_pos = np.flatnonzero(is_pos)
-        p_neg = np.flatnonzero(~is_pos)
-        support[c] = len(p_pos)
-        if len(p_pos) == 0 or len(p_neg) == 0:
+        pos_g, neg_g = col.group_counts(is_pos)
+        m, nn = pos_g.sum(), neg_g.sum()
+        support[c] = m
+        if m == 0 or nn == 0:
             continue
-        auc, v10, v01 = delong_components(
-            col.gid[p_pos].astype(np.float64), col.gid[p_neg].astype(np.float64)
-        )
+        # Structural components per tie group: negatives below (+½ tied), positives above (+½).
+        v10_g = (np.cumsum(neg_g) - 0.5 * neg_g) / nn
+        v01_g = (m - np.cumsum(pos_g) + 0.5 * pos_g) / m
+        auc = float((pos_g * v10_g).sum() / m)
         aucs[c] = auc
-        comps.append((c, col.order[p_pos], v10, col.order[p_neg], v01))
-    psi_macro = np.zeros(n)
-    psi_weighted = np.zeros(n)
+        infl = np.where(
+            is_pos,
+            (v10_g[col.gid] - auc) / math.sqrt(m * (m - 1)) if m > 1 else 0.0,
+            (v01_g[col.gid] - auc) / math.sqrt(nn * (nn - 1)) if nn > 1 else 0.0,
+        )
+        comps.append((c, infl))
+    psi = np.zeros((n, 2))
     defined = ~np.isnan(aucs)
     if defined.any():
         wsum = support[defined].sum()
-        for c, ip, v10, ineg, v01 in comps:
-            _influence(psi_macro, ip, v10, ineg, v01, aucs[c], 1.0 / defined.sum())
-            _influence(psi_weighted, ip, v10, ineg, v01, aucs[c], support[c] / wsum)
-    return aucs, support, psi_macro, psi_weighted
+        for c, infl in comps:
+            w = np.array([1.0 / defined.sum(), support[c] / wsum])
+            psi[cols[c].order] += infl[:, None] * w
+    return aucs, support, psi[:, 0], psi[:, 1]
 
 
 def ovo_auc(

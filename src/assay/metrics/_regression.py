@@ -185,8 +185,8 @@ def regression_summary(
     metrics = {}
     for key in ("mse", "rmse", "mae", "mape", "r2", "median_absolute_error", "mean_residual"):
         val = exact[key]
-        lo, hi = bounds[key] if not math.isnan(val) else (math.nan, math.nan)
-        metrics[key] = Estimate(val, lo, hi, level, method, n)
+        b_lo, b_hi = bounds[key] if not math.isnan(val) else (math.nan, math.nan)
+        metrics[key] = Estimate(val, b_lo, b_hi, level, method, n)
     if math.isnan(exact["r2"]):
         report_undefined(["r2 (y_true is constant, so its variance is 0)"], policy)
 
