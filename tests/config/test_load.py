@@ -53,7 +53,7 @@ def test_empty_file(tmp_path: Path) -> None:
 
 def test_unknown_field_names_yaml_path() -> None:
     raw = {**BASE, "data": {**BASE["data"], "lable": "y"}}
-    with pytest.raises(ConfigError, match=r"data\.test\.lable: unknown field"):
+    with pytest.raises(ConfigError, match=r"data\.test\.lable: unknown field; did you mean 'label'\?"):
         suite_from_dict(raw)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -110,13 +111,21 @@ def suite_from_dict(
     return suite
 
 
+def _known_fields() -> list[str]:
+    from assay.config._suite import DatasetSpec, EngineSettings
+
+    return sorted({*Suite.model_fields, *DatasetSpec.model_fields, *EngineSettings.model_fields})
+
+
 def _format_errors(e: ValidationError) -> str:
     lines = []
     for err in e.errors():
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown field; check the spelling (see docs/suite.md for the fields)"
+            close = difflib.get_close_matches(str(err["loc"][-1]), _known_fields(), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            msg = f"unknown field; {hint}see docs/suite.md for the fields"
         got = err.get("input")
         shown = (
             ""
