@@ -30,15 +30,14 @@ from assay.metrics._calibration import (
 )
 from assay.metrics._counts import nan_mean
 from assay.metrics._ranking import (
+    AucInfluence,
+    OwnClass,
     SortedColumn,
     average_precision_binned,
     average_precision_exact,
     binned_codes,
-    downsample_curve,
-    ovo_auc,
-    ovr_auc,
-    pr_curve,
-    roc_curve,
+    curve_tables,
+    ovr_influence,
     to_json_list,
 )
 from assay.metrics._validation import check_finite, label_key
@@ -99,28 +98,48 @@ def proba_estimates(
     messages: list[str] = []
     boot = "bootstrap" if n_bootstrap > 0 else "none"
 
-    # ---- ranking: one sort per score column ------------------------------------------------
-    score_cols = [positive] if binary else list(range(k))
-    cols = [SortedColumn.build(proba[:, c], codes) for c in score_cols]
-    if binary:
-        assert positive is not None  # narrowing for mypy; guaranteed by `binary`
-        # OVR with one column and class `positive` is exactly the binary AUC with DeLong variance.
-        aucs, _, psi, _ = ovr_auc([_relabel(cols[0], positive)], 1, n)
-        auc = float(aucs[0])
-        if math.isnan(auc):
-            messages.append("roc_auc (y_true contains a single class)")
-        lo, hi = logit_auc_bounds(auc, float(psi @ psi), level)
-        out["roc_auc"] = Estimate(auc, lo, hi, level, "delong", n) if not math.isnan(auc) else (
-            Estimate(math.nan, math.nan, math.nan, level, "delong", n)
+    # ---- ranking: one sort per score column, everything read off it, one column at a time ----
+    blocks, g = block_codes(n, rng, max_blocks=MAX_BLOCKS)
+    score_cols: list[int] = [positive] if positive is not None else list(range(k))
+    counts = np.bincount(codes, minlength=k).astype(np.int64)
+    multi = None if binary else AucInfluence(counts)
+    ap_exact = np.empty(len(score_cols))
+    ap_stats = []
+    curve_list = []
+    for i, cls in enumerate(score_cols):
+        col = SortedColumn.build(proba[:, cls], codes)
+        own = OwnClass.build(col, cls)
+        if multi is None:
+            # The binary AUC is the one-vs-rest AUC of `positive`, with DeLong's variance.
+            auc, infl = ovr_influence(col, own)
+            if math.isnan(auc):
+                messages.append("roc_auc (y_true contains a single class)")
+                out["roc_auc"] = Estimate(math.nan, math.nan, math.nan, level, "delong", n)
+            else:
+                assert infl is not None
+                lo, hi = logit_auc_bounds(auc, float(infl @ infl), level)
+                out["roc_auc"] = Estimate(auc, lo, hi, level, "delong", n)
+        else:
+            multi.add(col, own)
+        ap_exact[i] = average_precision_exact(own)
+        ap_stats.append(
+            np.bincount(
+                (blocks * AP_BINS + binned_codes(col, AP_BINS)) * 2 + (codes == cls),
+                minlength=g * AP_BINS * 2,
+            ).reshape(g, 2 * AP_BINS)
         )
-    else:
-        aucs, support, psi_m, psi_w = ovr_auc(cols, k, n)
+        curve_list.append(curve_tables(col, own, curve_points))
+        del col, own
+
+    if multi is not None:
+        aucs, psi_m, psi_w = multi.ovr()
         for c in np.flatnonzero(np.isnan(aucs)):
             messages.append(
                 f"roc_auc_ovr for class {labels[int(c)]!r} (it is absent or is every example)"
             )
         macro = float(nan_mean(aucs))
         ok = ~np.isnan(aucs)
+        support = counts.astype(np.float64)
         weighted = (
             float((aucs[ok] * support[ok]).sum() / support[ok].sum()) if ok.any() else math.nan
         )
@@ -130,7 +149,7 @@ def proba_estimates(
         ):
             lo, hi = logit_auc_bounds(val, float(psi @ psi), level)
             out[key] = Estimate(val, lo, hi, level, "delong-influence", n)
-        o_macro, o_weighted, po_m, po_w, undefined = ovo_auc(cols, k, n)
+        o_macro, o_weighted, po_m, po_w, undefined = multi.ovo()
         for a, b in undefined:
             messages.append(f"roc_auc_ovo pair ({labels[a]!r}, {labels[b]!r}) (a class is absent)")
         for key, val, psi in (
@@ -144,23 +163,9 @@ def proba_estimates(
     ll = per_example_log_loss(proba, codes)
     br = per_example_brier(proba, codes, positive=positive)
     ebin, conf, correct = ece_bins(proba, codes, n_bins)
-    ap_exact = np.array(
-        [
-            average_precision_exact(col, col.classes == (positive if binary else c))
-            for c, col in enumerate(cols)
-        ]
-    )
 
     # ---- block bootstrap: per-block sums, all resamples in one matrix product -----------------
-    blocks, g = block_codes(n, rng, max_blocks=MAX_BLOCKS)
-    ap_cls = [positive] if binary else list(range(k))
-    ap_stats = [
-        np.bincount(
-            (blocks * AP_BINS + binned_codes(col, AP_BINS)) * 2 + (codes == c),
-            minlength=g * AP_BINS * 2,
-        ).reshape(g, 2 * AP_BINS)
-        for c, col in zip(ap_cls, cols, strict=True)
-    ]
+    ap_cls = score_cols
     ece_key = blocks * n_bins + ebin
     stats = np.hstack(
         [
@@ -180,7 +185,7 @@ def proba_estimates(
         cnt = r[..., 0]
         nb = n_bins
         e0 = 3
-        ap_parts = r[..., e0 + 3 * nb :].reshape(*r.shape[:-1], len(cols), AP_BINS, 2)
+        ap_parts = r[..., e0 + 3 * nb :].reshape(*r.shape[:-1], len(score_cols), AP_BINS, 2)
         with np.errstate(invalid="ignore", divide="ignore"):
             return {
                 "log_loss": r[..., 1] / cnt,
@@ -205,7 +210,7 @@ def proba_estimates(
     else:
         for key in ("log_loss", "brier", "ece"):
             out[key] = Estimate(exact[key], math.nan, math.nan, level, boot, n)
-        ap_res = np.full((1, len(cols)), np.nan)
+        ap_res = np.full((1, len(score_cols)), np.nan)
     if binary:
         ap_val, ap_samples = float(ap_exact[0]), ap_res[:, 0]
         name = "average_precision"
@@ -213,7 +218,7 @@ def proba_estimates(
         ap_val, ap_samples = float(nan_mean(ap_exact)), nan_mean(ap_res)
         name = "average_precision_macro"
     for c in np.flatnonzero(np.isnan(ap_exact)):
-        messages.append(f"average precision of class {labels[ap_cls[c]]!r} (no true examples)")  # type: ignore[index]
+        messages.append(f"average precision of class {labels[ap_cls[c]]!r} (no true examples)")
     lo_, hi_ = percentile_bounds(ap_samples, level)
     out[name] = (
         Estimate(ap_val, float(lo_), float(hi_), level, boot, n)
@@ -222,19 +227,12 @@ def proba_estimates(
     )
 
     # ---- tables --------------------------------------------------------------------------------
-    def curves(col: SortedColumn, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
-        is_pos = col.classes == c
-        return (
-            downsample_curve(roc_curve(col, is_pos), "fpr", "tpr", curve_points),
-            downsample_curve(pr_curve(col, is_pos), "recall", "precision", curve_points),
-        )
-
     if binary:
-        tables["roc_curve"], tables["pr_curve"] = curves(cols[0], positive)  # type: ignore[arg-type]
+        tables["roc_curve"], tables["pr_curve"] = curve_list[0]
     else:
-        pairs = {label_key(labels[c]): curves(col, c) for c, col in enumerate(cols)}
-        tables["roc_curve"] = {key: v[0] for key, v in pairs.items()}
-        tables["pr_curve"] = {key: v[1] for key, v in pairs.items()}
+        keys = [label_key(labels[c]) for c in range(k)]
+        tables["roc_curve"] = {key: v[0] for key, v in zip(keys, curve_list, strict=True)}
+        tables["pr_curve"] = {key: v[1] for key, v in zip(keys, curve_list, strict=True)}
     e0 = 3
     cnt = total[e0 : e0 + n_bins]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -250,9 +248,3 @@ def proba_estimates(
     }
     return out, tables, messages
 
-
-def _relabel(col: SortedColumn, positive: int) -> SortedColumn:
-    """The same column with class codes 0 = positive, 1 = rest (for the one-column OVR call)."""
-    return SortedColumn(
-        col.order, col.scores, (col.classes != positive).astype(np.intp), col.gid, col.n_groups
-    )

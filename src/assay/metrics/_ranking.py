@@ -1,8 +1,9 @@
 """Ranking metrics from scores: ROC/PR curves, ROC-AUC (one-vs-rest, one-vs-one) with DeLong-style
 variances, and average precision.
 
-Each score column is sorted once (``SortedColumn``); the curves, the AUCs and the binned counts used
-by the average-precision bootstrap are all read off that one ordering.
+Each score column is sorted once (``SortedColumn``); the curves, the AUCs, their DeLong components
+and the binned counts used by the average-precision bootstrap are all read off that one ordering,
+through cumulative class counts at the ends of the tie groups (no per-class search or re-sort).
 
 Multiclass AUC intervals: every averaged AUC (OVR macro/weighted, OVO macro/weighted) is a linear
 combination ``Σ_c w_c A_c`` of binary AUCs computed on the same examples. Each binary AUC has
@@ -13,6 +14,13 @@ combination, so the covariance between the binary AUCs is accounted for, and the
 average is the sum of squared per-example influences. The interval is then logit-transformed like
 the binary one (``assay.stats.delong_auc``). The OVR weights (class prevalences) are treated as
 fixed.
+
+One-vs-one from one column: ``A(a|b)`` scores classes ``a`` (positives) against ``b`` with column
+``a``. With ``T(x) = 2·#{class a below x} + #{class a tied with x}`` (from the cumulative count of
+class ``a``), a class-``b`` example has ``V01 = 1 - T/(2 n_a)`` and ``A(a|b) = 1 - Σ_b T/(2 n_a
+n_b)``. A class-``a`` example needs ``Σ_b w_ab V10_{a|b}``, a weighted count of the examples of every
+other class below it; that is one cumulative sum of per-class weights ``w_ab / (2 n_b)`` over the
+sorted column.
 """
 
 from __future__ import annotations
@@ -24,23 +32,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from assay.stats._delong import delong_components
-
 __all__ = [
+    "AucInfluence",
+    "OwnClass",
     "SortedColumn",
     "average_precision_binned",
     "average_precision_exact",
     "binned_codes",
-    "downsample_curve",
-    "ovo_auc",
-    "ovr_auc",
-    "pr_curve",
-    "roc_curve",
+    "curve_tables",
+    "ovr_influence",
     "to_json_list",
 ]
 
 F = NDArray[np.float64]
 Idx = NDArray[np.intp]
+I64 = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -50,166 +56,193 @@ class SortedColumn:
     order: Idx  # example index at each sorted position
     scores: F  # sorted scores
     classes: Idx  # class code at each sorted position
-    gid: Idx  # tie-group id at each sorted position (equal scores share an id)
-    n_groups: int
+    starts: Idx  # first sorted position of each tie group (equal scores form one group)
+    gid: Idx | None  # tie group of each sorted position; None when every score is distinct
 
     @classmethod
     def build(cls, scores: F, codes: Idx) -> SortedColumn:
         order = np.argsort(scores)  # ties are grouped below, so stability is not needed
         s = scores[order]
-        new = np.empty(len(s), dtype=bool)
-        if len(s):
+        n = len(s)
+        new = np.empty(n, dtype=bool)
+        if n:
             new[0] = True
             np.not_equal(s[1:], s[:-1], out=new[1:])
-        gid = np.cumsum(new, dtype=np.intp) - 1
-        return cls(order, s, codes[order], gid, int(gid[-1]) + 1 if len(s) else 0)
+        starts = np.flatnonzero(new)
+        gid = None if len(starts) == n else np.cumsum(new, dtype=np.intp) - 1
+        return cls(order, s, np.take(codes, order), starts, gid)
 
-    def group_counts(self, is_pos: NDArray[np.bool_]) -> tuple[F, F]:
-        """Positives and negatives per tie group (ascending score order)."""
-        pos: F = np.bincount(self.gid, weights=is_pos, minlength=self.n_groups).astype(np.float64)
-        tot: F = np.bincount(self.gid, minlength=self.n_groups).astype(np.float64)
-        return pos, tot - pos
+    @property
+    def n_groups(self) -> int:
+        return len(self.starts)
+
+    def per_position(self, per_group: NDArray[Any]) -> NDArray[Any]:
+        """Expand a per-group array to the sorted positions."""
+        return per_group if self.gid is None else per_group[self.gid]
+
+    def at_group_ends(self, cumulative: NDArray[Any]) -> NDArray[Any]:
+        """A cumulative per-position array read at the last position of each tie group."""
+        if self.gid is None:
+            return cumulative
+        return cumulative[np.r_[self.starts[1:], len(self.order)] - 1]
 
     def group_scores(self) -> F:
-        starts = np.flatnonzero(np.r_[True, self.gid[1:] != self.gid[:-1]])
-        return self.scores[starts]
+        return self.scores if self.gid is None else self.scores[self.starts]
+
+    def to_examples(self, sorted_values: F) -> F:
+        """Values given per sorted position, rearranged into example order."""
+        out = np.empty(len(self.order), dtype=np.float64)
+        out[self.order] = sorted_values
+        return out
 
 
-def _influence(
-    psi: F, idx_pos: Idx, v10: F, idx_neg: Idx, v01: F, auc: float, weight: float
-) -> None:
-    m, n = len(v10), len(v01)
-    if m > 1:
-        psi[idx_pos] += weight * (v10 - auc) / math.sqrt(m * (m - 1))
-    if n > 1:
-        psi[idx_neg] += weight * (v01 - auc) / math.sqrt(n * (n - 1))
+@dataclass(frozen=True)
+class OwnClass:
+    """Counts of one class ``c`` over the tie groups of a column (ascending score order)."""
 
+    c: int
+    is_pos: NDArray[np.bool_]  # class c at each sorted position
+    through: I64  # examples of class c at or below each group (cumulative at the group end)
+    pos_g: F  # class-c examples per group
+    neg_g: F  # other examples per group
+    neg_through: I64  # other examples at or below each group
 
-def ovr_auc(
-    cols: list[SortedColumn], n_classes: int, n: int
-) -> tuple[F, F, F, F]:
-    """One-vs-rest AUC per class and the per-example influences for the macro/weighted averages.
-
-    Returns:
-        ``(auc_c, support_c, psi_macro, psi_weighted)``; ``auc_c`` is NaN where a class is absent
-        or is every example. The influences are scaled for the averages over the defined classes.
-    """
-    aucs = np.full(n_classes, np.nan)
-    support = np.zeros(n_classes)
-    comps: list[tuple[int, F]] = []  # (class, centred influence in sorted order, unit weight)
-    for c, col in enumerate(cols):
+    @classmethod
+    def build(cls, col: SortedColumn, c: int) -> OwnClass:
         is_pos = col.classes == c
-        pos_g, neg_g = col.group_counts(is_pos)
-        m, nn = pos_g.sum(), neg_g.sum()
-        support[c] = m
-        if m == 0 or nn == 0:
-            continue
-        # Structural components per tie group: negatives below (+½ tied), positives above (+½).
-        v10_g = (np.cumsum(neg_g) - 0.5 * neg_g) / nn
-        v01_g = (m - np.cumsum(pos_g) + 0.5 * pos_g) / m
-        auc = float((pos_g * v10_g).sum() / m)
-        aucs[c] = auc
-        infl = np.where(
-            is_pos,
-            (v10_g[col.gid] - auc) / math.sqrt(m * (m - 1)) if m > 1 else 0.0,
-            (v01_g[col.gid] - auc) / math.sqrt(nn * (nn - 1)) if nn > 1 else 0.0,
+        through = col.at_group_ends(np.cumsum(is_pos, dtype=np.int64))
+        pos_i = np.diff(through, prepend=0)
+        size = np.diff(np.r_[col.starts, len(col.order)]) if col.gid is not None else 1
+        neg_i = size - pos_i
+        neg_through = (
+            np.cumsum(neg_i) if col.gid is not None else np.arange(1, len(through) + 1) - through
         )
-        comps.append((c, infl))
-    psi = np.zeros((n, 2))
-    defined = ~np.isnan(aucs)
-    if defined.any():
-        wsum = support[defined].sum()
-        for c, infl in comps:
-            w = np.array([1.0 / defined.sum(), support[c] / wsum])
-            psi[cols[c].order] += infl[:, None] * w
-    return aucs, support, psi[:, 0], psi[:, 1]
+        return cls(
+            c, is_pos, through, pos_i.astype(np.float64), neg_i.astype(np.float64), neg_through
+        )
+
+    @property
+    def m(self) -> int:
+        return int(self.through[-1]) if len(self.through) else 0
 
 
-def ovo_auc(
-    cols: list[SortedColumn], n_classes: int, n: int
-) -> tuple[float, float, F, F, list[tuple[int, int]]]:
-    """One-vs-one AUC averages (Hand & Till): each pair scores ``(A(a|b) + A(b|a)) / 2``.
-
-    ``A(a|b)`` uses column ``a`` on the examples of classes ``a`` and ``b``. Macro averages the
-    pairs; weighted weights a pair by the fraction of examples in its two classes.
-
-    Returns:
-        ``(macro, weighted, psi_macro, psi_weighted, undefined_pairs)``.
+def ovr_influence(col: SortedColumn, own: OwnClass) -> tuple[float, F | None]:
+    """AUC of class ``own.c`` against the rest with ``col``, and each sorted position's DeLong
+    influence on it (``None`` when the AUC is undefined: the class is absent or is every example).
     """
-    positions = [[np.flatnonzero(col.classes == c) for c in range(n_classes)] for col in cols]
-    counts = np.array([len(x) for x in positions[0]]) if n_classes else np.zeros(0)
-    pairs = [
-        (a, b)
-        for a in range(n_classes)
-        for b in range(a + 1, n_classes)
-        if counts[a] > 0 and counts[b] > 0
-    ]
-    undefined = [
-        (a, b)
-        for a in range(n_classes)
-        for b in range(a + 1, n_classes)
-        if not (counts[a] > 0 and counts[b] > 0)
-    ]
-    psi_macro = np.zeros(n)
-    psi_weighted = np.zeros(n)
-    if not pairs:
-        return math.nan, math.nan, psi_macro, psi_weighted, undefined
-    prev = np.array([(counts[a] + counts[b]) / n for a, b in pairs])
-    w_macro = 1.0 / (2 * len(pairs))
-    w_weighted = prev / (2.0 * prev.sum())
-    scores = np.empty(len(pairs))
-    for i, (a, b) in enumerate(pairs):
-        total = 0.0
-        for x, y in ((a, b), (b, a)):
-            col = cols[x]
-            px, py = positions[x][x], positions[x][y]
-            auc, v10, v01 = delong_components(
-                col.gid[px].astype(np.float64), col.gid[py].astype(np.float64)
-            )
-            total += auc
-            ip, ineg = col.order[px], col.order[py]
-            _influence(psi_macro, ip, v10, ineg, v01, auc, w_macro)
-            _influence(psi_weighted, ip, v10, ineg, v01, auc, float(w_weighted[i]))
-        scores[i] = total / 2.0
-    macro = float(scores.mean())
-    weighted = float((scores * prev).sum() / prev.sum())
-    return macro, weighted, psi_macro, psi_weighted, undefined
+    m = float(own.m)
+    nn = float(len(col.order) - own.m)
+    if m == 0 or nn == 0:
+        return math.nan, None
+    # Structural components per tie group: negatives below (+½ tied), positives above (+½).
+    v10_g = (own.neg_through - 0.5 * own.neg_g) / nn
+    v01_g = (m - own.through + 0.5 * own.pos_g) / m
+    auc = float((own.pos_g * v10_g).sum() / m)
+    inf_pos = (v10_g - auc) / math.sqrt(m * (m - 1)) if m > 1 else np.zeros_like(v10_g)
+    inf_neg = (v01_g - auc) / math.sqrt(nn * (nn - 1)) if nn > 1 else np.zeros_like(v01_g)
+    return auc, np.where(own.is_pos, col.per_position(inf_pos), col.per_position(inf_neg))
 
 
-def roc_curve(col: SortedColumn, is_pos: NDArray[np.bool_]) -> dict[str, F]:
-    """ROC points at every distinct threshold, from ``(0, 0)`` (threshold ``+inf``).
+class AucInfluence:
+    """Multiclass OVR and OVO (Hand & Till) AUCs with their per-example DeLong influences,
+    accumulated one sorted column at a time (``add``) and read off by ``ovr`` / ``ovo``.
 
-    A point at threshold ``t`` counts ``score >= t`` as positive.
+    OVR: macro averages the defined classes, weighted weights them by support. OVO: each pair of
+    present classes scores ``(A(a|b) + A(b|a)) / 2``; macro averages the pairs, weighted weights a
+    pair by the fraction of examples in its two classes.
     """
-    pos, neg = col.group_counts(is_pos)
-    tps = np.r_[0.0, np.cumsum(pos[::-1])]
-    fps = np.r_[0.0, np.cumsum(neg[::-1])]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tpr = tps / tps[-1]
-        fpr = fps / fps[-1]
-    thr = np.r_[np.inf, col.group_scores()[::-1]]
-    return {"fpr": fpr, "tpr": tpr, "thresholds": thr}
+
+    def __init__(self, counts: I64) -> None:
+        k = len(counts)
+        self.counts = counts
+        self.n = int(counts.sum())
+        self.aucs = np.full(k, np.nan)
+        defined = (counts > 0) & (counts < self.n)
+        sup = counts.astype(np.float64)
+        self.ovr_w = (1.0 / defined.sum(), sup / sup[defined].sum()) if defined.any() else None
+        self.psi_ovr = (np.zeros(self.n), np.zeros(self.n))
+        present = counts > 0
+        self.pairs = [(a, b) for a in range(k) for b in range(a + 1, k) if present[a] & present[b]]
+        self.undefined = [
+            (a, b) for a in range(k) for b in range(a + 1, k) if not (present[a] & present[b])
+        ]
+        # Pair weights as (k, k) matrices (symmetric, zero off the defined pairs).
+        self.prev = np.array([(counts[a] + counts[b]) / self.n for a, b in self.pairs])
+        self.w_pair = (np.zeros((k, k)), np.zeros((k, k)))
+        for i, (a, b) in enumerate(self.pairs):
+            for w, val in zip(
+                self.w_pair, (1.0 / (2 * len(self.pairs)), self.prev[i] / (2.0 * self.prev.sum()))
+            ):
+                w[a, b] = w[b, a] = val
+        self.a_ovo = np.full((k, k), np.nan)  # A(a|b) at [a, b]
+        self.psi_ovo = (np.zeros(self.n), np.zeros(self.n))
+
+    def add(self, col: SortedColumn, own: OwnClass) -> None:
+        """Add column ``own.c`` (scores of that class) to both averages."""
+        a = own.c
+        auc, infl = ovr_influence(col, own)
+        self.aucs[a] = auc
+        if infl is not None and self.ovr_w is not None:
+            unit = col.to_examples(infl)
+            self.psi_ovr[0][:] += unit * self.ovr_w[0]
+            self.psi_ovr[1][:] += unit * self.ovr_w[1][a]
+        self._add_ovo(col, own)
+
+    def _add_ovo(self, col: SortedColumn, own: OwnClass) -> None:
+        a, cnt = own.c, self.counts
+        n_a = int(cnt[a])
+        if n_a == 0 or not self.pairs:
+            return
+        others = self.w_pair[0][a] > 0  # classes b paired with a
+        if not others.any():
+            return
+        cls = col.classes
+        # T = 2·(class a strictly below) + (class a tied), per group then per position.
+        t_pos = col.per_position((2 * own.through - own.pos_g).astype(np.float64))
+        sums = np.bincount(cls, weights=t_pos, minlength=len(cnt))
+        denom = 2.0 * n_a * cnt.astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a_col = np.where(others, 1.0 - sums / denom, 0.0)  # A(a|b) for each b
+        self.a_ovo[a, others] = a_col[others]
+        v01 = 1.0 - t_pos / (2.0 * n_a)
+        b_big = others & (cnt > 1)
+        root = np.sqrt(np.where(b_big, cnt * (cnt - 1.0), 1.0))
+        half_inv_n = np.where(others, 0.5 / np.maximum(cnt, 1), 0.0)
+        for w, psi in zip(self.w_pair, self.psi_ovo, strict=True):
+            wa = w[a]
+            # Negatives (class b, pair defined): w_ab (V01 - A(a|b)) / sqrt(n_b (n_b - 1)).
+            wn = np.where(b_big, wa, 0.0)
+            contrib = wn[cls] * (v01 - a_col[cls]) / root[cls]
+            if n_a > 1:
+                # Positives (class a): Σ_b w_ab (V10_{a|b} - A(a|b)) / sqrt(n_a (n_a - 1)), with
+                # Σ_b w_ab V10_{a|b} = S(strictly below) + S(at or below) over the weights below.
+                s = np.cumsum((wa * half_inv_n)[cls])
+                s_through = col.at_group_ends(s)
+                s_below = np.r_[0.0, s_through[:-1]]
+                pos_g = (s_below + s_through - float(wa @ a_col)) / math.sqrt(n_a * (n_a - 1.0))
+                contrib = np.where(own.is_pos, col.per_position(pos_g), contrib)
+            psi += col.to_examples(contrib)
+
+    def ovr(self) -> tuple[F, F, F]:
+        """``(auc_c, psi_macro, psi_weighted)``; ``auc_c`` is NaN for undefined classes."""
+        return self.aucs, self.psi_ovr[0], self.psi_ovr[1]
+
+    def ovo(self) -> tuple[float, float, F, F, list[tuple[int, int]]]:
+        """``(macro, weighted, psi_macro, psi_weighted, undefined_pairs)``."""
+        if not self.pairs:
+            return math.nan, math.nan, self.psi_ovo[0], self.psi_ovo[1], self.undefined
+        scores = np.array([(self.a_ovo[a, b] + self.a_ovo[b, a]) / 2.0 for a, b in self.pairs])
+        macro = float(scores.mean())
+        weighted = float((scores * self.prev).sum() / self.prev.sum())
+        return macro, weighted, self.psi_ovo[0], self.psi_ovo[1], self.undefined
 
 
-def pr_curve(col: SortedColumn, is_pos: NDArray[np.bool_]) -> dict[str, F]:
-    """Precision-recall points at every distinct threshold, from ``(recall 0, precision 1)``."""
-    pos, neg = col.group_counts(is_pos)
-    tps = np.cumsum(pos[::-1])
-    fps = np.cumsum(neg[::-1])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.r_[1.0, tps / (tps + fps)]
-        recall = np.r_[0.0, tps / tps[-1]] if len(tps) else np.zeros(1)
-    thr = np.r_[np.inf, col.group_scores()[::-1]]
-    return {"precision": precision, "recall": recall, "thresholds": thr}
-
-
-def average_precision_exact(col: SortedColumn, is_pos: NDArray[np.bool_]) -> float:
+def average_precision_exact(own: OwnClass) -> float:
     """Average precision ``Σ_t (R_t - R_{t-1}) P_t`` over distinct thresholds, descending.
 
     NaN when there is no positive example.
     """
-    pos, neg = col.group_counts(is_pos)
-    pos, neg = pos[::-1], neg[::-1]
+    pos, neg = own.pos_g[::-1], own.neg_g[::-1]
     m = pos.sum()
     if m == 0:
         return math.nan
@@ -221,10 +254,8 @@ def average_precision_exact(col: SortedColumn, is_pos: NDArray[np.bool_]) -> flo
 def binned_codes(col: SortedColumn, n_bins: int) -> Idx:
     """Quantile bin (0 = lowest scores) of each example; tied scores share a bin."""
     n = len(col.order)
-    starts = np.flatnonzero(np.r_[True, col.gid[1:] != col.gid[:-1]])
-    bins_sorted = (starts[col.gid] * n_bins) // max(n, 1)
     out = np.empty(n, dtype=np.intp)
-    out[col.order] = bins_sorted
+    out[col.order] = col.per_position((col.starts * n_bins) // max(n, 1))
     return out
 
 
@@ -242,24 +273,60 @@ def average_precision_binned(pos: F, neg: F) -> F:
     return np.where(m > 0, ap, np.nan)
 
 
-def downsample_curve(curve: dict[str, F], x: str, y: str, max_points: int) -> dict[str, list[Any]]:
-    """Keep at most ``max_points`` points, evenly spaced along the curve's arc length, as lists.
+def curve_tables(
+    col: SortedColumn, own: OwnClass, max_points: int
+) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """ROC and precision-recall curves of class ``own.c``, thinned to ``max_points`` each.
 
-    The first and last points are always kept, so the curve keeps its endpoints and shape.
-    Non-finite values (the ``+inf`` first threshold, undefined rates) become ``None``.
+    Both have one point per distinct threshold, descending, from threshold ``+inf``; a point at
+    threshold ``t`` counts ``score >= t`` as positive. ROC starts at ``(0, 0)``, PR at
+    ``(recall 0, precision 1)``. Thinning keeps points evenly spaced along the arc length
+    (``downsample_keep``); only the kept thresholds are materialised.
     """
-    n = len(curve[x])
-    keep: Idx = np.arange(n)
-    if n > max_points >= 2:
-        xs = np.nan_to_num(curve[x])
-        ys = np.nan_to_num(curve[y])
-        arc = np.r_[0.0, np.cumsum(np.hypot(np.diff(xs), np.diff(ys)))]
-        if arc[-1] > 0:
-            inner = np.searchsorted(arc, np.linspace(0.0, arc[-1], max_points)[1:-1], "left")
-        else:
-            inner = np.linspace(0, n - 1, max_points)[1:-1].round().astype(np.intp)
-        keep = np.unique(np.r_[0, inner.clip(0, n - 1), n - 1])
-    return {key: to_json_list(vals[keep]) for key, vals in curve.items()}
+    tps = np.cumsum(own.pos_g[::-1])
+    fps = np.cumsum(own.neg_g[::-1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpr = np.r_[0.0, tps] / tps[-1]  # NaN throughout when there is no positive
+        fpr = np.r_[0.0, fps] / fps[-1]
+        precision = np.r_[1.0, tps / (tps + fps)]
+    recall = tpr  # r_[0, tps / tps[-1]], which differs from tpr only in a NaN first point
+    if tps[-1] == 0:
+        recall = tpr.copy()
+        recall[0] = 0.0
+    group_scores = col.group_scores()
+
+    def table(names: tuple[str, str], xs: F, ys: F) -> dict[str, list[Any]]:
+        keep = downsample_keep(xs, ys, max_points)
+        # Threshold of point i > 0 is the score of group G - i (groups ascending).
+        thr = np.where(keep == 0, np.inf, group_scores[len(group_scores) - np.maximum(keep, 1)])
+        vals = {"fpr": fpr, "tpr": tpr, "precision": precision, "recall": recall}
+        return {
+            names[0]: to_json_list(vals[names[0]][keep]),
+            names[1]: to_json_list(vals[names[1]][keep]),
+            "thresholds": to_json_list(thr),
+        }
+
+    return table(("fpr", "tpr"), fpr, tpr), table(("precision", "recall"), recall, precision)
+
+
+def downsample_keep(x: F, y: F, max_points: int) -> Idx:
+    """Indices of at most ``max_points`` points, evenly spaced along the curve's arc length.
+
+    The first and last points are always kept, so the curve keeps its endpoints and shape;
+    non-finite coordinates count as 0 for the arc length.
+    """
+    n = len(x)
+    if n <= max_points or max_points < 2:
+        return np.arange(n)
+    xs = x if np.isfinite(x).all() else np.nan_to_num(x)
+    ys = y if np.isfinite(y).all() else np.nan_to_num(y)
+    arc = np.r_[0.0, np.cumsum(np.hypot(np.diff(xs), np.diff(ys)))]
+    if arc[-1] > 0:
+        inner = np.searchsorted(arc, np.linspace(0.0, arc[-1], max_points)[1:-1], "left")
+    else:
+        inner = np.linspace(0, n - 1, max_points)[1:-1].round().astype(np.intp)
+    keep: Idx = np.unique(np.r_[0, inner.clip(0, n - 1), n - 1])
+    return keep
 
 
 def to_json_list(values: F) -> list[Any]:
