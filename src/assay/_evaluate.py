@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from assay._version import __version__
-from assay.checks._base import Check, RunContext, get_check, parse_check_config
+from assay.checks._base import MAX_ROUNDS, Check, RunContext, get_check, parse_check_config
 from assay.checks._registry import ensure_builtin_checks
 from assay.config._load import load_suite
 from assay.config._suite import Suite
@@ -132,6 +132,15 @@ def evaluate(
     cache_path = None if (no_cache or s.engine.cache is None) else s.resolve(s.engine.cache)
     engine = Engine(s.engine, cache_path=cache_path, progress=progress)
     responses = engine.run(requests, models)
+    stats = engine.stats.to_dict()
+    # Checks that ask in rounds (adversarial search) get more answers before scoring.
+    for _ in range(MAX_ROUNDS):
+        more = [r for c in checks for r in c.next_requests(ctx, responses)]
+        if not more:
+            break
+        responses = {**responses, **engine.run(more, models)}
+        for k, v in engine.stats.to_dict().items():
+            stats[k] = stats[k] + v
     results = [c.score(ctx, responses) for c in checks]
     gates = evaluate_gates(s.gates, results, model=s.primary_model)
 
@@ -146,7 +155,7 @@ def evaluate(
         datasets=[d.info() for d in datasets.values()],
         models=[i.to_dict() for i in infos.values()],
         environment=_environment(),
-        engine=engine.stats.to_dict(),
+        engine=stats,
         results=results,
         gates=gates,
         notes=notes,

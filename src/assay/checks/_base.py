@@ -15,7 +15,18 @@ from assay.engine._types import Request, Response, content_key
 from assay.errors import ConfigError
 from assay.models._base import Model, ModelInfo
 
-__all__ = ["Check", "CheckConfig", "RunContext", "check_names", "get_check", "register_check"]
+__all__ = [
+    "MAX_ROUNDS",
+    "Check",
+    "CheckConfig",
+    "RunContext",
+    "check_names",
+    "get_check",
+    "register_check",
+]
+
+#: The most rounds of :meth:`Check.next_requests` one evaluation runs.
+MAX_ROUNDS = 50
 
 
 class CheckConfig(BaseModel):
@@ -84,6 +95,18 @@ class Check(ABC):
     @abstractmethod
     def score(self, ctx: RunContext, responses: Mapping[str, Response]):  # -> CheckResult
         """Turn the answers into a CheckResult."""
+
+    def next_requests(self, ctx: RunContext, responses: Mapping[str, Response]) -> list[Request]:
+        """More Requests that depend on answers already given (an adversarial search asks a
+        model round after round). ``evaluate`` calls this after each engine run, with every
+        answer so far, until every check returns ``[]`` or a bounded number of rounds
+        (:data:`MAX_ROUNDS`) has passed; then it calls :meth:`score`. Default: no more."""
+        return []
+
+    @classmethod
+    def validate_suite(cls, config: CheckConfig, suite: Suite, *, source: str = "suite") -> None:
+        """Checks of ``config`` that need the whole suite (the datasets' input kinds), run when
+        the suite loads. Raise ConfigError naming the YAML path. Default: nothing to check."""
 
     @classmethod
     @abstractmethod

@@ -107,6 +107,10 @@ def suite_from_dict(
             raise ConfigError(
                 f"{source}: checks: dataset {ds_name!r} is not declared; declared: {', '.join(suite.data)}"
             )
+    from assay.checks._base import get_check
+
+    for name, cfg in configs.items():
+        get_check(name).validate_suite(cfg, suite, source=source)
     validate_gates(suite.gates, suite, configs, source=source)
     return suite
 
