@@ -4,6 +4,7 @@ from assay.stats._confusion import ConfusionCounts
 from assay.stats._delong import delong_auc
 from assay.stats._difference import mean_difference, proportion_difference
 from assay.stats._estimate import Estimate
+from assay.stats._paired import paired_proportion_difference
 from assay.stats._policy import ZeroDivision
 from assay.stats._random import RandomState, as_generator
 from assay.stats._resampling import corrected_resampled_t
@@ -20,6 +21,7 @@ __all__ = [
     "corrected_resampled_t",
     "delong_auc",
     "mean_difference",
+    "paired_proportion_difference",
     "proportion_difference",
     "two_proportion_test",
     "wilson_interval",
