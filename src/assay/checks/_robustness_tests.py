@@ -1,0 +1,184 @@
+"""Directional and minimum-functionality tests of the robustness check."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from assay.data._labels import canonical_label
+from assay.engine._types import Response
+from assay.errors import ConfigError
+from assay.perturb._apply import Variant, variants_from_config
+
+__all__ = ["DirectionalTest", "load_mft", "score_directional", "score_mft"]
+
+_MAX_CASES = 200
+
+
+class DirectionalTest(BaseModel):
+    """The probability of ``label`` must move the ``expect``ed way under ``perturbation``.
+
+    A case fails when the probability moves the other way by more than ``tolerance`` (without
+    probabilities: when the prediction moves onto ``label`` for ``decrease``, or off it for
+    ``increase``). Example: ``{name: negation, perturbation: negate, label: fresh, expect: decrease}``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    perturbation: Any
+    label: str
+    expect: Literal["increase", "decrease"]
+    tolerance: float = Field(default=0.0, ge=0, le=1)
+
+    def variants(self, *, where: str) -> list[Variant]:
+        vs = variants_from_config([self.perturbation], {}, where=f"{where}.directional.{self.name}")
+        if len(vs) != 1:
+            raise ConfigError(f"{where}.directional.{self.name}: give one severity")
+        v = vs[0]
+        return [Variant(self.name, v.name, v.steps, v.severity)]
+
+
+def score_directional(
+    t: DirectionalTest,
+    plans: Mapping[str, Mapping[str, tuple[Any, Any, bool]]],
+    responses: Mapping[str, Response],
+    *,
+    orig_labels: Mapping[str, str],
+    orig_probs: Mapping[str, Mapping[str, float]],
+    texts: Mapping[str, Any],
+    level: float,
+    max_examples: int,
+) -> dict[str, Any]:
+    from assay.stats import wilson_interval
+    from assay.stats._estimate import Estimate
+
+    label = canonical_label(t.label)
+    plan = plans.get(f"directional:{t.name}", {})
+    fails = n = unchanged = 0
+    moves: list[float] = []
+    examples: list[dict[str, Any]] = []
+    for i, (key, y, changed) in plan.items():
+        if i not in orig_labels:
+            continue
+        if not changed:
+            unchanged += 1
+            continue
+        resp = responses.get(key)
+        if resp is None or not resp.ok or resp.output is None or resp.output.label is None:
+            continue
+        plabel = canonical_label(resp.output.label)
+        probs = resp.output.probabilities
+        n += 1
+        if probs and i in orig_probs:
+            p_new = sum(float(v) for k, v in probs.items() if canonical_label(k) == label)
+            p_old = orig_probs[i].get(label, 0.0)
+            move = p_new - p_old
+            moves.append(move)
+            fail = move > t.tolerance if t.expect == "decrease" else move < -t.tolerance
+        else:
+            was, now = orig_labels[i] == label, plabel == label
+            fail = (not was and now) if t.expect == "decrease" else (was and not now)
+            p_old = p_new = None
+        fails += fail
+        if fail and len(examples) < max_examples:
+            examples.append({
+                "perturbation": f"directional:{t.name}", "id": i, "original": texts.get(i),
+                "perturbed": y, "original_prediction": orig_labels[i],
+                "perturbed_prediction": plabel, "expected": f"P({label}) should {t.expect}",
+                "original_confidence": p_old, "perturbed_confidence": p_new,
+            })
+    metrics = {
+        f"directional.{t.name}.failure_rate": wilson_interval(fails, n, level=level),
+        f"directional.{t.name}.n_unchanged": Estimate.point(unchanged, n=len(plan), level=level),
+    }
+    row = {
+        "name": t.name, "label": label, "expect": t.expect, "n": n, "n_unchanged": unchanged,
+        "failures": fails, "mean_move": sum(moves) / len(moves) if moves else None,
+    }
+    return {"metrics": metrics, "row": row, "examples": examples}
+
+
+def load_mft(path: Path, *, where: str) -> list[dict[str, Any]]:
+    """Cases of a minimum-functionality test file.
+
+    The file reads::
+
+        tests:
+          - name: negated_positive
+            templates: ["The film was not {adj}.", "Not {adj} at all."]
+            fill: {adj: [good, great, enjoyable]}
+            label: rotten
+            max_cases: 100        # optional: a seeded sample of the combinations
+
+    Raises:
+        ConfigError: the file is missing or malformed; names the test and the field.
+    """
+    try:
+        raw = yaml.safe_load(Path(path).read_text("utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{where}: cannot read {str(path)!r} ({e.strerror}); give the path of a YAML file of tests") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where}: {str(path)!r} is not valid YAML ({e})") from None
+    tests = raw.get("tests") if isinstance(raw, dict) else None
+    if not isinstance(tests, list) or not tests:
+        raise ConfigError(f"{where}: {str(path)!r} needs a non-empty `tests:` list")
+    cases: list[dict[str, Any]] = []
+    for j, t in enumerate(tests):
+        w = f"{where}: {path}: tests[{j}]"
+        if not isinstance(t, dict) or not {"name", "templates", "label"} <= set(t):
+            raise ConfigError(f"{w}: each test needs name, templates and label (fill is optional)")
+        templates = t["templates"] if isinstance(t["templates"], list) else [t["templates"]]
+        fill = t.get("fill") or {}
+        if not isinstance(fill, dict) or not all(isinstance(v, list) and v for v in fill.values()):
+            raise ConfigError(f"{w}.fill: a mapping of placeholder → non-empty list of words")
+        keys = sorted(fill)
+        combos = [dict(zip(keys, vals)) for vals in itertools.product(*(fill[k] for k in keys))]
+        texts = []
+        for tpl in templates:
+            for c in combos:
+                try:
+                    texts.append(str(tpl).format(**c))
+                except (KeyError, IndexError) as e:
+                    raise ConfigError(f"{w}: template {tpl!r} uses placeholder {e} that fill does not give") from None
+        texts = list(dict.fromkeys(texts))
+        cap = int(t.get("max_cases", _MAX_CASES))
+        if len(texts) > cap:
+            texts = sorted(random.Random(f"mft\x1f{t['name']}").sample(texts, cap), key=texts.index)
+        for k, text in enumerate(texts):
+            cases.append({"test": str(t["name"]), "id": f"{t['name']}:{k}", "input": text,
+                          "label": canonical_label(t["label"])})
+    return cases
+
+
+def score_mft(
+    cases: list[dict[str, Any]], responses: Mapping[str, Response], *, level: float, max_examples: int
+) -> dict[str, Any]:
+    from assay.stats import wilson_interval
+
+    by_test: dict[str, list[int]] = {}
+    examples: list[dict[str, Any]] = []
+    for c in cases:
+        resp = responses.get(c["key"])
+        if resp is None or not resp.ok or resp.output is None or resp.output.label is None:
+            continue
+        pred = canonical_label(resp.output.label)
+        fail = pred != c["label"]
+        counts = by_test.setdefault(c["test"], [0, 0])
+        counts[0] += fail
+        counts[1] += 1
+        if fail and sum(1 for e in examples if e["perturbation"] == f"mft:{c['test']}") < max_examples:
+            examples.append({"perturbation": f"mft:{c['test']}", "id": c["id"], "original": c["input"],
+                             "label": c["label"], "perturbed_prediction": pred})
+    metrics = {f"mft.{k}.failure_rate": wilson_interval(f, n, level=level) for k, (f, n) in by_test.items()}
+    total_f = sum(f for f, _ in by_test.values())
+    total_n = sum(n for _, n in by_test.values())
+    metrics["mft.failure_rate"] = wilson_interval(total_f, total_n, level=level)
+    rows = [{"name": k, "n": n, "failures": f} for k, (f, n) in by_test.items()]
+    return {"metrics": metrics, "rows": rows, "examples": examples}
