@@ -1,0 +1,547 @@
+"""Metrics per group and disparities across groups, with intervals, from per-group count cells.
+
+Classification is reduced, per group ``g``, to five counts for the positive label (one-vs-rest in
+multiclass problems):
+
+* ``TN`` – neither truth nor prediction is the positive label, and the prediction is right;
+* ``FP`` – predicted positive, truly not;
+* ``FN`` – truly positive, predicted not;
+* ``TP`` – both positive;
+* ``TNX`` – neither is positive but the prediction is another wrong class (multiclass only, so that
+  accuracy stays exact: ``accuracy = (TP + TN) / n``).
+
+Definitions per group (``N = TN + TNX + FP``):
+
+* ``accuracy = (TP + TN) / n``, ``selection_rate = (TP + FP) / n``,
+* ``precision = TP / (TP + FP)``, ``recall = TP / (TP + FN)`` (true positive rate),
+* ``f1 = 2TP / (2TP + FP + FN)``, ``false_positive_rate = FP / N``,
+  ``false_negative_rate = FN / (TP + FN)``,
+* ``ece``: expected calibration error of the group's top-class confidence (as the performance
+  check defines it), when probabilities are given.
+
+Across the groups of one feature: ``<metric>_min``, ``<metric>_max``, ``<metric>_difference``
+(max − min) and ``<metric>_ratio`` (min / max), over the groups where the metric is defined, and
+the named disparities (Fairlearn's definitions, ``between_groups``):
+
+* ``demographic_parity_difference/ratio`` = selection-rate difference / ratio,
+* ``equalized_odds_difference`` = max(TPR difference, FPR difference),
+  ``equalized_odds_ratio`` = min(TPR ratio, FPR ratio),
+* ``equal_opportunity_difference/ratio`` = TPR difference / ratio,
+* ``false_positive_rate_difference``, ``false_negative_rate_difference``,
+* ``predictive_parity_difference/ratio`` = precision difference / ratio,
+* ``four_fifths`` = 1 when ``demographic_parity_ratio >= 0.8`` else 0 (no interval; gate on
+  ``demographic_parity_ratio.lower`` for a statistically careful version).
+
+Intervals. Per-group proportions: Wilson. Everything else (F1, and every across-group summary):
+percentile bootstrap in which each group's cells are redrawn from ``Multinomial(n_g, cells_g/n_g)``,
+all groups and all resamples in one vectorised draw, so the cost is ``O(B · G)`` whatever the
+number of rows. Group sizes are held fixed (a stratified bootstrap): the groups are a property of
+the population being audited, not a random outcome. ECE and the regression errors need per-example
+values; they use the block bootstrap of :mod:`assay.stats._bootstrap` within each group.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from assay.errors import MetricError
+from assay.stats._bootstrap import (
+    block_codes,
+    block_multiplicities,
+    block_sums,
+    percentile_bounds,
+)
+from assay.stats._estimate import Estimate
+from assay.stats._random import RandomState, as_generator
+from assay.stats._tests import two_proportion_test
+from assay.stats._wilson import check_level, wilson_bounds
+
+__all__ = [
+    "CLASSIFICATION_GROUP_METRICS",
+    "DISPARITIES",
+    "REGRESSION_GROUP_METRICS",
+    "GroupMetrics",
+    "encode_groups",
+    "group_metrics",
+    "group_regression_metrics",
+]
+
+TN, FP, FN, TP, TNX = range(5)
+#: Per-group classification metrics, in display order (``ece`` only with probabilities).
+CLASSIFICATION_GROUP_METRICS = (
+    "accuracy",
+    "selection_rate",
+    "precision",
+    "recall",
+    "f1",
+    "false_positive_rate",
+    "false_negative_rate",
+    "ece",
+)
+REGRESSION_GROUP_METRICS = ("mae", "mean_residual", "rmse")
+#: Named disparities (classification), each ``(source metric, kind)``; kind is ``difference``
+#: or ``ratio``. Equalized odds combines two sources and is handled apart.
+DISPARITIES: dict[str, tuple[str, str]] = {
+    "demographic_parity_difference": ("selection_rate", "difference"),
+    "demographic_parity_ratio": ("selection_rate", "ratio"),
+    "equal_opportunity_difference": ("recall", "difference"),
+    "equal_opportunity_ratio": ("recall", "ratio"),
+    "false_positive_rate_difference": ("false_positive_rate", "difference"),
+    "false_negative_rate_difference": ("false_negative_rate", "difference"),
+    "predictive_parity_difference": ("precision", "difference"),
+    "predictive_parity_ratio": ("precision", "ratio"),
+}
+_SUMMARIES = ("min", "max", "difference", "ratio")
+_PROPORTIONS = {
+    # metric: (numerator cells, denominator cells)
+    "accuracy": ((TP, TN), (TN, FP, FN, TP, TNX)),
+    "selection_rate": ((TP, FP), (TN, FP, FN, TP, TNX)),
+    "precision": ((TP,), (TP, FP)),
+    "recall": ((TP,), (TP, FN)),
+    "false_positive_rate": ((FP,), (FP, TN, TNX)),
+    "false_negative_rate": ((FN,), (TP, FN)),
+}
+_MAX_BLOCKS_PER_GROUP = 200
+FOUR_FIFTHS = 0.8
+
+
+@dataclass(frozen=True)
+class GroupMetrics:
+    """Metrics per group of one sensitive feature, and disparities across its groups.
+
+    Attributes:
+        groups: group names, largest group first (ties by name).
+        n: examples per group, aligned with ``groups``.
+        by_group: ``{group: {metric: Estimate}}``.
+        summaries: ``{name: Estimate}``: ``<metric>_min/_max/_difference/_ratio`` and the named
+            disparities (see the module docstring).
+        too_small: groups with fewer than ``min_n`` examples (shown, not to be gated on).
+        p_values: ``{group: {test: p}}``: ``accuracy_worse`` (one-sided two-proportion test that
+            the group's accuracy is below the rest's) and ``selection_rate_differs`` (two-sided),
+            or ``mae_worse`` for regression (one-sided, Mann–Whitney). Uncorrected; correct them
+            across everything tested (the fairness check uses Benjamini–Hochberg).
+        cells: classification only: ``{group: [TN, FP, FN, TP, TNX]}``.
+    """
+
+    groups: list[str]
+    n: list[int]
+    by_group: dict[str, dict[str, Estimate]]
+    summaries: dict[str, Estimate]
+    too_small: list[str] = field(default_factory=list)
+    p_values: dict[str, dict[str, float]] = field(default_factory=dict)
+    cells: dict[str, list[int]] = field(default_factory=dict)
+
+
+def encode_groups(groups: ArrayLike) -> tuple[NDArray[np.intp], list[str]]:
+    """Integer codes and names of the groups in ``groups`` (missing values are an error here).
+
+    Small non-negative integer arrays are used as codes directly (no hashing), which keeps a
+    million-row audit in milliseconds.
+    """
+    arr = np.asarray(groups)
+    if arr.dtype.kind in "iu" and arr.size and arr.min() >= 0 and arr.max() < 1_000_000:
+        counts = np.bincount(arr)
+        present = np.flatnonzero(counts)
+        if len(present) == len(counts):
+            return arr.astype(np.intp, copy=False), [str(v) for v in present]
+        remap = np.full(len(counts), -1, dtype=np.intp)
+        remap[present] = np.arange(len(present))
+        return remap[arr], [str(v) for v in present]
+    codes, uniques = pd.factorize(pd.Series(arr, dtype=object) if arr.dtype.kind == "O" else arr)
+    if (codes < 0).any():
+        i = int(np.flatnonzero(codes < 0)[0])
+        raise MetricError(
+            f"groups: missing value at position {i}; give missing values a group of their own "
+            "(the fairness check names them <missing>)"
+        )
+    return codes.astype(np.intp, copy=False), [str(u) for u in uniques]
+
+
+def _positive_mask(y: NDArray[Any], positive_label: Any) -> NDArray[np.bool_]:
+    return np.asarray(y == positive_label, dtype=bool)
+
+
+def group_metrics(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    groups: ArrayLike,
+    *,
+    positive_label: Any = 1,
+    proba: ArrayLike | None = None,
+    labels: Sequence[Any] | None = None,
+    level: float = 0.95,
+    n_bootstrap: int = 1000,
+    random_state: RandomState = None,
+    min_n: int = 30,
+    n_bins: int = 10,
+    summary_min_n: int = 0,
+) -> GroupMetrics:
+    """Classification metrics per group and disparities across groups, every one with an interval.
+
+    Args:
+        y_true: true labels, shape ``(n,)``.
+        y_pred: predicted labels, shape ``(n,)``.
+        groups: the group of every example (one sensitive feature, or an intersection already
+            joined into one value per example).
+        positive_label: the label whose selection is audited; other labels are "negative"
+            (one-vs-rest for multiclass).
+        proba: optional ``(n, k)`` probabilities, columns in the order of ``labels``; gives ECE.
+        labels: the class order of ``proba``'s columns (needed with ``proba``).
+        level: confidence level of every interval.
+        n_bootstrap: bootstrap resamples.
+        random_state: seed or generator for the bootstrap.
+        min_n: groups with fewer examples are listed in ``too_small``.
+        n_bins: ECE bins.
+        summary_min_n: groups with fewer examples are left out of the across-group summaries
+            (0: every group counts, as in Fairlearn).
+
+    Returns:
+        A :class:`GroupMetrics`.
+
+    Raises:
+        MetricError: mismatched lengths, empty input, ``proba`` without ``labels``.
+
+    Example:
+        >>> gm = group_metrics([1, 0, 1, 1], [1, 0, 0, 1], ["a", "a", "b", "b"], random_state=0)
+        >>> gm.by_group["b"]["recall"].value, gm.summaries["demographic_parity_difference"].value
+        (0.5, 0.0)
+    """
+    level = check_level(level)
+    yt, yp = np.asarray(y_true), np.asarray(y_pred)
+    n = len(yt)
+    if yp.shape != yt.shape or yt.ndim != 1 or len(np.asarray(groups)) != n:
+        raise MetricError(
+            f"y_true, y_pred and groups must be 1-D of equal length; got {yt.shape}, {yp.shape} "
+            f"and {np.shape(groups)}"
+        )
+    if n == 0:
+        raise MetricError("group_metrics needs at least one example; got none")
+    codes, names = encode_groups(groups)
+    n_groups = len(names)
+    t_pos = _positive_mask(yt, positive_label)
+    p_pos = _positive_mask(yp, positive_label)
+    cell = t_pos.view(np.int8) * 2 + p_pos.view(np.int8)
+    if yt.dtype.kind not in "b" and not _is_binary(yt, yp, t_pos, p_pos):
+        cell = np.where((cell == TN) & (yt != yp), TNX, cell)
+    cells = np.bincount(codes * 5 + cell, minlength=n_groups * 5).reshape(n_groups, 5)
+    rng = as_generator(random_state)
+    ece = None
+    if proba is not None:
+        ece = _ece_by_group(yt, proba, labels, codes, n_groups, n_bins, n_bootstrap, rng)
+    return _from_cells(
+        cells, names, level=level, n_bootstrap=n_bootstrap, rng=rng, min_n=min_n, ece=ece,
+        summary_min_n=summary_min_n,
+    )
+
+
+def _is_binary(yt: NDArray[Any], yp: NDArray[Any], t_pos: Any, p_pos: Any) -> bool:
+    """Whether every non-positive label is one and the same value (so TNX cannot occur)."""
+    neg = np.concatenate([yt[~t_pos][:1], yp[~p_pos][:1]])
+    if len(neg) == 0:
+        return True
+    other = neg[0]
+    if yt.dtype.kind in "iuf" and yp.dtype.kind in "iuf":
+        # Cheap for numbers: two labels in total means binary.
+        lo = min(yt.min(), yp.min())
+        hi = max(yt.max(), yp.max())
+        if lo == hi or (np.all((yt == lo) | (yt == hi)) and np.all((yp == lo) | (yp == hi))):
+            return True
+        return False
+    return bool(np.all(yt[~t_pos] == other) and np.all(yp[~p_pos] == other))
+
+
+def _ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def _metric_arrays(c: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
+    """Every per-group metric from cells of shape ``(..., G, 5)``."""
+    out = {}
+    for name, (num, den) in _PROPORTIONS.items():
+        out[name] = _ratio(c[..., list(num)].sum(-1), c[..., list(den)].sum(-1))
+    out["f1"] = _ratio(2 * c[..., TP], 2 * c[..., TP] + c[..., FP] + c[..., FN])
+    return out
+
+
+def _summaries(
+    values: dict[str, NDArray[np.float64]], eligible: NDArray[np.bool_]
+) -> dict[str, NDArray[np.float64]]:
+    """Min, max, difference, ratio of each metric over eligible groups (last axis)."""
+    out: dict[str, NDArray[np.float64]] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows -> NaN, on purpose
+        for name, v in values.items():
+            v = np.where(eligible, v, np.nan)
+            lo, hi = np.nanmin(v, axis=-1), np.nanmax(v, axis=-1)
+            out[f"{name}_min"] = lo
+            out[f"{name}_max"] = hi
+            out[f"{name}_difference"] = hi - lo
+            out[f"{name}_ratio"] = _ratio(lo, hi)
+    if "selection_rate" in values:
+        for dname, (src, kind) in DISPARITIES.items():
+            out[dname] = out[f"{src}_{kind}"]
+        out["equalized_odds_difference"] = np.fmax(
+            out["recall_difference"], out["false_positive_rate_difference"]
+        )
+        # Fairlearn: the smaller of the two ratios; NaN if either is undefined.
+        out["equalized_odds_ratio"] = np.minimum(
+            out["recall_ratio"], out["false_positive_rate_ratio"]
+        )
+    return out
+
+
+def _from_cells(
+    cells: NDArray[np.integer],
+    names: list[str],
+    *,
+    level: float,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+    min_n: int,
+    ece: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
+    summary_min_n: int = 0,
+) -> GroupMetrics:
+    c = cells.astype(np.float64)
+    sizes = cells.sum(axis=1)
+    n_total = int(sizes.sum())
+    point = _metric_arrays(c)
+    # One draw: B resamples × G groups × 5 cells; each group keeps its size.
+    p = c / np.maximum(sizes, 1)[:, None]
+    boot_cells = rng.multinomial(sizes, p, size=(n_bootstrap, len(names))).astype(np.float64)
+    boot = _metric_arrays(boot_cells)
+    if ece is not None:
+        point["ece"], boot["ece"] = ece
+    order = sorted(range(len(names)), key=lambda g: (-int(sizes[g]), names[g]))
+    by_group: dict[str, dict[str, Estimate]] = {names[g]: {} for g in order}
+    for name, (num, den) in _PROPORTIONS.items():
+        k = cells[:, list(num)].sum(1)
+        m = cells[:, list(den)].sum(1)
+        lo, hi = wilson_bounds(k, m, level=level)
+        for g in order:
+            by_group[names[g]][name] = Estimate(
+                float(point[name][g]), float(lo[g]), float(hi[g]), level, "wilson", int(m[g])
+            )
+    for name in ("f1", "ece"):
+        if name not in point:
+            continue
+        blo, bhi = percentile_bounds(boot[name], level)
+        method = "bootstrap-counts" if name == "f1" else "bootstrap"
+        for g in order:
+            by_group[names[g]][name] = Estimate(
+                float(point[name][g]), float(blo[g]), float(bhi[g]), level, method, int(sizes[g])
+            )
+    ordered = [m for m in CLASSIFICATION_GROUP_METRICS if m in point]
+    for g in order:
+        by_group[names[g]] = {m: by_group[names[g]][m] for m in ordered}
+    summaries = _summary_estimates(point, boot, sizes, level, method="bootstrap-counts",
+                                   summary_min_n=summary_min_n)
+    dpr = summaries["demographic_parity_ratio"]
+    summaries["four_fifths"] = Estimate.point(
+        float("nan") if not dpr.defined else float(dpr.value >= FOUR_FIFTHS), n=n_total,
+        level=level,
+    )
+    p_values = {}
+    for g in order:
+        rest = cells.sum(0) - cells[g]
+        p_values[names[g]] = _group_pvalues(cells[g], rest)
+    return GroupMetrics(
+        groups=[names[g] for g in order],
+        n=[int(sizes[g]) for g in order],
+        by_group=by_group,
+        summaries=summaries,
+        too_small=[names[g] for g in order if sizes[g] < min_n],
+        p_values=p_values,
+        cells={names[g]: [int(x) for x in cells[g]] for g in order},
+    )
+
+
+def _summary_estimates(
+    point: dict[str, NDArray[np.float64]],
+    boot: dict[str, NDArray[np.float64]],
+    sizes: NDArray[np.integer],
+    level: float,
+    *,
+    method: str,
+    summary_min_n: int = 0,
+) -> dict[str, Estimate]:
+    eligible = sizes >= summary_min_n
+    s_point = _summaries(point, eligible)
+    s_boot = _summaries(boot, eligible)
+    n_total = int(sizes[eligible].sum())
+    out = {}
+    for key, v in s_point.items():
+        lo, hi = percentile_bounds(s_boot[key], level)
+        m = method if not key.startswith("ece") else "bootstrap"
+        out[key] = Estimate(float(v), float(lo), float(hi), level, m, n_total)
+    return out
+
+
+def _group_pvalues(g: NDArray[np.integer], rest: NDArray[np.integer]) -> dict[str, float]:
+    n1, n2 = int(g.sum()), int(rest.sum())
+    if n1 == 0 or n2 == 0:
+        return {"accuracy_worse": float("nan"), "selection_rate_differs": float("nan")}
+    acc = two_proportion_test(int(g[TP] + g[TN]), n1, int(rest[TP] + rest[TN]), n2,
+                              alternative="less")
+    sel = two_proportion_test(int(g[TP] + g[FP]), n1, int(rest[TP] + rest[FP]), n2)
+    return {"accuracy_worse": acc, "selection_rate_differs": sel}
+
+
+def _block_boot_means(
+    values: NDArray[np.float64],
+    codes: NDArray[np.intp],
+    n_groups: int,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+) -> tuple[list[NDArray[np.float64]], list[NDArray[np.float64]]]:
+    """Per group: the column sums of ``values`` (n, d) and ``(B, d)`` bootstrap column sums.
+
+    Each group is cut into at most ``_MAX_BLOCKS_PER_GROUP`` random blocks; a resample draws
+    block multiplicities (see :mod:`assay.stats._bootstrap`).
+    """
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
+    sums, boots = [], []
+    for g in range(n_groups):
+        rows = order[bounds[g] : bounds[g + 1]]
+        vals = values[rows]
+        bc, nb = block_codes(len(rows), rng, max_blocks=_MAX_BLOCKS_PER_GROUP)
+        bs = block_sums(bc, nb, vals)
+        mult = block_multiplicities(nb, n_bootstrap, rng)
+        sums.append(vals.sum(axis=0))
+        boots.append(mult @ bs)
+    return sums, boots
+
+
+def _ece_by_group(
+    y_true: NDArray[Any],
+    proba: ArrayLike,
+    labels: Sequence[Any] | None,
+    codes: NDArray[np.intp],
+    n_groups: int,
+    n_bins: int,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    from assay.metrics._calibration import ece_bins, ece_from_sums
+
+    if labels is None:
+        raise MetricError("group_metrics: proba needs labels (the class of each column)")
+    pr = np.asarray(proba, dtype=np.float64)
+    if pr.shape != (len(y_true), len(labels)):
+        raise MetricError(
+            f"proba must have shape (n, len(labels)) = ({len(y_true)}, {len(labels)}); "
+            f"got {pr.shape}"
+        )
+    index = {str(lab): j for j, lab in enumerate(labels)}
+    ycodes = np.array([index.get(str(v), -1) for v in y_true], dtype=np.intp)
+    b, conf, correct = ece_bins(pr, np.where(ycodes < 0, 0, ycodes), n_bins)
+    correct = np.where(ycodes < 0, 0.0, correct)
+    onehot = np.zeros((len(b), n_bins))
+    onehot[np.arange(len(b)), b] = 1.0
+    values = np.hstack([onehot, onehot * conf[:, None], onehot * correct[:, None]])
+    sums, boots = _block_boot_means(values, codes, n_groups, n_bootstrap, rng)
+    point = np.array([
+        float(ece_from_sums(s[:n_bins], s[n_bins : 2 * n_bins], s[2 * n_bins :])) for s in sums
+    ])
+    boot = np.stack([
+        ece_from_sums(bt[:, :n_bins], bt[:, n_bins : 2 * n_bins], bt[:, 2 * n_bins :])
+        for bt in boots
+    ], axis=1)
+    return point, boot
+
+
+def group_regression_metrics(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    groups: ArrayLike,
+    *,
+    level: float = 0.95,
+    n_bootstrap: int = 1000,
+    random_state: RandomState = None,
+    min_n: int = 30,
+    summary_min_n: int = 0,
+) -> GroupMetrics:
+    """Regression errors per group (``mae``, ``mean_residual`` = mean(y − ŷ), ``rmse``) and their
+    min, max, difference and ratio across groups, with block-bootstrap intervals.
+
+    Args:
+        y_true: true values.
+        y_pred: predicted values.
+        groups: the group of every example.
+        level: confidence level.
+        n_bootstrap: bootstrap resamples.
+        random_state: seed or generator.
+        min_n: groups with fewer examples are listed in ``too_small``.
+        summary_min_n: groups with fewer examples are left out of the across-group summaries.
+
+    Returns:
+        A :class:`GroupMetrics` (no ``cells``).
+
+    Example:
+        >>> gm = group_regression_metrics([1.0, 2.0, 3.0, 5.0], [1.0, 1.0, 3.0, 3.0],
+        ...                               ["a", "a", "b", "b"], random_state=0)
+        >>> gm.by_group["a"]["mae"].value, gm.summaries["mae_difference"].value
+        (0.5, 0.5)
+    """
+    from scipy.stats import mannwhitneyu
+
+    level = check_level(level)
+    yt = np.asarray(y_true, dtype=np.float64)
+    yp = np.asarray(y_pred, dtype=np.float64)
+    if yp.shape != yt.shape or yt.ndim != 1 or len(np.asarray(groups)) != len(yt) or not len(yt):
+        raise MetricError(
+            f"y_true, y_pred and groups must be 1-D, non-empty and of equal length; got "
+            f"{yt.shape}, {yp.shape} and {np.shape(groups)}"
+        )
+    codes, names = encode_groups(groups)
+    r = yt - yp
+    values = np.column_stack([np.ones_like(r), np.abs(r), r, r * r])
+    rng = as_generator(random_state)
+    sums, boots = _block_boot_means(values, codes, len(names), n_bootstrap, rng)
+    s = np.stack(sums)  # (G, 4)
+    bt = np.stack(boots, axis=1)  # (B, G, 4)
+
+    def metrics(x: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
+        cnt = x[..., 0]
+        return {
+            "mae": _ratio(x[..., 1], cnt),
+            "mean_residual": _ratio(x[..., 2], cnt),
+            "rmse": np.sqrt(_ratio(x[..., 3], cnt)),
+        }
+
+    point, boot = metrics(s), metrics(bt)
+    sizes = s[:, 0].astype(np.int64)
+    order = sorted(range(len(names)), key=lambda g: (-int(sizes[g]), names[g]))
+    by_group: dict[str, dict[str, Estimate]] = {}
+    for m in REGRESSION_GROUP_METRICS:
+        lo, hi = percentile_bounds(boot[m], level)
+        for g in order:
+            by_group.setdefault(names[g], {})[m] = Estimate(
+                float(point[m][g]), float(lo[g]), float(hi[g]), level, "bootstrap", int(sizes[g])
+            )
+    abs_r = np.abs(r)
+    p_values = {}
+    for g in order:
+        inside = codes == g
+        if inside.all():
+            p_values[names[g]] = {"mae_worse": float("nan")}
+            continue
+        p = mannwhitneyu(abs_r[inside], abs_r[~inside], alternative="greater").pvalue
+        p_values[names[g]] = {"mae_worse": float(p)}
+    return GroupMetrics(
+        groups=[names[g] for g in order],
+        n=[int(sizes[g]) for g in order],
+        by_group=by_group,
+        summaries=_summary_estimates(point, boot, sizes, level, method="bootstrap",
+                                     summary_min_n=summary_min_n),
+        too_small=[names[g] for g in order if sizes[g] < min_n],
+        p_values=p_values,
+    )
