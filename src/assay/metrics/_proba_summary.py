@@ -106,8 +106,9 @@ def proba_estimates(
     ap_exact = np.empty(len(score_cols))
     ap_stats = []
     curve_list = []
+    small_codes = codes.astype(np.min_scalar_type(-max(k, 1)))
     for i, cls in enumerate(score_cols):
-        col = SortedColumn.build(proba[:, cls], codes)
+        col = SortedColumn.build(proba[:, cls], small_codes)
         own = OwnClass.build(col, cls)
         if multi is None:
             # The binary AUC is the one-vs-rest AUC of `positive`, with DeLong's variance.
