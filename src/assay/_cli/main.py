@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from assay._cli import init as init_cmd
+from assay._cli import perturb as perturb_cmd
 from assay._cli import report as report_cmd
 from assay._cli import run as run_cmd
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.command("run")(run_cmd.run)
 app.command("init")(init_cmd.init)
 app.command("report")(report_cmd.report)
+app.command("perturb")(perturb_cmd.perturb)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -17,6 +17,7 @@ from assay.perturb._base import (
     register_perturbation,
     rng_for,
 )
+from assay.perturb._file import perturb_file
 from assay.perturb._wordlists import WordLists, load_misspellings, load_synonyms
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "load_misspellings",
     "load_synonyms",
     "parse_recipe",
+    "perturb_file",
     "perturb_inputs",
     "perturbation_names",
     "register_perturbation",
