@@ -26,6 +26,7 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 
 from assay.report import _plots
+from assay.report._fairness_view import build_fairness
 from assay.report._robustness_html import build_robustness
 from assay.report._schema import CheckResult, Report
 from assay.stats._estimate import Estimate
@@ -347,6 +348,7 @@ SECTIONS: dict[str, Section] = {
     "performance": Section("Performance", "section_performance.html.j2", build_performance),
     "slices": Section("Slices", "section_slices.html.j2", build_slices),
     "robustness": Section("Robustness", "section_robustness.html.j2", build_robustness),
+    "fairness": Section("Fairness", "section_fairness.html.j2", build_fairness),
 }
 GENERIC = Section("", "section_generic.html.j2", build_generic)
 
