@@ -122,15 +122,16 @@ def proba_estimates(
                 out["roc_auc"] = Estimate(auc, lo, hi, level, "delong", n)
         else:
             multi.add(col, own)
-        ap_exact[i] = average_precision_exact(own)
+        desc = own.descending()
+        ap_exact[i] = average_precision_exact(own, desc)
         ap_stats.append(
             np.bincount(
                 (blocks * AP_BINS + binned_codes(col, AP_BINS)) * 2 + (codes == cls),
                 minlength=g * AP_BINS * 2,
             ).reshape(g, 2 * AP_BINS)
         )
-        curve_list.append(curve_tables(col, own, curve_points))
-        del col, own
+        curve_list.append(curve_tables(col, own, curve_points, desc))
+        del col, own, desc
 
     if multi is not None:
         aucs, psi_m, psi_w = multi.ovr()

@@ -165,6 +165,10 @@ class OwnClass:
     def m(self) -> int:
         return int(self.through[-1]) if len(self.through) else 0
 
+    def descending(self) -> tuple[F, F]:
+        """Cumulative positives and negatives from the highest group down (``score >= t``)."""
+        return np.cumsum(self.pos_g[::-1]), np.cumsum(self.neg_g[::-1])
+
 
 def ovr_influence(col: SortedColumn, own: OwnClass) -> tuple[float, F | None]:
     """AUC of class ``own.c`` against the rest with ``col``, and each sorted position's DeLong
@@ -257,9 +261,13 @@ class AucInfluence:
                 # Positives (class a): Σ_b w_ab (V10_{a|b} - A(a|b)) / sqrt(n_a (n_a - 1)), with
                 # Σ_b w_ab V10_{a|b} = S(strictly below) + S(at or below) over the weights below.
                 s = np.cumsum(np.take(wa * half_inv_n, cls))
-                s_through = col.at_group_ends(s)
-                s_below = np.r_[0.0, s_through[:-1]]
-                pos_g = (s_below + s_through - float(wa @ a_col)) / math.sqrt(n_a * (n_a - 1.0))
+                if col.gid is None:
+                    # One example per group, and class a weighs 0: below == through there.
+                    both = s + s
+                else:
+                    s_through = col.at_group_ends(s)
+                    both = np.r_[0.0, s_through[:-1]] + s_through
+                pos_g = (both - float(wa @ a_col)) / math.sqrt(n_a * (n_a - 1.0))
                 contrib = np.where(own.is_pos, col.per_position(pos_g), contrib)
             psi += col.to_examples(contrib)
 
@@ -277,17 +285,18 @@ class AucInfluence:
         return macro, weighted, self.psi_ovo[0], self.psi_ovo[1], self.undefined
 
 
-def average_precision_exact(own: OwnClass) -> float:
+def average_precision_exact(own: OwnClass, descending: tuple[F, F] | None = None) -> float:
     """Average precision ``Σ_t (R_t - R_{t-1}) P_t`` over distinct thresholds, descending.
 
-    NaN when there is no positive example.
+    ``descending`` is ``own.descending()`` when the caller already has it. NaN when there is no
+    positive example.
     """
-    pos, neg = own.pos_g[::-1], own.neg_g[::-1]
+    pos = own.pos_g[::-1]
     m = pos.sum()
     if m == 0:
         return math.nan
-    tps = np.cumsum(pos)
-    prec = tps / (tps + np.cumsum(neg))
+    tps, fps = own.descending() if descending is None else descending
+    prec = tps / (tps + fps)
     return float((pos / m * prec).sum())
 
 
@@ -314,7 +323,7 @@ def average_precision_binned(pos: F, neg: F) -> F:
 
 
 def curve_tables(
-    col: SortedColumn, own: OwnClass, max_points: int
+    col: SortedColumn, own: OwnClass, max_points: int, descending: tuple[F, F] | None = None
 ) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
     """ROC and precision-recall curves of class ``own.c``, thinned to ``max_points`` each.
 
@@ -323,8 +332,7 @@ def curve_tables(
     ``(recall 0, precision 1)``. Thinning keeps points evenly spaced along the arc length
     (``downsample_keep``); only the kept thresholds are materialised.
     """
-    tps = np.cumsum(own.pos_g[::-1])
-    fps = np.cumsum(own.neg_g[::-1])
+    tps, fps = own.descending() if descending is None else descending
     with np.errstate(invalid="ignore", divide="ignore"):
         tpr = np.r_[0.0, tps] / tps[-1]  # NaN throughout when there is no positive
         fpr = np.r_[0.0, fps] / fps[-1]
@@ -360,7 +368,9 @@ def downsample_keep(x: F, y: F, max_points: int) -> Idx:
         return np.arange(n)
     xs = x if np.isfinite(x).all() else np.nan_to_num(x)
     ys = y if np.isfinite(y).all() else np.nan_to_num(y)
-    arc = np.r_[0.0, np.cumsum(np.hypot(np.diff(xs), np.diff(ys)))]
+    arc = np.empty(n)
+    arc[0] = 0.0
+    np.cumsum(np.hypot(xs[1:] - xs[:-1], ys[1:] - ys[:-1]), out=arc[1:])
     if arc[-1] > 0:
         inner = np.searchsorted(arc, np.linspace(0.0, arc[-1], max_points)[1:-1], "left")
     else:
