@@ -9,4 +9,5 @@ def ensure_builtin_checks() -> None:
     """Import the modules of the built-in checks (their decorators register them)."""
     from assay.checks import _fairness, _performance, _slices  # noqa: F401
     from assay.checks import _generalization  # noqa: F401
+    from assay.checks import _leakage  # noqa: F401
     from assay.checks import _robustness  # noqa: F401

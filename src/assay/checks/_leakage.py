@@ -1,0 +1,303 @@
+"""The leakage check: are the test numbers honest?
+
+- Test rows that duplicate training rows, exactly (after normalisation) or nearly (MinHash LSH on
+  character shingles, confirmed by exact Jaccard), with counts, rates (Wilson intervals) and
+  examples; the test metrics are recomputed without those rows (``clean.*``) next to all rows
+  (``all.*``).
+- For tabular inputs: single features that predict the label almost perfectly.
+- For generative models: the memorisation probe (:mod:`assay.leakage._memorisation`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from assay.checks._base import Check, CheckConfig, RunContext, register_check
+from assay.checks._generalization import sample_rows
+from assay.checks._performance import gather, summarise
+from assay.config._suite import Suite
+from assay.data._dataset import Dataset
+from assay.engine._types import Request, Response, content_key
+from assay.errors import ConfigError
+from assay.report._schema import CheckResult
+from assay.stats._estimate import Estimate
+
+__all__ = ["LeakageCheck", "LeakageConfig"]
+
+_MAX_EXAMPLES = 20
+_DEFAULT_METRICS = {"classification": ["accuracy", "f1_macro"], "regression": ["mae", "rmse"]}
+
+
+class MemorisationConfig(BaseModel):
+    """Options of the memorisation probe (generative models only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(default=200, ge=1)
+    prefix_fraction: float = Field(default=0.5, gt=0, lt=1)
+    near_threshold: float = Field(default=0.5, gt=0, le=1)
+    max_new_tokens: int = Field(default=64, ge=1)
+
+
+class LeakageConfig(CheckConfig):
+    """Options of the leakage check.
+
+    Attributes:
+        train_data: the suite dataset with the training rows (default ``train``).
+        threshold: shingle Jaccard similarity from which rows are near duplicates.
+        shingle: characters per shingle; num_perm: MinHash permutations.
+        near: look for near duplicates (exact ones are always looked for).
+        embedding: also compare MiniLM sentence embeddings (needs sentence-transformers).
+        label_threshold: accuracy from which a single feature is flagged as leaking the label.
+        metrics: test metrics recomputed without the contaminated rows.
+        memorisation: the probe's options.
+    """
+
+    train_data: str = "train"
+    threshold: float = Field(default=0.8, gt=0, le=1)
+    shingle: int = Field(default=5, ge=1)
+    num_perm: int = Field(default=128, ge=16)
+    near: bool = True
+    embedding: bool = False
+    label_threshold: float = Field(default=0.98, gt=0, le=1)
+    metrics: list[str] | None = None
+    memorisation: MemorisationConfig = Field(default_factory=MemorisationConfig)
+
+
+def _texts(ds: Dataset) -> list[str] | None:
+    inp = ds.spec.input
+    return ds.frame[inp].astype(str).tolist() if isinstance(inp, str) else None
+
+
+@register_check("leakage")
+class LeakageCheck(Check):
+    """Does the test set leak into training, and does the model recite its training data?"""
+
+    Config = LeakageConfig
+
+    def _cfg(self) -> LeakageConfig:
+        assert isinstance(self.config, LeakageConfig)
+        return self.config
+
+    def _train(self, ctx: RunContext) -> Dataset:
+        cfg = self._cfg()
+        if cfg.train_data not in ctx.datasets:
+            raise ConfigError(
+                f"checks.leakage.train_data: dataset {cfg.train_data!r} is not declared; declared: "
+                f"{', '.join(ctx.datasets)}. Add the training rows under data: (data.train.path)"
+            )
+        return ctx.dataset(cfg.train_data)
+
+    def _generative(self, ctx: RunContext) -> bool:
+        return ctx.model_infos[self.model].task == "generation"
+
+    def _probes(self, ctx: RunContext) -> list[tuple[str, str, Any]]:
+        """(side, example id, Probe) for a seeded sample of training and held-out texts."""
+        from assay.leakage import split_prompt
+
+        cfg = self._cfg()
+        out = []
+        for side, ds in (("train", self._train(ctx)), ("held_out", ctx.dataset(cfg.dataset))):
+            texts = _texts(ds)
+            if texts is None:
+                continue
+            rows = sample_rows(ds, len(ds), ctx.seed)
+            order = np.random.default_rng(ctx.seed).permutation(rows)
+            ids = ds.ids
+            for i in order:
+                probe = split_prompt(texts[i], cfg.memorisation.prefix_fraction)
+                if probe is not None:
+                    out.append((side, ids[i], probe))
+                if sum(1 for s, _, _ in out if s == side) >= cfg.memorisation.n:
+                    break
+        return out
+
+    def plan(self, ctx: RunContext) -> list[Request]:
+        if getattr(ctx.models[self.model], "keyed_by_id", False):
+            return ctx.original_requests(self.model, ctx.dataset(self._cfg().dataset))
+        if self._generative(ctx):
+            fp = ctx.model_infos[self.model].fingerprint
+            params = {"max_new_tokens": self._cfg().memorisation.max_new_tokens, "temperature": 0}
+            return [
+                Request(key=content_key(fp, p.prompt, params), model=self.model, payload=p.prompt,
+                        params=params, tags={"example_id": i, "side": side})
+                for side, i, p in self._probes(ctx)
+            ]
+        return ctx.original_requests(self.model, ctx.dataset(self._cfg().dataset))
+
+    def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
+        from assay.leakage import find_duplicates, label_leakage
+        from assay.stats import wilson_interval
+
+        cfg = self._cfg()
+        test = ctx.dataset(cfg.dataset)
+        train = self._train(ctx)
+        metrics: dict[str, Estimate] = {}
+        tables: dict[str, Any] = {"train_dataset": train.name, "notes": []}
+        flags: list[str] = []
+        examples: list[dict[str, Any]] = []
+        tr_texts, te_texts = _texts(train), _texts(test)
+        contaminated = np.zeros(len(test), dtype=bool)
+        if tr_texts is not None and te_texts is not None:
+            dup = _duplicates_cached(train, test, cfg)
+            tables["duplicates"] = dup.to_dict()
+            for t, s in dup.exact:
+                contaminated[t] = True
+            for t, s, _ in dup.near:
+                contaminated[t] = True
+            n = len(test)
+            metrics["exact.rate"] = wilson_interval(len(dup.exact), n, level=ctx.level)
+            metrics["near.rate"] = wilson_interval(len(dup.near), n, level=ctx.level)
+            metrics["contaminated.rate"] = wilson_interval(int(contaminated.sum()), n, level=ctx.level)
+            metrics["exact.count"] = _count(len(dup.exact), ctx.level, n)
+            metrics["near.count"] = _count(len(dup.near), ctx.level, n)
+            ids_te, ids_tr = test.ids, train.ids
+            for t, s in dup.exact[:_MAX_EXAMPLES]:
+                examples.append({"kind": "exact", "id": ids_te[t], "train_id": ids_tr[s],
+                                 "input": te_texts[t][:300], "train_input": tr_texts[s][:300],
+                                 "similarity": 1.0})
+            for t, s, sim in sorted(dup.near, key=lambda x: -x[2])[: _MAX_EXAMPLES]:
+                examples.append({"kind": "near", "id": ids_te[t], "train_id": ids_tr[s],
+                                 "input": te_texts[t][:300], "train_input": tr_texts[s][:300],
+                                 "similarity": round(sim, 3)})
+            if contaminated.any():
+                flags.append(
+                    f"{int(contaminated.sum())} of {n} test rows ({contaminated.mean():.1%}) "
+                    f"duplicate training rows ({len(dup.exact)} exact, {len(dup.near)} near, "
+                    f"Jaccard ≥ {cfg.threshold})"
+                )
+            if cfg.embedding:
+                if importlib.util.find_spec("sentence_transformers") is None:
+                    tables["notes"].append(
+                        "embedding similarity skipped: sentence-transformers is not installed "
+                        "(pip install 'assay[hf]')"
+                    )
+                else:
+                    tables["notes"].append(
+                        "embedding similarity is not implemented yet; MinHash results only"
+                    )
+        elif isinstance(test.spec.input, list) and test.spec.label is not None:
+            leaks = label_leakage(train.frame, test.frame, features=list(test.spec.input),
+                                  label=test.spec.label, threshold=cfg.label_threshold,
+                                  level=ctx.level)
+            tables["label_leakage"] = [f.to_dict() for f in leaks]
+            for f in leaks:
+                metrics[f"label_leakage.{f.feature}.accuracy"] = Estimate(
+                    f.accuracy, f.lower, f.upper, ctx.level, "wilson", f.n)
+                if f.flagged:
+                    flags.append(
+                        f"feature {f.feature!r} alone predicts the label with test accuracy "
+                        f"{f.accuracy:.3f} (majority class: {f.majority_rate:.3f}); it may leak "
+                        "the label"
+                    )
+        if getattr(ctx.models[self.model], "keyed_by_id", False):
+            tables["notes"].append(
+                f"model {self.model!r} answers from a predictions file: the memorisation probe "
+                "cannot ask it new prompts"
+            )
+        if self._generative(ctx) and not getattr(ctx.models[self.model], "keyed_by_id", False):
+            self._memorisation(ctx, responses, metrics, tables, flags)
+            return CheckResult(check=self.name, model=self.model, dataset=test.name,
+                               n=len(test), metrics=metrics, tables=tables, flags=flags,
+                               examples=examples)
+        pred = gather(ctx, self.model, cfg.dataset, responses)
+        names = cfg.metrics or _DEFAULT_METRICS[pred.task]
+        keep = contaminated[pred.mask]  # mask: the dataset rows that were scored
+        rows = []
+        for which, sub in (("all", pred), ("clean", pred.subset(~keep)),
+                           ("contaminated", pred.subset(keep))):
+            if sub.n == 0:
+                continue
+            summary = summarise(sub, level=ctx.level, seed=ctx.seed, n_bootstrap=500,
+                                with_curves=False)
+            row: dict[str, Any] = {"rows": which, "n": sub.n}
+            for m in names:
+                if m in summary.metrics:
+                    metrics[f"{which}.{m}"] = summary.metrics[m]
+                    row[m] = summary.metrics[m].to_dict()
+            rows.append(row)
+        tables["recomputed"] = {"metrics": names, "rows": rows}
+        return CheckResult(check=self.name, model=self.model, dataset=test.name, n=pred.n,
+                           metrics=metrics, tables=tables, flags=[*pred.flags, *flags],
+                           examples=examples, errors=pred.errors)
+
+    def _memorisation(
+        self,
+        ctx: RunContext,
+        responses: Mapping[str, Response],
+        metrics: dict[str, Estimate],
+        tables: dict[str, Any],
+        flags: list[str],
+    ) -> None:
+        from assay.leakage import continuation_match
+        from assay.stats import proportion_difference, wilson_interval
+
+        cfg = self._cfg()
+        fp = ctx.model_infos[self.model].fingerprint
+        params = {"max_new_tokens": cfg.memorisation.max_new_tokens, "temperature": 0}
+        counts = {s: [0, 0, 0] for s in ("train", "held_out")}  # exact, near, n
+        for side, _, probe in self._probes(ctx):
+            resp = responses.get(content_key(fp, probe.prompt, params))
+            if resp is None or not resp.ok or resp.output is None or resp.output.text is None:
+                continue
+            exact, near = continuation_match(probe.continuation, resp.output.text,
+                                             near_threshold=cfg.memorisation.near_threshold)
+            c = counts[side]
+            c[0] += exact
+            c[1] += near
+            c[2] += 1
+        table = {}
+        for side, (e, nr, n) in counts.items():
+            metrics[f"memorisation.{side}.exact_rate"] = wilson_interval(e, n, level=ctx.level)
+            metrics[f"memorisation.{side}.near_rate"] = wilson_interval(nr, n, level=ctx.level)
+            table[side] = {"n": n, "exact": e, "near": nr}
+        (te, tn, tt), (he, hn, ht) = counts["train"], counts["held_out"]
+        if tt and ht:
+            for kind, a, b in (("exact", te, he), ("near", tn, hn)):
+                d = proportion_difference(a, tt, b, ht, level=ctx.level)
+                metrics[f"memorisation.{kind}_rate_difference"] = d
+                if d.defined and d.lower > 0:
+                    flags.append(
+                        f"the model completes training texts {kind}ly more often than held-out "
+                        f"texts: {a}/{tt} vs {b}/{ht} (difference {d.value:.3f} "
+                        f"[{d.lower:.3f}, {d.upper:.3f}]); it has memorised training data"
+                    )
+        tables["memorisation"] = table
+
+    @classmethod
+    def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
+        assert isinstance(config, LeakageConfig)
+        names = config.metrics or sorted({m for v in _DEFAULT_METRICS.values() for m in v})
+        pats = ["exact.rate", "near.rate", "contaminated.rate", "exact.count", "near.count",
+                "label_leakage.*.accuracy"]
+        pats += [f"{w}.{m}" for w in ("all", "clean", "contaminated") for m in names]
+        pats += [f"memorisation.{s}.{k}_rate" for s in ("train", "held_out") for k in ("exact", "near")]
+        pats += ["memorisation.exact_rate_difference", "memorisation.near_rate_difference"]
+        return pats
+
+
+def _count(k: int, level: float, n: int) -> Estimate:
+    return Estimate(float(k), float(k), float(k), level, "count", n)
+
+
+_DUP_CACHE: dict[tuple[Any, ...], Any] = {}
+
+
+def _duplicates_cached(train: Dataset, test: Dataset, cfg: LeakageConfig) -> Any:
+    """One search per pair of datasets and settings, however many models are evaluated."""
+    from assay.leakage import find_duplicates
+
+    key = (train.fingerprint, len(train), test.fingerprint, len(test), cfg.threshold, cfg.shingle,
+           cfg.num_perm, cfg.near)
+    if key not in _DUP_CACHE:
+        _DUP_CACHE.clear()
+        tr, te = _texts(train), _texts(test)
+        assert tr is not None and te is not None
+        _DUP_CACHE[key] = find_duplicates(tr, te, threshold=cfg.threshold, shingle=cfg.shingle,
+                                          num_perm=cfg.num_perm, near=cfg.near)
+    return _DUP_CACHE[key]

@@ -1,0 +1,16 @@
+"""Leakage and contamination: duplicates between train and test, label leakage, memorisation."""
+
+from assay.leakage._duplicates import DuplicateReport, find_duplicates, normalise
+from assay.leakage._memorisation import Probe, continuation_match, split_prompt
+from assay.leakage._tabular import FeatureLeak, label_leakage
+
+__all__ = [
+    "DuplicateReport",
+    "FeatureLeak",
+    "Probe",
+    "continuation_match",
+    "find_duplicates",
+    "label_leakage",
+    "normalise",
+    "split_prompt",
+]
