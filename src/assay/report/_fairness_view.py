@@ -16,10 +16,10 @@ from assay.stats._estimate import Estimate
 
 __all__ = ["build_fairness"]
 
-#: Per-group metrics shown as table columns, in order, with display names.
+#: Per-group metrics shown as table columns, in order, with display names (F1 is in the JSON).
 GROUP_COLUMNS = {
     "accuracy": "Accuracy", "selection_rate": "Selection rate", "precision": "Precision",
-    "recall": "Recall (TPR)", "f1": "F1", "false_positive_rate": "FPR",
+    "recall": "Recall (TPR)", "false_positive_rate": "FPR",
     "false_negative_rate": "FNR", "ece": "ECE", "mae": "MAE", "mean_residual": "Mean residual",
     "rmse": "RMSE",
 }
