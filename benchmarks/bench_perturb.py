@@ -33,8 +33,25 @@ def corpus(n: int) -> list[str]:
             texts += pd.read_csv(p)["text"].dropna().astype(str).tolist()
     if not texts:
         rng = random.Random(0)
-        words = "the movie was good bad dull great story plot actors really quite funny slow".split()
-        texts = [" ".join(rng.choice(words) for _ in range(rng.randrange(8, 30))) for _ in range(5000)]
+        words = [
+            "the",
+            "movie",
+            "was",
+            "good",
+            "bad",
+            "dull",
+            "great",
+            "story",
+            "plot",
+            "actors",
+            "really",
+            "quite",
+            "funny",
+            "slow",
+        ]
+        texts = [
+            " ".join(rng.choice(words) for _ in range(rng.randrange(8, 30))) for _ in range(5000)
+        ]
     return [texts[i % len(texts)] for i in range(n)]
 
 
@@ -86,7 +103,11 @@ def main() -> None:
     sub = texts[: args.reference_n]
 
     ours = {}
-    for name, recipe in (("typos", "typos:0.1"), ("synonyms", "synonyms:0.1"), ("case", "case:0.1")):
+    for name, recipe in (
+        ("typos", "typos:0.1"),
+        ("synonyms", "synonyms:0.1"),
+        ("case", "case:0.1"),
+    ):
         ours[name] = timed(perturb_inputs, texts, parse_recipe(recipe), ids=ids, seed=0, env=env)
 
     ref: dict[str, tuple[float, str]] = {}

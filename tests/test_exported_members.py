@@ -17,6 +17,7 @@ PACKAGES = [
     "assay.checks",
     "assay.report",
     "assay.errors",
+    "assay.perturb",
 ]
 
 

@@ -64,8 +64,10 @@ def main() -> int:
     )
     model.fit(train["text"], train["label"])
     joblib.dump(model, WORK / "model.joblib")
-    print(f"train {len(train)} reviews of {len(SEEN)} conditions; test {len(test)} reviews of "
-          f"{test['condition'].nunique()} conditions → {WORK}")
+    print(
+        f"train {len(train)} reviews of {len(SEEN)} conditions; test {len(test)} reviews of "
+        f"{test['condition'].nunique()} conditions → {WORK}"
+    )
     return 0
 
 

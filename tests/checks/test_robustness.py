@@ -16,7 +16,7 @@ from assay.config import load_suite
 from assay.errors import ConfigError
 from assay.perturb import PerturbEnv, parse_recipe, perturb_inputs
 
-MODEL = '''
+MODEL = """
 def predict(texts):
     out = []
     for t in texts:
@@ -25,9 +25,24 @@ def predict(texts):
         out.append({"label": "pos" if p >= 0.5 else "neg", "probabilities": {"pos": p, "neg": 1 - p}})
     return out
 predict.task = "classification"
-'''
-WORDS = ["good", "great", "fun", "bad", "dull", "plot", "actors", "scenes", "music", "ending",
-         "story", "really", "quite", "the", "was"]
+"""
+WORDS = [
+    "good",
+    "great",
+    "fun",
+    "bad",
+    "dull",
+    "plot",
+    "actors",
+    "scenes",
+    "music",
+    "ending",
+    "story",
+    "really",
+    "quite",
+    "the",
+    "was",
+]
 
 
 def _texts(n: int, seed: int) -> tuple[list[str], list[str]]:
@@ -36,7 +51,9 @@ def _texts(n: int, seed: int) -> tuple[list[str], list[str]]:
     for _ in range(n):
         words = list(rng.choice(WORDS, size=rng.integers(4, 10)))
         texts.append(" ".join(words))
-        pos = sum(w in ("good", "great", "fun") for w in words) - sum(w in ("bad", "dull") for w in words)
+        pos = sum(w in ("good", "great", "fun") for w in words) - sum(
+            w in ("bad", "dull") for w in words
+        )
         # a noisy label: mostly what the words say
         labels.append("pos" if (pos >= 0) != (rng.random() < 0.15) else "neg")
     return texts, labels
@@ -49,8 +66,15 @@ def _suite(tmp: Path, n: int, checks: dict, gates: list[str] | None = None, seed
     )
     (tmp / "kw.py").write_text(MODEL, encoding="utf-8")
     suite = {
-        "name": "kw", "seed": seed,
-        "data": {"path": "test.csv", "id": "id", "input": "text", "label": "label", "labels": ["neg", "pos"]},
+        "name": "kw",
+        "seed": seed,
+        "data": {
+            "path": "test.csv",
+            "id": "id",
+            "input": "text",
+            "label": "label",
+            "labels": ["neg", "pos"],
+        },
         "models": {"candidate": "python:kw.py:predict"},
         "checks": checks,
         "engine": {"progress": False, "batch_size": 512},
@@ -69,16 +93,27 @@ def _predict(texts: list[str]) -> tuple[list[str], list[float]]:
 
 
 def test_metrics_match_a_literal_computation(tmp_path: Path) -> None:
-    path = _suite(tmp_path, 400, {"robustness": {
-        "perturbations": ["uppercase", {"name": "typos", "severity": [0.2, 0.5]}, "names"],
-        "invariance": {"tolerance": 0.1},
-    }}, gates=["robustness.typos@20.flip_rate.upper <= 0.9"])
+    path = _suite(
+        tmp_path,
+        400,
+        {
+            "robustness": {
+                "perturbations": ["uppercase", {"name": "typos", "severity": [0.2, 0.5]}, "names"],
+                "invariance": {"tolerance": 0.1},
+            }
+        },
+        gates=["robustness.typos@20.flip_rate.upper <= 0.9"],
+    )
     report = assay.evaluate(path, write=False, progress=False)
     r = report.result("robustness")
     frame = pd.read_csv(tmp_path / "test.csv")
     texts, truth, ids = frame["text"].tolist(), frame["label"].tolist(), frame["id"].tolist()
     o_lab, o_p = _predict(texts)
-    for key, recipe in [("uppercase", "uppercase"), ("typos@20", "typos:0.2"), ("typos@50", "typos:0.5")]:
+    for key, recipe in [
+        ("uppercase", "uppercase"),
+        ("typos@20", "typos:0.2"),
+        ("typos@50", "typos:0.5"),
+    ]:
         pert = perturb_inputs(texts, parse_recipe(recipe), ids=ids, seed=0, env=PerturbEnv())
         changed = [a != b for a, b in zip(texts, pert)]
         p_lab, p_p = _predict(pert)
@@ -87,8 +122,15 @@ def test_metrics_match_a_literal_computation(tmp_path: Path) -> None:
         flips = sum(o_lab[i] != p_lab[i] for i in idx)
         acc = sum(p_lab[i] == truth[i] for i in idx) / n
         acc0 = sum(o_lab[i] == truth[i] for i in idx) / n
-        viol = sum(o_lab[i] != p_lab[i] or abs((p_p[i] if o_lab[i] == "pos" else 1 - p_p[i])
-                   - (o_p[i] if o_lab[i] == "pos" else 1 - o_p[i])) > 0.1 for i in idx)
+        viol = sum(
+            o_lab[i] != p_lab[i]
+            or abs(
+                (p_p[i] if o_lab[i] == "pos" else 1 - p_p[i])
+                - (o_p[i] if o_lab[i] == "pos" else 1 - o_p[i])
+            )
+            > 0.1
+            for i in idx
+        )
         assert r.metrics[f"{key}.flip_rate"].value == pytest.approx(flips / n, abs=1e-12)
         assert r.metrics[f"{key}.accuracy"].value == pytest.approx(acc, abs=1e-12)
         assert r.metrics[f"{key}.degradation"].value == pytest.approx(acc - acc0, abs=1e-12)
@@ -103,32 +145,79 @@ def test_metrics_match_a_literal_computation(tmp_path: Path) -> None:
     assert r.metrics["names.n_unchanged"].value == 400
     assert any("names: 400 of 400 inputs could not be changed" in f for f in r.flags)
     assert report.gates[0].passed
-    assert r.examples and {"original", "perturbed", "original_prediction", "perturbed_prediction"} <= set(r.examples[0])
+    assert r.examples and {
+        "original",
+        "perturbed",
+        "original_prediction",
+        "perturbed_prediction",
+    } <= set(r.examples[0])
 
 
 def test_gate_on_flip_rate_and_robust_accuracy(tmp_path: Path) -> None:
-    path = _suite(tmp_path, 200, {"robustness": {"perturbations": ["typos", "uppercase"]}},
-                  gates=["robustness.typos.flip_rate.upper <= 0.05", "robustness.robust_accuracy.lower >= 0.0"])
+    path = _suite(
+        tmp_path,
+        200,
+        {"robustness": {"perturbations": ["typos", "uppercase"]}},
+        gates=[
+            "robustness.typos.flip_rate.upper <= 0.05",
+            "robustness.robust_accuracy.lower >= 0.0",
+        ],
+    )
     report = assay.evaluate(path, write=False, progress=False)
     r = report.result("robustness")
     ra = r.metrics["robust_accuracy"]
-    assert ra.value <= min(r.metrics["typos.accuracy"].value, r.metrics["uppercase.accuracy"].value) + 1e-12
+    assert (
+        ra.value
+        <= min(r.metrics["typos.accuracy"].value, r.metrics["uppercase.accuracy"].value) + 1e-12
+    )
     g = {o.gate: o.passed for o in report.gates}
-    assert g["robustness.typos.flip_rate.upper <= 0.05"] == (r.metrics["typos.flip_rate"].upper <= 0.05)
+    assert g["robustness.typos.flip_rate.upper <= 0.05"] == (
+        r.metrics["typos.flip_rate"].upper <= 0.05
+    )
     assert g["robustness.robust_accuracy.lower >= 0.0"]
 
 
 def test_directional_mft_and_adversarial(tmp_path: Path) -> None:
-    (tmp_path / "mft.yaml").write_text(yaml.safe_dump({"tests": [
-        {"name": "plain_positive", "templates": ["a {w} film", "the {w} story"], "fill": {"w": ["good", "great"]}, "label": "pos"},
-        {"name": "negated", "templates": ["not {w} at all"], "fill": {"w": ["good", "fun"]}, "label": "neg"},
-    ]}), encoding="utf-8")
-    path = _suite(tmp_path, 150, {"robustness": {
-        "perturbations": ["typos"],
-        "directional": [{"name": "neg", "perturbation": "add_negative", "label": "pos", "expect": "decrease"}],
-        "mft": "mft.yaml",
-        "adversarial": {"budget": 3, "max_examples": 40, "candidates": ["typos"]},
-    }})
+    (tmp_path / "mft.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "tests": [
+                    {
+                        "name": "plain_positive",
+                        "templates": ["a {w} film", "the {w} story"],
+                        "fill": {"w": ["good", "great"]},
+                        "label": "pos",
+                    },
+                    {
+                        "name": "negated",
+                        "templates": ["not {w} at all"],
+                        "fill": {"w": ["good", "fun"]},
+                        "label": "neg",
+                    },
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    path = _suite(
+        tmp_path,
+        150,
+        {
+            "robustness": {
+                "perturbations": ["typos"],
+                "directional": [
+                    {
+                        "name": "neg",
+                        "perturbation": "add_negative",
+                        "label": "pos",
+                        "expect": "decrease",
+                    }
+                ],
+                "mft": "mft.yaml",
+                "adversarial": {"budget": 3, "max_examples": 40, "candidates": ["typos"]},
+            }
+        },
+    )
     report = assay.evaluate(path, write=False, progress=False)
     r = report.result("robustness")
     # the model ignores the negative sentences' words except "dull"/"bad" ones: failures exist but few
@@ -149,9 +238,21 @@ def test_directional_mft_and_adversarial(tmp_path: Path) -> None:
     assert again.result("robustness").metrics["adversarial.success_rate"] == adv
 
 
-def test_warm_cache_makes_zero_model_calls_for_ten_perturbations_over_5000_texts(tmp_path: Path) -> None:
-    ten = ["typos", "case", "char_swap", "char_insert", "char_delete", "whitespace",
-           "punctuation_add", "fillers", "distractor", "uppercase"]
+def test_warm_cache_makes_zero_model_calls_for_ten_perturbations_over_5000_texts(
+    tmp_path: Path,
+) -> None:
+    ten = [
+        "typos",
+        "case",
+        "char_swap",
+        "char_insert",
+        "char_delete",
+        "whitespace",
+        "punctuation_add",
+        "fillers",
+        "distractor",
+        "uppercase",
+    ]
     path = _suite(tmp_path, 5000, {"robustness": {"perturbations": ten}})
     first = assay.evaluate(path, write=False, progress=False)
     assert first.engine["n_called"] > 40000
@@ -163,7 +264,9 @@ def test_warm_cache_makes_zero_model_calls_for_ten_perturbations_over_5000_texts
 
 def test_image_perturbation_on_text_is_an_error_at_load(tmp_path: Path) -> None:
     path = _suite(tmp_path, 10, {"robustness": {"perturbations": ["typos", "blur"]}})
-    with pytest.raises(ConfigError, match=r"'blur' is a image perturbation but dataset .* has text input"):
+    with pytest.raises(
+        ConfigError, match=r"'blur' is a image perturbation but dataset .* has text input"
+    ):
         load_suite(path)
 
 
@@ -171,8 +274,12 @@ def test_unknown_perturbation_and_bad_gate_at_load(tmp_path: Path) -> None:
     path = _suite(tmp_path, 10, {"robustness": {"perturbations": ["tpyos"]}})
     with pytest.raises(ConfigError, match="unknown perturbation 'tpyos'; known ones"):
         load_suite(path)
-    path = _suite(tmp_path, 10, {"robustness": {"perturbations": ["typos"]}},
-                  gates=["robustness.case.flip_rate.upper <= 0.1"])
+    path = _suite(
+        tmp_path,
+        10,
+        {"robustness": {"perturbations": ["typos"]}},
+        gates=["robustness.case.flip_rate.upper <= 0.1"],
+    )
     with pytest.raises(ConfigError):
         load_suite(path)
 

@@ -40,7 +40,13 @@ def test_every_text_perturbation_is_deterministic_and_changes_something(name: st
     assert a == b
     assert all(isinstance(x, str) for x in a)
     assert a[:3] != TEXTS[:3] or name in ("names", "locations", "numbers", "contract")
-    assert a[3] == "" or name in ("whitespace", "distractor", "rephrase", "add_positive", "add_negative")
+    assert a[3] == "" or name in (
+        "whitespace",
+        "distractor",
+        "rephrase",
+        "add_positive",
+        "add_negative",
+    )
 
 
 def test_seed_and_id_drive_the_randomness() -> None:
@@ -81,8 +87,12 @@ def test_contract_and_expand_are_inverse_on_the_listed_phrases() -> None:
 
 
 def test_negate_adds_or_removes_one_negation() -> None:
-    out = perturb_inputs(["The film is good.", "It is not bad.", "Great fun."], parse_recipe("negate"),
-                         ids=["a", "b", "c"], env=ENV)
+    out = perturb_inputs(
+        ["The film is good.", "It is not bad.", "Great fun."],
+        parse_recipe("negate"),
+        ids=["a", "b", "c"],
+        env=ENV,
+    )
     assert out == ["The film is not good.", "It is bad.", "Great fun."]
     assert not get_perturbation("negate").preserves_label
 
@@ -104,7 +114,9 @@ def test_confusables_and_zero_width_look_the_same() -> None:
 
 
 def test_names_unchanged_without_names_and_swapped_with_them() -> None:
-    out = perturb_inputs(["no names here", "Mary met John"], parse_recipe("names"), ids=["1", "2"], env=ENV)
+    out = perturb_inputs(
+        ["no names here", "Mary met John"], parse_recipe("names"), ids=["1", "2"], env=ENV
+    )
     assert out[0] == "no names here"
     assert out[1] != "Mary met John" and len(out[1].split()) == 3
 
@@ -132,13 +144,18 @@ def test_synonyms_share_a_wordnet_synset() -> None:
     # the same word, read straight from the data file: "movie" shares synset 06613686 with film
     d = wordnet_dir()
     assert d is not None
-    line = next(x for x in (d / "data.noun").read_text(errors="replace").splitlines()
-                if x.startswith("06613686 "))
+    line = next(
+        x
+        for x in (d / "data.noun").read_text(errors="replace").splitlines()
+        if x.startswith("06613686 ")
+    )
     assert "film" in line and "movie" in line
 
 
 def test_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"unknown perturbation 'typoz'.*text: .*typos.*image: .*blur"):
+    with pytest.raises(
+        ConfigError, match=r"unknown perturbation 'typoz'.*text: .*typos.*image: .*blur"
+    ):
         parse_recipe("typoz")
 
 
@@ -165,7 +182,9 @@ def test_an_unknown_option_is_an_error() -> None:
 
 def test_word_lists_extend_from_a_suite(tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "n.txt").write_text("# comment\nZelda\n", encoding="utf-8")
-    lists = ENV.lists.with_overrides({"names": "n.txt", "fillers": ["erm"]}, base_dir=tmp_path, where="w")
+    lists = ENV.lists.with_overrides(
+        {"names": "n.txt", "fillers": ["erm"]}, base_dir=tmp_path, where="w"
+    )
     assert "Zelda" in lists.get("names") and "erm" in lists.get("fillers")
     with pytest.raises(ConfigError, match="unknown word list; known lists"):
         ENV.lists.with_overrides({"nams": []}, where="w")

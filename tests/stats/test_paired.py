@@ -17,8 +17,12 @@ def _literal(a: int, b: int, c: int, d: int, z: float = 1.959963984540054) -> tu
     w1, w2 = wilson_interval(a + b, n), wilson_interval(a + c, n)
     den = (a + b) * (c + d) * (a + c) * (b + d)
     phi = (a * d - b * c) / math.sqrt(den) if den else 0.0
-    dl = math.sqrt((p1 - w1.lower) ** 2 - 2 * phi * (p1 - w1.lower) * (w2.upper - p2) + (w2.upper - p2) ** 2)
-    du = math.sqrt((w1.upper - p1) ** 2 - 2 * phi * (w1.upper - p1) * (p2 - w2.lower) + (p2 - w2.lower) ** 2)
+    dl = math.sqrt(
+        (p1 - w1.lower) ** 2 - 2 * phi * (p1 - w1.lower) * (w2.upper - p2) + (w2.upper - p2) ** 2
+    )
+    du = math.sqrt(
+        (w1.upper - p1) ** 2 - 2 * phi * (w1.upper - p1) * (p2 - w2.lower) + (p2 - w2.lower) ** 2
+    )
     return p1 - p2 - dl, p1 - p2 + du
 
 
@@ -47,7 +51,9 @@ def test_empty_and_bad_counts() -> None:
 def test_coverage_is_near_nominal(seed: int) -> None:
     rng = np.random.default_rng(seed)
     # original right 80%, perturbed flips 10% of the right ones and fixes 20% of the wrong ones
-    probs = np.array([0.8 * 0.9, 0.2 * 0.2, 0.8 * 0.1, 0.2 * 0.8])  # both, pert only, orig only, neither
+    probs = np.array(
+        [0.8 * 0.9, 0.2 * 0.2, 0.8 * 0.1, 0.2 * 0.8]
+    )  # both, pert only, orig only, neither
     true = probs[0] + probs[1] - (probs[0] + probs[2])
     hits = 0
     reps = 2000

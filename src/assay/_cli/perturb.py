@@ -18,7 +18,9 @@ def perturb(
         str, typer.Option(help="Perturbations in order, e.g. typos:0.1,case,distractor.")
     ] = "typos",
     out: Annotated[Path, typer.Option(help="The JSONL file to write.")] = Path("perturbed.jsonl"),
-    id: Annotated[str | None, typer.Option("--id", help="The id column (default: row number).")] = None,
+    id: Annotated[
+        str | None, typer.Option("--id", help="The id column (default: row number).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same output.")] = 0,
     list_: Annotated[bool, typer.Option("--list", help="List the perturbations and exit.")] = False,
 ) -> None:
@@ -31,7 +33,10 @@ def perturb(
             d = get_perturbation(name)
             keeps = "keeps label" if d.preserves_label else "may change label"
             doc = " ".join(d.description.split())
-            console.print(f"[bold]{name}[/] ({d.kind}, {keeps}, severity {d.default_severity:g}): {doc}", highlight=False)
+            console.print(
+                f"[bold]{name}[/] ({d.kind}, {keeps}, severity {d.default_severity:g}): {doc}",
+                highlight=False,
+            )
         return
     if data is None:
         raise typer.BadParameter("give --data (or --list)", param_hint="--data")

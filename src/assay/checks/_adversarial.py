@@ -112,9 +112,9 @@ class AdversarialSearch:
         out: list[Request] = []
         for example_id, text, label, p in targets:
             att = _Attack(example_id, text, label, p, text=text, p_current=p)
-            spans = [
-                s for s in word_spans(text) if text[s[0] : s[1]].lower() not in STOPWORDS
-            ][: self.config.max_words]
+            spans = [s for s in word_spans(text) if text[s[0] : s[1]].lower() not in STOPWORDS][
+                : self.config.max_words
+            ]
             for a, b in spans:
                 loo = (text[:a] + text[b:]).replace("  ", " ").strip()
                 req = self._request(att, loo, "loo")

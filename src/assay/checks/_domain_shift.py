@@ -69,8 +69,15 @@ class DomainShiftCheck(Check):
 
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
-        return ["seen.accuracy", "unseen.accuracy", "gap", "domain.*.accuracy", "domain.*.gap",
-                "period.*.accuracy", "period.*.gap"]
+        return [
+            "seen.accuracy",
+            "unseen.accuracy",
+            "gap",
+            "domain.*.accuracy",
+            "domain.*.gap",
+            "period.*.accuracy",
+            "period.*.gap",
+        ]
 
     def plan(self, ctx: RunContext) -> list[Request]:
         return ctx.original_requests(self.model, ctx.dataset(self.config.dataset))
@@ -85,8 +92,14 @@ class DomainShiftCheck(Check):
         flags = list(pred.flags)
         if pred.task != "classification":
             flags.append("domain_shift scores classification models only so far")
-            return CheckResult(check=self.name, model=self.model, dataset=ds.name, n=pred.n,
-                               errors=pred.errors, flags=flags)
+            return CheckResult(
+                check=self.name,
+                model=self.model,
+                dataset=ds.name,
+                n=pred.n,
+                errors=pred.errors,
+                flags=flags,
+            )
         level = ctx.level
         frame = ds.frame.loc[pred.ids]
         right = np.asarray(pred.y_true == pred.y_pred, dtype=bool)
@@ -97,8 +110,9 @@ class DomainShiftCheck(Check):
             return wilson_interval(int(right[mask].sum()), int(mask.sum()), level=level)
 
         def gap(a: np.ndarray, b: np.ndarray) -> Estimate:
-            return proportion_difference(int(right[a].sum()), int(a.sum()), int(right[b].sum()),
-                                         int(b.sum()), level=level)
+            return proportion_difference(
+                int(right[a].sum()), int(a.sum()), int(right[b].sum()), int(b.sum()), level=level
+            )
 
         col = cfg.column or ds.spec.domain
         if col:
@@ -122,25 +136,34 @@ class DomainShiftCheck(Check):
                 m = values == v
                 is_seen = v in cfg.seen
                 ref = (seen_mask & ~m) if cfg.seen else ~m
-                row: dict[str, Any] = {"domain": str(v), "n": int(n), "seen": is_seen,
-                                       "too_small": int(n) < cfg.min_n}
+                row: dict[str, Any] = {
+                    "domain": str(v),
+                    "n": int(n),
+                    "seen": is_seen,
+                    "too_small": int(n) < cfg.min_n,
+                }
                 if not row["too_small"]:
                     acc, g = rate(m), gap(m, ref)
                     metrics[f"domain.{_seg(v)}.accuracy"] = acc
                     metrics[f"domain.{_seg(v)}.gap"] = g
-                    row.update(accuracy=acc.to_dict(), gap=g.to_dict(),
-                               worse=bool(g.upper < 0))
+                    row.update(accuracy=acc.to_dict(), gap=g.to_dict(), worse=bool(g.upper < 0))
                     if g.upper < 0:
-                        flags.append(f"domain {v} (n={n}{', seen' if is_seen else ''}) is worse "
-                                     f"than the reference by {-g.value:.3f} [{-g.upper:.3f}, {-g.lower:.3f}]")
+                        flags.append(
+                            f"domain {v} (n={n}{', seen' if is_seen else ''}) is worse "
+                            f"than the reference by {-g.value:.3f} [{-g.upper:.3f}, {-g.lower:.3f}]"
+                        )
                 rows.append(row)
             tables["domains"] = rows
             if cfg.seen and metrics["gap"].upper < 0:
-                flags.append(f"unseen domains are less accurate than seen ones by {-metrics['gap'].value:.3f}")
+                flags.append(
+                    f"unseen domains are less accurate than seen ones by {-metrics['gap'].value:.3f}"
+                )
         tcol = cfg.time or ds.spec.time
         if tcol:
             if tcol not in frame.columns:
-                raise ConfigError(f"checks.domain_shift.time: {tcol!r} is not a column of dataset {ds.name!r}")
+                raise ConfigError(
+                    f"checks.domain_shift.time: {tcol!r} is not a column of dataset {ds.name!r}"
+                )
             t = pd.to_datetime(frame[tcol], errors="coerce", format="mixed")
             bad = int(t.isna().sum())
             if bad:
@@ -153,7 +176,12 @@ class DomainShiftCheck(Check):
             prow = []
             for p in order:
                 m = periods == p
-                row = {"period": p, "n": counts[p], "too_small": counts[p] < cfg.min_n, "reference": p == ref_p}
+                row = {
+                    "period": p,
+                    "n": counts[p],
+                    "too_small": counts[p] < cfg.min_n,
+                    "reference": p == ref_p,
+                }
                 if not row["too_small"]:
                     acc = rate(m)
                     metrics[f"period.{_seg(p)}.accuracy"] = acc
@@ -165,5 +193,13 @@ class DomainShiftCheck(Check):
                 prow.append(row)
             tables["periods"] = prow
             tables["reference_period"] = ref_p
-        return CheckResult(check=self.name, model=self.model, dataset=ds.name, n=pred.n,
-                           metrics=metrics, tables=tables, errors=pred.errors, flags=flags)
+        return CheckResult(
+            check=self.name,
+            model=self.model,
+            dataset=ds.name,
+            n=pred.n,
+            metrics=metrics,
+            tables=tables,
+            errors=pred.errors,
+            flags=flags,
+        )

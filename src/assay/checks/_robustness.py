@@ -38,7 +38,13 @@ from assay.stats._estimate import Estimate
 
 __all__ = ["RobustnessCheck", "RobustnessConfig", "input_kind"]
 
-_DEFAULT_PERTURBATIONS: list[Any] = ["typos", "case", "char_swap", "punctuation_remove", "distractor"]
+_DEFAULT_PERTURBATIONS: list[Any] = [
+    "typos",
+    "case",
+    "char_swap",
+    "punctuation_remove",
+    "distractor",
+]
 _PER_VARIANT = ("accuracy", "degradation", "flip_rate", "n_unchanged", "violation_rate")
 _MAX_TEXT = 400
 
@@ -185,7 +191,9 @@ class RobustnessCheck(Check):
         rng = np.random.default_rng(ctx.seed)
         return sorted(rng.choice(n, size=m, replace=False).tolist())
 
-    def _variant_requests(self, ctx: RunContext, variants: list[Variant], tag: str) -> list[Request]:
+    def _variant_requests(
+        self, ctx: RunContext, variants: list[Variant], tag: str
+    ) -> list[Request]:
         ds = ctx.dataset(self._cfg().dataset)
         fp = ctx.model_infos[self.model].fingerprint
         env = self._environment(ctx)
@@ -203,8 +211,12 @@ class RobustnessCheck(Check):
                 plan[ids[r]] = (key, y, changed)
                 if changed:
                     out.append(
-                        Request(key=key, model=self.model, payload=y,
-                                tags={"example_id": ids[r], "variant": f"{tag}{v.key}"})
+                        Request(
+                            key=key,
+                            model=self.model,
+                            payload=y,
+                            tags={"example_id": ids[r], "variant": f"{tag}{v.key}"},
+                        )
                     )
             self._plans[f"{tag}{v.key}"] = plan
         return out
@@ -217,19 +229,31 @@ class RobustnessCheck(Check):
             return out
         out += self._variant_requests(ctx, _variants(cfg), "")
         for t in cfg.directional:
-            out += self._variant_requests(ctx, t.variants(where="checks.robustness"), "directional:")
+            out += self._variant_requests(
+                ctx, t.variants(where="checks.robustness"), "directional:"
+            )
         if cfg.mft:
             fp = ctx.model_infos[self.model].fingerprint
             self._mft_cases = load_mft(ctx.suite.resolve(cfg.mft), where="checks.robustness.mft")
             for c in self._mft_cases:
                 c["key"] = content_key(fp, c["input"])
-                out.append(Request(key=c["key"], model=self.model, payload=c["input"],
-                                   tags={"example_id": c["id"], "variant": "mft"}))
+                out.append(
+                    Request(
+                        key=c["key"],
+                        model=self.model,
+                        payload=c["input"],
+                        tags={"example_id": c["id"], "variant": "mft"},
+                    )
+                )
         return out
 
     def next_requests(self, ctx: RunContext, responses: Mapping[str, Response]) -> list[Request]:
         cfg = self._cfg()
-        if cfg.adversarial is None or self._by_id(ctx) or input_kind(ctx.dataset(cfg.dataset).spec) != "text":
+        if (
+            cfg.adversarial is None
+            or self._by_id(ctx)
+            or input_kind(ctx.dataset(cfg.dataset).spec) != "text"
+        ):
             return []
         if self._adv is None:
             self._adv = AdversarialSearch(
@@ -245,7 +269,9 @@ class RobustnessCheck(Check):
             right = [i for i in range(pred.n) if pred.y_true[i] == pred.y_pred[i]]
             rng = np.random.default_rng(ctx.seed + 1)
             if len(right) > cfg.adversarial.max_examples:
-                right = sorted(rng.choice(right, size=cfg.adversarial.max_examples, replace=False).tolist())
+                right = sorted(
+                    rng.choice(right, size=cfg.adversarial.max_examples, replace=False).tolist()
+                )
             targets = []
             for i in right:
                 label = str(pred.y_true[i])
@@ -265,8 +291,14 @@ class RobustnessCheck(Check):
         ds = ctx.dataset(cfg.dataset)
         pred = gather(ctx, self.model, cfg.dataset, responses)
         flags = list(pred.flags)
-        base = CheckResult(check=self.name, model=self.model, dataset=ds.name, n=pred.n,
-                           errors=pred.errors, flags=flags)
+        base = CheckResult(
+            check=self.name,
+            model=self.model,
+            dataset=ds.name,
+            n=pred.n,
+            errors=pred.errors,
+            flags=flags,
+        )
         if self._by_id(ctx):
             flags.append(
                 f"model {self.model!r} answers by example id (a predictions file) and cannot "
@@ -325,14 +357,24 @@ class RobustnessCheck(Check):
                 if v.preserves_label:
                     robust_seen.add(i)
                     robust_ok[i] = robust_ok[i] and p_ok
-                if flip and len(failing) < cfg.max_failing_examples and (o_ok or not v.preserves_label):
-                    failing.append({
-                        "perturbation": v.key, "id": i, "original": _short(texts.get(i)),
-                        "perturbed": _short(y), "label": truth,
-                        "original_prediction": olabel, "perturbed_prediction": plabel,
-                        "original_confidence": oconf,
-                        "perturbed_confidence": None if pprobs is None else pprobs.get(plabel),
-                    })
+                if (
+                    flip
+                    and len(failing) < cfg.max_failing_examples
+                    and (o_ok or not v.preserves_label)
+                ):
+                    failing.append(
+                        {
+                            "perturbation": v.key,
+                            "id": i,
+                            "original": _short(texts.get(i)),
+                            "perturbed": _short(y),
+                            "label": truth,
+                            "original_prediction": olabel,
+                            "perturbed_prediction": plabel,
+                            "original_confidence": oconf,
+                            "perturbed_confidence": None if pprobs is None else pprobs.get(plabel),
+                        }
+                    )
             n = sum(table)
             acc = wilson_interval(table[0] + table[1], n, level=level)
             deg = paired_proportion_difference(table[0], table[1], table[2], table[3], level=level)
@@ -350,12 +392,18 @@ class RobustnessCheck(Check):
                 )
             if n == 0 and plan:
                 flags.append(f"{v.key}: changed no input; it has no rates")
-            rows.append({
-                "key": v.key, "name": v.name, "severity": v.severity,
-                "steps": [f"{s.name}:{s.severity:g}" for s in v.steps],
-                "preserves_label": v.preserves_label, "n": n, "n_unchanged": n_unchanged,
-                "original_accuracy": (table[0] + table[2]) / n if n else None,
-            })
+            rows.append(
+                {
+                    "key": v.key,
+                    "name": v.name,
+                    "severity": v.severity,
+                    "steps": [f"{s.name}:{s.severity:g}" for s in v.steps],
+                    "preserves_label": v.preserves_label,
+                    "n": n,
+                    "n_unchanged": n_unchanged,
+                    "original_accuracy": (table[0] + table[2]) / n if n else None,
+                }
+            )
             examples.extend(failing)
         seen = [i for i in pred.ids if i in robust_seen]
         metrics["robust_accuracy"] = wilson_interval(
@@ -369,23 +417,33 @@ class RobustnessCheck(Check):
                 orig_probs[i] = {lbl: float(pred.proba[row[i], j]) for lbl, j in label_col.items()}
         for t in cfg.directional:
             res = score_directional(
-                t, self._plans, responses, orig_labels={i: orig(i)[0] for i in pred.ids},
-                orig_probs=orig_probs, texts=texts, level=level,
+                t,
+                self._plans,
+                responses,
+                orig_labels={i: orig(i)[0] for i in pred.ids},
+                orig_probs=orig_probs,
+                texts=texts,
+                level=level,
                 max_examples=cfg.max_failing_examples,
             )
             metrics.update(res["metrics"])
             tables.setdefault("directional", []).append(res["row"])
             examples.extend(res["examples"])
         if self._mft_cases:
-            res = score_mft(self._mft_cases, responses, level=level, max_examples=cfg.max_failing_examples)
+            res = score_mft(
+                self._mft_cases, responses, level=level, max_examples=cfg.max_failing_examples
+            )
             metrics.update(res["metrics"])
             tables["mft"] = res["rows"]
             examples.extend(res["examples"])
         if self._adv is not None:
             s = self._adv.summary(level, lambda k, n: wilson_interval(k, n, level=level))
             metrics.update(s["metrics"])
-            tables["adversarial"] = {"n": len(self._adv.attacks), "budget": self._adv.config.budget,
-                                     "examples": s["examples"][: cfg.max_failing_examples]}
+            tables["adversarial"] = {
+                "n": len(self._adv.attacks),
+                "budget": self._adv.config.budget,
+                "examples": s["examples"][: cfg.max_failing_examples],
+            }
         elif cfg.adversarial is not None:
             flags.append("the adversarial search did not run (no text input)")
         base.flags = flags
@@ -409,4 +467,3 @@ def _short(x: Any) -> Any:
     if isinstance(x, dict) and "image" in x:
         return str(Path(str(x["image"])).name)
     return x
-

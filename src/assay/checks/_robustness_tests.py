@@ -76,6 +76,8 @@ def score_directional(
         plabel = canonical_label(resp.output.label)
         probs = resp.output.probabilities
         n += 1
+        p_old: float | None = None
+        p_new: float | None = None
         if probs and i in orig_probs:
             p_new = sum(float(v) for k, v in probs.items() if canonical_label(k) == label)
             p_old = orig_probs[i].get(label, 0.0)
@@ -85,22 +87,33 @@ def score_directional(
         else:
             was, now = orig_labels[i] == label, plabel == label
             fail = (not was and now) if t.expect == "decrease" else (was and not now)
-            p_old = p_new = None
         fails += fail
         if fail and len(examples) < max_examples:
-            examples.append({
-                "perturbation": f"directional:{t.name}", "id": i, "original": texts.get(i),
-                "perturbed": y, "original_prediction": orig_labels[i],
-                "perturbed_prediction": plabel, "expected": f"P({label}) should {t.expect}",
-                "original_confidence": p_old, "perturbed_confidence": p_new,
-            })
+            examples.append(
+                {
+                    "perturbation": f"directional:{t.name}",
+                    "id": i,
+                    "original": texts.get(i),
+                    "perturbed": y,
+                    "original_prediction": orig_labels[i],
+                    "perturbed_prediction": plabel,
+                    "expected": f"P({label}) should {t.expect}",
+                    "original_confidence": p_old,
+                    "perturbed_confidence": p_new,
+                }
+            )
     metrics = {
         f"directional.{t.name}.failure_rate": wilson_interval(fails, n, level=level),
         f"directional.{t.name}.n_unchanged": Estimate.point(unchanged, n=len(plan), level=level),
     }
     row = {
-        "name": t.name, "label": label, "expect": t.expect, "n": n, "n_unchanged": unchanged,
-        "failures": fails, "mean_move": sum(moves) / len(moves) if moves else None,
+        "name": t.name,
+        "label": label,
+        "expect": t.expect,
+        "n": n,
+        "n_unchanged": unchanged,
+        "failures": fails,
+        "mean_move": sum(moves) / len(moves) if moves else None,
     }
     return {"metrics": metrics, "row": row, "examples": examples}
 
@@ -123,7 +136,9 @@ def load_mft(path: Path, *, where: str) -> list[dict[str, Any]]:
     try:
         raw = yaml.safe_load(Path(path).read_text("utf-8"))
     except OSError as e:
-        raise ConfigError(f"{where}: cannot read {str(path)!r} ({e.strerror}); give the path of a YAML file of tests") from None
+        raise ConfigError(
+            f"{where}: cannot read {str(path)!r} ({e.strerror}); give the path of a YAML file of tests"
+        ) from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{where}: {str(path)!r} is not valid YAML ({e})") from None
     tests = raw.get("tests") if isinstance(raw, dict) else None
@@ -146,19 +161,31 @@ def load_mft(path: Path, *, where: str) -> list[dict[str, Any]]:
                 try:
                     texts.append(str(tpl).format(**c))
                 except (KeyError, IndexError) as e:
-                    raise ConfigError(f"{w}: template {tpl!r} uses placeholder {e} that fill does not give") from None
+                    raise ConfigError(
+                        f"{w}: template {tpl!r} uses placeholder {e} that fill does not give"
+                    ) from None
         texts = list(dict.fromkeys(texts))
         cap = int(t.get("max_cases", _MAX_CASES))
         if len(texts) > cap:
             texts = sorted(random.Random(f"mft\x1f{t['name']}").sample(texts, cap), key=texts.index)
         for k, text in enumerate(texts):
-            cases.append({"test": str(t["name"]), "id": f"{t['name']}:{k}", "input": text,
-                          "label": canonical_label(t["label"])})
+            cases.append(
+                {
+                    "test": str(t["name"]),
+                    "id": f"{t['name']}:{k}",
+                    "input": text,
+                    "label": canonical_label(t["label"]),
+                }
+            )
     return cases
 
 
 def score_mft(
-    cases: list[dict[str, Any]], responses: Mapping[str, Response], *, level: float, max_examples: int
+    cases: list[dict[str, Any]],
+    responses: Mapping[str, Response],
+    *,
+    level: float,
+    max_examples: int,
 ) -> dict[str, Any]:
     from assay.stats import wilson_interval
 
@@ -173,10 +200,22 @@ def score_mft(
         counts = by_test.setdefault(c["test"], [0, 0])
         counts[0] += fail
         counts[1] += 1
-        if fail and sum(1 for e in examples if e["perturbation"] == f"mft:{c['test']}") < max_examples:
-            examples.append({"perturbation": f"mft:{c['test']}", "id": c["id"], "original": c["input"],
-                             "label": c["label"], "perturbed_prediction": pred})
-    metrics = {f"mft.{k}.failure_rate": wilson_interval(f, n, level=level) for k, (f, n) in by_test.items()}
+        if (
+            fail
+            and sum(1 for e in examples if e["perturbation"] == f"mft:{c['test']}") < max_examples
+        ):
+            examples.append(
+                {
+                    "perturbation": f"mft:{c['test']}",
+                    "id": c["id"],
+                    "original": c["input"],
+                    "label": c["label"],
+                    "perturbed_prediction": pred,
+                }
+            )
+    metrics = {
+        f"mft.{k}.failure_rate": wilson_interval(f, n, level=level) for k, (f, n) in by_test.items()
+    }
     total_f = sum(f for f, _ in by_test.values())
     total_n = sum(n for _, n in by_test.values())
     metrics["mft.failure_rate"] = wilson_interval(total_f, total_n, level=level)

@@ -9,8 +9,8 @@ from typing import Any
 from assay.errors import ConfigError
 from assay.perturb._base import (
     Kind,
-    PerturbEnv,
     PerturbationSpec,
+    PerturbEnv,
     get_perturbation,
     parse_specs,
     rng_for,
@@ -94,7 +94,9 @@ def perturb_inputs(
         True
     """
     env = env or PerturbEnv()
-    return [apply_variant(variant, x, seed=seed, example_id=i, env=env) for x, i in zip(inputs, ids)]
+    return [
+        apply_variant(variant, x, seed=seed, example_id=i, env=env) for x, i in zip(inputs, ids)
+    ]
 
 
 def parse_recipe(text: str, *, name: str | None = None, where: str = "recipe") -> Variant:
@@ -131,12 +133,16 @@ def variants_from_config(
             key = s.name if len(specs) == 1 else f"{s.name}@{severity_label(s.severity)}"
             if "key" in s.params:
                 key = str(s.params["key"])
-                s = PerturbationSpec(s.name, s.severity, {k: v for k, v in s.params.items() if k != "key"})
+                s = PerturbationSpec(
+                    s.name, s.severity, {k: v for k, v in s.params.items() if k != "key"}
+                )
             out.append(Variant(key, s.name, (s,), s.severity))
     for rname, steps_raw in recipes.items():
         w = f"{where}.recipes.{rname}"
         if not isinstance(steps_raw, (list, tuple)) or not steps_raw:
-            raise ConfigError(f"{w}: a recipe is a non-empty list of perturbations, e.g. [typos, case]")
+            raise ConfigError(
+                f"{w}: a recipe is a non-empty list of perturbations, e.g. [typos, case]"
+            )
         steps: list[PerturbationSpec] = []
         for j, e in enumerate(steps_raw):
             specs = parse_specs(e, where=f"{w}[{j}]")

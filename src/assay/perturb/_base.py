@@ -86,7 +86,9 @@ def get_perturbation(name: str, *, where: str = "perturbation") -> PerturbationD
         by_kind = "; ".join(
             f"{k}: {', '.join(perturbation_names(k))}" for k in ("text", "image", "tabular")
         )
-        raise ConfigError(f"{where}: unknown perturbation {name!r}; known ones — {by_kind}") from None
+        raise ConfigError(
+            f"{where}: unknown perturbation {name!r}; known ones — {by_kind}"
+        ) from None
 
 
 def rng_for(seed: int, example_id: str, name: str, severity: float) -> random.Random:

@@ -121,7 +121,9 @@ def perturb_image_file(
             im.load()
             img = im.convert("L") if im.mode in ("1", "P", "I", "F") else im.copy()
     except OSError as e:
-        raise DataError(f"image {str(p)!r}: cannot be read ({e}); give a PNG or JPEG file") from None
+        raise DataError(
+            f"image {str(p)!r}: cannot be read ({e}); give a PNG or JPEG file"
+        ) from None
     out = fn(img, rng, severity, env)
     buf = io.BytesIO()
     out.save(buf, format="PNG")

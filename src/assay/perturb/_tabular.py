@@ -27,14 +27,20 @@ def column_stats(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict[str,
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
             v = s.dropna().to_numpy(dtype=float)
             spread = float(np.std(v)) if len(v) > 1 else 0.0
-            out[c] = {"kind": "numeric", "spread": spread, "integer": bool(pd.api.types.is_integer_dtype(s))}
+            out[c] = {
+                "kind": "numeric",
+                "spread": spread,
+                "integer": bool(pd.api.types.is_integer_dtype(s)),
+            }
         else:
             values = sorted(map(str, s.dropna().unique()))[:1000]
             out[c] = {"kind": "category", "values": values}
     return out
 
 
-def _pick(row: Mapping[str, Any], rng: random.Random, severity: float, cols: list[str]) -> list[str]:
+def _pick(
+    row: Mapping[str, Any], rng: random.Random, severity: float, cols: list[str]
+) -> list[str]:
     if not cols:
         return []
     k = max(1, min(len(cols), round(len(cols) * severity)))
@@ -42,22 +48,28 @@ def _pick(row: Mapping[str, Any], rng: random.Random, severity: float, cols: lis
 
 
 def _numeric(env: PerturbEnv, row: Mapping[str, Any]) -> list[str]:
-    return [c for c in row if env.columns.get(c, {}).get("kind") == "numeric" and row[c] is not None]
+    return [
+        c for c in row if env.columns.get(c, {}).get("kind") == "numeric" and row[c] is not None
+    ]
 
 
 @register_perturbation("numeric_noise", kind="tabular", default_severity=0.1)
-def numeric_noise(row: dict[str, Any], rng: random.Random, severity: float, env: PerturbEnv) -> dict[str, Any]:
+def numeric_noise(
+    row: dict[str, Any], rng: random.Random, severity: float, env: PerturbEnv
+) -> dict[str, Any]:
     """Gaussian noise of ``severity`` × the column's standard deviation on every numeric column."""
     out = dict(row)
     for c in _numeric(env, row):
         spread = env.columns[c]["spread"]
         v = float(row[c]) + rng.gauss(0.0, severity * spread)
-        out[c] = int(round(v)) if env.columns[c].get("integer") else v
+        out[c] = round(v) if env.columns[c].get("integer") else v
     return out
 
 
 @register_perturbation("missing", kind="tabular", default_severity=0.1)
-def missing(row: dict[str, Any], rng: random.Random, severity: float, env: PerturbEnv) -> dict[str, Any]:
+def missing(
+    row: dict[str, Any], rng: random.Random, severity: float, env: PerturbEnv
+) -> dict[str, Any]:
     """A ``severity`` share of the columns set to missing (``None``)."""
     out = dict(row)
     for c in _pick(row, rng, severity, [c for c in row if row[c] is not None]):
@@ -66,9 +78,15 @@ def missing(row: dict[str, Any], rng: random.Random, severity: float, env: Pertu
 
 
 @register_perturbation("category_flip", kind="tabular", default_severity=0.1)
-def category_flip(row: dict[str, Any], rng: random.Random, severity: float, env: PerturbEnv) -> dict[str, Any]:
+def category_flip(
+    row: dict[str, Any], rng: random.Random, severity: float, env: PerturbEnv
+) -> dict[str, Any]:
     """A ``severity`` share of the categorical columns changed to another observed value."""
-    cats = [c for c in row if env.columns.get(c, {}).get("kind") == "category" and len(env.columns[c]["values"]) > 1]
+    cats = [
+        c
+        for c in row
+        if env.columns.get(c, {}).get("kind") == "category" and len(env.columns[c]["values"]) > 1
+    ]
     out = dict(row)
     for c in _pick(row, rng, severity, cats):
         others = [v for v in env.columns[c]["values"] if v != str(row[c])]
@@ -78,7 +96,11 @@ def category_flip(row: dict[str, Any], rng: random.Random, severity: float, env:
 
 @register_perturbation("scale", kind="tabular", preserves_label=True, default_severity=0.1)
 def scale(
-    row: dict[str, Any], rng: random.Random, severity: float, env: PerturbEnv, factor: float = 1000.0
+    row: dict[str, Any],
+    rng: random.Random,
+    severity: float,
+    env: PerturbEnv,
+    factor: float = 1000.0,
 ) -> dict[str, Any]:
     """A unit change: a ``severity`` share of the numeric columns multiplied by ``factor``
     (default 1000, e.g. kilograms sent as grams)."""

@@ -17,11 +17,109 @@ __all__ = ["NEGATION_RULES", "STOPWORDS", "word_spans"]
 
 #: Function words that synonym substitution and the adversarial search leave alone.
 STOPWORDS = frozenset(
-    "a an the and or but if then so of in on at to for from by with about as into than too very "
-    "is are was were be been being am do does did have has had can could will would shall should "
-    "may might must not no nor i me my we our you your he him his she her it its they them their "
-    "this that these those there here what which who whom when where why how all any both each "
-    "more most other some such only own same just also well even still get got one".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "then",
+        "so",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "by",
+        "with",
+        "about",
+        "as",
+        "into",
+        "than",
+        "too",
+        "very",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "can",
+        "could",
+        "will",
+        "would",
+        "shall",
+        "should",
+        "may",
+        "might",
+        "must",
+        "not",
+        "no",
+        "nor",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "he",
+        "him",
+        "his",
+        "she",
+        "her",
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "when",
+        "where",
+        "why",
+        "how",
+        "all",
+        "any",
+        "both",
+        "each",
+        "more",
+        "most",
+        "other",
+        "some",
+        "such",
+        "only",
+        "own",
+        "same",
+        "just",
+        "also",
+        "well",
+        "even",
+        "still",
+        "get",
+        "got",
+        "one",
+    ]
 )
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
@@ -228,7 +326,9 @@ def punctuation_add(text: str, rng: random.Random, severity: float, env: Perturb
 # --------------------------------------------------------------------------- words
 
 
-def _phrase_swap(text: str, pairs: list[tuple[str, str]], rng: random.Random, severity: float) -> str:
+def _phrase_swap(
+    text: str, pairs: list[tuple[str, str]], rng: random.Random, severity: float
+) -> str:
     hits: list[tuple[int, int, str]] = []
     taken: set[int] = set()
     lower = text.lower()
@@ -262,8 +362,10 @@ def contract(text: str, rng: random.Random, severity: float, env: PerturbEnv) ->
 def expand(text: str, rng: random.Random, severity: float, env: PerturbEnv) -> str:
     """Contractions expanded (``don't`` → ``do not``)."""
     pairs = [(b, a) for a, b in env.lists.contractions]
-    seen: set[str] = set()
-    unique = [(a, b) for a, b in pairs if not (a in seen or seen.add(a))]  # can't → cannot first
+    first: dict[str, str] = {}
+    for a, b in pairs:
+        first.setdefault(a, b)  # can't → can not (the first listed expansion)
+    unique = list(first.items())
     return _phrase_swap(text, unique, rng, severity)
 
 
@@ -287,7 +389,7 @@ def synonyms(text: str, rng: random.Random, severity: float, env: PerturbEnv) ->
 
     def edit(w: str, r: random.Random) -> str | None:
         # Capitalised words are likely names; function words have no synonyms worth the name.
-        if w[:1].isupper() and not w.isupper() or w.lower() in STOPWORDS:
+        if (w[:1].isupper() and not w.isupper()) or w.lower() in STOPWORDS:
             return None
         options = table.get(w.lower())
         if not options:
@@ -312,7 +414,9 @@ def numbers(text: str, rng: random.Random, severity: float, env: PerturbEnv) -> 
         v = float(s)
         delta = max(1.0, abs(v) * severity) * (1 if rng.random() < 0.5 else -1)
         new = v + delta * rng.uniform(0.5, 1.0)
-        rep = str(max(0, round(new))) if "." not in s else f"{max(0.0, new):.{len(s.split('.')[1])}f}"
+        rep = (
+            str(max(0, round(new))) if "." not in s else f"{max(0.0, new):.{len(s.split('.')[1])}f}"
+        )
         if rep == s:
             rep = str(int(v) + 1) if "." not in s else rep + "1"
         out.append(text[pos:a])
@@ -322,7 +426,9 @@ def numbers(text: str, rng: random.Random, severity: float, env: PerturbEnv) -> 
     return "".join(out)
 
 
-def _swap_from(text: str, rng: random.Random, severity: float, pool: tuple[str, ...], known: frozenset[str]) -> str:
+def _swap_from(
+    text: str, rng: random.Random, severity: float, pool: tuple[str, ...], known: frozenset[str]
+) -> str:
     def edit(w: str, r: random.Random) -> str | None:
         if w not in known:
             return None
@@ -381,7 +487,9 @@ def truncate(text: str, rng: random.Random, severity: float, env: PerturbEnv) ->
     return text[: spans[len(spans) - k - 1][1]]
 
 
-def _add_sentences(text: str, rng: random.Random, pool: tuple[str, ...], count: int, where: str) -> str:
+def _add_sentences(
+    text: str, rng: random.Random, pool: tuple[str, ...], count: int, where: str
+) -> str:
     if not pool:
         return text
     picked = [pool[rng.randrange(len(pool))] for _ in range(count)]
@@ -398,7 +506,9 @@ def distractor(
 ) -> str:
     """Neutral sentences prepended or appended: a change of context, not of meaning.
     ``severity`` × 5 sentences (at least one); option ``where``: ``start``, ``end``, ``either``."""
-    return _add_sentences(text, rng, env.lists.get("distractors"), max(1, round(5 * severity)), where)
+    return _add_sentences(
+        text, rng, env.lists.get("distractors"), max(1, round(5 * severity)), where
+    )
 
 
 @register_perturbation("rephrase", kind="text", default_severity=1.0)

@@ -59,7 +59,7 @@ def _read_lines(text: str) -> list[str]:
     return [ln.rstrip("\n") for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shipped(name: str) -> tuple[str, ...]:
     text = resources.files("assay.perturb").joinpath("data", f"{name}.txt").read_text("utf-8")
     return tuple(_read_lines(text))

@@ -27,11 +27,16 @@ def _severity_figure(curves: Mapping[str, list[tuple[float, Estimate]]]) -> go.F
         ys = [e.value for _, e in pts]
         hi = [e.upper - e.value if math.isfinite(e.upper) else 0 for _, e in pts]
         lo = [e.value - e.lower if math.isfinite(e.lower) else 0 for _, e in pts]
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines+markers", name=name,
-            line={"color": _plots.PALETTE[j % len(_plots.PALETTE)]},
-            error_y={"type": "data", "symmetric": False, "array": hi, "arrayminus": lo},
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines+markers",
+                name=name,
+                line={"color": _plots.PALETTE[j % len(_plots.PALETTE)]},
+                error_y={"type": "data", "symmetric": False, "array": hi, "arrayminus": lo},
+            )
+        )
     _plots._layout(fig, title="Accuracy by severity", x="severity", y="accuracy")
     return fig
 
@@ -44,13 +49,25 @@ def build_robustness(r: CheckResult, figs: Any, report: Report) -> dict[str, Any
     curves: dict[str, list[tuple[float, Estimate]]] = {}
     for row in r.tables.get("perturbations") or []:
         key = str(row.get("key"))
-        ests = {k: m[f"{key}.{k}"] for k in ("accuracy", "degradation", "flip_rate", "violation_rate")
-                if f"{key}.{k}" in m}
+        ests = {
+            k: m[f"{key}.{k}"]
+            for k in ("accuracy", "degradation", "flip_rate", "violation_rate")
+            if f"{key}.{k}" in m
+        }
         rows.append({**row, "ests": ests, "steps": ", ".join(row.get("steps") or [])})
         fr = ests.get("flip_rate")
         if fr is not None and fr.defined:
-            points.append({"name": f"{key} (n={row.get('n')})", "value": fr.value, "lower": fr.lower,
-                           "upper": fr.upper, "n": row.get("n"), "flagged": False, "too_small": False})
+            points.append(
+                {
+                    "name": f"{key} (n={row.get('n')})",
+                    "value": fr.value,
+                    "lower": fr.lower,
+                    "upper": fr.upper,
+                    "n": row.get("n"),
+                    "flagged": False,
+                    "too_small": False,
+                }
+            )
         sev = row.get("severity")
         if sev is not None and "@" in key and "accuracy" in ests:
             curves.setdefault(str(row.get("name")), []).append((float(sev), ests["accuracy"]))
@@ -66,12 +83,15 @@ def build_robustness(r: CheckResult, figs: Any, report: Report) -> dict[str, Any
         {**d, "est": m.get(f"directional.{d.get('name')}.failure_rate")}
         for d in r.tables.get("directional") or []
     ]
-    mft = [{**d, "est": m.get(f"mft.{d.get('name')}.failure_rate")} for d in r.tables.get("mft") or []]
+    mft = [
+        {**d, "est": m.get(f"mft.{d.get('name')}.failure_rate")} for d in r.tables.get("mft") or []
+    ]
     adv = r.tables.get("adversarial")
     adversarial = None
     if adv:
         adversarial = {
-            "n": adv.get("n"), "budget": adv.get("budget"),
+            "n": adv.get("n"),
+            "budget": adv.get("budget"),
             "success": m.get("adversarial.success_rate"),
             "words": m.get("adversarial.words_changed"),
             "queries": m.get("adversarial.queries"),

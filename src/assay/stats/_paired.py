@@ -60,4 +60,6 @@ def paired_proportion_difference(
     delta = math.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
     eps = math.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0.0))
     diff = p1 - p2
-    return Estimate(diff, max(-1.0, diff - delta), min(1.0, diff + eps), level, "newcombe-paired", n)
+    return Estimate(
+        diff, max(-1.0, diff - delta), min(1.0, diff + eps), level, "newcombe-paired", n
+    )
