@@ -6,15 +6,16 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
-from assay.checks._predictions import Predictions, collect_predictions
+from assay.checks._predictions import ERROR_LABEL, Predictions, collect_predictions
 from assay.config._suite import Suite
 from assay.engine._types import Request, Response
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult
 
-__all__ = ["PerformanceCheck", "resolve_task"]
+__all__ = ["PerformanceCheck", "per_example_table", "resolve_task"]
 
 _CLASSIFICATION_METRICS = [
     "accuracy",
@@ -67,11 +68,14 @@ class PerformanceConfig(CheckConfig):
         positive_label: the positive class of a binary problem (default: the second label).
         n_bootstrap: resamples for bootstrap intervals.
         n_bins: bins of the reliability diagram and ECE.
+        keep_predictions: at most this many per-example predictions are kept in the Report (table
+            ``per_example``), for paired comparisons (``assay compare``); 0 keeps none.
     """
 
     positive_label: str | None = None
     n_bootstrap: int = 1000
     n_bins: int = 10
+    keep_predictions: int = Field(default=200_000, ge=0)
 
 
 def resolve_task(ctx: RunContext, model: str) -> Literal["classification", "regression"]:
@@ -174,6 +178,10 @@ class PerformanceCheck(Check):
             n_bins=cfg.n_bins,
         )
         tables: dict[str, Any] = {"task": pred.task, **summary.tables}
+        if cfg.keep_predictions:
+            tables["per_example"] = per_example_table(
+                pred, limit=cfg.keep_predictions, positive_label=cfg.positive_label
+            )
         return CheckResult(
             check=self.name,
             model=self.model,
@@ -193,6 +201,32 @@ class PerformanceCheck(Check):
         if suite.task == "classification":
             return list(_CLASSIFICATION_METRICS)
         return _CLASSIFICATION_METRICS + _REGRESSION_METRICS
+
+
+def per_example_table(
+    pred: Predictions, *, limit: int, positive_label: str | None = None
+) -> dict[str, Any]:
+    """The predictions of the first ``limit`` scored examples, column-wise (JSON-ready).
+
+    Keys: ``id``, ``y_true``, ``y_pred`` (labels as strings, or numbers for regression), ``score``
+    (binary classification with probabilities: the positive class's probability), ``positive_label``,
+    ``n_total`` and ``truncated``. Paired comparisons read this table (``assay compare``).
+    """
+    k = min(limit, pred.n)
+    table: dict[str, Any] = {"id": [str(i) for i in pred.ids[:k]], "n_total": pred.n,
+                             "truncated": k < pred.n}
+    if pred.task == "regression":
+        table["y_true"] = [float(x) for x in pred.y_true[:k]]
+        table["y_pred"] = [float(x) for x in pred.y_pred[:k]]
+        return table
+    table["y_true"] = [str(x) for x in pred.y_true[:k]]
+    table["y_pred"] = [str(x) for x in pred.y_pred[:k]]
+    real = [lbl for lbl in pred.labels if lbl != ERROR_LABEL]
+    if pred.proba is not None and len(real) == 2:
+        pos = positive_label if positive_label in real else real[1]
+        table["positive_label"] = pos
+        table["score"] = [round(float(x), 9) for x in pred.proba[:k, pred.labels.index(pos)]]
+    return table
 
 
 def _examples(ctx: RunContext, dataset: str, pred: Predictions) -> list[dict[str, Any]]:

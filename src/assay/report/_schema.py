@@ -14,8 +14,9 @@ from assay.stats._estimate import Estimate
 
 __all__ = ["SCHEMA_VERSION", "CheckResult", "ErrorSummary", "GateOutcome", "Report"]
 
-#: Bump the major part on any change that old readers cannot read.
-SCHEMA_VERSION = "1.0"
+#: Bump the major part on any change that old readers cannot read. 1.1: the performance check keeps
+#: per-example predictions (table ``per_example``) for paired comparisons; 1.0 reports still load.
+SCHEMA_VERSION = "1.1"
 
 
 class _Model(BaseModel):
