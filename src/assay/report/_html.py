@@ -27,6 +27,7 @@ from markupsafe import Markup
 
 from assay.report import _plots
 from assay.report._fairness_view import build_fairness
+from assay.report._html_generalization import build_cv, build_generalization, build_leakage
 from assay.report._robustness_html import build_robustness
 from assay.report._schema import CheckResult, Report
 from assay.stats._estimate import Estimate
@@ -349,6 +350,10 @@ SECTIONS: dict[str, Section] = {
     "slices": Section("Slices", "section_slices.html.j2", build_slices),
     "robustness": Section("Robustness", "section_robustness.html.j2", build_robustness),
     "fairness": Section("Fairness", "section_fairness.html.j2", build_fairness),
+    "generalization": Section("Generalization", "section_generalization.html.j2",
+                              build_generalization),
+    "cv": Section("Cross-validation", "section_cv.html.j2", build_cv),
+    "leakage": Section("Leakage", "section_leakage.html.j2", build_leakage),
 }
 GENERIC = Section("", "section_generic.html.j2", build_generic)
 
