@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from assay._cli import curves as curves_cmd
+from assay._cli import cv as cv_cmd
 from assay._cli import init as init_cmd
+from assay._cli import leakage as leakage_cmd
 from assay._cli import perturb as perturb_cmd
 from assay._cli import report as report_cmd
 from assay._cli import run as run_cmd
@@ -21,6 +24,9 @@ app.command("run")(run_cmd.run)
 app.command("init")(init_cmd.init)
 app.command("report")(report_cmd.report)
 app.command("perturb")(perturb_cmd.perturb)
+app.command("curves")(curves_cmd.curves)
+app.command("leakage")(leakage_cmd.leakage)
+app.command("cv")(cv_cmd.cv)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -168,7 +168,6 @@ class GeneralizationCheck(Check):
                 metrics[f"curves.{key}"] = _point(value, ctx.level)
             if d.verdict != "none":
                 flags.append(f"overfitting ({d.verdict}) in the training log: {d.recommendation}")
-            notes.extend(d.notes)
         elif cfg.log is not None:
             notes.append(f"no training log given for model {self.model!r}")
         sets = self._sets(ctx)
