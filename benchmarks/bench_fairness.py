@@ -56,10 +56,16 @@ def main() -> None:
 
     def fairlearn() -> dict[str, Any]:
         mf = MetricFrame(
-            metrics={"accuracy": accuracy_score, "precision": precision_score,
-                     "recall": recall_score, "selection_rate": selection_rate,
-                     "false_positive_rate": false_positive_rate},
-            y_true=y, y_pred=yp, sensitive_features=g,
+            metrics={
+                "accuracy": accuracy_score,
+                "precision": precision_score,
+                "recall": recall_score,
+                "selection_rate": selection_rate,
+                "false_positive_rate": false_positive_rate,
+            },
+            y_true=y,
+            y_pred=yp,
+            sensitive_features=g,
         )
         return {
             "by_group": mf.by_group,
@@ -75,14 +81,18 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t_fl, ref = timed(fairlearn)
-    worst = max(abs(gm.summaries["demographic_parity_difference"].value - ref["dpd"]),
-                abs(gm.summaries["equalized_odds_difference"].value - ref["eod"]))
+    worst = max(
+        abs(gm.summaries["demographic_parity_difference"].value - ref["dpd"]),
+        abs(gm.summaries["equalized_odds_difference"].value - ref["eod"]),
+    )
     for key, row in ref["by_group"].iterrows():
         for m in row.index:
             worst = max(worst, abs(gm.by_group[str(key)][m].value - float(row[m])))
     assert worst <= 1e-12, worst
-    print(f"group table, N={n:,}, {args.groups} groups (max |difference| of shared values: "
-          f"{worst:.1e})")
+    print(
+        f"group table, N={n:,}, {args.groups} groups (max |difference| of shared values: "
+        f"{worst:.1e})"
+    )
     print(f"  fairlearn MetricFrame (5 metrics) + DP + EO, no intervals: {t_fl:9.3f} s")
     print(f"  assay group_metrics, every value with an interval:        {t_assay:9.4f} s")
     print(f"  ratio: {t_fl / t_assay:,.0f}x")

@@ -30,12 +30,32 @@ from sklearn.preprocessing import OneHotEncoder
 
 HERE = Path(__file__).resolve().parent
 COLUMNS = [
-    "age", "workclass", "fnlwgt", "education", "education_num", "marital_status", "occupation",
-    "relationship", "race", "sex", "capital_gain", "capital_loss", "hours_per_week",
-    "native_country", "income",
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education_num",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+    "native_country",
+    "income",
 ]
-CATEGORICAL = ["workclass", "education", "marital_status", "occupation", "relationship", "race",
-               "sex", "native_country"]
+CATEGORICAL = [
+    "workclass",
+    "education",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "native_country",
+]
 NUMERIC = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
 
 
@@ -48,8 +68,14 @@ def adult_dir() -> Path:
 
 
 def read(name: str) -> pd.DataFrame:
-    frame = pd.read_csv(adult_dir() / name, header=None, names=COLUMNS, skipinitialspace=True,
-                        comment="|", na_values="?")
+    frame = pd.read_csv(
+        adult_dir() / name,
+        header=None,
+        names=COLUMNS,
+        skipinitialspace=True,
+        comment="|",
+        na_values="?",
+    )
     frame["income"] = frame["income"].str.rstrip(".")  # the test file writes "<=50K."
     return frame.dropna(subset=["income"]).reset_index(drop=True)
 
@@ -75,8 +101,10 @@ def main() -> None:
     test.insert(0, "id", [f"adult-{i}" for i in range(len(test))])
     test[["id", *features, "income"]].to_csv(work / "test.csv", index=False)
     acc = float((model.predict(test[features]) == test["income"]).mean())
-    print(f"train {len(train)} rows, test {len(test)} rows, test accuracy {acc:.3f}; wrote "
-          f"{work} in {time.perf_counter() - started:.1f} s")
+    print(
+        f"train {len(train)} rows, test {len(test)} rows, test accuracy {acc:.3f}; wrote "
+        f"{work} in {time.perf_counter() - started:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from assay.errors import ConfigError
 from assay.fairness import group_metrics
 from assay.report import render_html
 
-TABLE_MODEL = '''
+TABLE_MODEL = """
 def predict(rows):
     out = []
     for r in rows:
@@ -26,9 +26,9 @@ def predict(rows):
         out.append({"label": "yes" if p >= 0.5 else "no", "probabilities": {"yes": p, "no": 1 - p}})
     return out
 predict.task = "classification"
-'''
+"""
 
-TEXT_MODEL = '''
+TEXT_MODEL = """
 import re
 def predict(texts):
     # biased on purpose: "he" raises the score
@@ -44,7 +44,7 @@ def write(texts):
     return ["a wonderful person" if re.search(r"\\bhe\\b", t.lower()) else "a person"
             for t in texts]
 write.task = "generation"
-'''
+"""
 
 
 def _table(tmp: Path, n: int, seed: int) -> pd.DataFrame:
@@ -53,21 +53,36 @@ def _table(tmp: Path, n: int, seed: int) -> pd.DataFrame:
     race = rng.choice(["a", "b", "c"], n, p=[0.6, 0.3, 0.1])
     score = rng.random(n)
     label = np.where(rng.random(n) < score, "yes", "no")
-    frame = pd.DataFrame({"id": [f"p{i}" for i in range(n)], "score": score,
-                          "bonus": np.where(sex == "M", 0.15, 0.0), "sex": sex, "race": race,
-                          "label": label})
+    frame = pd.DataFrame(
+        {
+            "id": [f"p{i}" for i in range(n)],
+            "score": score,
+            "bonus": np.where(sex == "M", 0.15, 0.0),
+            "sex": sex,
+            "race": race,
+            "label": label,
+        }
+    )
     frame.loc[frame.index[:7], "sex"] = None  # missing values become their own group
     frame.to_csv(tmp / "test.csv", index=False)
     (tmp / "tm.py").write_text(TABLE_MODEL)
     return frame
 
 
-def _write_suite(tmp: Path, checks: dict[str, Any], gates: list[str] | None = None,
-                 **data: Any) -> Path:
+def _write_suite(
+    tmp: Path, checks: dict[str, Any], gates: list[str] | None = None, **data: Any
+) -> Path:
     suite = {
         "name": "fair",
-        "data": {"path": "test.csv", "id": "id", "input": ["score", "bonus"], "label": "label",
-                 "labels": ["no", "yes"], "groups": ["sex", "race"], **data},
+        "data": {
+            "path": "test.csv",
+            "id": "id",
+            "input": ["score", "bonus"],
+            "label": "label",
+            "labels": ["no", "yes"],
+            "groups": ["sex", "race"],
+            **data,
+        },
         "models": {"candidate": "python:tm.py:predict"},
         "checks": checks,
         "engine": {"progress": False, "cache": None, "batch_size": 1000},
@@ -82,11 +97,15 @@ def _write_suite(tmp: Path, checks: dict[str, Any], gates: list[str] | None = No
 def table_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("fair")
     frame = _table(tmp, 3000, 0)
-    suite = _write_suite(tmp, {"fairness": {"positive_label": "yes", "min_n": 50}}, [
-        "fairness.sex.demographic_parity_ratio.lower >= 0.5",
-        "fairness.race.*.accuracy.lower >= 0.5",
-        "fairness.sex&race.equalized_odds_difference.upper <= 0.9",
-    ])
+    suite = _write_suite(
+        tmp,
+        {"fairness": {"positive_label": "yes", "min_n": 50}},
+        [
+            "fairness.sex.demographic_parity_ratio.lower >= 0.5",
+            "fairness.race.*.accuracy.lower >= 0.5",
+            "fairness.sex&race.equalized_odds_difference.upper <= 0.9",
+        ],
+    )
     report = assay.evaluate(suite, out=tmp / "out", progress=False)
     sex = frame["sex"].fillna("<missing>").to_numpy()
     p = np.clip(frame["score"] + frame["bonus"], 0.03, 0.97)
@@ -104,14 +123,18 @@ def test_group_metrics_and_disparities_match_the_library_and_fairlearn(
     for g in direct.groups:
         for m in ("accuracy", "selection_rate", "precision", "recall", "false_positive_rate"):
             assert r.metrics[f"sex.{g}.{m}"].value == pytest.approx(
-                direct.by_group[g][m].value, abs=1e-12)
+                direct.by_group[g][m].value, abs=1e-12
+            )
         assert f"sex.{g}.ece" in r.metrics
     assert r.metrics["sex.demographic_parity_ratio"].value == pytest.approx(
         demographic_parity_ratio(y, pred, sensitive_features=sex, pos_label="yes")
-        if "pos_label" in demographic_parity_ratio.__code__.co_varnames else
-        demographic_parity_ratio(y == "yes", pred == "yes", sensitive_features=sex), abs=1e-12)
+        if "pos_label" in demographic_parity_ratio.__code__.co_varnames
+        else demographic_parity_ratio(y == "yes", pred == "yes", sensitive_features=sex),
+        abs=1e-12,
+    )
     assert r.metrics["sex.equalized_odds_difference"].value == pytest.approx(
-        equalized_odds_difference(y == "yes", pred == "yes", sensitive_features=sex), abs=1e-12)
+        equalized_odds_difference(y == "yes", pred == "yes", sensitive_features=sex), abs=1e-12
+    )
     # intersections are named sex&race with groups like M&a
     inter = [k for k in r.metrics if k.startswith("sex&race.M&a.")]
     assert inter and "sex&race.demographic_parity_difference" in r.metrics
@@ -132,10 +155,13 @@ def test_gates_and_flags(table_run: dict[str, Any]) -> None:
     assert outcomes["fairness.race.*.accuracy.lower >= 0.5"].passed
     dpr = report.result("fairness").metrics["sex.demographic_parity_ratio"]
     assert outcomes["fairness.sex.demographic_parity_ratio.lower >= 0.5"].passed == (
-        dpr.lower >= 0.5)
+        dpr.lower >= 0.5
+    )
     # the model selects M far more often: flagged after BH correction
-    assert any("group sex=M" in f and "selection rate differs" in f
-               for f in report.result("fairness").flags)
+    assert any(
+        "group sex=M" in f and "selection rate differs" in f
+        for f in report.result("fairness").flags
+    )
 
 
 def test_html_shows_groups_disparities_and_survives_json(table_run: dict[str, Any]) -> None:
@@ -150,7 +176,9 @@ def test_html_shows_groups_disparities_and_survives_json(table_run: dict[str, An
 def test_bad_group_configuration_is_named(tmp_path: Path) -> None:
     _table(tmp_path, 200, 1)
     suite = _write_suite(tmp_path, {"fairness": {"groups": ["gender"]}})
-    with pytest.raises(ConfigError, match="'gender' is not a column.*columns: id, score, bonus, sex"):
+    with pytest.raises(
+        ConfigError, match="'gender' is not a column.*columns: id, score, bonus, sex"
+    ):
         assay.evaluate(suite, out=tmp_path / "o", progress=False)
     suite = _write_suite(tmp_path, {"fairness": {"missing": "error"}})
     with pytest.raises(ConfigError, match="column 'sex'.*7 missing values.*missing: group"):
@@ -161,17 +189,34 @@ def test_bad_group_configuration_is_named(tmp_path: Path) -> None:
 
 
 def _text_suite(tmp: Path, model: str, checks: dict[str, Any], gates: list[str]) -> Path:
-    texts = ["he is good", "she is good", "he was late", "she was late", "a good film",
-             "her film", "nothing here", "John and Mary"] * 25
+    texts = [
+        "he is good",
+        "she is good",
+        "he was late",
+        "she was late",
+        "a good film",
+        "her film",
+        "nothing here",
+        "John and Mary",
+    ] * 25
     labels = ["pos", "pos", "neg", "neg", "pos", "neg", "neg", "neg"] * 25
-    pd.DataFrame({"id": [f"t{i}" for i in range(len(texts))], "text": texts,
-                  "label": labels}).to_csv(tmp / "text.csv", index=False)
+    pd.DataFrame(
+        {"id": [f"t{i}" for i in range(len(texts))], "text": texts, "label": labels}
+    ).to_csv(tmp / "text.csv", index=False)
     (tmp / "txt.py").write_text(TEXT_MODEL)
     suite = {
-        "name": "cf", "data": {"path": "text.csv", "id": "id", "input": "text", "label": "label",
-                               "labels": ["neg", "pos"]},
+        "name": "cf",
+        "data": {
+            "path": "text.csv",
+            "id": "id",
+            "input": "text",
+            "label": "label",
+            "labels": ["neg", "pos"],
+        },
         "models": {"candidate": f"python:txt.py:{model}"},
-        "checks": checks, "engine": {"progress": False}, "gates": gates,
+        "checks": checks,
+        "engine": {"progress": False},
+        "gates": gates,
     }
     if model == "write":
         suite["task"] = "generation"
@@ -183,9 +228,12 @@ def _text_suite(tmp: Path, model: str, checks: dict[str, Any], gates: list[str])
 
 
 def test_counterfactual_flip_rate_and_score_change_are_exact(tmp_path: Path) -> None:
-    suite = _text_suite(tmp_path, "predict", {"fairness": {"counterfactual": {
-        "swaps": ["gender", "names", "religion"]}}},
-        ["fairness.counterfactual.gender.flip_rate.upper <= 0.02"])
+    suite = _text_suite(
+        tmp_path,
+        "predict",
+        {"fairness": {"counterfactual": {"swaps": ["gender", "names", "religion"]}}},
+        ["fairness.counterfactual.gender.flip_rate.upper <= 0.02"],
+    )
     report = assay.evaluate(suite, out=tmp_path / "out", progress=False)
     r = report.result("fairness")
     # gender applies to 5 of 8 texts (he/she x4, her); flips: "he was late" (0.55 -> 0.45) and
@@ -194,7 +242,8 @@ def test_counterfactual_flip_rate_and_score_change_are_exact(tmp_path: Path) -> 
     assert (g["n_applicable"], g["n_pairs"], g["n_flipped"]) == (125, 125, 50)
     assert r.metrics["counterfactual.gender.flip_rate"].value == pytest.approx(50 / 125)
     assert r.metrics["counterfactual.gender.mean_score_change"].value == pytest.approx(
-        0.1 * 100 / 125)
+        0.1 * 100 / 125
+    )
     assert r.metrics["counterfactual.gender.n_not_applicable"].value == 75
     assert r.metrics["counterfactual.names.n_not_applicable"].value == 175
     assert r.metrics["counterfactual.religion.n_not_applicable"].value == 200
@@ -208,8 +257,9 @@ def test_counterfactual_flip_rate_and_score_change_are_exact(tmp_path: Path) -> 
 
 
 def test_counterfactual_on_generated_text_uses_the_lexicon(tmp_path: Path) -> None:
-    suite = _text_suite(tmp_path, "write", {"fairness": {"counterfactual": {"swaps": ["gender"]}}},
-                        [])
+    suite = _text_suite(
+        tmp_path, "write", {"fairness": {"counterfactual": {"swaps": ["gender"]}}}, []
+    )
     r = assay.evaluate(suite, out=tmp_path / "out", progress=False).result("fairness")
     # "he ..." -> "a wonderful person" (score 1.0) vs "a person" (0.0): |change| = 1 for the
     # 100 he/she texts, 0 for the 25 "her film" texts.

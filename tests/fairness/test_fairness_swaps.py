@@ -37,7 +37,9 @@ def test_gender_swap_goes_both_ways_keeps_case_and_is_an_involution(
 def test_whole_words_only(lists: dict[str, WordList]) -> None:
     s = Swapper(lists["gender"])
     assert s.swap("The theme: hemlock, shell, manhole, history.") == (
-        "The theme: hemlock, shell, manhole, history.", 0)
+        "The theme: hemlock, shell, manhole, history.",
+        0,
+    )
     assert s.swap("the man's hat")[0] == "the woman's hat"
 
 
@@ -68,8 +70,12 @@ def test_payload_swaps_text_or_one_field(lists: dict[str, WordList]) -> None:
 def test_suite_word_lists_extend_and_add(tmp_path: Path) -> None:
     (tmp_path / "extra.yaml").write_text("groups: {male: [lad], female: [lass]}\n")
     (tmp_path / "pets.yaml").write_text("groups: {a: [cat], b: [dog]}\n")
-    lists = resolve_wordlists(None, {"gender": "extra.yaml", "pets": "pets.yaml"}, tmp_path,
-                              "checks.fairness.counterfactual")
+    lists = resolve_wordlists(
+        None,
+        {"gender": "extra.yaml", "pets": "pets.yaml"},
+        tmp_path,
+        "checks.fairness.counterfactual",
+    )
     assert list(lists)[-1] == "pets"
     assert Swapper(lists["gender"]).swap("lad")[0] == "lass"
     with pytest.raises(ConfigError, match="unknown swap type.*'colours'.*wordlists"):

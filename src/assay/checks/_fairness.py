@@ -119,8 +119,11 @@ def _intersections(config: FairnessConfig, features: list[str]) -> list[list[str
     if config.intersections is False:
         return []
     if config.intersections is True:
-        return [list(c) for k in range(2, len(features) + 1)
-                for c in itertools.combinations(features, k)]
+        return [
+            list(c)
+            for k in range(2, len(features) + 1)
+            for c in itertools.combinations(features, k)
+        ]
     for i, combo in enumerate(config.intersections):
         if len(combo) < 2:
             raise ConfigError(
@@ -194,18 +197,17 @@ class FairnessCheck(Check):
             "name the text column to rewrite, e.g. `counterfactual: {input: description}`"
         )
 
-    def _variants(
-        self, ctx: RunContext, ds: Dataset
-    ) -> dict[str, dict[str, tuple[Request, Any]]]:
+    def _variants(self, ctx: RunContext, ds: Dataset) -> dict[str, dict[str, tuple[Request, Any]]]:
         """Swap type → example id → (swapped Request, swapped payload); cached per run."""
         cached = getattr(self, "_cf_variants", None)
         if cached is not None:
-            return cached  # type: ignore[no-any-return]
+            return cached
         cf = self._cfg().counterfactual
         assert cf is not None
         field_name = self._text_field(ds)
-        lists = resolve_wordlists(cf.swaps, cf.wordlists, ctx.suite.base_dir,
-                                  "checks.fairness.counterfactual")
+        lists = resolve_wordlists(
+            cf.swaps, cf.wordlists, ctx.suite.base_dir, "checks.fairness.counterfactual"
+        )
         fp = ctx.model_infos[self.model].fingerprint
         payloads = ds.payloads()
         out: dict[str, dict[str, tuple[Request, Any]]] = {}
@@ -216,8 +218,12 @@ class FairnessCheck(Check):
                 new, count = swap_payload(payload, swapper, field_name)
                 if count == 0 or new == payload:
                     continue
-                req = Request(key=content_key(fp, new), model=self.model, payload=new,
-                              tags={"example_id": example_id, "swap": name})
+                req = Request(
+                    key=content_key(fp, new),
+                    model=self.model,
+                    payload=new,
+                    tags={"example_id": example_id, "swap": name},
+                )
                 variants[example_id] = (req, new)
             out[name] = variants
         self._cf_variants = out
@@ -252,9 +258,17 @@ class FairnessCheck(Check):
             examples = self._counterfactual(ctx, ds, task, responses, metrics, tables, flags)
         tables["too_small_keys"] = too_small
         kwargs: dict[str, Any] = {} if errors is None else {"errors": errors}
-        return CheckResult(check=self.name, model=self.model, dataset=ds.name, n=n,
-                           metrics=metrics, tables=tables, examples=examples, flags=flags,
-                           **kwargs)
+        return CheckResult(
+            check=self.name,
+            model=self.model,
+            dataset=ds.name,
+            n=n,
+            metrics=metrics,
+            tables=tables,
+            examples=examples,
+            flags=flags,
+            **kwargs,
+        )
 
     def _group_columns(
         self, ds: Dataset, ids: list[str], features: list[str]
@@ -321,16 +335,31 @@ class FairnessCheck(Check):
         for i, (name, values) in enumerate(columns.items()):
             seed = ctx.seed + 7919 * (i + 1)
             if pred.task == "classification":
-                gm = group_metrics(pred.y_true, pred.y_pred, values.to_numpy(),
-                                   positive_label=positive, proba=pred.proba, labels=pred.labels,
-                                   level=ctx.level, n_bootstrap=cfg.n_bootstrap,
-                                   random_state=seed, min_n=cfg.min_n, n_bins=cfg.n_bins,
-                                   summary_min_n=cfg.summaries_min_n)
+                gm = group_metrics(
+                    pred.y_true,
+                    pred.y_pred,
+                    values.to_numpy(),
+                    positive_label=positive,
+                    proba=pred.proba,
+                    labels=pred.labels,
+                    level=ctx.level,
+                    n_bootstrap=cfg.n_bootstrap,
+                    random_state=seed,
+                    min_n=cfg.min_n,
+                    n_bins=cfg.n_bins,
+                    summary_min_n=cfg.summaries_min_n,
+                )
             else:
-                gm = group_regression_metrics(pred.y_true, pred.y_pred, values.to_numpy(),
-                                              level=ctx.level, n_bootstrap=cfg.n_bootstrap,
-                                              random_state=seed, min_n=cfg.min_n,
-                                              summary_min_n=cfg.summaries_min_n)
+                gm = group_regression_metrics(
+                    pred.y_true,
+                    pred.y_pred,
+                    values.to_numpy(),
+                    level=ctx.level,
+                    n_bootstrap=cfg.n_bootstrap,
+                    random_state=seed,
+                    min_n=cfg.min_n,
+                    summary_min_n=cfg.summaries_min_n,
+                )
             blocks.append((name, gm))
         # Benjamini–Hochberg over every (feature, group, test) with enough examples.
         tested: list[tuple[str, str, str, float]] = []
@@ -354,22 +383,37 @@ class FairnessCheck(Check):
                     metrics[f"{key}.{m}"] = est
                     if g in gm.too_small:
                         too_small.append(f"{key}.{m}")
-                p_adj = {test: adjusted[(name, g, test)][0] for test in gm.p_values[g]
-                         if (name, g, test) in adjusted}
-                flagged = [test for test in gm.p_values[g]
-                           if adjusted.get((name, g, test), (1.0, False))[1]]
+                p_adj = {
+                    test: adjusted[(name, g, test)][0]
+                    for test in gm.p_values[g]
+                    if (name, g, test) in adjusted
+                }
+                flagged = [
+                    test
+                    for test in gm.p_values[g]
+                    if adjusted.get((name, g, test), (1.0, False))[1]
+                ]
                 for test in flagged:
-                    what = {"accuracy_worse": "accuracy is significantly below the rest",
-                            "selection_rate_differs": "selection rate differs from the rest",
-                            "mae_worse": "errors are significantly larger than the rest"}[test]
-                    flags.append(f"group {name}={g} (n={size}): {what} (BH-adjusted "
-                                 f"p={p_adj[test]:.3g})")
-                rows.append({
-                    "name": g, "n": size, "too_small": g in gm.too_small,
-                    "metrics": {m: e.to_dict() for m, e in gm.by_group[g].items()},
-                    "p_values": gm.p_values[g], "p_adjusted": p_adj, "flagged": flagged,
-                    "cells": gm.cells.get(g),
-                })
+                    what = {
+                        "accuracy_worse": "accuracy is significantly below the rest",
+                        "selection_rate_differs": "selection rate differs from the rest",
+                        "mae_worse": "errors are significantly larger than the rest",
+                    }[test]
+                    flags.append(
+                        f"group {name}={g} (n={size}): {what} (BH-adjusted p={p_adj[test]:.3g})"
+                    )
+                rows.append(
+                    {
+                        "name": g,
+                        "n": size,
+                        "too_small": g in gm.too_small,
+                        "metrics": {m: e.to_dict() for m, e in gm.by_group[g].items()},
+                        "p_values": gm.p_values[g],
+                        "p_adjusted": p_adj,
+                        "flagged": flagged,
+                        "cells": gm.cells.get(g),
+                    }
+                )
             for s, est in gm.summaries.items():
                 metrics[f"{name}.{s}"] = est
             if gm.too_small:
@@ -379,13 +423,15 @@ class FairnessCheck(Check):
                     "shown with their wide intervals, not gated"
                     + ("" if cfg.summaries_min_n else ", but counted in the across-group summaries")
                 )
-            tables["features"].append({
-                "name": name,
-                "intersection": "&" in name and name not in features,
-                "n_missing": n_missing.get(name, 0),
-                "groups": rows,
-                "summaries": {s: e.to_dict() for s, e in gm.summaries.items()},
-            })
+            tables["features"].append(
+                {
+                    "name": name,
+                    "intersection": "&" in name and name not in features,
+                    "n_missing": n_missing.get(name, 0),
+                    "groups": rows,
+                    "summaries": {s: e.to_dict() for s, e in gm.summaries.items()},
+                }
+            )
 
     def _positive_label(self, labels: list[str]) -> str:
         cfg = self._cfg()
@@ -451,8 +497,10 @@ class FairnessCheck(Check):
             for m in ("flip_rate", "mean_score_change", "n_not_applicable"):
                 metrics[f"{COUNTERFACTUAL}.{swap}.{m}"] = Estimate.from_dict(row[m])
             if row["n_errors"]:
-                flags.append(f"counterfactual {swap}: {row['n_errors']} pairs had a failed call "
-                             "and were left out")
+                flags.append(
+                    f"counterfactual {swap}: {row['n_errors']} pairs had a failed call "
+                    "and were left out"
+                )
         flags += summary["flags"]
         tables[COUNTERFACTUAL] = summary
         return list(summary["examples"])
@@ -469,8 +517,9 @@ class FairnessCheck(Check):
             summaries = [f"{m}_{k}" for m in REGRESSION_GROUP_METRICS for k in _SUMMARY_KINDS]
         else:
             per_group = list(CLASSIFICATION_GROUP_METRICS)
-            summaries = [f"{m}_{k}" for m in CLASSIFICATION_GROUP_METRICS
-                         for k in _SUMMARY_KINDS] + _CLASSIFICATION_SUMMARIES
+            summaries = [
+                f"{m}_{k}" for m in CLASSIFICATION_GROUP_METRICS for k in _SUMMARY_KINDS
+            ] + _CLASSIFICATION_SUMMARIES
             if suite.task == "auto":
                 per_group += list(REGRESSION_GROUP_METRICS)
                 summaries += [f"{m}_{k}" for m in REGRESSION_GROUP_METRICS for k in _SUMMARY_KINDS]
@@ -478,8 +527,12 @@ class FairnessCheck(Check):
         patterns += [f"{f}.{s}" for f in names for s in summaries]
         if config.counterfactual is not None:
             swaps = config.counterfactual.swaps or [
-                *BUILTIN_SWAPS, *[w for w in config.counterfactual.wordlists
-                                  if w not in BUILTIN_SWAPS]]
-            patterns += [f"{COUNTERFACTUAL}.{s}.{m}" for s in swaps
-                         for m in ("flip_rate", "mean_score_change", "n_not_applicable")]
+                *BUILTIN_SWAPS,
+                *[w for w in config.counterfactual.wordlists if w not in BUILTIN_SWAPS],
+            ]
+            patterns += [
+                f"{COUNTERFACTUAL}.{s}.{m}"
+                for s in swaps
+                for m in ("flip_rate", "mean_score_change", "n_not_applicable")
+            ]
         return patterns

@@ -37,9 +37,7 @@ from assay.stats._wilson import wilson_interval
 __all__ = ["mean_abs_change", "score_swaps"]
 
 
-def mean_abs_change(
-    changes: np.ndarray, *, level: float, n_bootstrap: int, seed: int
-) -> Estimate:
+def mean_abs_change(changes: np.ndarray, *, level: float, n_bootstrap: int, seed: int) -> Estimate:
     """Mean of ``|changes|`` with a percentile-bootstrap interval (NaN estimate when empty)."""
     d = np.abs(np.asarray(changes, dtype=np.float64))
     d = d[np.isfinite(d)]
@@ -54,9 +52,9 @@ def mean_abs_change(
     return Estimate(float(d.mean()), float(lo), float(hi), level, "bootstrap", n)
 
 
-def _answer(out: Output, task: str, positive: str | None, reference: str | None) -> tuple[
-    str, float
-]:
+def _answer(
+    out: Output, task: str, positive: str | None, reference: str | None
+) -> tuple[str, float]:
     """(what the model decided, its score) for one answer."""
     if task == "generation":
         s = lexicon_score(out.text or "")
@@ -143,15 +141,20 @@ def score_swaps(
         flip = wilson_interval(n_flip, n_pairs, level=level)
         msc = mean_abs_change(changes, level=level, n_bootstrap=n_bootstrap, seed=seed + 31 * i)
         if n_pairs and not msc.defined:
-            flags.append(f"counterfactual {swap}: the answers carry no score (no probabilities), "
-                         "so mean_score_change is undefined")
+            flags.append(
+                f"counterfactual {swap}: the answers carry no score (no probabilities), "
+                "so mean_score_change is undefined"
+            )
         n_na = n_inputs - len(by_id)
         worst = sorted(rows, key=lambda r: (not r[8], -abs(r[7]) if np.isfinite(r[7]) else 0.0))
         shown = []
         for r in worst[:max_examples]:
             ex = {
-                "swap": swap, "id": r[0], "input": _shown(r[1], r[2], max_chars),
-                "swapped": _shown(r[2], r[1], max_chars), "prediction": r[3],
+                "swap": swap,
+                "id": r[0],
+                "input": _shown(r[1], r[2], max_chars),
+                "swapped": _shown(r[2], r[1], max_chars),
+                "prediction": r[3],
                 "swapped_prediction": r[4],
                 "score_change": None if not np.isfinite(r[7]) else float(r[7]),
                 "flipped": bool(r[8]),
@@ -170,11 +173,21 @@ def score_swaps(
             "examples": shown,
         }
         if n_pairs and n_flip:
-            flags.append(f"counterfactual {swap}: {n_flip} of {n_pairs} answers changed when "
-                         f"the {swap} terms were swapped ({flip:.3f})")
-    score_kind = {"classification": f"probability of {positive_label!r}"
-                  if positive_label is not None else "probability of the original's label",
-                  "regression": "predicted value",
-                  "generation": "lexicon sentiment of the generated text"}.get(task, task)
-    return {"score": score_kind, "tolerance": tolerance, "swaps": swaps, "examples": examples,
-            "flags": flags}
+            flags.append(
+                f"counterfactual {swap}: {n_flip} of {n_pairs} answers changed when "
+                f"the {swap} terms were swapped ({flip:.3f})"
+            )
+    score_kind = {
+        "classification": f"probability of {positive_label!r}"
+        if positive_label is not None
+        else "probability of the original's label",
+        "regression": "predicted value",
+        "generation": "lexicon sentiment of the generated text",
+    }.get(task, task)
+    return {
+        "score": score_kind,
+        "tolerance": tolerance,
+        "swaps": swaps,
+        "examples": examples,
+        "flags": flags,
+    }

@@ -236,7 +236,13 @@ def group_metrics(
     if proba is not None:
         ece = _ece_by_group(yt, proba, labels, codes, n_groups, n_bins, n_bootstrap, rng)
     return _from_cells(
-        cells, names, level=level, n_bootstrap=n_bootstrap, rng=rng, min_n=min_n, ece=ece,
+        cells,
+        names,
+        level=level,
+        n_bootstrap=n_bootstrap,
+        rng=rng,
+        min_n=min_n,
+        ece=ece,
         summary_min_n=summary_min_n,
     )
 
@@ -251,9 +257,8 @@ def _is_binary(yt: NDArray[Any], yp: NDArray[Any], t_pos: Any, p_pos: Any) -> bo
         # Cheap for numbers: two labels in total means binary.
         lo = min(yt.min(), yp.min())
         hi = max(yt.max(), yp.max())
-        if lo == hi or (np.all((yt == lo) | (yt == hi)) and np.all((yp == lo) | (yp == hi))):
-            return True
-        return False
+        same = np.all((yt == lo) | (yt == hi)) and np.all((yp == lo) | (yp == hi))
+        return bool(lo == hi or same)
     return bool(np.all(yt[~t_pos] == other) and np.all(yp[~p_pos] == other))
 
 
@@ -341,11 +346,13 @@ def _from_cells(
     ordered = [m for m in CLASSIFICATION_GROUP_METRICS if m in point]
     for g in order:
         by_group[names[g]] = {m: by_group[names[g]][m] for m in ordered}
-    summaries = _summary_estimates(point, boot, sizes, level, method="bootstrap-counts",
-                                   summary_min_n=summary_min_n)
+    summaries = _summary_estimates(
+        point, boot, sizes, level, method="bootstrap-counts", summary_min_n=summary_min_n
+    )
     dpr = summaries["demographic_parity_ratio"]
     summaries["four_fifths"] = Estimate.point(
-        float("nan") if not dpr.defined else float(dpr.value >= FOUR_FIFTHS), n=n_total,
+        float("nan") if not dpr.defined else float(dpr.value >= FOUR_FIFTHS),
+        n=n_total,
         level=level,
     )
     p_values = {}
@@ -388,8 +395,9 @@ def _group_pvalues(g: NDArray[np.integer], rest: NDArray[np.integer]) -> dict[st
     n1, n2 = int(g.sum()), int(rest.sum())
     if n1 == 0 or n2 == 0:
         return {"accuracy_worse": float("nan"), "selection_rate_differs": float("nan")}
-    acc = two_proportion_test(int(g[TP] + g[TN]), n1, int(rest[TP] + rest[TN]), n2,
-                              alternative="less")
+    acc = two_proportion_test(
+        int(g[TP] + g[TN]), n1, int(rest[TP] + rest[TN]), n2, alternative="less"
+    )
     sel = two_proportion_test(int(g[TP] + g[FP]), n1, int(rest[TP] + rest[FP]), n2)
     return {"accuracy_worse": acc, "selection_rate_differs": sel}
 
@@ -448,13 +456,16 @@ def _ece_by_group(
     onehot[np.arange(len(b)), b] = 1.0
     values = np.hstack([onehot, onehot * conf[:, None], onehot * correct[:, None]])
     sums, boots = _block_boot_means(values, codes, n_groups, n_bootstrap, rng)
-    point = np.array([
-        float(ece_from_sums(s[:n_bins], s[n_bins : 2 * n_bins], s[2 * n_bins :])) for s in sums
-    ])
-    boot = np.stack([
-        ece_from_sums(bt[:, :n_bins], bt[:, n_bins : 2 * n_bins], bt[:, 2 * n_bins :])
-        for bt in boots
-    ], axis=1)
+    point = np.array(
+        [float(ece_from_sums(s[:n_bins], s[n_bins : 2 * n_bins], s[2 * n_bins :])) for s in sums]
+    )
+    boot = np.stack(
+        [
+            ece_from_sums(bt[:, :n_bins], bt[:, n_bins : 2 * n_bins], bt[:, 2 * n_bins :])
+            for bt in boots
+        ],
+        axis=1,
+    )
     return point, boot
 
 
@@ -540,8 +551,9 @@ def group_regression_metrics(
         groups=[names[g] for g in order],
         n=[int(sizes[g]) for g in order],
         by_group=by_group,
-        summaries=_summary_estimates(point, boot, sizes, level, method="bootstrap",
-                                     summary_min_n=summary_min_n),
+        summaries=_summary_estimates(
+            point, boot, sizes, level, method="bootstrap", summary_min_n=summary_min_n
+        ),
         too_small=[names[g] for g in order if sizes[g] < min_n],
         p_values=p_values,
     )

@@ -62,4 +62,6 @@ def lexicon_score(text: str) -> float:
 
 def polarity(score: float) -> str:
     """``positive``, ``negative`` or ``neutral`` (within ±0.05 of zero)."""
-    return "positive" if score > NEUTRAL_BAND else "negative" if score < -NEUTRAL_BAND else "neutral"
+    return (
+        "positive" if score > NEUTRAL_BAND else "negative" if score < -NEUTRAL_BAND else "neutral"
+    )

@@ -88,8 +88,13 @@ class WordList:
         for g, ws in other.groups.items():
             groups.setdefault(g, [])
             groups[g] += ws
-        merged = WordList(self.name, groups, self.case_sensitive, self.description,
-                          f"{self.source} + {other.source}")
+        merged = WordList(
+            self.name,
+            groups,
+            self.case_sensitive,
+            self.description,
+            f"{self.source} + {other.source}",
+        )
         _check_lengths(merged, merged.source)
         return merged
 
@@ -104,7 +109,9 @@ def _check_lengths(wl: WordList, where: str) -> None:
         )
 
 
-def load_wordlist(path: str | Path, *, name: str | None = None, text: str | None = None) -> WordList:
+def load_wordlist(
+    path: str | Path, *, name: str | None = None, text: str | None = None
+) -> WordList:
     """Read a word-list YAML file.
 
     Args:
@@ -160,8 +167,9 @@ def builtin_wordlists() -> dict[str, WordList]:
     out = {}
     for name in BUILTIN_SWAPS:
         f = folder.joinpath(f"{name}.yaml")
-        out[name] = load_wordlist(f"assay/fairness/wordlists/{name}.yaml", name=name,
-                                  text=f.read_text(encoding="utf-8"))
+        out[name] = load_wordlist(
+            f"assay/fairness/wordlists/{name}.yaml", name=name, text=f.read_text(encoding="utf-8")
+        )
     return out
 
 
@@ -232,8 +240,11 @@ def resolve_wordlists(
         p = p if p.is_absolute() else base_dir / p
         wl = load_wordlist(p, name=name)
         lists[name] = lists[name].merged(wl) if name in lists else wl
-    chosen = list(swaps) if swaps is not None else [*BUILTIN_SWAPS, *[n for n in extra
-                                                                      if n not in BUILTIN_SWAPS]]
+    chosen = (
+        list(swaps)
+        if swaps is not None
+        else [*BUILTIN_SWAPS, *[n for n in extra if n not in BUILTIN_SWAPS]]
+    )
     unknown = [s for s in chosen if s not in lists]
     if unknown:
         raise ConfigError(
@@ -247,8 +258,10 @@ def swap_payload(payload: Any, swapper: Swapper, field_name: str | None) -> tupl
     """Swap inside a model input: the text itself, or one text field of a feature mapping."""
     if isinstance(payload, str):
         return swapper.swap(payload)
-    if isinstance(payload, dict) and field_name is not None and isinstance(
-        payload.get(field_name), str
+    if (
+        isinstance(payload, dict)
+        and field_name is not None
+        and isinstance(payload.get(field_name), str)
     ):
         text, n = swapper.swap(payload[field_name])
         return {**payload, field_name: text}, n

@@ -18,9 +18,15 @@ __all__ = ["build_fairness"]
 
 #: Per-group metrics shown as table columns, in order, with display names (F1 is in the JSON).
 GROUP_COLUMNS = {
-    "accuracy": "Accuracy", "selection_rate": "Selection rate", "precision": "Precision",
-    "recall": "Recall (TPR)", "false_positive_rate": "FPR",
-    "false_negative_rate": "FNR", "ece": "ECE", "mae": "MAE", "mean_residual": "Mean residual",
+    "accuracy": "Accuracy",
+    "selection_rate": "Selection rate",
+    "precision": "Precision",
+    "recall": "Recall (TPR)",
+    "false_positive_rate": "FPR",
+    "false_negative_rate": "FNR",
+    "ece": "ECE",
+    "mae": "MAE",
+    "mean_residual": "Mean residual",
     "rmse": "RMSE",
 }
 #: Across-group disparities shown per feature, with display names.
@@ -67,16 +73,23 @@ def build_fairness(r: CheckResult, figs: _Figures, report: Report) -> dict[str, 
         for g in groups:
             ms = g.get("metrics") or {}
             padj = g.get("p_adjusted") or {}
-            rows.append({
-                "name": str(g.get("name")), "n": g.get("n"), "too_small": bool(g.get("too_small")),
-                "flagged": list(g.get("flagged") or []),
-                "cells": [_est(ms.get(m)) for m in present],
-                "p": min((v for v in padj.values() if isinstance(v, (int, float))), default=None),
-            })
+            rows.append(
+                {
+                    "name": str(g.get("name")),
+                    "n": g.get("n"),
+                    "too_small": bool(g.get("too_small")),
+                    "flagged": list(g.get("flagged") or []),
+                    "cells": [_est(ms.get(m)) for m in present],
+                    "p": min(
+                        (v for v in padj.values() if isinstance(v, (int, float))), default=None
+                    ),
+                }
+            )
         summaries = f.get("summaries") or {}
         disparities = [
             {"name": k, "pretty": label, "est": _est(summaries[k])}
-            for k, label in DISPARITY_ROWS.items() if k in summaries
+            for k, label in DISPARITY_ROWS.items()
+            if k in summaries
         ]
         four = _est(summaries.get("four_fifths"))
         name = str(f.get("name"))
@@ -88,21 +101,36 @@ def build_fairness(r: CheckResult, figs: _Figures, report: Report) -> dict[str, 
                 e = _est((g.get("metrics") or {}).get(metric))
                 if e is None:
                     continue
-                points.append({"name": f"{g.get('name')} (n={g.get('n')})", "value": e.value,
-                               "lower": e.lower, "upper": e.upper, "n": g.get("n"),
-                               "flagged": bool(g.get("flagged")),
-                               "too_small": bool(g.get("too_small"))})
+                points.append(
+                    {
+                        "name": f"{g.get('name')} (n={g.get('n')})",
+                        "value": e.value,
+                        "lower": e.lower,
+                        "upper": e.upper,
+                        "n": g.get("n"),
+                        "flagged": bool(g.get("flagged")),
+                        "too_small": bool(g.get("too_small")),
+                    }
+                )
             if points:
-                plots.append(figs.add(_plots.forest_figure(points, metric=f"{metric} ({name})"),
-                                      f"{metric} by {name}"))
+                plots.append(
+                    figs.add(
+                        _plots.forest_figure(points, metric=f"{metric} ({name})"),
+                        f"{metric} by {name}",
+                    )
+                )
                 break  # one forest plot per feature keeps the report short
-        features.append({
-            "name": name, "intersection": bool(f.get("intersection")),
-            "n_missing": f.get("n_missing") or 0,
-            "columns": [GROUP_COLUMNS[m] for m in present], "rows": rows,
-            "disparities": disparities,
-            "four_fifths": None if four is None or not four.defined else bool(four.value),
-        })
+        features.append(
+            {
+                "name": name,
+                "intersection": bool(f.get("intersection")),
+                "n_missing": f.get("n_missing") or 0,
+                "columns": [GROUP_COLUMNS[m] for m in present],
+                "rows": rows,
+                "disparities": disparities,
+                "four_fifths": None if four is None or not four.defined else bool(four.value),
+            }
+        )
     cf = t.get("counterfactual")
     swaps = []
     cf_examples: list[dict[str, Any]] = []
@@ -112,14 +140,19 @@ def build_fairness(r: CheckResult, figs: _Figures, report: Report) -> dict[str, 
         for name, row in (cf.get("swaps") or {}).items():
             if not isinstance(row, Mapping):
                 continue
-            swaps.append({
-                "name": str(name), "n_inputs": row.get("n_inputs"),
-                "n_applicable": row.get("n_applicable"), "n_pairs": row.get("n_pairs"),
-                "n_errors": row.get("n_errors"), "n_flipped": row.get("n_flipped"),
-                "flip_rate": _est(row.get("flip_rate")),
-                "mean_score_change": _est(row.get("mean_score_change")),
-            })
-            cf_examples += [e for e in row.get("examples") or [] if isinstance(e, Mapping)]
+            swaps.append(
+                {
+                    "name": str(name),
+                    "n_inputs": row.get("n_inputs"),
+                    "n_applicable": row.get("n_applicable"),
+                    "n_pairs": row.get("n_pairs"),
+                    "n_errors": row.get("n_errors"),
+                    "n_flipped": row.get("n_flipped"),
+                    "flip_rate": _est(row.get("flip_rate")),
+                    "mean_score_change": _est(row.get("mean_score_change")),
+                }
+            )
+            cf_examples += [dict(e) for e in row.get("examples") or [] if isinstance(e, Mapping)]
     return {
         "task": t.get("task"),
         "positive_label": t.get("positive_label"),
