@@ -141,7 +141,9 @@ def evaluate(
         responses = {**responses, **engine.run(more, models)}
         for k, v in engine.stats.to_dict().items():
             stats[k] = stats[k] + v
-    results = [c.score(ctx, responses) for c in checks]
+    # A check may have nothing to say for a model (the compare check for the baseline itself).
+    scored = (c.score(ctx, responses) for c in checks)
+    results = [r for r in scored if r is not None]
     gates = evaluate_gates(s.gates, results, model=s.primary_model)
 
     report = Report(
