@@ -14,7 +14,7 @@ from assay._version import __version__
 from assay.checks._base import MAX_ROUNDS, Check, RunContext, get_check, parse_check_config
 from assay.checks._registry import ensure_builtin_checks
 from assay.config._load import load_suite
-from assay.config._suite import Suite
+from assay.config._suite import ModelEntry, Suite
 from assay.data._dataset import Dataset
 from assay.engine._types import Request
 from assay.models._base import Model, ModelInfo
@@ -83,8 +83,13 @@ def evaluate(
     else:
         s = load_suite(suite, overrides=overrides)
     if model is not None:
+        # The suite's options for the primary model still apply to a model of the same kind.
+        old_spec, old_options = s.model_spec(s.primary_model)
+        same_kind = old_spec.partition(":")[0] == model.partition(":")[0]
         s.models = {
-            s.primary_model: model,
+            s.primary_model: (
+                ModelEntry(spec=model, options=old_options) if same_kind and old_options else model
+            ),
             **{k: v for k, v in s.models.items() if k != s.primary_model},
         }
     if data is not None:
@@ -100,9 +105,11 @@ def evaluate(
     models: dict[str, Model] = {}
     infos: dict[str, ModelInfo] = {}
     notes: list[str] = []
-    for name, spec in s.models.items():
+    for name in s.models:
+        spec, options = s.model_spec(name)
         # A declared task tells adapters that would otherwise guess it from the first answers.
-        options = {"task": s.task} if s.task != "auto" and spec.startswith("python:") else None
+        if s.task != "auto" and spec.startswith("python:"):
+            options.setdefault("task", s.task)
         m = load_model(spec, name=name, trust=s.trust, base_dir=s.base_dir, options=options)
         models[name] = m
         infos[name] = m.info()

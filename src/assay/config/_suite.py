@@ -100,6 +100,18 @@ class EngineSettings(_Strict):
     progress: bool = True
 
 
+class ModelEntry(_Strict):
+    """A model with adapter options: ``{spec: "hf:./ckpt", options: {max_new_tokens: 32}}``.
+
+    A plain spec string is the same as ``{spec: ..., options: {}}``. Options are adapter-specific
+    (see each adapter's docs); secrets never go here, only the *name* of the environment variable
+    that holds them (``api_key_env``).
+    """
+
+    spec: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 def _default_checks() -> dict[str, dict[str, Any]]:
     return {"performance": {}}
 
@@ -125,7 +137,7 @@ class Suite(_Strict):
     task: Literal["auto", "classification", "regression", "generation"] = "auto"
     trust: bool = False
     data: dict[str, DatasetSpec]
-    models: dict[str, str]
+    models: dict[str, str | ModelEntry]
     checks: dict[str, dict[str, Any]] = Field(default_factory=_default_checks)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     gates: list[str] = Field(default_factory=list)
@@ -165,7 +177,7 @@ class Suite(_Strict):
 
     @field_validator("models")
     @classmethod
-    def _some_models(cls, v: dict[str, str]) -> dict[str, str]:
+    def _some_models(cls, v: dict[str, str | ModelEntry]) -> dict[str, str | ModelEntry]:
         if not v:
             raise ValueError('no model; add `models: {candidate: "sklearn:model.joblib"}`')
         return v
@@ -174,6 +186,13 @@ class Suite(_Strict):
     def primary_model(self) -> str:
         """The model the gates speak about: the first one listed."""
         return next(iter(self.models))
+
+    def model_spec(self, name: str) -> tuple[str, dict[str, Any]]:
+        """The spec string and adapter options of the model called ``name``."""
+        entry = self.models[name]
+        if isinstance(entry, str):
+            return entry, {}
+        return entry.spec, dict(entry.options)
 
     @property
     def primary_dataset(self) -> str:
