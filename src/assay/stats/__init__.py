@@ -5,6 +5,15 @@ from assay.stats._delong import delong_auc
 from assay.stats._difference import mean_difference, proportion_difference
 from assay.stats._estimate import Estimate
 from assay.stats._paired import paired_proportion_difference
+from assay.stats._paired_tests import (
+    PairedAUC,
+    TestResult,
+    holm,
+    mcnemar_test,
+    min_detectable_effect,
+    paired_delong,
+    required_sample_size,
+)
 from assay.stats._policy import ZeroDivision
 from assay.stats._random import RandomState, as_generator
 from assay.stats._resampling import corrected_resampled_t
@@ -14,15 +23,22 @@ from assay.stats._wilson import wilson_interval
 __all__ = [
     "ConfusionCounts",
     "Estimate",
+    "PairedAUC",
     "RandomState",
+    "TestResult",
     "ZeroDivision",
     "as_generator",
     "benjamini_hochberg",
     "corrected_resampled_t",
     "delong_auc",
+    "holm",
+    "mcnemar_test",
     "mean_difference",
+    "min_detectable_effect",
+    "paired_delong",
     "paired_proportion_difference",
     "proportion_difference",
+    "required_sample_size",
     "two_proportion_test",
     "wilson_interval",
 ]

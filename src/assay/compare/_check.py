@@ -1,0 +1,132 @@
+"""The ``compare`` check: in a suite with two models, the candidate against the baseline, paired."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from assay.checks._base import Check, CheckConfig, RunContext, register_check
+from assay.checks._performance import gather
+from assay.compare._compare import CompareOptions, compare_paired
+from assay.compare._paired import PairedPredictions
+from assay.compare._reports import to_check_result
+from assay.config._suite import Suite
+from assay.engine._types import Request, Response
+from assay.errors import ConfigError
+from assay.report._schema import CheckResult
+
+__all__ = ["CompareCheck", "CompareConfig"]
+
+
+class CompareConfig(CheckConfig, CompareOptions):
+    """Options of the ``compare`` check (see :class:`~assay.compare.CompareOptions`), plus
+    ``positive_label`` for the scores compared by ROC AUC (default: the performance check's)."""
+
+    positive_label: str | None = None
+
+
+def baseline_of(config: CompareConfig, suite: Suite) -> str:
+    if config.baseline is not None:
+        return config.baseline
+    names = list(suite.models)
+    return "baseline" if "baseline" in names else names[-1]
+
+
+@register_check("compare")
+class CompareCheck(Check):
+    """Every model but the baseline against the baseline, on the same examples.
+
+    Result (for each candidate): metrics ``<metric>.diff`` (candidate − baseline, paired interval)
+    and table ``comparison`` (per-metric tests, Holm-adjusted p-values, margins, statuses, sample
+    size advice, the verdict and its reasons). The baseline itself gets no result. No extra model
+    calls: the answers are the performance check's (the engine dedupes them).
+    """
+
+    Config = CompareConfig
+
+    @classmethod
+    def validate_suite(cls, config: CheckConfig, suite: Suite, *, source: str = "suite") -> None:
+        assert isinstance(config, CompareConfig)
+        if len(suite.models) < 2:
+            raise ConfigError(
+                f"{source}: checks.compare needs two models, the candidate and the baseline "
+                f"(`models: [candidate, baseline]`); found {len(suite.models)}"
+            )
+        if config.baseline is not None and config.baseline not in suite.models:
+            raise ConfigError(
+                f"{source}: checks.compare.baseline: {config.baseline!r} is not a model; "
+                f"models: {', '.join(suite.models)}"
+            )
+
+    def _baseline(self, ctx: RunContext) -> str:
+        assert isinstance(self.config, CompareConfig)
+        return baseline_of(self.config, ctx.suite)
+
+    def plan(self, ctx: RunContext) -> list[Request]:
+        base = self._baseline(ctx)
+        if self.model == base:
+            return []
+        ds = ctx.dataset(self.config.dataset)
+        for name in (self.model, base):
+            if getattr(ctx.models[name], "keyed_by_id", False) and ds.spec.id is None:
+                raise ConfigError(
+                    f"checks.compare: model {name!r} answers by example id, but dataset "
+                    f"{ds.name!r} has no id column; set `id:` so the two models' answers pair up"
+                )
+        return ctx.original_requests(self.model, ds) + ctx.original_requests(base, ds)
+
+    def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult | None:
+        cfg = self.config
+        assert isinstance(cfg, CompareConfig)
+        base = self._baseline(ctx)
+        if self.model == base:
+            return None
+        ds = ctx.dataset(cfg.dataset)
+        pc = gather(ctx, self.model, cfg.dataset, responses)
+        pb = gather(ctx, base, cfg.dataset, responses)
+        # Examples whose call failed for either model are left out of both (pairs stay pairs).
+        common = set(pc.ids) & set(pb.ids)
+        pc = pc.subset(np.array([i in common for i in pc.ids], dtype=bool))
+        pb = pb.subset(np.array([i in common for i in pb.ids], dtype=bool))
+        notes = []
+        dropped = len(ds) - len(common)
+        if dropped:
+            notes.append(f"{dropped} examples left out: a call failed for one of the models")
+        positive = cfg.positive_label or ctx.suite.checks.get("performance", {}).get(
+            "positive_label"
+        )
+        labels = [lbl for lbl in pc.labels if lbl in set(pc.labels) | set(pb.labels)]
+        labels += [lbl for lbl in pb.labels if lbl not in labels]
+        score_c = score_b = None
+        real = [lbl for lbl in labels if lbl != "(error)"]
+        if pc.proba is not None and pb.proba is not None and len(real) == 2:
+            positive = positive if positive in real else real[1]
+            score_c = pc.proba[:, pc.labels.index(positive)]
+            score_b = pb.proba[:, pb.labels.index(positive)]
+        paired = PairedPredictions(
+            pc.task,
+            list(pc.ids),
+            pc.y_true,
+            pc.y_pred,
+            pb.y_pred,
+            labels,
+            score_c,
+            score_b,
+            positive if score_c is not None else None,
+            tuple(notes),
+        )
+        c = compare_paired(
+            paired,
+            cfg,
+            candidate=self.model,
+            baseline=base,
+            dataset=ds.name,
+            level=ctx.level,
+            random_state=ctx.seed,
+        )
+        return to_check_result(c)
+
+    @classmethod
+    def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
+        return ["*.diff"]

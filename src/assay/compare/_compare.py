@@ -1,0 +1,349 @@
+"""The decision: paired differences → Holm → non-inferiority → go / no-go / inconclusive.
+
+For each compared metric the *improvement* is ``candidate − baseline`` where higher is better and
+``baseline − candidate`` where lower is better, with margin ``m ≥ 0`` (the loss one accepts):
+
+- **worse**: ``H0: improvement ≥ −m`` is rejected at ``alpha`` after Holm's correction across the
+  metrics (a one-sided z-test on the paired standard error). Any worse metric → **no-go**.
+- **non-inferior**: ``H0: improvement ≤ −m`` is rejected at ``alpha`` (one-sided). All metrics
+  non-inferior → **go**. This is an intersection-union test, which needs no multiplicity correction
+  (Berger 1982); with ``require_improvement`` at least one metric must also be *better*.
+- **better / worse than baseline** (no margin): the metric's own two-sided test (McNemar, DeLong,
+  bootstrap, paired t), Holm-adjusted across the metrics.
+- otherwise **inconclusive**, with the sample size that would settle it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.special import ndtr
+
+from assay.compare._metrics import (
+    CLASSIFICATION_COMPARABLE,
+    LOWER_IS_BETTER,
+    REGRESSION_COMPARABLE,
+    MetricDifference,
+    difference,
+)
+from assay.compare._paired import PairedPredictions
+from assay.errors import ConfigError
+from assay.stats._estimate import Estimate
+from assay.stats._paired_tests import holm, min_detectable_effect, required_sample_size
+
+__all__ = [
+    "CompareOptions",
+    "Comparison",
+    "MetricComparison",
+    "Verdict",
+    "compare_paired",
+    "default_metrics",
+]
+
+Verdict = Literal["go", "no-go", "inconclusive"]
+
+
+class CompareOptions(BaseModel):
+    """How two models are compared (``checks.compare`` in a suite, or ``assay compare`` options).
+
+    Attributes:
+        baseline: the model in production (default: ``baseline`` if the suite names one, else the
+            last model listed).
+        metrics: metrics to compare (default: accuracy, f1_macro and, for binary problems with
+            probabilities, roc_auc; rmse and mae for regression).
+        margins: non-inferiority margin per metric: how much worse the candidate may be and still
+            ship (in the metric's units, e.g. ``{accuracy: 0.01}``).
+        default_margin: the margin of metrics not in ``margins``.
+        alpha: significance level of every test (default: ``1 − level`` of the suite).
+        power: the power the sample-size advice aims for.
+        require_improvement: ``go`` also needs at least one metric significantly better.
+        n_bootstrap: paired bootstrap resamples (metrics without a closed-form test).
+        mcnemar: ``mid-p`` (default) or ``exact`` McNemar test for accuracy.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    baseline: str | None = None
+    metrics: list[str] | None = None
+    margins: dict[str, float] = Field(default_factory=dict)
+    default_margin: float = Field(default=0.0, ge=0)
+    alpha: float | None = Field(default=None, gt=0, lt=1)
+    power: float = Field(default=0.8, gt=0, lt=1)
+    require_improvement: bool = False
+    n_bootstrap: int = Field(default=2000, ge=100)
+    mcnemar: Literal["mid-p", "exact"] = "mid-p"
+
+    def margin(self, metric: str) -> float:
+        return float(self.margins.get(metric, self.default_margin))
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    """One metric: both values, the paired difference, the tests, the status and the advice."""
+
+    metric: str
+    direction: Literal["higher", "lower"]
+    candidate: float
+    baseline: float
+    difference: Estimate
+    method: str
+    p_value: float
+    p_holm: float
+    margin: float
+    p_noninferior: float
+    p_worse_holm: float
+    status: Literal["better", "non-inferior", "worse", "inconclusive"]
+    se: float
+    mde: float
+    n_for_margin: float
+    n_for_observed: float
+
+    @property
+    def improvement(self) -> float:
+        d = self.difference.value
+        return d if self.direction == "higher" else -d
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outcome of comparing a candidate with a baseline on the same examples."""
+
+    candidate: str
+    baseline: str
+    dataset: str
+    n: int
+    task: str
+    level: float
+    alpha: float
+    verdict: Verdict
+    reasons: list[str]
+    metrics: list[MetricComparison]
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (NaN and infinities become None)."""
+
+        def clean(x: Any) -> Any:
+            if isinstance(x, float) and not math.isfinite(x):
+                return None
+            if isinstance(x, dict):
+                return {k: clean(v) for k, v in x.items()}
+            if isinstance(x, list):
+                return [clean(v) for v in x]
+            return x
+
+        rows = []
+        for m in self.metrics:
+            row = asdict(m)
+            row["difference"] = m.difference.to_dict()
+            rows.append(clean(row))
+        return clean(
+            {
+                "candidate": self.candidate,
+                "baseline": self.baseline,
+                "dataset": self.dataset,
+                "n": self.n,
+                "task": self.task,
+                "level": self.level,
+                "alpha": self.alpha,
+                "verdict": self.verdict,
+                "reasons": list(self.reasons),
+                "notes": list(self.notes),
+                "metrics": rows,
+            }
+        )
+
+
+def default_metrics(p: PairedPredictions) -> list[str]:
+    """The metrics compared when none are named."""
+    if p.task == "regression":
+        return ["rmse", "mae"]
+    out = ["accuracy", "f1_macro"]
+    if p.candidate_score is not None and p.baseline_score is not None:
+        out.append("roc_auc")
+    return out
+
+
+def _check_metrics(p: PairedPredictions, metrics: list[str], where: str) -> None:
+    known = REGRESSION_COMPARABLE if p.task == "regression" else CLASSIFICATION_COMPARABLE
+    for m in metrics:
+        if m not in known:
+            raise ConfigError(
+                f"{where}.metrics: {m!r} cannot be compared for {p.task}; "
+                f"comparable metrics: {', '.join(known)}"
+            )
+        if m == "roc_auc" and p.candidate_score is None:
+            raise ConfigError(
+                f"{where}.metrics: roc_auc needs both models' positive-class probabilities on a "
+                "binary problem; remove it or use models that return probabilities"
+            )
+
+
+def _fmt(x: float) -> str:
+    return "undefined" if not math.isfinite(x) else f"{x:+.4f}"
+
+
+def _fmt_n(x: float) -> str:
+    return "∞" if math.isinf(x) else ("undefined" if math.isnan(x) else f"{math.ceil(x):,}")
+
+
+def compare_paired(
+    p: PairedPredictions,
+    options: CompareOptions | None = None,
+    *,
+    candidate: str = "candidate",
+    baseline: str = "baseline",
+    dataset: str = "test",
+    level: float = 0.95,
+    random_state: int = 0,
+    where: str = "checks.compare",
+) -> Comparison:
+    """Compare two models' predictions on the same examples and decide.
+
+    Args:
+        p: the aligned predictions.
+        options: metrics, margins and test settings.
+        candidate, baseline, dataset: names for the outcome.
+        level: confidence level of the intervals (``alpha`` defaults to ``1 − level``).
+        random_state: seed of the paired bootstrap.
+        where: the YAML path or option the options came from, for error messages.
+
+    Returns:
+        The Comparison: per-metric differences, tests, statuses, advice, the verdict and reasons.
+
+    Raises:
+        ConfigError: a metric that cannot be compared for this task.
+    """
+    opts = options or CompareOptions()
+    alpha = opts.alpha if opts.alpha is not None else round(1 - level, 10)
+    metrics = list(opts.metrics) if opts.metrics else default_metrics(p)
+    _check_metrics(p, metrics, where)
+    for m in opts.margins:
+        if m not in metrics:
+            raise ConfigError(
+                f"{where}.margins: {m!r} is not a compared metric ({', '.join(metrics)})"
+            )
+    diffs: list[MetricDifference] = difference(
+        p,
+        metrics,
+        level=level,
+        n_bootstrap=opts.n_bootstrap,
+        mcnemar=opts.mcnemar,
+        random_state=random_state,
+    )
+    p_holm = holm([d.p_value for d in diffs])
+    rows = []
+    p_worse = []
+    for d in diffs:
+        direction: Literal["higher", "lower"] = "lower" if d.metric in LOWER_IS_BETTER else "higher"
+        imp = d.difference.value if direction == "higher" else -d.difference.value
+        margin = opts.margin(d.metric)
+        if math.isfinite(d.se) and d.se > 0 and math.isfinite(imp):
+            zstat = (imp + margin) / d.se
+            p_ni, p_w = float(ndtr(-zstat)), float(ndtr(zstat))
+        elif math.isfinite(imp) and d.se == 0:
+            p_ni, p_w = float(imp + margin <= 0), float(imp + margin >= 0)
+        else:
+            p_ni = p_w = math.nan
+        p_worse.append(p_w)
+        rows.append((d, direction, imp, margin, p_ni))
+    p_worse_holm = holm(p_worse)
+    out: list[MetricComparison] = []
+    for (d, direction, imp, margin, p_ni), ph, pw in zip(rows, p_holm, p_worse_holm):
+        if pw <= alpha:
+            status = "worse"
+        elif p_ni <= alpha:
+            status = "better" if (ph <= alpha and imp > 0) else "non-inferior"
+        else:
+            status = "inconclusive"
+        mde = min_detectable_effect(d.se, alpha=alpha, power=opts.power)
+        n_margin = (
+            required_sample_size(d.se, p.n, margin, alpha=alpha, power=opts.power)
+            if margin > 0
+            else math.inf
+        )
+        n_obs = (
+            required_sample_size(d.se, p.n, abs(imp), alpha=alpha / 2, power=opts.power)
+            if math.isfinite(imp) and imp != 0
+            else math.inf
+        )
+        out.append(
+            MetricComparison(
+                d.metric,
+                direction,
+                d.candidate,
+                d.baseline,
+                d.difference,
+                d.method,
+                d.p_value,
+                float(ph),
+                margin,
+                p_ni,
+                float(pw),
+                status,
+                d.se,
+                mde,
+                n_margin,
+                n_obs,
+            )
+        )
+    verdict, reasons = _decide(out, opts, alpha)
+    return Comparison(
+        candidate,
+        baseline,
+        dataset,
+        p.n,
+        p.task,
+        level,
+        alpha,
+        verdict,
+        reasons,
+        out,
+        list(p.notes),
+    )
+
+
+def _decide(
+    rows: list[MetricComparison], opts: CompareOptions, alpha: float
+) -> tuple[Verdict, list[str]]:
+    worse = [m for m in rows if m.status == "worse"]
+    unsure = [m for m in rows if m.status == "inconclusive"]
+    better = [m for m in rows if m.status == "better"]
+    reasons = []
+    for m in worse:
+        reasons.append(
+            f"{m.metric} is worse than the baseline by more than the margin {m.margin:g}: "
+            f"Δ = {_fmt(m.difference.value)} [{_fmt(m.difference.lower)}, "
+            f"{_fmt(m.difference.upper)}], p (Holm) = {m.p_worse_holm:.3g}"
+        )
+    if worse:
+        return "no-go", reasons
+    for m in unsure:
+        advice = (
+            f"about {_fmt_n(m.n_for_margin)} examples would settle it at margin {m.margin:g}"
+            if m.margin > 0
+            else f"the smallest difference detectable at n={m.difference.n} is ±{m.mde:.4f}; "
+            "declare a margin (checks.compare.margins) to make non-inferiority decidable"
+        )
+        reasons.append(
+            f"{m.metric}: cannot tell whether the candidate is at most {m.margin:g} worse: "
+            f"Δ = {_fmt(m.difference.value)} [{_fmt(m.difference.lower)}, "
+            f"{_fmt(m.difference.upper)}]; {advice}"
+        )
+    if unsure:
+        return "inconclusive", reasons
+    if opts.require_improvement and not better:
+        return "inconclusive", [
+            "every metric is non-inferior, but none is significantly better "
+            f"(Holm-adjusted, alpha = {alpha:g}) and require_improvement is set"
+        ]
+    for m in rows:
+        what = "better than" if m.status == "better" else "non-inferior to"
+        reasons.append(
+            f"{m.metric} is {what} the baseline (margin {m.margin:g}): Δ = "
+            f"{_fmt(m.difference.value)} [{_fmt(m.difference.lower)}, {_fmt(m.difference.upper)}]"
+        )
+    return "go", reasons

@@ -1,0 +1,337 @@
+"""Metric differences on paired examples, each with an interval, a test and a standard error.
+
+Classification metrics that are functions of the confusion matrix are bootstrapped over *counts*:
+every example falls into one cell (true label, candidate's label, baseline's label) of a ``k³``
+table; a paired bootstrap resample is a multinomial draw of the cell counts, from which both
+models' confusion matrices follow. This is the row bootstrap, at the cost of ``k³`` numbers per
+resample instead of ``n``. Accuracy uses McNemar's test and Newcombe's paired interval, ROC AUC the
+correlated DeLong test; regression losses use paired t intervals or the delta method.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import ndtr
+from scipy.stats import t as student_t
+
+from assay.compare._paired import PairedPredictions
+from assay.stats._estimate import Estimate
+from assay.stats._paired import paired_proportion_difference
+from assay.stats._paired_tests import mcnemar_test, paired_delong
+from assay.stats._random import RandomState, as_generator
+from assay.stats._wilson import z_value
+
+__all__ = [
+    "CLASSIFICATION_COMPARABLE",
+    "LOWER_IS_BETTER",
+    "REGRESSION_COMPARABLE",
+    "MetricDifference",
+    "confusion_metric",
+    "difference",
+]
+
+#: Metrics where a smaller value is better.
+LOWER_IS_BETTER = frozenset({"mse", "rmse", "mae"})
+
+Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class MetricDifference:
+    """``candidate − baseline`` for one metric on the same examples.
+
+    Attributes:
+        metric: the metric's name.
+        candidate, baseline: each model's value (interval as in its own report when known).
+        difference: ``candidate − baseline`` with the paired interval.
+        p_value: two-sided p-value of "no difference".
+        se: standard error of the difference (for non-inferiority tests and sample-size advice).
+        method: the paired method (``mcnemar-mid-p+newcombe``, ``delong-paired``, ``bootstrap-counts``,
+            ``paired-t``, ``delta-paired``).
+    """
+
+    metric: str
+    candidate: float
+    baseline: float
+    difference: Estimate
+    p_value: float
+    se: float
+    method: str
+
+
+def _div(a: Array, b: Array) -> Array:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
+
+
+def _nanmean(x: Array, axis: int) -> Array:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are NaN, by policy
+        return np.nanmean(x, axis=axis)
+
+
+def confusion_metric(name: str, cm: Array, *, positive: int | None = None) -> Array:
+    """A metric of a stack of confusion matrices ``cm[..., true, predicted]``; NaN when undefined.
+
+    Averages follow scikit-learn with ``zero_division=nan``: classes where a ratio is undefined are
+    left out of the macro average; balanced accuracy averages recall over the classes present.
+    """
+    cm = np.asarray(cm, dtype=np.float64)
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    true_n = cm.sum(axis=-1)
+    pred_n = cm.sum(axis=-2)
+    total = true_n.sum(axis=-1)
+    if name == "accuracy":
+        return _div(tp.sum(axis=-1), total)
+    recall = _div(tp, true_n)
+    precision = _div(tp, pred_n)
+    f1 = _div(2 * tp, true_n + pred_n)
+    if name in ("balanced_accuracy", "recall_macro"):
+        return _nanmean(recall, axis=-1)
+    if name == "precision_macro":
+        return _nanmean(precision, axis=-1)
+    if name == "f1_macro":
+        return _nanmean(f1, axis=-1)
+    if name in ("precision", "recall", "f1"):
+        if positive is None:
+            raise ValueError(f"{name} needs a positive class")
+        return {"precision": precision, "recall": recall, "f1": f1}[name][..., positive]
+    if name == "mcc":
+        c, s = tp.sum(axis=-1), total
+        tp_ = (true_n * pred_n).sum(axis=-1)
+        den = np.sqrt(
+            (s * s - (pred_n * pred_n).sum(axis=-1)) * (s * s - (true_n * true_n).sum(axis=-1))
+        )
+        return _div(c * s - tp_, den)
+    if name == "cohen_kappa":
+        po = _div(tp.sum(axis=-1), total)
+        pe = _div((true_n * pred_n).sum(axis=-1), total * total)
+        return _div(po - pe, 1 - pe)
+    raise ValueError(f"unknown confusion metric {name!r}")
+
+
+#: Classification metrics a comparison can test (``roc_auc`` needs binary scores).
+CLASSIFICATION_COMPARABLE = (
+    "accuracy",
+    "balanced_accuracy",
+    "f1_macro",
+    "precision_macro",
+    "recall_macro",
+    "mcc",
+    "cohen_kappa",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+)
+REGRESSION_COMPARABLE = ("mse", "rmse", "mae", "r2")
+
+
+def _codes(values: np.ndarray, labels: list[str]) -> NDArray[np.int64]:
+    index = {lbl: i for i, lbl in enumerate(labels)}
+    return np.fromiter((index[str(v)] for v in values), dtype=np.int64, count=len(values))
+
+
+@dataclass
+class _CellTable:
+    counts: NDArray[np.int64]  # k³ cells: (true, candidate, baseline)
+    k: int
+
+    def confusions(self, counts: NDArray[np.int64]) -> tuple[Array, Array]:
+        c = counts.reshape(*counts.shape[:-1], self.k, self.k, self.k)
+        return c.sum(axis=-1), c.sum(axis=-2)
+
+
+def _cells(p: PairedPredictions) -> _CellTable:
+    k = len(p.labels)
+    t, a, b = (
+        _codes(p.y_true, p.labels),
+        _codes(p.candidate, p.labels),
+        _codes(p.baseline, p.labels),
+    )
+    counts = np.bincount((t * k + a) * k + b, minlength=k**3)
+    return _CellTable(counts, k)
+
+
+def _bootstrap_p(diffs: Array, observed: float) -> float:
+    ok = diffs[np.isfinite(diffs)]
+    if not len(ok) or not math.isfinite(observed):
+        return math.nan
+    # The bootstrap distribution shifted to the null (Hall and Wilson 1991).
+    extreme = np.count_nonzero(np.abs(ok - observed) >= abs(observed) - 1e-12)
+    return float(min(1.0, (1 + extreme) / (len(ok) + 1)))
+
+
+def _from_normal(d: float, se: float, level: float, method: str, n: int) -> tuple[Estimate, float]:
+    if not math.isfinite(se):
+        return Estimate(d, math.nan, math.nan, level, method, n), math.nan
+    half = z_value(level) * se
+    if se == 0:
+        return Estimate(d, d, d, level, method, n), (1.0 if d == 0 else 0.0)
+    p = float(min(1.0, 2.0 * ndtr(-abs(d) / se)))
+    return Estimate(d, d - half, d + half, level, method, n), p
+
+
+class _Context:
+    """Shared, lazily computed pieces for the metrics of one comparison."""
+
+    def __init__(self, p: PairedPredictions, level: float, n_bootstrap: int, rng: RandomState):
+        self.p = p
+        self.level = level
+        self.n_bootstrap = n_bootstrap
+        self.rng = as_generator(rng)
+        self._cells: _CellTable | None = None
+        self._boot: NDArray[np.int64] | None = None
+
+    @property
+    def cells(self) -> _CellTable:
+        if self._cells is None:
+            self._cells = _cells(self.p)
+        return self._cells
+
+    @property
+    def boot(self) -> NDArray[np.int64]:
+        if self._boot is None:
+            c = self.cells.counts
+            self._boot = self.rng.multinomial(int(c.sum()), c / c.sum(), size=self.n_bootstrap)
+        return self._boot
+
+
+def _accuracy(ctx: _Context, mcnemar: str) -> MetricDifference:
+    p = ctx.p
+    right_c = p.candidate == p.y_true
+    right_b = p.baseline == p.y_true
+    both = int(np.count_nonzero(right_c & right_b))
+    only_c = int(np.count_nonzero(right_c & ~right_b))
+    only_b = int(np.count_nonzero(~right_c & right_b))
+    neither = p.n - both - only_c - only_b
+    est = paired_proportion_difference(both, only_c, only_b, neither, level=ctx.level)
+    test = mcnemar_test(only_c, only_b, method=mcnemar)  # type: ignore[arg-type]
+    se = (est.upper - est.lower) / (2 * z_value(ctx.level)) if est.defined else math.nan
+    method = f"{test.method}+newcombe-paired"
+    return MetricDifference(
+        "accuracy",
+        float(right_c.mean()),
+        float(right_b.mean()),
+        Estimate(est.value, est.lower, est.upper, est.level, method, est.n),
+        test.p_value,
+        se,
+        method,
+    )
+
+
+def _confusion_difference(ctx: _Context, name: str) -> MetricDifference:
+    p = ctx.p
+    positive = p.labels.index(p.positive_label) if p.positive_label in p.labels else None
+    if name in ("precision", "recall", "f1") and positive is None:
+        positive = 1 if len(p.labels) >= 2 else None
+    cm_c, cm_b = ctx.cells.confusions(ctx.cells.counts)
+    val_c = float(confusion_metric(name, cm_c, positive=positive))
+    val_b = float(confusion_metric(name, cm_b, positive=positive))
+    d = val_c - val_b
+    bc, bb = ctx.cells.confusions(ctx.boot)
+    diffs = confusion_metric(name, bc, positive=positive) - confusion_metric(
+        name, bb, positive=positive
+    )
+    ok = diffs[np.isfinite(diffs)]
+    alpha = 1 - ctx.level
+    if len(ok) < 10 or not math.isfinite(d):
+        est = Estimate(d, math.nan, math.nan, ctx.level, "bootstrap-counts-paired", p.n)
+        return MetricDifference(name, val_c, val_b, est, math.nan, math.nan, est.method)
+    lo, hi = np.quantile(ok, [alpha / 2, 1 - alpha / 2])
+    est = Estimate(d, float(lo), float(hi), ctx.level, "bootstrap-counts-paired", p.n)
+    return MetricDifference(
+        name, val_c, val_b, est, _bootstrap_p(ok, d), float(ok.std(ddof=1)), est.method
+    )
+
+
+def _roc_auc(ctx: _Context) -> MetricDifference:
+    p = ctx.p
+    assert p.candidate_score is not None and p.baseline_score is not None
+    y = p.y_true == p.positive_label
+    r = paired_delong(y, p.candidate_score, p.baseline_score, level=ctx.level)
+    d = r.difference
+    se = (d.upper - d.lower) / (2 * z_value(ctx.level)) if d.defined else math.nan
+    return MetricDifference(
+        "roc_auc", r.first.value, r.second.value, d, r.test.p_value, se, "delong-paired"
+    )
+
+
+def _regression(ctx: _Context, name: str) -> MetricDifference:
+    p = ctx.p
+    y = p.y_true.astype(np.float64)
+    ec = p.candidate.astype(np.float64) - y
+    eb = p.baseline.astype(np.float64) - y
+    n = p.n
+    level = ctx.level
+    if name in ("mse", "mae"):
+        lc, lb = (ec * ec, eb * eb) if name == "mse" else (np.abs(ec), np.abs(eb))
+        d_i = lc - lb
+        d = float(d_i.mean())
+        if n < 2:
+            est = Estimate(d, math.nan, math.nan, level, "paired-t", n)
+            return MetricDifference(
+                name, float(lc.mean()), float(lb.mean()), est, math.nan, math.nan, "paired-t"
+            )
+        se = float(d_i.std(ddof=1) / math.sqrt(n))
+        if se == 0:
+            est = Estimate(d, d, d, level, "paired-t", n)
+            pv = 1.0 if d == 0 else 0.0
+        else:
+            q = float(student_t.ppf(0.5 + level / 2, n - 1))
+            est = Estimate(d, d - q * se, d + q * se, level, "paired-t", n)
+            pv = float(2 * student_t.sf(abs(d) / se, n - 1))
+        return MetricDifference(name, float(lc.mean()), float(lb.mean()), est, pv, se, "paired-t")
+    # rmse and r2: the delta method on per-example influence values.
+    sc, sb = ec * ec, eb * eb
+    mse_c, mse_b = float(sc.mean()), float(sb.mean())
+    if name == "rmse":
+        rc, rb = math.sqrt(mse_c), math.sqrt(mse_b)
+        val_c, val_b = rc, rb
+        infl = ((sc - mse_c) / (2 * rc) if rc > 0 else np.zeros(n)) - (
+            (sb - mse_b) / (2 * rb) if rb > 0 else np.zeros(n)
+        )
+    elif name == "r2":
+        var_y = float(((y - y.mean()) ** 2).mean())
+        if var_y == 0:
+            est = Estimate(math.nan, math.nan, math.nan, level, "delta-paired", n)
+            return MetricDifference(name, math.nan, math.nan, est, math.nan, math.nan, est.method)
+        val_c, val_b = 1 - mse_c / var_y, 1 - mse_b / var_y
+        dmse = mse_c - mse_b
+        infl = -((sc - sb) - dmse) / var_y + dmse / var_y**2 * ((y - y.mean()) ** 2 - var_y)
+    else:
+        raise ValueError(name)
+    d = val_c - val_b
+    se = float(infl.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    est, pv = _from_normal(d, se, level, "delta-paired", n)
+    return MetricDifference(name, val_c, val_b, est, pv, se, "delta-paired")
+
+
+def difference(
+    p: PairedPredictions,
+    metrics: list[str],
+    *,
+    level: float = 0.95,
+    n_bootstrap: int = 2000,
+    mcnemar: str = "mid-p",
+    random_state: RandomState = 0,
+) -> list[MetricDifference]:
+    """The paired difference of each metric in ``metrics`` (names from
+    :data:`CLASSIFICATION_COMPARABLE` or :data:`REGRESSION_COMPARABLE`)."""
+    ctx = _Context(p, level, n_bootstrap, random_state)
+    out = []
+    for name in metrics:
+        if p.task == "regression":
+            out.append(_regression(ctx, name))
+        elif name == "accuracy":
+            out.append(_accuracy(ctx, mcnemar))
+        elif name == "roc_auc":
+            out.append(_roc_auc(ctx))
+        else:
+            out.append(_confusion_difference(ctx, name))
+    return out

@@ -1,0 +1,130 @@
+"""Comparing two saved Reports, and turning a Comparison into a CheckResult (the ``compare`` check)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from assay.compare._compare import CompareOptions, Comparison, compare_paired
+from assay.compare._paired import align_tables, check_label_sets
+from assay.errors import ReportError
+from assay.report._schema import CheckResult, Report
+from assay.stats._estimate import Estimate
+
+__all__ = ["compare_reports", "comparison_from_result", "to_check_result"]
+
+
+def _performance(report: Report, name: str, model: str | None) -> CheckResult:
+    results = [r for r in report.results if r.check == "performance"]
+    if model is not None:
+        results = [r for r in results if r.model == model]
+    if not results:
+        which = f" for model {model!r}" if model else ""
+        models = sorted({r.model for r in report.results if r.check == "performance"})
+        raise ReportError(
+            f"{name}: no performance result{which} (models with one: "
+            f"{', '.join(models) or 'none'}); add `performance` to the suite's checks"
+        )
+    r = results[0]
+    if "per_example" not in r.tables:
+        raise ReportError(
+            f"{name}: the performance result of model {r.model!r} keeps no per-example predictions "
+            f"(report schema {report.schema_version}); re-run the suite with this assay and "
+            "checks.performance.keep_predictions > 0"
+        )
+    return r
+
+
+def _labels(report: Report, dataset: str) -> list[str] | None:
+    for d in report.datasets:
+        if d.get("name") == dataset and d.get("labels"):
+            return [str(x) for x in d["labels"]]
+    return None
+
+
+def compare_reports(
+    candidate: Report | str | Path,
+    baseline: Report | str | Path,
+    options: CompareOptions | None = None,
+    *,
+    candidate_model: str | None = None,
+    baseline_model: str | None = None,
+) -> Comparison:
+    """Compare the candidate's Report with the baseline's, example by example.
+
+    Both Reports must hold the performance check's per-example predictions on the same example ids
+    with the same labels.
+
+    Args:
+        candidate: the candidate's Report or report.json path.
+        baseline: the baseline's (production) Report or path.
+        options: metrics, margins and test settings.
+        candidate_model: which model of the candidate Report (default: its first).
+        baseline_model: which model of the baseline Report (default: its first).
+
+    Returns:
+        The :class:`~assay.compare.Comparison` with its verdict.
+
+    Raises:
+        ReportError: a report cannot be read, lacks per-example predictions, or the two cover
+            different ids or label sets.
+
+    Example:
+        >>> c = compare_reports("out/report.json", "prod/report.json")  # doctest: +SKIP
+        >>> c.verdict  # doctest: +SKIP
+        'go'
+    """
+    names = (
+        str(candidate) if not isinstance(candidate, Report) else "candidate",
+        str(baseline) if not isinstance(baseline, Report) else "baseline",
+    )
+    rep_c = candidate if isinstance(candidate, Report) else Report.load(candidate)
+    rep_b = baseline if isinstance(baseline, Report) else Report.load(baseline)
+    rc = _performance(rep_c, names[0], candidate_model)
+    rb = _performance(rep_b, names[1], baseline_model)
+    task_c, task_b = rc.tables.get("task"), rb.tables.get("task")
+    if task_c != task_b:
+        raise ReportError(f"{names[0]} is {task_c} and {names[1]} is {task_b}; nothing to compare")
+    labels_c, labels_b = _labels(rep_c, rc.dataset), _labels(rep_b, rb.dataset)
+    check_label_sets(labels_c, labels_b, names)
+    paired = align_tables(
+        rc.tables["per_example"],
+        rb.tables["per_example"],
+        task=str(task_c),
+        names=names,
+        labels=labels_c,
+    )
+    model_b = rb.model if rb.model != rc.model else f"{rb.model} ({names[1]})"
+    return compare_paired(
+        paired,
+        options,
+        candidate=rc.model,
+        baseline=model_b,
+        dataset=rc.dataset,
+        level=rep_c.level,
+        random_state=rep_c.seed,
+        where="assay compare",
+    )
+
+
+def to_check_result(c: Comparison) -> CheckResult:
+    """The Comparison as the ``compare`` check's result: metric ``<metric>.diff`` (candidate −
+    baseline with its paired interval) and the whole comparison in table ``comparison``."""
+    metrics: dict[str, Estimate] = {f"{m.metric}.diff": m.difference for m in c.metrics}
+    word = {"go": "GO", "no-go": "NO-GO", "inconclusive": "INCONCLUSIVE"}[c.verdict]
+    flags = [f"{word} against {c.baseline}: {reason}" for reason in c.reasons[:3]]
+    return CheckResult(
+        check="compare",
+        model=c.candidate,
+        dataset=c.dataset,
+        n=c.n,
+        metrics=metrics,
+        tables={"comparison": c.to_dict()},
+        flags=flags if c.verdict != "go" else [],
+    )
+
+
+def comparison_from_result(r: CheckResult) -> dict[str, Any] | None:
+    """The comparison table of a ``compare`` result (what the sinks read), or None."""
+    table = r.tables.get("comparison") if r.check == "compare" else None
+    return table if isinstance(table, dict) else None
