@@ -35,6 +35,7 @@ $(HFSTAMP): $(STAMP)
 
 demo: $(STAMP)
 	$(PY) examples/sentiment/prepare.py
+	$(PY) examples/sentiment/train_logs.py
 	$(VENV)/bin/assay run examples/sentiment/suite.yaml --out out/sentiment
 
 test: $(STAMP)
