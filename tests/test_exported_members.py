@@ -18,6 +18,8 @@ PACKAGES = [
     "assay.report",
     "assay.errors",
     "assay.perturb",
+    "assay.tracking",
+    "assay.leakage",
 ]
 
 
