@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from assay._cli import compare as compare_cmd
 from assay._cli import curves as curves_cmd
 from assay._cli import cv as cv_cmd
 from assay._cli import init as init_cmd
@@ -27,6 +28,7 @@ app.command("perturb")(perturb_cmd.perturb)
 app.command("curves")(curves_cmd.curves)
 app.command("leakage")(leakage_cmd.leakage)
 app.command("cv")(cv_cmd.cv)
+app.command("compare")(compare_cmd.compare)
 
 
 def main() -> None:  # pragma: no cover - console entry point
