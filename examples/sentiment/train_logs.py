@@ -48,8 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     y_va = rows["label"].iloc[va_idx].to_numpy()
     classes = np.unique(y_tr)
 
-    clf = MLPClassifier(hidden_layer_sizes=(64,), alpha=1e-6, learning_rate_init=1e-3,
-                        random_state=args.seed)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(64,), alpha=1e-6, learning_rate_init=1e-3, random_state=args.seed
+    )
     rng = np.random.default_rng(args.seed)
     history: list[dict[str, float]] = []
     step, window = 0, []
@@ -65,18 +66,22 @@ def main(argv: list[str] | None = None) -> None:
                 history.append({"loss": float(np.mean(window)), "epoch": epoch, "step": step})
                 window = []
         proba = clf.predict_proba(x_va)
-        history.append({
-            "eval_loss": float(log_loss(y_va, proba, labels=classes)),
-            "eval_accuracy": float(np.mean(classes[proba.argmax(1)] == y_va)),
-            "epoch": epoch,
-            "step": step,
-        })
+        history.append(
+            {
+                "eval_loss": float(log_loss(y_va, proba, labels=classes)),
+                "eval_accuracy": float(np.mean(classes[proba.argmax(1)] == y_va)),
+                "epoch": epoch,
+                "step": step,
+            }
+        )
     state = {"global_step": step, "num_train_epochs": args.epochs, "log_history": history}
     (out / "trainer_state.json").write_text(json.dumps(state, indent=1))
     _write_tensorboard(out / "tensorboard", history)
     best = min((h for h in history if "eval_loss" in h), key=lambda h: h["eval_loss"])
-    print(f"{args.epochs} epochs, {step} steps; best eval_loss {best['eval_loss']:.4f} at step "
-          f"{best['step']}; wrote {out}/trainer_state.json and {out}/tensorboard/")
+    print(
+        f"{args.epochs} epochs, {step} steps; best eval_loss {best['eval_loss']:.4f} at step "
+        f"{best['step']}; wrote {out}/trainer_state.json and {out}/tensorboard/"
+    )
 
 
 def _write_tensorboard(folder: Path, history: list[dict[str, float]]) -> None:

@@ -21,7 +21,7 @@ from assay.config import suite_from_dict
 from assay.errors import ModelError
 from assay.stats import corrected_resampled_t
 
-HOOKS = '''
+HOOKS = """
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -42,7 +42,7 @@ def memorising_model(prompts):
     return [TEXTS.get(p, "no idea") for p in prompts]
 memorising_model.task = "generation"
 TEXTS = {{}}
-'''
+"""
 
 
 @pytest.fixture
@@ -66,7 +66,10 @@ def cancer(tmp_path: Path, seed: int) -> dict:
 
 def _suite(c: dict, checks: dict, **extra) -> object:
     raw = {
-        "data": {"test": {"path": "test.csv", **c["spec"]}, "train": {"path": "train.csv", **c["spec"]}},
+        "data": {
+            "test": {"path": "test.csv", **c["spec"]},
+            "train": {"path": "train.csv", **c["spec"]},
+        },
         "models": {"candidate": "sklearn:model.joblib"},
         "trust": True,
         "checks": checks,
@@ -80,8 +83,12 @@ def test_cv_with_sklearn_clone_matches_a_literal_cross_validation(cancer: dict, 
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedKFold
 
-    report = evaluate(_suite(cancer, {"cv": {"folds": 5, "metrics": ["accuracy"]}}),
-                      write=False, progress=False, seed=seed)
+    report = evaluate(
+        _suite(cancer, {"cv": {"folds": 5, "metrics": ["accuracy"]}}),
+        write=False,
+        progress=False,
+        seed=seed,
+    )
     r = report.result("cv")
     train = cancer["train"]
     est = joblib.load(cancer["dir"] / "model.joblib")
@@ -95,19 +102,31 @@ def test_cv_with_sklearn_clone_matches_a_literal_cross_validation(cancer: dict, 
     want = corrected_resampled_t(scores, n_train=np.mean(n_tr), n_test=np.mean(n_te))
     got = r.metrics["accuracy"]
     assert got.method == "nadeau-bengio"
-    assert (got.value, got.lower, got.upper) == pytest.approx((want.value, want.lower, want.upper),
-                                                              abs=1e-12)
+    assert (got.value, got.lower, got.upper) == pytest.approx(
+        (want.value, want.lower, want.upper), abs=1e-12
+    )
     assert [f["accuracy"] for f in r.tables["per_fold"]] == pytest.approx(scores, abs=1e-12)
     # a second run answers every fold model from the cache: no refit
-    again = evaluate(_suite(cancer, {"cv": {"folds": 5, "metrics": ["accuracy"]}}),
-                     write=False, progress=False, seed=seed)
+    again = evaluate(
+        _suite(cancer, {"cv": {"folds": 5, "metrics": ["accuracy"]}}),
+        write=False,
+        progress=False,
+        seed=seed,
+    )
     assert again.engine["n_called"] == 0
     assert again.result("cv").metrics["accuracy"] == got
 
 
 def test_cv_python_hook_repeated_and_learning_curve(cancer: dict) -> None:
-    checks = {"cv": {"fit": "python:hooks.py:fit", "folds": 3, "repeats": 2,
-                     "learning_curve": [0.3], "metrics": ["accuracy", "roc_auc"]}}
+    checks = {
+        "cv": {
+            "fit": "python:hooks.py:fit",
+            "folds": 3,
+            "repeats": 2,
+            "learning_curve": [0.3],
+            "metrics": ["accuracy", "roc_auc"],
+        }
+    }
     r = evaluate(_suite(cancer, checks), write=False, progress=False).result("cv")
     full = [f for f in r.tables["per_fold"] if f["fraction"] == 1.0]
     assert len(full) == 6 and r.metrics["accuracy"].n == 6
@@ -118,8 +137,9 @@ def test_cv_python_hook_repeated_and_learning_curve(cancer: dict) -> None:
 
 
 def test_cv_fit_hook_failure_names_the_fold_and_traceback(cancer: dict) -> None:
-    checks = {"cv": {"fit": "python:hooks.py:fit_fails_on_small", "folds": 3,
-                     "learning_curve": [0.5]}}
+    checks = {
+        "cv": {"fit": "python:hooks.py:fit_fails_on_small", "folds": 3, "learning_curve": [0.5]}
+    }
     with pytest.raises(ModelError) as e:
         evaluate(_suite(cancer, checks), write=False, progress=False)
     msg = str(e.value)
@@ -133,15 +153,20 @@ def test_generalization_log_and_train_test_gap(cancer: dict) -> None:
         hist.append({"loss": 1 / s, "step": s * 10})
         hist.append({"eval_loss": 0.5 + 0.05 * abs(s - 4), "step": s * 10})
     log.write_text(json.dumps({"log_history": hist}))
-    suite = _suite(cancer, {"generalization": {"log": "trainer_state.json", "smoothing": 0}},
-                   gates=["generalization.curves.severity.value <= 1"])
+    suite = _suite(
+        cancer,
+        {"generalization": {"log": "trainer_state.json", "smoothing": 0}},
+        gates=["generalization.curves.severity.value <= 1"],
+    )
     report = evaluate(suite, write=False, progress=False)
     r = report.result("generalization")
     assert r.tables["curves"]["verdict"] == "severe" and r.tables["curves"]["best_step"] == 40
     assert not report.passed
     model = joblib.load(cancer["dir"] / "model.joblib")
-    k = {w: int((model.predict(cancer[w][cancer["features"]]) == cancer[w]["y"].astype(str)).sum())
-         for w in ("train", "test")}
+    k = {
+        w: int((model.predict(cancer[w][cancer["features"]]) == cancer[w]["y"].astype(str)).sum())
+        for w in ("train", "test")
+    }
     from assay.stats import proportion_difference
 
     want = proportion_difference(k["train"], 400, k["test"], len(cancer["test"]))
@@ -156,7 +181,8 @@ def test_leakage_check_label_leak_and_recomputed_metrics(cancer: dict) -> None:
         f.to_csv(cancer["dir"] / f"{w}.csv", index=False)
     cancer["spec"]["input"] = [*cancer["features"], "chart_code"]
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(
-        cancer["train"][cancer["features"]], cancer["train"]["y"].astype(str))
+        cancer["train"][cancer["features"]], cancer["train"]["y"].astype(str)
+    )
     joblib.dump(model, cancer["dir"] / "model.joblib")
     r = evaluate(_suite(cancer, {"leakage": {}}), write=False, progress=False).result("leakage")
     assert any("chart_code" in f for f in r.flags)
@@ -169,11 +195,14 @@ def test_leakage_check_on_texts_and_memorisation(tmp_path: Path) -> None:
     train = [" ".join(rng.choice(words, 16)) for _ in range(120)]
     test = [" ".join(rng.choice(words, 16)) for _ in range(60)] + train[:6]
     pd.DataFrame({"id": range(len(train)), "text": train, "label": ["a", "b"] * 60}).to_csv(
-        tmp_path / "train.csv", index=False)
-    pd.DataFrame({"id": range(len(test)), "text": test,
-                  "label": (["a", "b"] * 33)[: len(test)]}).to_csv(tmp_path / "test.csv", index=False)
+        tmp_path / "train.csv", index=False
+    )
+    pd.DataFrame(
+        {"id": range(len(test)), "text": test, "label": (["a", "b"] * 33)[: len(test)]}
+    ).to_csv(tmp_path / "test.csv", index=False)
     # a generative model that recites its training texts
-    (tmp_path / "gen.py").write_text(textwrap.dedent('''
+    (tmp_path / "gen.py").write_text(
+        textwrap.dedent("""
         import csv
         from pathlib import Path
         with open(Path(__file__).parent / "train.csv") as f:
@@ -185,15 +214,19 @@ def test_leakage_check_on_texts_and_memorisation(tmp_path: Path) -> None:
                 out.append(hit[len(p) + 1:] if hit else "w1 w2 w3")
             return out
         complete.task = "generation"
-    '''))
+    """)
+    )
     spec = {"id": "id", "input": "text", "label": "label"}
-    suite = suite_from_dict({
-        "data": {"test": {"path": "test.csv", **spec}, "train": {"path": "train.csv", **spec}},
-        "models": {"llm": "python:gen.py:complete"},
-        "task": "generation",
-        "checks": {"leakage": {"memorisation": {"n": 50}}},
-        "engine": {"cache": None, "progress": False},
-    }, base_dir=tmp_path)
+    suite = suite_from_dict(
+        {
+            "data": {"test": {"path": "test.csv", **spec}, "train": {"path": "train.csv", **spec}},
+            "models": {"llm": "python:gen.py:complete"},
+            "task": "generation",
+            "checks": {"leakage": {"memorisation": {"n": 50}}},
+            "engine": {"cache": None, "progress": False},
+        },
+        base_dir=tmp_path,
+    )
     r = evaluate(suite, write=False, progress=False).result("leakage")
     assert r.tables["duplicates"]["n_exact"] == 6
     assert r.metrics["exact.rate"].value == pytest.approx(6 / 66)

@@ -27,8 +27,9 @@ def test_planted_leaky_feature_is_flagged(seed: int) -> None:
     from sklearn.tree import DecisionTreeClassifier
 
     col = "worst area"
-    tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(train[[col]].to_numpy(),
-                                                                   train["y"].astype(str))
+    tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(
+        train[[col]].to_numpy(), train["y"].astype(str)
+    )
     want = float(np.mean(tree.predict(test[[col]].to_numpy()) == test["y"].astype(str)))
     got = next(f for f in leaks if f.feature == col)
     assert got.accuracy == pytest.approx(want) and not got.flagged

@@ -10,10 +10,14 @@ from assay.tracking import Series, TrainingLog, diagnose, smooth
 
 def _log(train: list[float], val: list[float], steps: list[int] | None = None) -> TrainingLog:
     steps = steps or list(range(1, len(val) + 1))
-    return TrainingLog("t", "csv", {
-        "train/loss": Series.build("train/loss", steps, train),
-        "val/loss": Series.build("val/loss", steps, val),
-    })
+    return TrainingLog(
+        "t",
+        "csv",
+        {
+            "train/loss": Series.build("train/loss", steps, train),
+            "val/loss": Series.build("val/loss", steps, val),
+        },
+    )
 
 
 def test_smoothing_is_tensorboards_debiased_ema() -> None:
@@ -63,10 +67,14 @@ def test_early_stopping_step_and_recommendation() -> None:
 
 def test_training_interpolated_on_a_finer_grid() -> None:
     tr_steps = list(range(0, 101, 5))
-    log = TrainingLog("t", "trainer_state", {
-        "loss": Series.build("loss", tr_steps, [1 - s / 200 for s in tr_steps]),
-        "eval_loss": Series.build("eval_loss", [25, 50, 75, 100], [0.9, 0.8, 0.85, 0.9]),
-    })
+    log = TrainingLog(
+        "t",
+        "trainer_state",
+        {
+            "loss": Series.build("loss", tr_steps, [1 - s / 200 for s in tr_steps]),
+            "eval_loss": Series.build("eval_loss", [25, 50, 75, 100], [0.9, 0.8, 0.85, 0.9]),
+        },
+    )
     d = diagnose(log, smoothing=0)
     assert d.train_series == "loss" and d.best_step == 50
     assert d.gap_at_best == pytest.approx(0.8 - 0.75)
@@ -75,10 +83,16 @@ def test_training_interpolated_on_a_finer_grid() -> None:
 
 def test_higher_is_better_metric() -> None:
     steps = list(range(1, 7))
-    log = TrainingLog("t", "csv", {
-        "train_accuracy": Series.build("train_accuracy", steps, [0.6, 0.7, 0.8, 0.9, 0.95, 0.99]),
-        "val_accuracy": Series.build("val_accuracy", steps, [0.6, 0.68, 0.75, 0.7, 0.65, 0.6]),
-    })
+    log = TrainingLog(
+        "t",
+        "csv",
+        {
+            "train_accuracy": Series.build(
+                "train_accuracy", steps, [0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
+            ),
+            "val_accuracy": Series.build("val_accuracy", steps, [0.6, 0.68, 0.75, 0.7, 0.65, 0.6]),
+        },
+    )
     d = diagnose(log, smoothing=0)
     assert d.direction == "higher" and d.best_step == 3 and d.verdict == "severe"
     assert d.gap_at_last == pytest.approx(0.99 - 0.6)

@@ -19,8 +19,10 @@ VAL = [0.9, 0.7, 0.6, 0.55, 0.53, 0.56, 0.6, 0.66, 0.72, 0.8]
 def test_trainer_state(tmp_path: Path) -> None:
     history = []
     for s, t, v in zip(STEPS, TRAIN, VAL):
-        history += [{"loss": t, "learning_rate": 1e-4, "epoch": s / 10, "step": s},
-                    {"eval_loss": v, "eval_runtime": 1.0, "epoch": s / 10, "step": s}]
+        history += [
+            {"loss": t, "learning_rate": 1e-4, "epoch": s / 10, "step": s},
+            {"eval_loss": v, "eval_runtime": 1.0, "epoch": s / 10, "step": s},
+        ]
     history.append({"train_loss": 0.4, "train_runtime": 9.0, "step": 100})
     run = tmp_path / "checkpoint-100"
     run.mkdir()
@@ -76,8 +78,12 @@ def test_csv_long_and_wide(tmp_path: Path) -> None:
     long.write_text("\n".join(lines) + "\n")
     assert read_log(long).names() == ["train/loss", "validation/loss"]
     wide = tmp_path / "log.jsonl"
-    wide.write_text("".join(json.dumps({"epoch": s, "train_acc": 1 - t, "val_acc": 1 - v}) + "\n"
-                            for s, t, v in zip(STEPS, TRAIN, VAL)))
+    wide.write_text(
+        "".join(
+            json.dumps({"epoch": s, "train_acc": 1 - t, "val_acc": 1 - v}) + "\n"
+            for s, t, v in zip(STEPS, TRAIN, VAL)
+        )
+    )
     d = diagnose(read_log(wide), smoothing=0)
     assert d.direction == "higher" and d.best_step == 50
 
@@ -96,7 +102,9 @@ def test_disjoint_step_grids_are_explained(tmp_path: Path) -> None:
     rows = ["step,split,metric,value"] + [f"{s},train,loss,0.5" for s in range(1, 11)]
     rows += [f"{s},eval,loss,0.6" for s in range(1000, 1010)]
     p.write_text("\n".join(rows) + "\n")
-    with pytest.raises(ConfigError, match=r"share fewer than two steps.*steps 1–10.*steps 1000–1009"):
+    with pytest.raises(
+        ConfigError, match=r"share fewer than two steps.*steps 1–10.*steps 1000–1009"
+    ):
         diagnose(read_log(p))
 
 

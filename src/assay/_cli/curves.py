@@ -12,9 +12,13 @@ from assay._cli._common import EXIT_OK, user_errors
 
 
 def curves(
-    source: Annotated[str, typer.Argument(
-        help="A TensorBoard folder, a trainer_state.json (or its folder), a CSV/JSONL log, or "
-        "mlflow:<tracking uri>#<run id>.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A TensorBoard folder, a trainer_state.json (or its folder), a CSV/JSONL log, or "
+            "mlflow:<tracking uri>#<run id>."
+        ),
+    ],
     metric: Annotated[str | None, typer.Option(help="Metric to judge (default: a loss).")] = None,
     train: Annotated[str | None, typer.Option(help="Training series name.")] = None,
     validation: Annotated[str | None, typer.Option(help="Validation series name.")] = None,
@@ -30,8 +34,16 @@ def curves(
     console = Console()
     with user_errors():
         log = read_log(source)
-        d = diagnose(log, metric=metric, train=train, validation=validation,
-                     smoothing=smoothing, patience=patience, mild=mild, severe=severe)
+        d = diagnose(
+            log,
+            metric=metric,
+            train=train,
+            validation=validation,
+            smoothing=smoothing,
+            patience=patience,
+            mild=mild,
+            severe=severe,
+        )
     if as_json:
         out = d.to_dict()
         out.pop("curves")
@@ -39,14 +51,22 @@ def curves(
         raise typer.Exit(EXIT_OK)
     colour = {"none": "green", "mild": "yellow", "severe": "red"}[d.verdict]
     console.print(f"[bold]{log.format}[/] log {log.source}: {log.describe()}", highlight=False)
-    console.print(f"pair: {d.train_series} (training) / {d.validation_series} (validation), "
-                  f"{d.direction} is better", highlight=False)
+    console.print(
+        f"pair: {d.train_series} (training) / {d.validation_series} (validation), "
+        f"{d.direction} is better",
+        highlight=False,
+    )
     console.print(f"overfitting: [bold {colour}]{d.verdict}[/]")
-    console.print(f"best step {d.best_step:g} (validation {d.best_validation:.4g}); last step "
-                  f"{d.last_step:g} (validation {d.last_validation:.4g}, {d.validation_rise:.1%} "
-                  f"off the best)", highlight=False)
-    console.print(f"gap (validation worse by): {d.gap_at_best:.4g} at best, {d.gap_at_last:.4g} "
-                  "at last", highlight=False)
+    console.print(
+        f"best step {d.best_step:g} (validation {d.best_validation:.4g}); last step "
+        f"{d.last_step:g} (validation {d.last_validation:.4g}, {d.validation_rise:.1%} "
+        f"off the best)",
+        highlight=False,
+    )
+    console.print(
+        f"gap (validation worse by): {d.gap_at_best:.4g} at best, {d.gap_at_last:.4g} at last",
+        highlight=False,
+    )
     if d.divergence_step is not None:
         console.print(f"divergence from step {d.divergence_step:g}", highlight=False)
     console.print(d.recommendation, highlight=False)

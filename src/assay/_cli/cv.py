@@ -14,14 +14,22 @@ from assay._cli._common import EXIT_OK, user_errors
 def cv(
     suite: Annotated[Path, typer.Argument(help="The suite YAML file.")],
     folds: Annotated[int, typer.Option(help="Number of folds.")] = 5,
-    fit: Annotated[str | None, typer.Option(
-        help="Fit recipe: module:function, python:path/file.py:function, sklearn "
-        "(refit the model's estimator) or sklearn:file.joblib.")] = None,
+    fit: Annotated[
+        str | None,
+        typer.Option(
+            help="Fit recipe: module:function, python:path/file.py:function, sklearn "
+            "(refit the model's estimator) or sklearn:file.joblib."
+        ),
+    ] = None,
     scheme: Annotated[str | None, typer.Option(help="stratified, kfold, group or time.")] = None,
     repeats: Annotated[int | None, typer.Option(help="Repetitions with reshuffled folds.")] = None,
-    data: Annotated[str | None, typer.Option(help="Dataset of the suite to cross-validate.")] = None,
+    data: Annotated[
+        str | None, typer.Option(help="Dataset of the suite to cross-validate.")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder for the report.")] = None,
-    trust: Annotated[bool, typer.Option("--trust", help="Allow loading joblib/pickle files.")] = False,
+    trust: Annotated[
+        bool, typer.Option("--trust", help="Allow loading joblib/pickle files.")
+    ] = False,
 ) -> None:
     """Run only the suite's cross-validation (options here override checks.cv)."""
     import assay

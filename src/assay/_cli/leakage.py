@@ -19,7 +19,9 @@ def leakage(
     threshold: Annotated[float, typer.Option(help="Jaccard similarity for near duplicates.")] = 0.8,
     shingle: Annotated[int, typer.Option(help="Characters per shingle.")] = 5,
     examples: Annotated[int, typer.Option(help="Pairs to print.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print counts and pairs as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print counts and pairs as JSON.")
+    ] = False,
 ) -> None:
     """Find test rows that are exact or near duplicates of training rows."""
     from assay.config._suite import DatasetSpec
@@ -33,22 +35,41 @@ def leakage(
         for name, path in (("train", train), ("test", test)):
             ds = load_dataset(DatasetSpec(path=str(path.resolve())), name=name)
             if input not in ds.frame.columns:
-                raise DataError(f"{path}: no column {input!r}; columns: "
-                                f"{', '.join(map(str, ds.frame.columns))}; pass --input COLUMN")
+                raise DataError(
+                    f"{path}: no column {input!r}; columns: "
+                    f"{', '.join(map(str, ds.frame.columns))}; pass --input COLUMN"
+                )
             texts[name] = ds.frame[input].astype(str).tolist()
         rep = find_duplicates(texts["train"], texts["test"], threshold=threshold, shingle=shingle)
     n = rep.n_test
     if as_json:
-        print(json.dumps({**rep.to_dict(), "exact": rep.exact,
-                          "near": [[t, s, round(j, 4)] for t, s, j in rep.near]}))
+        print(
+            json.dumps(
+                {
+                    **rep.to_dict(),
+                    "exact": rep.exact,
+                    "near": [[t, s, round(j, 4)] for t, s, j in rep.near],
+                }
+            )
+        )
         raise typer.Exit(EXIT_OK)
-    console.print(f"{n:,} test rows against {rep.n_train:,} training rows: {len(rep.exact)} exact "
-                  f"duplicates, {len(rep.near)} near duplicates (Jaccard ≥ {threshold} on "
-                  f"{shingle}-character shingles); {len(rep.contaminated)} test rows "
-                  f"({len(rep.contaminated) / max(n, 1):.2%}) contaminated", highlight=False)
+    console.print(
+        f"{n:,} test rows against {rep.n_train:,} training rows: {len(rep.exact)} exact "
+        f"duplicates, {len(rep.near)} near duplicates (Jaccard ≥ {threshold} on "
+        f"{shingle}-character shingles); {len(rep.contaminated)} test rows "
+        f"({len(rep.contaminated) / max(n, 1):.2%}) contaminated",
+        highlight=False,
+    )
     for t, s in rep.exact[:examples]:
-        console.print(f"  exact  test row {t + 1} = train row {s + 1}: {texts['test'][t][:100]!r}",
-                      highlight=False, markup=False)
+        console.print(
+            f"  exact  test row {t + 1} = train row {s + 1}: {texts['test'][t][:100]!r}",
+            highlight=False,
+            markup=False,
+        )
     for t, s, j in rep.near[:examples]:
-        console.print(f"  near {j:.2f} test row {t + 1}: {texts['test'][t][:80]!r} ~ train row "
-                      f"{s + 1}: {texts['train'][s][:80]!r}", highlight=False, markup=False)
+        console.print(
+            f"  near {j:.2f} test row {t + 1}: {texts['test'][t][:80]!r} ~ train row "
+            f"{s + 1}: {texts['train'][s][:80]!r}",
+            highlight=False,
+            markup=False,
+        )

@@ -47,8 +47,10 @@ from assay.stats._estimate import Estimate
 
 __all__ = ["CVCheck", "CVConfig"]
 
-_DEFAULT_METRICS = {"classification": ["accuracy", "f1_macro", "roc_auc"],
-                    "regression": ["rmse", "mae", "r2"]}
+_DEFAULT_METRICS = {
+    "classification": ["accuracy", "f1_macro", "roc_auc"],
+    "regression": ["rmse", "mae", "r2"],
+}
 
 
 class CVConfig(CheckConfig):
@@ -84,8 +86,16 @@ class _FoldModel:
 
     keyed_by_id = False
 
-    def __init__(self, *, name: str, fit: Callable[[Any], Any], rows: Any, task: Task,
-                 fingerprint: str, fold: str) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        fit: Callable[[Any], Any],
+        rows: Any,
+        task: Task,
+        fingerprint: str,
+        fold: str,
+    ) -> None:
         self._name, self._fit, self._rows, self._task = name, fit, rows, task
         self._fp, self.fold = fingerprint, fold
         self._lock = threading.Lock()
@@ -109,14 +119,22 @@ class _FoldModel:
                     self._rows = None if self._model is not None else self._rows
             return self._model
 
-    def predict(self, batch: Sequence[Payload], params: dict[str, Any] | None = None) -> list[Output]:
+    def predict(
+        self, batch: Sequence[Payload], params: dict[str, Any] | None = None
+    ) -> list[Output]:
         from assay.models._convert import coerce_output
         from assay.models._sklearn import SklearnModel
 
         model = self._fitted()
         if callable(getattr(model, "predict", None)):
-            adapter = SklearnModel(model, name=self._name, spec=f"cv:{self.fold}", task=self._task,
-                                   fingerprint=self._fp, path=Path(self.fold))
+            adapter = SklearnModel(
+                model,
+                name=self._name,
+                spec=f"cv:{self.fold}",
+                task=self._task,
+                fingerprint=self._fp,
+                path=Path(self.fold),
+            )
             return adapter.predict(batch)
         if callable(model):
             where = f"{self.fold}: the fitted model"
@@ -152,27 +170,33 @@ def _hook(spec: str, ctx: RunContext, model: str) -> tuple[Callable[[Any], Any],
         else:
             import joblib
 
-            path = s.resolve(spec[len("sklearn:"):])
+            path = s.resolve(spec[len("sklearn:") :])
             if not s.trust:
-                raise ConfigError(f"checks.cv.fit: loading {path.name} runs code from the file; "
-                                  "set `trust: true` (or --trust) if you trust it")
+                raise ConfigError(
+                    f"checks.cv.fit: loading {path.name} runs code from the file; "
+                    "set `trust: true` (or --trust) if you trust it"
+                )
             est = joblib.load(path)
             h = f"sklearn-file:{hashlib.sha256(path.read_bytes()).hexdigest()}"
         label = ds_spec.label
         inp = ds_spec.input
 
         def fit_clone(rows: pd.DataFrame) -> Any:
-            x: Any = rows[inp].astype(str).tolist() if isinstance(inp, str) else rows[list(inp or [])]
+            x: Any = (
+                rows[inp].astype(str).tolist() if isinstance(inp, str) else rows[list(inp or [])]
+            )
             return sklearn.base.clone(est).fit(x, rows[label].to_numpy())
 
         return fit_clone, h
     from assay.models._python import _attribute, _import
 
-    target = spec[len("python:"):] if spec.startswith("python:") else spec
+    target = spec[len("python:") :] if spec.startswith("python:") else spec
     module_ref, sep, attr = target.rpartition(":")
     if not sep or not module_ref or not attr:
-        raise ConfigError(f"checks.cv.fit: {spec!r} names no function; write "
-                          "python:package.module:fit or python:path/to/file.py:fit")
+        raise ConfigError(
+            f"checks.cv.fit: {spec!r} names no function; write "
+            "python:package.module:fit or python:path/to/file.py:fit"
+        )
     try:
         mod, source = _import(module_ref, base_dir=Path.cwd(), name="cv.fit")
     except ModelError:
@@ -197,10 +221,14 @@ def _splits(cfg: CVConfig, ds: Dataset, seed: int) -> list[tuple[str, np.ndarray
     y = frame[label].astype(str).to_numpy() if label else np.zeros(n)
     if cfg.scheme == "time":
         if not ds.spec.time:
-            raise ConfigError(f"checks.cv.scheme: time needs a time column; set data.{ds.name}.time")
+            raise ConfigError(
+                f"checks.cv.scheme: time needs a time column; set data.{ds.name}.time"
+            )
         order = np.argsort(frame[ds.spec.time].to_numpy(), kind="stable")
-        return [(f"fold {i + 1}", order[tr], order[te])
-                for i, (tr, te) in enumerate(ms.TimeSeriesSplit(n_splits=cfg.folds).split(order))]
+        return [
+            (f"fold {i + 1}", order[tr], order[te])
+            for i, (tr, te) in enumerate(ms.TimeSeriesSplit(n_splits=cfg.folds).split(order))
+        ]
     if cfg.scheme == "group":
         col = cfg.group or (ds.spec.groups[0] if ds.spec.groups else None)
         if col is None or col not in frame.columns:
@@ -212,15 +240,20 @@ def _splits(cfg: CVConfig, ds: Dataset, seed: int) -> list[tuple[str, np.ndarray
         out = []
         for r in range(cfg.repeats):
             splitter = ms.GroupKFold(n_splits=cfg.folds, shuffle=True, random_state=seed + r)
-            out += [(f"repeat {r + 1} fold {i + 1}" if cfg.repeats > 1 else f"fold {i + 1}", tr, te)
-                    for i, (tr, te) in enumerate(splitter.split(np.zeros(n), y, groups))]
+            out += [
+                (f"repeat {r + 1} fold {i + 1}" if cfg.repeats > 1 else f"fold {i + 1}", tr, te)
+                for i, (tr, te) in enumerate(splitter.split(np.zeros(n), y, groups))
+            ]
         return out
     out = []
     for r in range(cfg.repeats):
         splitter = (ms.StratifiedKFold if cfg.scheme == "stratified" else ms.KFold)(
-            n_splits=cfg.folds, shuffle=True, random_state=seed + r)
-        out += [(f"repeat {r + 1} fold {i + 1}" if cfg.repeats > 1 else f"fold {i + 1}", tr, te)
-                for i, (tr, te) in enumerate(splitter.split(np.zeros(n), y))]
+            n_splits=cfg.folds, shuffle=True, random_state=seed + r
+        )
+        out += [
+            (f"repeat {r + 1} fold {i + 1}" if cfg.repeats > 1 else f"fold {i + 1}", tr, te)
+            for i, (tr, te) in enumerate(splitter.split(np.zeros(n), y))
+        ]
     return out
 
 
@@ -238,8 +271,10 @@ class CVCheck(Check):
         cfg = self._cfg()
         name = cfg.data or ("train" if "train" in ctx.datasets else ctx.suite.primary_dataset)
         if name not in ctx.datasets:
-            raise ConfigError(f"checks.cv.data: dataset {name!r} is not declared; declared: "
-                              f"{', '.join(ctx.datasets)}")
+            raise ConfigError(
+                f"checks.cv.data: dataset {name!r} is not declared; declared: "
+                f"{', '.join(ctx.datasets)}"
+            )
         ds = ctx.dataset(name)
         if cfg.max_rows is not None and len(ds) > cfg.max_rows:
             from assay.checks._generalization import sample_rows
@@ -264,34 +299,58 @@ class CVCheck(Check):
         ids = np.array(ds.ids, dtype=object)
         folds = []
         splits = _splits(cfg, ds, ctx.seed)
-        first_repeat = [s for s in splits if not s[0].startswith("repeat ") or
-                        s[0].startswith("repeat 1 ")]
+        first_repeat = [
+            s for s in splits if not s[0].startswith("repeat ") or s[0].startswith("repeat 1 ")
+        ]
         fractions = sorted({float(f) for f in cfg.learning_curve if 0 < f < 1})
         for label, tr, te in splits:
             plans = [(1.0, tr)]
             if (label, tr, te) in [(a, b, c) for a, b, c in first_repeat if a == label]:
                 rng = np.random.default_rng(ctx.seed)
-                plans += [(f, np.sort(rng.choice(tr, size=max(2, round(f * len(tr))), replace=False)))
-                          for f in fractions]
+                plans += [
+                    (f, np.sort(rng.choice(tr, size=max(2, round(f * len(tr))), replace=False)))
+                    for f in fractions
+                ]
             for frac, rows in plans:
                 digest = hashlib.sha256(
-                    f"{recipe}|{ds.fingerprint}|{frac}|".encode()
-                    + "\x1f".join(ids[rows]).encode()
+                    f"{recipe}|{ds.fingerprint}|{frac}|".encode() + "\x1f".join(ids[rows]).encode()
                 ).hexdigest()
                 name = f"{self.model}::cv {label}" + (f" ({frac:.0%})" if frac < 1 else "")
-                m = _FoldModel(name=name, fit=fit, rows=ds.frame.iloc[rows], task=task,
-                               fingerprint=digest, fold=f"{label}" + (f" at {frac:.0%}" if frac < 1 else ""))
+                m = _FoldModel(
+                    name=name,
+                    fit=fit,
+                    rows=ds.frame.iloc[rows],
+                    task=task,
+                    fingerprint=digest,
+                    fold=f"{label}" + (f" at {frac:.0%}" if frac < 1 else ""),
+                )
                 ctx.models[name] = m
-                folds.append({"label": label, "fraction": frac, "name": name, "model": m,
-                              "train": rows, "test": te, "fingerprint": digest})
+                folds.append(
+                    {
+                        "label": label,
+                        "fraction": frac,
+                        "name": name,
+                        "model": m,
+                        "train": rows,
+                        "test": te,
+                        "fingerprint": digest,
+                    }
+                )
         self._fold_cache = folds
         self._ds = ds
         return folds
 
     def _requests(self, ctx: RunContext, fold: dict[str, Any]) -> list[Request]:
         test = subset_rows(self._ds, fold["test"])
-        return [Request(key=content_key(fold["fingerprint"], p), model=fold["name"], payload=p,
-                        tags={"example_id": i}) for i, p in zip(test.ids, test.payloads())]
+        return [
+            Request(
+                key=content_key(fold["fingerprint"], p),
+                model=fold["name"],
+                payload=p,
+                tags={"example_id": i},
+            )
+            for i, p in zip(test.ids, test.payloads())
+        ]
 
     def plan(self, ctx: RunContext) -> list[Request]:
         if not self._active(ctx):
@@ -304,8 +363,17 @@ class CVCheck(Check):
         cfg = self._cfg()
         if not self._active(ctx):
             ds = self._dataset(ctx)
-            return CheckResult(check=self.name, model=self.model, dataset=ds.name, n=0, tables={
-                "notes": [f"the fit hook is cross-validated once, under {ctx.suite.primary_model!r}"]})
+            return CheckResult(
+                check=self.name,
+                model=self.model,
+                dataset=ds.name,
+                n=0,
+                tables={
+                    "notes": [
+                        f"the fit hook is cross-validated once, under {ctx.suite.primary_model!r}"
+                    ]
+                },
+            )
         folds = self._folds(ctx)
         ds = self._ds
         task = resolve_task(ctx, self.model)
@@ -321,15 +389,27 @@ class CVCheck(Check):
         flags: list[str] = []
         for f in folds:
             test = subset_rows(ds, f["test"])
-            pred = collect_predictions(dataset=test, requests=self._requests(ctx, f),
-                                       responses=responses, task=task,
-                                       treatment=ctx.suite.engine.errors, model=f["name"])
+            pred = collect_predictions(
+                dataset=test,
+                requests=self._requests(ctx, f),
+                responses=responses,
+                task=task,
+                treatment=ctx.suite.engine.errors,
+                model=f["name"],
+            )
             flags += [f"{f['label']}: {x}" for x in pred.flags]
-            summary = summarise(pred, level=ctx.level, seed=ctx.seed, n_bootstrap=200,
-                                with_curves=False)
-            per_fold.append({"fold": f["label"], "fraction": f["fraction"],
-                             "n_train": int(len(f["train"])), "n_test": int(pred.n),
-                             **{m: summary.metrics[m].value for m in names if m in summary.metrics}})
+            summary = summarise(
+                pred, level=ctx.level, seed=ctx.seed, n_bootstrap=200, with_curves=False
+            )
+            per_fold.append(
+                {
+                    "fold": f["label"],
+                    "fraction": f["fraction"],
+                    "n_train": len(f["train"]),
+                    "n_test": int(pred.n),
+                    **{m: summary.metrics[m].value for m in names if m in summary.metrics},
+                }
+            )
         metrics: dict[str, Estimate] = {}
         full = [r for r in per_fold if r["fraction"] == 1.0]
         n_train = float(np.mean([r["n_train"] for r in full]))
@@ -346,28 +426,58 @@ class CVCheck(Check):
             summary_rows.append({"metric": m, **est.to_dict(), "sd": sd})
         curve = []
         for frac in sorted({r["fraction"] for r in per_fold}):
-            rows = [r for r in per_fold if r["fraction"] == frac and
-                    (frac < 1 or not r["fold"].startswith("repeat ") or r["fold"].startswith("repeat 1 "))]
-            point: dict[str, Any] = {"fraction": frac,
-                                     "n_train": float(np.mean([r["n_train"] for r in rows]))}
+            rows = [
+                r
+                for r in per_fold
+                if r["fraction"] == frac
+                and (
+                    frac < 1
+                    or not r["fold"].startswith("repeat ")
+                    or r["fold"].startswith("repeat 1 ")
+                )
+            ]
+            point: dict[str, Any] = {
+                "fraction": frac,
+                "n_train": float(np.mean([r["n_train"] for r in rows])),
+            }
             for m in names:
                 vals = np.array([r.get(m, np.nan) for r in rows], dtype=float)
                 if np.isfinite(vals).any():
-                    point[m] = corrected_resampled_t(vals, n_train=point["n_train"],
-                                                     n_test=n_test, level=ctx.level).to_dict()
+                    point[m] = corrected_resampled_t(
+                        vals, n_train=point["n_train"], n_test=n_test, level=ctx.level
+                    ).to_dict()
             curve.append(point)
-        tables = {"task": task, "fit": cfg.fit, "scheme": cfg.scheme, "folds": cfg.folds,
-                  "repeats": cfg.repeats, "dataset": ds.name, "metric_names": names,
-                  "per_fold": per_fold, "summary": summary_rows,
-                  "learning_curve": curve if len(curve) > 1 else [], "notes": []}
-        return CheckResult(check=self.name, model=self.model, dataset=ds.name, n=len(ds),
-                           metrics=metrics, tables=tables, flags=flags)
+        tables = {
+            "task": task,
+            "fit": cfg.fit,
+            "scheme": cfg.scheme,
+            "folds": cfg.folds,
+            "repeats": cfg.repeats,
+            "dataset": ds.name,
+            "metric_names": names,
+            "per_fold": per_fold,
+            "summary": summary_rows,
+            "learning_curve": curve if len(curve) > 1 else [],
+            "notes": [],
+        }
+        return CheckResult(
+            check=self.name,
+            model=self.model,
+            dataset=ds.name,
+            n=len(ds),
+            metrics=metrics,
+            tables=tables,
+            flags=flags,
+        )
 
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         assert isinstance(config, CVConfig)
         names = config.metrics or (
-            _DEFAULT_METRICS["regression"] if suite.task == "regression"
-            else _DEFAULT_METRICS["classification"] if suite.task == "classification"
-            else _DEFAULT_METRICS["classification"] + _DEFAULT_METRICS["regression"])
+            _DEFAULT_METRICS["regression"]
+            if suite.task == "regression"
+            else _DEFAULT_METRICS["classification"]
+            if suite.task == "classification"
+            else _DEFAULT_METRICS["classification"] + _DEFAULT_METRICS["regression"]
+        )
         return list(names) + [f"fold_sd.{m}" for m in names]

@@ -156,8 +156,12 @@ class GeneralizationCheck(Check):
                 mild=cfg.mild,
                 severe=cfg.severe,
             )
-            tables["curves"] = {"source": log.source, "format": log.format,
-                                "series": log.names(), **d.to_dict()}
+            tables["curves"] = {
+                "source": log.source,
+                "format": log.format,
+                "series": log.names(),
+                **d.to_dict(),
+            }
             for key, value in (
                 ("severity", float(_SEVERITY[d.verdict])),
                 ("gap_at_best", d.gap_at_best),
@@ -190,8 +194,13 @@ class GeneralizationCheck(Check):
             )
         tables["notes"] = notes
         return CheckResult(
-            check=self.name, model=self.model, dataset=test.name, n=n,
-            metrics=metrics, tables=tables, flags=flags,
+            check=self.name,
+            model=self.model,
+            dataset=test.name,
+            n=n,
+            metrics=metrics,
+            tables=tables,
+            flags=flags,
         )
 
     def _train_test(
@@ -210,19 +219,28 @@ class GeneralizationCheck(Check):
         preds: dict[str, Predictions] = {}
         for which, ds in (("train", train_sub), ("test", test)):
             preds[which] = collect_predictions(
-                dataset=ds, requests=ctx.original_requests(self.model, ds),
-                responses=responses, task=task, treatment=treatment, model=self.model,
+                dataset=ds,
+                requests=ctx.original_requests(self.model, ds),
+                responses=responses,
+                task=task,
+                treatment=treatment,
+                model=self.model,
             )
-        out: dict[str, Any] = {"task": task, "train_dataset": train.name,
-                               "train_rows_scored": len(train_sub), "train_rows": len(train)}
+        out: dict[str, Any] = {
+            "task": task,
+            "train_dataset": train.name,
+            "train_rows_scored": len(train_sub),
+            "train_rows": len(train),
+        }
         metrics: dict[str, Estimate] = {}
         if task == "classification":
             name = "accuracy"
             k = {w: int((p.y_true == p.y_pred).sum()) for w, p in preds.items()}
             for w, p in preds.items():
                 metrics[f"{w}.accuracy"] = wilson_interval(k[w], p.n, level=ctx.level)
-            gap = proportion_difference(k["train"], preds["train"].n, k["test"], preds["test"].n,
-                                        level=ctx.level)
+            gap = proportion_difference(
+                k["train"], preds["train"].n, k["test"], preds["test"].n, level=ctx.level
+            )
         else:
             name = "mae"
             err = {w: np.abs(p.y_true - p.y_pred) for w, p in preds.items()}
@@ -244,8 +262,10 @@ class GeneralizationCheck(Check):
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         assert isinstance(config, GeneralizationConfig)
-        pats = [f"curves.{k}" for k in
-                ("severity", "gap_at_best", "gap_at_last", "validation_rise", "best_step")]
+        pats = [
+            f"curves.{k}"
+            for k in ("severity", "gap_at_best", "gap_at_last", "validation_rise", "best_step")
+        ]
         name = "mae" if suite.task == "regression" else "accuracy"
         pats += [f"train.{name}", f"test.{name}", f"train_test_gap.{name}"]
         return pats
@@ -261,8 +281,9 @@ def _mean_interval(x: np.ndarray, level: float) -> Estimate:
 
     n = len(x)
     if n < 2:
-        return Estimate(float(x.mean()) if n else float("nan"), float("nan"), float("nan"),
-                        level, "t", n)
+        return Estimate(
+            float(x.mean()) if n else float("nan"), float("nan"), float("nan"), level, "t", n
+        )
     m = float(x.mean())
     half = float(student_t.ppf(0.5 + level / 2, n - 1)) * float(x.std(ddof=1)) / np.sqrt(n)
     return Estimate(m, m - half, m + half, level, "t", n)

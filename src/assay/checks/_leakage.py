@@ -124,14 +124,19 @@ class LeakageCheck(Check):
             fp = ctx.model_infos[self.model].fingerprint
             params = {"max_new_tokens": self._cfg().memorisation.max_new_tokens, "temperature": 0}
             return [
-                Request(key=content_key(fp, p.prompt, params), model=self.model, payload=p.prompt,
-                        params=params, tags={"example_id": i, "side": side})
+                Request(
+                    key=content_key(fp, p.prompt, params),
+                    model=self.model,
+                    payload=p.prompt,
+                    params=params,
+                    tags={"example_id": i, "side": side},
+                )
                 for side, i, p in self._probes(ctx)
             ]
         return ctx.original_requests(self.model, ctx.dataset(self._cfg().dataset))
 
     def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
-        from assay.leakage import find_duplicates, label_leakage
+        from assay.leakage import label_leakage
         from assay.stats import wilson_interval
 
         cfg = self._cfg()
@@ -146,25 +151,41 @@ class LeakageCheck(Check):
         if tr_texts is not None and te_texts is not None:
             dup = _duplicates_cached(train, test, cfg)
             tables["duplicates"] = dup.to_dict()
-            for t, s in dup.exact:
+            for t, _ in dup.exact:
                 contaminated[t] = True
-            for t, s, _ in dup.near:
+            for t, _, _ in dup.near:
                 contaminated[t] = True
             n = len(test)
             metrics["exact.rate"] = wilson_interval(len(dup.exact), n, level=ctx.level)
             metrics["near.rate"] = wilson_interval(len(dup.near), n, level=ctx.level)
-            metrics["contaminated.rate"] = wilson_interval(int(contaminated.sum()), n, level=ctx.level)
+            metrics["contaminated.rate"] = wilson_interval(
+                int(contaminated.sum()), n, level=ctx.level
+            )
             metrics["exact.count"] = _count(len(dup.exact), ctx.level, n)
             metrics["near.count"] = _count(len(dup.near), ctx.level, n)
             ids_te, ids_tr = test.ids, train.ids
             for t, s in dup.exact[:_MAX_EXAMPLES]:
-                examples.append({"kind": "exact", "id": ids_te[t], "train_id": ids_tr[s],
-                                 "input": te_texts[t][:300], "train_input": tr_texts[s][:300],
-                                 "similarity": 1.0})
-            for t, s, sim in sorted(dup.near, key=lambda x: -x[2])[: _MAX_EXAMPLES]:
-                examples.append({"kind": "near", "id": ids_te[t], "train_id": ids_tr[s],
-                                 "input": te_texts[t][:300], "train_input": tr_texts[s][:300],
-                                 "similarity": round(sim, 3)})
+                examples.append(
+                    {
+                        "kind": "exact",
+                        "id": ids_te[t],
+                        "train_id": ids_tr[s],
+                        "input": te_texts[t][:300],
+                        "train_input": tr_texts[s][:300],
+                        "similarity": 1.0,
+                    }
+                )
+            for t, s, sim in sorted(dup.near, key=lambda x: -x[2])[:_MAX_EXAMPLES]:
+                examples.append(
+                    {
+                        "kind": "near",
+                        "id": ids_te[t],
+                        "train_id": ids_tr[s],
+                        "input": te_texts[t][:300],
+                        "train_input": tr_texts[s][:300],
+                        "similarity": round(sim, 3),
+                    }
+                )
             if contaminated.any():
                 flags.append(
                     f"{int(contaminated.sum())} of {n} test rows ({contaminated.mean():.1%}) "
@@ -182,13 +203,19 @@ class LeakageCheck(Check):
                         "embedding similarity is not implemented yet; MinHash results only"
                     )
         elif isinstance(test.spec.input, list) and test.spec.label is not None:
-            leaks = label_leakage(train.frame, test.frame, features=list(test.spec.input),
-                                  label=test.spec.label, threshold=cfg.label_threshold,
-                                  level=ctx.level)
+            leaks = label_leakage(
+                train.frame,
+                test.frame,
+                features=list(test.spec.input),
+                label=test.spec.label,
+                threshold=cfg.label_threshold,
+                level=ctx.level,
+            )
             tables["label_leakage"] = [f.to_dict() for f in leaks]
             for f in leaks:
                 metrics[f"label_leakage.{f.feature}.accuracy"] = Estimate(
-                    f.accuracy, f.lower, f.upper, ctx.level, "wilson", f.n)
+                    f.accuracy, f.lower, f.upper, ctx.level, "wilson", f.n
+                )
                 if f.flagged:
                     flags.append(
                         f"feature {f.feature!r} alone predicts the label with test accuracy "
@@ -202,19 +229,30 @@ class LeakageCheck(Check):
             )
         if self._generative(ctx) and not getattr(ctx.models[self.model], "keyed_by_id", False):
             self._memorisation(ctx, responses, metrics, tables, flags)
-            return CheckResult(check=self.name, model=self.model, dataset=test.name,
-                               n=len(test), metrics=metrics, tables=tables, flags=flags,
-                               examples=examples)
+            return CheckResult(
+                check=self.name,
+                model=self.model,
+                dataset=test.name,
+                n=len(test),
+                metrics=metrics,
+                tables=tables,
+                flags=flags,
+                examples=examples,
+            )
         pred = gather(ctx, self.model, cfg.dataset, responses)
         names = cfg.metrics or _DEFAULT_METRICS[pred.task]
         keep = contaminated[pred.mask]  # mask: the dataset rows that were scored
         rows = []
-        for which, sub in (("all", pred), ("clean", pred.subset(~keep)),
-                           ("contaminated", pred.subset(keep))):
+        for which, sub in (
+            ("all", pred),
+            ("clean", pred.subset(~keep)),
+            ("contaminated", pred.subset(keep)),
+        ):
             if sub.n == 0:
                 continue
-            summary = summarise(sub, level=ctx.level, seed=ctx.seed, n_bootstrap=500,
-                                with_curves=False)
+            summary = summarise(
+                sub, level=ctx.level, seed=ctx.seed, n_bootstrap=500, with_curves=False
+            )
             row: dict[str, Any] = {"rows": which, "n": sub.n}
             for m in names:
                 if m in summary.metrics:
@@ -222,9 +260,17 @@ class LeakageCheck(Check):
                     row[m] = summary.metrics[m].to_dict()
             rows.append(row)
         tables["recomputed"] = {"metrics": names, "rows": rows}
-        return CheckResult(check=self.name, model=self.model, dataset=test.name, n=pred.n,
-                           metrics=metrics, tables=tables, flags=[*pred.flags, *flags],
-                           examples=examples, errors=pred.errors)
+        return CheckResult(
+            check=self.name,
+            model=self.model,
+            dataset=test.name,
+            n=pred.n,
+            metrics=metrics,
+            tables=tables,
+            flags=[*pred.flags, *flags],
+            examples=examples,
+            errors=pred.errors,
+        )
 
     def _memorisation(
         self,
@@ -245,8 +291,9 @@ class LeakageCheck(Check):
             resp = responses.get(content_key(fp, probe.prompt, params))
             if resp is None or not resp.ok or resp.output is None or resp.output.text is None:
                 continue
-            exact, near = continuation_match(probe.continuation, resp.output.text,
-                                             near_threshold=cfg.memorisation.near_threshold)
+            exact, near = continuation_match(
+                probe.continuation, resp.output.text, near_threshold=cfg.memorisation.near_threshold
+            )
             c = counts[side]
             c[0] += exact
             c[1] += near
@@ -273,10 +320,18 @@ class LeakageCheck(Check):
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         assert isinstance(config, LeakageConfig)
         names = config.metrics or sorted({m for v in _DEFAULT_METRICS.values() for m in v})
-        pats = ["exact.rate", "near.rate", "contaminated.rate", "exact.count", "near.count",
-                "label_leakage.*.accuracy"]
+        pats = [
+            "exact.rate",
+            "near.rate",
+            "contaminated.rate",
+            "exact.count",
+            "near.count",
+            "label_leakage.*.accuracy",
+        ]
         pats += [f"{w}.{m}" for w in ("all", "clean", "contaminated") for m in names]
-        pats += [f"memorisation.{s}.{k}_rate" for s in ("train", "held_out") for k in ("exact", "near")]
+        pats += [
+            f"memorisation.{s}.{k}_rate" for s in ("train", "held_out") for k in ("exact", "near")
+        ]
         pats += ["memorisation.exact_rate_difference", "memorisation.near_rate_difference"]
         return pats
 
@@ -292,12 +347,26 @@ def _duplicates_cached(train: Dataset, test: Dataset, cfg: LeakageConfig) -> Any
     """One search per pair of datasets and settings, however many models are evaluated."""
     from assay.leakage import find_duplicates
 
-    key = (train.fingerprint, len(train), test.fingerprint, len(test), cfg.threshold, cfg.shingle,
-           cfg.num_perm, cfg.near)
+    key = (
+        train.fingerprint,
+        len(train),
+        test.fingerprint,
+        len(test),
+        cfg.threshold,
+        cfg.shingle,
+        cfg.num_perm,
+        cfg.near,
+    )
     if key not in _DUP_CACHE:
         _DUP_CACHE.clear()
         tr, te = _texts(train), _texts(test)
         assert tr is not None and te is not None
-        _DUP_CACHE[key] = find_duplicates(tr, te, threshold=cfg.threshold, shingle=cfg.shingle,
-                                          num_perm=cfg.num_perm, near=cfg.near)
+        _DUP_CACHE[key] = find_duplicates(
+            tr,
+            te,
+            threshold=cfg.threshold,
+            shingle=cfg.shingle,
+            num_perm=cfg.num_perm,
+            near=cfg.near,
+        )
     return _DUP_CACHE[key]

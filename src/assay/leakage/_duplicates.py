@@ -24,7 +24,13 @@ import numpy as np
 
 from assay.errors import ConfigError, MissingDependencyError
 
-__all__ = ["DuplicateReport", "find_duplicates", "minhash_signatures", "normalise", "shingle_hashes"]
+__all__ = [
+    "DuplicateReport",
+    "find_duplicates",
+    "minhash_signatures",
+    "normalise",
+    "shingle_hashes",
+]
 
 _PUNCT = re.compile(r"[^\w\s]+")
 _SPACE = re.compile(r"\s+")
@@ -115,13 +121,19 @@ class DuplicateReport:
     @property
     def contaminated(self) -> np.ndarray:
         """Sorted test positions with an exact or near duplicate in training."""
-        return np.array(sorted({t for t, _ in self.exact} | {t for t, _, _ in self.near}), dtype=int)
+        return np.array(
+            sorted({t for t, _ in self.exact} | {t for t, _, _ in self.near}), dtype=int
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "n_train": self.n_train, "n_test": self.n_test, "threshold": self.threshold,
-            "shingle": self.shingle, "num_perm": self.num_perm,
-            "n_exact": len(self.exact), "n_near": len(self.near),
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "threshold": self.threshold,
+            "shingle": self.shingle,
+            "num_perm": self.num_perm,
+            "n_exact": len(self.exact),
+            "n_near": len(self.near),
             "n_candidates": self.n_candidates,
         }
 
@@ -172,23 +184,26 @@ def find_duplicates(
         raise ConfigError(f"shingle must be at least 1; got {shingle!r}")
     tr = [normalise(t) for t in train]
     te = [normalise(t) for t in test]
-    report = DuplicateReport(n_train=len(tr), n_test=len(te), threshold=threshold,
-                             shingle=shingle, num_perm=num_perm)
+    report = DuplicateReport(
+        n_train=len(tr), n_test=len(te), threshold=threshold, shingle=shingle, num_perm=num_perm
+    )
     first: dict[str, int] = {}
     for i, t in enumerate(tr):
         first.setdefault(t, i)
     exact_rows = set()
     for j, t in enumerate(te):
-        i = first.get(t)
-        if i is not None:
-            report.exact.append((j, i))
+        match = first.get(t)
+        if match is not None:
+            report.exact.append((j, match))
             exact_rows.add(j)
     if not near or not tr or not te:
         return report
     try:
         from datasketch import LeanMinHash, MinHashLSH
     except ImportError as e:  # pragma: no cover - a core dependency
-        raise MissingDependencyError(f"near duplicates need datasketch ({e}); pip install assay") from None
+        raise MissingDependencyError(
+            f"near duplicates need datasketch ({e}); pip install assay"
+        ) from None
     h_tr, s_tr = shingle_hashes(tr, shingle)
     h_te, s_te = shingle_hashes(te, shingle)
     sig_tr = minhash_signatures(h_tr, s_tr, num_perm=num_perm, seed=seed)
@@ -200,8 +215,12 @@ def find_duplicates(
     # Identical training texts share one entry: the first one stands for all. The LSH index only
     # bands the hash values; "legacy" tells datasketch they are not from its own MinHash class.
     with lsh.insertion_session() as session:
-        for t, i in first.items():
-            session.insert(i, LeanMinHash(seed=seed, hashvalues=sig_tr[i], scheme="legacy"), check_duplication=False)
+        for i in first.values():
+            session.insert(
+                i,
+                LeanMinHash(seed=seed, hashvalues=sig_tr[i], scheme="legacy"),
+                check_duplication=False,
+            )
     for j in range(len(te)):
         if j in exact_rows:
             continue
@@ -209,7 +228,7 @@ def find_duplicates(
         report.n_candidates += len(cands)
         best, best_i = 0.0, -1
         for i in cands:
-            sim = _jaccard(h_te[s_te[j]:s_te[j + 1]], h_tr[s_tr[i]:s_tr[i + 1]])
+            sim = _jaccard(h_te[s_te[j] : s_te[j + 1]], h_tr[s_tr[i] : s_tr[i + 1]])
             if sim > best or (sim == best and i < best_i):
                 best, best_i = sim, int(i)
         if best_i >= 0 and best >= threshold:

@@ -34,7 +34,9 @@ def split_prompt(text: str, prefix_fraction: float = 0.5, min_words: int = 8) ->
     return Probe(" ".join(words[:cut]), " ".join(words[cut:]))
 
 
-def continuation_match(expected: str, answer: str, *, near_threshold: float = 0.5) -> tuple[bool, bool]:
+def continuation_match(
+    expected: str, answer: str, *, near_threshold: float = 0.5
+) -> tuple[bool, bool]:
     """``(exact, near)`` for one answer (see the module docstring)."""
     e, a = normalise(expected), normalise(answer)
     if not e:
@@ -46,5 +48,5 @@ def continuation_match(expected: str, answer: str, *, near_threshold: float = 0.
     if not a:
         return False, False
     h, s = shingle_hashes([e, a], 5)
-    near = _jaccard(h[s[0]:s[1]], h[s[1]:s[2]]) >= near_threshold
+    near = _jaccard(h[s[0] : s[1]], h[s[1] : s[2]]) >= near_threshold
     return False, bool(near)

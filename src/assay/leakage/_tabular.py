@@ -72,20 +72,31 @@ def label_leakage(
             x_tr = col_tr.to_numpy(dtype=float)
             x_te = col_te.to_numpy(dtype=float)
             fill = float(np.nanmedian(x_tr)) if np.isfinite(x_tr).any() else 0.0
-            x_tr = np.where(np.isfinite(x_tr), x_tr, fill).reshape(-1, 1)
-            x_te = np.where(np.isfinite(x_te), x_te, fill).reshape(-1, 1)
-            tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(x_tr, y_tr)
-            pred = tree.predict(x_te)
+            a_tr = np.where(np.isfinite(x_tr), x_tr, fill).reshape(-1, 1)
+            a_te = np.where(np.isfinite(x_te), x_te, fill).reshape(-1, 1)
+            tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(a_tr, y_tr)
+            pred = tree.predict(a_te)
         else:
             keys_tr = col_tr.astype("string").fillna("(missing)")
-            mapping = pd.Series(y_tr, index=keys_tr.index).groupby(keys_tr.to_numpy()).agg(
-                lambda s: s.value_counts().index[0]
+            mapping = (
+                pd.Series(y_tr, index=keys_tr.index)
+                .groupby(keys_tr.to_numpy())
+                .agg(lambda s: s.value_counts().index[0])
             )
             keys_te = col_te.astype("string").fillna("(missing)")
             pred = keys_te.map(mapping).fillna(majority).to_numpy()
         k = int(np.sum(pred == y_te))
         est = wilson_interval(k, len(y_te), level=level)
-        out.append(FeatureLeak(str(f), "numeric" if numeric else "categorical", est.value,
-                               est.lower, est.upper, len(y_te), majority_rate,
-                               bool(est.value >= threshold and est.value > majority_rate)))
+        out.append(
+            FeatureLeak(
+                str(f),
+                "numeric" if numeric else "categorical",
+                est.value,
+                est.lower,
+                est.upper,
+                len(y_te),
+                majority_rate,
+                bool(est.value >= threshold and est.value > majority_rate),
+            )
+        )
     return sorted(out, key=lambda r: -r.accuracy)

@@ -15,9 +15,7 @@ from assay.stats._wilson import check_level, wilson_bounds
 __all__ = ["mean_difference", "proportion_difference"]
 
 
-def proportion_difference(
-    k1: int, n1: int, k2: int, n2: int, *, level: float = 0.95
-) -> Estimate:
+def proportion_difference(k1: int, n1: int, k2: int, n2: int, *, level: float = 0.95) -> Estimate:
     """``k1/n1 − k2/n2`` for two independent samples, with Newcombe's hybrid score interval.
 
     Newcombe (1998, method 10) combines the two Wilson intervals ``[l1, u1]``, ``[l2, u2]``:

@@ -106,7 +106,9 @@ def find_pair(
         split, base = _split_and_base(name)
         groups.setdefault(base, {}).setdefault(split or "unsplit", s)
     if train is not None and validation is not None:
-        return CurvePair(metric or _split_and_base(validation)[1], log.series[train], log.series[validation])
+        return CurvePair(
+            metric or _split_and_base(validation)[1], log.series[train], log.series[validation]
+        )
     pairs: dict[str, CurvePair] = {}
     for base, g in groups.items():
         val = g.get("validation")
@@ -188,8 +190,10 @@ class Diagnosis:
     curves: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                for k, v in asdict(self).items()}
+        return {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in asdict(self).items()
+        }
 
 
 def _worse(a: float, b: float, direction: str) -> bool:
@@ -271,7 +275,9 @@ def diagnose(
             f"({tr.describe()}; {va.describe()})"
         )
     if (~inside).any():
-        notes.append(f"{int((~inside).sum())} validation points outside the training steps left out")
+        notes.append(
+            f"{int((~inside).sum())} validation points outside the training steps left out"
+        )
     steps = va.steps[inside]
     v = va_s_all[inside]
     v_raw = va.values[inside]
@@ -280,8 +286,10 @@ def diagnose(
     best = int(np.argmin(sign * v))
     last = len(v) - 1
     gap = sign * (v - t)
-    rise = max(0.0, sign * (v[last] - v[best])) / abs(v[best]) if v[best] != 0 else (
-        math.inf if sign * (v[last] - v[best]) > 0 else 0.0
+    rise = (
+        max(0.0, sign * (v[last] - v[best])) / abs(v[best])
+        if v[best] != 0
+        else (math.inf if sign * (v[last] - v[best]) > 0 else 0.0)
     )
     divergence = None
     for i in range(len(v) - patience):
@@ -302,14 +310,19 @@ def diagnose(
                 early = float(steps[i])
                 break
     verdict: Verdict = (
-        "severe" if rise >= severe else "mild" if (rise >= mild or divergence is not None) else "none"
+        "severe"
+        if rise >= severe
+        else "mild"
+        if (rise >= mild or divergence is not None)
+        else "none"
     )
     name = pair.metric or pair.validation.name
     if verdict == "none":
         rec = (
             f"no sign of overfitting on {name}: validation is {rise:.1%} off its best at the last "
-            f"step; training longer may still help" if best == last else
-            f"no sign of overfitting on {name}: validation is {rise:.1%} off its best at the last step"
+            f"step; training longer may still help"
+            if best == last
+            else f"no sign of overfitting on {name}: validation is {rise:.1%} off its best at the last step"
         )
     else:
         rec = f"keep the checkpoint of step {_fmt(steps[best])} (best validation {name})"
@@ -336,17 +349,29 @@ def diagnose(
         notes=notes,
         curves={
             "train": _thin(tr.to_dict(), tr_s),
-            "validation": {"name": va.name, "steps": steps.tolist(), "values": v_raw.tolist(),
-                           "smoothed": v.tolist()},
+            "validation": {
+                "name": va.name,
+                "steps": steps.tolist(),
+                "values": v_raw.tolist(),
+                "smoothed": v.tolist(),
+            },
         },
     )
 
 
 def _thin(d: dict[str, Any], smoothed: np.ndarray, cap: int = 500) -> dict[str, Any]:
     n = len(d["steps"])
-    idx = np.unique(np.linspace(0, n - 1, min(n, cap)).round().astype(int)) if n else np.array([], int)
-    return {"name": d["name"], "steps": [d["steps"][i] for i in idx],
-            "values": [d["values"][i] for i in idx], "smoothed": smoothed[idx].tolist()}
+    idx = (
+        np.unique(np.linspace(0, n - 1, min(n, cap)).round().astype(int))
+        if n
+        else np.array([], int)
+    )
+    return {
+        "name": d["name"],
+        "steps": [d["steps"][i] for i in idx],
+        "values": [d["values"][i] for i in idx],
+        "smoothed": smoothed[idx].tolist(),
+    }
 
 
 def _fmt(x: float) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 from assay.errors import ConfigError, DataError, MissingDependencyError
 from assay.tracking._log import Series, TrainingLog
@@ -26,9 +25,20 @@ __all__ = [
 
 _TB_GLOB = "events.out.tfevents.*"
 #: ``log_history`` keys that are bookkeeping, not metrics.
-_HF_SKIP = {"step", "epoch", "total_flos", "train_runtime", "train_samples_per_second",
-            "train_steps_per_second", "eval_runtime", "eval_samples_per_second",
-            "eval_steps_per_second", "learning_rate", "grad_norm", "num_input_tokens_seen"}
+_HF_SKIP = {
+    "step",
+    "epoch",
+    "total_flos",
+    "train_runtime",
+    "train_samples_per_second",
+    "train_steps_per_second",
+    "eval_runtime",
+    "eval_samples_per_second",
+    "eval_steps_per_second",
+    "learning_rate",
+    "grad_norm",
+    "num_input_tokens_seen",
+}
 
 
 def read_log(source: str | Path, *, format: str = "auto", run_id: str | None = None) -> TrainingLog:
@@ -59,7 +69,7 @@ def read_log(source: str | Path, *, format: str = "auto", run_id: str | None = N
     """
     text = str(source)
     if format == "mlflow" or (format == "auto" and text.startswith("mlflow:")):
-        uri = text[len("mlflow:"):] if text.startswith("mlflow:") else text
+        uri = text[len("mlflow:") :] if text.startswith("mlflow:") else text
         if "#" in uri:
             uri, _, rid = uri.rpartition("#")
             run_id = run_id or rid
@@ -133,8 +143,11 @@ def read_trainer_state(path: str | Path) -> TrainingLog:
         else:
             states = sorted(
                 p.glob("checkpoint-*/trainer_state.json"),
-                key=lambda q: int(q.parent.name.rpartition("-")[2] or 0)
-                if q.parent.name.rpartition("-")[2].isdigit() else -1,
+                key=lambda q: (
+                    int(q.parent.name.rpartition("-")[2] or 0)
+                    if q.parent.name.rpartition("-")[2].isdigit()
+                    else -1
+                ),
             )
             if not states:
                 raise ConfigError(f"{p}: no trainer_state.json in the folder or its checkpoints")
@@ -192,12 +205,16 @@ def read_tensorboard(path: str | Path) -> TrainingLog:
         raise ConfigError(f"{root}: no TensorBoard event files ({_TB_GLOB}) here")
     points: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
     for folder in sorted({f.parent for f in files}):
-        prefix = "" if root.is_file() or folder == root else folder.relative_to(root).as_posix() + "/"
+        prefix = (
+            "" if root.is_file() or folder == root else folder.relative_to(root).as_posix() + "/"
+        )
         acc = EventAccumulator(str(folder), size_guidance={SCALARS: 0, TENSORS: 0})
         try:
             acc.Reload()
         except Exception as e:
-            raise DataError(f"{folder}: cannot read the event files: {type(e).__name__}: {e}") from e
+            raise DataError(
+                f"{folder}: cannot read the event files: {type(e).__name__}: {e}"
+            ) from e
         tags = acc.Tags()
         for tag in tags.get("scalars", []):
             xs, ys = points[prefix + tag]
@@ -230,9 +247,7 @@ def read_mlflow(tracking_uri: str, run_id: str) -> TrainingLog:
         series = {}
         for key in sorted(run.data.metrics):
             hist = client.get_metric_history(run_id, key)
-            series[key] = Series.build(
-                key, [m.step for m in hist], [m.value for m in hist]
-            )
+            series[key] = Series.build(key, [m.step for m in hist], [m.value for m in hist])
     except MlflowException as e:
         raise ConfigError(
             f"mlflow:{tracking_uri}: cannot read run {run_id!r}: {e.message}"
