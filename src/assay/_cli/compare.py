@@ -53,7 +53,9 @@ def compare(
     default_margin: Annotated[
         float, typer.Option(help="Margin of metrics without --margin.")
     ] = 0.0,
-    alpha: Annotated[float | None, typer.Option(help="Significance level (default 1 − level).")] = None,
+    alpha: Annotated[
+        float | None, typer.Option(help="Significance level (default 1 − level).")
+    ] = None,
     require_improvement: Annotated[
         bool, typer.Option("--require-improvement", help="GO also needs one metric better.")
     ] = False,
@@ -99,17 +101,30 @@ def compare(
     )
     table = Table(
         title=f"{c.candidate} against {c.baseline} · n = {c.n} paired · α = {c.alpha:g} (Holm)",
-        box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        pad_edge=False,
     )
-    for col in ("metric", "candidate", "baseline", "difference [interval]", "p (Holm)", "margin",
-                "status"):
+    for col in (
+        "metric",
+        "candidate",
+        "baseline",
+        "difference [interval]",
+        "p (Holm)",
+        "margin",
+        "status",
+    ):
         table.add_column(col, justify="left" if col in ("metric", "status") else "right")
     for m in c.metrics:
         d = m.difference
         table.add_row(
-            m.metric, _num(m.candidate, ".4f"), _num(m.baseline, ".4f"),
-            f"{_num(d.value)} [{_num(d.lower)}, {_num(d.upper)}]", _num(m.p_holm, ".3g"),
-            f"{m.margin:g}", m.status,
+            m.metric,
+            _num(m.candidate, ".4f"),
+            _num(m.baseline, ".4f"),
+            f"{_num(d.value)} [{_num(d.lower)}, {_num(d.upper)}]",
+            _num(m.p_holm, ".3g"),
+            f"{m.margin:g}",
+            m.status,
         )
     console.print(table)
     for reason in c.reasons:

@@ -253,6 +253,7 @@ def compare_paired(
     p_worse_holm = holm(p_worse)
     out: list[MetricComparison] = []
     for (d, direction, imp, margin, p_ni), ph, pw in zip(rows, p_holm, p_worse_holm):
+        status: Literal["better", "non-inferior", "worse", "inconclusive"]
         if pw <= alpha:
             status = "worse"
         elif p_ni <= alpha:

@@ -119,11 +119,11 @@ def align_tables(
         )
     order = np.array([pos_b[i] for i in ids_c], dtype=np.int64)
 
-    def col(table: Mapping[str, Any], key: str, idx: np.ndarray | None = None) -> np.ndarray:
+    def column(table: Mapping[str, Any], key: str, idx: np.ndarray | None = None) -> np.ndarray:
         arr = np.asarray(table[key], dtype=object if task == "classification" else np.float64)
         return arr if idx is None else arr[idx]
 
-    yt_c, yt_b = col(candidate, "y_true"), col(baseline, "y_true", order)
+    yt_c, yt_b = column(candidate, "y_true"), column(baseline, "y_true", order)
     if task == "classification":
         yt_c, yt_b = yt_c.astype(str), yt_b.astype(str)
         differ = np.flatnonzero(yt_c != yt_b)
@@ -135,7 +135,7 @@ def align_tables(
             f"{names[0]} and {names[1]} disagree on the true label of {len(differ)} of "
             f"{len(ids_c)} examples ({shown}); they were not scored on the same labelled data"
         )
-    pred_c, pred_b = col(candidate, "y_pred"), col(baseline, "y_pred", order)
+    pred_c, pred_b = column(candidate, "y_pred"), column(baseline, "y_pred", order)
     if task == "regression":
         return PairedPredictions("regression", ids_c, yt_c, pred_c, pred_b, [], notes=tuple(notes))
     seen = sorted(set(yt_c.tolist()))

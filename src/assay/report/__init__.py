@@ -1,8 +1,11 @@
-"""The Report schema, gates and sinks (console, HTML)."""
+"""The Report schema, gates and sinks (console, HTML, Markdown, JUnit XML, model card)."""
 
 from assay.report._console import print_summary
 from assay.report._gates import Gate, evaluate_gates, parse_gate, validate_gates
 from assay.report._html import render_html, write_html
+from assay.report._junit import render_junit, write_junit
+from assay.report._markdown import render_markdown, write_markdown
+from assay.report._model_card import render_model_card, write_model_card
 from assay.report._schema import SCHEMA_VERSION, CheckResult, ErrorSummary, GateOutcome, Report
 
 __all__ = [
@@ -16,6 +19,12 @@ __all__ = [
     "parse_gate",
     "print_summary",
     "render_html",
+    "render_junit",
+    "render_markdown",
+    "render_model_card",
     "validate_gates",
     "write_html",
+    "write_junit",
+    "write_markdown",
+    "write_model_card",
 ]

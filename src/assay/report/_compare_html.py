@@ -35,21 +35,38 @@ def improvement_figure(rows: list[dict[str, Any]]) -> go.Figure:
     vals = [s * r["est"].value for s, r in zip(sign, rows)]
     lo = [min(s * r["est"].lower, s * r["est"].upper) for s, r in zip(sign, rows)]
     hi = [max(s * r["est"].lower, s * r["est"].upper) for s, r in zip(sign, rows)]
-    fig.add_trace(go.Scatter(
-        x=vals, y=names, mode="markers", name="improvement",
-        error_x={"type": "data", "symmetric": False,
-                 "array": [h - v for h, v in zip(hi, vals)],
-                 "arrayminus": [v - lo_ for v, lo_ in zip(vals, lo)]},
-        marker={"size": 9},
-    ))
-    fig.add_trace(go.Scatter(
-        x=[-(r["margin"] or 0.0) for r in rows], y=names, mode="markers", name="−margin",
-        marker={"symbol": "line-ns-open", "size": 16, "color": "#b3261e"},
-    ))
+    fig.add_trace(
+        go.Scatter(
+            x=vals,
+            y=names,
+            mode="markers",
+            name="improvement",
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": [h - v for h, v in zip(hi, vals)],
+                "arrayminus": [v - lo_ for v, lo_ in zip(vals, lo)],
+            },
+            marker={"size": 9},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[-(r["margin"] or 0.0) for r in rows],
+            y=names,
+            mode="markers",
+            name="−margin",
+            marker={"symbol": "line-ns-open", "size": 16, "color": "#b3261e"},
+        )
+    )
     fig.add_vline(x=0, line_dash="dot", line_color="#888")
-    _plots._layout(fig, title="Improvement over the baseline (higher is better)",
-                   x="candidate − baseline, sign-adjusted", y="",
-                   height=120 + 40 * len(rows))
+    _plots._layout(
+        fig,
+        title="Improvement over the baseline (higher is better)",
+        x="candidate − baseline, sign-adjusted",
+        y="",
+        height=120 + 40 * len(rows),
+    )
     return fig
 
 
@@ -59,22 +76,24 @@ def build_compare(r: CheckResult, figs: Figures, report: Report) -> dict[str, An
     rows = []
     for m in c.get("metrics") or []:
         est = Estimate.from_dict(dict(m.get("difference") or {}))
-        rows.append({
-            "metric": str(m.get("metric")),
-            "direction": m.get("direction", "higher"),
-            "candidate": m.get("candidate"),
-            "baseline": m.get("baseline"),
-            "est": est,
-            "method": m.get("method", ""),
-            "p": m.get("p_value"),
-            "p_holm": m.get("p_holm"),
-            "margin": m.get("margin") or 0.0,
-            "p_ni": m.get("p_noninferior"),
-            "status": m.get("status", "inconclusive"),
-            "mde": m.get("mde"),
-            "n_margin": _n(m.get("n_for_margin")) if (m.get("margin") or 0) > 0 else "—",
-            "n_observed": _n(m.get("n_for_observed")),
-        })
+        rows.append(
+            {
+                "metric": str(m.get("metric")),
+                "direction": m.get("direction", "higher"),
+                "candidate": m.get("candidate"),
+                "baseline": m.get("baseline"),
+                "est": est,
+                "method": m.get("method", ""),
+                "p": m.get("p_value"),
+                "p_holm": m.get("p_holm"),
+                "margin": m.get("margin") or 0.0,
+                "p_ni": m.get("p_noninferior"),
+                "status": m.get("status", "inconclusive"),
+                "mde": m.get("mde"),
+                "n_margin": _n(m.get("n_for_margin")) if (m.get("margin") or 0) > 0 else "—",
+                "n_observed": _n(m.get("n_for_observed")),
+            }
+        )
     plots = []
     finite = [row for row in rows if row["est"].defined and math.isfinite(row["est"].lower)]
     if finite:

@@ -1,0 +1,247 @@
+"""A Markdown summary of a Report, sized for a pull-request comment: verdict, comparison, gates,
+headline metrics with intervals, findings. Built from the Report alone."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from assay.report._schema import CheckResult, Report
+from assay.stats._estimate import Estimate
+
+__all__ = [
+    "Code",
+    "md_cell",
+    "md_estimate",
+    "md_num",
+    "md_table",
+    "render_markdown",
+    "write_markdown",
+]
+
+#: GitHub rejects comments over 65,536 characters; findings are cut well before that.
+MAX_FINDINGS = 20
+_HEADLINE = (
+    "accuracy",
+    "balanced_accuracy",
+    "f1_macro",
+    "roc_auc",
+    "roc_auc_ovr_macro",
+    "ece",
+    "rmse",
+    "mae",
+    "r2",
+)
+
+
+def md_num(x: Any) -> str:
+    """A number for a table; ``undefined`` for NaN/None."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "undefined"
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
+    if isinstance(x, int):
+        return f"{x:,}"
+    a = abs(x)
+    return format(x, ".3f" if a == 0 or 1e-3 <= a < 10 else ".3g" if a < 1e-3 else ".2f")
+
+
+def md_estimate(e: Estimate | None) -> str:
+    """``0.812 [0.790, 0.833]``, or ``undefined``."""
+    if e is None:
+        return "—"
+    if not e.defined:
+        return "undefined"
+    if math.isfinite(e.lower) and math.isfinite(e.upper):
+        return f"{md_num(e.value)} [{md_num(e.lower)}, {md_num(e.upper)}]"
+    return md_num(e.value)
+
+
+class Code(str):
+    """Text shown as inline code in a table cell (only pipes and newlines are escaped)."""
+
+
+def md_cell(x: Any) -> str:
+    """Text safe inside a Markdown table cell: no pipes, newlines or raw HTML."""
+    if isinstance(x, Code):
+        return "`" + str(x).replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
+    s = str(x).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    return s.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def md_table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "") -> list[str]:
+    """A GitHub table; ``align`` has one of ``l``/``r`` per column (default left)."""
+    sep = ["---:" if (align[i : i + 1] == "r") else "---" for i in range(len(header))]
+    out = ["| " + " | ".join(md_cell(h) for h in header) + " |", "| " + " | ".join(sep) + " |"]
+    out += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def _comparison_lines(r: CheckResult) -> list[str]:
+    c = r.tables.get("comparison")
+    if not isinstance(c, Mapping):
+        return []
+    icon = {"go": "✅", "no-go": "❌"}.get(str(c.get("verdict")), "⚠️")
+    lines = [
+        f"### {icon} Comparison: **{str(c.get('verdict', '')).upper()}** — "
+        f"{md_cell(r.model)} against {md_cell(c.get('baseline', ''))} "
+        f"(n = {md_num(r.n)} paired examples, α = {md_num(c.get('alpha'))}, Holm)",
+        "",
+    ]
+    rows = []
+    for m in c.get("metrics") or []:
+        d = Estimate.from_dict(dict(m.get("difference") or {}))
+        rows.append(
+            [
+                m.get("metric"),
+                md_num(m.get("candidate")),
+                md_num(m.get("baseline")),
+                md_estimate(d),
+                md_num(m.get("p_holm")),
+                md_num(m.get("margin")),
+                m.get("status"),
+            ]
+        )
+    lines += md_table(
+        [
+            "metric",
+            r.model,
+            str(c.get("baseline", "")),
+            "difference [interval]",
+            "p (Holm)",
+            "margin",
+            "status",
+        ],
+        rows,
+        "lrrrrrl",
+    )
+    lines.append("")
+    lines += [f"- {md_cell(x)}" for x in c.get("reasons") or []]
+    lines.append("")
+    return lines
+
+
+def _headline(report: Report) -> list[str]:
+    perf = [r for r in report.results if r.check == "performance"]
+    if not perf:
+        return []
+    names = [k for k in _HEADLINE if any(k in r.metrics for r in perf)]
+    cols = [
+        f"{r.model}" + (f" · {r.dataset}" if len({p.dataset for p in perf}) > 1 else "")
+        for r in perf
+    ]
+    lines = [f"### Metrics ({report.level:.0%} intervals)", ""]
+    lines += md_table(
+        ["metric", *cols],
+        [[k, *(md_estimate(r.metrics.get(k)) for r in perf)] for k in names],
+        "l" + "r" * len(perf),
+    )
+    return [*lines, ""]
+
+
+def render_markdown(report: Report, *, title: str | None = None) -> str:
+    """The Markdown summary of ``report``.
+
+    Example:
+        >>> from assay.report import Report
+        >>> r = Report(assay_version="0.1.0", suite_name="demo", suite={}, created_at="2024-01-01",
+        ...            duration_s=1.0, seed=0, level=0.95, datasets=[], models=[], environment={})
+        >>> "NO GATES" in render_markdown(r)
+        True
+    """
+    if not report.gates:
+        verdict, icon = "NO GATES", "⚠️"
+    else:
+        verdict, icon = ("PASS", "✅") if report.passed else ("FAIL", "❌")
+    failed = sum(not g.passed for g in report.gates)
+    lines = [f"## {icon} {verdict} — {md_cell(title or report.suite_name)}", ""]
+    detail = (
+        "no gates declared"
+        if not report.gates
+        else f"{failed} of {len(report.gates)} gates failed"
+        if failed
+        else f"all {len(report.gates)} gates passed"
+    )
+    lines += [
+        f"{detail} · assay {report.assay_version} · {report.created_at} · seed "
+        f"{report.seed} · {report.level:.0%} intervals",
+        "",
+    ]
+    for r in report.results:
+        if r.check == "compare":
+            lines += _comparison_lines(r)
+    if report.gates:
+        lines += ["### Gates", ""]
+        lines += md_table(
+            ["", "gate", "observed", "threshold", "detail"],
+            [
+                [
+                    "✅" if g.passed else "❌",
+                    Code(g.gate),
+                    md_num(g.observed),
+                    md_num(g.threshold),
+                    g.detail,
+                ]
+                for g in report.gates
+            ],
+            "llrrl",
+        )
+        lines.append("")
+    lines += _headline(report)
+    findings = [
+        f"**{r.check}** · {r.model}: {f}"
+        for r in report.results
+        if r.check != "compare"
+        for f in r.flags
+    ] + list(report.notes)
+    errors = [
+        f"**{r.check}** · {r.model}: {r.errors.n_errors} of {r.errors.n_requests} model "
+        f"calls failed ({r.errors.treatment})"
+        for r in report.results
+        if r.errors.n_errors
+    ]
+    if findings or errors:
+        lines += ["### Findings", ""]
+        shown = (errors + findings)[:MAX_FINDINGS]
+        lines += [f"- {md_cell(x)}" for x in shown]
+        if len(errors + findings) > len(shown):
+            lines.append(f"- … and {len(errors + findings) - len(shown)} more in the HTML report")
+        lines.append("")
+    checks = sorted({r.check for r in report.results})
+    lines += [
+        "<details><summary>Provenance</summary>",
+        "",
+        *md_table(
+            ["", ""],
+            [
+                ["checks", ", ".join(checks) or "none"],
+                [
+                    "models",
+                    ", ".join(f"{m.get('name')} ({m.get('spec', '')})" for m in report.models),
+                ],
+                [
+                    "data",
+                    ", ".join(
+                        f"{d.get('name')}: {d.get('path', '')} "
+                        f"({md_num(d.get('n_valid'))} rows, {d.get('fingerprint', '')})"
+                        for d in report.datasets
+                    ),
+                ],
+                ["duration", f"{report.duration_s:.1f} s"],
+            ],
+        ),
+        "",
+        "</details>",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_markdown(report: Report, path: str | Path, *, title: str | None = None) -> Path:
+    """Write :func:`render_markdown` (UTF-8) to ``path``; return it."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(render_markdown(report, title=title), encoding="utf-8")
+    return p
