@@ -1,0 +1,528 @@
+"""``openai:`` — any OpenAI-compatible server (vLLM, TGI, llama.cpp, Ollama, OpenAI).
+
+Spec: ``openai:<model>@<base url>`` (``openai:my-ft@http://127.0.0.1:8000/v1``) or
+``openai:<model>`` with ``options.base_url`` / ``ASSAY_OPENAI_BASE_URL``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import hashlib
+import itertools
+import json
+import os
+import random
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from assay.engine._retry import backoff_delay
+from assay.errors import ConfigError, ModelError
+from assay.models._base import ModelInfo, Output, Payload, Task
+from assay.models._convert import parse_task
+from assay.models._registry import check_options, redact_spec, register_model
+from assay.models._sse import sse_data
+from assay.models._verbalise import UNPARSEABLE_LABEL, Verbaliser, render_prompt
+
+__all__ = ["DEFAULT_KEY_ENV", "OpenAIModel"]
+
+#: Where the API key is read from unless ``options.api_key_env`` names another variable.
+DEFAULT_KEY_ENV = "ASSAY_OPENAI_API_KEY"
+_DEFAULT_BASE = "https://api.openai.com/v1"
+
+_OPTIONS = {
+    "task",
+    "base_url",
+    "api_key_env",
+    "endpoint",
+    "prompt",
+    "system",
+    "max_new_tokens",
+    "temperature",
+    "top_p",
+    "seed",
+    "stream",
+    "logprobs",
+    "top_logprobs",
+    "timeout_s",
+    "concurrency",
+    "retries",
+    "backoff_s",
+    "price_per_1k",
+    "price_per_1k_prompt",
+    "price_per_1k_completion",
+    "verbaliser",
+    "labels",
+    "extract",
+    "json_field",
+}
+# Options that do not change what the model answers stay out of the fingerprint (cache key).
+_TRANSPORT_OPTIONS = {
+    "api_key_env",
+    "timeout_s",
+    "concurrency",
+    "retries",
+    "backoff_s",
+    "price_per_1k",
+    "price_per_1k_prompt",
+    "price_per_1k_completion",
+    "stream",
+}
+
+
+class _Transient(Exception):
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class OpenAIModel:
+    """A model behind ``/v1/chat/completions`` (default) or ``/v1/completions``.
+
+    Each ``predict`` batch is sent as concurrent requests on one ``httpx.AsyncClient`` (an event
+    loop on a background thread), at most ``concurrency`` (default 32) in flight across all
+    batches. Each request is retried on 429, 5xx, timeouts, dropped connections, malformed JSON
+    and streams cut before ``[DONE]``: up to ``retries`` times (default 3) with exponential
+    backoff and jitter, never sooner than the server's ``Retry-After``.
+
+    A request that still fails fails alone: the batch raises, the engine asks each input on its
+    own, and the adapter answers those from what it already has (the successes, and the recorded
+    failure with its retry count), so no input is sent twice and every failure reaches the Report
+    as an error with its cause.
+
+    With ``stream: true`` the answer is read as server-sent events and ``Output.timings`` holds
+    ``ttft_s`` (time to first token), ``itl_s`` (mean time between tokens) and ``tokens_per_s``.
+    ``Output.usage`` holds the server's token counts and, with prices set, ``cost``.
+
+    With a ``verbaliser`` (or ``labels``) the model is a classifier: the answer is parsed into a
+    label (``(unparseable)`` when it names none) and, with ``logprobs: true``, the first token's
+    ``top_logprobs`` become label probabilities.
+
+    The API key comes from the environment (``ASSAY_OPENAI_API_KEY`` or ``api_key_env``); it is
+    held only in the client's headers and scrubbed from every error message.
+    """
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        base_url: str,
+        api_key: str | None,
+        options: dict[str, Any],
+        info: ModelInfo,
+        verbaliser: Verbaliser | None,
+    ) -> None:
+        self.model_name = model_name
+        self.base_url = base_url.rstrip("/")
+        self._where = redact_spec(self.base_url)
+        self.__key = api_key
+        self.options = options
+        self._info = info
+        self.verbaliser = verbaliser
+        self.endpoint = options.get("endpoint", "chat")
+        self.timeout_s = float(options.get("timeout_s", 60.0))
+        self.concurrency = int(options.get("concurrency", 32))
+        self.retries = int(options.get("retries", 3))
+        self.backoff_s = float(options.get("backoff_s", 0.5))
+        self._rng = random.Random(int(options.get("seed", 0)))
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self._start_lock = threading.Lock()
+        # Answers and final failures of a failed batch, handed out when the engine re-asks singly.
+        self._held: dict[str, Output | Exception] = {}
+        self._held_lock = threading.Lock()
+        #: retries made (all requests), for the Report's engine notes and tests.
+        self.n_retries = 0
+
+    def __repr__(self) -> str:
+        return f"OpenAIModel({self.model_name!r} at {self._where!r})"
+
+    def info(self) -> ModelInfo:
+        return self._info
+
+    # -- event loop -----------------------------------------------------------------------------
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._start_lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=_run_loop, args=(loop,), name="assay-openai", daemon=True
+                )
+                thread.start()
+                self._loop = loop
+
+                async def setup() -> None:
+                    headers = {"Authorization": f"Bearer {self.__key}"} if self.__key else {}
+                    limits = httpx.Limits(
+                        max_connections=self.concurrency,
+                        max_keepalive_connections=self.concurrency,
+                    )
+                    self._client = httpx.AsyncClient(
+                        headers=headers, timeout=self.timeout_s, limits=limits
+                    )
+                    self._sem = asyncio.Semaphore(self.concurrency)
+
+                asyncio.run_coroutine_threadsafe(setup(), loop).result()
+                # Close the connections and stop the thread when the model goes away.
+                weakref.finalize(self, _shutdown, loop, self._client)
+            return self._loop
+
+    def close(self) -> None:
+        """Close the HTTP client and stop the event loop thread."""
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            _shutdown(loop, self._client)
+
+    # -- predict --------------------------------------------------------------------------------
+
+    def predict(
+        self, batch: Sequence[Payload], params: dict[str, Any] | None = None
+    ) -> list[Output]:
+        if not batch:
+            return []
+        labels = [v[0] for v in self.verbaliser.words.values()] if self.verbaliser else []
+        prompts = [render_prompt(self.options.get("prompt"), p, labels=labels) for p in batch]
+        opts = {**self.options, **(params or {})}
+        keys = [_memo_key(p, opts) for p in prompts]
+        with self._held_lock:
+            held = {k: self._held.pop(k) for k in keys if k in self._held}
+        todo = [i for i, k in enumerate(keys) if k not in held]
+        if todo:
+            loop = self._ensure_loop()
+            fresh = asyncio.run_coroutine_threadsafe(
+                self._gather([prompts[i] for i in todo], opts), loop
+            ).result()
+            held.update({keys[i]: r for i, r in zip(todo, fresh)})
+        results = [held[k] for k in keys]
+        failures = [(i, r) for i, r in enumerate(results) if isinstance(r, Exception)]
+        if not failures:
+            return [r for r in results if isinstance(r, Output)]
+        if len(batch) == 1:
+            raise failures[0][1]
+        with self._held_lock:
+            self._held.update({k: r for k, r in zip(keys, results)})
+        raise ModelError(
+            f"{len(failures)} of {len(batch)} requests to {self._where} failed "
+            f"(first: {failures[0][1]}); each is reported on its own"
+        )
+
+    async def _gather(self, prompts: list[str], opts: dict[str, Any]) -> list[Output | Exception]:
+        return list(await asyncio.gather(*(self._one(p, opts) for p in prompts)))
+
+    async def _one(self, prompt: str, opts: dict[str, Any]) -> Output | Exception:
+        assert self._sem is not None
+        attempt = 0
+        async with self._sem:
+            while True:
+                try:
+                    return await self._request(prompt, opts)
+                except _Transient as e:
+                    if attempt >= self.retries:
+                        suffix = f" (gave up after {attempt} retries)" if attempt else ""
+                        return ModelError(self._scrub(f"{e}{suffix}"))
+                    delay = backoff_delay(
+                        attempt, base_s=self.backoff_s, rng=self._rng, retry_after_s=e.retry_after_s
+                    )
+                    attempt += 1
+                    self.n_retries += 1
+                    await asyncio.sleep(delay)
+                except ModelError as e:
+                    return ModelError(self._scrub(str(e)))
+
+    def _scrub(self, message: str) -> str:
+        key = self.__key
+        return message.replace(key, "***") if key else message
+
+    def _body(self, prompt: str, opts: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {
+            "model": self.model_name,
+            "max_tokens": int(opts.get("max_new_tokens", 256)),
+            "temperature": float(opts.get("temperature", 0.0)),
+        }
+        for k in ("top_p", "seed"):
+            if opts.get(k) is not None:
+                body[k] = opts[k]
+        want_logprobs = bool(opts.get("logprobs", False))
+        top = int(opts.get("top_logprobs", 5))
+        if self.endpoint == "completions":
+            body["prompt"] = prompt
+            if want_logprobs:
+                body["logprobs"] = top
+            url = f"{self.base_url}/completions"
+        else:
+            messages = [{"role": "user", "content": prompt}]
+            if opts.get("system"):
+                messages.insert(0, {"role": "system", "content": str(opts["system"])})
+            body["messages"] = messages
+            if want_logprobs:
+                body["logprobs"] = True
+                body["top_logprobs"] = top
+            url = f"{self.base_url}/chat/completions"
+        if opts.get("stream"):
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return url, body
+
+    async def _request(self, prompt: str, opts: dict[str, Any]) -> Output:
+        assert self._client is not None
+        url, body = self._body(prompt, opts)
+        where = redact_spec(url)
+        try:
+            if body.get("stream"):
+                return await self._stream(url, body, where, opts)
+            t0 = time.perf_counter()
+            resp = await self._client.post(url, json=body)
+            elapsed = time.perf_counter() - t0
+            _raise_for_status(resp.status_code, resp.headers, resp.text, where)
+            try:
+                data = resp.json()
+            except ValueError:
+                raise _Transient(f"malformed JSON from {where}: {resp.text[:120]!r}") from None
+            text, lp_top = _parse_completion(data, self.endpoint, where)
+            return self._output(text, data.get("usage"), {"latency_s": elapsed}, lp_top, opts)
+        except httpx.TimeoutException as e:
+            raise _Transient(f"{type(e).__name__} after {self.timeout_s:g}s from {where}") from None
+        except httpx.TransportError as e:
+            raise _Transient(f"{type(e).__name__} from {where}: {e}") from None
+
+    async def _stream(
+        self, url: str, body: dict[str, Any], where: str, opts: dict[str, Any]
+    ) -> Output:
+        assert self._client is not None
+        t0 = time.perf_counter()
+        pieces: list[str] = []
+        token_times: list[float] = []
+        usage: dict[str, Any] | None = None
+        lp_top: dict[str, float] | None = None
+        done = False
+        async with self._client.stream("POST", url, json=body) as resp:
+            if resp.status_code >= 400:
+                text = (await resp.aread()).decode("utf-8", "replace")
+                _raise_for_status(resp.status_code, resp.headers, text, where)
+            ctype = resp.headers.get("content-type", "")
+            if "event-stream" not in ctype:
+                text = (await resp.aread()).decode("utf-8", "replace")
+                raise _Transient(
+                    f"malformed stream from {where}: content-type {ctype!r}, body {text[:80]!r}"
+                )
+            async for data in sse_data(resp.aiter_lines()):
+                if data.strip() == "[DONE]":
+                    done = True
+                    break
+                try:
+                    chunk = json.loads(data)
+                except ValueError:
+                    raise _Transient(f"malformed JSON in the stream from {where}") from None
+                if chunk.get("usage"):
+                    usage = chunk["usage"]
+                for choice in chunk.get("choices") or []:
+                    piece = (
+                        (choice.get("delta") or {}).get("content")
+                        if self.endpoint == "chat"
+                        else choice.get("text")
+                    )
+                    if piece:
+                        pieces.append(piece)
+                        token_times.append(time.perf_counter() - t0)
+                    if lp_top is None and choice.get("logprobs"):
+                        lp_top = _first_top_logprobs(choice["logprobs"], self.endpoint)
+        if not done:
+            raise _Transient(
+                f"the stream from {where} ended before [DONE] after {len(pieces)} chunks"
+            )
+        total = time.perf_counter() - t0
+        timings: dict[str, float] = {"latency_s": total}
+        if token_times:
+            timings["ttft_s"] = token_times[0]
+            if len(token_times) > 1:
+                gaps = [b - a for a, b in itertools.pairwise(token_times)]
+                timings["itl_s"] = sum(gaps) / len(gaps)
+            n_tokens = (usage or {}).get("completion_tokens") or len(token_times)
+            span = total - token_times[0]
+            if span > 0:
+                timings["tokens_per_s"] = float(n_tokens) / span
+        return self._output("".join(pieces), usage, timings, lp_top, opts)
+
+    def _output(
+        self,
+        text: str,
+        usage: dict[str, Any] | None,
+        timings: dict[str, float],
+        lp_top: dict[str, float] | None,
+        opts: dict[str, Any],
+    ) -> Output:
+        u: dict[str, float] = {}
+        for k in ("prompt_tokens", "completion_tokens", "total_tokens"):
+            if usage and isinstance(usage.get(k), (int, float)):
+                u[k] = float(usage[k])
+        both = opts.get("price_per_1k")
+        p_in = opts.get("price_per_1k_prompt", both)
+        p_out = opts.get("price_per_1k_completion", both)
+        if (p_in is not None or p_out is not None) and u:
+            u["cost"] = (
+                u.get("prompt_tokens", 0.0) * float(p_in or 0.0)
+                + u.get("completion_tokens", 0.0) * float(p_out or 0.0)
+            ) / 1000.0
+        if self.verbaliser is None:
+            return Output(text=text, usage=u or None, timings=timings)
+        label = self.verbaliser.parse(text)
+        probs = self.verbaliser.probabilities_from_logprobs(lp_top) if lp_top else None
+        if label is None and probs is None:
+            label = UNPARSEABLE_LABEL
+        elif label is None and probs is not None:
+            label = max(probs, key=lambda k: probs[k])
+        return Output(label=label, probabilities=probs, text=text, usage=u or None, timings=timings)
+
+
+def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
+
+
+def _shutdown(loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient | None) -> None:
+    if loop.is_closed() or not loop.is_running():
+        return
+    if client is not None:
+        # Closing is best effort: the process may be exiting.
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(timeout=5)
+
+    def stop() -> None:
+        loop.stop()
+
+    loop.call_soon_threadsafe(stop)
+
+
+def _memo_key(prompt: str, opts: dict[str, Any]) -> str:
+    blob = json.dumps([prompt, opts], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _raise_for_status(status: int, headers: httpx.Headers, text: str, where: str) -> None:
+    if status < 400:
+        return
+    snippet = text[:200].replace("\n", " ")
+    if status == 429 or status >= 500 or status == 408:
+        raise _Transient(f"HTTP {status} from {where}: {snippet}", _retry_after(headers))
+    raise ModelError(f"HTTP {status} from {where}: {snippet}")
+
+
+def _first_top_logprobs(logprobs: Any, endpoint: str) -> dict[str, float] | None:
+    try:
+        if endpoint == "chat":
+            first = logprobs["content"][0]
+            return {str(t["token"]): float(t["logprob"]) for t in first["top_logprobs"]}
+        top = logprobs["top_logprobs"][0]
+        return {str(k): float(v) for k, v in top.items()}
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def _parse_completion(data: Any, endpoint: str, where: str) -> tuple[str, dict[str, float] | None]:
+    try:
+        choice = data["choices"][0]
+        text = choice["message"]["content"] if endpoint == "chat" else choice["text"]
+    except (KeyError, IndexError, TypeError):
+        raise _Transient(
+            f"malformed answer from {where}: no choices[0]."
+            f"{'message.content' if endpoint == 'chat' else 'text'}"
+        ) from None
+    lp = choice.get("logprobs")
+    return str(text or ""), (_first_top_logprobs(lp, endpoint) if lp else None)
+
+
+@register_model("openai")
+def _load_openai(
+    target: str,
+    *,
+    name: str,
+    spec: str,
+    trust: bool,
+    base_dir: Path,
+    options: dict[str, Any],
+) -> OpenAIModel:
+    check_options(options, _OPTIONS, name=name, prefix="openai")
+    model_name, at, url = target.partition("@")
+    model_name = model_name.strip()
+    base_url = (
+        url.strip()
+        if at
+        else str(
+            options.get("base_url") or os.environ.get("ASSAY_OPENAI_BASE_URL") or _DEFAULT_BASE
+        )
+    )
+    if not model_name or not base_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"models.{name}: {spec!r} is not an openai: spec; write "
+            "openai:<model>@<base url>, e.g. openai:my-ft@http://127.0.0.1:8000/v1"
+        )
+    if options.get("endpoint", "chat") not in ("chat", "completions"):
+        raise ConfigError(
+            f"models.{name}.options.endpoint: {options['endpoint']!r} is not chat or completions"
+        )
+    key_env = str(options.get("api_key_env") or DEFAULT_KEY_ENV)
+    api_key = os.environ.get(key_env) or None
+    verbaliser = (
+        Verbaliser.from_options(options, name=name)
+        if options.get("verbaliser") is not None or options.get("labels") is not None
+        else None
+    )
+    task: Task = parse_task(options.get("task"), name=name) or (
+        "classification" if verbaliser is not None else "generation"
+    )
+    clean_url = redact_spec(base_url)
+    answer_opts = {k: v for k, v in options.items() if k not in _TRANSPORT_OPTIONS}
+    fp = hashlib.sha256(
+        json.dumps([model_name, clean_url, answer_opts], sort_keys=True, default=str).encode()
+    ).hexdigest()
+    info = ModelInfo(
+        name=name,
+        spec=spec,
+        task=task,
+        fingerprint=fp,
+        labels=verbaliser.labels if verbaliser is not None else None,
+        details={
+            "adapter": "openai",
+            "model": model_name,
+            "base_url": clean_url,
+            "endpoint": options.get("endpoint", "chat"),
+            "api_key_env": key_env,
+            "api_key_set": api_key is not None,
+            "stream": bool(options.get("stream", False)),
+        },
+    )
+    return OpenAIModel(
+        model_name=model_name,
+        base_url=base_url,
+        api_key=api_key,
+        options=dict(options),
+        info=info,
+        verbaliser=verbaliser,
+    )

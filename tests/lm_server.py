@@ -1,0 +1,164 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 for tests (FastAPI + uvicorn in a thread).
+
+It answers from a local tiny transformers model (``lm_fixtures.tiny_gpt2``) and misbehaves on
+purpose when the prompt asks it to:
+
+- ``F429`` : 429 with ``Retry-After: 0.2`` on the first two calls of that prompt, then answers;
+- ``F500`` : 500 on the first call, then answers; ``FDEAD``: always 500;
+- ``FSLOW``: the first call sleeps past the client's timeout, then answers;
+- ``FJSON``: always a malformed JSON body;
+- ``FCUT`` : streaming only, the stream is cut in the middle on the first call.
+- ``SAY <words>``: answers exactly ``<words>`` (scripted answers for parser and judge tests).
+- a judge prompt (holding ``Score:``) gets ``Score: k`` where k grows with the answer's length.
+
+Every request's headers and path are recorded in ``server.seen``.
+"""
+
+import asyncio
+import json
+import re
+import socket
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+
+class LMServer:
+    def __init__(self, model_dir: Path, *, slow_s: float = 3.0) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        torch.manual_seed(0)
+        self.tok = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        self.model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True).eval()
+        self.slow_s = slow_s
+        self.calls: Counter[str] = Counter()
+        self.seen: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.app = self._build()
+        self.server: Any = None
+        self.thread: threading.Thread | None = None
+        self.port = 0
+
+    # -- the model --------------------------------------------------------------------------------
+
+    def generate(self, prompt: str, max_tokens: int) -> list[str]:
+        import torch
+
+        m = re.search(r"SAY (.*?)(?: END|$)", prompt)
+        if m:
+            return m.group(1).split()
+        if "Score:" in prompt:
+            answer = prompt.split("ANSWER:")[-1] if "ANSWER:" in prompt else prompt
+            return [f"Score: {min(5, 1 + len(answer.split()) // 3)}", "because", "length"]
+        ids = self.tok(prompt, return_tensors="pt")["input_ids"][:, -48:]
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=ids,
+                max_new_tokens=min(max_tokens, 8),
+                do_sample=False,
+                pad_token_id=self.tok.pad_token_id,
+            )
+        new = out[0, ids.shape[1] :].tolist()
+        return [self.tok.decode([t]) for t in new] or ["."]
+
+    # -- the app ----------------------------------------------------------------------------------
+
+    def _build(self) -> Any:
+        from fastapi import FastAPI, Request
+        from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+
+        app = FastAPI()
+
+        async def handle(request: Request, chat: bool) -> Any:
+            body = await request.json()
+            prompt = body["messages"][-1]["content"] if chat else body["prompt"]
+            with self.lock:
+                self.calls[prompt] += 1
+                n = self.calls[prompt]
+                self.seen.append({"path": request.url.path, "headers": dict(request.headers)})
+            if "F429" in prompt and n <= 2:
+                return JSONResponse({"error": "slow down"}, 429, headers={"Retry-After": "0.2"})
+            if ("F500" in prompt and n == 1) or "FDEAD" in prompt:
+                return JSONResponse({"error": "boom"}, 500)
+            if "FSLOW" in prompt and n == 1:
+                await asyncio.sleep(self.slow_s)
+            if "FJSON" in prompt:
+                return PlainTextResponse('{"choices": [', media_type="application/json")
+            words = self.generate(prompt, int(body.get("max_tokens", 16)))
+            text = " ".join(words)
+            usage = {
+                "prompt_tokens": len(prompt.split()),
+                "completion_tokens": len(words),
+                "total_tokens": len(prompt.split()) + len(words),
+            }
+            logprobs = None
+            if body.get("logprobs"):
+                top = [{"token": words[0], "logprob": -0.1}, {"token": "other", "logprob": -2.5}]
+                logprobs = {"content": [{"token": words[0], "logprob": -0.1, "top_logprobs": top}]}
+            if not body.get("stream"):
+                choice: dict[str, Any] = (
+                    {"index": 0, "message": {"role": "assistant", "content": text}}
+                    if chat
+                    else {"index": 0, "text": text}
+                )
+                if logprobs:
+                    choice["logprobs"] = logprobs
+                return {"id": "x", "object": "chat.completion", "choices": [choice], "usage": usage}
+            cut = "FCUT" in prompt and n == 1
+
+            async def events() -> Any:
+                for i, w in enumerate(words):
+                    piece = w if i == 0 else " " + w
+                    delta = {"delta": {"content": piece}} if chat else {"text": piece}
+                    yield f"data: {json.dumps({'choices': [{'index': 0, **delta}]})}\n\n"
+                    await asyncio.sleep(0.005)
+                    if cut and i == 0:
+                        raise RuntimeError("connection dropped on purpose")
+                yield f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n"
+                yield "data: [DONE]\n\n"
+
+            return StreamingResponse(events(), media_type="text/event-stream")
+
+        @app.post("/v1/chat/completions")
+        async def chat(request: Request) -> Any:
+            return await handle(request, True)
+
+        @app.post("/v1/completions")
+        async def completions(request: Request) -> Any:
+            return await handle(request, False)
+
+        return app
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def __enter__(self) -> "LMServer":
+        import uvicorn
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="critical", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.time() + 20
+        while not self.server.started:
+            if time.time() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"

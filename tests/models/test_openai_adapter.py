@@ -1,0 +1,142 @@
+"""The openai: adapter against a real HTTP server on 127.0.0.1 (tests/lm_server.py)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("transformers")
+
+from assay import evaluate
+from assay.config import suite_from_dict
+from assay.errors import ModelError
+from assay.models import load_model
+from assay.models._verbalise import UNPARSEABLE_LABEL
+from lm_fixtures import tiny_gpt2
+from lm_server import LMServer
+
+KEY = "sk-test-ThisMustNeverLeak-0123456789"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LMServer]:
+    model_dir = tiny_gpt2(tmp_path_factory.mktemp("tiny") / "gpt2")
+    with LMServer(model_dir, slow_s=1.5) as s:
+        yield s
+
+
+def _write(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "text", "label"])
+        w.writerows(rows)
+    return path
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_fault_run_completes_and_accounts_for_every_failure(
+    server: LMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stream: bool
+) -> None:
+    monkeypatch.setenv("MY_KEY_VAR", KEY)
+    tag = "s" if stream else "n"
+    rows = [
+        ("ok1", f"SAY positive {tag} END", "positive"),
+        ("ok2", f"SAY negative {tag} END", "negative"),
+        ("r429", f"SAY positive F429 {tag} END", "positive"),
+        ("r500", f"SAY negative F500 {tag} END", "negative"),
+        ("slow", f"SAY positive FSLOW {tag} END", "positive"),
+        ("cut", f"SAY negative FCUT {tag} END", "negative"),
+        ("dead", f"SAY positive FDEAD {tag} END", "positive"),
+        ("json", f"SAY negative FJSON {tag} END", "negative"),
+        ("noise", f"SAY maybe {tag} END", "negative"),
+    ]
+    data = _write(tmp_path / "d.csv", rows)
+    out = tmp_path / "out"
+    suite = suite_from_dict(
+        {
+            "data": {"path": str(data), "id": "id", "input": "text", "label": "label"},
+            "models": {
+                "candidate": {
+                    "spec": f"openai:tiny@{server.url}",
+                    "options": {
+                        "api_key_env": "MY_KEY_VAR",
+                        "verbaliser": {"positive": "positive", "negative": "negative"},
+                        "stream": stream,
+                        "timeout_s": 0.8,
+                        "retries": 3,
+                        "backoff_s": 0.01,
+                        "price_per_1k": 2.0,
+                    },
+                }
+            },
+            "engine": {"cache": str(tmp_path / "cache.db"), "batch_size": 16, "progress": False},
+            "checks": {"performance": {"n_bootstrap": 50}},
+        }
+    )
+    report = evaluate(suite, out=out, progress=False)
+    perf = report.result("performance")
+    # two requests fail for good (always 500, always malformed JSON); every other one is answered
+    assert perf.errors is not None
+    assert perf.errors.n_errors == 2
+    messages = " | ".join(e["error"] for e in perf.errors.examples)
+    assert "HTTP 500" in messages and "gave up after 3 retries" in messages
+    assert "malformed" in messages
+    assert perf.n == 7
+    # "maybe" names no label: an answer, counted wrong, shown as its own class
+    assert any(UNPARSEABLE_LABEL in f for f in perf.flags)
+    assert perf.metrics["accuracy"].value == pytest.approx(6 / 7)
+    # the key went to the server, and nowhere else
+    assert any(h["headers"].get("authorization") == f"Bearer {KEY}" for h in server.seen)
+    for p in [*out.rglob("*"), tmp_path / "cache.db"]:
+        if p.is_file():
+            assert KEY.encode() not in p.read_bytes(), p
+    assert KEY not in repr(report.models)
+
+
+def test_streaming_timings_usage_cost_and_logprobs(
+    server: LMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ASSAY_OPENAI_API_KEY", raising=False)
+    m = load_model(
+        f"openai:tiny@{server.url}",
+        options={"stream": True, "price_per_1k_prompt": 1.0, "price_per_1k_completion": 3.0},
+    )
+    (o,) = m.predict(["SAY one two three four END"])
+    assert o.text == "one two three four"
+    assert o.timings is not None and 0 < o.timings["ttft_s"] <= o.timings["latency_s"]
+    assert o.timings["itl_s"] > 0 and o.timings["tokens_per_s"] > 0
+    assert o.usage is not None and o.usage["completion_tokens"] == 4
+    expected = (o.usage["prompt_tokens"] * 1.0 + 4 * 3.0) / 1000
+    assert o.usage["cost"] == pytest.approx(expected, rel=1e-12)
+    c = load_model(
+        f"openai:tiny@{server.url}",
+        options={"logprobs": True, "verbaliser": {"pos": "positive", "neg": "negative"}},
+    )
+    (p,) = c.predict(["SAY positive END"])
+    # top_logprobs: "positive" -0.1, "other" -2.5 (no label) → all mass on pos
+    assert p.label == "pos" and p.probabilities == pytest.approx({"pos": 1.0, "neg": 0.0})
+
+
+def test_completions_endpoint_and_a_permanent_4xx(server: LMServer) -> None:
+    m = load_model(f"openai:tiny@{server.url}", options={"endpoint": "completions"})
+    assert m.predict(["SAY fine END"])[0].text == "fine"
+    bad = load_model(f"openai:tiny@{server.url.replace('/v1', '/nope')}", options={"retries": 0})
+    with pytest.raises(ModelError, match="HTTP 404"):
+        bad.predict(["SAY fine END"])
+
+
+def test_key_is_scrubbed_from_errors(server: LMServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSAY_OPENAI_API_KEY", KEY)
+    m = load_model(f"openai:tiny@http://127.0.0.1:1/v1?key={KEY}", options={"retries": 0})
+    assert KEY not in m.info().spec and KEY not in str(m.info().to_dict())
+    with pytest.raises(ModelError) as err:
+        m.predict(["x"])
+    assert KEY not in str(err.value)
+    assert os.environ["ASSAY_OPENAI_API_KEY"] == KEY
