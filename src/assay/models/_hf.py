@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -491,7 +492,10 @@ def _load_hf(
     try:
         model = auto.from_pretrained(base, **load_kwargs)
         if is_adapter:
-            model = peft.PeftModel.from_pretrained(model, folder, is_trainable=False)
+            # peft calls transformers APIs that transformers marks deprecated; not the user's concern
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                model = peft.PeftModel.from_pretrained(model, folder, is_trainable=False)
     except (OSError, ValueError, RuntimeError) as e:
         raise ModelError(f"models.{name}: cannot load {folder}: {e}") from None
     model.to(device)
