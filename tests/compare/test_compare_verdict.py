@@ -13,7 +13,7 @@ from assay.compare import CompareOptions, compare_paired, compare_reports
 from assay.errors import ConfigError, ReportError
 from assay.report import CheckResult, Report
 from assay.stats import Estimate
-from conftest import per_example, planted
+from planted import per_example, planted
 
 
 def test_planted_improvement_is_go() -> None:
