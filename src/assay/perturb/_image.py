@@ -104,10 +104,18 @@ def occlusion(img: Any, rng: random.Random, severity: float, env: PerturbEnv) ->
     return _from_array(a, img.mode)
 
 
+def _same_pixels(a: Any, b: Any) -> bool:
+    if a.size != b.size or a.mode != b.mode:
+        return False
+    return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
 def perturb_image_file(
     path: str, fn: Any, rng: random.Random, severity: float, env: PerturbEnv
 ) -> str:
     """Read the image at ``path``, perturb it, write it as PNG named by its content; return the path.
+
+    When the perturbed pixels equal the original ones, ``path`` itself comes back (unchanged).
 
     Raises:
         DataError: the image cannot be read.
@@ -125,6 +133,11 @@ def perturb_image_file(
             f"image {str(p)!r}: cannot be read ({e}); give a PNG or JPEG file"
         ) from None
     out = fn(img, rng, severity, env)
+    if _same_pixels(img, out):
+        # Compare content, not paths: a perturbation that changed no pixel (brightening a white
+        # image, occluding a grey patch with grey) leaves the input as it was, so the robustness
+        # check counts it as unchanged instead of asking the model about an identical image.
+        return path
     buf = io.BytesIO()
     out.save(buf, format="PNG")
     data = buf.getvalue()
