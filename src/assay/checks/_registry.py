@@ -13,6 +13,5 @@ def ensure_builtin_checks() -> None:
     from assay.checks import _cv  # noqa: F401
     from assay.checks import _domain_shift, _robustness  # noqa: F401
     from assay.checks import _weak_slices  # noqa: F401
-    from assay.checks import _weak_slices  # noqa: F401
     from assay.checks import _generation  # noqa: F401
     from assay.compare import _check  # noqa: F401
