@@ -45,6 +45,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_metrics.py
 	$(PY) benchmarks/bench_perturb.py
 	$(PY) benchmarks/bench_fairness.py
+	$(PY) benchmarks/bench_engine_http.py
+	$(PY) benchmarks/bench_hf_batching.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples
