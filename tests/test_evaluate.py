@@ -217,6 +217,13 @@ def test_sentiment_example_end_to_end(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
+    # the training log the generalization check reads (fewer epochs than make demo: still overfits)
+    subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "sentiment" / "train_logs.py"),
+         "--work", str(tmp_path / "work"), "--epochs", "5"],
+        check=True,
+        capture_output=True,
+    )
     report = assay.evaluate(tmp_path / "suite.yaml", out=tmp_path / "out", progress=False)
     perf = report.result("performance", "candidate")
     base = report.result("performance", "baseline")
