@@ -39,23 +39,55 @@ def run(
         int | None, typer.Option(help="Random seed for intervals and sampling.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    mlflow: Annotated[
+        str | None,
+        typer.Option(help="Log the report to MLflow: sqlite:///mlflow.db, http://host:5000, …"),
+    ] = None,
+    tensorboard: Annotated[
+        Path | None, typer.Option(help="Write TensorBoard event files into this folder.")
+    ] = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="Evaluate every checkpoint-* folder in turn (metric vs step)."),
+    ] = None,
 ) -> None:
     """Run a suite: evaluate the models, write the report, decide the gates."""
     from assay import evaluate
     from assay.report._console import print_summary
 
+    series = None
     with user_errors():
-        report = evaluate(
-            suite,
-            model=model,
-            data=data,
-            out=out,
-            trust=trust or None,
-            no_cache=no_cache,
-            seed=seed,
-            progress=not quiet,
-        )
+        if checkpoints is not None:
+            from assay._checkpoints import checkpoint_series, evaluate_checkpoints
+
+            report = evaluate_checkpoints(
+                suite, checkpoints, out=out, data=data, trust=trust or None, no_cache=no_cache,
+                seed=seed, progress=not quiet,
+            )
+            sweep = report.result("checkpoints")
+            series = checkpoint_series(sweep) if sweep is not None else None
+        else:
+            report = evaluate(
+                suite,
+                model=model,
+                data=data,
+                out=out,
+                trust=trust or None,
+                no_cache=no_cache,
+                seed=seed,
+                progress=not quiet,
+            )
     out_dir = out if out is not None else Path(report.suite.get("out", "out"))
+    with user_errors():
+        if tensorboard is not None:
+            from assay.tracking import write_tensorboard
+
+            write_tensorboard(report, tensorboard, series=series)
+        if mlflow is not None:
+            from assay.tracking import log_report
+
+            log_report(report, mlflow, series=series,
+                       artifacts=[out_dir / "report.json", out_dir / "report.html"])
     print_summary(
         report, console=Console(), paths=[out_dir / "report.json", out_dir / "report.html"]
     )

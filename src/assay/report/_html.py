@@ -26,6 +26,7 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 
 from assay.report import _plots
+from assay.report._checkpoints_html import build_checkpoints
 from assay.report._compare_html import build_compare
 from assay.report._fairness_view import build_fairness
 from assay.report._html_generalization import build_cv, build_generalization, build_leakage
@@ -348,6 +349,7 @@ def build_generic(r: CheckResult, figs: Figures, report: Report) -> dict[str, An
 
 SECTIONS: dict[str, Section] = {
     "compare": Section("Comparison", "section_compare.html.j2", build_compare),
+    "checkpoints": Section("Checkpoints", "section_checkpoints.html.j2", build_checkpoints),
     "performance": Section("Performance", "section_performance.html.j2", build_performance),
     "slices": Section("Slices", "section_slices.html.j2", build_slices),
     "robustness": Section("Robustness", "section_robustness.html.j2", build_robustness),

@@ -1,0 +1,169 @@
+"""Log a Report to MLflow: params, metrics (interval bounds as their own metrics), tags, and the
+report files as artifacts, to any tracking URI (a local folder, ``sqlite:///…``, ``http://…``).
+
+Metric keys are the gate paths: ``performance.f1_macro`` (the value), ``performance.f1_macro.lower``
+and ``performance.f1_macro.upper``. Results of models other than the suite's first are prefixed with
+the model's name (``baseline/performance.f1_macro``), and of datasets other than the primary one with
+``@dataset``. Characters MLflow does not allow in keys become ``_``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from assay.errors import MissingDependencyError
+from assay.report._schema import Report
+
+__all__ = ["log_report", "mlflow_metrics", "mlflow_params", "mlflow_tags"]
+
+_BAD = re.compile(r"[^\w\-. /:]")
+_BATCH = 500
+
+
+def _key(s: str) -> str:
+    return _BAD.sub("_", s)[:250]
+
+
+def _client(tracking_uri: str | None):
+    try:
+        from mlflow.tracking import MlflowClient
+    except ImportError:
+        raise MissingDependencyError(
+            "logging to MLflow needs the mlflow package: pip install 'assay[tracking]' "
+            "(or mlflow-skinny)"
+        ) from None
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+def _primary(report: Report) -> tuple[str | None, str | None]:
+    model = str(report.models[0].get("name")) if report.models else None
+    data = report.suite.get("data") if isinstance(report.suite, Mapping) else None
+    names = list(data) if isinstance(data, Mapping) else [d.get("name") for d in report.datasets]
+    dataset = "test" if "test" in names else (str(names[0]) if names else None)
+    return model, dataset
+
+
+def mlflow_metrics(report: Report) -> dict[str, float]:
+    """The metrics :func:`log_report` logs: ``key → value`` (undefined values are left out)."""
+    model, dataset = _primary(report)
+    out: dict[str, float] = {}
+    for r in report.results:
+        if r.check == "checkpoints":  # its metrics are the series' last points, logged per step
+            continue
+        prefix = "" if r.model == model or model is None else f"{r.model}/"
+        suffix = "" if r.dataset == dataset or dataset is None else f"@{r.dataset}"
+        for name, e in r.metrics.items():
+            base = f"{prefix}{r.check}.{name}{suffix}"
+            for key, v in ((base, e.value), (f"{base}.lower", e.lower), (f"{base}.upper", e.upper)):
+                if math.isfinite(v):
+                    out[_key(key)] = float(v)
+    if report.gates:
+        out["gates.failed"] = float(sum(not g.passed for g in report.gates))
+        out["gates.passed"] = float(sum(g.passed for g in report.gates))
+    out["duration_s"] = float(report.duration_s)
+    return out
+
+
+def mlflow_params(report: Report) -> dict[str, str]:
+    """Run parameters: the suite's settings, models, datasets and check options."""
+    params: dict[str, Any] = {
+        "suite": report.suite_name,
+        "seed": report.seed,
+        "level": report.level,
+        "assay_version": report.assay_version,
+        "schema_version": report.schema_version,
+    }
+    for m in report.models:
+        params[f"model.{m.get('name')}.spec"] = m.get("spec", "")
+        params[f"model.{m.get('name')}.fingerprint"] = m.get("fingerprint", "")
+    for d in report.datasets:
+        params[f"data.{d.get('name')}.path"] = d.get("path", "")
+        params[f"data.{d.get('name')}.fingerprint"] = d.get("fingerprint", "")
+        params[f"data.{d.get('name')}.n"] = d.get("n_valid", "")
+    checks = report.suite.get("checks") if isinstance(report.suite, Mapping) else None
+    if isinstance(checks, Mapping):
+        for name, opts in checks.items():
+            for k, v in (opts or {}).items() if isinstance(opts, Mapping) else []:
+                params[f"checks.{name}.{k}"] = v
+            params.setdefault(f"checks.{name}", "on")
+    return {_key(k): str(v)[:6000] for k, v in params.items()}
+
+
+def mlflow_tags(report: Report) -> dict[str, str]:
+    """Run tags: the verdict, each gate's outcome and each comparison's verdict."""
+    verdict = "NO GATES" if not report.gates else ("PASS" if report.passed else "FAIL")
+    tags = {
+        "assay.verdict": verdict,
+        "assay.suite": report.suite_name,
+        "assay.created_at": report.created_at,
+    }
+    for i, g in enumerate(report.gates):
+        tags[f"assay.gate.{i}"] = f"{'PASS' if g.passed else 'FAIL'} {g.gate}"
+    for r in report.results:
+        c = r.tables.get("comparison") if r.check == "compare" else None
+        if isinstance(c, Mapping):
+            tags[_key(f"assay.compare.{r.model}")] = f"{c.get('verdict')} vs {c.get('baseline')}"
+    return tags
+
+
+def log_report(
+    report: Report,
+    tracking_uri: str | None = None,
+    *,
+    experiment: str | None = None,
+    run_name: str | None = None,
+    artifacts: Sequence[str | Path] = (),
+    run_id: str | None = None,
+    series: Mapping[str, Sequence[tuple[int, float]]] | None = None,
+) -> str:
+    """Log ``report`` to an MLflow run and return the run id.
+
+    Args:
+        report: the Report; nothing else is read.
+        tracking_uri: ``sqlite:///mlflow.db``, ``http://127.0.0.1:5000``, a folder, or None for
+            MLflow's default (``MLFLOW_TRACKING_URI``).
+        experiment: experiment name (default: the suite's name); created when missing.
+        run_name: the run's name (default: the suite's name and the report's time).
+        artifacts: files to attach (``report.json``, ``report.html``, summaries).
+        run_id: log into this existing run instead of a new one.
+        series: per-step metrics (``key → [(step, value), …]``), e.g. a checkpoint sweep.
+
+    Raises:
+        MissingDependencyError: mlflow is not installed.
+
+    Example:
+        >>> run = log_report(report, "sqlite:///mlflow.db", artifacts=["out/report.json"])  # doctest: +SKIP
+    """
+    from mlflow.entities import Metric, Param, RunTag
+
+    client = _client(tracking_uri)
+    if run_id is None:
+        name = experiment or report.suite_name
+        exp = client.get_experiment_by_name(name)
+        exp_id = exp.experiment_id if exp is not None else client.create_experiment(name)
+        run = client.create_run(
+            exp_id,
+            run_name=run_name or f"{report.suite_name} {report.created_at}",
+            tags={"mlflow.source.name": "assay"},
+        )
+        run_id = run.info.run_id
+    now = int(time.time() * 1000)
+    metrics = [Metric(k, v, now, 0) for k, v in mlflow_metrics(report).items()]
+    for key, points in (series or {}).items():
+        metrics += [Metric(_key(key), float(v), now, int(s)) for s, v in points if math.isfinite(v)]
+    params = [Param(k, v) for k, v in mlflow_params(report).items()]
+    tags = [RunTag(k, v[:5000]) for k, v in mlflow_tags(report).items()]
+    for i in range(0, len(params), 100):  # MLflow's batch limits: 100 params, 1000 metrics
+        client.log_batch(run_id, params=params[i : i + 100])
+    for i in range(0, max(len(metrics), len(tags)), _BATCH):
+        client.log_batch(run_id, metrics=metrics[i : i + _BATCH], tags=tags[i : i + _BATCH])
+    for path in artifacts:
+        client.log_artifact(run_id, str(path))
+    # The run itself finished; whether the gates passed is the tag assay.verdict.
+    client.set_terminated(run_id, "FINISHED")
+    return str(run_id)
