@@ -30,7 +30,7 @@ from assay.config._suite import DatasetSpec, Suite
 from assay.data._labels import canonical_label
 from assay.engine._types import Request, Response, content_key
 from assay.errors import ConfigError
-from assay.perturb._apply import Variant, apply_variant, variants_from_config
+from assay.perturb._apply import Variant, perturb_inputs, variants_from_config
 from assay.perturb._base import PerturbEnv
 from assay.perturb._wordlists import WordLists
 from assay.report._schema import CheckResult
@@ -203,9 +203,11 @@ class RobustnessCheck(Check):
         out: list[Request] = []
         for v in variants:
             plan: dict[str, tuple[Any, Any, bool]] = {}
-            for r in rows:
-                x = payloads[r]
-                y = apply_variant(v, x, seed=ctx.seed, example_id=ids[r], env=env)
+            originals = [payloads[r] for r in rows]
+            perturbed = perturb_inputs(
+                originals, v, ids=[ids[r] for r in rows], seed=ctx.seed, env=env
+            )
+            for r, x, y in zip(rows, originals, perturbed):
                 changed = y != x
                 key = content_key(fp, y)
                 plan[ids[r]] = (key, y, changed)

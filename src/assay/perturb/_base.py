@@ -4,7 +4,8 @@ A perturbation is a function ``fn(x, rng, severity, env) -> x'`` registered with
 used safely: the input kind it applies to (``text``, ``image``, ``tabular``), whether it preserves
 the label, and its default severity (a number in (0, 1]: the share of words, characters or pixels
 touched, or the strength). It is deterministic: its randomness comes only from ``rng``, a
-``random.Random`` seeded by (seed, example id, perturbation, severity) — see :func:`rng_for`.
+``random.Random``-compatible generator keyed by (seed, example id, perturbation, severity) — see
+:func:`rng_for`.
 """
 
 from __future__ import annotations
@@ -93,8 +94,11 @@ def get_perturbation(name: str, *, where: str = "perturbation") -> PerturbationD
 
 def rng_for(seed: int, example_id: str, name: str, severity: float) -> random.Random:
     """The random source of one perturbed example: the same arguments give the same draws, on any
-    machine and Python process (string seeds are hashed with SHA-512 by ``random``)."""
-    return random.Random(f"{seed}\x1f{example_id}\x1f{name}\x1f{severity!r}")
+    machine and Python process (a counter-based generator keyed by a BLAKE2 hash of the arguments;
+    see :mod:`assay.perturb._rng`)."""
+    from assay.perturb._rng import CounterRandom, example_key
+
+    return CounterRandom(example_key(seed, example_id, name, severity))
 
 
 def severity_label(severity: float) -> str:

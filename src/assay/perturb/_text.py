@@ -123,6 +123,7 @@ STOPWORDS = frozenset(
 )
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+_WORD_SPLIT = re.compile(r"([A-Za-z][A-Za-z']*)")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _PUNCT = re.compile(r"[.,;:!?\"()\-]")
 _SENT_END = re.compile(r"([.!?])(\s|$)")
@@ -145,33 +146,39 @@ def _edit_words(
     edit: Callable[[str, random.Random], str | None],
     *,
     min_len: int = 1,
+    eligible: Callable[[str], bool] | None = None,
 ) -> str:
     """Apply ``edit`` to a ``severity`` share of the words, in random order; words ``edit`` cannot
-    change (``None``) are skipped and the next is tried."""
-    spans = [s for s in word_spans(text) if s[1] - s[0] >= min_len]
-    k = _n_touch(len(spans), severity)
+    change (``None``) are skipped and the next is tried. ``eligible`` screens words out before
+    the order is drawn (the share is still of all words of ``min_len`` letters).
+
+    The order is a partial Fisher–Yates shuffle drawn one word at a time, so a text costs as many
+    draws as words tried, not as many as it has words."""
+    parts = _WORD_SPLIT.split(text)  # odd positions are the words
+    if min_len > 1:
+        cand = [i for i in range(1, len(parts), 2) if len(parts[i]) >= min_len]
+    else:
+        cand = list(range(1, len(parts), 2))
+    k = _n_touch(len(cand), severity)
     if k == 0:
         return text
-    order = list(range(len(spans)))
-    rng.shuffle(order)
-    chosen: dict[int, str] = {}
-    for i in order:
-        a, b = spans[i]
-        new = edit(text[a:b], rng)
-        if new is not None and new != text[a:b]:
-            chosen[i] = new
-            if len(chosen) == k:
+    if eligible is not None:
+        cand = [i for i in cand if eligible(parts[i])]
+    n = len(cand)
+    below = rng.randrange
+    done = 0
+    for j in range(n):
+        r = j + below(n - j)
+        cand[j], cand[r] = cand[r], cand[j]
+        i = cand[j]
+        w = parts[i]
+        new = edit(w, rng)
+        if new is not None and new != w:
+            parts[i] = new
+            done += 1
+            if done == k:
                 break
-    if not chosen:
-        return text
-    out, pos = [], 0
-    for i in sorted(chosen):
-        a, b = spans[i]
-        out.append(text[pos:a])
-        out.append(chosen[i])
-        pos = b
-    out.append(text[pos:])
-    return "".join(out)
+    return "".join(parts) if done else text
 
 
 def _match_case(new: str, old: str) -> str:
@@ -386,18 +393,29 @@ def synonyms(text: str, rng: random.Random, severity: float, env: PerturbEnv) ->
     from assay.perturb._wordlists import load_synonyms
 
     table = load_synonyms()
+    memo = _SYNONYM_MEMO.setdefault(id(table), {})
+
+    def options(w: str) -> tuple[str, ...]:
+        got = memo.get(w)
+        if got is None:
+            low = w.lower()
+            # Capitalised words are likely names; function words have no synonyms worth the name.
+            if (w[:1].isupper() and not w.isupper()) or low in STOPWORDS:
+                got = ()
+            else:
+                got = table.get(low, ())[:4]  # first senses: the likeliest meanings
+            memo[w] = got
+        return got
 
     def edit(w: str, r: random.Random) -> str | None:
-        # Capitalised words are likely names; function words have no synonyms worth the name.
-        if (w[:1].isupper() and not w.isupper()) or w.lower() in STOPWORDS:
-            return None
-        options = table.get(w.lower())
-        if not options:
-            return None
-        top = options[: min(len(options), 4)]  # first senses: the likeliest meanings
-        return _match_case(top[r.randrange(len(top))], w)
+        top = options(w)
+        return _match_case(top[r.randrange(len(top))], w) if top else None
 
     return _edit_words(text, rng, severity, edit, min_len=3)
+
+
+#: word as written → its candidate synonyms, per synonym table (the lookups repeat across texts).
+_SYNONYM_MEMO: dict[int, dict[str, tuple[str, ...]]] = {}
 
 
 @register_perturbation("numbers", kind="text", default_severity=0.5)
