@@ -20,6 +20,7 @@ PACKAGES = [
     "assay.perturb",
     "assay.tracking",
     "assay.leakage",
+    "assay.compare",
 ]
 
 
