@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from planted import per_example, planted
 from typer.testing import CliRunner
 
 from assay._cli.main import app
@@ -13,7 +14,6 @@ from assay.compare import CompareOptions, compare_paired, compare_reports
 from assay.errors import ConfigError, ReportError
 from assay.report import CheckResult, Report
 from assay.stats import Estimate
-from planted import per_example, planted
 
 
 def test_planted_improvement_is_go() -> None:
