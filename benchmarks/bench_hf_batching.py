@@ -26,7 +26,19 @@ def _texts(n: int) -> list[str]:
         import pandas as pd
 
         return pd.read_csv(path)["text"].astype(str).head(n).tolist()
-    words = "the film was a rather long and surprisingly tender story about".split()
+    words = [
+        "the",
+        "film",
+        "was",
+        "a",
+        "rather",
+        "long",
+        "and",
+        "surprisingly",
+        "tender",
+        "story",
+        "about",
+    ]
     return [" ".join(words[: 3 + (i * 7) % len(words)] * (1 + i % 4)) for i in range(n)]
 
 
@@ -64,7 +76,11 @@ def main() -> None:
                 enc = tok(t, return_tensors="pt", truncation=True, max_length=256)
                 naive.append(ref(**enc).logits.softmax(-1)[0, 1].item())
         rate_n = len(texts) / (time.perf_counter() - t0)
-    diff = max(abs(o.probabilities[o_lbl] - p) for o, p in zip(batched, naive) for o_lbl in [sorted(o.probabilities)[1]])
+    diff = max(
+        abs(o.probabilities[o_lbl] - p)
+        for o, p in zip(batched, naive)
+        for o_lbl in [sorted(o.probabilities)[1]]
+    )
     print(f"hf: MiniLM classifier, {len(texts)} reviews, torch threads {torch.get_num_threads()}")
     print(f"  naive loop (1 at a time)   {rate_n:8.1f} items/s")
     print(f"  assay hf: (sorted batches) {rate_b:8.1f} items/s")

