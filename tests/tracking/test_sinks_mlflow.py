@@ -138,9 +138,10 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
         log.close()
 
 
