@@ -65,8 +65,9 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[int, f
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow")
 @pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")
-def test_checkpoint_sweep_to_report_tensorboard_and_mlflow(run_dir) -> None:
+def test_checkpoint_sweep_to_report_tensorboard_and_mlflow(run_dir, monkeypatch) -> None:
     tmp, expected = run_dir
+    monkeypatch.chdir(tmp)  # MLflow puts a SQLite store's artifacts under ./mlruns
     kinds = [spec.split(":")[0] for _, spec in find_checkpoints(tmp / "checkpoints")]
     assert kinds == ["sklearn", "python", "sklearn"]
     res = CliRunner().invoke(

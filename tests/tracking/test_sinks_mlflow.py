@@ -60,7 +60,10 @@ def files(shared_report: Report, tmp_path: Path) -> list[Path]:
 
 
 @SA
-def test_sqlite_store(shared_report: Report, files: list[Path], tmp_path: Path) -> None:
+def test_sqlite_store(
+    shared_report: Report, files: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # MLflow puts a SQLite store's artifacts under ./mlruns
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     run_id = log_report(shared_report, uri, artifacts=files, experiment="assay-test")
     _check_run(uri, run_id, shared_report, files, tmp_path / "dl")
