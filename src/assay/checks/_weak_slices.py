@@ -286,6 +286,18 @@ class WeakSlicesCheck(Check):
             )
         if worst is not None:
             metrics[f"worst.{metric}"] = worst
+        # Every tested candidate, for the report's table of what was looked at (most suspect first).
+        candidates = [
+            {
+                "kind": t["kind"],
+                "value": t["value"],
+                "n": t["n"],
+                "metric": _estimate(pred, t["mask"], level).to_dict(),
+                "p_adjusted": t["p_adjusted"],
+                "flagged": t["flagged"],
+            }
+            for t in sorted(tested, key=lambda t: t["p_adjusted"])
+        ]
         result.metrics = metrics
         result.examples = examples
         result.flags = flags
@@ -294,6 +306,7 @@ class WeakSlicesCheck(Check):
             "metric": metric,
             "overall": overall.to_dict(),
             "weak": rows,
+            "candidates": candidates,
             "tested": dict(counts),
             "n_tested": len(tested),
             "n_too_small": n_small,
