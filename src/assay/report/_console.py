@@ -11,6 +11,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from assay.report._console_pillars import pillar_lines
 from assay.report._html import _model_order, _task
 from assay.report._schema import CheckResult, Report
 from assay.stats._estimate import Estimate
@@ -145,6 +146,7 @@ def print_summary(
     if flagged:
         parts.append(Text.assemble(("slices ", "yellow"), f"{len(flagged)} flagged: " + ", ".join(
             f"{r.model}: {row.get('column')}={row.get('value')}" for r, row in flagged)))
+    parts += pillar_lines(report, results)
     gates = _gates_table(report)
     if gates is not None:
         parts.append(gates)

@@ -29,7 +29,9 @@ from assay.report import _plots
 from assay.report._checkpoints_html import build_checkpoints
 from assay.report._compare_html import build_compare
 from assay.report._fairness_view import build_fairness
+from assay.report._html_domain import build_domain_shift
 from assay.report._html_generalization import build_cv, build_generalization, build_leakage
+from assay.report._html_weak_slices import build_weak_slices
 from assay.report._robustness_html import build_robustness
 from assay.report._schema import CheckResult, Report
 from assay.stats._estimate import Estimate
@@ -353,6 +355,8 @@ SECTIONS: dict[str, Section] = {
     "performance": Section("Performance", "section_performance.html.j2", build_performance),
     "slices": Section("Slices", "section_slices.html.j2", build_slices),
     "robustness": Section("Robustness", "section_robustness.html.j2", build_robustness),
+    "domain_shift": Section("Domain shift", "section_domain_shift.html.j2", build_domain_shift),
+    "weak_slices": Section("Weak slices", "section_weak_slices.html.j2", build_weak_slices),
     "fairness": Section("Fairness", "section_fairness.html.j2", build_fairness),
     "generalization": Section("Generalization", "section_generalization.html.j2",
                               build_generalization),
