@@ -13,7 +13,9 @@ from assay.checks._predictions import ERROR_LABEL, Predictions, collect_predicti
 from assay.config._suite import Suite
 from assay.engine._types import Request, Response
 from assay.errors import ConfigError
+from assay.models._verbalise import UNPARSEABLE_LABEL
 from assay.report._schema import CheckResult
+from assay.stats import wilson_interval
 
 __all__ = ["PerformanceCheck", "per_example_table", "resolve_task"]
 
@@ -182,16 +184,29 @@ class PerformanceCheck(Check):
             tables["per_example"] = per_example_table(
                 pred, limit=cfg.keep_predictions, positive_label=cfg.positive_label
             )
+        metrics = dict(summary.metrics)
+        examples = _examples(ctx, ds.name, pred)
+        flags = list(pred.flags)
+        if pred.task == "classification" and (pred.unparseable or _verbalised(ctx, self.model)):
+            # A language model's answer that named no label: its own rate, and the raw answers.
+            n_bad = int((pred.y_pred == UNPARSEABLE_LABEL).sum())
+            metrics["unparseable_rate"] = wilson_interval(n_bad, pred.n, level=ctx.level)
+            examples += [{"kind": "unparseable", **u} for u in pred.unparseable[:_MAX_EXAMPLES]]
+            if n_bad:
+                flags.append(
+                    f"{n_bad} of {pred.n} answers named no label ({UNPARSEABLE_LABEL}); "
+                    "counted as wrong"
+                )
         return CheckResult(
             check=self.name,
             model=self.model,
             dataset=ds.name,
             n=pred.n,
-            metrics=dict(summary.metrics),
+            metrics=metrics,
             tables=tables,
             errors=pred.errors,
-            examples=_examples(ctx, ds.name, pred),
-            flags=pred.flags,
+            examples=examples,
+            flags=flags,
         )
 
     @classmethod
@@ -199,8 +214,16 @@ class PerformanceCheck(Check):
         if suite.task == "regression":
             return list(_REGRESSION_METRICS)
         if suite.task == "classification":
-            return list(_CLASSIFICATION_METRICS)
-        return _CLASSIFICATION_METRICS + _REGRESSION_METRICS
+            return [*_CLASSIFICATION_METRICS, "unparseable_rate"]
+        return [*_CLASSIFICATION_METRICS, "unparseable_rate", *_REGRESSION_METRICS]
+
+
+def _verbalised(ctx: RunContext, model: str) -> bool:
+    """A language model whose answers are parsed into labels (so an answer may name none)."""
+    details = ctx.model_infos[model].details
+    return details.get("mode") == "lm-classifier" or (
+        details.get("adapter") == "openai" and ctx.model_infos[model].labels is not None
+    )
 
 
 def per_example_table(
@@ -210,7 +233,8 @@ def per_example_table(
 
     Keys: ``id``, ``y_true``, ``y_pred`` (labels as strings, or numbers for regression), ``score``
     (binary classification with probabilities: the positive class's probability), ``positive_label``,
-    ``n_total`` and ``truncated``. Paired comparisons read this table (``assay compare``).
+    ``proba`` and ``proba_labels`` (multiclass with probabilities: one row of class scores per
+    example), ``n_total`` and ``truncated``. Paired comparisons read this table (``assay compare``).
     """
     k = min(limit, pred.n)
     table: dict[str, Any] = {"id": [str(i) for i in pred.ids[:k]], "n_total": pred.n,
@@ -226,6 +250,10 @@ def per_example_table(
         pos = positive_label if positive_label in real else real[1]
         table["positive_label"] = pos
         table["score"] = [round(float(x), 9) for x in pred.proba[:k, pred.labels.index(pos)]]
+    elif pred.proba is not None and len(real) > 2:
+        cols = [pred.labels.index(lbl) for lbl in real]
+        table["proba_labels"] = real
+        table["proba"] = np.round(pred.proba[:k][:, cols], 9).tolist()
     return table
 
 

@@ -104,6 +104,13 @@ class CompareCheck(Check):
             positive = positive if positive in real else real[1]
             score_c = pc.proba[:, pc.labels.index(positive)]
             score_b = pb.proba[:, pb.labels.index(positive)]
+        proba_c = proba_b = None
+        proba_labels: tuple[str, ...] = ()
+        both = set(pc.labels) & set(pb.labels)
+        if pc.proba is not None and pb.proba is not None and len(real) > 2 and set(real) <= both:
+            proba_labels = tuple(real)
+            proba_c = pc.proba[:, [pc.labels.index(lbl) for lbl in real]]
+            proba_b = pb.proba[:, [pb.labels.index(lbl) for lbl in real]]
         paired = PairedPredictions(
             pc.task,
             list(pc.ids),
@@ -115,6 +122,9 @@ class CompareCheck(Check):
             score_b,
             positive if score_c is not None else None,
             tuple(notes),
+            proba_c,
+            proba_b,
+            proba_labels,
         )
         c = compare_paired(
             paired,

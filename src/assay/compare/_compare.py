@@ -164,6 +164,8 @@ def default_metrics(p: PairedPredictions) -> list[str]:
     out = ["accuracy", "f1_macro"]
     if p.candidate_score is not None and p.baseline_score is not None:
         out.append("roc_auc")
+    elif p.candidate_proba is not None and p.baseline_proba is not None:
+        out.append("roc_auc_ovr_macro")
     return out
 
 
@@ -179,6 +181,17 @@ def _check_metrics(p: PairedPredictions, metrics: list[str], where: str) -> None
             raise ConfigError(
                 f"{where}.metrics: roc_auc needs both models' positive-class probabilities on a "
                 "binary problem; remove it or use models that return probabilities"
+                + (
+                    "; on a multiclass problem compare roc_auc_ovr_macro"
+                    if p.candidate_proba is not None
+                    else ""
+                )
+            )
+        if m == "roc_auc_ovr_macro" and (p.candidate_proba is None or p.baseline_proba is None):
+            raise ConfigError(
+                f"{where}.metrics: roc_auc_ovr_macro needs both models' class probabilities on a "
+                "multiclass problem (kept in per_example.proba since report schema 1.1); use "
+                "roc_auc for a binary problem, or models that return probabilities"
             )
 
 

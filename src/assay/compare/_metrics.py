@@ -5,7 +5,7 @@ every example falls into one cell (true label, candidate's label, baseline's lab
 table; a paired bootstrap resample is a multinomial draw of the cell counts, from which both
 models' confusion matrices follow. This is the row bootstrap, at the cost of ``k³`` numbers per
 resample instead of ``n``. Accuracy uses McNemar's test and Newcombe's paired interval, ROC AUC the
-correlated DeLong test; regression losses use paired t intervals or the delta method.
+correlated DeLong test (binary; macro one-vs-rest through paired per-example DeLong influences); regression losses use paired t intervals or the delta method.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from scipy.special import ndtr
 from scipy.stats import t as student_t
 
+from assay.compare._auc import paired_macro_ovr_auc
 from assay.compare._paired import PairedPredictions
 from assay.stats._estimate import Estimate
 from assay.stats._paired import paired_proportion_difference
@@ -115,7 +116,8 @@ def confusion_metric(name: str, cm: Array, *, positive: int | None = None) -> Ar
     raise ValueError(f"unknown confusion metric {name!r}")
 
 
-#: Classification metrics a comparison can test (``roc_auc`` needs binary scores).
+#: Classification metrics a comparison can test (``roc_auc`` needs binary scores,
+#: ``roc_auc_ovr_macro`` multiclass class scores).
 CLASSIFICATION_COMPARABLE = (
     "accuracy",
     "balanced_accuracy",
@@ -128,6 +130,7 @@ CLASSIFICATION_COMPARABLE = (
     "recall",
     "f1",
     "roc_auc",
+    "roc_auc_ovr_macro",
 )
 REGRESSION_COMPARABLE = ("mse", "rmse", "mae", "r2")
 
@@ -262,6 +265,16 @@ def _roc_auc(ctx: _Context) -> MetricDifference:
     )
 
 
+def _roc_auc_ovr_macro(ctx: _Context) -> MetricDifference:
+    p = ctx.p
+    assert p.candidate_proba is not None and p.baseline_proba is not None
+    codes = _codes(p.y_true, list(p.proba_labels))
+    r = paired_macro_ovr_auc(codes, p.candidate_proba, p.baseline_proba, level=ctx.level)
+    return MetricDifference(
+        "roc_auc_ovr_macro", r.first, r.second, r.difference, r.p_value, r.se, r.difference.method
+    )
+
+
 def _regression(ctx: _Context, name: str) -> MetricDifference:
     p = ctx.p
     y = p.y_true.astype(np.float64)
@@ -332,6 +345,8 @@ def difference(
             out.append(_accuracy(ctx, mcnemar))
         elif name == "roc_auc":
             out.append(_roc_auc(ctx))
+        elif name == "roc_auc_ovr_macro":
+            out.append(_roc_auc_ovr_macro(ctx))
         else:
             out.append(_confusion_difference(ctx, name))
     return out

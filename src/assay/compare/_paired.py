@@ -33,6 +33,9 @@ class PairedPredictions:
         candidate_score, baseline_score: positive-class probabilities (binary, when both have them).
         positive_label: the positive class of the scores.
         notes: what the alignment found (truncated tables).
+        candidate_proba, baseline_proba: ``(n, k)`` class scores (multiclass, when both have them),
+            columns in the order of ``proba_labels``.
+        proba_labels: the classes of the score columns.
     """
 
     task: Literal["classification", "regression"]
@@ -45,6 +48,9 @@ class PairedPredictions:
     baseline_score: np.ndarray | None = None
     positive_label: str | None = None
     notes: tuple[str, ...] = ()
+    candidate_proba: np.ndarray | None = None
+    baseline_proba: np.ndarray | None = None
+    proba_labels: tuple[str, ...] = ()
 
     @property
     def n(self) -> int:
@@ -161,6 +167,7 @@ def align_tables(
         positive = str(pos_c)
     elif isinstance(sc, list) and isinstance(sb, list):
         notes.append(f"positive labels differ ({pos_c} vs {pos_bl}); AUC is not compared")
+    proba_c, proba_b, proba_labels = _proba_columns(candidate, baseline, order, len(ids_c), notes)
     return PairedPredictions(
         "classification",
         ids_c,
@@ -172,7 +179,41 @@ def align_tables(
         score_b,
         positive,
         tuple(notes),
+        proba_c,
+        proba_b,
+        proba_labels,
     )
+
+
+def _proba_columns(
+    candidate: Mapping[str, Any],
+    baseline: Mapping[str, Any],
+    order: np.ndarray,
+    n: int,
+    notes: list[str],
+) -> tuple[np.ndarray | None, np.ndarray | None, tuple[str, ...]]:
+    """Both tables' multiclass ``proba`` matrices, the baseline's rows and columns put in the
+    candidate's order (``None`` when either table has none or their classes differ)."""
+    pc, pb = candidate.get("proba"), baseline.get("proba")
+    lc, lb = candidate.get("proba_labels"), baseline.get("proba_labels")
+    if not (isinstance(pc, list) and isinstance(pb, list) and lc and lb):
+        return None, None, ()
+    lc, lb = [str(x) for x in lc], [str(x) for x in lb]
+    if set(lc) != set(lb):
+        notes.append(
+            f"the score columns name different classes ({_examples(lc)} vs {_examples(lb)}); "
+            "multiclass AUC is not compared"
+        )
+        return None, None, ()
+    a = np.asarray(pc, dtype=np.float64)
+    b = np.asarray(pb, dtype=np.float64)
+    if a.shape != (n, len(lc)) or b.shape != (n, len(lb)):
+        raise ReportError(
+            f"per_example.proba has shape {a.shape} and {b.shape}; expected ({n}, {len(lc)}): "
+            "the table is malformed, re-run the suite"
+        )
+    b = b[order][:, [lb.index(lbl) for lbl in lc]]
+    return a, b, tuple(lc)
 
 
 def check_label_sets(
