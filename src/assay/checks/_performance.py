@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -128,6 +129,8 @@ def summarise(
         return regression_summary(
             pred.y_true, pred.y_pred, level=level, n_bootstrap=n_bootstrap, random_state=seed
         )
+    if UNPARSEABLE_LABEL in pred.labels:
+        pred = _unparseable_as_wrong(pred)
     if positive_label is not None and positive_label not in pred.labels:
         raise ConfigError(
             f"checks.performance.positive_label: {positive_label!r} is not a label; "
@@ -216,6 +219,26 @@ class PerformanceCheck(Check):
         if suite.task == "classification":
             return [*_CLASSIFICATION_METRICS, "unparseable_rate"]
         return [*_CLASSIFICATION_METRICS, "unparseable_rate", *_REGRESSION_METRICS]
+
+
+def _unparseable_as_wrong(pred: Predictions) -> Predictions:
+    """In a binary problem, an answer that named no label becomes the class it was not.
+
+    It is wrong either way; this keeps the problem binary, so that precision, recall and AUC of
+    the positive class stay defined (``unparseable_rate`` says how many there were). With more
+    classes, ``(unparseable)`` keeps its own column of the confusion matrix.
+    """
+    real = [lbl for lbl in pred.labels if lbl != UNPARSEABLE_LABEL]
+    if len(real) != 2:
+        return pred
+    other = {real[0]: real[1], real[1]: real[0]}
+    bad = pred.y_pred == UNPARSEABLE_LABEL
+    y_pred = pred.y_pred.copy()
+    y_pred[bad] = [other[str(t)] for t in pred.y_true[bad]]
+    proba = pred.proba
+    if proba is not None:
+        proba = np.delete(proba, pred.labels.index(UNPARSEABLE_LABEL), axis=1)
+    return replace(pred, labels=real, y_pred=y_pred, proba=proba)
 
 
 def _verbalised(ctx: RunContext, model: str) -> bool:

@@ -13,6 +13,7 @@ from assay.data._labels import canonical_label
 from assay.engine._types import Request, Response
 from assay.errors import ModelError
 from assay.models._base import Output
+from assay.models._verbalise import UNPARSEABLE_LABEL
 from assay.report._schema import ErrorSummary
 
 __all__ = ["ERROR_LABEL", "Predictions", "collect_predictions"]
@@ -40,6 +41,8 @@ class Predictions:
     proba: np.ndarray | None = None
     errors: ErrorSummary = field(default_factory=ErrorSummary)
     flags: list[str] = field(default_factory=list)
+    #: answers that named no label (``(unparseable)``): ``{"id", "output"}`` with the raw text
+    unparseable: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -126,6 +129,7 @@ def collect_predictions(
     y_true_list = [t for t, k in zip(true_all, keep) if k]
     y_pred_list: list[str] = []
     probs: list[dict[str, float] | None] = []
+    unparseable: list[dict[str, str]] = []
     for row, out in enumerate(outputs):
         if not keep[row]:
             continue
@@ -140,6 +144,8 @@ def collect_predictions(
             )
         y_pred_list.append(canonical_label(out.label))
         probs.append(out.probabilities)
+        if y_pred_list[-1] == UNPARSEABLE_LABEL:
+            unparseable.append({"id": str(dataset.ids[row]), "output": out.text or ""})
 
     labels = list(dataset.labels or sorted(set(y_true_list)))
     extra = sorted({p for p in y_pred_list if p not in labels and p != ERROR_LABEL})
@@ -166,6 +172,7 @@ def collect_predictions(
         proba,
         errors,
         flags,
+        unparseable,
     )
 
 
