@@ -178,6 +178,15 @@ class GenerationCheck(Check):
                     "they count as wrong in the performance check"
                 )
         metrics.update(_serving_metrics([outs[i] for i in rows], ctx, tables))
+        latency = _latency_table(ctx, self.model, ds, responses)
+        if latency:
+            tables["latency"] = latency
+        if "refusal_rate" in summary.per_example:
+            refused = [k for k, v in enumerate(summary.per_example["refusal_rate"]) if v == 1]
+            for k in refused[: max(0, _MAX_EXAMPLES - len(examples))]:
+                examples.append(
+                    {"id": ds.ids[rows[k]], "kind": "refusal", "output": _clip(texts[k])}
+                )
         if "exact_match" in summary.per_example and refs is not None:
             miss = [k for k, v in enumerate(summary.per_example["exact_match"]) if v == 0]
             for k in miss[: max(0, _MAX_EXAMPLES - len(examples))]:
@@ -260,6 +269,27 @@ def _serving_metrics(outs: list[Any], ctx: RunContext, tables: dict[str, Any]) -
     if usage:
         tables["usage"] = usage
     return out
+
+
+def _latency_table(
+    ctx: RunContext, model: str, dataset: Any, responses: Mapping[str, Response]
+) -> dict[str, float]:
+    """Seconds per answered example (a batched call's time shared by its examples)."""
+    vals = []
+    for r in ctx.original_requests(model, dataset):
+        resp = responses.get(r.key)
+        if resp is not None and resp.ok and resp.latency_s is not None and resp.latency_s > 0:
+            vals.append(float(resp.latency_s))
+    if not vals:
+        return {}
+    a = np.array(vals)
+    return {
+        "n": float(len(a)),
+        "mean_s": float(a.mean()),
+        "p50_s": float(np.percentile(a, 50)),
+        "p95_s": float(np.percentile(a, 95)),
+        "max_s": float(a.max()),
+    }
 
 
 def _schema(value: dict[str, Any] | str | None, ctx: RunContext) -> dict[str, Any] | None:

@@ -310,8 +310,20 @@ def judge_score(
                     f"the judge changed its verdict with the order of the answers on {disagree} of "
                     f"{len(pairs)} examples (position bias); both orders are averaged"
                 )
-    return (
-        metrics,
-        {"mode": cfg.mode, "verdicts": table_rows, "judge": cfg.spec.split("@")[0]},
-        flags,
-    )
+    table: dict[str, Any] = {
+        "mode": cfg.mode,
+        "verdicts": table_rows,
+        "judge": cfg.spec.split("@")[0],
+        "n_verdicts": len(settled),
+        "n_parse_failures": failures,
+    }
+    if cfg.mode == "pointwise":
+        counts: dict[str, int] = {}
+        for _, _, v, _ in settled:
+            if v is not None:
+                counts[str(int(v))] = counts.get(str(int(v)), 0) + 1
+        table["score_counts"] = {str(k): counts.get(str(k), 0) for k in range(1, cfg.scale + 1)}
+    else:
+        table["order_flips"] = disagree
+        table["n_pairs"] = len(pairs)
+    return metrics, table, flags

@@ -201,6 +201,26 @@ def _compare(r: CheckResult) -> str | None:
     return " · ".join(parts)
 
 
+def _generation(r: CheckResult) -> str | None:
+    m = r.metrics
+    parts = []
+    for key, label in (("token_f1", "token F1"), ("exact_match", "exact match")):
+        text = _ci(m.get(key))
+        if text:
+            parts.append(f"{label} {text}")
+            break
+    for key, label in (
+        ("judge.score", "judge score"),
+        ("judge.win_rate", "judge win rate"),
+        ("unparseable_rate", "unparseable"),
+        ("refusal_rate", "refusals"),
+    ):
+        text = _ci(m.get(key))
+        if text and (not key.endswith("_rate") or key == "judge.win_rate" or m[key].value > 0):
+            parts.append(f"{label} {text}")
+    return " · ".join(parts) or None
+
+
 #: Pillar label, check name and line builder, in display order.
 PILLARS: Sequence[tuple[str, str, Callable[[CheckResult], str | None]]] = (
     ("robustness", "robustness", _robustness),
@@ -211,6 +231,7 @@ PILLARS: Sequence[tuple[str, str, Callable[[CheckResult], str | None]]] = (
     ("cv", "cv", _cv),
     ("leakage", "leakage", _leakage),
     ("compare", "compare", _compare),
+    ("generation", "generation", _generation),
 )
 
 
