@@ -49,7 +49,8 @@ MAX_FOREST_METRICS = 2
 CLASSIFICATION_METRICS = (
     "accuracy", "balanced_accuracy", "f1_macro", "precision_macro", "recall_macro",
     "specificity_macro", "mcc", "cohen_kappa", "roc_auc", "roc_auc_ovr_macro",
-    "roc_auc_ovo_macro", "roc_auc_ovr_weighted", "average_precision", "log_loss", "brier", "ece",
+    "roc_auc_ovo_macro", "roc_auc_ovr_weighted", "roc_auc_ovo_weighted", "average_precision",
+    "log_loss", "brier", "ece",
 )
 REGRESSION_METRICS = (
     "rmse", "mae", "r2", "mse", "median_absolute_error", "mape", "mean_residual",
@@ -62,6 +63,7 @@ PRETTY = {
     "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "mcc": "Matthews corr.",
     "cohen_kappa": "Cohen's κ", "roc_auc": "ROC AUC", "roc_auc_ovr_macro": "ROC AUC (OvR, macro)",
     "roc_auc_ovo_macro": "ROC AUC (OvO, macro)", "roc_auc_ovr_weighted": "ROC AUC (OvR, weighted)",
+    "roc_auc_ovo_weighted": "ROC AUC (OvO, weighted)",
     "average_precision": "Average precision", "log_loss": "Log loss", "brier": "Brier score",
     "ece": "Expected calibration error", "mse": "MSE", "rmse": "RMSE", "mae": "MAE",
     "mape": "MAPE", "r2": "R²", "median_absolute_error": "Median absolute error",
@@ -352,6 +354,9 @@ def build_generic(r: CheckResult, figs: Figures, report: Report) -> dict[str, An
 
 SECTIONS: dict[str, Section] = {
     "compare": Section("Comparison", "section_compare.html.j2", build_compare),
+    "finetune_cost": Section(
+        "What fine-tuning cost", "section_compare.html.j2", build_compare
+    ),
     "checkpoints": Section("Checkpoints", "section_checkpoints.html.j2", build_checkpoints),
     "performance": Section("Performance", "section_performance.html.j2", build_performance),
     "slices": Section("Slices", "section_slices.html.j2", build_slices),
