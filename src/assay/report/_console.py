@@ -70,10 +70,10 @@ def _gates_table(report: Report) -> Table | None:
         return None
     table = Table(title="Gates", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
     table.add_column("")
-    table.add_column("gate")
+    table.add_column("gate", overflow="fold")  # never cut a gate short
     table.add_column("observed", justify="right")
     table.add_column("threshold", justify="right")
-    table.add_column("detail", style="dim")
+    table.add_column("detail", style="dim", overflow="fold")
     for g in report.gates:
         mark = Text("✓", style="bold green") if g.passed else Text("✗", style="bold red")
         table.add_row(mark, Text(g.gate), _fmt(g.observed), _fmt(g.threshold), Text(g.detail))
