@@ -130,7 +130,8 @@ def log_report(
         experiment: experiment name (default: the suite's name); created when missing.
         run_name: the run's name (default: the suite's name and the report's time).
         artifacts: files to attach (``report.json``, ``report.html``, summaries).
-        run_id: log into this existing run instead of a new one.
+        run_id: log into this existing run instead of a new one (left running: it is the
+            caller's to end).
         series: per-step metrics (``key → [(step, value), …]``), e.g. a checkpoint sweep.
 
     Raises:
@@ -142,6 +143,7 @@ def log_report(
     from mlflow.entities import Metric, Param, RunTag
 
     client = _client(tracking_uri)
+    own_run = run_id is None
     if run_id is None:
         name = experiment or report.suite_name
         exp = client.get_experiment_by_name(name)
@@ -164,6 +166,8 @@ def log_report(
         client.log_batch(run_id, metrics=metrics[i : i + _BATCH], tags=tags[i : i + _BATCH])
     for path in artifacts:
         client.log_artifact(run_id, str(path))
-    # The run itself finished; whether the gates passed is the tag assay.verdict.
-    client.set_terminated(run_id, "FINISHED")
+    # The run itself finished; whether the gates passed is the tag assay.verdict. A run passed in
+    # by the caller (an active run, mlflow.models.evaluate's) is the caller's to end.
+    if own_run:
+        client.set_terminated(run_id, "FINISHED")
     return str(run_id)
