@@ -15,3 +15,4 @@ def ensure_builtin_checks() -> None:
     from assay.checks import _weak_slices  # noqa: F401
     from assay.checks import _generation  # noqa: F401
     from assay.compare import _check  # noqa: F401
+    from assay.compare import _finetune_cost  # noqa: F401

@@ -231,6 +231,7 @@ PILLARS: Sequence[tuple[str, str, Callable[[CheckResult], str | None]]] = (
     ("cv", "cv", _cv),
     ("leakage", "leakage", _leakage),
     ("compare", "compare", _compare),
+    ("finetune cost", "finetune_cost", _compare),
     ("generation", "generation", _generation),
 )
 
