@@ -1,6 +1,6 @@
 """``assay run --checkpoints``: sklearn and python models per ``checkpoint-*`` folder; each metric
-against the step in the report, TensorBoard and MLflow. (The ``hf:`` path needs torch and a
-transformers checkpoint; it is not exercised here.)"""
+against the step in the report, TensorBoard and MLflow. (The ``hf:`` path, on real transformers
+checkpoints: ``test_checkpoints_hf.py``.)"""
 
 from __future__ import annotations
 
