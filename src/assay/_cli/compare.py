@@ -64,6 +64,13 @@ def compare(
         Path | None, typer.Option("--json", help="Write the comparison as JSON.")
     ] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary.")] = None,
+    allow_truncated: Annotated[
+        bool,
+        typer.Option(
+            "--allow-truncated",
+            help="Compare the kept prefix when a report kept only the first keep_predictions rows.",
+        ),
+    ] = False,
 ) -> None:
     """Compare two Reports example by example: go (exit 0), no-go (1) or inconclusive (3)."""
     import json
@@ -79,7 +86,7 @@ def compare(
             alpha=alpha,
             require_improvement=require_improvement,
         )
-        c = compare_reports(candidate, baseline, opts)
+        c = compare_reports(candidate, baseline, opts, allow_truncated=allow_truncated)
         written = []
         if json_out is not None:
             json_out.parent.mkdir(parents=True, exist_ok=True)

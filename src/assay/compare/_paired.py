@@ -69,6 +69,7 @@ def align_tables(
     task: str,
     names: tuple[str, str] = ("candidate", "baseline"),
     labels: Sequence[str] | None = None,
+    allow_truncated: bool = False,
 ) -> PairedPredictions:
     """Align two ``per_example`` tables (see the performance check) by example id.
 
@@ -78,10 +79,13 @@ def align_tables(
         task: ``classification`` or ``regression``.
         names: how to call the two sides in messages (file names, model names).
         labels: the label set, in order (defaults to the labels seen).
+        allow_truncated: compare the kept prefix when a table holds only the first
+            ``keep_predictions`` of its examples (the comparison then notes it); refused otherwise.
 
     Raises:
         ReportError: the tables cover different example ids, or the true labels differ, or a table
-            is malformed. The message counts the differences and shows a few.
+            is malformed, or (unless ``allow_truncated``) a table was truncated. The message counts
+            the differences and shows a few.
     """
     if task not in ("classification", "regression"):
         raise ReportError(f"comparison of task {task!r} is not supported")
@@ -119,9 +123,22 @@ def align_tables(
             "(or put both in one suite, `models: [candidate, baseline]`)"
         )
     if truncated:
+        totals = ", ".join(
+            f"{n} kept {len(t['id'])} of {t.get('n_total', '?')}"
+            for t, n in ((candidate, names[0]), (baseline, names[1]))
+            if t.get("truncated")
+        )
+        if not allow_truncated:
+            raise ReportError(
+                f"the per-example predictions were truncated ({totals}; "
+                "checks.performance.keep_predictions): a comparison over the first rows is not a "
+                "comparison on the dataset, and rows in file order are rarely a random sample. "
+                "Re-run with checks.performance.keep_predictions at least the dataset's size, or "
+                "accept the prefix with allow_truncated=True (assay compare --allow-truncated)"
+            )
         notes.append(
-            f"{' and '.join(truncated)}: only the first {len(ids_c)} predictions were kept; "
-            "the comparison uses those"
+            f"compared on the first {len(ids_c)} examples only ({totals}); "
+            "the verdict is about that prefix, not the whole dataset"
         )
     order = np.array([pos_b[i] for i in ids_c], dtype=np.int64)
 

@@ -49,6 +49,7 @@ def compare_reports(
     *,
     candidate_model: str | None = None,
     baseline_model: str | None = None,
+    allow_truncated: bool = False,
 ) -> Comparison:
     """Compare the candidate's Report with the baseline's, example by example.
 
@@ -61,6 +62,8 @@ def compare_reports(
         options: metrics, margins and test settings.
         candidate_model: which model of the candidate Report (default: its first).
         baseline_model: which model of the baseline Report (default: its first).
+        allow_truncated: compare the kept prefix when a report kept only the first
+            ``keep_predictions`` predictions (refused otherwise; the comparison notes it).
 
     Returns:
         The :class:`~assay.compare.Comparison` with its verdict.
@@ -93,6 +96,7 @@ def compare_reports(
         task=str(task_c),
         names=names,
         labels=labels_c,
+        allow_truncated=allow_truncated,
     )
     model_b = rb.model if rb.model != rc.model else f"{rb.model} ({names[1]})"
     return compare_paired(
