@@ -52,8 +52,9 @@ class CompareOptions(BaseModel):
     Attributes:
         baseline: the model in production (default: ``baseline`` if the suite names one, else the
             last model listed).
-        metrics: metrics to compare (default: accuracy, f1_macro and, for binary problems with
-            probabilities, roc_auc; rmse and mae for regression).
+        metrics: metrics to compare (default: accuracy, f1_macro and, with probabilities, roc_auc
+            on a binary problem or roc_auc_ovr_macro on a multiclass one; rmse and mae for
+            regression).
         margins: non-inferiority margin per metric: how much worse the candidate may be and still
             ship (in the metric's units, e.g. ``{accuracy: 0.01}``).
         default_margin: the margin of metrics not in ``margins``.
