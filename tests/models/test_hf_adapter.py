@@ -143,6 +143,33 @@ def test_loglik_classifier_probabilities_match_a_literal_computation(tmp_path: P
     assert gen.predict(["x"])[0].label in ("pos", "neg", UNPARSEABLE_LABEL)
 
 
+def test_loglik_with_padding_and_multi_token_labels_matches_unpadded(tmp_path: Path) -> None:
+    # texts of different lengths and labels of one and two tokens share a micro-batch, so the
+    # left padding, position ids and kept tail logits must give each sequence's own scores
+    folder = tiny_gpt2(tmp_path / "g", seed=3)
+    opts = {
+        "verbaliser": {"pos": "very good", "neg": "bad"},
+        "prompt": "review : {input} :",
+        "micro_batch": 8,
+    }
+    m = load_model(f"hf:{folder}", options=opts)
+    texts = ["fun", "the plot is not very fun and the acting was dull", "i love it !"]
+    outs = m.predict(texts)
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    lm = transformers.AutoModelForCausalLM.from_pretrained(folder).eval()
+    for text, o in zip(texts, outs):
+        prompt = tok(f"review : {text} :")["input_ids"]
+
+        def logp(words: str, prompt: list[int] = prompt) -> float:
+            cont = tok(" " + words, add_special_tokens=False)["input_ids"]
+            with torch.inference_mode():
+                lp = lm(torch.tensor([prompt + cont])).logits.log_softmax(-1)[0]
+            return sum(float(lp[len(prompt) + k - 1, t]) for k, t in enumerate(cont))
+
+        s_pos, s_neg = np.exp(logp("very good")), np.exp(logp("bad"))
+        assert o.probabilities["pos"] == pytest.approx(s_pos / (s_pos + s_neg), abs=1e-5)
+
+
 def test_verbaliser_parsing() -> None:
     v = Verbaliser.from_options(
         {"verbaliser": {"pos": ["positive", "good"], "neg": "negative"}, "json_field": "label"}

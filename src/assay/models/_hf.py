@@ -321,6 +321,21 @@ class HFModel:
                 results[i] = Output(text=text, usage=usage)
         return [r for r in results if r is not None]
 
+    def _tail_logits(self, input_ids: Any, mask: Any, keep: int) -> Any:
+        """Logits of the last ``keep`` positions of left-padded sequences."""
+        # Positions count from each sequence's first real token, as with right padding.
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        try:
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                position_ids=position_ids,
+                logits_to_keep=keep,
+            )
+        except TypeError:  # a model without logits_to_keep
+            out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids)
+        return out.logits[:, -keep:]
+
     def _loglik(self, texts: list[str]) -> list[Output]:
         """Label probabilities from the log-likelihood of each verbalisation after the prompt."""
         import numpy as np
@@ -342,16 +357,18 @@ class HFModel:
         scores = np.zeros((len(texts), len(conts)))
         norm = bool(self.options.get("length_normalise", False))
         for group in self._micro_batches([len(s) for s in seqs]):
-            input_ids, mask = self._pad([seqs[k] for k in group], left=False)
-            logp = (
-                self.model(input_ids=input_ids, attention_mask=mask).logits.float().log_softmax(-1)
-            )
+            # Left padding lines every sequence's end up, so only the last few positions need
+            # logits: with a large vocabulary (Gemma's 262k) the output layer over every prompt
+            # position would cost more than the rest of the model.
+            input_ids, mask = self._pad([seqs[k] for k in group], left=True)
+            width = input_ids.shape[1]
+            keep = min(width, 1 + max(len(conts[pairs[k][1]][1]) for k in group))
+            logp = self._tail_logits(input_ids, mask, keep).float().log_softmax(-1)
             for row, k in enumerate(group):
                 i, j = pairs[k]
                 n_cont = len(conts[j][1])
-                end = len(seqs[k])
-                positions = torch.arange(end - n_cont - 1, end - 1)
-                targets = input_ids[row, end - n_cont : end]
+                positions = torch.arange(keep - n_cont - 1, keep - 1)
+                targets = input_ids[row, width - n_cont :]
                 lp = logp[row, positions, targets].sum().item()
                 scores[i, j] = lp / n_cont if norm else lp
         labels = list(self.verbaliser.words)
