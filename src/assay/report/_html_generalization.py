@@ -198,7 +198,9 @@ def build_leakage(r: CheckResult, figs: Any, report: Report) -> dict[str, Any]:
             )
     return {
         "dup": t.get("duplicates") if isinstance(t.get("duplicates"), Mapping) else None,
-        "rates": _metric_rows(r.metrics, ["exact.rate", "near.rate", "contaminated.rate"]),
+        "rates": _metric_rows(
+            r.metrics, ["exact.rate", "near.rate", "embedding.rate", "contaminated.rate"]
+        ),
         "metric_names": list(rec.get("metrics", [])) if rec else [],
         "recomputed": rows,
         "label_leakage": [x for x in t.get("label_leakage") or [] if isinstance(x, Mapping)],
