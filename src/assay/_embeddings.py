@@ -14,6 +14,7 @@ import importlib.util
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +22,7 @@ __all__ = ["embed_texts", "embedding_model_folder", "minilm_folder"]
 
 #: Embeddings computed in this process, by cache key.
 _MEMO: dict[str, np.ndarray] = {}
+_MODELS: dict[str, Any] = {}
 
 
 def minilm_folder() -> str | None:
@@ -52,6 +54,16 @@ def embedding_model_folder(model: str | None, *, what: str, option: str) -> tupl
     return folder, ""
 
 
+def _load(folder: str) -> Any:
+    """The sentence-transformers model of ``folder``, loaded once per process."""
+    if folder not in _MODELS:
+        from sentence_transformers import SentenceTransformer
+
+        _MODELS.clear()  # one model at a time: they are large
+        _MODELS[folder] = SentenceTransformer(folder, device="cpu", local_files_only=True)
+    return _MODELS[folder]
+
+
 def _key(folder: str, texts: Sequence[str]) -> str:
     h = hashlib.sha256(folder.encode())
     for t in texts:
@@ -80,11 +92,9 @@ def embed_texts(
     if cache is not None and cache.exists():
         emb = np.load(cache)
     else:
-        from sentence_transformers import SentenceTransformer
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # third-party deprecation chatter, not our findings
-            model = SentenceTransformer(folder, device="cpu", local_files_only=True)
+            model = _load(folder)
             emb = np.asarray(
                 model.encode(
                     list(texts),
