@@ -119,6 +119,19 @@ def test_tiny_gpt2_generation_is_greedy_and_deterministic(tmp_path: Path) -> Non
     assert a[0].usage["completion_tokens"] <= 4
 
 
+def test_generation_is_cut_at_the_first_stop_string(tmp_path: Path) -> None:
+    folder = tiny_gpt2(tmp_path / "g")
+    (full,) = load_model(f"hf:{folder}", options={"max_new_tokens": 8}).predict(["the film"])
+    words = full.text.split()
+    assert len(words) >= 3
+    stop = words[2]
+    cut = load_model(f"hf:{folder}", options={"max_new_tokens": 8, "stop": ["zzz", stop]})
+    (o,) = cut.predict(["the film"])
+    assert o.text == full.text[: full.text.find(stop)]
+    plain = load_model(f"hf:{folder}", options={"max_new_tokens": 8})
+    assert cut.info().fingerprint != plain.info().fingerprint  # stop changes the answers
+
+
 def test_loglik_classifier_probabilities_match_a_literal_computation(tmp_path: Path) -> None:
     folder = tiny_gpt2(tmp_path / "g")
     opts = {"verbaliser": {"pos": "good", "neg": ["bad", "awful"]}, "prompt": "review : {input} :"}

@@ -30,6 +30,7 @@ _OPTIONS = {
     "system",
     "chat_template",
     "max_new_tokens",
+    "stop",
     "temperature",
     "top_p",
     "seed",
@@ -313,6 +314,7 @@ class HFModel:
                     n_out = tokens.index(eos)
                     tokens = tokens[:n_out]
                 text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+                text = _cut_at_stop(text, opts.get("stop"))
                 usage = {
                     "prompt_tokens": float(len(ids[i])),
                     "completion_tokens": float(n_out),
@@ -402,6 +404,13 @@ def _import_transformers() -> Any:
     # Loading bars would interleave with assay's own progress display.
     transformers.utils.logging.disable_progress_bar()
     return transformers
+
+
+def _cut_at_stop(text: str, stop: Any) -> str:
+    """``text`` up to the first of the ``stop`` strings (a base model runs on past its answer)."""
+    stops = [stop] if isinstance(stop, str) else list(stop or [])
+    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=len(text))
+    return text[:cut]
 
 
 @register_model("hf")
