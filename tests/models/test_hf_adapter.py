@@ -132,6 +132,19 @@ def test_generation_is_cut_at_the_first_stop_string(tmp_path: Path) -> None:
     assert cut.info().fingerprint != plain.info().fingerprint  # stop changes the answers
 
 
+def test_inputs_longer_than_the_positions_are_truncated_not_crashed(tmp_path: Path) -> None:
+    # tiny GPT-2 has 64 positions: prompt + answer (or + label words) must fit in them
+    folder = tiny_gpt2(tmp_path / "g")
+    long = " ".join(["the film is good"] * 40)
+    gen = load_model(f"hf:{folder}", options={"max_new_tokens": 12})
+    (o,) = gen.predict([long])
+    assert o.usage["truncated"] == 1.0 and o.usage["prompt_tokens"] == 64 - 12
+    cls = load_model(f"hf:{folder}", options={"verbaliser": {"pos": "very good", "neg": "bad"}})
+    (c,) = cls.predict([long])
+    assert c.usage["truncated"] == 1.0
+    assert sum(c.probabilities.values()) == pytest.approx(1.0)
+
+
 def test_loglik_classifier_probabilities_match_a_literal_computation(tmp_path: Path) -> None:
     folder = tiny_gpt2(tmp_path / "g")
     opts = {"verbaliser": {"pos": "good", "neg": ["bad", "awful"]}, "prompt": "review : {input} :"}

@@ -169,22 +169,24 @@ class HFModel:
         return texts
 
     def _encode(
-        self, texts: list[str], *, special: bool = True
+        self, texts: list[str], *, special: bool = True, limit: int | None = None
     ) -> tuple[list[list[int]], list[int]]:
-        """Token ids (truncated to ``max_length``, keeping the end for prompts) and full lengths."""
+        """Token ids (truncated to ``limit`` or ``max_length``, keeping the end for prompts) and
+        full lengths."""
+        max_length = self.max_length if limit is None else limit
         ids = self.tokenizer(texts, add_special_tokens=special, truncation=False)["input_ids"]
         lengths = [len(x) for x in ids]
         keep_end = self.mode in ("generation", "lm-classifier")
         out = []
         for x in ids:
-            if len(x) > self.max_length:
+            if len(x) > max_length:
                 if keep_end:
-                    x = x[-self.max_length :]
+                    x = x[-max_length:]
                 elif special and len(x) >= 2:
                     # keep [CLS] ... and the final [SEP] of encoder inputs
-                    x = [*x[: self.max_length - 1], x[-1]]
+                    x = [*x[: max_length - 1], x[-1]]
                 else:
-                    x = x[: self.max_length]
+                    x = x[:max_length]
             out.append(list(x))
         return out, lengths
 
@@ -286,7 +288,9 @@ class HFModel:
         opts = {**self.options, **params}
         max_new = int(opts.get("max_new_tokens", 64))
         temperature = float(opts.get("temperature", 0.0) or 0.0)
-        ids, lengths = self._encode(texts, special=not self.use_chat_template)
+        # The prompt and the answer share the model's positions: leave room for the answer.
+        limit = max(1, self.max_length - max_new)
+        ids, lengths = self._encode(texts, special=not self.use_chat_template, limit=limit)
         results: list[Output | None] = [None] * len(texts)
         for group in self._micro_batches(lengths):
             input_ids, mask = self._pad([ids[i] for i in group], left=True)
@@ -318,7 +322,7 @@ class HFModel:
                 usage = {
                     "prompt_tokens": float(len(ids[i])),
                     "completion_tokens": float(n_out),
-                    "truncated": float(lengths[i] > self.max_length),
+                    "truncated": float(lengths[i] > limit),
                 }
                 results[i] = Output(text=text, usage=usage)
         return [r for r in results if r is not None]
@@ -353,9 +357,7 @@ class HFModel:
                 if toks:
                     conts.append((label, list(toks)))
         pairs = [(i, j) for i in range(len(texts)) for j in range(len(conts))]
-        seqs = [
-            (prompts[i] + conts[j][1])[-(self.max_length + len(conts[j][1])) :] for i, j in pairs
-        ]
+        seqs = [(prompts[i] + conts[j][1])[-self.max_length :] for i, j in pairs]
         scores = np.zeros((len(texts), len(conts)))
         norm = bool(self.options.get("length_normalise", False))
         for group in self._micro_batches([len(s) for s in seqs]):
