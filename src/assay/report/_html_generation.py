@@ -135,7 +135,9 @@ def build_generation(r: CheckResult, figs: Any, report: Report) -> dict[str, Any
         if judge
         else None,
         "usage": [
-            (k, usage[k]) for k in ("prompt_tokens", "completion_tokens", "cost") if k in usage
+            (k, int(usage[k]) if k.endswith("_tokens") else usage[k])
+            for k in ("prompt_tokens", "completion_tokens", "cost")
+            if k in usage
         ],
         "latency": [
             (label, latency[k])
