@@ -107,6 +107,7 @@ class Check(ABC):
     def validate_suite(cls, config: CheckConfig, suite: Suite, *, source: str = "suite") -> None:
         """Checks of ``config`` that need the whole suite (the datasets' input kinds), run when
         the suite loads. Raise ConfigError naming the YAML path. Default: nothing to check."""
+        return None
 
     @classmethod
     @abstractmethod

@@ -7,12 +7,16 @@ __all__ = ["ensure_builtin_checks"]
 
 def ensure_builtin_checks() -> None:
     """Import the modules of the built-in checks (their decorators register them)."""
-    from assay.checks import _fairness, _performance, _slices  # noqa: F401
-    from assay.checks import _generalization  # noqa: F401
-    from assay.checks import _leakage  # noqa: F401
-    from assay.checks import _cv  # noqa: F401
-    from assay.checks import _domain_shift, _robustness  # noqa: F401
-    from assay.checks import _weak_slices  # noqa: F401
-    from assay.checks import _generation  # noqa: F401
-    from assay.compare import _check  # noqa: F401
-    from assay.compare import _finetune_cost  # noqa: F401
+    from assay.checks import (  # noqa: F401
+        _cv,
+        _domain_shift,
+        _fairness,
+        _generalization,
+        _generation,
+        _leakage,
+        _performance,
+        _robustness,
+        _slices,
+        _weak_slices,
+    )
+    from assay.compare import _check, _finetune_cost  # noqa: F401

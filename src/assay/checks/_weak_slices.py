@@ -282,7 +282,7 @@ class WeakSlicesCheck(Check):
         if worst is not None:
             metrics[f"worst.{metric}"] = worst
         # Every tested candidate, for the report's table of what was looked at (most suspect first).
-        candidates = [
+        candidate_rows = [
             {
                 "kind": t["kind"],
                 "value": t["value"],
@@ -301,7 +301,7 @@ class WeakSlicesCheck(Check):
             "metric": metric,
             "overall": overall.to_dict(),
             "weak": rows,
-            "candidates": candidates,
+            "candidates": candidate_rows,
             "tested": dict(counts),
             "n_tested": len(tested),
             "n_too_small": n_small,
