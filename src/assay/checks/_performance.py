@@ -129,8 +129,9 @@ def summarise(
         return regression_summary(
             pred.y_true, pred.y_pred, level=level, n_bootstrap=n_bootstrap, random_state=seed
         )
-    if UNPARSEABLE_LABEL in pred.labels:
-        pred = _unparseable_as_wrong(pred)
+    for placeholder in (UNPARSEABLE_LABEL, ERROR_LABEL):
+        if placeholder in pred.labels:
+            pred = _placeholder_as_wrong(pred, placeholder)
     if positive_label is not None and positive_label not in pred.labels:
         raise ConfigError(
             f"checks.performance.positive_label: {positive_label!r} is not a label; "
@@ -221,24 +222,26 @@ class PerformanceCheck(Check):
         return [*_CLASSIFICATION_METRICS, "unparseable_rate", *_REGRESSION_METRICS]
 
 
-def _unparseable_as_wrong(pred: Predictions) -> Predictions:
-    """In a binary problem, an answer that named no label becomes the class it was not.
+def _placeholder_as_wrong(pred: Predictions, placeholder: str) -> Predictions:
+    """In a binary problem, an answer that named no label (``(unparseable)``), or a failed call
+    counted as wrong (``(error)``), becomes the class it was not.
 
     It is wrong either way; this keeps the problem binary, so that precision, recall and AUC of
-    the positive class stay defined (``unparseable_rate`` says how many there were). With more
-    classes, ``(unparseable)`` keeps its own column of the confusion matrix.
+    the positive class stay defined (``unparseable_rate`` and the error count say how many there
+    were). With more classes, the placeholder keeps its own column of the confusion matrix.
     """
-    real = [lbl for lbl in pred.labels if lbl != UNPARSEABLE_LABEL]
+    real = [lbl for lbl in pred.labels if lbl not in (UNPARSEABLE_LABEL, ERROR_LABEL)]
     if len(real) != 2:
         return pred
     other = {real[0]: real[1], real[1]: real[0]}
-    bad = pred.y_pred == UNPARSEABLE_LABEL
+    bad = pred.y_pred == placeholder
     y_pred = pred.y_pred.copy()
     y_pred[bad] = [other[str(t)] for t in pred.y_true[bad]]
     proba = pred.proba
     if proba is not None:
-        proba = np.delete(proba, pred.labels.index(UNPARSEABLE_LABEL), axis=1)
-    return replace(pred, labels=real, y_pred=y_pred, proba=proba)
+        proba = np.delete(proba, pred.labels.index(placeholder), axis=1)
+    labels = [lbl for lbl in pred.labels if lbl != placeholder]
+    return replace(pred, labels=labels, y_pred=y_pred, proba=proba)
 
 
 def _verbalised(ctx: RunContext, model: str) -> bool:
