@@ -89,3 +89,22 @@ def test_embeddings_are_skipped_with_a_note_without_sentence_transformers(
     assert r is not None
     assert any("sentence-transformers is not installed" in n for n in r.tables["notes"])
     assert "cluster" not in r.tables["tested"]
+
+
+def test_candidates_selecting_the_same_rows_are_tested_once(tmp_path: Path) -> None:
+    """Two words that always occur together are one slice: one test, one BH count, aliases kept."""
+    path = _suite(tmp_path, {"weak_slices": {"embeddings": None, "min_n": 30}})
+    frame = pd.read_csv(tmp_path / "test.csv")
+    frame["text"] = [t + " dull" if "boring" in t else t for t in frame["text"]]
+    frame.to_csv(tmp_path / "test.csv", index=False)
+    report = assay.evaluate(path, write=False, progress=False)
+    r = report.result("weak_slices")
+    assert r is not None
+    rows = [
+        w for w in r.tables["weak"] if {w["value"], *w["aliases"]} & {"boring", "keyword=boring"}
+    ]
+    assert len(rows) == 1
+    names = {f"{rows[0]['kind']}={rows[0]['value']}", *rows[0]["aliases"]}
+    assert names == {"keyword=boring", "keyword=dull"}
+    tested_values = [c["value"] for c in r.tables["candidates"]]
+    assert not ({"boring", "dull"} <= set(tested_values))  # only one of the pair was tested

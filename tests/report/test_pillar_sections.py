@@ -152,12 +152,18 @@ def test_weak_slices_section_lists_flagged_slices_first_with_examples(planted) -
     text = _text(sec)
     r = report.result("weak_slices")
     boring = frame[frame["text"].str.contains("boring")]
-    est = r.metrics["keyword.boring.accuracy"]
+    # "boring" always comes with the planted <script>alert(1)</script>: the three keywords select
+    # the same rows, so they are one slice, named by one of them with the others as aliases.
+    [row] = [
+        w for w in r.tables["weak"] if "keyword=boring" in {f"keyword={w['value']}", *w["aliases"]}
+    ]
+    word = row["value"]
+    est = r.metrics[row["key"]]
     assert est.value == pytest.approx(_acc(boring), abs=1e-12)
     gap = f"{_acc(boring) - _acc(frame):+.3f}".replace("-", "−")
     assert (
-        f"keyword input contains “boring” keyword.boring.accuracy {len(boring)} {_fmt(est)} {gap}"
-        in text
+        f"keyword input contains “{word}” (the same rows as {', '.join(row['aliases'])}) "
+        f"keyword.{word}.accuracy {len(boring)} {_fmt(est)} {gap}" in text
     )
     assert f"metadata site = {EVIL}" in text  # the planted domain is found as metadata too
     flagged_part = text[: text.index("All ")]
@@ -230,8 +236,9 @@ def test_console_lines_for_domain_shift_and_weak_slices(planted) -> None:
     assert f"1 domain worse: {EVIL}" in out  # Rich markup in user text is not interpreted
     weak = report.result("weak_slices").tables["weak"]
     first = ", ".join(f"{w['kind']}={w['value']}" for w in weak[:3])
-    assert f"weak slices    {len(weak)} flagged of 18 tested: {first}" in out
-    assert any(w["value"] == "boring" for w in weak)
+    n_tested = report.result("weak_slices").tables["n_tested"]
+    assert f"weak slices    {len(weak)} flagged of {n_tested} tested: {first}" in out
+    assert any("keyword=boring" in {f"keyword={w['value']}", *w["aliases"]} for w in weak)
 
 
 def _e(v: float, lo: float, hi: float, n: int = 1000, method: str = "wilson") -> dict:

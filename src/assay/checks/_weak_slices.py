@@ -226,13 +226,30 @@ class WeakSlicesCheck(Check):
         overall = _estimate(pred, np.ones(pred.n, dtype=bool), level)
         tested: list[dict[str, Any]] = []
         n_small = 0
+        # Candidates that select exactly the same rows (words that always occur together, a
+        # metadata value that equals a keyword) are one slice: tested once, so the BH correction
+        # counts it once, with its other names kept as aliases.
+        same_rows: dict[bytes, dict[str, Any]] = {}
         for kind, value, mask in candidates:
             n = int(mask.sum())
             if n < cfg.min_n or n == pred.n:
                 n_small += 1
                 continue
+            rows_key = np.packbits(mask).tobytes()
+            if rows_key in same_rows:
+                same_rows[rows_key]["aliases"].append(f"{kind}={value}")
+                continue
             p = _worse_than_rest_pvalue(pred.subset(mask), pred.subset(~mask))
-            tested.append({"kind": kind, "value": value, "mask": mask, "n": n, "p_value": p})
+            entry = {
+                "kind": kind,
+                "value": value,
+                "mask": mask,
+                "n": n,
+                "p_value": p,
+                "aliases": [],
+            }
+            same_rows[rows_key] = entry
+            tested.append(entry)
         counts = Counter(t["kind"] for t in tested)
         if tested:
             pvals = np.array([1.0 if t["p_value"] is None else t["p_value"] for t in tested])
@@ -271,6 +288,7 @@ class WeakSlicesCheck(Check):
                     "p_value": t["p_value"],
                     "p_adjusted": t["p_adjusted"],
                     "terms": clusters.get(t["value"]) if t["kind"] == "cluster" else None,
+                    "aliases": t["aliases"],
                     "examples": shown,
                 }
             )
@@ -278,6 +296,7 @@ class WeakSlicesCheck(Check):
                 f"{t['kind']}={t['value']} (n={t['n']}): {metric} {est.value:.3f} "
                 f"[{est.lower:.3f}, {est.upper:.3f}] vs {overall.value:.3f} overall "
                 f"(BH-adjusted p={t['p_adjusted']:.3g})"
+                + (f"; the same rows as {', '.join(t['aliases'])}" if t["aliases"] else "")
             )
         if worst is not None:
             metrics[f"worst.{metric}"] = worst

@@ -68,6 +68,9 @@ def build_weak_slices(r: CheckResult, figs: Any, report: Report) -> dict[str, An
             continue
         kind, value = str(row.get("kind", "")), str(row.get("value", ""))
         shown_kind, definition = slice_definition(kind, value, row.get("terms"))
+        aliases = [str(a) for a in row.get("aliases") or []]
+        if aliases:  # other candidates that select exactly these rows
+            definition += f" (the same rows as {', '.join(aliases)})"
         examples = [e for e in row.get("examples") or [] if isinstance(e, Mapping)]
         weak.append(
             {
