@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -12,7 +11,7 @@ from pydantic import Field
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._predictions import ERROR_LABEL, Predictions, collect_predictions
 from assay.config._suite import Suite
-from assay.engine._types import Request, Response
+from assay.engine._types import Response
 from assay.errors import ConfigError
 from assay.models._verbalise import UNPARSEABLE_LABEL
 from assay.report._schema import CheckResult
@@ -129,9 +128,6 @@ def summarise(
         return regression_summary(
             pred.y_true, pred.y_pred, level=level, n_bootstrap=n_bootstrap, random_state=seed
         )
-    for placeholder in (UNPARSEABLE_LABEL, ERROR_LABEL):
-        if placeholder in pred.labels:
-            pred = _placeholder_as_wrong(pred, placeholder)
     if positive_label is not None and positive_label not in pred.labels:
         raise ConfigError(
             f"checks.performance.positive_label: {positive_label!r} is not a label; "
@@ -157,9 +153,6 @@ class PerformanceCheck(Check):
     """How good is the model on the dataset, with an interval on every number."""
 
     Config = PerformanceConfig
-
-    def plan(self, ctx: RunContext) -> list[Request]:
-        return ctx.original_requests(self.model, ctx.dataset(self.config.dataset))
 
     def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
         cfg = self.config
@@ -193,7 +186,7 @@ class PerformanceCheck(Check):
         flags = list(pred.flags)
         if pred.task == "classification" and (pred.unparseable or _verbalised(ctx, self.model)):
             # A language model's answer that named no label: its own rate, and the raw answers.
-            n_bad = int((pred.y_pred == UNPARSEABLE_LABEL).sum())
+            n_bad = len(pred.unparseable)
             metrics["unparseable_rate"] = wilson_interval(n_bad, pred.n, level=ctx.level)
             examples += [{"kind": "unparseable", **u} for u in pred.unparseable[:_MAX_EXAMPLES]]
             if n_bad:
@@ -222,28 +215,6 @@ class PerformanceCheck(Check):
         return [*_CLASSIFICATION_METRICS, "unparseable_rate", *_REGRESSION_METRICS]
 
 
-def _placeholder_as_wrong(pred: Predictions, placeholder: str) -> Predictions:
-    """In a binary problem, an answer that named no label (``(unparseable)``), or a failed call
-    counted as wrong (``(error)``), becomes the class it was not.
-
-    It is wrong either way; this keeps the problem binary, so that precision, recall and AUC of
-    the positive class stay defined (``unparseable_rate`` and the error count say how many there
-    were). With more classes, the placeholder keeps its own column of the confusion matrix.
-    """
-    real = [lbl for lbl in pred.labels if lbl not in (UNPARSEABLE_LABEL, ERROR_LABEL)]
-    if len(real) != 2:
-        return pred
-    other = {real[0]: real[1], real[1]: real[0]}
-    bad = pred.y_pred == placeholder
-    y_pred = pred.y_pred.copy()
-    y_pred[bad] = [other[str(t)] for t in pred.y_true[bad]]
-    proba = pred.proba
-    if proba is not None:
-        proba = np.delete(proba, pred.labels.index(placeholder), axis=1)
-    labels = [lbl for lbl in pred.labels if lbl != placeholder]
-    return replace(pred, labels=labels, y_pred=y_pred, proba=proba)
-
-
 def _verbalised(ctx: RunContext, model: str) -> bool:
     """A language model whose answers are parsed into labels (so an answer may name none)."""
     details = ctx.model_infos[model].details
@@ -263,8 +234,11 @@ def per_example_table(
     example), ``n_total`` and ``truncated``. Paired comparisons read this table (``assay compare``).
     """
     k = min(limit, pred.n)
-    table: dict[str, Any] = {"id": [str(i) for i in pred.ids[:k]], "n_total": pred.n,
-                             "truncated": k < pred.n}
+    table: dict[str, Any] = {
+        "id": [str(i) for i in pred.ids[:k]],
+        "n_total": pred.n,
+        "truncated": k < pred.n,
+    }
     if pred.task == "regression":
         table["y_true"] = [float(x) for x in pred.y_true[:k]]
         table["y_pred"] = [float(x) for x in pred.y_pred[:k]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -162,7 +162,7 @@ def collect_predictions(
         flags.append(
             "some answers had no probabilities, so AUC, log loss and calibration are left out"
         )
-    return Predictions(
+    pred = Predictions(
         task,
         ids,
         keep,
@@ -174,6 +174,11 @@ def collect_predictions(
         flags,
         unparseable,
     )
+    # Every check scores the same predictions: placeholders are resolved here, once.
+    for placeholder in (UNPARSEABLE_LABEL, ERROR_LABEL):
+        if placeholder in pred.labels:
+            pred = _placeholder_as_wrong(pred, placeholder)
+    return pred
 
 
 def _proba_matrix(
@@ -209,3 +214,25 @@ def _proba_matrix(
             )
         m[i] /= s
     return m
+
+
+def _placeholder_as_wrong(pred: Predictions, placeholder: str) -> Predictions:
+    """In a binary problem, an answer that named no label (``(unparseable)``), or a failed call
+    counted as wrong (``(error)``), becomes the class it was not.
+
+    It is wrong either way; this keeps the problem binary, so that precision, recall and AUC of
+    the positive class stay defined (``unparseable_rate`` and the error count say how many there
+    were). With more classes, the placeholder keeps its own column of the confusion matrix.
+    """
+    real = [lbl for lbl in pred.labels if lbl not in (UNPARSEABLE_LABEL, ERROR_LABEL)]
+    if len(real) != 2:
+        return pred
+    other = {real[0]: real[1], real[1]: real[0]}
+    bad = pred.y_pred == placeholder
+    y_pred = pred.y_pred.copy()
+    y_pred[bad] = [other[str(t)] for t in pred.y_true[bad]]
+    proba = pred.proba
+    if proba is not None:
+        proba = np.delete(proba, pred.labels.index(placeholder), axis=1)
+    labels = [lbl for lbl in pred.labels if lbl != placeholder]
+    return replace(pred, labels=labels, y_pred=y_pred, proba=proba)
