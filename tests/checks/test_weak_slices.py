@@ -70,7 +70,8 @@ def test_finds_the_planted_keyword_and_reports_it_with_an_interval(tmp_path: Pat
     assert w["examples"] and all("boring" in e["input"] for e in w["examples"])
     assert all(e["label"] != e["prediction"] for e in w["examples"])
     assert not report.passed  # the n_weak gate fails
-    assert any("embedding" not in f for f in r.flags)
+    # embeddings: null turns clustering off: no cluster candidates, and nothing said about it
+    assert "cluster" not in r.tables["tested"] and not r.tables["notes"]
 
 
 def test_embeddings_are_skipped_with_a_note_without_sentence_transformers(

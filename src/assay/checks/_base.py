@@ -58,14 +58,18 @@ class RunContext:
     def dataset(self, name: str | None) -> Dataset:
         return self.datasets[name or self.suite.primary_dataset]
 
+    def answers_by_id(self, model: str) -> bool:
+        """Whether ``model`` answers by example id only (a predictions file): it cannot answer
+        new inputs such as perturbed or swapped texts."""
+        return bool(getattr(self.models[model], "keyed_by_id", False))
+
     def original_requests(self, model: str, dataset: Dataset) -> list[Request]:
         """One Request per row of ``dataset`` for ``model``, tagged with the example id.
 
         Models answering by id (a predictions file) get ``{"id": ...}`` as payload.
         """
-        m = self.models[model]
         fp = self.model_infos[model].fingerprint
-        by_id = bool(getattr(m, "keyed_by_id", False))
+        by_id = self.answers_by_id(model)
         payloads = [{"id": i} for i in dataset.ids] if by_id else dataset.payloads()
         return [
             Request(key=content_key(fp, p), model=model, payload=p, tags={"example_id": i})
@@ -76,9 +80,9 @@ class RunContext:
 class Check(ABC):
     """One evaluation, for one model.
 
-    Subclasses set ``name`` and ``Config``, and implement :meth:`plan`, :meth:`score` and
-    :meth:`gate_patterns`. Checks never call models: they return Requests from ``plan`` and get the
-    Responses in ``score``.
+    Subclasses set ``name`` and ``Config``, and implement :meth:`score` and :meth:`gate_patterns`;
+    :meth:`plan` asks for the model's answers on the check's dataset unless overridden. Checks
+    never call models: they return Requests from ``plan`` and get the Responses in ``score``.
     """
 
     name: ClassVar[str]
@@ -88,9 +92,10 @@ class Check(ABC):
         self.config = config
         self.model = model
 
-    @abstractmethod
     def plan(self, ctx: RunContext) -> list[Request]:
-        """The Requests this check needs answered."""
+        """The Requests this check needs answered. Default: the model on every row of the
+        check's dataset (``config.dataset``, else the suite's primary dataset)."""
+        return ctx.original_requests(self.model, ctx.dataset(self.config.dataset))
 
     @abstractmethod
     def score(self, ctx: RunContext, responses: Mapping[str, Response]):  # -> CheckResult

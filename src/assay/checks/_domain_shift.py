@@ -20,7 +20,7 @@ from pydantic import Field
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import gather
 from assay.config._suite import Suite
-from assay.engine._types import Request, Response
+from assay.engine._types import Response
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult
 from assay.stats._estimate import Estimate
@@ -78,9 +78,6 @@ class DomainShiftCheck(Check):
             "period.*.accuracy",
             "period.*.gap",
         ]
-
-    def plan(self, ctx: RunContext) -> list[Request]:
-        return ctx.original_requests(self.model, ctx.dataset(self.config.dataset))
 
     def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
         from assay.stats import proportion_difference, wilson_interval

@@ -156,7 +156,7 @@ class FairnessCheck(Check):
                 "checks.fairness.counterfactual"
             )
         requests = ctx.original_requests(self.model, ds)
-        if cfg.counterfactual is not None and not self._keyed_by_id(ctx):
+        if cfg.counterfactual is not None and not ctx.answers_by_id(self.model):
             for variants in self._variants(ctx, ds).values():
                 requests += [req for req, _ in variants.values()]
         return requests
@@ -164,9 +164,6 @@ class FairnessCheck(Check):
     def _cfg(self) -> FairnessConfig:
         assert isinstance(self.config, FairnessConfig)
         return self.config
-
-    def _keyed_by_id(self, ctx: RunContext) -> bool:
-        return bool(getattr(ctx.models[self.model], "keyed_by_id", False))
 
     def _text_field(self, ds: Dataset) -> str | None:
         cf = self._cfg().counterfactual
@@ -468,7 +465,7 @@ class FairnessCheck(Check):
         cfg = self._cfg()
         cf = cfg.counterfactual
         assert cf is not None
-        if self._keyed_by_id(ctx):
+        if ctx.answers_by_id(self.model):
             flags.append(
                 f"model {self.model!r} answers by example id (a predictions file), so it cannot "
                 "answer rewritten inputs: the counterfactual test was not run"

@@ -124,7 +124,7 @@ class GeneralizationCheck(Check):
 
     def plan(self, ctx: RunContext) -> list[Request]:
         sets = self._sets(ctx)
-        if sets is None or getattr(ctx.models[self.model], "keyed_by_id", False):
+        if sets is None or ctx.answers_by_id(self.model):
             return []
         train, test, rows = sets
         train_reqs = ctx.original_requests(self.model, train)
@@ -176,7 +176,7 @@ class GeneralizationCheck(Check):
             notes.append(f"no training log given for model {self.model!r}")
         sets = self._sets(ctx)
         if sets is not None:
-            if getattr(ctx.models[self.model], "keyed_by_id", False):
+            if ctx.answers_by_id(self.model):
                 notes.append(
                     f"model {self.model!r} answers from a predictions file keyed by id, so it "
                     "cannot be scored on the training rows; the train–test gap is left out"

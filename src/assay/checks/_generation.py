@@ -106,7 +106,7 @@ class GenerationCheck(Check):
 
     def plan(self, ctx: RunContext) -> list[Request]:
         ds = ctx.dataset(self.config.dataset)
-        if getattr(ctx.models[self.model], "keyed_by_id", False):
+        if ctx.answers_by_id(self.model):
             return []
         return ctx.original_requests(self.model, ds)
 
@@ -123,7 +123,7 @@ class GenerationCheck(Check):
         cfg = self.config
         assert isinstance(cfg, GenerationConfig)
         ds = ctx.dataset(cfg.dataset)
-        if getattr(ctx.models[self.model], "keyed_by_id", False):
+        if ctx.answers_by_id(self.model):
             return CheckResult(
                 check=self.name,
                 model=self.model,

@@ -129,7 +129,7 @@ class LeakageCheck(Check):
         return out
 
     def plan(self, ctx: RunContext) -> list[Request]:
-        if getattr(ctx.models[self.model], "keyed_by_id", False):
+        if ctx.answers_by_id(self.model):
             return ctx.original_requests(self.model, ctx.dataset(self._cfg().dataset))
         if self._generative(ctx):
             fp = ctx.model_infos[self.model].fingerprint
@@ -251,12 +251,12 @@ class LeakageCheck(Check):
                         f"{f.accuracy:.3f} (majority class: {f.majority_rate:.3f}); it may leak "
                         "the label"
                     )
-        if getattr(ctx.models[self.model], "keyed_by_id", False):
+        if ctx.answers_by_id(self.model):
             tables["notes"].append(
                 f"model {self.model!r} answers from a predictions file: the memorisation probe "
                 "cannot ask it new prompts"
             )
-        if self._generative(ctx) and not getattr(ctx.models[self.model], "keyed_by_id", False):
+        if self._generative(ctx) and not ctx.answers_by_id(self.model):
             self._memorisation(ctx, responses, metrics, tables, flags)
             return CheckResult(
                 check=self.name,

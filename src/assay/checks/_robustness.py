@@ -159,9 +159,6 @@ class RobustnessCheck(Check):
         assert isinstance(self.config, RobustnessConfig)
         return self.config
 
-    def _by_id(self, ctx: RunContext) -> bool:
-        return bool(getattr(ctx.models[self.model], "keyed_by_id", False))
-
     def _environment(self, ctx: RunContext) -> PerturbEnv:
         if self._env is None:
             from assay.perturb._tabular import column_stats
@@ -227,7 +224,7 @@ class RobustnessCheck(Check):
         cfg = self._cfg()
         ds = ctx.dataset(cfg.dataset)
         out = ctx.original_requests(self.model, ds)
-        if self._by_id(ctx):
+        if ctx.answers_by_id(self.model):
             return out
         out += self._variant_requests(ctx, _variants(cfg), "")
         for t in cfg.directional:
@@ -253,7 +250,7 @@ class RobustnessCheck(Check):
         cfg = self._cfg()
         if (
             cfg.adversarial is None
-            or self._by_id(ctx)
+            or ctx.answers_by_id(self.model)
             or input_kind(ctx.dataset(cfg.dataset).spec) != "text"
         ):
             return []
@@ -301,7 +298,7 @@ class RobustnessCheck(Check):
             errors=pred.errors,
             flags=flags,
         )
-        if self._by_id(ctx):
+        if ctx.answers_by_id(self.model):
             flags.append(
                 f"model {self.model!r} answers by example id (a predictions file) and cannot "
                 "answer perturbed inputs; robustness was not measured for it"

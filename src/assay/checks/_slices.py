@@ -19,7 +19,7 @@ from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import gather, summarise
 from assay.checks._predictions import Predictions
 from assay.config._suite import Suite
-from assay.engine._types import Request, Response
+from assay.engine._types import Response
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult
 from assay.stats._estimate import Estimate
@@ -65,9 +65,6 @@ class SlicesCheck(Check):
     """Where is the model worse? Metrics per slice with intervals and flags."""
 
     Config = SlicesConfig
-
-    def plan(self, ctx: RunContext) -> list[Request]:
-        return ctx.original_requests(self.model, ctx.dataset(self.config.dataset))
 
     def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
         from assay.stats import benjamini_hochberg

@@ -32,7 +32,7 @@ from assay.checks._performance import gather
 from assay.checks._predictions import Predictions
 from assay.checks._slices import _length_buckets, _worse_than_rest_pvalue
 from assay.config._suite import Suite
-from assay.engine._types import Request, Response
+from assay.engine._types import Response
 from assay.errors import ConfigError
 from assay.perturb._text import STOPWORDS
 from assay.report._schema import CheckResult
@@ -128,9 +128,6 @@ class WeakSlicesCheck(Check):
         m = "mae" if suite.task == "regression" else "accuracy"
         kinds = ["length", "keyword", "cluster", "*"]
         return ["n_weak", f"overall.{m}", f"worst.{m}", *[f"{k}.*.{m}" for k in kinds]]
-
-    def plan(self, ctx: RunContext) -> list[Request]:
-        return ctx.original_requests(self.model, ctx.dataset(self._cfg().dataset))
 
     # ------------------------------------------------------------------ candidates
 

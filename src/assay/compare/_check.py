@@ -69,7 +69,7 @@ class CompareCheck(Check):
             return []
         ds = ctx.dataset(self.config.dataset)
         for name in (self.model, base):
-            if getattr(ctx.models[name], "keyed_by_id", False) and ds.spec.id is None:
+            if ctx.answers_by_id(name) and ds.spec.id is None:
                 raise ConfigError(
                     f"checks.compare: model {name!r} answers by example id, but dataset "
                     f"{ds.name!r} has no id column; set `id:` so the two models' answers pair up"
