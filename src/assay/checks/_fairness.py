@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import gather
+from assay.checks._predictions import ERROR_LABEL
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.engine._types import Request, Response, content_key
@@ -323,7 +324,7 @@ class FairnessCheck(Check):
         if pred.task == "classification":
             positive = self._positive_label(pred.labels)
             tables["positive_label"] = positive
-            if len([lab for lab in pred.labels if lab != "(error)"]) > 2:
+            if len([lab for lab in pred.labels if lab != ERROR_LABEL]) > 2:
                 tables["notes"] = [
                     f"multiclass: selection rate, precision, recall and the error rates are for "
                     f"{positive!r} against every other label (one-vs-rest)"
@@ -432,7 +433,7 @@ class FairnessCheck(Check):
 
     def _positive_label(self, labels: list[str]) -> str:
         cfg = self._cfg()
-        real = [lab for lab in labels if lab != "(error)"]
+        real = [lab for lab in labels if lab != ERROR_LABEL]
         if cfg.positive_label is not None:
             if cfg.positive_label not in real:
                 raise ConfigError(

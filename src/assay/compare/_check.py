@@ -8,6 +8,7 @@ import numpy as np
 
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import gather
+from assay.checks._predictions import ERROR_LABEL
 from assay.compare._compare import CompareOptions, compare_paired
 from assay.compare._paired import PairedPredictions
 from assay.compare._reports import to_check_result
@@ -99,7 +100,7 @@ class CompareCheck(Check):
         labels = [lbl for lbl in pc.labels if lbl in set(pc.labels) | set(pb.labels)]
         labels += [lbl for lbl in pb.labels if lbl not in labels]
         score_c = score_b = None
-        real = [lbl for lbl in labels if lbl != "(error)"]
+        real = [lbl for lbl in labels if lbl != ERROR_LABEL]
         if pc.proba is not None and pb.proba is not None and len(real) == 2:
             positive = positive if positive in real else real[1]
             score_c = pc.proba[:, pc.labels.index(positive)]
