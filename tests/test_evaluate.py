@@ -194,7 +194,7 @@ def test_bad_gate_fails_at_load_before_any_model_runs(cancer: dict[str, object])
 
 @pytest.mark.slow
 def test_sentiment_example_end_to_end(tmp_path: Path) -> None:
-    """The `make demo` example on the real Rotten Tomatoes reviews."""
+    """The TF-IDF sentiment suite (`make tfidf-demo`) on the real Rotten Tomatoes reviews."""
     pytest.importorskip("sklearn")
     import importlib.util
 
@@ -224,7 +224,7 @@ def test_sentiment_example_end_to_end(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-    report = assay.evaluate(tmp_path / "suite.yaml", out=tmp_path / "out", progress=False)
+    report = assay.evaluate(tmp_path / "suite_tfidf.yaml", out=tmp_path / "out", progress=False)
     perf = report.result("performance", "candidate")
     base = report.result("performance", "baseline")
     assert perf is not None and base is not None and perf.n > 3000

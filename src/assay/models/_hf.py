@@ -105,7 +105,12 @@ class HFModel:
     Each ``predict`` batch is sorted by token length and run in micro-batches of similar length
     (``micro_batch``, default 16), so padding is small. Inputs longer than ``max_length`` are
     truncated, and each Output says so (``usage["truncated"]``).
+
+    The engine runs one batch of it at a time (``max_concurrency = 1``): a fast tokenizer is not
+    safe to call from two threads, and the model's own threads already use the cores.
     """
+
+    max_concurrency = 1
 
     def __init__(
         self,

@@ -45,6 +45,9 @@ class PythonModel:
     the first answers (see :func:`assay.models._convert.task_of`). Until the model has answered, a
     task that must be read from answers is reported as ``classification`` with
     ``details["task_source"] == "default"``; declare the task to avoid the guess.
+
+    ``max_concurrency``: how many batches the engine may run at once (the wrapped object's or
+    function's ``max_concurrency`` attribute; ``None``, no limit but ``engine.concurrency``).
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class PythonModel:
         proba_fn: Callable[..., Any] | None,
         classes: Sequence[Any] | None,
         task: Task | None,
+        max_concurrency: int | None = None,
         task_source: str,
         fingerprint: str,
         details: dict[str, Any],
@@ -70,6 +74,7 @@ class PythonModel:
         self._task_source = task_source
         self._fingerprint = fingerprint
         self._details = details
+        self.max_concurrency = max_concurrency
 
     def info(self) -> ModelInfo:
         from assay.data._labels import canonical_label
@@ -249,6 +254,7 @@ def _load_python(
         task=task,
         task_source=task_source,
         fingerprint=h.hexdigest(),
+        max_concurrency=getattr(obj, "max_concurrency", None),
         details={
             "adapter": "python",
             "kind": kind,
