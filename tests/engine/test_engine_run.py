@@ -309,6 +309,63 @@ def test_batches_run_concurrently() -> None:
     assert threading.active_count() < 10  # the pool is shut down
 
 
+class _SingleFile(CountingModel):
+    """A CountingModel that declares one batch at a time, and records how many ran at once."""
+
+    max_concurrency = 1
+
+    def __init__(self, fingerprint: str) -> None:
+        super().__init__(fingerprint, sleep_s=0.03)
+        self.running = 0
+        self.most_at_once = 0
+
+    def predict(self, batch: Any, params: dict[str, Any] | None = None) -> list[Output]:
+        with self._lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            return super().predict(batch, params)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+def test_a_model_with_max_concurrency_one_runs_one_batch_at_a_time() -> None:
+    model = _SingleFile("fp-a")
+    answers = engine(batch_size=2, concurrency=4).run(
+        requests_for([f"t{i}" for i in range(12)], "fp-a", model="a"), {"a": model}
+    )
+    assert len(answers) == 12 and all(r.ok for r in answers.values())
+    assert model.most_at_once == 1 and len(model.calls) == 6
+
+
+def test_two_single_batch_models_run_side_by_side() -> None:
+    """Jobs used to be queued model after model, so with concurrency 2 and two models that take
+    one batch at a time, the second model waited for the first."""
+    a, b = _SingleFile("fp-a"), _SingleFile("fp-b")
+    reqs = requests_for([f"a{i}" for i in range(8)], "fp-a", model="a") + requests_for(
+        [f"b{i}" for i in range(8)], "fp-b", model="b"
+    )
+    eng = engine(batch_size=2, concurrency=2)
+    answers = eng.run(reqs, {"a": a, "b": b})
+    assert len(answers) == 16 and all(r.ok for r in answers.values())
+    assert a.most_at_once == 1 and b.most_at_once == 1
+    # each of a's batches overlaps one of b's: the two models shared the two slots
+    overlaps = sum(1 for sa in a.spans for sb in b.spans if sa[0] < sb[1] and sb[0] < sa[1])
+    assert overlaps >= 4
+    assert eng.stats.wall_s < 8 * 0.03  # one after the other takes at least 0.24 s
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_a_bad_max_concurrency_is_a_config_error(bad: object) -> None:
+    model = CountingModel("fp-a")
+    model.max_concurrency = bad  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="max_concurrency"):
+        engine(batch_size=1, concurrency=2).run(
+            requests_for(["x", "y"], "fp-a", model="a"), {"a": model}
+        )
+
+
 def test_progress_bar_is_drawn_only_when_asked_and_needed(tmp_path: Path) -> None:
     reqs = requests_for([f"t{i}" for i in range(10)])
     out = io.StringIO()

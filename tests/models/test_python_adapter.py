@@ -60,6 +60,12 @@ MODULE = """
         def predict_proba(self, batch):
             return np.array([[0.3, 0.7] if self.word in t else [0.6, 0.4] for t in batch])
 
+    class OneAtATime:
+        max_concurrency = 1
+
+        def predict(self, batch):
+            return [0 for _ in batch]
+
     class NoLabels:
         def predict(self, batch):
             return [0 for _ in batch]
@@ -124,6 +130,11 @@ def test_class_with_predict_proba_and_classes(module_file: Path) -> None:
     good, bad = model.predict(["good", "meh"])
     assert good == Output(label="pos", probabilities={"neg": 0.3, "pos": 0.7})
     assert bad == Output(label="neg", probabilities={"neg": 0.6, "pos": 0.4})
+
+
+def test_max_concurrency_is_taken_from_the_object(module_file: Path) -> None:
+    assert getattr(load_model(f"python:{module_file}:OneAtATime"), "max_concurrency") == 1
+    assert getattr(load_model(f"python:{module_file}:Keyword"), "max_concurrency") is None
 
 
 def test_dotted_module_resolved_against_base_dir(tmp_path: Path) -> None:
