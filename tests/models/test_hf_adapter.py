@@ -65,7 +65,7 @@ def test_minilm_classifier_matches_unpadded_forward_and_counts_truncation(
     np.testing.assert_allclose(got, _reference_probs(classifier_dir, TEXTS, 16), atol=1e-5)
     assert [o.label for o in out] == [["neg", "pos"][int(r.argmax())] for r in got]
     assert [o.usage["truncated"] for o in out] == [0.0, 0.0, 1.0, 0.0]
-    assert getattr(m, "max_concurrency") == 1  # the engine runs one batch of it at a time
+    assert m.max_concurrency == 1  # the engine runs one batch of it at a time
 
 
 @pytest.mark.slow

@@ -133,8 +133,8 @@ def test_class_with_predict_proba_and_classes(module_file: Path) -> None:
 
 
 def test_max_concurrency_is_taken_from_the_object(module_file: Path) -> None:
-    assert getattr(load_model(f"python:{module_file}:OneAtATime"), "max_concurrency") == 1
-    assert getattr(load_model(f"python:{module_file}:Keyword"), "max_concurrency") is None
+    assert load_model(f"python:{module_file}:OneAtATime").max_concurrency == 1
+    assert load_model(f"python:{module_file}:Keyword").max_concurrency is None
 
 
 def test_dotted_module_resolved_against_base_dir(tmp_path: Path) -> None:
