@@ -273,10 +273,10 @@ class Engine:
             try:
                 while True:
                     while len(pending) < self.settings.concurrency:
-                        job = next_job()
-                        if job is None:
+                        ready = next_job()
+                        if ready is None:
                             break
-                        pending[pool.submit(self._answer, job)] = job.model_name
+                        pending[pool.submit(self._answer, ready)] = ready.model_name
                     if not pending:
                         return
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)

@@ -96,7 +96,7 @@ def _epoch_batches(
     if not group_by_length:
         return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     pool = 50 * batch_size
-    batches = []
+    batches: list[np.ndarray] = []
     for start in range(0, len(order), pool):
         chunk = order[start : start + pool]
         chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
