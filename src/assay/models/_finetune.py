@@ -164,13 +164,19 @@ def finetune_classifier(
     transformers.utils.logging.disable_progress_bar()
     torch.manual_seed(seed)
     tok = transformers.AutoTokenizer.from_pretrained(base, local_files_only=True)
-    model = transformers.AutoModelForSequenceClassification.from_pretrained(
-        base,
-        num_labels=len(names),
-        id2label={i: str(c) for i, c in enumerate(names)},
-        label2id={str(c): i for i, c in enumerate(names)},
-        local_files_only=True,
-    )
+    # The load report would list the new head's weights as missing: expected, so not printed.
+    verbosity = transformers.utils.logging.get_verbosity()
+    transformers.utils.logging.set_verbosity_error()
+    try:
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(
+            base,
+            num_labels=len(names),
+            id2label={i: str(c) for i, c in enumerate(names)},
+            label2id={str(c): i for i, c in enumerate(names)},
+            local_files_only=True,
+        )
+    finally:
+        transformers.utils.logging.set_verbosity(verbosity)
     if freeze_embeddings:
         for param in model.get_input_embeddings().parameters():
             param.requires_grad_(False)
