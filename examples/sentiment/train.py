@@ -1,6 +1,6 @@
 """The sentiment model's training recipe, as a ``fit`` hook for cross-validation.
 
-``assay cv examples/sentiment/suite.yaml --fit examples.sentiment.train:fit`` (or the suite's
+``assay cv examples/sentiment/suite_tfidf.yaml --fit examples.sentiment.train:fit`` (or the suite's
 ``checks.cv.fit``) calls :func:`fit` once per fold with that fold's training rows.
 """
 

@@ -356,12 +356,13 @@ def test_two_single_batch_models_run_side_by_side() -> None:
     assert eng.stats.wall_s < 8 * 0.03  # one after the other takes at least 0.24 s
 
 
+@pytest.mark.parametrize("concurrency", [1, 2])
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
-def test_a_bad_max_concurrency_is_a_config_error(bad: object) -> None:
+def test_a_bad_max_concurrency_is_a_config_error(bad: object, concurrency: int) -> None:
     model = CountingModel("fp-a")
     model.max_concurrency = bad  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="max_concurrency"):
-        engine(batch_size=1, concurrency=2).run(
+        engine(batch_size=1, concurrency=concurrency).run(
             requests_for(["x", "y"], "fp-a", model="a"), {"a": model}
         )
 

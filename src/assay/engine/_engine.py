@@ -241,10 +241,6 @@ class Engine:
         The seam for other executors (asyncio, Ray): they take the same jobs and yield the same
         outcomes. The caller persists each outcome before asking for the next.
         """
-        if self.settings.concurrency == 1 or len(jobs) <= 1:
-            for job in jobs:
-                yield self._answer(job)
-            return
         queues: dict[str, deque[_Job]] = {}
         for job in jobs:
             queues.setdefault(job.model_name, deque()).append(job)
@@ -252,6 +248,10 @@ class Engine:
             name: min(self.settings.concurrency, model_concurrency(q[0].model))
             for name, q in queues.items()
         }
+        if self.settings.concurrency == 1 or len(jobs) <= 1:
+            for job in jobs:
+                yield self._answer(job)
+            return
         in_flight = dict.fromkeys(queues, 0)
         turn = list(queues)
         pending: dict[Future[_Outcome], str] = {}
