@@ -111,6 +111,10 @@ def evaluate(
         if s.task != "auto" and spec.startswith("python:"):
             options.setdefault("task", s.task)
         m = load_model(spec, name=name, trust=s.trust, base_dir=s.base_dir, options=options)
+        # Adapters that retry each request themselves (openai:) take the engine's settings.
+        apply_engine_settings = getattr(m, "apply_engine_settings", None)
+        if callable(apply_engine_settings):
+            apply_engine_settings(s.engine)
         models[name] = m
         infos[name] = m.info()
         coverage = getattr(m, "coverage", None)

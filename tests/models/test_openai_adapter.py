@@ -100,6 +100,46 @@ def test_fault_run_completes_and_accounts_for_every_failure(
     assert KEY not in repr(report.models)
 
 
+def test_retries_and_timeout_default_to_the_suite_engine_settings(
+    server: LMServer, tmp_path: Path
+) -> None:
+    """The adapter used its own defaults (3 retries, a 60 s timeout) whatever the suite's
+    ``engine`` said; now ``engine.retries``/``timeout_s`` apply unless the model's options say."""
+    def run(options: dict[str, object], tag: str) -> object:
+        rows = [
+            ("ok", f"SAY positive {tag} END", "positive"),
+            ("r500", f"SAY negative F500 {tag} END", "negative"),
+            ("slow", f"SAY positive FSLOW {tag} END", "positive"),
+        ]
+        data = _write(tmp_path / f"{tag}.csv", rows)
+        suite = suite_from_dict(
+            {
+                "data": {"path": str(data), "id": "id", "input": "text", "label": "label"},
+                "models": {
+                    "candidate": {
+                        "spec": f"openai:tiny@{server.url}",
+                        "options": {
+                            "verbaliser": {"positive": "positive", "negative": "negative"},
+                            **options,
+                        },
+                    }
+                },
+                "engine": {"cache": None, "retries": 0, "backoff_s": 0.01, "timeout_s": 0.8},
+                "checks": {"performance": {"n_bootstrap": 50}},
+            }
+        )
+        return evaluate(suite, write=False, progress=False).result("performance")
+
+    perf = run({}, "eng1")
+    assert perf.errors is not None and perf.errors.n_errors == 2
+    messages = " | ".join(e["error"] for e in perf.errors.examples)
+    assert "HTTP 500" in messages and "gave up" not in messages
+    # the model's own options win: retried, so both answer on their second call
+    perf = run({"retries": 2, "timeout_s": 5.0}, "eng2")
+    assert perf.errors is None or perf.errors.n_errors == 0
+    assert perf.n == 3
+
+
 def test_streaming_timings_usage_cost_and_logprobs(
     server: LMServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

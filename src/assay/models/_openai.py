@@ -107,6 +107,9 @@ class OpenAIModel:
 
     The API key comes from the environment (``ASSAY_OPENAI_API_KEY`` or ``api_key_env``); it is
     held only in the client's headers and scrubbed from every error message.
+
+    In a suite, ``retries``, ``backoff_s`` and ``timeout_s`` default to the suite's ``engine``
+    settings (:meth:`apply_engine_settings`); the options override them for this model.
     """
 
     def __init__(
@@ -144,6 +147,18 @@ class OpenAIModel:
 
     def __repr__(self) -> str:
         return f"OpenAIModel({self.model_name!r} at {self._where!r})"
+
+    def apply_engine_settings(self, settings: Any) -> None:
+        """Take the suite's ``engine.retries``, ``backoff_s`` and ``timeout_s`` for the options
+        this model was not given: the adapter retries each HTTP request itself (a batch is many
+        concurrent requests), so the engine's settings are applied here. Called by
+        :func:`assay.evaluate` before the first request."""
+        if "retries" not in self.options:
+            self.retries = int(settings.retries)
+        if "backoff_s" not in self.options:
+            self.backoff_s = float(settings.backoff_s)
+        if "timeout_s" not in self.options and settings.timeout_s is not None:
+            self.timeout_s = float(settings.timeout_s)
 
     def info(self) -> ModelInfo:
         return self._info
