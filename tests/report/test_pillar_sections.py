@@ -397,3 +397,35 @@ def test_robustness_section_lists_failing_minimum_functionality_tests() -> None:
     assert "mft:negated_positive" in text and "The film was not good." in text
     assert "It is not funny at all." not in text  # it passed
     assert "fresh (label rotten)" in text
+
+
+def test_generalization_section_says_none_for_steps_it_did_not_find() -> None:
+    """A fine-tune that never overfits has no divergence or early-stopping step: the table said
+    "undefined" (as for a missing number) and showed steps as 125.00."""
+    curves = {
+        "verdict": "none",
+        "metric": "loss",
+        "train_series": "loss",
+        "validation_series": "eval_loss",
+        "direction": "lower",
+        "best_step": 125.0,
+        "last_step": 125.0,
+        "best_validation": 0.473,
+        "last_validation": 0.473,
+        "gap_at_best": -0.037,
+        "gap_at_last": -0.037,
+        "validation_rise": 0.0,
+        "divergence_step": None,
+        "early_stop_step": None,
+    }
+    result = CheckResult(
+        check="generalization", model="m", dataset="t", n=0, metrics={}, tables={"curves": curves}
+    )
+    report = Report(
+        assay_version="0", suite_name="s", suite={}, created_at="2024-01-01", duration_s=1.0,
+        seed=0, level=0.95, datasets=[], models=[], environment={}, results=[result],
+    )
+    text = _text(_section(render_html(report), "generalization"))
+    assert "divergence step none" in text and "early stop step none" in text
+    assert "best step 125 " in text and "125.00" not in text
+    assert "undefined" not in text

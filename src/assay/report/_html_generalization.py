@@ -81,7 +81,7 @@ def build_generalization(r: CheckResult, figs: Any, report: Report) -> dict[str,
             "badge": _VERDICT_BADGE.get(str(curves.get("verdict")), "warn"),
             "recommendation": curves.get("recommendation"),
             "rows": [
-                (k.replace("_", " "), curves.get(k))
+                (k.replace("_", " "), _curve_value(k, curves.get(k)))
                 for k in (
                     "metric",
                     "train_series",
@@ -110,6 +110,17 @@ def build_generalization(r: CheckResult, figs: Any, report: Report) -> dict[str,
         "gap_rows": gap_rows,
         "notes": r.tables.get("notes") or [],
     }
+
+
+def _curve_value(key: str, value: Any) -> Any:
+    """Steps as whole numbers; a divergence or early-stopping step that was not found is "none"
+    (not "undefined": the diagnosis looked and found no such step)."""
+    if key.endswith("_step"):
+        if value is None:
+            return "none" if key in ("divergence_step", "early_stop_step") else value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    return value
 
 
 def build_cv(r: CheckResult, figs: Any, report: Report) -> dict[str, Any]:
