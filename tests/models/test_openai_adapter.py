@@ -13,7 +13,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("transformers")
 
 from assay import evaluate
-from assay.config import suite_from_dict
+from assay.config import Suite, suite_from_dict
 from assay.errors import ModelError
 from assay.models import load_model
 from assay.models._verbalise import UNPARSEABLE_LABEL
@@ -40,6 +40,26 @@ def _write(path: Path, rows: list[tuple[str, str, str]]) -> Path:
     return path
 
 
+def _classifier_suite(
+    server: LMServer, data: Path, *, options: dict[str, object], engine: dict[str, object]
+) -> Suite:
+    """The served tiny model as a positive/negative classifier on ``data``."""
+    verbaliser = {"positive": "positive", "negative": "negative"}
+    return suite_from_dict(
+        {
+            "data": {"path": str(data), "id": "id", "input": "text", "label": "label"},
+            "models": {
+                "candidate": {
+                    "spec": f"openai:tiny@{server.url}",
+                    "options": {"verbaliser": verbaliser, **options},
+                }
+            },
+            "engine": engine,
+            "checks": {"performance": {"n_bootstrap": 50}},
+        }
+    )
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_fault_run_completes_and_accounts_for_every_failure(
     server: LMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stream: bool
@@ -59,26 +79,18 @@ def test_fault_run_completes_and_accounts_for_every_failure(
     ]
     data = _write(tmp_path / "d.csv", rows)
     out = tmp_path / "out"
-    suite = suite_from_dict(
-        {
-            "data": {"path": str(data), "id": "id", "input": "text", "label": "label"},
-            "models": {
-                "candidate": {
-                    "spec": f"openai:tiny@{server.url}",
-                    "options": {
-                        "api_key_env": "MY_KEY_VAR",
-                        "verbaliser": {"positive": "positive", "negative": "negative"},
-                        "stream": stream,
-                        "timeout_s": 0.8,
-                        "retries": 3,
-                        "backoff_s": 0.01,
-                        "price_per_1k": 2.0,
-                    },
-                }
-            },
-            "engine": {"cache": str(tmp_path / "cache.db"), "batch_size": 16, "progress": False},
-            "checks": {"performance": {"n_bootstrap": 50}},
-        }
+    suite = _classifier_suite(
+        server,
+        data,
+        options={
+            "api_key_env": "MY_KEY_VAR",
+            "stream": stream,
+            "timeout_s": 0.8,
+            "retries": 3,
+            "backoff_s": 0.01,
+            "price_per_1k": 2.0,
+        },
+        engine={"cache": str(tmp_path / "cache.db"), "batch_size": 16, "progress": False},
     )
     report = evaluate(suite, out=out, progress=False)
     perf = report.result("performance")
@@ -111,22 +123,11 @@ def test_retries_and_timeout_default_to_the_suite_engine_settings(
             ("r500", f"SAY negative F500 {tag} END", "negative"),
             ("slow", f"SAY positive FSLOW {tag} END", "positive"),
         ]
-        data = _write(tmp_path / f"{tag}.csv", rows)
-        suite = suite_from_dict(
-            {
-                "data": {"path": str(data), "id": "id", "input": "text", "label": "label"},
-                "models": {
-                    "candidate": {
-                        "spec": f"openai:tiny@{server.url}",
-                        "options": {
-                            "verbaliser": {"positive": "positive", "negative": "negative"},
-                            **options,
-                        },
-                    }
-                },
-                "engine": {"cache": None, "retries": 0, "backoff_s": 0.01, "timeout_s": 0.8},
-                "checks": {"performance": {"n_bootstrap": 50}},
-            }
+        suite = _classifier_suite(
+            server,
+            _write(tmp_path / f"{tag}.csv", rows),
+            options=options,
+            engine={"cache": None, "retries": 0, "backoff_s": 0.01, "timeout_s": 0.8},
         )
         return evaluate(suite, write=False, progress=False).result("performance")
 
