@@ -67,7 +67,7 @@ def main() -> None:
     ap.add_argument(
         "--train-embeddings",
         action="store_true",
-        help="also train the token embeddings (frozen by default: 20%% faster, as accurate here)",
+        help="also train the token embeddings (frozen by default: 86 s instead of 103 s here)",
     )
     ap.add_argument("--work", type=Path, default=HERE / "work", help="where prepare.py wrote")
     args = ap.parse_args()

@@ -132,10 +132,11 @@ def finetune_classifier(
         eval_texts, eval_labels: held-out rows whose loss is logged as ``eval_loss``.
         log_every, eval_every: steps between training-loss and evaluation-loss log entries.
         seed: seeds torch (the head's initialisation) and the per-epoch shuffles.
-        group_by_length: batch texts of similar length together (less padding: 1.3x faster on
-            movie reviews), keeping the batch order random.
+        group_by_length: batch texts of similar length together (less padding), keeping the
+            batch order random. MiniLM on 2,000 movie reviews, one thread, embeddings frozen:
+            66 s instead of 86 s.
         freeze_embeddings: do not train the embedding layer (fewer weights to update; a common
-            choice for small data sets).
+            choice for small data sets): 86 s instead of 103 s in the same setting.
 
     Returns:
         The FinetunedClassifier (in evaluation mode).
