@@ -347,7 +347,7 @@ def test_console_lines_for_the_other_pillars() -> None:
     # The least even feature, not the intersection; small groups counted.
     assert "fairness       sex DP ratio 0.325 [0.295, 0.355] (4 groups too small)" in out
     assert (
-        "generalization verdict severe · train–test gap (accuracy) +0.200 [+0.185, +0.215]" in out
+        "generalization overfitting severe · train–test gap (accuracy) +0.200 [+0.185, +0.215]" in out
     )
     assert "cv             accuracy 0.760 [0.734, 0.786] (5 folds)" in out
     assert "leakage        3 exact duplicates (0.09% of test rows)" in out

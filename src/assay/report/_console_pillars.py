@@ -151,7 +151,7 @@ def _generalization(r: CheckResult) -> str | None:
     parts = []
     curves = r.tables.get("curves")
     if isinstance(curves, Mapping) and curves.get("verdict"):
-        parts.append(f"verdict {curves['verdict']}")
+        parts.append(f"overfitting {curves['verdict']}")
     gaps = [
         (k.split(".", 1)[1], e) for k, e in r.metrics.items() if k.startswith("train_test_gap.")
     ]
