@@ -101,6 +101,7 @@ def main() -> None:
         freeze_embeddings=not args.train_embeddings,
         log_every=log_every,
         eval_every=eval_every,
+        progress=True,
     )
     out = work / "minilm-ft"
     clf.save(out)

@@ -71,8 +71,41 @@ def _key(folder: str, texts: Sequence[str]) -> str:
     return h.hexdigest()[:32]
 
 
+def _encode(texts: list[str], *, folder: str, batch_size: int, progress: bool) -> np.ndarray:
+    """Encode in chunks of 1,024 texts (each sorted by length inside the encoder), advancing a
+    progress bar after each."""
+    from assay.engine._progress import ProgressDisplay
+
+    chunk = 1024
+    parts = []
+    name = Path(folder).name if Path(folder).name != "model" else Path(folder).parent.name
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # third-party deprecation chatter, not our findings
+        model = _load(folder)
+        with ProgressDisplay(
+            enabled=progress, total=len(texts), description=f"embedding texts ({name})"
+        ) as bar:
+            for i in range(0, len(texts), chunk):
+                part = model.encode(
+                    texts[i : i + chunk],
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                )
+                parts.append(np.asarray(part, dtype=np.float32))
+                bar.advance(len(texts[i : i + chunk]))
+    if not parts:
+        return np.zeros((0, model.get_sentence_embedding_dimension() or 0), dtype=np.float32)
+    return np.concatenate(parts)
+
+
 def embed_texts(
-    texts: Sequence[str], *, folder: str, cache_dir: Path | None, batch_size: int = 64
+    texts: Sequence[str],
+    *,
+    folder: str,
+    cache_dir: Path | None,
+    batch_size: int = 64,
+    progress: bool = False,
 ) -> np.ndarray:
     """L2-normalised float32 sentence embeddings, one row per text, cached.
 
@@ -81,6 +114,7 @@ def embed_texts(
         folder: a sentence-transformers model folder (see :func:`embedding_model_folder`).
         cache_dir: where ``<key>.npy`` files are kept (``None``: this process only).
         batch_size: texts per forward pass.
+        progress: show a progress bar while embedding (not when the cache answers).
 
     Returns:
         A ``(len(texts), dim)`` float32 array with unit rows.
@@ -92,18 +126,7 @@ def embed_texts(
     if cache is not None and cache.exists():
         emb = np.load(cache)
     else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # third-party deprecation chatter, not our findings
-            model = _load(folder)
-            emb = np.asarray(
-                model.encode(
-                    list(texts),
-                    batch_size=batch_size,
-                    normalize_embeddings=True,
-                    show_progress_bar=False,
-                ),
-                dtype=np.float32,
-            )
+        emb = _encode(list(texts), folder=folder, batch_size=batch_size, progress=progress)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.save(cache, emb)

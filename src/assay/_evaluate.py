@@ -132,7 +132,14 @@ def evaluate(
                     f"(e.g. {', '.join(map(str, list(extra)[:5]))})"
                 )
 
-    ctx = RunContext(suite=s, datasets=datasets, models=models, model_infos=infos, notes=notes)
+    ctx = RunContext(
+        suite=s,
+        datasets=datasets,
+        models=models,
+        model_infos=infos,
+        notes=notes,
+        progress=progress and s.engine.progress,
+    )
     checks: list[Check] = []
     for check_name, raw in s.checks.items():
         config = parse_check_config(check_name, raw)

@@ -93,8 +93,12 @@ def test_finetune_classifier_logs_like_the_trainer(reviews: pd.DataFrame) -> Non
         eval_labels=reviews["label"].iloc[40:50].tolist(),
         log_every=2,
         eval_every=4,
+        freeze_embeddings=True,
+        progress=True,
     )
     assert clf.steps == 5 and list(clf.classes_) == ["rotten", "fresh"]
+    embeddings = clf.model.get_input_embeddings().weight
+    assert not embeddings.requires_grad  # frozen: the optimiser never saw them
     assert [e["step"] for e in clf.log_history if "eval_loss" in e] == [4, 5]
     assert [e["step"] for e in clf.log_history if "loss" in e] == [2, 4]
     p = clf.predict_proba(reviews["text"].iloc[50:56].tolist())

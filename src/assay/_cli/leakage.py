@@ -57,7 +57,12 @@ def leakage(
         note = ""
         if embedding:
             emb, note = _by_embedding(
-                texts, rep, embedding_threshold, train.resolve().parent, embedding_model
+                texts,
+                rep,
+                embedding_threshold,
+                train.resolve().parent,
+                embedding_model,
+                progress=not as_json,
             )
     n = rep.n_test
     contaminated = set(rep.contaminated.tolist()) | {t for t, _, _ in emb or []}
@@ -112,7 +117,13 @@ def leakage(
 
 
 def _by_embedding(
-    texts: dict[str, list[str]], rep: Any, threshold: float, root: Path, model: Path | None
+    texts: dict[str, list[str]],
+    rep: Any,
+    threshold: float,
+    root: Path,
+    model: Path | None,
+    *,
+    progress: bool,
 ) -> tuple[list[tuple[int, int, float]] | None, str]:
     """Embedding near duplicates (cached under ``root/.assay/embeddings``), or a note why not."""
     from assay._embeddings import embed_texts, embedding_model_folder
@@ -129,8 +140,8 @@ def _by_embedding(
     skip = {t for t, _ in rep.exact} | {t for t, _, _ in rep.near}
     return (
         embedding_duplicates(
-            embed_texts(texts["train"], folder=folder, cache_dir=cache),
-            embed_texts(texts["test"], folder=folder, cache_dir=cache),
+            embed_texts(texts["train"], folder=folder, cache_dir=cache, progress=progress),
+            embed_texts(texts["test"], folder=folder, cache_dir=cache, progress=progress),
             threshold=threshold,
             skip=skip,
         ),

@@ -46,6 +46,8 @@ class RunContext:
     models: dict[str, Model]
     model_infos: dict[str, ModelInfo]
     notes: list[str] = field(default_factory=list)
+    #: show progress bars for long work inside checks (sentence embeddings)
+    progress: bool = False
 
     @property
     def level(self) -> float:

@@ -324,8 +324,8 @@ class LeakageCheck(Check):
         bs = cfg.embedding_batch_size
         skip = {t for t, _ in dup.exact} | {t for t, _, _ in dup.near}
         return embedding_duplicates(
-            embed_texts(tr, folder=folder, cache_dir=cache, batch_size=bs),
-            embed_texts(te, folder=folder, cache_dir=cache, batch_size=bs),
+            embed_texts(tr, folder=folder, cache_dir=cache, batch_size=bs, progress=ctx.progress),
+            embed_texts(te, folder=folder, cache_dir=cache, batch_size=bs, progress=ctx.progress),
             threshold=cfg.embedding_threshold,
             skip=skip,
         )

@@ -435,4 +435,5 @@ def _embeddings(
         folder=folder,
         cache_dir=Path(ctx.suite.resolve(".assay/embeddings")),
         batch_size=cfg.batch_size,
+        progress=ctx.progress,
     )
