@@ -13,7 +13,7 @@ pytest.importorskip("sentence_transformers")
 from assay import _embeddings
 from assay._embeddings import embed_texts, minilm_folder
 
-WORDS = "good bad film plot actor long short dull bright story scene music".split()
+WORDS = ["good", "bad", "film", "plot", "actor", "long", "short", "dull", "bright", "story", "scene", "music"]
 
 
 def _texts(n: int) -> list[str]:
