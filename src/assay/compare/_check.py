@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -10,6 +11,7 @@ from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import gather
 from assay.checks._predictions import ERROR_LABEL
 from assay.compare._compare import CompareOptions, compare_paired
+from assay.compare._metrics import GENERATION_COMPARABLE
 from assay.compare._paired import PairedPredictions
 from assay.compare._reports import to_check_result
 from assay.config._suite import Suite
@@ -84,6 +86,19 @@ class CompareCheck(Check):
         if self.model == base:
             return None
         ds = ctx.dataset(cfg.dataset)
+        if _is_generation(ctx, self.model):
+            paired = _paired_generation(ctx, self.model, base, ds, responses)
+            return to_check_result(
+                compare_paired(
+                    paired,
+                    cfg,
+                    candidate=self.model,
+                    baseline=base,
+                    dataset=ds.name,
+                    level=ctx.level,
+                    random_state=ctx.seed,
+                )
+            )
         pc = gather(ctx, self.model, cfg.dataset, responses)
         pb = gather(ctx, base, cfg.dataset, responses)
         # Examples whose call failed for either model are left out of both (pairs stay pairs).
@@ -141,3 +156,69 @@ class CompareCheck(Check):
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         return ["*.diff"]
+
+
+def _is_generation(ctx: RunContext, model: str) -> bool:
+    """Free text, not labels: the suite says ``task: generation``, or the model generates and has
+    no label set (a verbalised LLM classifier is compared as a classifier)."""
+    if ctx.suite.task != "auto":
+        return ctx.suite.task == "generation"
+    info = ctx.model_infos[model]
+    return info.task == "generation" and not info.labels
+
+
+def _paired_generation(
+    ctx: RunContext, model: str, base: str, ds: Any, responses: Mapping[str, Response]
+) -> PairedPredictions:
+    """Both models' answers scored against the same references, per example, on the rows both
+    answered; the metrics and normalisation are the generation check's (its defaults when the
+    suite has none)."""
+    from assay.checks._generation import GenerationConfig, _embedder, _schema, _texts
+    from assay.metrics import text_summary
+
+    gen = GenerationConfig.model_validate(ctx.suite.checks.get("generation") or {})
+    ref_col = gen.reference or ds.spec.label
+    if ref_col is None or ref_col not in ds.frame.columns:
+        raise ConfigError(
+            f"checks.compare: comparing generated text needs references; dataset {ds.name!r} "
+            "has no label column (set `label:` or checks.generation.reference)"
+        )
+    outs_c, rows_c, _ = _texts(ctx, model, ds, responses)
+    outs_b, rows_b, _ = _texts(ctx, base, ds, responses)
+    rows = sorted(set(rows_c) & set(rows_b))
+    notes = []
+    if len(rows) < len(ds):
+        notes.append(f"{len(ds) - len(rows)} examples left out: a call failed for one of the models")
+    refs_all = ds.frame[ref_col].astype(str).tolist()
+    refs = [refs_all[i] for i in rows]
+    metrics = [m for m in gen.metrics if m not in ("bleu", "chrf", "ter", "length")]
+    embed = _embedder(gen.embedding_model) if "embedding_cosine" in metrics else None
+    scored = []
+    for outs in (outs_c, outs_b):
+        summary = text_summary(
+            [outs[i].text or "" for i in rows],
+            refs,
+            metrics=metrics,
+            json_schema=_schema(gen.json_schema, ctx),
+            embed=embed,
+            normalise=gen.normalise.model_dump(),
+            level=ctx.level,
+            n_bootstrap=10,  # only the per-example scores are used here
+            random_state=ctx.seed,
+        )
+        scored.append(summary.per_example)
+    names = [m for m in GENERATION_COMPARABLE if m in scored[0] and m in scored[1]]
+    ids = [ds.ids[i] for i in rows]
+    texts_c = np.asarray([outs_c[i].text or "" for i in rows], dtype=object)
+    texts_b = np.asarray([outs_b[i].text or "" for i in rows], dtype=object)
+    return PairedPredictions(
+        "generation",
+        ids,
+        np.asarray(refs, dtype=object),
+        texts_c,
+        texts_b,
+        [],
+        notes=tuple(notes),
+        scores={m: (scored[0][m], scored[1][m]) for m in names},
+    )
+

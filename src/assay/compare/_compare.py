@@ -16,6 +16,7 @@ For each compared metric the *improvement* is ``candidate − baseline`` where h
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -54,7 +55,9 @@ class CompareOptions(BaseModel):
             last model listed).
         metrics: metrics to compare (default: accuracy, f1_macro and, with probabilities, roc_auc
             on a binary problem or roc_auc_ovr_macro on a multiclass one; rmse and mae for
-            regression).
+            regression; for generated text, every per-example metric the generation check
+            scores: exact_match, token_f1, rouge1/2/L, embedding_cosine, json_valid,
+            json_schema_valid, refusal_rate).
         margins: non-inferiority margin per metric: how much worse the candidate may be and still
             ship (in the metric's units, e.g. ``{accuracy: 0.01}``).
         default_margin: the margin of metrics not in ``margins``.
@@ -162,6 +165,8 @@ def default_metrics(p: PairedPredictions) -> list[str]:
     """The metrics compared when none are named."""
     if p.task == "regression":
         return ["rmse", "mae"]
+    if p.task == "generation":
+        return list(p.scores)
     out = ["accuracy", "f1_macro"]
     if p.candidate_score is not None and p.baseline_score is not None:
         out.append("roc_auc")
@@ -171,7 +176,13 @@ def default_metrics(p: PairedPredictions) -> list[str]:
 
 
 def _check_metrics(p: PairedPredictions, metrics: list[str], where: str) -> None:
-    known = REGRESSION_COMPARABLE if p.task == "regression" else CLASSIFICATION_COMPARABLE
+    known: Sequence[str] = (
+        REGRESSION_COMPARABLE
+        if p.task == "regression"
+        else tuple(p.scores)
+        if p.task == "generation"
+        else CLASSIFICATION_COMPARABLE
+    )
     for m in metrics:
         if m not in known:
             raise ConfigError(

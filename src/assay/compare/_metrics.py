@@ -29,6 +29,7 @@ from assay.stats._wilson import z_value
 
 __all__ = [
     "CLASSIFICATION_COMPARABLE",
+    "GENERATION_COMPARABLE",
     "LOWER_IS_BETTER",
     "REGRESSION_COMPARABLE",
     "MetricDifference",
@@ -37,7 +38,23 @@ __all__ = [
 ]
 
 #: Metrics where a smaller value is better.
-LOWER_IS_BETTER = frozenset({"mse", "rmse", "mae"})
+LOWER_IS_BETTER = frozenset({"mse", "rmse", "mae", "refusal_rate"})
+
+#: Generation metrics with a per-example score, compared on the same examples: 0/1 scores by
+#: McNemar and Newcombe's paired interval, graded scores by a paired t interval.
+GENERATION_COMPARABLE = (
+    "exact_match",
+    "token_f1",
+    "rouge1",
+    "rouge2",
+    "rougeL",
+    "embedding_cosine",
+    "json_valid",
+    "json_schema_valid",
+    "refusal_rate",
+)
+#: Generation metrics scored 0 or 1 per example (compared as paired proportions).
+_BINARY_GENERATION = frozenset({"exact_match", "json_valid", "json_schema_valid", "refusal_rate"})
 
 Array = NDArray[np.float64]
 
@@ -205,27 +222,65 @@ class _Context:
         return self._boot
 
 
-def _accuracy(ctx: _Context, mcnemar: str) -> MetricDifference:
-    p = ctx.p
-    right_c = p.candidate == p.y_true
-    right_b = p.baseline == p.y_true
-    both = int(np.count_nonzero(right_c & right_b))
-    only_c = int(np.count_nonzero(right_c & ~right_b))
-    only_b = int(np.count_nonzero(~right_c & right_b))
-    neither = p.n - both - only_c - only_b
-    est = paired_proportion_difference(both, only_c, only_b, neither, level=ctx.level)
+def _paired_binary(
+    name: str, hit_c: NDArray[np.bool_], hit_b: NDArray[np.bool_], level: float, mcnemar: str
+) -> MetricDifference:
+    """The difference of two paired proportions: McNemar's test, Newcombe's interval."""
+    n = len(hit_c)
+    both = int(np.count_nonzero(hit_c & hit_b))
+    only_c = int(np.count_nonzero(hit_c & ~hit_b))
+    only_b = int(np.count_nonzero(~hit_c & hit_b))
+    neither = n - both - only_c - only_b
+    est = paired_proportion_difference(both, only_c, only_b, neither, level=level)
     test = mcnemar_test(only_c, only_b, method=mcnemar)  # type: ignore[arg-type]
-    se = (est.upper - est.lower) / (2 * z_value(ctx.level)) if est.defined else math.nan
+    se = (est.upper - est.lower) / (2 * z_value(level)) if est.defined else math.nan
     method = f"{test.method}+newcombe-paired"
     return MetricDifference(
-        "accuracy",
-        float(right_c.mean()),
-        float(right_b.mean()),
+        name,
+        float(hit_c.mean()) if n else math.nan,
+        float(hit_b.mean()) if n else math.nan,
         Estimate(est.value, est.lower, est.upper, est.level, method, est.n),
         test.p_value,
         se,
         method,
     )
+
+
+def _accuracy(ctx: _Context, mcnemar: str) -> MetricDifference:
+    p = ctx.p
+    return _paired_binary(
+        "accuracy", p.candidate == p.y_true, p.baseline == p.y_true, ctx.level, mcnemar
+    )
+
+
+def _paired_mean(name: str, lc: Array, lb: Array, level: float) -> MetricDifference:
+    """The difference of two means of per-example values on the same examples: paired t."""
+    n = len(lc)
+    d_i = lc - lb
+    d = float(d_i.mean()) if n else math.nan
+    val_c = float(lc.mean()) if n else math.nan
+    val_b = float(lb.mean()) if n else math.nan
+    if n < 2:
+        est = Estimate(d, math.nan, math.nan, level, "paired-t", n)
+        return MetricDifference(name, val_c, val_b, est, math.nan, math.nan, "paired-t")
+    se = float(d_i.std(ddof=1) / math.sqrt(n))
+    if se == 0:
+        est = Estimate(d, d, d, level, "paired-t", n)
+        pv = 1.0 if d == 0 else 0.0
+    else:
+        q = float(student_t.ppf(0.5 + level / 2, n - 1))
+        est = Estimate(d, d - q * se, d + q * se, level, "paired-t", n)
+        pv = float(2 * student_t.sf(abs(d) / se, n - 1))
+    return MetricDifference(name, val_c, val_b, est, pv, se, "paired-t")
+
+
+def _generation(ctx: _Context, name: str, mcnemar: str) -> MetricDifference:
+    sc, sb = ctx.p.scores[name]
+    keep = np.isfinite(sc) & np.isfinite(sb)  # e.g. a JSON-schema score of a non-JSON answer
+    sc, sb = sc[keep].astype(np.float64), sb[keep].astype(np.float64)
+    if name in _BINARY_GENERATION:
+        return _paired_binary(name, sc == 1.0, sb == 1.0, ctx.level, mcnemar)
+    return _paired_mean(name, sc, sb, ctx.level)
 
 
 def _confusion_difference(ctx: _Context, name: str) -> MetricDifference:
@@ -284,22 +339,7 @@ def _regression(ctx: _Context, name: str) -> MetricDifference:
     level = ctx.level
     if name in ("mse", "mae"):
         lc, lb = (ec * ec, eb * eb) if name == "mse" else (np.abs(ec), np.abs(eb))
-        d_i = lc - lb
-        d = float(d_i.mean())
-        if n < 2:
-            est = Estimate(d, math.nan, math.nan, level, "paired-t", n)
-            return MetricDifference(
-                name, float(lc.mean()), float(lb.mean()), est, math.nan, math.nan, "paired-t"
-            )
-        se = float(d_i.std(ddof=1) / math.sqrt(n))
-        if se == 0:
-            est = Estimate(d, d, d, level, "paired-t", n)
-            pv = 1.0 if d == 0 else 0.0
-        else:
-            q = float(student_t.ppf(0.5 + level / 2, n - 1))
-            est = Estimate(d, d - q * se, d + q * se, level, "paired-t", n)
-            pv = float(2 * student_t.sf(abs(d) / se, n - 1))
-        return MetricDifference(name, float(lc.mean()), float(lb.mean()), est, pv, se, "paired-t")
+        return _paired_mean(name, lc, lb, level)
     # rmse and r2: the delta method on per-example influence values.
     sc, sb = ec * ec, eb * eb
     mse_c, mse_b = float(sc.mean()), float(sb.mean())
@@ -335,12 +375,15 @@ def difference(
     random_state: RandomState = 0,
 ) -> list[MetricDifference]:
     """The paired difference of each metric in ``metrics`` (names from
-    :data:`CLASSIFICATION_COMPARABLE` or :data:`REGRESSION_COMPARABLE`)."""
+    :data:`CLASSIFICATION_COMPARABLE`, :data:`REGRESSION_COMPARABLE` or, for generation, the
+    per-example scores in ``p.scores``)."""
     ctx = _Context(p, level, n_bootstrap, random_state)
     out = []
     for name in metrics:
         if p.task == "regression":
             out.append(_regression(ctx, name))
+        elif p.task == "generation":
+            out.append(_generation(ctx, name, mcnemar))
         elif name == "accuracy":
             out.append(_accuracy(ctx, mcnemar))
         elif name == "roc_auc":

@@ -8,7 +8,7 @@ refused: a paired test on different examples is no paired test.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -25,7 +25,7 @@ class PairedPredictions:
     """The candidate's and the baseline's predictions on the same examples, in the same order.
 
     Attributes:
-        task: ``classification`` or ``regression``.
+        task: ``classification``, ``regression`` or ``generation``.
         ids: example ids.
         y_true: labels (strings) or true values.
         candidate, baseline: predicted labels or values.
@@ -36,9 +36,11 @@ class PairedPredictions:
         candidate_proba, baseline_proba: ``(n, k)`` class scores (multiclass, when both have them),
             columns in the order of ``proba_labels``.
         proba_labels: the classes of the score columns.
+        scores: generation only: metric name → (candidate's, baseline's) per-example scores
+            (exact match 0/1, token F1, ROUGE-L, ...), from the same references.
     """
 
-    task: Literal["classification", "regression"]
+    task: Literal["classification", "regression", "generation"]
     ids: list[str]
     y_true: np.ndarray
     candidate: np.ndarray
@@ -51,6 +53,7 @@ class PairedPredictions:
     candidate_proba: np.ndarray | None = None
     baseline_proba: np.ndarray | None = None
     proba_labels: tuple[str, ...] = ()
+    scores: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
