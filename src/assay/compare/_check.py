@@ -88,17 +88,25 @@ class CompareCheck(Check):
         ds = ctx.dataset(cfg.dataset)
         if _is_generation(ctx, self.model):
             paired = _paired_generation(ctx, self.model, base, ds, responses)
-            return to_check_result(
-                compare_paired(
-                    paired,
-                    cfg,
-                    candidate=self.model,
-                    baseline=base,
-                    dataset=ds.name,
-                    level=ctx.level,
-                    random_state=ctx.seed,
-                )
-            )
+        else:
+            paired = self._paired_labels(ctx, base, ds, responses)
+        c = compare_paired(
+            paired,
+            cfg,
+            candidate=self.model,
+            baseline=base,
+            dataset=ds.name,
+            level=ctx.level,
+            random_state=ctx.seed,
+        )
+        return to_check_result(c)
+
+    def _paired_labels(
+        self, ctx: RunContext, base: str, ds: Any, responses: Mapping[str, Response]
+    ) -> PairedPredictions:
+        """Both models' labels (and scores, when both have them) on the examples both answered."""
+        cfg = self.config
+        assert isinstance(cfg, CompareConfig)
         pc = gather(ctx, self.model, cfg.dataset, responses)
         pb = gather(ctx, base, cfg.dataset, responses)
         # Examples whose call failed for either model are left out of both (pairs stay pairs).
@@ -127,7 +135,7 @@ class CompareCheck(Check):
             proba_labels = tuple(real)
             proba_c = pc.proba[:, [pc.labels.index(lbl) for lbl in real]]
             proba_b = pb.proba[:, [pb.labels.index(lbl) for lbl in real]]
-        paired = PairedPredictions(
+        return PairedPredictions(
             pc.task,
             list(pc.ids),
             pc.y_true,
@@ -142,16 +150,6 @@ class CompareCheck(Check):
             proba_b,
             proba_labels,
         )
-        c = compare_paired(
-            paired,
-            cfg,
-            candidate=self.model,
-            baseline=base,
-            dataset=ds.name,
-            level=ctx.level,
-            random_state=ctx.seed,
-        )
-        return to_check_result(c)
 
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
