@@ -107,3 +107,34 @@ def test_a_metric_the_generation_check_does_not_score_is_a_config_error(tmp_path
     suite = suite_from_dict(_suite(tmp_path, {"metrics": ["bleu"]}))
     with pytest.raises(ConfigError, match="'bleu' cannot be compared for generation"):
         evaluate(suite, write=False, progress=False)
+
+
+def test_two_saved_generation_reports_compare_as_the_suite_does(tmp_path: Path) -> None:
+    """`assay compare` on two reports of generated text (base last week, fine-tune today) gives
+    the in-suite comparison: the generation check keeps each example's scores."""
+    from typer.testing import CliRunner
+
+    from assay._cli.main import app
+    from assay.compare import compare_reports
+
+    both = _suite(tmp_path, {})
+    together = evaluate(suite_from_dict(both), write=False, progress=False)
+    expected = together.result("compare", "candidate")
+    assert expected is not None
+    paths = []
+    for name in ("candidate", "baseline"):
+        alone = {**both, "models": {name: both["models"][name]}}  # type: ignore[index]
+        alone["checks"] = {"generation": both["checks"]["generation"]}  # type: ignore[index]
+        out = tmp_path / f"out-{name}"
+        evaluate(suite_from_dict(alone), out=out, progress=False)
+        paths.append(out / "report.json")
+    c = compare_reports(paths[0], paths[1])
+    got = {f"{m.metric}.diff": m.difference for m in c.metrics}
+    assert set(got) == set(expected.metrics)
+    for key, est in expected.metrics.items():
+        assert got[key].value == pytest.approx(est.value, abs=1e-12), key
+        assert got[key].lower == pytest.approx(est.lower, abs=1e-12), key
+    assert c.verdict == "go"
+    cli = CliRunner().invoke(app, ["compare", str(paths[0]), str(paths[1])])
+    assert cli.exit_code == 0, cli.output
+    assert "exact_match" in cli.output and "GO" in cli.output

@@ -187,6 +187,15 @@ class GenerationCheck(Check):
                 examples.append(
                     {"id": ds.ids[rows[k]], "kind": "refusal", "output": _clip(texts[k])}
                 )
+        from assay.compare._metrics import GENERATION_COMPARABLE
+
+        kept = [m for m in GENERATION_COMPARABLE if m in summary.per_example]
+        if kept:
+            # per-example scores, for comparing two saved reports (`assay compare`)
+            tables["per_example"] = {
+                "id": [str(ds.ids[i]) for i in rows],
+                **{m: summary.per_example[m].astype(float).tolist() for m in kept},
+            }
         if "exact_match" in summary.per_example and refs is not None:
             miss = [k for k, v in enumerate(summary.per_example["exact_match"]) if v == 0]
             for k in miss[: max(0, _MAX_EXAMPLES - len(examples))]:

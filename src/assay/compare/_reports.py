@@ -35,6 +35,41 @@ def _performance(report: Report, name: str, model: str | None) -> CheckResult:
     return r
 
 
+def _generation(report: Report, model: str | None) -> CheckResult | None:
+    """The generation result with per-example scores (of ``model``, or the first), or None."""
+    for r in report.results:
+        if r.check == "generation" and (model is None or r.model == model):
+            return r if "per_example" in r.tables else None
+    return None
+
+
+def _paired_generation(rc: CheckResult, rb: CheckResult, names: tuple[str, str]) -> Any:
+    """Two generation results' per-example scores, paired by example id."""
+    import numpy as np
+
+    from assay.compare._metrics import GENERATION_COMPARABLE
+    from assay.compare._paired import PairedPredictions
+
+    tc, tb = rc.tables["per_example"], rb.tables["per_example"]
+    ids_c, ids_b = [str(i) for i in tc["id"]], [str(i) for i in tb["id"]]
+    only_c, only_b = sorted(set(ids_c) - set(ids_b)), sorted(set(ids_b) - set(ids_c))
+    if only_c or only_b:
+        raise ReportError(
+            f"{names[0]} and {names[1]} scored different examples ({len(only_c)} only in the "
+            f"first, e.g. {only_c[:3]}; {len(only_b)} only in the second, e.g. {only_b[:3]}); "
+            "compare reports made on the same data set, where both models answered every example"
+        )
+    at_b = {i: k for k, i in enumerate(ids_b)}
+    order = [at_b[i] for i in ids_c]
+    metrics = [m for m in GENERATION_COMPARABLE if m in tc and m in tb]
+    scores = {
+        m: (np.asarray(tc[m], dtype=float), np.asarray(tb[m], dtype=float)[order])
+        for m in metrics
+    }
+    empty = np.array([""] * len(ids_c), dtype=object)
+    return PairedPredictions("generation", ids_c, empty, empty, empty, [], scores=scores)
+
+
 def _labels(report: Report, dataset: str) -> list[str] | None:
     for d in report.datasets:
         if d.get("name") == dataset and d.get("labels"):
@@ -54,7 +89,8 @@ def compare_reports(
     """Compare the candidate's Report with the baseline's, example by example.
 
     Both Reports must hold the performance check's per-example predictions on the same example ids
-    with the same labels.
+    with the same labels; or, for generated text (reports without a performance result), the
+    generation check's per-example scores on the same example ids.
 
     Args:
         candidate: the candidate's Report or report.json path.
@@ -83,6 +119,21 @@ def compare_reports(
     )
     rep_c = candidate if isinstance(candidate, Report) else Report.load(candidate)
     rep_b = baseline if isinstance(baseline, Report) else Report.load(baseline)
+    gen_c, gen_b = _generation(rep_c, candidate_model), _generation(rep_b, baseline_model)
+    has_perf = any(r.check == "performance" for r in rep_c.results)
+    if gen_c is not None and gen_b is not None and not has_perf:
+        # generated text: the two generation results' per-example scores, paired by id
+        model_b = gen_b.model if gen_b.model != gen_c.model else f"{gen_b.model} ({names[1]})"
+        return compare_paired(
+            _paired_generation(gen_c, gen_b, names),
+            options,
+            candidate=gen_c.model,
+            baseline=model_b,
+            dataset=gen_c.dataset,
+            level=rep_c.level,
+            random_state=rep_c.seed,
+            where="assay compare",
+        )
     rc = _performance(rep_c, names[0], candidate_model)
     rb = _performance(rep_b, names[1], baseline_model)
     task_c, task_b = rc.tables.get("task"), rb.tables.get("task")
