@@ -174,6 +174,35 @@ def test_generalization_log_and_train_test_gap(cancer: dict) -> None:
     assert (got.value, got.lower, got.upper) == pytest.approx((want.value, want.lower, want.upper))
 
 
+def test_train_test_gap_of_macro_f1_matches_sklearn_and_a_row_bootstrap(cancer: dict) -> None:
+    """The gap covered accuracy only; macro F1 now has one too, by an independent bootstrap of
+    each side's confusion counts, checked against scikit-learn and a literal row bootstrap."""
+    from sklearn.metrics import f1_score
+
+    r = evaluate(_suite(cancer, {"generalization": {}}), write=False, progress=False).result(
+        "generalization"
+    )
+    model = joblib.load(cancer["dir"] / "model.joblib")
+    truth = {w: cancer[w]["y"].astype(str).to_numpy() for w in ("train", "test")}
+    pred = {w: model.predict(cancer[w][cancer["features"]]) for w in ("train", "test")}
+    f1 = {w: f1_score(truth[w], pred[w], average="macro") for w in ("train", "test")}
+    assert r.metrics["train.f1_macro"].value == pytest.approx(f1["train"], abs=1e-12)
+    assert r.metrics["test.f1_macro"].value == pytest.approx(f1["test"], abs=1e-12)
+    gap = r.metrics["train_test_gap.f1_macro"]
+    assert gap.value == pytest.approx(f1["train"] - f1["test"], abs=1e-12)
+    assert gap.method == "bootstrap-counts-independent"
+    rng = np.random.default_rng(1)
+    diffs = []
+    for _ in range(2000):
+        one = {}
+        for w in ("train", "test"):
+            i = rng.integers(0, len(truth[w]), len(truth[w]))
+            one[w] = f1_score(truth[w][i], pred[w][i], average="macro")
+        diffs.append(one["train"] - one["test"])
+    lo, hi = np.quantile(diffs, [0.025, 0.975])
+    assert gap.lower == pytest.approx(lo, abs=0.01) and gap.upper == pytest.approx(hi, abs=0.01)
+
+
 def test_leakage_check_label_leak_and_recomputed_metrics(cancer: dict) -> None:
     for w in ("train", "test"):
         f = cancer[w].copy()

@@ -241,6 +241,8 @@ class GeneralizationCheck(Check):
             gap = proportion_difference(
                 k["train"], preds["train"].n, k["test"], preds["test"].n, level=ctx.level
             )
+            f1 = _f1_macro_gap(preds["train"], preds["test"], ctx.level, ctx.seed)
+            metrics.update(f1)
         else:
             name = "mae"
             err = {w: np.abs(p.y_true - p.y_pred) for w, p in preds.items()}
@@ -266,9 +268,49 @@ class GeneralizationCheck(Check):
             f"curves.{k}"
             for k in ("severity", "gap_at_best", "gap_at_last", "validation_rise", "best_step")
         ]
-        name = "mae" if suite.task == "regression" else "accuracy"
-        pats += [f"train.{name}", f"test.{name}", f"train_test_gap.{name}"]
+        names = ["mae"] if suite.task == "regression" else ["accuracy", "f1_macro"]
+        for name in names:
+            pats += [f"train.{name}", f"test.{name}", f"train_test_gap.{name}"]
         return pats
+
+
+def _f1_macro_gap(
+    train: Predictions, test: Predictions, level: float, seed: int, n_bootstrap: int = 2000
+) -> dict[str, Estimate]:
+    """Macro F1 on the training and the test rows, and train − test, by bootstrap over each
+    side's confusion counts drawn independently (the two sets of rows are different examples):
+    the row bootstrap of each set, at the cost of ``k²`` numbers per resample."""
+    from assay.metrics._counts import count_metrics
+    from assay.stats._bootstrap import multinomial_count_resamples, percentile_bounds
+
+    labels = sorted(
+        {str(v) for p in (train, test) for v in (*p.y_true.tolist(), *p.y_pred.tolist())}
+    )
+    index = {lbl: i for i, lbl in enumerate(labels)}
+    k = len(labels)
+    rng = np.random.default_rng(seed)
+    point: dict[str, float] = {}
+    draws: dict[str, np.ndarray] = {}
+    for which, p in (("train", train), ("test", test)):
+        cm = np.zeros((k, k), dtype=np.int64)
+        np.add.at(cm, ([index[str(v)] for v in p.y_true], [index[str(v)] for v in p.y_pred]), 1)
+        point[which] = float(count_metrics(cm)["f1_macro"])
+        draws[which] = count_metrics(multinomial_count_resamples(cm, n_bootstrap, rng))["f1_macro"]
+    out: dict[str, Estimate] = {}
+    method = "bootstrap-counts"
+    for which, p in (("train", train), ("test", test)):
+        lo, hi = percentile_bounds(draws[which], level)
+        out[f"{which}.f1_macro"] = Estimate(point[which], float(lo), float(hi), level, method, p.n)
+    lo, hi = percentile_bounds(draws["train"] - draws["test"], level)
+    out["train_test_gap.f1_macro"] = Estimate(
+        point["train"] - point["test"],
+        float(lo),
+        float(hi),
+        level,
+        "bootstrap-counts-independent",
+        train.n + test.n,
+    )
+    return out
 
 
 def _point(value: float, level: float) -> Estimate:
