@@ -123,32 +123,26 @@ def compare_reports(
     has_perf = any(r.check == "performance" for r in rep_c.results)
     if gen_c is not None and gen_b is not None and not has_perf:
         # generated text: the two generation results' per-example scores, paired by id
-        model_b = gen_b.model if gen_b.model != gen_c.model else f"{gen_b.model} ({names[1]})"
-        return compare_paired(
-            _paired_generation(gen_c, gen_b, names),
-            options,
-            candidate=gen_c.model,
-            baseline=model_b,
-            dataset=gen_c.dataset,
-            level=rep_c.level,
-            random_state=rep_c.seed,
-            where="assay compare",
+        rc, rb = gen_c, gen_b
+        paired = _paired_generation(gen_c, gen_b, names)
+    else:
+        rc = _performance(rep_c, names[0], candidate_model)
+        rb = _performance(rep_b, names[1], baseline_model)
+        task_c, task_b = rc.tables.get("task"), rb.tables.get("task")
+        if task_c != task_b:
+            raise ReportError(
+                f"{names[0]} is {task_c} and {names[1]} is {task_b}; nothing to compare"
+            )
+        labels_c, labels_b = _labels(rep_c, rc.dataset), _labels(rep_b, rb.dataset)
+        check_label_sets(labels_c, labels_b, names)
+        paired = align_tables(
+            rc.tables["per_example"],
+            rb.tables["per_example"],
+            task=str(task_c),
+            names=names,
+            labels=labels_c,
+            allow_truncated=allow_truncated,
         )
-    rc = _performance(rep_c, names[0], candidate_model)
-    rb = _performance(rep_b, names[1], baseline_model)
-    task_c, task_b = rc.tables.get("task"), rb.tables.get("task")
-    if task_c != task_b:
-        raise ReportError(f"{names[0]} is {task_c} and {names[1]} is {task_b}; nothing to compare")
-    labels_c, labels_b = _labels(rep_c, rc.dataset), _labels(rep_b, rb.dataset)
-    check_label_sets(labels_c, labels_b, names)
-    paired = align_tables(
-        rc.tables["per_example"],
-        rb.tables["per_example"],
-        task=str(task_c),
-        names=names,
-        labels=labels_c,
-        allow_truncated=allow_truncated,
-    )
     model_b = rb.model if rb.model != rc.model else f"{rb.model} ({names[1]})"
     return compare_paired(
         paired,
