@@ -17,10 +17,12 @@ from assay.models._base import Model, ModelInfo
 
 __all__ = [
     "MAX_ROUNDS",
+    "ROW_METRICS",
     "Check",
     "CheckConfig",
     "RunContext",
     "check_names",
+    "gate_metric_names",
     "get_check",
     "register_check",
 ]
@@ -163,3 +165,19 @@ def parse_check_config(name: str, raw: dict[str, Any]) -> CheckConfig:
         return cls.Config.model_validate(raw)
     except Exception as e:
         raise ConfigError(f"checks.{name}: {e}") from None
+
+
+#: The metrics computed on a subset of rows (a slice, the training rows) when a check names none.
+ROW_METRICS: dict[str, list[str]] = {
+    "classification": ["accuracy", "f1_macro"],
+    "regression": ["mae", "rmse"],
+}
+
+
+def gate_metric_names(task: str, defaults: Mapping[str, list[str]]) -> list[str]:
+    """The default metric names a suite's gates may name: the task's, or both tasks' while the
+    suite leaves the task to be inferred (``auto``)."""
+    if task in defaults:
+        return list(defaults[task])
+    return [*defaults["classification"], *defaults["regression"]]
+

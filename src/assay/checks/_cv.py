@@ -35,7 +35,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay.checks._base import Check, CheckConfig, RunContext, register_check
+from assay.checks._base import Check, CheckConfig, RunContext, gate_metric_names, register_check
 from assay.checks._generalization import subset_rows
 from assay.checks._performance import resolve_task, summarise
 from assay.checks._predictions import collect_predictions
@@ -538,11 +538,5 @@ class CVCheck(Check):
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         assert isinstance(config, CVConfig)
-        names = config.metrics or (
-            _DEFAULT_METRICS["regression"]
-            if suite.task == "regression"
-            else _DEFAULT_METRICS["classification"]
-            if suite.task == "classification"
-            else _DEFAULT_METRICS["classification"] + _DEFAULT_METRICS["regression"]
-        )
+        names = config.metrics or gate_metric_names(suite.task, _DEFAULT_METRICS)
         return list(names) + [f"fold_sd.{m}" for m in names]

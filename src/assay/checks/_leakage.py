@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay.checks._base import Check, CheckConfig, RunContext, register_check
+from assay.checks._base import (
+    ROW_METRICS,
+    Check,
+    CheckConfig,
+    RunContext,
+    gate_metric_names,
+    register_check,
+)
 from assay.checks._generalization import sample_rows
 from assay.checks._performance import gather, summarise
 from assay.config._suite import Suite
@@ -32,7 +39,7 @@ from assay.stats._estimate import Estimate
 __all__ = ["LeakageCheck", "LeakageConfig"]
 
 _MAX_EXAMPLES = 20
-_DEFAULT_METRICS = {"classification": ["accuracy", "f1_macro"], "regression": ["mae", "rmse"]}
+_DEFAULT_METRICS = ROW_METRICS
 
 
 class MemorisationConfig(BaseModel):
@@ -377,7 +384,7 @@ class LeakageCheck(Check):
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         assert isinstance(config, LeakageConfig)
-        names = config.metrics or sorted({m for v in _DEFAULT_METRICS.values() for m in v})
+        names = config.metrics or gate_metric_names(suite.task, _DEFAULT_METRICS)
         pats = [
             "exact.rate",
             "near.rate",

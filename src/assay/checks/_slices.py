@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from assay.checks._base import Check, CheckConfig, RunContext, register_check
+from assay.checks._base import (
+    ROW_METRICS,
+    Check,
+    CheckConfig,
+    RunContext,
+    gate_metric_names,
+    register_check,
+)
 from assay.checks._performance import gather, summarise
 from assay.checks._predictions import Predictions
 from assay.config._suite import Suite
@@ -27,7 +34,7 @@ from assay.stats._estimate import Estimate
 __all__ = ["SlicesCheck"]
 
 LENGTH = "length"
-_DEFAULT_METRICS = {"classification": ["accuracy", "f1_macro"], "regression": ["mae", "rmse"]}
+_DEFAULT_METRICS = ROW_METRICS
 
 
 class SlicesConfig(CheckConfig):
@@ -167,13 +174,7 @@ class SlicesCheck(Check):
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         assert isinstance(config, SlicesConfig)
-        names = config.metrics or (
-            _DEFAULT_METRICS["regression"]
-            if suite.task == "regression"
-            else _DEFAULT_METRICS["classification"]
-            if suite.task == "classification"
-            else _DEFAULT_METRICS["classification"] + _DEFAULT_METRICS["regression"]
-        )
+        names = config.metrics or gate_metric_names(suite.task, _DEFAULT_METRICS)
         cols = _columns(config, suite) + ([LENGTH] if config.length_buckets else [])
         return [f"{c}.*.{m}" for c in cols for m in names]
 
