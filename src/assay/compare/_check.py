@@ -190,7 +190,7 @@ def _paired_generation(
     refs_all = ds.frame[ref_col].astype(str).tolist()
     refs = [refs_all[i] for i in rows]
     metrics = [m for m in gen.metrics if m not in ("bleu", "chrf", "ter", "length")]
-    embed = _embedder(gen.embedding_model) if "embedding_cosine" in metrics else None
+    embed = _embedder(gen.embedding_model, ctx) if "embedding_cosine" in metrics else None
     scored = []
     for outs in (outs_c, outs_b):
         summary = text_summary(
