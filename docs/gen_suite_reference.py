@@ -71,11 +71,10 @@ def _table(cls: type[BaseModel], skip: frozenset[str] = frozenset()) -> list[str
 
 
 def render() -> str:
+    import assay.checks  # noqa: F401  (registers the built-in checks)
     from assay.checks._base import check_names, get_check
-    from assay.checks._registry import ensure_builtin_checks
     from assay.config._suite import ColumnRoles, DatasetSpec, EngineSettings, Suite
 
-    ensure_builtin_checks()
     out = [
         "# Suite reference",
         "",

@@ -19,6 +19,9 @@ PACKAGES = [
     "assay.errors",
     "assay.perturb",
     "assay.tracking",
+    "assay.generalization",
+    "assay.integrations",
+    "assay.fairness",
     "assay.leakage",
     "assay.compare",
 ]

@@ -7,6 +7,7 @@ The public API::
     report = evaluate("suite.yaml")          # run a suite; writes out/report.json and report.html
     report.passed                            # every gate passed?
     report.result("performance").metrics["f1_macro"]   # Estimate(value, lower, upper, level, method, n)
+    assay.compare_reports("out/report.json", "prod/report.json").verdict   # go / no-go / inconclusive
 
 Names are imported on first use, so ``import assay`` stays fast and a subpackage being imported
 does not pull in the rest.
@@ -20,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from assay._version import __version__
 
 if TYPE_CHECKING:
-    from assay._evaluate import evaluate
-    from assay.config import Suite, load_suite
+    from assay._runner import evaluate, load_suite
+    from assay.config import Suite
     from assay.data import Dataset, load_dataset
     from assay.errors import AssayError
     from assay.models import Model, ModelInfo, Output, load_model
@@ -38,10 +39,11 @@ _WHERE = {
     "Output": "assay.models",
     "Report": "assay.report",
     "Suite": "assay.config",
-    "evaluate": "assay._evaluate",
+    "compare_reports": "assay._runner",
+    "evaluate": "assay._runner",
     "load_dataset": "assay.data",
     "load_model": "assay.models",
-    "load_suite": "assay.config",
+    "load_suite": "assay._runner",
 }
 
 __all__ = ["__version__", *sorted(_WHERE)]

@@ -74,7 +74,7 @@ def _key(folder: str, texts: Sequence[str]) -> str:
 def _encode(texts: list[str], *, folder: str, batch_size: int, progress: bool) -> np.ndarray:
     """Encode in chunks of 1,024 texts (each sorted by length inside the encoder), advancing a
     progress bar after each."""
-    from assay.engine._progress import ProgressDisplay
+    from assay._util._progress import ProgressDisplay
 
     chunk = 1024
     parts = []

@@ -17,7 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from assay import evaluate
-from assay.config import suite_from_dict
+from assay._runner import suite_from_dict
 from assay.errors import ModelError
 from assay.stats import corrected_resampled_t
 

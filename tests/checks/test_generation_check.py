@@ -13,9 +13,9 @@ pytest.importorskip("fastapi")
 import sacrebleu
 
 from assay import evaluate
+from assay._runner import suite_from_dict
+from assay._types import UNPARSEABLE_LABEL
 from assay.checks._judge import parse_pairwise, parse_score
-from assay.config import suite_from_dict
-from assay.models._verbalise import UNPARSEABLE_LABEL
 from lm_fixtures import tiny_gpt2
 from lm_server import LMServer
 

@@ -9,8 +9,8 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from assay import evaluate
-from assay.config import suite_from_dict
-from assay.models._verbalise import UNPARSEABLE_LABEL
+from assay._runner import suite_from_dict
+from assay._types import UNPARSEABLE_LABEL
 
 # id, text, label, the model's raw answer (None: the model parsed it to the right label)
 ROWS = [

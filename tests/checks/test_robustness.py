@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import assay
-from assay.config import load_suite
+from assay._runner import load_suite
 from assay.errors import ConfigError
 from assay.perturb import PerturbEnv, parse_recipe, perturb_inputs
 

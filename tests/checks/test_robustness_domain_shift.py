@@ -13,7 +13,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
 import assay
-from assay.config import load_suite
+from assay._runner import load_suite
 from assay.errors import ConfigError
 from assay.stats import proportion_difference
 

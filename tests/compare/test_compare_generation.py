@@ -15,7 +15,7 @@ import pytest
 from scipy.stats import binom, ttest_rel
 
 from assay import evaluate
-from assay.config import suite_from_dict
+from assay._runner import suite_from_dict
 from assay.errors import ConfigError
 from assay.metrics._text import token_f1_scores
 
@@ -115,7 +115,7 @@ def test_two_saved_generation_reports_compare_as_the_suite_does(tmp_path: Path) 
     from typer.testing import CliRunner
 
     from assay._cli.main import app
-    from assay.compare import compare_reports
+    from assay._runner import compare_reports
 
     both = _suite(tmp_path, {})
     together = evaluate(suite_from_dict(both), write=False, progress=False)

@@ -15,7 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import assay
-from assay.compare import CompareOptions, compare_reports
+from assay._runner import compare_reports
+from assay.compare import CompareOptions
 from assay.errors import ConfigError
 
 

@@ -10,7 +10,8 @@ from planted import per_example, planted
 from typer.testing import CliRunner
 
 from assay._cli.main import app
-from assay.compare import CompareOptions, compare_paired, compare_reports
+from assay._runner import compare_reports
+from assay.compare import CompareOptions, compare_paired
 from assay.errors import ConfigError, ReportError
 from assay.report import CheckResult, Report
 from assay.stats import Estimate

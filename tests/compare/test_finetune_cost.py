@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from assay import evaluate
-from assay.config import suite_from_dict
+from assay._runner import suite_from_dict
 from assay.errors import ConfigError
 from assay.report._console import print_summary
 from assay.report._html import render_html

@@ -16,7 +16,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import assay
-from assay.compare import CompareOptions, PairedPredictions, compare_paired, compare_reports
+from assay._runner import compare_reports
+from assay.compare import CompareOptions, PairedPredictions, compare_paired
 from assay.compare._auc import paired_macro_ovr_auc
 from assay.errors import ConfigError
 from assay.stats._paired_tests import paired_delong

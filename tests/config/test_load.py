@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.config import load_suite, suite_from_dict
+from assay._runner import load_suite, suite_from_dict
 from assay.errors import ConfigError
 
 BASE = {

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from assay import evaluate
-from assay.config import suite_from_dict
+from assay._runner import suite_from_dict
 from assay.errors import ConfigError
 from assay.models import ModelInfo, Output, register_model
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from assay import evaluate
-from assay.config import suite_from_dict
+from assay._runner import suite_from_dict
 from assay.errors import ConfigError
 from assay.leakage import embedding_duplicates
 

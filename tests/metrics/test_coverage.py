@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from assay.metrics import ConfusionCounts
+from assay.metrics._confusion import ConfusionCounts as _CC
 from assay.metrics._counts import count_metrics
-from assay.stats import ConfusionCounts, delong_auc
-from assay.stats._confusion import ConfusionCounts as _CC
+from assay.stats import delong_auc
 
 N_SIMS = 600
 LEVEL = 0.95

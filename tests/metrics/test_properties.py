@@ -8,8 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assay.metrics import classification_summary
-from assay.stats import ConfusionCounts
+from assay.metrics import ConfusionCounts, classification_summary
 
 LABELS = [0, 1, 2]
 

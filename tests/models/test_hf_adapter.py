@@ -11,9 +11,10 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from assay._types import UNPARSEABLE_LABEL  # noqa: E402
 from assay.errors import ConfigError, ModelError  # noqa: E402
 from assay.models import load_model  # noqa: E402
-from assay.models._verbalise import UNPARSEABLE_LABEL, Verbaliser  # noqa: E402
+from assay.models._verbalise import Verbaliser  # noqa: E402
 from lm_fixtures import minilm_path, tiny_gpt2  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

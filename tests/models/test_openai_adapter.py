@@ -13,10 +13,11 @@ pytest.importorskip("fastapi")
 pytest.importorskip("transformers")
 
 from assay import evaluate
-from assay.config import Suite, suite_from_dict
+from assay._runner import suite_from_dict
+from assay._types import UNPARSEABLE_LABEL
+from assay.config import Suite
 from assay.errors import ModelError
 from assay.models import load_model
-from assay.models._verbalise import UNPARSEABLE_LABEL
 from lm_fixtures import tiny_gpt2
 from lm_server import LMServer
 

@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from assay.config import suite_from_dict
+from assay._runner import suite_from_dict
+from assay._runner._gates import evaluate_gates, parse_gate
 from assay.errors import ConfigError
 from assay.report import CheckResult
-from assay.report._gates import evaluate_gates, parse_gate
 from assay.stats import Estimate
 
 BASE = {

@@ -18,7 +18,7 @@ import pytest
 from rich.console import Console
 
 from assay import evaluate
-from assay.config import suite_from_dict
+from assay._runner import suite_from_dict
 from assay.report._console import print_summary
 from assay.report._html import SECTIONS, render_html
 from assay.report._schema import Report

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assay.compare import CompareOptions, PairedPredictions, compare_paired, to_check_result
+from assay.checks._compare import to_check_result
+from assay.compare import CompareOptions, PairedPredictions, compare_paired
 from assay.report import CheckResult, Report, render_markdown, write_markdown
 
 

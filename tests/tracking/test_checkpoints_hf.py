@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from assay._checkpoints import find_checkpoints  # noqa: E402
 from assay._cli.main import app  # noqa: E402
+from assay._runner import find_checkpoints  # noqa: E402
 from assay.report import Report  # noqa: E402
 from lm_fixtures import minilm_path  # noqa: E402
 

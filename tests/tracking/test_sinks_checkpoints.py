@@ -15,8 +15,8 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from typer.testing import CliRunner
 
-from assay._checkpoints import find_checkpoints
 from assay._cli.main import app
+from assay._runner import find_checkpoints
 from assay.errors import ConfigError
 from assay.report import Report
 

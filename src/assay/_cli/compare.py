@@ -75,8 +75,8 @@ def compare(
     """Compare two Reports example by example: go (exit 0), no-go (1) or inconclusive (3)."""
     import json
 
-    from assay.compare import CompareOptions, compare_reports
-    from assay.compare._document import comparison_report
+    from assay._runner import compare_reports, comparison_report
+    from assay.compare import CompareOptions
 
     with user_errors():
         opts = CompareOptions(

@@ -29,7 +29,7 @@ def curves(
     as_json: Annotated[bool, typer.Option("--json", help="Print the diagnosis as JSON.")] = False,
 ) -> None:
     """Read a training log and say whether (and from which step) the model overfits."""
-    from assay.tracking import diagnose, read_log
+    from assay.generalization import diagnose, read_log
 
     console = Console()
     with user_errors():

@@ -33,7 +33,7 @@ def cv(
 ) -> None:
     """Run only the suite's cross-validation (options here override checks.cv)."""
     import assay
-    from assay.config import load_suite
+    from assay._runner import load_suite
     from assay.report._console import print_summary
 
     with user_errors():

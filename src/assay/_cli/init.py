@@ -25,7 +25,7 @@ def init(
     ] = False,
 ) -> None:
     """Write a starter suite.yaml, inferring the column roles from the data."""
-    from assay.config import write_starter_suite
+    from assay._runner import write_starter_suite
 
     if out.exists() and not force:
         err_console.print(f"[bold red]error:[/] {out} exists; pass --force to overwrite it")

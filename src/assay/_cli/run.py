@@ -58,7 +58,7 @@ def run(
     series = None
     with user_errors():
         if checkpoints is not None:
-            from assay._checkpoints import checkpoint_series, evaluate_checkpoints
+            from assay._runner import checkpoint_series, evaluate_checkpoints
 
             report = evaluate_checkpoints(
                 suite, checkpoints, out=out, data=data, trust=trust or None, no_cache=no_cache,

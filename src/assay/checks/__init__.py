@@ -1,5 +1,22 @@
-"""Checks: one module per pillar; each plans Requests and scores Responses."""
+"""Checks: one thin module per pillar; each plans Requests and scores Responses.
 
+Importing this package registers the built-in checks (each module's ``@register_check``).
+"""
+
+from assay.checks import (  # noqa: F401  (importing registers the built-in checks)
+    _compare,
+    _cv,
+    _domain_shift,
+    _fairness,
+    _finetune_cost,
+    _generalization,
+    _generation,
+    _leakage,
+    _performance,
+    _robustness,
+    _slices,
+    _weak_slices,
+)
 from assay.checks._base import (
     Check,
     CheckConfig,

@@ -16,8 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay.data._labels import canonical_label
-from assay.engine._types import Request, Response, content_key
+from assay._types import Request, Response, canonical_label, content_key
 from assay.perturb._base import PerturbEnv, rng_for
 from assay.perturb._text import STOPWORDS, word_spans
 

@@ -9,11 +9,10 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from assay._types import Model, ModelInfo, Request, Response, content_key
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
-from assay.engine._types import Request, Response, content_key
 from assay.errors import ConfigError
-from assay.models._base import Model, ModelInfo
 
 __all__ = [
     "MAX_ROUNDS",

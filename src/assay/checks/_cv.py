@@ -35,15 +35,14 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay._types import ModelInfo, Output, Payload, Request, Response, Task, content_key
 from assay.checks._base import Check, CheckConfig, RunContext, gate_metric_names, register_check
 from assay.checks._generalization import subset_rows
 from assay.checks._performance import resolve_task, summarise
 from assay.checks._predictions import collect_predictions
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
-from assay.engine._types import Request, Response, content_key
 from assay.errors import ConfigError, ModelError
-from assay.models._base import ModelInfo, Output, Payload, Task
 from assay.report._schema import CheckResult
 from assay.stats._estimate import Estimate
 

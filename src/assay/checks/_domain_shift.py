@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from assay._types import Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import gather
 from assay.config._suite import Suite
-from assay.engine._types import Response
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult
 from assay.stats._estimate import Estimate

@@ -24,12 +24,11 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay._types import ERROR_LABEL, Request, Response, content_key
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import gather
-from assay.checks._predictions import ERROR_LABEL
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
-from assay.engine._types import Request, Response, content_key
 from assay.errors import ConfigError
 from assay.fairness._groups import (
     CLASSIFICATION_GROUP_METRICS,

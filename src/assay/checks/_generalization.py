@@ -2,7 +2,7 @@
 
 From a training log (TensorBoard, ``trainer_state.json``, MLflow, CSV/JSONL) it reports the gap
 between training and validation at the best and last step, the divergence point, the best step,
-an early-stopping recommendation and a verdict (see :mod:`assay.tracking._diagnose`).
+an early-stopping recommendation and a verdict (see :mod:`assay.generalization._diagnose`).
 
 When the suite has a training dataset (``train_data``, default ``train``) it also scores the model
 on (a seeded sample of) it and on the test data, and reports the train–test gap with an interval:
@@ -18,12 +18,12 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from assay._types import Request, Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import resolve_task
 from assay.checks._predictions import Predictions, collect_predictions
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
-from assay.engine._types import Request, Response
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult
 from assay.stats._estimate import Estimate
@@ -131,7 +131,7 @@ class GeneralizationCheck(Check):
         return [train_reqs[i] for i in rows] + ctx.original_requests(self.model, test)
 
     def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
-        from assay.tracking import diagnose, read_log
+        from assay.generalization import diagnose, read_log
 
         cfg = self.config
         assert isinstance(cfg, GeneralizationConfig)

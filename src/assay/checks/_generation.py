@@ -9,12 +9,12 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay._types import UNPARSEABLE_LABEL, Request, Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._judge import JudgeConfig, judge_next_requests, judge_score
+from assay.compare._metrics import GENERATION_COMPARABLE
 from assay.config._suite import Suite
-from assay.engine._types import Request, Response
 from assay.errors import ConfigError
-from assay.models._verbalise import UNPARSEABLE_LABEL
 from assay.report._schema import CheckResult, ErrorSummary
 from assay.stats import wilson_interval
 
@@ -187,8 +187,6 @@ class GenerationCheck(Check):
                 examples.append(
                     {"id": ds.ids[rows[k]], "kind": "refusal", "output": _clip(texts[k])}
                 )
-        from assay.compare._metrics import GENERATION_COMPARABLE
-
         kept = [m for m in GENERATION_COMPARABLE if m in summary.per_example]
         if kept:
             # per-example scores, for comparing two saved reports (`assay compare`)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay.engine._types import Request, Response, content_key
+from assay._types import Request, Response, content_key
 from assay.errors import ConfigError
 from assay.stats import Estimate, as_generator, wilson_interval
 

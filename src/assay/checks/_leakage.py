@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay._types import Request, Response, content_key
 from assay.checks._base import (
     ROW_METRICS,
     Check,
@@ -31,7 +32,6 @@ from assay.checks._generalization import sample_rows
 from assay.checks._performance import gather, summarise
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
-from assay.engine._types import Request, Response, content_key
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult
 from assay.stats._estimate import Estimate

@@ -8,12 +8,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from assay._types import ERROR_LABEL, UNPARSEABLE_LABEL, Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
-from assay.checks._predictions import ERROR_LABEL, Predictions, collect_predictions
+from assay.checks._predictions import Predictions, collect_predictions
 from assay.config._suite import Suite
-from assay.engine._types import Response
 from assay.errors import ConfigError
-from assay.models._verbalise import UNPARSEABLE_LABEL
 from assay.report._schema import CheckResult
 from assay.stats import wilson_interval
 

@@ -8,18 +8,13 @@ from typing import Literal
 
 import numpy as np
 
+from assay._types import ERROR_LABEL, UNPARSEABLE_LABEL, Output, Request, Response, canonical_label
 from assay.data._dataset import Dataset
-from assay.data._labels import canonical_label
-from assay.engine._types import Request, Response
 from assay.errors import ModelError
-from assay.models._base import Output
-from assay.models._verbalise import UNPARSEABLE_LABEL
 from assay.report._schema import ErrorSummary
 
-__all__ = ["ERROR_LABEL", "Predictions", "collect_predictions"]
+__all__ = ["Predictions", "collect_predictions"]
 
-#: The predicted class of a failed call when errors count as wrong answers.
-ERROR_LABEL = "(error)"
 _MAX_ERROR_EXAMPLES = 10
 _PROBA_TOLERANCE = 1e-3
 

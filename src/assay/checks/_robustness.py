@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay._types import Request, Response, canonical_label, content_key
 from assay.checks._adversarial import AdversarialConfig, AdversarialSearch
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import gather
@@ -27,8 +28,6 @@ from assay.checks._robustness_tests import (
     score_mft,
 )
 from assay.config._suite import DatasetSpec, Suite
-from assay.data._labels import canonical_label
-from assay.engine._types import Request, Response, content_key
 from assay.errors import ConfigError
 from assay.perturb._apply import Variant, perturb_inputs, variants_from_config
 from assay.perturb._base import PerturbEnv

@@ -11,8 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay.data._labels import canonical_label
-from assay.engine._types import Response
+from assay._types import Response, canonical_label
 from assay.errors import ConfigError
 from assay.perturb._apply import Variant, variants_from_config
 

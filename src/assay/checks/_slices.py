@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from assay._types import Response
 from assay.checks._base import (
     ROW_METRICS,
     Check,
@@ -26,7 +27,6 @@ from assay.checks._base import (
 from assay.checks._performance import gather, summarise
 from assay.checks._predictions import Predictions
 from assay.config._suite import Suite
-from assay.engine._types import Response
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult
 from assay.stats._estimate import Estimate

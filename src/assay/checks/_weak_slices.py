@@ -27,12 +27,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay._types import Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import gather
 from assay.checks._predictions import Predictions
 from assay.checks._slices import _length_buckets, _worse_than_rest_pvalue
 from assay.config._suite import Suite
-from assay.engine._types import Response
 from assay.errors import ConfigError
 from assay.perturb._text import STOPWORDS
 from assay.report._schema import CheckResult

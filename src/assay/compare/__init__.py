@@ -1,8 +1,12 @@
 """Paired comparison of a candidate with the model in production, and the go / no-go decision.
 
-from assay.compare import compare_reports
-c = compare_reports("out/report.json", "prod/report.json")
-c.verdict, c.reasons      # "go" | "no-go" | "inconclusive", and why
+A pillar library over arrays: ``compare_paired`` takes both models' answers on the same examples
+(``PairedPredictions``) and returns a ``Comparison``. The ``compare`` check and
+``assay.compare_reports`` (two saved Reports) are built on it::
+
+    import assay
+    c = assay.compare_reports("out/report.json", "prod/report.json")
+    c.verdict, c.reasons      # "go" | "no-go" | "inconclusive", and why
 """
 
 from assay.compare._compare import (
@@ -13,7 +17,6 @@ from assay.compare._compare import (
     compare_paired,
 )
 from assay.compare._paired import PairedPredictions, align_tables
-from assay.compare._reports import compare_reports, to_check_result
 
 __all__ = [
     "CompareOptions",
@@ -23,6 +26,4 @@ __all__ = [
     "Verdict",
     "align_tables",
     "compare_paired",
-    "compare_reports",
-    "to_check_result",
 ]

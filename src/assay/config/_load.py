@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from assay.config._suite import Suite
 from assay.errors import ConfigError
 
-__all__ = ["ENV_OVERRIDES", "load_suite", "suite_from_dict"]
+__all__ = ["ENV_OVERRIDES", "read_suite", "read_suite_dict"]
 
 #: Environment variables that override the suite file (explicit arguments override them).
 ENV_OVERRIDES: dict[str, tuple[str, type]] = {
@@ -23,8 +23,9 @@ ENV_OVERRIDES: dict[str, tuple[str, type]] = {
 }
 
 
-def load_suite(path: str | Path, *, overrides: dict[str, Any] | None = None) -> Suite:
-    """Read and validate a suite file.
+def read_suite(path: str | Path, *, overrides: dict[str, Any] | None = None) -> Suite:
+    """Read a suite file and validate its fields (the runner's ``load_suite`` then validates the
+    checks' options and the gates against the whole suite).
 
     Precedence, highest first: ``overrides`` (explicit arguments and CLI flags), ``ASSAY_*``
     environment variables (``ASSAY_SEED``, ``ASSAY_LEVEL``, ``ASSAY_OUT``), the file, defaults.
@@ -44,7 +45,7 @@ def load_suite(path: str | Path, *, overrides: dict[str, Any] | None = None) -> 
         >>> import tempfile, pathlib
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "suite.yaml"
         >>> _ = p.write_text("data: {path: t.csv, input: text, label: y}\\nmodels: {m: 'python:mod:f'}\\n")
-        >>> load_suite(p).primary_model
+        >>> read_suite(p).primary_model
         'm'
     """
     p = Path(path)
@@ -67,17 +68,18 @@ def load_suite(path: str | Path, *, overrides: dict[str, Any] | None = None) -> 
         raise ConfigError(f"{p}: the suite file is empty; it needs at least `data:` and `models:`")
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: the suite must be a mapping of fields, found {type(raw).__name__}")
-    return suite_from_dict(raw, base_dir=p.resolve().parent, source=str(p), overrides=overrides)
+    return read_suite_dict(raw, base_dir=p.resolve().parent, source=str(p), overrides=overrides)
 
 
-def suite_from_dict(
+def read_suite_dict(
     raw: dict[str, Any],
     *,
     base_dir: Path = Path("."),
     source: str = "suite",
     overrides: dict[str, Any] | None = None,
 ) -> Suite:
-    """Validate a suite given as a dict (what :func:`load_suite` does after parsing YAML)."""
+    """Validate the fields of a suite given as a dict (what :func:`read_suite` does after parsing
+    YAML)."""
     data = dict(raw)
     for var, (field, cast) in ENV_OVERRIDES.items():
         if var in os.environ:
@@ -95,23 +97,6 @@ def suite_from_dict(
     except ValidationError as e:
         raise ConfigError(f"{source}: invalid suite:\n{_format_errors(e)}") from None
     suite.base_dir = base_dir
-    # Local imports: the check registry and gates import config.
-    from assay.checks._base import parse_check_config
-    from assay.checks._registry import ensure_builtin_checks
-    from assay.report._gates import validate_gates
-
-    ensure_builtin_checks()
-    configs = {name: parse_check_config(name, opts) for name, opts in suite.checks.items()}
-    for ds_name in [c.dataset for c in configs.values() if c.dataset]:
-        if ds_name not in suite.data:
-            raise ConfigError(
-                f"{source}: checks: dataset {ds_name!r} is not declared; declared: {', '.join(suite.data)}"
-            )
-    from assay.checks._base import get_check
-
-    for name, cfg in configs.items():
-        get_check(name).validate_suite(cfg, suite, source=source)
-    validate_gates(suite.gates, suite, configs, source=source)
     return suite
 
 

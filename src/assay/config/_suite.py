@@ -77,7 +77,7 @@ class DatasetSpec(ColumnRoles):
     @classmethod
     def _canonical_labels(cls, v: Any) -> Any:
         # `labels: [0, 1]` in YAML gives ints; labels are compared as canonical strings.
-        from assay.data._labels import canonical_label
+        from assay._types import canonical_label
 
         if isinstance(v, list):
             try:

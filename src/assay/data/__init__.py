@@ -6,9 +6,9 @@ and returns a ``Dataset`` indexed by string ids. ``read_table`` reads any of tho
 validation, and ``infer_roles`` guesses column roles for ``assay init``.
 """
 
+from assay._types import canonical_label
 from assay.data._dataset import Dataset
 from assay.data._infer import InferredRoles, infer_roles
-from assay.data._labels import canonical_label
 from assay.data._load import load_dataset
 from assay.data._readers import read_table
 

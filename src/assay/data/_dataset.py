@@ -8,9 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay._types import Payload, canonical_label
 from assay.config._suite import DatasetSpec
-from assay.data._labels import canonical_label
-from assay.models._base import Payload
 
 __all__ = ["Dataset"]
 

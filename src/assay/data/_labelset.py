@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from assay.data._labels import canonical_label
+from assay._types import canonical_label
 from assay.errors import DataError
 
 __all__ = ["MAX_CLASSES", "declared_labels", "infer_label_set", "sort_labels"]

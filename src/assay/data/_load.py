@@ -9,10 +9,10 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
+from assay._types import canonical_label
 from assay.config._suite import DatasetSpec
 from assay.data._dataset import Dataset
 from assay.data._formats import resolve_source
-from assay.data._labels import canonical_label
 from assay.data._labelset import declared_labels, infer_label_set
 from assay.data._readers import DEFAULT_CHUNK_ROWS, finalize, iter_chunks
 from assay.data._validate import Problem, RowValidator, check_columns, role_columns

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay._types import canonical_label
 from assay.config._suite import ColumnRoles
-from assay.data._labels import canonical_label
 from assay.data._readers import coerce_text_columns
 from assay.errors import DataError
 

@@ -10,8 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from assay.engine._types import Response
-from assay.models._base import Output
+from assay._types import Output, Response
 
 __all__ = ["ResponseCache"]
 

@@ -13,13 +13,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from assay._types import Model, Output, Request, Response
+from assay._util._progress import ProgressDisplay
+from assay._util._retry import backoff_delay, describe_error, is_retryable
 from assay.config._suite import EngineSettings
 from assay.engine._cache import ResponseCache
-from assay.engine._progress import ProgressDisplay
-from assay.engine._retry import backoff_delay, describe_error, is_retryable
-from assay.engine._types import Request, Response
 from assay.errors import ConfigError, ModelError
-from assay.models._base import Model, Output
 
 __all__ = ["Engine", "EngineStats"]
 

@@ -20,10 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from assay.data._labels import canonical_label
-from assay.engine._types import Request, Response
+from assay._types import Output, Request, Response, canonical_label
 from assay.fairness._lexicon import lexicon_score, polarity
-from assay.models._base import Output
 from assay.stats._bootstrap import (
     block_codes,
     block_multiplicities,

@@ -10,9 +10,8 @@ from typing import Any, get_args
 
 import numpy as np
 
-from assay.data._labels import canonical_label
+from assay._types import Output, Task, canonical_label
 from assay.errors import ConfigError, ModelError
-from assay.models._base import Output, Task
 
 __all__ = [
     "TASKS",

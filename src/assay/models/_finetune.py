@@ -213,7 +213,7 @@ def finetune_classifier(
         model.train()
         return total / max(len(et), 1)
 
-    from assay.engine._progress import ProgressDisplay
+    from assay._util._progress import ProgressDisplay
 
     t0 = time.perf_counter()
     step = 0

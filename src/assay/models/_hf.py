@@ -10,12 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assay.data._labels import canonical_label
+from assay._types import UNPARSEABLE_LABEL, ModelInfo, Output, Payload, Task, canonical_label
 from assay.errors import ConfigError, MissingDependencyError, ModelError
-from assay.models._base import ModelInfo, Output, Payload, Task
 from assay.models._convert import parse_task, resolve_path
 from assay.models._registry import check_options, register_model
-from assay.models._verbalise import UNPARSEABLE_LABEL, Verbaliser, render_prompt
+from assay.models._verbalise import Verbaliser, render_prompt
 
 __all__ = ["HFModel", "checkpoint_fingerprint"]
 

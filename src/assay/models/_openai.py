@@ -23,13 +23,13 @@ from typing import Any
 
 import httpx
 
-from assay.engine._retry import backoff_delay
+from assay._types import UNPARSEABLE_LABEL, ModelInfo, Output, Payload, Task
+from assay._util._retry import backoff_delay
 from assay.errors import ConfigError, ModelError
-from assay.models._base import ModelInfo, Output, Payload, Task
 from assay.models._convert import parse_task
 from assay.models._registry import check_options, redact_spec, register_model
 from assay.models._sse import sse_data
-from assay.models._verbalise import UNPARSEABLE_LABEL, Verbaliser, render_prompt
+from assay.models._verbalise import Verbaliser, render_prompt
 
 __all__ = ["DEFAULT_KEY_ENV", "OpenAIModel"]
 

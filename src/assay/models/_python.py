@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from assay._types import ModelInfo, Output, Payload, Task
 from assay.errors import ModelError
-from assay.models._base import ModelInfo, Output, Payload, Task
 from assay.models._convert import (
     coerce_output,
     parse_task,
@@ -81,7 +81,7 @@ class PythonModel:
         self.max_concurrency = max_concurrency
 
     def info(self) -> ModelInfo:
-        from assay.data._labels import canonical_label
+        from assay._types import canonical_label
 
         task: Task = self._task or "classification"
         labels = (

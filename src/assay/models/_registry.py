@@ -8,8 +8,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from assay._types import Model
 from assay.errors import ConfigError, ModelError
-from assay.models._base import Model
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -7,9 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from assay.data._labels import canonical_label
+from assay._types import ModelInfo, Output, Payload, Task, canonical_label
 from assay.errors import ModelError, TrustRequiredError
-from assay.models._base import ModelInfo, Output, Payload, Task
 from assay.models._convert import file_sha256, parse_task, probabilities_from, resolve_path
 from assay.models._registry import check_options, register_model
 

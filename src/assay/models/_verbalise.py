@@ -9,15 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assay.data._labels import canonical_label
+from assay._types import canonical_label
 from assay.errors import ConfigError
 
-__all__ = ["UNPARSEABLE_LABEL", "Verbaliser", "render_prompt"]
-
-#: The label of an answer that names no class. It is an answer (not an error): it counts as a
-#: wrong prediction in every metric, shows as its own column of the confusion matrix, and its rate
-#: is reported with an interval (``unparseable_rate``).
-UNPARSEABLE_LABEL = "(unparseable)"
+__all__ = ["Verbaliser", "render_prompt"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

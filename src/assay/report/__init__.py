@@ -1,7 +1,6 @@
-"""The Report schema, gates and sinks (console, HTML, Markdown, JUnit XML, model card)."""
+"""The Report schema and its sinks (console, HTML, Markdown, JUnit XML, model card)."""
 
 from assay.report._console import print_summary
-from assay.report._gates import Gate, evaluate_gates, parse_gate, validate_gates
 from assay.report._html import render_html, write_html
 from assay.report._junit import render_junit, write_junit
 from assay.report._markdown import render_markdown, write_markdown
@@ -12,17 +11,13 @@ __all__ = [
     "SCHEMA_VERSION",
     "CheckResult",
     "ErrorSummary",
-    "Gate",
     "GateOutcome",
     "Report",
-    "evaluate_gates",
-    "parse_gate",
     "print_summary",
     "render_html",
     "render_junit",
     "render_markdown",
     "render_model_card",
-    "validate_gates",
     "write_html",
     "write_junit",
     "write_markdown",

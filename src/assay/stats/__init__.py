@@ -1,6 +1,5 @@
 """Intervals and tests: Estimate, Wilson, bootstrap over counts, DeLong, tests, corrections."""
 
-from assay.stats._confusion import ConfusionCounts
 from assay.stats._delong import delong_auc
 from assay.stats._difference import mean_difference, proportion_difference
 from assay.stats._estimate import Estimate
@@ -21,7 +20,6 @@ from assay.stats._tests import benjamini_hochberg, two_proportion_test
 from assay.stats._wilson import wilson_interval
 
 __all__ = [
-    "ConfusionCounts",
     "Estimate",
     "PairedAUC",
     "RandomState",

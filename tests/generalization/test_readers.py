@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from assay.errors import ConfigError
-from assay.tracking import diagnose, read_log
+from assay.generalization import diagnose, read_log
 
 STEPS = list(range(10, 110, 10))
 TRAIN = [1.0 / (1 + 0.3 * i) for i in range(10)]

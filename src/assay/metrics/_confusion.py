@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from assay.errors import MetricError
+from assay.metrics._classification import ClassificationSummary, summary_from_counts
+from assay.metrics._validation import check_labels, check_same_length, encode_labels
 from assay.stats._policy import ZeroDivision
 from assay.stats._random import RandomState
-
-if TYPE_CHECKING:
-    from assay.metrics._classification import ClassificationSummary
 
 __all__ = ["ConfusionCounts"]
 
@@ -61,8 +60,6 @@ class ConfusionCounts:
         cls, y_true: ArrayLike, y_pred: ArrayLike, *, labels: Sequence[Any]
     ) -> ConfusionCounts:
         """Count ``(true, predicted)`` pairs; every value must be in ``labels``."""
-        from assay.metrics._validation import check_labels, check_same_length, encode_labels
-
         labs = check_labels(labels)
         t = encode_labels(y_true, labs, name="y_true")
         p = encode_labels(y_pred, labs, name="y_pred")
@@ -112,8 +109,6 @@ class ConfusionCounts:
     ) -> ClassificationSummary:
         """The count-based part of ``classification_summary`` (identical numbers and intervals
         for the same ``random_state``)."""
-        from assay.metrics._classification import summary_from_counts
-
         return summary_from_counts(
             self.counts,
             list(self.labels),

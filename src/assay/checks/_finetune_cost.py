@@ -12,10 +12,10 @@ from collections.abc import Mapping
 
 from pydantic import Field
 
+from assay._types import Response
 from assay.checks._base import CheckConfig, RunContext, register_check
-from assay.compare._check import CompareCheck, CompareConfig
+from assay.checks._compare import CompareCheck, CompareConfig
 from assay.config._suite import Suite
-from assay.engine._types import Response
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult
 

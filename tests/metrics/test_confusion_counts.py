@@ -8,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assay.errors import MetricError
-from assay.metrics import classification_summary
-from assay.stats import ConfusionCounts
+from assay.metrics import ConfusionCounts, classification_summary
 
 LABELS = ["a", "b", "c"]
 pairs = st.lists(

@@ -10,18 +10,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import assay.checks  # noqa: F401  (registers the built-in checks)
+from assay._runner._gates import evaluate_gates
+from assay._runner._suite import load_suite
+from assay._types import Model, ModelInfo, Request
 from assay._version import __version__
 from assay.checks._base import MAX_ROUNDS, Check, RunContext, get_check, parse_check_config
-from assay.checks._registry import ensure_builtin_checks
-from assay.config._load import load_suite
 from assay.config._suite import ModelEntry, Suite
-from assay.data._dataset import Dataset
-from assay.engine._types import Request
-from assay.models._base import Model, ModelInfo
-from assay.report._gates import evaluate_gates
+from assay.data import Dataset, load_dataset
+from assay.engine import Engine
+from assay.models import load_model
+from assay.report._html import write_html
 from assay.report._schema import Report
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "write_report_files"]
 
 _PACKAGES = (
     "numpy",
@@ -70,13 +72,8 @@ def evaluate(
         >>> report = evaluate("examples/sentiment/suite.yaml")  # doctest: +SKIP
         >>> report.result("performance").metrics["accuracy"]  # doctest: +SKIP
     """
-    from assay.data import load_dataset
-    from assay.engine import Engine
-    from assay.models import load_model
-
     started = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    ensure_builtin_checks()
     overrides: dict[str, Any] = {"seed": seed}
     if isinstance(suite, Suite):
         s = suite.model_copy(update={k: v for k, v in overrides.items() if v is not None})
@@ -188,8 +185,6 @@ def evaluate(
 
 def write_report_files(report: Report, out_dir: Path) -> dict[str, Path]:
     """Write ``report.json`` and ``report.html`` into ``out_dir``; return their paths."""
-    from assay.report._html import write_html
-
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "json": report.save(out_dir / "report.json"),

@@ -1,17 +1,23 @@
-"""Comparing two saved Reports, and turning a Comparison into a CheckResult (the ``compare`` check)."""
+"""Comparing two saved Reports (``assay compare``), and a Report holding that comparison so every
+sink (HTML, Markdown) can render it."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from assay.compare._compare import CompareOptions, Comparison, compare_paired
+import numpy as np
+
+from assay._version import __version__
+from assay.checks._compare import to_check_result
+from assay.compare import CompareOptions, Comparison, PairedPredictions, compare_paired
+from assay.compare._metrics import GENERATION_COMPARABLE
 from assay.compare._paired import align_tables, check_label_sets
 from assay.errors import ReportError
 from assay.report._schema import CheckResult, Report
-from assay.stats._estimate import Estimate
 
-__all__ = ["compare_reports", "comparison_from_result", "to_check_result"]
+__all__ = ["compare_reports", "comparison_report"]
 
 
 def _performance(report: Report, name: str, model: str | None) -> CheckResult:
@@ -45,11 +51,6 @@ def _generation(report: Report, model: str | None) -> CheckResult | None:
 
 def _paired_generation(rc: CheckResult, rb: CheckResult, names: tuple[str, str]) -> Any:
     """Two generation results' per-example scores, paired by example id."""
-    import numpy as np
-
-    from assay.compare._metrics import GENERATION_COMPARABLE
-    from assay.compare._paired import PairedPredictions
-
     tc, tb = rc.tables["per_example"], rb.tables["per_example"]
     ids_c, ids_b = [str(i) for i in tc["id"]], [str(i) for i in tb["id"]]
     only_c, only_b = sorted(set(ids_c) - set(ids_b)), sorted(set(ids_b) - set(ids_c))
@@ -156,24 +157,39 @@ def compare_reports(
     )
 
 
-def to_check_result(c: Comparison) -> CheckResult:
-    """The Comparison as the ``compare`` check's result: metric ``<metric>.diff`` (candidate −
-    baseline with its paired interval) and the whole comparison in table ``comparison``."""
-    metrics: dict[str, Estimate] = {f"{m.metric}.diff": m.difference for m in c.metrics}
-    word = {"go": "GO", "no-go": "NO-GO", "inconclusive": "INCONCLUSIVE"}[c.verdict]
-    flags = [f"{word} against {c.baseline}: {reason}" for reason in c.reasons[:3]]
-    return CheckResult(
-        check="compare",
-        model=c.candidate,
-        dataset=c.dataset,
-        n=c.n,
-        metrics=metrics,
-        tables={"comparison": c.to_dict()},
-        flags=flags if c.verdict != "go" else [],
+def comparison_report(
+    c: Comparison, candidate: Report | str | Path, baseline: Report | str | Path
+) -> Report:
+    """The comparison and both models' performance results as one Report (no gates).
+
+    The per-example tables are dropped (the comparison already used them)."""
+    rc = candidate if isinstance(candidate, Report) else Report.load(candidate)
+    rb = baseline if isinstance(baseline, Report) else Report.load(baseline)
+    results = [to_check_result(c)]
+    for rep, model in ((rc, c.candidate), (rb, c.baseline)):
+        for r in rep.results:
+            if r.check == "performance":
+                tables = {k: v for k, v in r.tables.items() if k != "per_example"}
+                results.append(r.model_copy(update={"model": model, "tables": tables}))
+                break
+    models = [{**m, "name": c.candidate} for m in rc.models[:1]]
+    models += [{**m, "name": c.baseline} for m in rb.models[:1]]
+    return Report(
+        assay_version=__version__,
+        suite_name=f"{c.candidate} vs {c.baseline}",
+        suite={
+            "compare": {
+                "candidate": str(candidate if not isinstance(candidate, Report) else rc.suite_name),
+                "baseline": str(baseline if not isinstance(baseline, Report) else rb.suite_name),
+            }
+        },
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        duration_s=0.0,
+        seed=rc.seed,
+        level=c.level,
+        datasets=rc.datasets,
+        models=models,
+        environment=rc.environment,
+        results=results,
+        notes=list(c.notes),
     )
-
-
-def comparison_from_result(r: CheckResult) -> dict[str, Any] | None:
-    """The comparison table of a ``compare`` result (what the sinks read), or None."""
-    table = r.tables.get("comparison") if r.check == "compare" else None
-    return table if isinstance(table, dict) else None

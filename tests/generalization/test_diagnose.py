@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assay.tracking import Series, TrainingLog, diagnose, smooth
+from assay.generalization import Series, TrainingLog, diagnose, smooth
 
 
 def _log(train: list[float], val: list[float], steps: list[int] | None = None) -> TrainingLog:

@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from assay.data import infer_roles
+
 __all__ = ["write_starter_suite"]
 
 
@@ -26,8 +28,6 @@ def write_starter_suite(
     Raises:
         DataError: the data file cannot be read, or ``label`` is not one of its columns.
     """
-    from assay.data import infer_roles
-
     out_path = Path(out)
     roles, reasons = infer_roles(data, label=label)
     rel = os.path.relpath(Path(data).resolve(), out_path.resolve().parent)

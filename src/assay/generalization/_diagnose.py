@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from assay.errors import ConfigError
-from assay.tracking._log import Series, TrainingLog
+from assay.generalization._log import Series, TrainingLog
 
 __all__ = ["CurvePair", "Diagnosis", "diagnose", "find_pair", "metric_direction", "smooth"]
 
@@ -235,7 +235,7 @@ def diagnose(
             message lists the series and their steps, and how to map them).
 
     Example:
-        >>> from assay.tracking import Series, TrainingLog
+        >>> from assay.generalization import Series, TrainingLog
         >>> steps = list(range(1, 11))
         >>> tr = Series.build("train/loss", steps, [1 / s for s in steps])
         >>> va = Series.build("eval/loss", steps, [1.0, .8, .6, .5, .45, .5, .6, .7, .8, .9])

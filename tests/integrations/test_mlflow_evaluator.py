@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from assay.errors import ConfigError, MissingDependencyError
-from assay.tracking._mlflow_evaluator import AssayEvaluator
+from assay.integrations._mlflow_evaluator import AssayEvaluator
 
 
 def _full_mlflow() -> bool:
@@ -22,7 +22,7 @@ def _full_mlflow() -> bool:
 
 def test_entry_point_is_registered() -> None:
     (ep,) = [e for e in entry_points(group="mlflow.model_evaluator") if e.name == "assay"]
-    assert ep.value == "assay.tracking._mlflow_evaluator:AssayEvaluator"
+    assert ep.value == "assay.integrations._mlflow_evaluator:AssayEvaluator"
     assert ep.load() is AssayEvaluator
 
 

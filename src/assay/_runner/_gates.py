@@ -15,14 +15,11 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from assay.checks._base import CheckConfig, get_check
+from assay.config import Suite
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult, GateOutcome
-
-if TYPE_CHECKING:
-    from assay.checks._base import CheckConfig
-    from assay.config._suite import Suite
 
 __all__ = ["Gate", "evaluate_gates", "parse_gate", "validate_gates"]
 
@@ -104,8 +101,6 @@ def validate_gates(
         ConfigError: a malformed gate, a check not in the suite, or a metric path no check
             produces; the message lists the valid paths.
     """
-    from assay.checks._base import get_check
-
     parsed = []
     for i, text in enumerate(gates):
         where = f"{source}: gates[{i}]"

@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from assay.errors import ConfigError, DataError, MissingDependencyError
-from assay.tracking._log import Series, TrainingLog
+from assay.generalization._log import Series, TrainingLog
 
 __all__ = [
     "read_csv_log",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from assay._runner._evaluate import evaluate, write_report_files
 from assay.config._suite import Suite
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult, Report
@@ -90,8 +91,6 @@ def evaluate_checkpoints(
         >>> r = evaluate_checkpoints("suite.yaml", "runs/checkpoints")  # doctest: +SKIP
         >>> r.result("checkpoints").tables["series"]["accuracy"]["step"]  # doctest: +SKIP
     """
-    from assay._evaluate import evaluate, write_report_files
-
     points = (
         find_checkpoints(checkpoints) if isinstance(checkpoints, (str, Path)) else list(checkpoints)
     )

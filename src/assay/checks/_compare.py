@@ -7,19 +7,20 @@ from typing import Any
 
 import numpy as np
 
+from assay._types import ERROR_LABEL, Request, Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
+from assay.checks._generation import GenerationConfig, _embedder, _schema, _texts
 from assay.checks._performance import gather
-from assay.checks._predictions import ERROR_LABEL
-from assay.compare._compare import CompareOptions, compare_paired
+from assay.compare._compare import CompareOptions, Comparison, compare_paired
 from assay.compare._metrics import GENERATION_COMPARABLE
 from assay.compare._paired import PairedPredictions
-from assay.compare._reports import to_check_result
 from assay.config._suite import Suite
-from assay.engine._types import Request, Response
 from assay.errors import ConfigError
+from assay.metrics import text_summary
 from assay.report._schema import CheckResult
+from assay.stats._estimate import Estimate
 
-__all__ = ["CompareCheck", "CompareConfig"]
+__all__ = ["CompareCheck", "CompareConfig", "to_check_result"]
 
 
 class CompareConfig(CheckConfig, CompareOptions):
@@ -171,9 +172,6 @@ def _paired_generation(
     """Both models' answers scored against the same references, per example, on the rows both
     answered; the metrics and normalisation are the generation check's (its defaults when the
     suite has none)."""
-    from assay.checks._generation import GenerationConfig, _embedder, _schema, _texts
-    from assay.metrics import text_summary
-
     gen = GenerationConfig.model_validate(ctx.suite.checks.get("generation") or {})
     ref_col = gen.reference or ds.spec.label
     if ref_col is None or ref_col not in ds.frame.columns:
@@ -220,3 +218,18 @@ def _paired_generation(
         scores={m: (scored[0][m], scored[1][m]) for m in names},
     )
 
+def to_check_result(c: Comparison) -> CheckResult:
+    """The Comparison as the ``compare`` check's result: metric ``<metric>.diff`` (candidate −
+    baseline with its paired interval) and the whole comparison in table ``comparison``."""
+    metrics: dict[str, Estimate] = {f"{m.metric}.diff": m.difference for m in c.metrics}
+    word = {"go": "GO", "no-go": "NO-GO", "inconclusive": "INCONCLUSIVE"}[c.verdict]
+    flags = [f"{word} against {c.baseline}: {reason}" for reason in c.reasons[:3]]
+    return CheckResult(
+        check="compare",
+        model=c.candidate,
+        dataset=c.dataset,
+        n=c.n,
+        metrics=metrics,
+        tables={"comparison": c.to_dict()},
+        flags=flags if c.verdict != "go" else [],
+    )

@@ -1,0 +1,222 @@
+"""The shared vocabulary of assay, below every other package.
+
+What data, models, the engine and the checks all speak: a model's ``Task``, its input ``Payload``
+and ``Output``, ``ModelInfo`` and the ``Model`` protocol, the engine's ``Request`` / ``Response`` and
+their ``content_key``, the canonical form of class labels and the placeholder labels that stand
+for answers that are not a class. Importing this module imports nothing else from assay, so any
+layer may use it (see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = [
+    "ERROR_LABEL",
+    "UNPARSEABLE_LABEL",
+    "Model",
+    "ModelInfo",
+    "Output",
+    "Payload",
+    "Request",
+    "Response",
+    "Task",
+    "canonical_label",
+    "content_key",
+]
+
+#: The predicted class of a failed call when errors count as wrong answers.
+ERROR_LABEL = "(error)"
+
+#: The label of an answer that names no class. It is an answer (not an error): it counts as a
+#: wrong prediction in every metric, shows as its own column of the confusion matrix, and its rate
+#: is reported with an interval (``unparseable_rate``).
+UNPARSEABLE_LABEL = "(unparseable)"
+
+Task = Literal["classification", "regression", "generation", "embedding"]
+
+#: One model input, JSON-serialisable: a text (``str``), a mapping of feature name to value
+#: (tabular), or a mapping with an ``"image"`` path. Generation parameters travel in
+#: ``Request.params``, not here.
+Payload = Any
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a model answered for one input. Exactly one of label, value or text is the answer.
+
+    Attributes:
+        label: predicted class (as a string), for classification.
+        probabilities: class → probability, for classifiers that give them.
+        value: predicted number, for regression.
+        text: generated text, for generation.
+        embedding: a vector, for embedding models.
+        usage: token counts and the like (``{"prompt_tokens": 12, ...}``).
+        timings: token timings for streamed generation (``{"ttft_s": 0.1, ...}``).
+    """
+
+    label: str | None = None
+    probabilities: dict[str, float] | None = None
+    value: float | None = None
+    text: str | None = None
+    embedding: list[float] | None = None
+    usage: dict[str, float] | None = None
+    timings: dict[str, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A compact JSON-ready dict (``None`` fields left out)."""
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Output:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What identifies a model in reports and cache keys.
+
+    Attributes:
+        name: the model's name in the suite (``"candidate"``, ``"baseline"``).
+        spec: the spec string it was loaded from (``"sklearn:model.joblib"``), secrets removed.
+        task: what it does.
+        fingerprint: a hash of the model file(s), or name and version; part of every cache key, so
+            a changed model is never answered from an old cache.
+        labels: the classes it predicts, when known.
+        details: anything else worth recording (library versions, class name, ...).
+    """
+
+    name: str
+    spec: str
+    task: Task
+    fingerprint: str
+    labels: tuple[str, ...] | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "spec": self.spec,
+            "task": self.task,
+            "fingerprint": self.fingerprint,
+            "labels": list(self.labels) if self.labels is not None else None,
+            "details": self.details,
+        }
+
+
+@runtime_checkable
+class Model(Protocol):
+    """Anything assay can evaluate.
+
+    ``predict`` receives a batch of payloads and returns one ``Output`` per payload, in order.
+    It raises :class:`assay.errors.RetryableModelError` for transient failures (the engine retries)
+    and any other exception for permanent ones (recorded as an error Response). ``params`` carries
+    per-request options such as generation settings; adapters that take none ignore it.
+    """
+
+    def info(self) -> ModelInfo: ...
+
+    def predict(
+        self, batch: Sequence[Payload], params: dict[str, Any] | None = None
+    ) -> list[Output]: ...
+
+
+# --------------------------------------------------------------- labels
+
+def canonical_label(value: Any) -> str:
+    """The canonical string of a class label.
+
+    Integers and integral floats become their integer digits (``1.0`` → ``"1"``); booleans
+    become ``"True"``/``"False"``; strings are stripped of surrounding whitespace; anything else
+    is ``str()``.
+
+    Raises:
+        ValueError: for NaN or ``None`` (a missing label is not a class).
+
+    Example:
+        >>> canonical_label(1.0), canonical_label(" fresh "), canonical_label(True)
+        ('1', 'fresh', 'True')
+    """
+    if value is None:
+        raise ValueError("a missing label (None) has no class")
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        if math.isnan(f):
+            raise ValueError("a missing label (NaN) has no class")
+        return str(int(f)) if f.is_integer() else repr(f)
+    if isinstance(value, bytes):
+        return value.decode("utf-8").strip()
+    return str(value).strip()
+
+
+# -------------------------------------------------------- requests and responses
+
+def content_key(fingerprint: str, payload: Payload, params: dict[str, Any] | None = None) -> str:
+    """The cache key of one model call: a hash of the model fingerprint, payload and parameters.
+
+    Two requests with the same key are the same question to the same model, whichever check asked.
+    """
+    blob = json.dumps(
+        {"m": fingerprint, "p": payload, "o": params or {}},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Request:
+    """One question for one model.
+
+    Attributes:
+        key: content key (see :func:`content_key`); equal keys are answered once.
+        model: the model's name in the suite.
+        payload: the input.
+        params: per-request options (generation settings); part of the key.
+        tags: free labels for the asking check (``{"example_id": "17", "variant": "typos"}``);
+            not part of the key.
+    """
+
+    key: str
+    model: str
+    payload: Payload
+    params: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Response:
+    """The answer to one Request.
+
+    Attributes:
+        key: the Request's key.
+        output: what the model answered; ``None`` when it failed.
+        latency_s: wall time of the call, per example (a batch's time divided by its size);
+            for a cached answer, the latency measured when it was first asked.
+        error: the error message when the call failed after retries, else ``None``.
+        cached: whether this came from the cache rather than a fresh call.
+    """
+
+    key: str
+    output: Output | None
+    latency_s: float
+    error: str | None = None
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.output is not None

@@ -1,0 +1,9 @@
+"""Helpers below the engine and the models: progress bars, retry and backoff policy.
+
+Private to assay; any layer may import it (see docs/architecture.md).
+"""
+
+from assay._util._progress import ProgressDisplay
+from assay._util._retry import MAX_BACKOFF_S, backoff_delay, describe_error, is_retryable
+
+__all__ = ["MAX_BACKOFF_S", "ProgressDisplay", "backoff_delay", "describe_error", "is_retryable"]
