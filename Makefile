@@ -80,9 +80,13 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_engine_http.py
 	$(PY) benchmarks/bench_hf_batching.py
 
+# ruff, mypy, the layer contracts of docs/architecture.md (import-linter, [tool.importlinter] in
+# pyproject.toml) and the short list of packages that may be imported inside a function.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff check src tests benchmarks examples docs tools
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(PY) tools/lint_local_imports.py
 
 clean:
 	rm -rf $(VENV) out .assay examples/*/work examples/*/.assay

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from assay._util._progress import ProgressDisplay
+
 __all__ = ["embed_texts", "embedding_model_folder", "minilm_folder"]
 
 #: Embeddings computed in this process, by cache key.
@@ -74,7 +76,6 @@ def _key(folder: str, texts: Sequence[str]) -> str:
 def _encode(texts: list[str], *, folder: str, batch_size: int, progress: bool) -> np.ndarray:
     """Encode in chunks of 1,024 texts (each sorted by length inside the encoder), advancing a
     progress bar after each."""
-    from assay._util._progress import ProgressDisplay
 
     chunk = 1024
     parts = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Annotated
@@ -73,8 +74,6 @@ def compare(
     ] = False,
 ) -> None:
     """Compare two Reports example by example: go (exit 0), no-go (1) or inconclusive (3)."""
-    import json
-
     from assay._runner import compare_reports, comparison_report
     from assay.compare import CompareOptions
 

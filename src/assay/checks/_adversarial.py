@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assay._types import Request, Response, canonical_label, content_key
 from assay.perturb._base import PerturbEnv, rng_for
-from assay.perturb._text import STOPWORDS, word_spans
+from assay.perturb._text import STOPWORDS, _match_case, word_spans
+from assay.perturb._wordlists import load_synonyms
+from assay.stats._estimate import Estimate
 
 __all__ = ["AdversarialConfig", "AdversarialSearch"]
 
@@ -192,14 +194,10 @@ class AdversarialSearch:
         return []
 
     def _candidates(self, att: _Attack, word: str, pos: int) -> list[str]:
-        from assay.perturb._text import _match_case
-
         k = self.config.max_candidates
         out: list[str] = []
         if "synonyms" in self.config.candidates:
             if self._synonyms is None:
-                from assay.perturb._wordlists import load_synonyms
-
                 self._synonyms = load_synonyms()
             out += [_match_case(s, word) for s in self._synonyms.get(word.lower(), ())[:k]]
         if "typos" in self.config.candidates and len(word) >= 3:
@@ -214,8 +212,6 @@ class AdversarialSearch:
 
     def summary(self, level: float, make_rate: Callable[[int, int], Any]) -> dict[str, Any]:
         """Metrics and example rows once the search is over."""
-        from assay.stats._estimate import Estimate
-
         n = len(self.attacks)
         wins = [a for a in self.attacks if a.success]
         words = [a.changed for a in wins]

@@ -33,17 +33,24 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay._embeddings import minilm_folder
 from assay._types import ModelInfo, Output, Payload, Request, Response, Task, content_key
 from assay.checks._base import Check, CheckConfig, RunContext, gate_metric_names, register_check
-from assay.checks._generalization import subset_rows
+from assay.checks._generalization import sample_rows, subset_rows
 from assay.checks._performance import resolve_task, summarise
 from assay.checks._predictions import collect_predictions
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError, ModelError
+from assay.models._convert import coerce_output
+from assay.models._finetune import finetune_classifier
+from assay.models._python import _attribute, _import
+from assay.models._sklearn import SklearnModel
 from assay.report._schema import CheckResult
+from assay.stats import corrected_resampled_t
 from assay.stats._estimate import Estimate
 
 __all__ = ["CVCheck", "CVConfig"]
@@ -139,9 +146,6 @@ class _FoldModel:
     def predict(
         self, batch: Sequence[Payload], params: dict[str, Any] | None = None
     ) -> list[Output]:
-        from assay.models._convert import coerce_output
-        from assay.models._sklearn import SklearnModel
-
         model = self._fitted()
         if callable(getattr(model, "predict", None)):
             adapter = SklearnModel(
@@ -164,8 +168,6 @@ class _FoldModel:
 
 def _transformers_fit(ctx: RunContext, cfg: CVConfig) -> tuple[Callable[[Any], Any], str]:
     """Fine-tune a classification head per fold (the sentiment example's training loop)."""
-    from assay._embeddings import minilm_folder
-
     s = ctx.suite
     name = cfg.data or ("train" if "train" in s.data else s.primary_dataset)
     ds_spec = s.data[name]
@@ -190,8 +192,6 @@ def _transformers_fit(ctx: RunContext, cfg: CVConfig) -> tuple[Callable[[Any], A
     seed = ctx.seed
 
     def fit(rows: Any) -> Any:
-        from assay.models._finetune import finetune_classifier
-
         if opts.max_rows is not None and len(rows) > opts.max_rows:
             rows = rows.sample(n=opts.max_rows, random_state=seed)
         labels = rows[label].tolist()
@@ -214,8 +214,6 @@ def _hook(
     spec: str, ctx: RunContext, model: str, cfg: CVConfig
 ) -> tuple[Callable[[Any], Any], str]:
     """The fit function and a hash of what defines it."""
-    import pandas as pd
-
     s = ctx.suite
     ds_spec = s.data[s.primary_dataset]
     if spec == "transformers":
@@ -252,7 +250,6 @@ def _hook(
             return sklearn.base.clone(est).fit(x, rows[label].to_numpy())
 
         return fit_clone, h
-    from assay.models._python import _attribute, _import
 
     target = spec[len("python:") :] if spec.startswith("python:") else spec
     module_ref, sep, attr = target.rpartition(":")
@@ -341,8 +338,6 @@ class CVCheck(Check):
             )
         ds = ctx.dataset(name)
         if cfg.max_rows is not None and len(ds) > cfg.max_rows:
-            from assay.checks._generalization import sample_rows
-
             ds = subset_rows(ds, sample_rows(ds, cfg.max_rows, ctx.seed))
         return ds
 
@@ -422,8 +417,6 @@ class CVCheck(Check):
         return [r for f in self._folds(ctx) for r in self._requests(ctx, f)]
 
     def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
-        from assay.stats import corrected_resampled_t
-
         cfg = self._cfg()
         if not self._active(ctx):
             ds = self._dataset(ctx)

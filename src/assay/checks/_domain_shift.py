@@ -23,6 +23,7 @@ from assay.checks._performance import gather
 from assay.config._suite import Suite
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult
+from assay.stats import proportion_difference, wilson_interval
 from assay.stats._estimate import Estimate
 
 __all__ = ["DomainShiftCheck", "DomainShiftConfig"]
@@ -80,8 +81,6 @@ class DomainShiftCheck(Check):
         ]
 
     def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
-        from assay.stats import proportion_difference, wilson_interval
-
         cfg = self.config
         assert isinstance(cfg, DomainShiftConfig)
         ds = ctx.dataset(cfg.dataset)

@@ -30,6 +30,7 @@ from assay.checks._performance import gather
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError
+from assay.fairness._counterfactual import score_swaps
 from assay.fairness._groups import (
     CLASSIFICATION_GROUP_METRICS,
     DISPARITIES,
@@ -40,6 +41,7 @@ from assay.fairness._groups import (
 )
 from assay.fairness._swaps import BUILTIN_SWAPS, Swapper, resolve_wordlists, swap_payload
 from assay.report._schema import CheckResult
+from assay.stats import benjamini_hochberg
 from assay.stats._estimate import Estimate
 
 __all__ = ["FairnessCheck", "FairnessConfig"]
@@ -315,8 +317,6 @@ class FairnessCheck(Check):
         flags: list[str],
         too_small: list[str],
     ) -> None:
-        from assay.stats import benjamini_hochberg
-
         cfg = self._cfg()
         columns, n_missing = self._group_columns(ds, pred.ids, features)
         positive = None
@@ -460,8 +460,6 @@ class FairnessCheck(Check):
         tables: dict[str, Any],
         flags: list[str],
     ) -> list[dict[str, Any]]:
-        from assay.fairness._counterfactual import score_swaps
-
         cfg = self._cfg()
         cf = cfg.counterfactual
         assert cf is not None

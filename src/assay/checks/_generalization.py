@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
+from scipy.stats import t as student_t
 
 from assay._types import Request, Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
@@ -25,7 +26,11 @@ from assay.checks._predictions import Predictions, collect_predictions
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError
+from assay.generalization import diagnose, read_log
+from assay.metrics._counts import count_metrics
 from assay.report._schema import CheckResult
+from assay.stats import mean_difference, proportion_difference, wilson_interval
+from assay.stats._bootstrap import multinomial_count_resamples, percentile_bounds
 from assay.stats._estimate import Estimate
 
 __all__ = ["GeneralizationCheck", "GeneralizationConfig", "sample_rows", "subset_rows"]
@@ -131,8 +136,6 @@ class GeneralizationCheck(Check):
         return [train_reqs[i] for i in rows] + ctx.original_requests(self.model, test)
 
     def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
-        from assay.generalization import diagnose, read_log
-
         cfg = self.config
         assert isinstance(cfg, GeneralizationConfig)
         test = ctx.dataset(cfg.dataset)
@@ -211,8 +214,6 @@ class GeneralizationCheck(Check):
         test: Dataset,
         rows: np.ndarray,
     ) -> tuple[dict[str, Any], dict[str, Estimate], list[str]]:
-        from assay.stats import mean_difference, proportion_difference, wilson_interval
-
         task = resolve_task(ctx, self.model)
         treatment = ctx.suite.engine.errors
         train_sub = subset_rows(train, rows)
@@ -280,8 +281,6 @@ def _f1_macro_gap(
     """Macro F1 on the training and the test rows, and train − test, by bootstrap over each
     side's confusion counts drawn independently (the two sets of rows are different examples):
     the row bootstrap of each set, at the cost of ``k²`` numbers per resample."""
-    from assay.metrics._counts import count_metrics
-    from assay.stats._bootstrap import multinomial_count_resamples, percentile_bounds
 
     labels = sorted(
         {str(v) for p in (train, test) for v in (*p.y_true.tolist(), *p.y_pred.tolist())}
@@ -319,8 +318,6 @@ def _point(value: float, level: float) -> Estimate:
 
 
 def _mean_interval(x: np.ndarray, level: float) -> Estimate:
-    from scipy.stats import t as student_t
-
     n = len(x)
     if n < 2:
         return Estimate(

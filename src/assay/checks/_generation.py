@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -9,12 +10,15 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay._embeddings import embed_texts, embedding_model_folder
 from assay._types import UNPARSEABLE_LABEL, Request, Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._judge import JudgeConfig, judge_next_requests, judge_score
 from assay.compare._metrics import GENERATION_COMPARABLE
 from assay.config._suite import Suite
 from assay.errors import ConfigError
+from assay.metrics import text_summary
+from assay.metrics._text import bootstrap_mean
 from assay.report._schema import CheckResult, ErrorSummary
 from assay.stats import wilson_interval
 
@@ -118,8 +122,6 @@ class GenerationCheck(Check):
         return judge_next_requests(self, ctx, cfg.judge, responses)
 
     def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
-        from assay.metrics import text_summary
-
         cfg = self.config
         assert isinstance(cfg, GenerationConfig)
         ds = ctx.dataset(cfg.dataset)
@@ -258,8 +260,6 @@ def _clip(text: str) -> str:
 
 def _serving_metrics(outs: list[Any], ctx: RunContext, tables: dict[str, Any]) -> dict[str, Any]:
     """Truncation, streaming timings and cost, when the adapter reported them."""
-    from assay.metrics._text import bootstrap_mean
-
     out: dict[str, Any] = {}
     trunc = [o.usage["truncated"] for o in outs if o.usage and "truncated" in o.usage]
     if trunc:
@@ -300,8 +300,6 @@ def _latency_table(
 
 
 def _schema(value: dict[str, Any] | str | None, ctx: RunContext) -> dict[str, Any] | None:
-    import json
-
     if value is None or isinstance(value, dict):
         return value
     path = ctx.suite.resolve(value)
@@ -320,7 +318,6 @@ def _embedder(folder: str | None, ctx: RunContext) -> Any:
     """texts → L2-normalised sentence embeddings (MiniLM unless ``folder`` names another model),
     through the shared, cached :func:`assay._embeddings.embed_texts`: the references are embedded
     once for every model and every check, and a re-run reads them from ``.assay/embeddings``."""
-    from assay._embeddings import embed_texts, embedding_model_folder
 
     resolved, why = embedding_model_folder(
         folder and str(ctx.suite.resolve(folder)),

@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assay._types import Request, Response, content_key
 from assay.errors import ConfigError
+from assay.metrics._text import bootstrap_mean
+from assay.models import load_model
 from assay.stats import Estimate, as_generator, wilson_interval
 
 if TYPE_CHECKING:
@@ -101,8 +103,6 @@ def _judge_name(cfg: JudgeConfig) -> str:
 
 
 def _ensure_judge(ctx: RunContext, cfg: JudgeConfig) -> str:
-    from assay.models import load_model
-
     name = _judge_name(cfg)
     if name not in ctx.models:
         m = load_model(
@@ -214,8 +214,6 @@ def judge_next_requests(
 
 
 def _bootstrap(values: np.ndarray, level: float, seed: int, n_boot: int = 1000) -> Estimate:
-    from assay.metrics._text import bootstrap_mean
-
     return bootstrap_mean(values, level=level, n_bootstrap=n_boot, random_state=seed)
 
 

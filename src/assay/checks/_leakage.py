@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay._embeddings import embed_texts, embedding_model_folder
 from assay._types import Request, Response, content_key
 from assay.checks._base import (
     ROW_METRICS,
@@ -33,7 +34,15 @@ from assay.checks._performance import gather, summarise
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError
+from assay.leakage import (
+    continuation_match,
+    embedding_duplicates,
+    find_duplicates,
+    label_leakage,
+    split_prompt,
+)
 from assay.report._schema import CheckResult
+from assay.stats import proportion_difference, wilson_interval
 from assay.stats._estimate import Estimate
 
 __all__ = ["LeakageCheck", "LeakageConfig"]
@@ -116,8 +125,6 @@ class LeakageCheck(Check):
 
     def _probes(self, ctx: RunContext) -> list[tuple[str, str, Any]]:
         """(side, example id, Probe) for a seeded sample of training and held-out texts."""
-        from assay.leakage import split_prompt
-
         cfg = self._cfg()
         out = []
         for side, ds in (("train", self._train(ctx)), ("held_out", ctx.dataset(cfg.dataset))):
@@ -154,9 +161,6 @@ class LeakageCheck(Check):
         return ctx.original_requests(self.model, ctx.dataset(self._cfg().dataset))
 
     def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
-        from assay.leakage import label_leakage
-        from assay.stats import wilson_interval
-
         cfg = self._cfg()
         test = ctx.dataset(cfg.dataset)
         train = self._train(ctx)
@@ -313,8 +317,6 @@ class LeakageCheck(Check):
     ) -> list[tuple[int, int, float]] | None:
         """Embedding near duplicates not already exact or MinHash duplicates; ``None`` (with a
         note) when embeddings are unavailable."""
-        from assay._embeddings import embed_texts, embedding_model_folder
-        from assay.leakage import embedding_duplicates
 
         cfg = self._cfg()
         folder, why = embedding_model_folder(
@@ -345,9 +347,6 @@ class LeakageCheck(Check):
         tables: dict[str, Any],
         flags: list[str],
     ) -> None:
-        from assay.leakage import continuation_match
-        from assay.stats import proportion_difference, wilson_interval
-
         cfg = self._cfg()
         fp = ctx.model_infos[self.model].fingerprint
         params = {"max_new_tokens": cfg.memorisation.max_new_tokens, "temperature": 0}
@@ -412,8 +411,6 @@ _DUP_CACHE: dict[tuple[Any, ...], Any] = {}
 
 def _duplicates_cached(train: Dataset, test: Dataset, cfg: LeakageConfig) -> Any:
     """One search per pair of datasets and settings, however many models are evaluated."""
-    from assay.leakage import find_duplicates
-
     key = (
         train.fingerprint,
         len(train),

@@ -13,6 +13,7 @@ from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._predictions import Predictions, collect_predictions
 from assay.config._suite import Suite
 from assay.errors import ConfigError
+from assay.metrics import classification_summary, regression_summary
 from assay.report._schema import CheckResult
 from assay.stats import wilson_interval
 
@@ -121,8 +122,6 @@ def summarise(
     with_curves: bool = True,
 ):
     """The metrics summary of ``pred`` (classification or regression)."""
-    from assay.metrics import classification_summary, regression_summary
-
     if pred.task == "regression":
         return regression_summary(
             pred.y_true, pred.y_pred, level=level, n_bootstrap=n_bootstrap, random_state=seed

@@ -31,8 +31,10 @@ from assay.config._suite import DatasetSpec, Suite
 from assay.errors import ConfigError
 from assay.perturb._apply import Variant, perturb_inputs, variants_from_config
 from assay.perturb._base import PerturbEnv
+from assay.perturb._tabular import column_stats
 from assay.perturb._wordlists import WordLists
 from assay.report._schema import CheckResult
+from assay.stats import paired_proportion_difference, wilson_interval
 from assay.stats._estimate import Estimate
 
 __all__ = ["RobustnessCheck", "RobustnessConfig", "input_kind"]
@@ -160,8 +162,6 @@ class RobustnessCheck(Check):
 
     def _environment(self, ctx: RunContext) -> PerturbEnv:
         if self._env is None:
-            from assay.perturb._tabular import column_stats
-
             cfg = self._cfg()
             ds = ctx.dataset(cfg.dataset)
             lists = WordLists.default().with_overrides(
@@ -283,8 +283,6 @@ class RobustnessCheck(Check):
     # ------------------------------------------------------------------ scoring
 
     def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
-        from assay.stats import paired_proportion_difference, wilson_interval
-
         cfg = self._cfg()
         ds = ctx.dataset(cfg.dataset)
         pred = gather(ctx, self.model, cfg.dataset, responses)

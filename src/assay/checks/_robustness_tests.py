@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from assay._types import Response, canonical_label
 from assay.errors import ConfigError
 from assay.perturb._apply import Variant, variants_from_config
+from assay.stats import wilson_interval
+from assay.stats._estimate import Estimate
 
 __all__ = ["DirectionalTest", "load_mft", "score_directional", "score_mft"]
 
@@ -55,9 +57,6 @@ def score_directional(
     level: float,
     max_examples: int,
 ) -> dict[str, Any]:
-    from assay.stats import wilson_interval
-    from assay.stats._estimate import Estimate
-
     label = canonical_label(t.label)
     plan = plans.get(f"directional:{t.name}", {})
     fails = n = unchanged = 0
@@ -186,8 +185,6 @@ def score_mft(
     level: float,
     max_examples: int,
 ) -> dict[str, Any]:
-    from assay.stats import wilson_interval
-
     by_test: dict[str, list[int]] = {}
     examples: list[dict[str, Any]] = []
     for c in cases:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pydantic import Field
+from scipy.stats import mannwhitneyu
 
 from assay._types import Response
 from assay.checks._base import (
@@ -29,6 +30,7 @@ from assay.checks._predictions import Predictions
 from assay.config._suite import Suite
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult
+from assay.stats import benjamini_hochberg, two_proportion_test
 from assay.stats._estimate import Estimate
 
 __all__ = ["SlicesCheck"]
@@ -74,8 +76,6 @@ class SlicesCheck(Check):
     Config = SlicesConfig
 
     def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
-        from assay.stats import benjamini_hochberg
-
         cfg = self.config
         assert isinstance(cfg, SlicesConfig)
         ds = ctx.dataset(cfg.dataset)
@@ -180,10 +180,6 @@ class SlicesCheck(Check):
 
 
 def _worse_than_rest_pvalue(sub: Predictions, rest: Predictions) -> float | None:
-    from scipy.stats import mannwhitneyu
-
-    from assay.stats import two_proportion_test
-
     if sub.n == 0 or rest.n == 0:
         return None
     if sub.task == "regression":

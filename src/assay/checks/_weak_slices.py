@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+from scipy.stats import t as student_t
 
+from assay._embeddings import embed_texts, embedding_model_folder
 from assay._types import Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import gather
@@ -36,6 +38,7 @@ from assay.config._suite import Suite
 from assay.errors import ConfigError
 from assay.perturb._text import STOPWORDS
 from assay.report._schema import CheckResult
+from assay.stats import benjamini_hochberg, wilson_interval
 from assay.stats._estimate import Estimate
 
 __all__ = ["WeakSlicesCheck", "WeakSlicesConfig"]
@@ -199,8 +202,6 @@ class WeakSlicesCheck(Check):
     # ------------------------------------------------------------------ scoring
 
     def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
-        from assay.stats import benjamini_hochberg
-
         cfg = self._cfg()
         ds = ctx.dataset(cfg.dataset)
         pred = gather(ctx, self.model, cfg.dataset, responses)
@@ -333,12 +334,8 @@ class WeakSlicesCheck(Check):
 
 
 def _estimate(pred: Predictions, mask: np.ndarray, level: float) -> Estimate:
-    from assay.stats import wilson_interval
-
     yt, yp = pred.y_true[mask], pred.y_pred[mask]
     if pred.task == "regression":
-        from scipy.stats import t as student_t
-
         err = np.abs(yt.astype(float) - yp.astype(float))
         n = len(err)
         mean = float(err.mean())
@@ -420,8 +417,6 @@ def _embeddings(
     texts: list[str], cfg: EmbeddingsConfig, ctx: RunContext, notes: list[str]
 ) -> np.ndarray | None:
     """L2-normalised sentence embeddings of ``texts``, or ``None`` with a note saying why not."""
-    from assay._embeddings import embed_texts, embedding_model_folder
-
     folder, why = embedding_model_folder(
         cfg.model and str(ctx.suite.resolve(cfg.model)),
         what="embedding clusters",

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from assay.config._suite import Suite
+from assay.config._suite import DatasetSpec, EngineSettings, Suite
 from assay.errors import ConfigError
 
 __all__ = ["ENV_OVERRIDES", "read_suite", "read_suite_dict"]
@@ -101,8 +101,6 @@ def read_suite_dict(
 
 
 def _known_fields() -> list[str]:
-    from assay.config._suite import DatasetSpec, EngineSettings
-
     return sorted({*Suite.model_fields, *DatasetSpec.model_fields, *EngineSettings.model_fields})
 
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from assay._types import canonical_label
+
 __all__ = [
     "ColumnRoles",
     "DatasetSpec",
@@ -77,7 +79,6 @@ class DatasetSpec(ColumnRoles):
     @classmethod
     def _canonical_labels(cls, v: Any) -> Any:
         # `labels: [0, 1]` in YAML gives ints; labels are compared as canonical strings.
-        from assay._types import canonical_label
 
         if isinstance(v, list):
             try:

@@ -50,8 +50,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
+from scipy.stats import mannwhitneyu
 
 from assay.errors import MetricError
+from assay.metrics._calibration import ece_bins, ece_from_sums
 from assay.stats._bootstrap import (
     block_codes,
     block_multiplicities,
@@ -438,8 +440,6 @@ def _ece_by_group(
     n_bootstrap: int,
     rng: np.random.Generator,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    from assay.metrics._calibration import ece_bins, ece_from_sums
-
     if labels is None:
         raise MetricError("group_metrics: proba needs labels (the class of each column)")
     pr = np.asarray(proba, dtype=np.float64)
@@ -502,8 +502,6 @@ def group_regression_metrics(
         >>> gm.by_group["a"]["mae"].value, gm.summaries["mae_difference"].value
         (0.5, 0.5)
     """
-    from scipy.stats import mannwhitneyu
-
     level = check_level(level)
     yt = np.asarray(y_true, dtype=np.float64)
     yp = np.asarray(y_pred, dtype=np.float64)

@@ -12,6 +12,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+import pandas as pd
+
 from assay.errors import ConfigError, DataError, MissingDependencyError
 from assay.generalization._log import Series, TrainingLog
 
@@ -262,8 +264,6 @@ def read_csv_log(path: str | Path) -> TrainingLog:
     ``validation``…); the series is named ``<split>/<metric>``. Wide: a ``step`` (or ``epoch``)
     column and one column per metric (``train_loss``, ``val_loss``).
     """
-    import pandas as pd
-
     p = Path(path)
     try:
         if p.suffix.lower() in (".jsonl", ".ndjson"):

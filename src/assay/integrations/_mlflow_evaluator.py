@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+import assay
 from assay.errors import ConfigError, MissingDependencyError
+from assay.tracking._mlflow_sink import log_report, mlflow_metrics
 
 __all__ = ["CONFIG_KEYS", "MODEL_TYPES", "AssayEvaluator"]
 
@@ -103,8 +105,6 @@ class AssayEvaluator:
         """Run the suite on MLflow's evaluation dataset, log the Report into ``run_id``, and
         return MLflow's ``EvaluationResult`` (metrics as ``assay run --mlflow`` names them)."""
         evaluation = _mlflow_evaluation()
-        import assay
-        from assay.tracking._mlflow_sink import log_report, mlflow_metrics
 
         cfg = _options(evaluator_config)
         task = MODEL_TYPES.get(model_type)

@@ -16,10 +16,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from assay._util._progress import ProgressDisplay
 from assay.errors import ConfigError, MissingDependencyError
 
 __all__ = ["FinetunedClassifier", "finetune_classifier"]
@@ -160,7 +162,6 @@ def finetune_classifier(
     unknown = sorted({str(v) for v in labels if v not in index})
     if unknown:
         raise ConfigError(f"fine-tune: labels {unknown} are not among the classes {names}")
-    from pathlib import Path
 
     if not Path(base).is_dir():
         raise ConfigError(f"fine-tune: base checkpoint folder {base!r} does not exist")
@@ -212,8 +213,6 @@ def finetune_classifier(
                 total += model(**enc, labels=ey[i : i + 64]).loss.item() * len(et[i : i + 64])
         model.train()
         return total / max(len(et), 1)
-
-    from assay._util._progress import ProgressDisplay
 
     t0 = time.perf_counter()
     step = 0

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from assay._types import UNPARSEABLE_LABEL, ModelInfo, Output, Payload, Task, canonical_label
 from assay.errors import ConfigError, MissingDependencyError, ModelError
 from assay.models._convert import parse_task, resolve_path
@@ -348,7 +350,6 @@ class HFModel:
 
     def _loglik(self, texts: list[str]) -> list[Output]:
         """Label probabilities from the log-likelihood of each verbalisation after the prompt."""
-        import numpy as np
         import torch
 
         assert self.verbaliser is not None

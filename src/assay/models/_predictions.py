@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from assay._types import ModelInfo, Output, Payload, Task, canonical_label
 from assay.errors import ModelError
 from assay.models._convert import file_sha256, parse_task, probabilities_from, resolve_path
@@ -118,8 +120,6 @@ def _id_string(value: Any) -> str:
 
 
 def _read(path: Path, fmt: str, id_col: str) -> pd.DataFrame:
-    import pandas as pd
-
     if fmt == "csv":
         return pd.read_csv(path, dtype={id_col: str}, keep_default_na=True)
     if fmt == "tsv":
@@ -290,8 +290,6 @@ def _answer(value: Any, probs: dict[str, float] | None, *, task: Task, at: str) 
 
 
 def _infer_task(frame: pd.DataFrame, column: str | None, *, has_probs: bool) -> Task:
-    import pandas as pd
-
     if column is None or has_probs or column == "label":
         return "classification"
     if column == "value":

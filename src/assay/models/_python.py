@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from assay._types import ModelInfo, Output, Payload, Task
+from assay._types import ModelInfo, Output, Payload, Task, canonical_label
 from assay.errors import ModelError
 from assay.models._convert import (
     coerce_output,
@@ -81,8 +81,6 @@ class PythonModel:
         self.max_concurrency = max_concurrency
 
     def info(self) -> ModelInfo:
-        from assay._types import canonical_label
-
         task: Task = self._task or "classification"
         labels = (
             tuple(canonical_label(c) for c in self._classes)

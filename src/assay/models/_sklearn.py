@@ -7,8 +7,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from assay._types import ModelInfo, Output, Payload, Task, canonical_label
-from assay.errors import ModelError, TrustRequiredError
+from assay.errors import MissingDependencyError, ModelError, TrustRequiredError
 from assay.models._convert import file_sha256, parse_task, probabilities_from, resolve_path
 from assay.models._registry import check_options, register_model
 
@@ -102,7 +104,6 @@ class SklearnModel:
                 f"model {self._info.name!r}: inputs must be all texts or all feature dicts; "
                 f"got {', '.join(kinds)}"
             )
-        import pandas as pd
 
         with self._lock:
             if self._columns is None:
@@ -150,7 +151,6 @@ def _load_sklearn(
         import joblib
         import sklearn  # noqa: F401
     except ImportError as exc:  # pragma: no cover - both are core dependencies
-        from assay.errors import MissingDependencyError
 
         raise MissingDependencyError(
             f"the sklearn: adapter needs scikit-learn and joblib ({exc}); pip install assay"

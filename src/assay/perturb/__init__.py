@@ -7,6 +7,11 @@ Example:
     ['I DO NOT LIKE IT']
 """
 
+from assay.perturb import (  # noqa: F401  (importing registers the built-in perturbations)
+    _image,
+    _tabular,
+    _text,
+)
 from assay.perturb._apply import Variant, apply_variant, parse_recipe, perturb_inputs
 from assay.perturb._base import (
     PerturbationDef,

@@ -13,9 +13,12 @@ from assay.perturb._base import (
     PerturbEnv,
     get_perturbation,
     parse_specs,
+    perturbation_names,
     rng_for,
     severity_label,
 )
+from assay.perturb._image import perturb_image_file
+from assay.perturb._rng import CounterRandom, example_keys, stream_heads
 
 __all__ = ["Variant", "apply_variant", "parse_recipe", "perturb_inputs", "variants_from_config"]
 
@@ -56,8 +59,6 @@ def apply_variant(variant: Variant, x: Any, *, seed: int, example_id: str, env: 
         rng = rng_for(seed, example_id, f"{variant.name}/{i}/{step.name}", step.severity)
         try:
             if d.kind == "image":
-                from assay.perturb._image import perturb_image_file
-
                 path = perturb_image_file(
                     str(x["image"]),
                     lambda img, r, s, e, _fn=d.fn, _p=step.params: _fn(img, r, s, e, **_p),
@@ -103,7 +104,6 @@ def perturb_inputs(
         return [
             apply_variant(variant, x, seed=seed, example_id=i, env=env) for x, i in zip(inputs, ids)
         ]
-    from assay.perturb._rng import CounterRandom, example_keys, stream_heads
 
     out = list(inputs)
     rng = CounterRandom()
@@ -187,6 +187,4 @@ def variants_from_config(
 
 
 def known_kinds() -> dict[str, Kind]:
-    from assay.perturb._base import perturbation_names
-
     return {n: get_perturbation(n).kind for n in perturbation_names()}

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from assay.errors import ConfigError
+from assay.perturb._rng import CounterRandom, example_key
+from assay.perturb._wordlists import WordLists
 
 __all__ = [
     "Kind",
@@ -64,13 +66,8 @@ def register_perturbation(
     return deco
 
 
-def _ensure_builtin() -> None:
-    from assay.perturb import _image, _tabular, _text  # noqa: F401
-
-
 def perturbation_names(kind: Kind | None = None) -> list[str]:
     """The registered perturbations (of one kind), sorted."""
-    _ensure_builtin()
     return sorted(n for n, d in _REGISTRY.items() if kind is None or d.kind == kind)
 
 
@@ -80,7 +77,6 @@ def get_perturbation(name: str, *, where: str = "perturbation") -> PerturbationD
     Raises:
         ConfigError: unknown name; the message lists the known ones by kind.
     """
-    _ensure_builtin()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -96,7 +92,6 @@ def rng_for(seed: int, example_id: str, name: str, severity: float) -> random.Ra
     """The random source of one perturbed example: the same arguments give the same draws, on any
     machine and Python process (a counter-based generator keyed by a BLAKE2 hash of the arguments;
     see :mod:`assay.perturb._rng`)."""
-    from assay.perturb._rng import CounterRandom, example_key
 
     return CounterRandom(example_key(seed, example_id, name, severity))
 
@@ -178,6 +173,4 @@ class PerturbEnv:
 
     def __post_init__(self) -> None:
         if self.lists is None:
-            from assay.perturb._wordlists import WordLists
-
             self.lists = WordLists.default()

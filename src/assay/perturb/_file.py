@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from assay.data._readers import read_table
 from assay.errors import ConfigError, DataError
 from assay.perturb._apply import apply_variant, parse_recipe
 from assay.perturb._base import PerturbEnv
@@ -45,8 +46,6 @@ def perturb_file(
         ConfigError: an unknown perturbation, or one that does not apply to text.
         DataError: the file cannot be read, or lacks the columns.
     """
-    from assay.data._readers import read_table
-
     variant = parse_recipe(recipe, where="--recipe")
     if variant.kind != "text":
         raise ConfigError(

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 
 from assay.perturb._base import PerturbEnv, register_perturbation
+from assay.perturb._wordlists import load_misspellings, load_synonyms
 
 __all__ = ["NEGATION_RULES", "STOPWORDS", "word_spans"]
 
@@ -213,8 +214,6 @@ def typos(text: str, rng: random.Random, severity: float, env: PerturbEnv) -> st
 @register_perturbation("misspellings", kind="text", default_severity=0.2)
 def misspellings(text: str, rng: random.Random, severity: float, env: PerturbEnv) -> str:
     """Real misspellings people make (Debian's codespell dictionary, read backwards)."""
-    from assay.perturb._wordlists import load_misspellings
-
     table = load_misspellings()
 
     def edit(w: str, r: random.Random) -> str | None:
@@ -390,8 +389,6 @@ def fillers(text: str, rng: random.Random, severity: float, env: PerturbEnv) -> 
 @register_perturbation("synonyms", kind="text", default_severity=0.2)
 def synonyms(text: str, rng: random.Random, severity: float, env: PerturbEnv) -> str:
     """Words replaced by a WordNet synonym (Debian's wordnet-base)."""
-    from assay.perturb._wordlists import load_synonyms
-
     table = load_synonyms()
     memo = _SYNONYM_MEMO.setdefault(id(table), {})
 

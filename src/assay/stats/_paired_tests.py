@@ -16,6 +16,7 @@ from scipy.special import ndtr, ndtri
 from scipy.stats import binom
 
 from assay.errors import MetricError
+from assay.stats._delong import logit_auc_bounds
 from assay.stats._estimate import Estimate
 from assay.stats._wilson import check_level, z_value
 
@@ -150,8 +151,6 @@ def paired_delong(
         >>> r.first.value, r.second.value
         (0.75, 1.0)
     """
-    from assay.stats._delong import logit_auc_bounds
-
     level = check_level(level)
     y = np.asarray(y_true).astype(bool).ravel()
     a = np.asarray(score_first, dtype=np.float64).ravel()
