@@ -84,6 +84,13 @@ def main() -> None:
     eval_every = max(log_every, steps // 5)
     # The base model's embeddings are computed on a second thread while the fine-tune runs (torch
     # releases the GIL: one core each).
+    # transformers resolves its names lazily, and two threads resolving them at once can fail
+    # ("module 'transformers' has no attribute 'AutoTokenizer'", seen on a fresh install): load
+    # what both threads use here, before the second thread starts.
+    import sentence_transformers  # noqa: F401
+    import transformers
+
+    _ = (transformers.AutoTokenizer, transformers.AutoModelForSequenceClassification)
     pool = ThreadPoolExecutor(max_workers=1)
     baseline = pool.submit(fit_baseline, texts, train["label"].tolist(), base, work)
     # the training loop lives in the library: the cv check's `fit: transformers` runs the same one
