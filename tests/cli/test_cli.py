@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import joblib
+import pytest
 import yaml
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
@@ -119,3 +120,41 @@ def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
         app, ["init", "--data", str(tmp_path / "test.csv"), "--out", str(tmp_path / "suite.yaml")]
     )
     assert res.exit_code == 2 and "--force" in res.output
+
+
+def _suite_without_label(tmp_path: Path) -> Path:
+    """A suite whose performance check needs a label the data does not declare: an error that
+    assay does not name yet, so it reaches the CLI's last line of defence."""
+    (tmp_path / "d.csv").write_text("id,text,zz\n1,good,pos\n2,bad,neg\n", encoding="utf-8")
+    (tmp_path / "m.py").write_text("def f(batch):\n    return ['pos' for _ in batch]\n")
+    suite = {
+        "data": {"path": "d.csv", "id": "id", "input": "text"},
+        "models": {"m": "python:m.py:f"},
+        "checks": {"performance": {}},
+        "engine": {"progress": False},
+    }
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(suite), encoding="utf-8")
+    return tmp_path / "s.yaml"
+
+
+def test_unexpected_error_is_exit_2_with_a_short_message(tmp_path: Path, capsys) -> None:
+    from assay._cli.main import main
+
+    suite = _suite_without_label(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(suite), "--out", str(tmp_path / "out"), "--quiet"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "unexpected ValueError" in err and "declares no label column" in err
+    assert "--debug" in err and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(tmp_path: Path, monkeypatch) -> None:
+    from assay._cli.main import main
+
+    suite = _suite_without_label(tmp_path)
+    with pytest.raises(ValueError, match="declares no label column"):
+        main(["--debug", "run", str(suite), "--out", str(tmp_path / "out"), "--quiet"])
+    monkeypatch.setenv("ASSAY_DEBUG", "1")
+    with pytest.raises(ValueError, match="declares no label column"):
+        main(["run", str(suite), "--out", str(tmp_path / "out"), "--quiet"])

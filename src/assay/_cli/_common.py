@@ -17,6 +17,25 @@ EXIT_USAGE = 2
 err_console = Console(stderr=True, soft_wrap=True)
 
 
+def print_unexpected(e: BaseException) -> None:
+    """One short message for an error assay did not foresee (a bug, or a case it should name)."""
+    where = ""
+    tb = e.__traceback__
+    while tb is not None:  # the innermost frame in assay's own code says where it broke
+        if "/assay/" in tb.tb_frame.f_code.co_filename.replace("\\", "/"):
+            code = tb.tb_frame.f_code
+            where = f" (in {code.co_name}, {code.co_filename.rsplit('assay', 1)[-1].lstrip('/')}:{tb.tb_lineno})"
+        tb = tb.tb_next
+    err_console.print(f"[bold red]error:[/] unexpected {type(e).__name__}{where}: ", end="")
+    err_console.print(str(e) or "(no message)", markup=False, highlight=False)
+    err_console.print(
+        "This is a bug in assay or an input it does not check yet: re-run with --debug (or "
+        "ASSAY_DEBUG=1) for the traceback, and report it with the command you ran.",
+        markup=False,
+        highlight=False,
+    )
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Print assay's own errors plainly (no traceback) and exit with code 2."""

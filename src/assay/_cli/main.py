@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from typing import Annotated
+
 import typer
 
 from assay._cli import compare as compare_cmd
@@ -12,6 +16,7 @@ from assay._cli import leakage as leakage_cmd
 from assay._cli import perturb as perturb_cmd
 from assay._cli import report as report_cmd
 from assay._cli import run as run_cmd
+from assay._cli._common import EXIT_USAGE, print_unexpected
 
 app = typer.Typer(
     name="assay",
@@ -21,6 +26,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _global_options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the full traceback of an unexpected error (also ASSAY_DEBUG=1).",
+        ),
+    ] = False,
+) -> None:
+    """Options of every command (read again by :func:`main`, which handles the errors)."""
+
+
 app.command("run")(run_cmd.run)
 app.command("init")(init_cmd.init)
 app.command("report")(report_cmd.report)
@@ -31,5 +51,19 @@ app.command("cv")(cv_cmd.cv)
 app.command("compare")(compare_cmd.compare)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """The console entry point: the app, with any error assay did not foresee turned into a
+    short message and exit code 2 (the traceback only with ``--debug`` or ``ASSAY_DEBUG=1``).
+
+    assay's own errors are reported by each command (``user_errors``); this catches the rest, so
+    that a CI step never reads a crash as a gate failure (exit 1).
+    """
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("ASSAY_DEBUG", "") not in ("", "0")
+    try:
+        app(args=args, prog_name="assay")
+    except Exception as e:
+        if debug:
+            raise
+        print_unexpected(e)
+        sys.exit(EXIT_USAGE)
