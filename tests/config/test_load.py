@@ -74,6 +74,26 @@ def test_check_option_error_names_check() -> None:
         suite_from_dict({**BASE, "checks": {"slices": {"min_n": "many"}}})
 
 
+def test_check_option_typo_gets_did_you_mean_not_pydantic_text() -> None:
+    with pytest.raises(ConfigError) as info:
+        suite_from_dict({**BASE, "checks": {"performance": {"n_bootstap": 10}}})
+    msg = str(info.value)
+    assert "checks.performance.n_bootstap: unknown field; did you mean 'n_bootstrap'?" in msg
+    assert "errors.pydantic.dev" not in msg and "validation error for" not in msg
+
+
+def test_check_option_wrong_type_names_path_and_value() -> None:
+    with pytest.raises(ConfigError) as info:
+        suite_from_dict({**BASE, "checks": {"slices": {"min_n": "many"}}})
+    assert "checks.slices.min_n:" in str(info.value) and "(found 'many')" in str(info.value)
+    assert "errors.pydantic.dev" not in str(info.value)
+
+
+def test_check_options_must_be_a_mapping() -> None:
+    with pytest.raises(ConfigError, match=r"checks\.performance: Input should be a valid dictionary"):
+        suite_from_dict({**BASE, "checks": {"performance": [1, 2]}})
+
+
 def test_env_overrides_file_and_explicit_overrides_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSAY_SEED", "7")
     assert suite_from_dict({**BASE, "seed": 1}).seed == 7

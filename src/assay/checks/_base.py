@@ -7,9 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from assay._types import Model, ModelInfo, Request, Response, content_key
+from assay.config._load import format_validation_errors
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError
@@ -161,9 +162,15 @@ def get_check(name: str) -> type[Check]:
 def parse_check_config(name: str, raw: dict[str, Any]) -> CheckConfig:
     cls = get_check(name)
     try:
-        return cls.Config.model_validate(raw)
-    except Exception as e:
-        raise ConfigError(f"checks.{name}: {e}") from None
+        return cls.Config.model_validate(raw or {})
+    except ValidationError as e:
+        details = format_validation_errors(
+            e,
+            known=sorted(cls.Config.model_fields),
+            prefix=f"checks.{name}.",
+            see=f"{name} takes: {', '.join(sorted(cls.Config.model_fields))}",
+        )
+        raise ConfigError(f"checks.{name}: invalid options:\n{details}") from None
 
 
 #: The metrics computed on a subset of rows (a slice, the training rows) when a check names none.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 from assay.config._suite import DatasetSpec, EngineSettings, Suite
 from assay.errors import ConfigError
 
-__all__ = ["ENV_OVERRIDES", "read_suite", "read_suite_dict"]
+__all__ = ["ENV_OVERRIDES", "format_validation_errors", "read_suite", "read_suite_dict"]
 
 #: Environment variables that override the suite file (explicit arguments override them).
 ENV_OVERRIDES: dict[str, tuple[str, type]] = {
@@ -95,7 +96,7 @@ def read_suite_dict(
     try:
         suite = Suite.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(f"{source}: invalid suite:\n{_format_errors(e)}") from None
+        raise ConfigError(f"{source}: invalid suite:\n{format_validation_errors(e)}") from None
     suite.base_dir = base_dir
     return suite
 
@@ -104,15 +105,27 @@ def _known_fields() -> list[str]:
     return sorted({*Suite.model_fields, *DatasetSpec.model_fields, *EngineSettings.model_fields})
 
 
-def _format_errors(e: ValidationError) -> str:
+def format_validation_errors(
+    e: ValidationError,
+    *,
+    known: Sequence[str] | None = None,
+    prefix: str = "",
+    see: str = "see docs/suite.md for the fields",
+) -> str:
+    """Pydantic's errors as one line each: ``  <prefix><yaml.path>: <what is wrong> (found ...)``.
+
+    An unknown field gets a did-you-mean from ``known`` (default: the suite's own fields) instead
+    of pydantic's text and URL.
+    """
+    names = list(known) if known is not None else _known_fields()
     lines = []
     for err in e.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        loc = prefix + (".".join(str(x) for x in err["loc"]) or "(top level)")
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(str(err["loc"][-1]), _known_fields(), n=1)
+            close = difflib.get_close_matches(str(err["loc"][-1]), names, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            msg = f"unknown field; {hint}see docs/suite.md for the fields"
+            msg = f"unknown field; {hint}{see}"
         got = err.get("input")
         shown = (
             ""
