@@ -44,6 +44,9 @@ def test_init_then_run_then_report(tmp_path: Path) -> None:
     suite = yaml.safe_load((tmp_path / "suite.yaml").read_text())
     assert suite["data"]["label"] == "target"
     assert set(suite["data"]["input"]) == {"mean_radius", "mean_texture", "mean_smoothness"}
+    # loading a pickle runs code: the starter suite never trusts it on the user's behalf
+    assert "trust" not in suite
+    assert "assay run suite.yaml --trust" in (tmp_path / "suite.yaml").read_text()
     res = runner.invoke(
         app,
         [

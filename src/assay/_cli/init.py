@@ -36,4 +36,7 @@ def init(
     console.print(f"wrote [bold]{out}[/]")
     for r in reasons:
         console.print(f"  • {r}", markup=False)
-    console.print(f"next: [bold]assay run {out}[/]")
+    trust = " --trust" if model.startswith("sklearn:") else ""
+    console.print(f"next: [bold]assay run {out}{trust}[/]")
+    if trust:
+        console.print("  (--trust: loading a joblib/pickle file runs code; only for a file you trust)")

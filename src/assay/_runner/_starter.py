@@ -42,13 +42,21 @@ def write_starter_suite(
         "name": Path(data).stem.split(".")[0],
         "data": spec,
         "models": {"candidate": model},
-        "trust": model.startswith("sklearn:"),
         "checks": checks,
         "gates": ["performance.accuracy.lower >= 0.5"],
     }
+    # Loading a pickle runs code: the starter never says `trust: true` for the user; the command
+    # it suggests asks for --trust, which the user gives knowingly.
+    trust = " --trust" if model.startswith("sklearn:") else ""
     header = (
         "# Starter suite written by `assay init`. Check the column roles, then run: assay run "
-        f"{out_path.name}\n# Gates speak about interval bounds: performance.f1_macro.lower >= 0.80\n"
+        f"{out_path.name}{trust}\n"
+        + (
+            "# --trust: loading a joblib/pickle file runs code; give it only for a file you trust.\n"
+            if trust
+            else ""
+        )
+        + "# Gates speak about interval bounds: performance.f1_macro.lower >= 0.80\n"
     )
     text = header + yaml.safe_dump(suite, sort_keys=False, allow_unicode=True)
     out_path.parent.mkdir(parents=True, exist_ok=True)
