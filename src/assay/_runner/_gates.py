@@ -134,9 +134,11 @@ def validate_gate_paths(
         where = f"{source}: gates[{i}]"
         gate = parse_gate(text, where=where)
         if gate.check not in patterns:
+            listed = "\n".join(f"    {c}.{p}" for c, pats in patterns.items() for p in pats)
             raise ConfigError(
                 f"{where}: {text!r} names check {gate.check!r}, which {runner} does not run; "
                 f"checks in {runner}: {', '.join(patterns) or '(none)'}"
+                + (f"; valid paths:\n{listed}" if listed else "")
             )
         pats = list(patterns[gate.check])
         if not any(_segments_match(p.split("."), gate.metric.split(".")) for p in pats):
