@@ -8,6 +8,8 @@ The public API::
     report.passed                            # every gate passed?
     report.result("performance").metrics["f1_macro"]   # Estimate(value, lower, upper, level, method, n)
     assay.compare_reports("out/report.json", "prod/report.json").verdict   # go / no-go / inconclusive
+    assay.check_leakage("train.csv", "test.csv", gates=["leakage.contaminated.rate.upper <= 0.01"])
+    assay.diagnose_curves("trainer_state.json", gates=["generalization.curves.severity <= 1"])
 
 Names are imported on first use, so ``import assay`` stays fast and a subpackage being imported
 does not pull in the rest.
@@ -21,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 from assay._version import __version__
 
 if TYPE_CHECKING:
-    from assay._runner import evaluate, load_suite
+    from assay._runner import (
+        check_leakage,
+        compare_reports,
+        diagnose_curves,
+        evaluate,
+        load_suite,
+    )
     from assay.config import Suite
     from assay.data import Dataset, load_dataset
     from assay.errors import AssayError
@@ -39,7 +47,9 @@ _WHERE = {
     "Output": "assay.models",
     "Report": "assay.report",
     "Suite": "assay.config",
+    "check_leakage": "assay._runner",
     "compare_reports": "assay._runner",
+    "diagnose_curves": "assay._runner",
     "evaluate": "assay._runner",
     "load_dataset": "assay.data",
     "load_model": "assay.models",

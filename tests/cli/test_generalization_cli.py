@@ -13,7 +13,9 @@ import yaml
 from sklearn.datasets import load_breast_cancer
 from typer.testing import CliRunner
 
+from assay import evaluate
 from assay._cli.main import app
+from assay._runner import suite_from_dict
 from assay.leakage import find_duplicates
 from assay.report import Report
 
@@ -257,3 +259,174 @@ def test_cv_fit_hook_raising_in_one_fold_names_the_fold(cv_project: Path) -> Non
     assert "fold 2" in out and "planted failure in the fit hook" in out
     assert "Traceback" in out  # the hook's traceback, so the user can find the line
     assert not (cv_project / "out" / "cv" / "report.json").exists()  # no partial report
+
+
+# ------------------------------------------- assay curves / leakage: Reports, gates, --out
+
+
+def _suite_report(directory: Path, data: dict, checks: dict) -> Report:
+    """The same check run inside a suite, on the same files (a constant python: model)."""
+    (directory / "hooks.py").write_text(
+        "def predict(batch):\n    return ['a' for _ in batch]\npredict.task = 'classification'\n"
+    )
+    raw = {
+        "data": data,
+        "models": {"candidate": "python:hooks.py:predict"},
+        "checks": checks,
+        "engine": {"cache": None, "progress": False},
+    }
+    return evaluate(suite_from_dict(raw, base_dir=directory), write=False, progress=False)
+
+
+def test_curves_report_equals_the_suite_check_and_gates_decide_the_exit(tmp_path: Path) -> None:
+    val = [0.9, 0.7, 0.6, 0.55, 0.6, 0.66, 0.72, 0.8]  # severe: 45% above the best at the end
+    log = _trainer_state(tmp_path / "trainer_state.json", val)
+    pd.DataFrame({"text": ["x", "y"], "label": ["a", "b"]}).to_csv(tmp_path / "test.csv", index=False)
+    res = runner.invoke(
+        app,
+        [
+            "curves",
+            str(log),
+            "--smoothing",
+            "0",
+            "--out",
+            str(tmp_path / "d"),
+            "--gate",
+            "generalization.curves.severity <= 1",
+            "--gate",
+            "generalization.curves.best_step.value == 40",
+        ],
+    )
+    assert res.exit_code == 1, res.output
+    out = flat(res.output)
+    assert "overfitting: severe" in out and "FAIL — 1 of 2 gates failed" in out
+    got = Report.load(tmp_path / "d" / "report.json")
+    assert [(g.gate, g.passed) for g in got.gates] == [
+        ("generalization.curves.severity <= 1", False),
+        ("generalization.curves.best_step.value == 40", True),
+    ]
+    want = _suite_report(
+        tmp_path,
+        {"path": "test.csv", "input": "text", "label": "label"},
+        {"generalization": {"log": "trainer_state.json", "smoothing": 0}},
+    ).result("generalization")
+    r = got.result("generalization")
+    assert r is not None and want is not None
+    assert r.metrics == want.metrics and list(r.metrics) == list(want.metrics)
+    assert r.tables == want.tables and r.flags == want.flags and r.n == want.n
+    assert r.metrics["curves.severity"].value == 2.0
+    # a gate that passes: exit 0, and the report says so
+    res = runner.invoke(
+        app, ["curves", str(log), "--smoothing", "0", "--gate", "generalization.curves.severity <= 2"]
+    )
+    assert res.exit_code == 0 and "PASS — all 1 gates passed" in flat(res.output)
+
+
+def test_curves_gate_on_a_metric_it_cannot_produce_exits_2_with_the_valid_paths(
+    tmp_path: Path,
+) -> None:
+    log = _trainer_state(tmp_path / "trainer_state.json", [0.9, 0.7, 0.6])
+    for gate in ("generalization.train_test_gap.accuracy.upper <= 0.05", "leakage.exact.rate < 1"):
+        res = runner.invoke(app, ["curves", str(log), "--gate", gate, "--out", str(tmp_path / "d")])
+        assert res.exit_code == 2, res.output
+        out = flat(res.output)
+        assert "generalization.curves.severity generalization.curves.gap_at_best" in out
+        assert "generalization.curves.validation_rise" in out and "Traceback" not in out
+    assert not (tmp_path / "d").exists()  # refused before anything is read or written
+
+
+def _leak_args(d: Path, *more: str) -> list[str]:
+    return [
+        "leakage",
+        "--train",
+        str(d / "train.csv"),
+        "--test",
+        str(d / "test.jsonl"),
+        "--input",
+        "body",
+        *more,
+    ]
+
+
+def test_leakage_gates_pass_or_fail_on_the_planted_duplicates(planted_texts: dict) -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    d = planted_texts["dir"]
+    # 2 of 80 rows contaminated: Wilson's 95% upper bound is about 0.087
+    lo, hi = proportion_confint(2, 80, alpha=0.05, method="wilson")
+    res = runner.invoke(
+        app, _leak_args(d, "--out", str(d / "ok"), "--gate", "leakage.contaminated.rate.upper <= 0.1")
+    )
+    assert res.exit_code == 0, res.output
+    assert "PASS — all 1 gates passed" in flat(res.output)
+    assert "test row 6 = train row 18" in flat(res.output)  # the console lines are still there
+    rate = Report.load(d / "ok" / "report.json").result("leakage").metrics["contaminated.rate"]
+    assert (rate.value, rate.lower, rate.upper) == pytest.approx((2 / 80, lo, hi), abs=1e-12)
+    assert rate.method == "wilson" and rate.n == 80
+    res = runner.invoke(
+        app,
+        _leak_args(d, "--out", str(d / "bad"), "--gate", "leakage.contaminated.rate.upper <= 0.01"),
+    )
+    assert res.exit_code == 1, res.output
+    rep = Report.load(d / "bad" / "report.json")
+    assert not rep.passed and rep.gates[0].observed == pytest.approx(hi, abs=1e-12)
+    # --json carries the gates and keeps the exit code
+    res = runner.invoke(app, _leak_args(d, "--json", "--gate", "leakage.exact.count == 0"))
+    assert res.exit_code == 1
+    got = json.loads(res.output)
+    assert got["passed"] is False and got["gates"][0]["observed"] == 1.0
+    assert got["n_contaminated"] == 2
+
+
+def test_leakage_report_equals_the_suite_check_on_the_same_files(planted_texts: dict) -> None:
+    d = planted_texts["dir"]
+    frame = pd.read_json(d / "test.jsonl", lines=True)
+    frame["y"] = ["a", "b"] * (len(frame) // 2)
+    frame.to_json(d / "test.jsonl", orient="records", lines=True)
+    res = runner.invoke(app, _leak_args(d, "--out", str(d / "out")))
+    assert res.exit_code == 0, res.output
+    r = Report.load(d / "out" / "report.json").result("leakage")
+    want = _suite_report(
+        d,
+        {
+            "test": {"path": "test.jsonl", "input": "body", "label": "y"},
+            "train": {"path": "train.csv", "input": "body"},
+        },
+        {"leakage": {}},
+    ).result("leakage")
+    assert r is not None and want is not None
+    for key in ("exact.rate", "near.rate", "contaminated.rate", "exact.count", "near.count"):
+        assert r.metrics[key] == want.metrics[key]
+    assert r.tables["duplicates"] == want.tables["duplicates"]
+    assert r.examples == want.examples and r.flags == want.flags
+    # the suite's check also recomputes the test metrics without the contaminated rows
+    assert "clean.accuracy" in want.metrics and "clean.accuracy" not in r.metrics
+
+
+def test_leakage_bad_gate_exits_2_naming_the_valid_paths(planted_texts: dict) -> None:
+    d = planted_texts["dir"]
+    res = runner.invoke(app, _leak_args(d, "--gate", "leakage.clean.accuracy.lower >= 0.8"))
+    assert res.exit_code == 2
+    out = flat(res.output)
+    assert "no metric leakage.clean.accuracy" in out
+    assert "leakage.exact.rate leakage.near.rate leakage.contaminated.rate" in out
+    assert "leakage.embedding.rate" not in out  # only with --embedding
+    res = runner.invoke(app, _leak_args(d, "--gate", "leakage.contaminated.rate.upper <= x"))
+    assert res.exit_code == 2 and "threshold 'x' is not a number" in flat(res.output)
+
+
+def test_report_rerenders_a_leakage_and_a_curves_report(planted_texts: dict) -> None:
+    d = planted_texts["dir"]
+    gate = "leakage.contaminated.rate.upper <= 0.01"
+    assert runner.invoke(app, _leak_args(d, "--out", str(d / "l"), "--gate", gate)).exit_code == 1
+    log = _trainer_state(d / "trainer_state.json", [0.9, 0.7, 0.6, 0.55, 0.56])
+    assert runner.invoke(app, ["curves", str(log), "--out", str(d / "c")]).exit_code == 0
+    res = runner.invoke(app, ["report", str(d / "l" / "report.json"), "--html", str(d / "l.html")])
+    assert res.exit_code == 1, res.output  # the failed gate, read back from the JSON
+    page = (d / "l.html").read_text(encoding="utf-8")
+    assert 'id="check-leakage"' in page and "1 exact · 1 near" in page
+    assert page == (d / "l" / "report.html").read_text(encoding="utf-8")
+    res = runner.invoke(app, ["report", str(d / "c" / "report.json"), "--html", str(d / "c.html")])
+    assert res.exit_code == 0, res.output
+    page = (d / "c.html").read_text(encoding="utf-8")
+    assert 'id="check-generalization"' in page and "Training curves" in page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -45,3 +46,8 @@ def user_errors() -> Iterator[None]:
         err_console.print(f"[bold red]error:[/] {type(e).__name__}: ", end="")
         err_console.print(str(e), markup=False, highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
+
+
+def report_paths(out: Path | None) -> list[Path]:
+    """The files ``write_report_files`` wrote into ``out`` (none without ``--out``)."""
+    return [] if out is None else [out / "report.json", out / "report.html"]

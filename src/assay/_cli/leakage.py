@@ -1,15 +1,16 @@
-"""``assay leakage``: duplicates between a training and a test file."""
+"""``assay leakage``: duplicates between a training and a test file, as a Report with gates."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from assay._cli._common import EXIT_OK, user_errors
+from assay._cli._common import EXIT_GATE_FAILED, EXIT_OK, report_paths, user_errors
 
 
 def leakage(
@@ -18,7 +19,9 @@ def leakage(
     input: Annotated[str, typer.Option(help="The text column compared.")] = "text",
     threshold: Annotated[float, typer.Option(help="Jaccard similarity for near duplicates.")] = 0.8,
     shingle: Annotated[int, typer.Option(help="Characters per shingle.")] = 5,
-    examples: Annotated[int, typer.Option(help="Pairs to print.")] = 10,
+    examples: Annotated[
+        int, typer.Option(help="Pairs to print per kind (the report keeps up to 20).")
+    ] = 10,
     embedding: Annotated[
         bool,
         typer.Option(
@@ -31,119 +34,74 @@ def leakage(
     embedding_model: Annotated[
         Path | None, typer.Option(help="A sentence-transformers folder (default: MiniLM).")
     ] = None,
+    gates: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--gate",
+            help="A gate on the result (repeatable), e.g. "
+            "'leakage.contaminated.rate.upper <= 0.01'.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder for report.json and report.html.")
+    ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print counts and pairs as JSON.")
+        bool, typer.Option("--json", help="Print counts, pairs and gates as JSON.")
     ] = False,
 ) -> None:
-    """Find test rows that are exact or near duplicates of training rows."""
-    from assay.config._suite import DatasetSpec
-    from assay.data import load_dataset
-    from assay.errors import DataError
-    from assay.leakage import find_duplicates
+    """Find test rows that are exact or near duplicates of training rows; exit 1 if a gate fails."""
+    from assay._runner import check_leakage
+    from assay.report._console import print_summary
 
-    console = Console()
     with user_errors():
-        texts = {}
-        for name, path in (("train", train), ("test", test)):
-            ds = load_dataset(DatasetSpec(path=str(path.resolve())), name=name)
-            if input not in ds.frame.columns:
-                raise DataError(
-                    f"{path}: no column {input!r}; columns: "
-                    f"{', '.join(map(str, ds.frame.columns))}; pass --input COLUMN"
-                )
-            texts[name] = ds.frame[input].astype(str).tolist()
-        rep = find_duplicates(texts["train"], texts["test"], threshold=threshold, shingle=shingle)
-        emb: list[tuple[int, int, float]] | None = None
-        note = ""
-        if embedding:
-            emb, note = _by_embedding(
-                texts,
-                rep,
-                embedding_threshold,
-                train.resolve().parent,
-                embedding_model,
-                progress=not as_json,
-            )
-    n = rep.n_test
-    contaminated = set(rep.contaminated.tolist()) | {t for t, _, _ in emb or []}
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    **rep.to_dict(),
-                    "exact": rep.exact,
-                    "near": [[t, s, round(j, 4)] for t, s, j in rep.near],
-                    **(
-                        {"embedding": [[t, s, round(c, 4)] for t, s, c in emb]}
-                        if emb is not None
-                        else {}
-                    ),
-                    "n_contaminated": len(contaminated),
-                    "notes": [note] if note else [],
-                }
-            )
+        report = check_leakage(
+            train,
+            test,
+            input=input,
+            threshold=threshold,
+            shingle=shingle,
+            embedding=embedding,
+            embedding_threshold=embedding_threshold,
+            embedding_model=embedding_model,
+            gates=gates or [],
+            out=out,
+            progress=not as_json,
         )
-        raise typer.Exit(EXIT_OK)
+    code = EXIT_OK if report.passed else EXIT_GATE_FAILED
+    r = report.results[0]
+    dup: Mapping[str, Any] = r.tables["duplicates"]
+    notes = [str(n) for n in r.tables.get("notes", [])]
+    if as_json:
+        gate_rows = [g.model_dump(mode="json") for g in report.gates]
+        print(json.dumps({**dup, "notes": notes, "passed": report.passed, "gates": gate_rows}))
+        raise typer.Exit(code)
+    console = Console()
+    n, k = dup["n_test"], dup["n_contaminated"]
     console.print(
-        f"{n:,} test rows against {rep.n_train:,} training rows: {len(rep.exact)} exact "
-        f"duplicates, {len(rep.near)} near duplicates (Jaccard ≥ {threshold} on "
-        f"{shingle}-character shingles)"
-        + (f", {len(emb)} by embedding (cosine ≥ {embedding_threshold})" if emb is not None else "")
-        + f"; {len(contaminated)} test rows ({len(contaminated) / max(n, 1):.2%}) contaminated",
+        f"{n:,} test rows against {dup['n_train']:,} training rows: {dup['n_exact']} exact "
+        f"duplicates, {dup['n_near']} near duplicates (Jaccard ≥ {dup['threshold']} on "
+        f"{dup['shingle']}-character shingles)"
+        + (
+            f", {dup['n_embedding']} by embedding (cosine ≥ {dup['embedding_threshold']})"
+            if "n_embedding" in dup
+            else ""
+        )
+        + f"; {k} test rows ({k / max(n, 1):.2%}) contaminated",
         highlight=False,
     )
-    for t, s in rep.exact[:examples]:
-        console.print(
-            f"  exact  test row {t + 1} = train row {s + 1}: {texts['test'][t][:100]!r}",
-            highlight=False,
-            markup=False,
-        )
-    for t, s, j in rep.near[:examples]:
-        console.print(
-            f"  near {j:.2f} test row {t + 1}: {texts['test'][t][:80]!r} ~ train row "
-            f"{s + 1}: {texts['train'][s][:80]!r}",
-            highlight=False,
-            markup=False,
-        )
-    for t, s, c in (emb or [])[:examples]:
-        console.print(
-            f"  embedding {c:.3f} test row {t + 1}: {texts['test'][t][:80]!r} ~ train row "
-            f"{s + 1}: {texts['train'][s][:80]!r}",
-            highlight=False,
-            markup=False,
-        )
-    if note:
+    for kind in ("exact", "near", "embedding"):
+        for ex in [e for e in r.examples if e.get("kind") == kind][:examples]:
+            t, s = ex["row"] + 1, ex["train_row"] + 1
+            if kind == "exact":
+                line = f"  exact  test row {t} = train row {s}: {ex['input'][:100]!r}"
+            else:
+                sim = f"{ex['similarity']:.2f}" if kind == "near" else f"{ex['similarity']:.3f}"
+                line = (
+                    f"  {kind} {sim} test row {t}: {ex['input'][:80]!r} ~ train row {s}: "
+                    f"{ex['train_input'][:80]!r}"
+                )
+            console.print(line, highlight=False, markup=False)
+    for note in notes:
         console.print(f"note: {note}", highlight=False, markup=False)
-
-
-def _by_embedding(
-    texts: dict[str, list[str]],
-    rep: Any,
-    threshold: float,
-    root: Path,
-    model: Path | None,
-    *,
-    progress: bool,
-) -> tuple[list[tuple[int, int, float]] | None, str]:
-    """Embedding near duplicates (cached under ``root/.assay/embeddings``), or a note why not."""
-    from assay._embeddings import embed_texts, embedding_model_folder
-    from assay.leakage import embedding_duplicates
-
-    folder, why = embedding_model_folder(
-        str(model.resolve()) if model else None,
-        what="embedding near duplicates",
-        option="--embedding-model",
-    )
-    if folder is None:
-        return None, why
-    cache = root / ".assay" / "embeddings"
-    skip = {t for t, _ in rep.exact} | {t for t, _, _ in rep.near}
-    return (
-        embedding_duplicates(
-            embed_texts(texts["train"], folder=folder, cache_dir=cache, progress=progress),
-            embed_texts(texts["test"], folder=folder, cache_dir=cache, progress=progress),
-            threshold=threshold,
-            skip=skip,
-        ),
-        "",
-    )
+    print_summary(report, console=console, paths=report_paths(out))
+    raise typer.Exit(code)

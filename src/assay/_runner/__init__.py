@@ -1,23 +1,34 @@
 """The runner: load a suite, its data and models, run the checks through the engine, apply the
 gates and build the Report. Also the other commands that produce Reports (``assay compare``,
-checkpoint sweeps) and the starter suite of ``assay init``.
+``assay leakage``, ``assay curves``, checkpoint sweeps) and the starter suite of ``assay init``.
 
 Private: the public names are re-exported from ``assay`` (``assay.evaluate``, ``assay.load_suite``,
-``assay.compare_reports``); the CLI calls them with the same parameter names.
+``assay.compare_reports``, ``assay.check_leakage``, ``assay.diagnose_curves``); the CLI calls them
+with the same parameter names.
 """
 
 from assay._runner._checkpoints import checkpoint_series, evaluate_checkpoints, find_checkpoints
 from assay._runner._compare import compare_reports, comparison_report
+from assay._runner._curves import diagnose_curves
 from assay._runner._evaluate import evaluate, write_report_files
-from assay._runner._gates import Gate, evaluate_gates, parse_gate, validate_gates
+from assay._runner._gates import (
+    Gate,
+    evaluate_gates,
+    parse_gate,
+    validate_gate_paths,
+    validate_gates,
+)
+from assay._runner._leakage import check_leakage
 from assay._runner._starter import write_starter_suite
 from assay._runner._suite import load_suite, suite_from_dict, validate_suite
 
 __all__ = [
     "Gate",
+    "check_leakage",
     "checkpoint_series",
     "compare_reports",
     "comparison_report",
+    "diagnose_curves",
     "evaluate",
     "evaluate_checkpoints",
     "evaluate_gates",
@@ -25,6 +36,7 @@ __all__ = [
     "load_suite",
     "parse_gate",
     "suite_from_dict",
+    "validate_gate_paths",
     "validate_gates",
     "validate_suite",
     "write_report_files",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import sys
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from assay.config._suite import ModelEntry, Suite
 from assay.data import Dataset, load_dataset
 from assay.engine import Engine
 from assay.models import load_model
-from assay.report._html import write_html
+from assay.report._html import render_html
 from assay.report._schema import Report
 
 __all__ = ["evaluate", "write_report_files"]
@@ -183,13 +185,39 @@ def evaluate(
     return report
 
 
-def write_report_files(report: Report, out_dir: Path) -> dict[str, Path]:
-    """Write ``report.json`` and ``report.html`` into ``out_dir``; return their paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "json": report.save(out_dir / "report.json"),
-        "html": write_html(report, out_dir / "report.html"),
-    }
+def write_report_files(report: Report, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``report.json`` and ``report.html`` into ``out_dir``: both, or neither.
+
+    Both documents are rendered before either file is touched; each is written to a temporary file
+    in ``out_dir`` and renamed over the old one (``os.replace``, atomic on one file system). When
+    rendering or writing fails, the previous ``report.json`` and ``report.html`` are removed as well
+    and the error is raised: a folder never shows an earlier run's report (an old pass) next to, or
+    instead of, the run that failed to write its own.
+
+    Returns:
+        ``{"json": path, "html": path}``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "report.json", "html": out / "report.html"}
+    temps: list[Path] = []
+    try:
+        texts = {"json": report.to_json(), "html": render_html(report)}
+        staged: dict[str, Path] = {}
+        for kind, path in paths.items():
+            # A fresh name opened with "x" (not mkstemp): the file gets the umask's permissions,
+            # as a plain write would, rather than mkstemp's owner-only 0600.
+            tmp = out / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
+            temps.append(tmp)
+            with open(tmp, "x", encoding="utf-8") as f:
+                f.write(texts[kind])
+            staged[kind] = tmp
+        for kind, path in paths.items():
+            os.replace(staged[kind], path)
+    except BaseException:
+        for p in [*temps, *paths.values()]:
+            p.unlink(missing_ok=True)
+        raise
     return paths
 
 

@@ -21,7 +21,7 @@ from assay.config import Suite
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult, GateOutcome
 
-__all__ = ["Gate", "evaluate_gates", "parse_gate", "validate_gates"]
+__all__ = ["Gate", "evaluate_gates", "parse_gate", "validate_gate_paths", "validate_gates"]
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -101,19 +101,49 @@ def validate_gates(
         ConfigError: a malformed gate, a check not in the suite, or a metric path no check
             produces; the message lists the valid paths.
     """
+    patterns = {
+        name: get_check(name).gate_patterns(config, suite) for name, config in configs.items()
+    }
+    return validate_gate_paths(gates, patterns, source=source)
+
+
+def validate_gate_paths(
+    gates: Sequence[str],
+    patterns: Mapping[str, Sequence[str]],
+    *,
+    source: str = "suite",
+    runner: str = "the suite",
+) -> list[Gate]:
+    """Parse every gate and check its path against ``patterns`` (check → metric path patterns).
+
+    ``validate_gates`` passes the patterns of a suite's checks; a command that produces one
+    check's result by itself (``assay leakage``, ``assay curves``) passes the paths it produces.
+
+    Args:
+        gates: the gate texts.
+        patterns: check name → the metric paths it can produce (``*`` matches one segment).
+        source: where the gates come from, for messages (``gates[i]`` follows it).
+        runner: what produces the results, for messages (``"the suite"``, ``"assay leakage"``).
+
+    Raises:
+        ConfigError: a malformed gate, a check ``runner`` does not run, or a metric path it
+            does not produce; the message lists the valid paths.
+    """
     parsed = []
     for i, text in enumerate(gates):
         where = f"{source}: gates[{i}]"
         gate = parse_gate(text, where=where)
-        if gate.check not in configs:
+        if gate.check not in patterns:
+            listed = "\n".join(f"    {c}.{p}" for c, pats in patterns.items() for p in pats)
             raise ConfigError(
-                f"{where}: {text!r} names check {gate.check!r}, which the suite does not run; "
-                f"checks in the suite: {', '.join(configs) or '(none)'}"
+                f"{where}: {text!r} names check {gate.check!r}, which {runner} does not run; "
+                f"checks in {runner}: {', '.join(patterns) or '(none)'}"
+                + (f"; valid paths:\n{listed}" if listed else "")
             )
-        patterns = get_check(gate.check).gate_patterns(configs[gate.check], suite)
-        if not any(_segments_match(p.split("."), gate.metric.split(".")) for p in patterns):
-            listed = "\n".join(f"    {gate.check}.{p}" for p in patterns)
-            close = difflib.get_close_matches(gate.metric, patterns, n=1)
+        pats = list(patterns[gate.check])
+        if not any(_segments_match(p.split("."), gate.metric.split(".")) for p in pats):
+            listed = "\n".join(f"    {gate.check}.{p}" for p in pats)
+            close = difflib.get_close_matches(gate.metric, pats, n=1)
             hint = f" (did you mean {gate.check}.{close[0]}?)" if close else ""
             raise ConfigError(
                 f"{where}: {text!r}: no metric {gate.check}.{gate.metric}{hint}; valid paths "

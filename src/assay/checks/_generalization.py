@@ -12,7 +12,7 @@ Newcombe's for accuracy, Welch's for the mean absolute error of a regression.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -26,14 +26,22 @@ from assay.checks._predictions import Predictions, collect_predictions
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError
-from assay.generalization import diagnose, read_log
+from assay.generalization import Diagnosis, TrainingLog, diagnose, read_log
 from assay.metrics._counts import count_metrics
 from assay.report._schema import CheckResult
 from assay.stats import mean_difference, proportion_difference, wilson_interval
 from assay.stats._bootstrap import multinomial_count_resamples, percentile_bounds
 from assay.stats._estimate import Estimate
 
-__all__ = ["GeneralizationCheck", "GeneralizationConfig", "sample_rows", "subset_rows"]
+__all__ = [
+    "CURVE_GATE_PATTERNS",
+    "CurveFindings",
+    "GeneralizationCheck",
+    "GeneralizationConfig",
+    "curve_findings",
+    "sample_rows",
+    "subset_rows",
+]
 
 _SEVERITY = {"none": 0, "mild": 1, "severe": 2}
 
@@ -69,6 +77,53 @@ class GeneralizationConfig(CheckConfig):
     severe: float = Field(default=0.10, ge=0)
     train_data: str | Literal[False] | None = None
     max_train_rows: int = Field(default=5000, ge=1)
+
+
+_CURVE_METRICS = ("severity", "gap_at_best", "gap_at_last", "validation_rise", "best_step")
+#: Gate paths of the training-curve diagnosis (``assay curves`` gives these).
+CURVE_GATE_PATTERNS = tuple(f"curves.{k}" for k in _CURVE_METRICS)
+
+
+@dataclass(frozen=True)
+class CurveFindings:
+    """The diagnosis of a training log, as the generalization check's result holds it.
+
+    Attributes:
+        table: the ``curves`` table: the log's source, format, series (and their description)
+            and the diagnosis with its curves.
+        metrics: ``curves.severity`` (0 none, 1 mild, 2 severe), ``curves.gap_at_best``,
+            ``curves.gap_at_last``, ``curves.validation_rise``, ``curves.best_step``: numbers
+            read from the log, so each interval is the point itself.
+        flags: the finding, when the verdict is mild or severe.
+    """
+
+    table: dict[str, Any]
+    metrics: dict[str, Estimate]
+    flags: list[str]
+
+
+def curve_findings(log: TrainingLog, d: Diagnosis, *, level: float) -> CurveFindings:
+    """Turn a log's diagnosis into the ``curves`` table, metrics and flags: the generalization
+    check and ``assay curves`` share it."""
+    table = {
+        "source": log.source,
+        "format": log.format,
+        "series": log.names(),
+        "description": log.describe(),
+        **d.to_dict(),
+    }
+    values = {
+        "severity": float(_SEVERITY[d.verdict]),
+        "gap_at_best": d.gap_at_best,
+        "gap_at_last": d.gap_at_last,
+        "validation_rise": d.validation_rise,
+        "best_step": d.best_step,
+    }
+    metrics = {f"curves.{k}": _point(values[k], level) for k in _CURVE_METRICS}
+    flags = []
+    if d.verdict != "none":
+        flags.append(f"overfitting ({d.verdict}) in the training log: {d.recommendation}")
+    return CurveFindings(table, metrics, flags)
 
 
 def sample_rows(ds: Dataset, limit: int, seed: int) -> np.ndarray:
@@ -159,22 +214,10 @@ class GeneralizationCheck(Check):
                 mild=cfg.mild,
                 severe=cfg.severe,
             )
-            tables["curves"] = {
-                "source": log.source,
-                "format": log.format,
-                "series": log.names(),
-                **d.to_dict(),
-            }
-            for key, value in (
-                ("severity", float(_SEVERITY[d.verdict])),
-                ("gap_at_best", d.gap_at_best),
-                ("gap_at_last", d.gap_at_last),
-                ("validation_rise", d.validation_rise),
-                ("best_step", d.best_step),
-            ):
-                metrics[f"curves.{key}"] = _point(value, ctx.level)
-            if d.verdict != "none":
-                flags.append(f"overfitting ({d.verdict}) in the training log: {d.recommendation}")
+            found = curve_findings(log, d, level=ctx.level)
+            tables["curves"] = found.table
+            metrics.update(found.metrics)
+            flags.extend(found.flags)
         elif cfg.log is not None:
             notes.append(f"no training log given for model {self.model!r}")
         sets = self._sets(ctx)
@@ -265,10 +308,7 @@ class GeneralizationCheck(Check):
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         assert isinstance(config, GeneralizationConfig)
-        pats = [
-            f"curves.{k}"
-            for k in ("severity", "gap_at_best", "gap_at_last", "validation_rise", "best_step")
-        ]
+        pats = list(CURVE_GATE_PATTERNS)
         names = ["mae"] if suite.task == "regression" else ["accuracy", "f1_macro"]
         for name in names:
             pats += [f"train.{name}", f"test.{name}", f"train_test_gap.{name}"]

@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError
 from assay.leakage import (
+    DuplicateReport,
     continuation_match,
     embedding_duplicates,
     find_duplicates,
@@ -45,7 +47,16 @@ from assay.report._schema import CheckResult
 from assay.stats import proportion_difference, wilson_interval
 from assay.stats._estimate import Estimate
 
-__all__ = ["LeakageCheck", "LeakageConfig"]
+__all__ = [
+    "DUPLICATE_GATE_PATTERNS",
+    "EMBEDDING_GATE_PATTERNS",
+    "DuplicateFindings",
+    "LeakageCheck",
+    "LeakageConfig",
+    "dataset_texts",
+    "duplicate_findings",
+    "embedding_near_duplicates",
+]
 
 _MAX_EXAMPLES = 20
 _DEFAULT_METRICS = ROW_METRICS
@@ -96,7 +107,8 @@ class LeakageConfig(CheckConfig):
     memorisation: MemorisationConfig = Field(default_factory=MemorisationConfig)
 
 
-def _texts(ds: Dataset) -> list[str] | None:
+def dataset_texts(ds: Dataset) -> list[str] | None:
+    """The texts of a dataset whose ``input`` is one column, else ``None``."""
     inp = ds.spec.input
     return ds.frame[inp].astype(str).tolist() if isinstance(inp, str) else None
 
@@ -128,7 +140,7 @@ class LeakageCheck(Check):
         cfg = self._cfg()
         out = []
         for side, ds in (("train", self._train(ctx)), ("held_out", ctx.dataset(cfg.dataset))):
-            texts = _texts(ds)
+            texts = dataset_texts(ds)
             if texts is None:
                 continue
             rows = sample_rows(ds, len(ds), ctx.seed)
@@ -168,80 +180,40 @@ class LeakageCheck(Check):
         tables: dict[str, Any] = {"train_dataset": train.name, "notes": []}
         flags: list[str] = []
         examples: list[dict[str, Any]] = []
-        tr_texts, te_texts = _texts(train), _texts(test)
+        tr_texts, te_texts = dataset_texts(train), dataset_texts(test)
         contaminated = np.zeros(len(test), dtype=bool)
         if tr_texts is not None and te_texts is not None:
             dup = _duplicates_cached(train, test, cfg)
-            tables["duplicates"] = dup.to_dict()
-            for t, _ in dup.exact:
-                contaminated[t] = True
-            for t, _, _ in dup.near:
-                contaminated[t] = True
-            emb_dups = (
-                self._embedding_duplicates(ctx, train, test, dup, tables["notes"])
-                if cfg.embedding
-                else None
+            emb_dups = None
+            if cfg.embedding:
+                emb_dups, why = embedding_near_duplicates(
+                    tr_texts,
+                    te_texts,
+                    dup,
+                    threshold=cfg.embedding_threshold,
+                    model=cfg.embedding_model and str(ctx.suite.resolve(cfg.embedding_model)),
+                    option="checks.leakage.embedding_model",
+                    cache_dir=Path(ctx.suite.resolve(".assay/embeddings")),
+                    batch_size=cfg.embedding_batch_size,
+                    progress=ctx.progress,
+                )
+                if why:
+                    tables["notes"].append(why)
+            found = duplicate_findings(
+                dup,
+                emb_dups,
+                train_texts=tr_texts,
+                test_texts=te_texts,
+                train_ids=train.ids,
+                test_ids=test.ids,
+                level=ctx.level,
+                embedding_threshold=cfg.embedding_threshold,
             )
-            for t, _, _ in emb_dups or []:
-                contaminated[t] = True
-            n = len(test)
-            metrics["exact.rate"] = wilson_interval(len(dup.exact), n, level=ctx.level)
-            metrics["near.rate"] = wilson_interval(len(dup.near), n, level=ctx.level)
-            metrics["contaminated.rate"] = wilson_interval(
-                int(contaminated.sum()), n, level=ctx.level
-            )
-            metrics["exact.count"] = _count(len(dup.exact), ctx.level, n)
-            metrics["near.count"] = _count(len(dup.near), ctx.level, n)
-            if emb_dups is not None:
-                tables["duplicates"]["n_embedding"] = len(emb_dups)
-                tables["duplicates"]["embedding_threshold"] = cfg.embedding_threshold
-                metrics["embedding.rate"] = wilson_interval(len(emb_dups), n, level=ctx.level)
-                metrics["embedding.count"] = _count(len(emb_dups), ctx.level, n)
-            ids_te, ids_tr = test.ids, train.ids
-            for t, s in dup.exact[:_MAX_EXAMPLES]:
-                examples.append(
-                    {
-                        "kind": "exact",
-                        "id": ids_te[t],
-                        "train_id": ids_tr[s],
-                        "input": te_texts[t][:300],
-                        "train_input": tr_texts[s][:300],
-                        "similarity": 1.0,
-                    }
-                )
-            for t, s, sim in sorted(dup.near, key=lambda x: -x[2])[:_MAX_EXAMPLES]:
-                examples.append(
-                    {
-                        "kind": "near",
-                        "id": ids_te[t],
-                        "train_id": ids_tr[s],
-                        "input": te_texts[t][:300],
-                        "train_input": tr_texts[s][:300],
-                        "similarity": round(sim, 3),
-                    }
-                )
-            for t, s, sim in sorted(emb_dups or [], key=lambda x: -x[2])[:_MAX_EXAMPLES]:
-                examples.append(
-                    {
-                        "kind": "embedding",
-                        "id": ids_te[t],
-                        "train_id": ids_tr[s],
-                        "input": te_texts[t][:300],
-                        "train_input": tr_texts[s][:300],
-                        "similarity": round(sim, 3),
-                    }
-                )
-            if contaminated.any():
-                by_meaning = (
-                    f", {len(emb_dups)} by embedding, cosine ≥ {cfg.embedding_threshold}"
-                    if emb_dups
-                    else ""
-                )
-                flags.append(
-                    f"{int(contaminated.sum())} of {n} test rows ({contaminated.mean():.1%}) "
-                    f"duplicate training rows ({len(dup.exact)} exact, {len(dup.near)} near, "
-                    f"Jaccard ≥ {cfg.threshold}{by_meaning})"
-                )
+            contaminated = found.contaminated
+            tables["duplicates"] = found.table
+            metrics.update(found.metrics)
+            flags.extend(found.flags)
+            examples.extend(found.examples)
         elif isinstance(test.spec.input, list) and test.spec.label is not None:
             leaks = label_leakage(
                 train.frame,
@@ -312,33 +284,6 @@ class LeakageCheck(Check):
             errors=pred.errors,
         )
 
-    def _embedding_duplicates(
-        self, ctx: RunContext, train: Dataset, test: Dataset, dup: Any, notes: list[str]
-    ) -> list[tuple[int, int, float]] | None:
-        """Embedding near duplicates not already exact or MinHash duplicates; ``None`` (with a
-        note) when embeddings are unavailable."""
-
-        cfg = self._cfg()
-        folder, why = embedding_model_folder(
-            cfg.embedding_model and str(ctx.suite.resolve(cfg.embedding_model)),
-            what="embedding near duplicates",
-            option="checks.leakage.embedding_model",
-        )
-        if folder is None:
-            notes.append(why)
-            return None
-        tr, te = _texts(train), _texts(test)
-        assert tr is not None and te is not None
-        cache = Path(ctx.suite.resolve(".assay/embeddings"))
-        bs = cfg.embedding_batch_size
-        skip = {t for t, _ in dup.exact} | {t for t, _, _ in dup.near}
-        return embedding_duplicates(
-            embed_texts(tr, folder=folder, cache_dir=cache, batch_size=bs, progress=ctx.progress),
-            embed_texts(te, folder=folder, cache_dir=cache, batch_size=bs, progress=ctx.progress),
-            threshold=cfg.embedding_threshold,
-            skip=skip,
-        )
-
     def _memorisation(
         self,
         ctx: RunContext,
@@ -384,22 +329,162 @@ class LeakageCheck(Check):
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         assert isinstance(config, LeakageConfig)
         names = config.metrics or gate_metric_names(suite.task, _DEFAULT_METRICS)
-        pats = [
-            "exact.rate",
-            "near.rate",
-            "contaminated.rate",
-            "exact.count",
-            "near.count",
-            "embedding.rate",
-            "embedding.count",
-            "label_leakage.*.accuracy",
-        ]
+        pats = [*DUPLICATE_GATE_PATTERNS, *EMBEDDING_GATE_PATTERNS, "label_leakage.*.accuracy"]
         pats += [f"{w}.{m}" for w in ("all", "clean", "contaminated") for m in names]
         pats += [
             f"memorisation.{s}.{k}_rate" for s in ("train", "held_out") for k in ("exact", "near")
         ]
         pats += ["memorisation.exact_rate_difference", "memorisation.near_rate_difference"]
         return pats
+
+
+#: Gate paths of the duplicate search over two sets of texts (``assay leakage`` gives these).
+DUPLICATE_GATE_PATTERNS = (
+    "exact.rate",
+    "near.rate",
+    "contaminated.rate",
+    "exact.count",
+    "near.count",
+)
+#: Gate paths of the embedding search, when it is asked for.
+EMBEDDING_GATE_PATTERNS = ("embedding.rate", "embedding.count")
+
+
+@dataclass(frozen=True)
+class DuplicateFindings:
+    """What the duplicate search found, as the leakage check's result holds it.
+
+    Attributes:
+        metrics: ``exact.rate``, ``near.rate``, ``contaminated.rate`` (Wilson intervals),
+            ``exact.count``, ``near.count``, and ``embedding.*`` when embeddings were compared.
+        table: the ``duplicates`` table: the search's settings and counts, the pairs of test and
+            training positions (``exact``, ``near`` and ``embedding``, with similarities) and
+            ``n_contaminated``.
+        flags: the finding, when a test row duplicates a training row.
+        examples: up to 20 pairs of each kind, with both texts, ids and positions.
+        contaminated: one boolean per test row.
+    """
+
+    metrics: dict[str, Estimate]
+    table: dict[str, Any]
+    flags: list[str]
+    examples: list[dict[str, Any]]
+    contaminated: np.ndarray
+
+
+def duplicate_findings(
+    dup: DuplicateReport,
+    embedding: Sequence[tuple[int, int, float]] | None,
+    *,
+    train_texts: Sequence[str],
+    test_texts: Sequence[str],
+    train_ids: Sequence[str],
+    test_ids: Sequence[str],
+    level: float,
+    embedding_threshold: float,
+) -> DuplicateFindings:
+    """Turn the duplicate search (and the embedding one, or ``None``) into metrics, the
+    ``duplicates`` table, flags and examples: the leakage check and ``assay leakage`` share it."""
+
+    n = len(test_texts)
+    contaminated = np.zeros(n, dtype=bool)
+    for t in [t for t, _ in dup.exact] + [t for t, _, _ in [*dup.near, *(embedding or [])]]:
+        contaminated[t] = True
+    k = int(contaminated.sum())
+    table: dict[str, Any] = {
+        **dup.to_dict(),
+        "exact": [[t, s] for t, s in dup.exact],
+        "near": [[t, s, round(j, 4)] for t, s, j in dup.near],
+        "n_contaminated": k,
+    }
+    metrics = {
+        "exact.rate": wilson_interval(len(dup.exact), n, level=level),
+        "near.rate": wilson_interval(len(dup.near), n, level=level),
+        "contaminated.rate": wilson_interval(k, n, level=level),
+        "exact.count": _count(len(dup.exact), level, n),
+        "near.count": _count(len(dup.near), level, n),
+    }
+    if embedding is not None:
+        table["n_embedding"] = len(embedding)
+        table["embedding_threshold"] = embedding_threshold
+        table["embedding"] = [[t, s, round(c, 4)] for t, s, c in embedding]
+        metrics["embedding.rate"] = wilson_interval(len(embedding), n, level=level)
+        metrics["embedding.count"] = _count(len(embedding), level, n)
+
+    def example(kind: str, t: int, s: int, sim: float) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "id": test_ids[t],
+            "train_id": train_ids[s],
+            "row": t,
+            "train_row": s,
+            "input": test_texts[t][:300],
+            "train_input": train_texts[s][:300],
+            "similarity": round(sim, 3),
+        }
+
+    examples = [example("exact", t, s, 1.0) for t, s in dup.exact[:_MAX_EXAMPLES]]
+    for kind, pairs in (("near", dup.near), ("embedding", embedding or [])):
+        for t, s, sim in sorted(pairs, key=lambda x: -x[2])[:_MAX_EXAMPLES]:
+            examples.append(example(kind, t, s, sim))
+    flags = []
+    if k:
+        by_meaning = (
+            f", {len(embedding)} by embedding, cosine ≥ {embedding_threshold}" if embedding else ""
+        )
+        flags.append(
+            f"{k} of {n} test rows ({k / n:.1%}) duplicate training rows ({len(dup.exact)} exact, "
+            f"{len(dup.near)} near, Jaccard ≥ {dup.threshold}{by_meaning})"
+        )
+    return DuplicateFindings(metrics, table, flags, examples, contaminated)
+
+
+def embedding_near_duplicates(
+    train_texts: Sequence[str],
+    test_texts: Sequence[str],
+    dup: DuplicateReport,
+    *,
+    threshold: float,
+    model: str | None,
+    option: str,
+    cache_dir: Path,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> tuple[list[tuple[int, int, float]] | None, str]:
+    """Test rows whose sentence embedding is within cosine ``threshold`` of a training row's,
+    leaving out rows already found by ``dup``; or ``None`` and a note saying why embeddings are
+    unavailable (no sentence-transformers, no model folder).
+
+    Args:
+        model: a sentence-transformers folder (default: MiniLM); ``option`` names where it is set,
+            for the note.
+        cache_dir: where embeddings are cached on disk.
+    """
+    folder, why = embedding_model_folder(model, what="embedding near duplicates", option=option)
+    if folder is None:
+        return None, why
+    skip = {t for t, _ in dup.exact} | {t for t, _, _ in dup.near}
+    return (
+        embedding_duplicates(
+            embed_texts(
+                train_texts,
+                folder=folder,
+                cache_dir=cache_dir,
+                batch_size=batch_size,
+                progress=progress,
+            ),
+            embed_texts(
+                test_texts,
+                folder=folder,
+                cache_dir=cache_dir,
+                batch_size=batch_size,
+                progress=progress,
+            ),
+            threshold=threshold,
+            skip=skip,
+        ),
+        "",
+    )
 
 
 def _count(k: int, level: float, n: int) -> Estimate:
@@ -423,7 +508,7 @@ def _duplicates_cached(train: Dataset, test: Dataset, cfg: LeakageConfig) -> Any
     )
     if key not in _DUP_CACHE:
         _DUP_CACHE.clear()
-        tr, te = _texts(train), _texts(test)
+        tr, te = dataset_texts(train), dataset_texts(test)
         assert tr is not None and te is not None
         _DUP_CACHE[key] = find_duplicates(
             tr,
