@@ -54,3 +54,29 @@ def test_a_run_that_cannot_render_leaves_no_earlier_pass_behind(tmp_path: Path) 
     with pytest.raises(AttributeError):
         write_report_files(_report(passed=False, results=[broken]), out)
     assert list(out.iterdir()) == []
+
+
+def _suite(tmp_path: Path, *, model: str) -> Path:
+    (tmp_path / "d.csv").write_text("id,text,label\n1,good,pos\n2,bad,neg\n3,ok,pos\n")
+    (tmp_path / "m.py").write_text("def f(batch):\n    return ['pos' for _ in batch]\n")
+    (tmp_path / "s.yaml").write_text(
+        "data: {path: d.csv, id: id, input: text, label: label}\n"
+        f"models: {{m: '{model}'}}\nchecks: {{performance: {{}}}}\n"
+        "engine: {progress: false, cache: null}\n"
+    )
+    return tmp_path / "s.yaml"
+
+
+@pytest.mark.parametrize("out_from", ["argument", "suite"])
+def test_a_run_that_fails_removes_the_earlier_pass(tmp_path: Path, monkeypatch, out_from) -> None:
+    import assay
+    from assay.errors import ModelError
+
+    monkeypatch.chdir(tmp_path)  # the suite's `out` is relative to the current folder
+    out = tmp_path / "out"
+    kwargs = {"out": out} if out_from == "argument" else {}
+    passed = assay.evaluate(_suite(tmp_path, model="python:m.py:f"), progress=False, **kwargs)
+    assert passed.passed and (out / "report.json").exists() and (out / "report.html").exists()
+    with pytest.raises(ModelError):  # the next run cannot load its model: it fails before scoring
+        assay.evaluate(_suite(tmp_path, model="python:missing.py:f"), progress=False, **kwargs)
+    assert not (out / "report.json").exists() and not (out / "report.html").exists()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assay._runner._evaluate import evaluate, write_report_files
+from assay._runner._evaluate import clear_report_files, evaluate, write_report_files
 from assay.config._suite import Suite
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult, Report
@@ -91,6 +91,8 @@ def evaluate_checkpoints(
         >>> r = evaluate_checkpoints("suite.yaml", "runs/checkpoints")  # doctest: +SKIP
         >>> r.result("checkpoints").tables["series"]["accuracy"]["step"]  # doctest: +SKIP
     """
+    if write and out is not None:
+        clear_report_files(out)  # a failed sweep leaves no earlier pass behind
     points = (
         find_checkpoints(checkpoints) if isinstance(checkpoints, (str, Path)) else list(checkpoints)
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from assay._runner._evaluate import clear_report_files
 from assay._runner._single import (
     DEFAULT_LEVEL,
     Clock,
@@ -69,6 +70,8 @@ def diagnose_curves(
         'mild'
     """
     clock = Clock()
+    if out is not None:
+        clear_report_files(out)  # a failed run leaves no earlier pass behind
     validate_command_gates(gates, "generalization", CURVE_GATE_PATTERNS, command="assay curves")
     text = str(source)
     # A path is recorded absolute, as a suite's `log:` is after resolving it against the suite.

@@ -25,7 +25,7 @@ from assay.models import load_model
 from assay.report._html import render_html
 from assay.report._schema import Report
 
-__all__ = ["evaluate", "write_report_files"]
+__all__ = ["clear_report_files", "evaluate", "write_report_files"]
 
 _PACKAGES = (
     "numpy",
@@ -76,11 +76,15 @@ def evaluate(
     """
     started = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    if write and out is not None:
+        clear_report_files(out)  # before anything can fail: no old pass survives a failed run
     overrides: dict[str, Any] = {"seed": seed}
     if isinstance(suite, Suite):
         s = suite.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     else:
         s = load_suite(suite, overrides=overrides)
+    if write and out is None:
+        clear_report_files(s.out)
     if model is not None:
         # The suite's options for the primary model still apply to a model of the same kind.
         old_spec, old_options = s.model_spec(s.primary_model)
@@ -183,6 +187,16 @@ def evaluate(
         out_dir = Path(out) if out is not None else Path(s.out)
         write_report_files(report, out_dir)
     return report
+
+
+def clear_report_files(out_dir: str | Path) -> None:
+    """Remove the ``report.json`` and ``report.html`` of an earlier run from ``out_dir``.
+
+    Called when a run starts, so that a run that fails (exit 2) leaves no report behind for a CI
+    step to read as this run's result: an old pass must never stand in for a failed run.
+    """
+    for name in ("report.json", "report.html"):
+        (Path(out_dir) / name).unlink(missing_ok=True)
 
 
 def write_report_files(report: Report, out_dir: str | Path) -> dict[str, Path]:

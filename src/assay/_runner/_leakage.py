@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from assay._runner._evaluate import clear_report_files
 from assay._runner._single import (
     DEFAULT_LEVEL,
     Clock,
@@ -76,6 +77,8 @@ def check_leakage(
         >>> r.passed, r.result("leakage").metrics["contaminated.rate"]  # doctest: +SKIP
     """
     clock = Clock()
+    if out is not None:
+        clear_report_files(out)  # a failed run leaves no earlier pass behind
     patterns = [*DUPLICATE_GATE_PATTERNS, *(EMBEDDING_GATE_PATTERNS if embedding else ())]
     validate_command_gates(gates, "leakage", patterns, command="assay leakage")
     for name, value in (("threshold", threshold), ("embedding_threshold", embedding_threshold)):
