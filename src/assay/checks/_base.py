@@ -13,6 +13,7 @@ from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.engine._types import Request, Response, content_key
 from assay.errors import ConfigError
+from assay.metrics import headline_metrics
 from assay.models._base import Model, ModelInfo
 
 __all__ = [
@@ -167,10 +168,10 @@ def parse_check_config(name: str, raw: dict[str, Any]) -> CheckConfig:
         raise ConfigError(f"checks.{name}: {e}") from None
 
 
-#: The metrics computed on a subset of rows (a slice, the training rows) when a check names none.
+#: The metrics computed on a subset of rows (a slice, the training rows) when a check names none:
+#: the catalogue's two first headline metrics of the task.
 ROW_METRICS: dict[str, list[str]] = {
-    "classification": ["accuracy", "f1_macro"],
-    "regression": ["mae", "rmse"],
+    task: list(headline_metrics(task, max_rank=2)) for task in ("classification", "regression")
 }
 
 

@@ -52,6 +52,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from assay.errors import MetricError
+from assay.metrics import metrics_for
 from assay.stats._bootstrap import (
     block_codes,
     block_multiplicities,
@@ -74,18 +75,10 @@ __all__ = [
 ]
 
 TN, FP, FN, TP, TNX = range(5)
-#: Per-group classification metrics, in display order (``ece`` only with probabilities).
-CLASSIFICATION_GROUP_METRICS = (
-    "accuracy",
-    "selection_rate",
-    "precision",
-    "recall",
-    "f1",
-    "false_positive_rate",
-    "false_negative_rate",
-    "ece",
-)
-REGRESSION_GROUP_METRICS = ("mae", "mean_residual", "rmse")
+#: Per-group classification metrics, in display order (``ece`` only with probabilities): the
+#: catalogue's ``per_group`` metrics.
+CLASSIFICATION_GROUP_METRICS = tuple(m.name for m in metrics_for("classification") if m.per_group)
+REGRESSION_GROUP_METRICS = tuple(m.name for m in metrics_for("regression") if m.per_group)
 #: Named disparities (classification), each ``(source metric, kind)``; kind is ``difference``
 #: or ``ratio``. Equalized odds combines two sources and is handled apart.
 DISPARITIES: dict[str, tuple[str, str]] = {

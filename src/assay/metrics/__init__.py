@@ -3,6 +3,7 @@ that says what each metric is (``metric_info``)."""
 
 from assay.metrics._catalog import (
     CATALOG,
+    SUMMARY_SOURCES,
     MetricInfo,
     direction,
     display_name,
@@ -20,6 +21,7 @@ from assay.metrics._text import TextSummary, corpus_text_metric, text_summary
 
 __all__ = [
     "CATALOG",
+    "SUMMARY_SOURCES",
     "ClassificationSummary",
     "MetricInfo",
     "RegressionSummary",
