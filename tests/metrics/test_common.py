@@ -208,6 +208,8 @@ REFERENCES: dict[str, Callable[[Case], float]] = {
     "average_precision_macro": lambda c: sk(skm.average_precision_score,
                                             label_binarize(c.truth, classes=list(c.labels)),
                                             c.proba, average="macro"),
+    "top_k_accuracy": lambda c: sk(skm.top_k_accuracy_score, c.truth, c.proba, k=2,
+                                   labels=list(c.labels)),
     "precision": _binary(skm.precision_score),
     "recall": _binary(skm.recall_score),
     "f1": _binary(skm.f1_score),

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from assay.errors import MetricError
 from assay.metrics._text import exact_match_scores, token_f1_scores
+from assay.metrics._top_k import top_k_accuracy_scores
 
 __all__ = [
     "CATALOG",
@@ -231,6 +232,9 @@ CATALOG: tuple[MetricInfo, ...] = (
          classes="binary", shown="table", best=1.0),
     _cls("average_precision_macro", "Average precision (macro)", "bootstrap", _PROBA,
          needs_proba=True, classes="multiclass", best=1.0),
+    _cls("top_k_accuracy", "Top-2 accuracy", "wilson", "function", paired_test="mcnemar",
+         per_example=True, needs_proba=True, classes="multiclass", best=1.0,
+         function=top_k_accuracy_scores, options=MappingProxyType({"k": 2})),
     # ---- classification: the positive class (binary) and every class ---------------------------
     _cls("precision", "Precision", "wilson", _COUNTS, paired_test="bootstrap-counts",
          classes="binary", best=1.0, per_class=True, per_group=True),
