@@ -265,3 +265,32 @@ def test_leakage_check_on_texts_and_memorisation(tmp_path: Path) -> None:
     assert r.metrics["memorisation.exact_rate_difference"].lower > 0
     assert any("memorised" in f for f in r.flags)
     assert not math.isnan(r.metrics["near.rate"].value)
+
+
+def test_cv_default_metrics_are_the_headline_metrics_the_problem_has(
+    tmp_path: Path, seed: int
+) -> None:
+    """Multiclass: the one-vs-rest ROC AUC (a headline metric the cv defaults missed) and no
+    empty binary ROC AUC column."""
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame.rename(columns={"target": "y"})
+    frame.columns = [c.replace(" ", "_").replace("(", "").replace(")", "") for c in frame.columns]
+    frame.insert(0, "id", [f"r{i}" for i in range(len(frame))])
+    features = [c for c in frame.columns if c not in ("id", "y")]
+    frame.to_csv(tmp_path / "test.csv", index=False)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    joblib.dump(model.fit(frame[features], frame["y"].astype(str)), tmp_path / "model.joblib")
+    suite = suite_from_dict(
+        {
+            "data": {"path": "test.csv", "id": "id", "input": features, "label": "y"},
+            "models": {"candidate": "sklearn:model.joblib"},
+            "trust": True,
+            "checks": {"cv": {"folds": 3}},
+            "engine": {"cache": str(tmp_path / "cache.db"), "progress": False},
+        },
+        base_dir=tmp_path,
+    )
+    r = evaluate(suite, write=False, progress=False, seed=seed).result("cv")
+    assert r.tables["metric_names"] == ["accuracy", "f1_macro", "roc_auc_ovr_macro"]
+    assert 0.8 < r.metrics["roc_auc_ovr_macro"].value <= 1.0

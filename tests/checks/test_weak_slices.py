@@ -109,3 +109,24 @@ def test_candidates_selecting_the_same_rows_are_tested_once(tmp_path: Path) -> N
     assert names == {"keyword=boring", "keyword=dull"}
     tested_values = [c["value"] for c in r.tables["candidates"]]
     assert not ({"boring", "dull"} <= set(tested_values))  # only one of the pair was tested
+
+
+@pytest.mark.parametrize(
+    ("metric", "worse", "better"),
+    [
+        ("accuracy", 0.6, 0.8),
+        ("mae", 2.0, 1.0),
+        # Lower is better for these: a weak-slice ranking by "value < other" got them backwards.
+        ("rmse", 2.0, 1.0),
+        ("log_loss", 0.9, 0.3),
+        ("mean_residual", -0.5, 0.1),  # zero is best, either sign
+    ],
+)
+def test_worst_slice_follows_the_catalogued_direction(
+    metric: str, worse: float, better: float
+) -> None:
+    from assay.checks._weak_slices import _worse
+    from assay.stats import Estimate
+
+    a, b = Estimate.point(worse, n=50), Estimate.point(better, n=50)
+    assert _worse(a, b, metric) and not _worse(b, a, metric)

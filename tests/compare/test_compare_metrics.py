@@ -111,3 +111,43 @@ def test_regression_differences(seed: int) -> None:
         boot_r2.append(skm.r2_score(y[i], a[i]) - skm.r2_score(y[i], b[i]))
     assert rmse.se == pytest.approx(np.std(boot_rmse, ddof=1), rel=0.12)
     assert r2.se == pytest.approx(np.std(boot_r2, ddof=1), rel=0.12)
+
+
+def test_a_catalogued_metric_with_per_example_scores_is_compared_by_its_function(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Our dispatch, with a stand-in catalogue entry (a mock, on purpose: this is about how the
+    comparison reads the catalogue): a function metric of 0/1 scores gets McNemar and Newcombe,
+    a graded one the paired t interval, both on the function's per-example scores."""
+    from dataclasses import replace
+
+    import assay.compare._metrics as cm
+    from assay.metrics import metric_info
+
+    p = _three_class(seed)
+
+    def hits(y_true, y_pred, *, labels):  # type: ignore[no-untyped-def]
+        assert list(labels) == p.labels
+        return (np.asarray(y_true) == np.asarray(y_pred)).astype(float)
+
+    def graded(y_true, y_pred, *, labels, weight):  # type: ignore[no-untyped-def]
+        return hits(y_true, y_pred, labels=labels) * weight + 0.1 * (np.asarray(y_pred) == "a")
+
+    base = metric_info("accuracy")
+    fake = {
+        "again": replace(base, name="again", function=hits, source="function"),
+        "graded": replace(base, name="graded", function=graded, source="function",
+                          paired_test="paired-t", options={"weight": 0.5}),
+    }
+    monkeypatch.setattr(cm, "metric_info", lambda name, task=None: fake.get(name) or
+                        metric_info(name, task=task))
+    acc, again, g = difference(p, ["accuracy", "again", "graded"], random_state=seed)
+    assert again.method == acc.method and again.difference.value == acc.difference.value
+    assert (again.difference.lower, again.difference.upper, again.p_value) == (
+        acc.difference.lower, acc.difference.upper, acc.p_value,
+    )
+    sc, sb = graded(p.y_true, p.candidate, labels=p.labels, weight=0.5), graded(
+        p.y_true, p.baseline, labels=p.labels, weight=0.5
+    )
+    assert g.method == "paired-t" and g.difference.value == pytest.approx((sc - sb).mean())
+    assert g.p_value == pytest.approx(ttest_rel(sc, sb).pvalue, rel=1e-9)

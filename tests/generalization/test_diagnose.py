@@ -96,3 +96,24 @@ def test_higher_is_better_metric() -> None:
     d = diagnose(log, smoothing=0)
     assert d.direction == "higher" and d.best_step == 3 and d.verdict == "severe"
     assert d.gap_at_last == pytest.approx(0.99 - 0.6)
+
+
+@pytest.mark.parametrize(
+    ("name", "direction"),
+    [
+        # catalogued metrics the word heuristics took for losses
+        ("eval_mcc", "higher"),
+        ("val/cohen_kappa", "higher"),
+        ("eval_exact_match", "higher"),
+        ("eval_specificity_macro", "higher"),
+        ("eval_ter", "lower"),
+        # the heuristics still name the uncatalogued ones
+        ("train/loss", "lower"),
+        ("eval_perplexity", "lower"),
+        ("val_accuracy", "higher"),
+    ],
+)
+def test_metric_direction_reads_the_catalogue_first(name: str, direction: str) -> None:
+    from assay.generalization._diagnose import metric_direction
+
+    assert metric_direction(name) == direction

@@ -212,3 +212,29 @@ def test_minimal_report_renders() -> None:
 def test_write_html(tmp_path: Path, report: Report, html: str) -> None:
     p = write_html(report, tmp_path / "out" / "report.html")
     assert p.read_text(encoding="utf-8") == html
+
+
+def test_directions_and_names_come_from_the_catalogue(report: Report) -> None:
+    """Every lower-is-better metric gets the ↓ mark (the report's own list knew only eight, so
+    TER, Hamming loss, refusal rate and the error rates were marked ↑), and generation metrics
+    get their display names."""
+    from assay.metrics import CATALOG
+    from assay.report._html import _direction, pretty
+
+    for m in CATALOG:
+        assert _direction(m.name) == m.direction, m.name
+        assert _direction(f"slices.genre.drama.{m.name}") == m.direction, m.name
+    assert _direction("unknown_thing") == "higher"
+    assert pretty("token_f1") == "Token F1" and pretty("rouge1") == "ROUGE-1"
+    assert pretty("f1_macro") == "F1 (macro)" and pretty("made_up_macro") == "Made up (macro)"
+    extra = CheckResult(
+        check="ml", model="candidate", dataset="reviews", n=50,
+        metrics={
+            "hamming_loss": Estimate(0.2, 0.1, 0.3, 0.95, "bootstrap", 50),
+            "support": Estimate.point(3.0, n=50),
+        },
+    )
+    html = render_html(report.model_copy(update={"results": [*report.results, extra]}))
+    block = html[html.index('id="check-ml"'):]
+    assert 'title="lower is better">↓</span><span class="key">hamming_loss' in block
+    assert '<td>Support<span class="key">support</span></td>' in block  # no better direction

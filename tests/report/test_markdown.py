@@ -57,3 +57,16 @@ def test_markdown_without_gates_escapes_pipes(sample_report: Report) -> None:
     md = render_markdown(sample_report)
     assert md.startswith("## ⚠️ NO GATES")
     assert "- a \\| b second line" in md
+
+
+def test_markdown_headline_rows_are_the_console_summary_metrics(sample_report: Report) -> None:
+    """The Markdown table shows the same metrics as the terminal summary (the catalogue's summary
+    metrics); it used to leave out log loss and MAPE."""
+    from assay.report._console import PRIMARY
+
+    md = render_markdown(sample_report)
+    rows = {line.split(" | ")[0].lstrip("| ") for line in md.splitlines() if line.startswith("| ")}
+    present = {k for r in sample_report.results if r.check == "performance" for k in r.metrics}
+    for name in (*PRIMARY["classification"], *PRIMARY["regression"]):
+        assert (name in rows) == (name in present), name
+    assert "log_loss" in rows

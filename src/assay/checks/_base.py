@@ -14,6 +14,7 @@ from assay.config._load import format_validation_errors
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError
+from assay.metrics import headline_metrics
 
 __all__ = [
     "MAX_ROUNDS",
@@ -173,10 +174,10 @@ def parse_check_config(name: str, raw: dict[str, Any]) -> CheckConfig:
         raise ConfigError(f"checks.{name}: invalid options:\n{details}") from None
 
 
-#: The metrics computed on a subset of rows (a slice, the training rows) when a check names none.
+#: The metrics computed on a subset of rows (a slice, the training rows) when a check names none:
+#: the catalogue's two first headline metrics of the task.
 ROW_METRICS: dict[str, list[str]] = {
-    "classification": ["accuracy", "f1_macro"],
-    "regression": ["mae", "rmse"],
+    task: list(headline_metrics(task, max_rank=2)) for task in ("classification", "regression")
 }
 
 

@@ -45,6 +45,7 @@ from assay.checks._predictions import collect_predictions
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError, ModelError
+from assay.metrics import headline_metrics
 from assay.models._convert import coerce_output
 from assay.models._finetune import finetune_classifier
 from assay.models._python import _attribute, _import
@@ -55,9 +56,9 @@ from assay.stats._estimate import Estimate
 
 __all__ = ["CVCheck", "CVConfig"]
 
+#: Metrics per fold when the check names none: the catalogue's headline metrics of the task.
 _DEFAULT_METRICS = {
-    "classification": ["accuracy", "f1_macro", "roc_auc"],
-    "regression": ["rmse", "mae", "r2"],
+    task: list(headline_metrics(task)) for task in ("classification", "regression")
 }
 
 
@@ -72,7 +73,8 @@ class CVConfig(CheckConfig):
             the column is ``group`` or the dataset's first ``groups`` column) or ``time`` (expanding
             window in the order of the dataset's ``time`` column).
         repeats: repetitions with reshuffled folds (kfold and stratified).
-        metrics: metrics per fold (default accuracy, macro F1, ROC AUC / RMSE, MAE, R²).
+        metrics: metrics per fold (default: the headline metrics, accuracy, macro F1 and the
+            binary or one-vs-rest ROC AUC / RMSE, MAE, R²).
         learning_curve: fractions of each training fold to refit on, for metric against training
             size (first repetition only); 1.0 is always included.
         max_rows: cross-validate a seeded sample of at most this many rows.
@@ -467,6 +469,10 @@ class CVCheck(Check):
                     **{m: summary.metrics[m].value for m in names if m in summary.metrics},
                 }
             )
+        if not cfg.metrics:
+            # The headline metrics are alternatives (binary or multiclass ROC AUC): keep those
+            # the summaries reported.
+            names = [m for m in names if any(m in r for r in per_fold)]
         metrics: dict[str, Estimate] = {}
         full = [r for r in per_fold if r["fraction"] == 1.0]
         n_train = float(np.mean([r["n_train"] for r in full]))

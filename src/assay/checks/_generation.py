@@ -17,26 +17,19 @@ from assay.checks._judge import JudgeConfig, judge_next_requests, judge_score
 from assay.compare._metrics import GENERATION_COMPARABLE
 from assay.config._suite import Suite
 from assay.errors import ConfigError
-from assay.metrics import text_summary
+from assay.metrics import metrics_for, text_summary
 from assay.metrics._text import bootstrap_mean
 from assay.report._schema import CheckResult, ErrorSummary
 from assay.stats import wilson_interval
 
 __all__ = ["GenerationCheck", "GenerationConfig"]
 
-_ALL = (
-    "exact_match",
-    "token_f1",
-    "bleu",
-    "chrf",
-    "ter",
-    "rouge",
-    "embedding_cosine",
-    "json",
-    "refusal",
-    "length",
+#: The metric options of the check, in display order, and those computed unless the suite names
+#: its own: the catalogue's generation options.
+_ALL = tuple(dict.fromkeys(m.option for m in metrics_for("generation") if m.option))
+_DEFAULT = tuple(
+    dict.fromkeys(m.option for m in metrics_for("generation") if m.option and not m.opt_in)
 )
-_DEFAULT = ("exact_match", "token_f1", "bleu", "chrf", "ter", "rouge", "refusal", "length")
 _MAX_EXAMPLES = 20
 _MAX_CHARS = 400
 
@@ -226,32 +219,7 @@ class GenerationCheck(Check):
 
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
-        return [
-            "exact_match",
-            "token_f1",
-            "bleu",
-            "chrf",
-            "ter",
-            "rouge1",
-            "rouge2",
-            "rougeL",
-            "embedding_cosine",
-            "json_valid",
-            "json_schema_valid",
-            "refusal_rate",
-            "length_words",
-            "length_chars",
-            "length_ratio",
-            "unparseable_rate",
-            "truncated_rate",
-            "ttft_s",
-            "itl_s",
-            "tokens_per_s",
-            "judge.score",
-            "judge.parse_failure_rate",
-            "judge.win_rate",
-            "judge.kappa",
-        ]
+        return [m.name for m in metrics_for("generation")]
 
 
 def _clip(text: str) -> str:

@@ -13,52 +13,20 @@ from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._predictions import Predictions, collect_predictions
 from assay.config._suite import Suite
 from assay.errors import ConfigError
-from assay.metrics import classification_summary, regression_summary
+from assay.metrics import SUMMARY_SOURCES, classification_summary, metrics_for, regression_summary
 from assay.report._schema import CheckResult
 from assay.stats import wilson_interval
 
 __all__ = ["PerformanceCheck", "per_example_table", "resolve_task"]
 
-_CLASSIFICATION_METRICS = [
-    "accuracy",
-    "balanced_accuracy",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "precision_micro",
-    "recall_micro",
-    "f1_micro",
-    "precision_weighted",
-    "recall_weighted",
-    "f1_weighted",
-    "specificity_macro",
-    "mcc",
-    "cohen_kappa",
-    # binary only
-    "precision",
-    "recall",
-    "f1",
-    "specificity",
-    "roc_auc",
-    "average_precision",
-    # multiclass with probabilities
-    "roc_auc_ovr_macro",
-    "roc_auc_ovr_weighted",
-    "roc_auc_ovo_macro",
-    "roc_auc_ovo_weighted",
-    "average_precision_macro",
-    # with probabilities
-    "log_loss",
-    "brier",
-    "ece",
-    # per class
-    "per_class.*.precision",
-    "per_class.*.recall",
-    "per_class.*.f1",
-    "per_class.*.specificity",
-    "per_class.*.support",
-]
-_REGRESSION_METRICS = ["mse", "rmse", "mae", "mape", "r2", "median_absolute_error", "mean_residual"]
+def _summary_metrics(task: str) -> list[str]:
+    """The names the summary of ``task`` can report (the catalogue's), per-class ones as
+    ``per_class.*.<name>`` patterns."""
+    infos = metrics_for(task, sources=SUMMARY_SOURCES)
+    scalars = [m.name for m in infos if m.classes != "any" or not m.per_class]
+    return scalars + [f"per_class.*.{m.name}" for m in infos if m.per_class]
+
+
 _MAX_EXAMPLES = 20
 _MAX_INPUT_CHARS = 500
 
@@ -206,11 +174,12 @@ class PerformanceCheck(Check):
 
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
+        classification = [*_summary_metrics("classification"), "unparseable_rate"]
         if suite.task == "regression":
-            return list(_REGRESSION_METRICS)
+            return _summary_metrics("regression")
         if suite.task == "classification":
-            return [*_CLASSIFICATION_METRICS, "unparseable_rate"]
-        return [*_CLASSIFICATION_METRICS, "unparseable_rate", *_REGRESSION_METRICS]
+            return classification
+        return [*classification, *_summary_metrics("regression")]
 
 
 def _verbalised(ctx: RunContext, model: str) -> bool:

@@ -36,6 +36,7 @@ from assay.checks._predictions import Predictions
 from assay.checks._slices import _length_buckets, _worse_than_rest_pvalue
 from assay.config._suite import Suite
 from assay.errors import ConfigError
+from assay.metrics import direction, example_metric
 from assay.perturb._text import STOPWORDS
 from assay.report._schema import CheckResult
 from assay.stats import benjamini_hochberg, wilson_interval
@@ -95,7 +96,9 @@ class WeakSlicesConfig(CheckConfig):
 
 
 def _metric_name(task: str) -> str:
-    return "mae" if task == "regression" else "accuracy"
+    """The metric a slice is tested on: the catalogue's per-example headline metric (accuracy for
+    classification, MAE for regression; ``_estimate`` computes it)."""
+    return example_metric("regression" if task == "regression" else "classification")
 
 
 def _key_part(value: str) -> str:
@@ -128,7 +131,7 @@ class WeakSlicesCheck(Check):
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         assert isinstance(config, WeakSlicesConfig)
-        m = "mae" if suite.task == "regression" else "accuracy"
+        m = _metric_name(suite.task)
         kinds = ["length", "keyword", "cluster", "*"]
         return ["n_weak", f"overall.{m}", f"worst.{m}", *[f"{k}.*.{m}" for k in kinds]]
 
@@ -349,7 +352,13 @@ def _estimate(pred: Predictions, mask: np.ndarray, level: float) -> Estimate:
 
 
 def _worse(a: Estimate, b: Estimate, metric: str) -> bool:
-    return a.value > b.value if metric == "mae" else a.value < b.value
+    """Whether ``a`` is worse than ``b`` in the catalogued direction of ``metric``."""
+    way = direction(metric)
+    if way == "lower":
+        return a.value > b.value
+    if way == "zero":
+        return abs(a.value) > abs(b.value)
+    return a.value < b.value
 
 
 def _keyword_slices(

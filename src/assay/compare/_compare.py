@@ -25,13 +25,13 @@ from scipy.special import ndtr
 
 from assay.compare._metrics import (
     CLASSIFICATION_COMPARABLE,
-    LOWER_IS_BETTER,
     REGRESSION_COMPARABLE,
     MetricDifference,
     difference,
 )
 from assay.compare._paired import PairedPredictions
 from assay.errors import ConfigError
+from assay.metrics import MetricInfo, find_metric, headline_metrics, metric_info, metrics_for
 from assay.stats._estimate import Estimate
 from assay.stats._paired_tests import holm, min_detectable_effect, required_sample_size
 
@@ -161,18 +161,23 @@ class Comparison:
         )
 
 
+def _available(p: PairedPredictions, info: MetricInfo) -> bool:
+    """Whether both models have what the metric needs (scores, class probabilities)."""
+    if not info.needs_proba:
+        return True
+    if info.classes == "binary" and info.function is None:
+        return p.candidate_score is not None and p.baseline_score is not None
+    return p.candidate_proba is not None and p.baseline_proba is not None
+
+
 def default_metrics(p: PairedPredictions) -> list[str]:
-    """The metrics compared when none are named."""
-    if p.task == "regression":
-        return ["rmse", "mae"]
+    """The metrics compared when none are named: the catalogue's two first headline metrics of
+    the task and, where both models have scores, its headline metric of scores (ROC AUC)."""
     if p.task == "generation":
         return list(p.scores)
-    out = ["accuracy", "f1_macro"]
-    if p.candidate_score is not None and p.baseline_score is not None:
-        out.append("roc_auc")
-    elif p.candidate_proba is not None and p.baseline_proba is not None:
-        out.append("roc_auc_ovr_macro")
-    return out
+    heads = [metric_info(name, task=p.task) for name in headline_metrics(p.task)]
+    out = [m.name for m in heads if not m.needs_proba and (m.headline or 0) <= 2]
+    return out + [m.name for m in heads if m.needs_proba and _available(p, m)]
 
 
 def _check_metrics(p: PairedPredictions, metrics: list[str], where: str) -> None:
@@ -189,22 +194,33 @@ def _check_metrics(p: PairedPredictions, metrics: list[str], where: str) -> None
                 f"{where}.metrics: {m!r} cannot be compared for {p.task}; "
                 f"comparable metrics: {', '.join(known)}"
             )
-        if m == "roc_auc" and p.candidate_score is None:
+        if p.task != "classification":
+            continue
+        info = metric_info(m, task="classification")
+        if _available(p, info):
+            continue
+        other = [
+            a.name
+            for a in metrics_for("classification")
+            if a.name in known and a.headline is not None and a.headline == info.headline
+            and a.classes != info.classes
+        ]
+        if info.classes == "binary":
             raise ConfigError(
-                f"{where}.metrics: roc_auc needs both models' positive-class probabilities on a "
+                f"{where}.metrics: {m} needs both models' positive-class probabilities on a "
                 "binary problem; remove it or use models that return probabilities"
                 + (
-                    "; on a multiclass problem compare roc_auc_ovr_macro"
-                    if p.candidate_proba is not None
+                    f"; on a multiclass problem compare {', '.join(other)}"
+                    if other and p.candidate_proba is not None
                     else ""
                 )
             )
-        if m == "roc_auc_ovr_macro" and (p.candidate_proba is None or p.baseline_proba is None):
-            raise ConfigError(
-                f"{where}.metrics: roc_auc_ovr_macro needs both models' class probabilities on a "
-                "multiclass problem (kept in per_example.proba since report schema 1.1); use "
-                "roc_auc for a binary problem, or models that return probabilities"
-            )
+        raise ConfigError(
+            f"{where}.metrics: {m} needs both models' class probabilities on a "
+            "multiclass problem (kept in per_example.proba since report schema 1.1); "
+            + (f"use {', '.join(other)} for a binary problem, or " if other else "use ")
+            + "models that return probabilities"
+        )
 
 
 def _fmt(x: float) -> str:
@@ -263,7 +279,9 @@ def compare_paired(
     rows = []
     p_worse = []
     for d in diffs:
-        direction: Literal["higher", "lower"] = "lower" if d.metric in LOWER_IS_BETTER else "higher"
+        info = find_metric(d.metric, task=p.task)
+        lower = info is not None and info.lower_is_better
+        direction: Literal["higher", "lower"] = "lower" if lower else "higher"
         imp = d.difference.value if direction == "higher" else -d.difference.value
         margin = opts.margin(d.metric)
         if math.isfinite(d.se) and d.se > 0 and math.isfinite(imp):

@@ -21,6 +21,7 @@ from scipy.stats import t as student_t
 
 from assay.compare._auc import paired_macro_ovr_auc
 from assay.compare._paired import PairedPredictions
+from assay.metrics import MetricInfo, metric_info, metrics_for
 from assay.stats._estimate import Estimate
 from assay.stats._paired import paired_proportion_difference
 from assay.stats._paired_tests import mcnemar_test, paired_delong
@@ -30,31 +31,20 @@ from assay.stats._wilson import z_value
 __all__ = [
     "CLASSIFICATION_COMPARABLE",
     "GENERATION_COMPARABLE",
-    "LOWER_IS_BETTER",
     "REGRESSION_COMPARABLE",
     "MetricDifference",
     "confusion_metric",
     "difference",
 ]
 
-#: Metrics where a smaller value is better.
-LOWER_IS_BETTER = frozenset({"mse", "rmse", "mae", "refusal_rate"})
+def _comparable(task: str) -> tuple[MetricInfo, ...]:
+    return tuple(m for m in metrics_for(task) if m.paired_test is not None)
+
 
 #: Generation metrics with a per-example score, compared on the same examples: 0/1 scores by
-#: McNemar and Newcombe's paired interval, graded scores by a paired t interval.
-GENERATION_COMPARABLE = (
-    "exact_match",
-    "token_f1",
-    "rouge1",
-    "rouge2",
-    "rougeL",
-    "embedding_cosine",
-    "json_valid",
-    "json_schema_valid",
-    "refusal_rate",
-)
-#: Generation metrics scored 0 or 1 per example (compared as paired proportions).
-_BINARY_GENERATION = frozenset({"exact_match", "json_valid", "json_schema_valid", "refusal_rate"})
+#: McNemar and Newcombe's paired interval, graded scores by a paired t interval (the catalogue's
+#: generation metrics with a paired test).
+GENERATION_COMPARABLE = tuple(m.name for m in _comparable("generation") if m.per_example)
 
 Array = NDArray[np.float64]
 
@@ -134,22 +124,9 @@ def confusion_metric(name: str, cm: Array, *, positive: int | None = None) -> Ar
 
 
 #: Classification metrics a comparison can test (``roc_auc`` needs binary scores,
-#: ``roc_auc_ovr_macro`` multiclass class scores).
-CLASSIFICATION_COMPARABLE = (
-    "accuracy",
-    "balanced_accuracy",
-    "f1_macro",
-    "precision_macro",
-    "recall_macro",
-    "mcc",
-    "cohen_kappa",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "roc_auc_ovr_macro",
-)
-REGRESSION_COMPARABLE = ("mse", "rmse", "mae", "r2")
+#: ``roc_auc_ovr_macro`` multiclass class scores): the catalogue's, with their paired test.
+CLASSIFICATION_COMPARABLE = tuple(m.name for m in _comparable("classification"))
+REGRESSION_COMPARABLE = tuple(m.name for m in _comparable("regression"))
 
 
 def _codes(values: np.ndarray, labels: list[str]) -> NDArray[np.int64]:
@@ -278,7 +255,7 @@ def _generation(ctx: _Context, name: str, mcnemar: str) -> MetricDifference:
     sc, sb = ctx.p.scores[name]
     keep = np.isfinite(sc) & np.isfinite(sb)  # e.g. a JSON-schema score of a non-JSON answer
     sc, sb = sc[keep].astype(np.float64), sb[keep].astype(np.float64)
-    if name in _BINARY_GENERATION:
+    if metric_info(name, task="generation").paired_test == "mcnemar":
         return _paired_binary(name, sc == 1.0, sb == 1.0, ctx.level, mcnemar)
     return _paired_mean(name, sc, sb, ctx.level)
 
@@ -384,12 +361,38 @@ def difference(
             out.append(_regression(ctx, name))
         elif p.task == "generation":
             out.append(_generation(ctx, name, mcnemar))
-        elif name == "accuracy":
-            out.append(_accuracy(ctx, mcnemar))
-        elif name == "roc_auc":
-            out.append(_roc_auc(ctx))
-        elif name == "roc_auc_ovr_macro":
-            out.append(_roc_auc_ovr_macro(ctx))
         else:
-            out.append(_confusion_difference(ctx, name))
+            out.append(_classification(ctx, metric_info(name, task="classification"), mcnemar))
     return out
+
+
+def _classification(ctx: _Context, info: MetricInfo, mcnemar: str) -> MetricDifference:
+    """The paired difference of a classification metric, by its catalogued paired test."""
+    if info.function is not None and info.per_example:
+        return _per_example(ctx, info, mcnemar)
+    if info.paired_test == "mcnemar":
+        if info.name != "accuracy":
+            raise ValueError(f"{info.name}: McNemar needs per-example scores from its function")
+        return _accuracy(ctx, mcnemar)
+    if info.paired_test == "delong":
+        return _roc_auc(ctx)
+    if info.paired_test == "delong-influence":
+        return _roc_auc_ovr_macro(ctx)
+    return _confusion_difference(ctx, info.name)
+
+
+def _per_example(ctx: _Context, info: MetricInfo, mcnemar: str) -> MetricDifference:
+    """A metric with per-example scores from its own function: both models' scores on the same
+    examples, 0/1 scores compared by McNemar, graded ones by a paired t interval."""
+    assert info.function is not None
+    p = ctx.p
+    if info.needs_proba:
+        labels, first, second = list(p.proba_labels), p.candidate_proba, p.baseline_proba
+    else:
+        labels, first, second = list(p.labels), p.candidate, p.baseline
+    kwargs = {"labels": labels, **info.options}
+    sc = np.asarray(info.function(p.y_true, first, **kwargs), dtype=np.float64)
+    sb = np.asarray(info.function(p.y_true, second, **kwargs), dtype=np.float64)
+    if info.paired_test == "mcnemar":
+        return _paired_binary(info.name, sc == 1.0, sb == 1.0, ctx.level, mcnemar)
+    return _paired_mean(info.name, sc, sb, ctx.level)

@@ -53,6 +53,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.stats import mannwhitneyu
 
 from assay.errors import MetricError
+from assay.metrics import metrics_for
 from assay.metrics._calibration import ece_bins, ece_from_sums
 from assay.stats._bootstrap import (
     block_codes,
@@ -76,18 +77,10 @@ __all__ = [
 ]
 
 TN, FP, FN, TP, TNX = range(5)
-#: Per-group classification metrics, in display order (``ece`` only with probabilities).
-CLASSIFICATION_GROUP_METRICS = (
-    "accuracy",
-    "selection_rate",
-    "precision",
-    "recall",
-    "f1",
-    "false_positive_rate",
-    "false_negative_rate",
-    "ece",
-)
-REGRESSION_GROUP_METRICS = ("mae", "mean_residual", "rmse")
+#: Per-group classification metrics, in display order (``ece`` only with probabilities): the
+#: catalogue's ``per_group`` metrics.
+CLASSIFICATION_GROUP_METRICS = tuple(m.name for m in metrics_for("classification") if m.per_group)
+REGRESSION_GROUP_METRICS = tuple(m.name for m in metrics_for("regression") if m.per_group)
 #: Named disparities (classification), each ``(source metric, kind)``; kind is ``difference``
 #: or ``ratio``. Equalized odds combines two sources and is handled apart.
 DISPARITIES: dict[str, tuple[str, str]] = {

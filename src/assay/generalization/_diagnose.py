@@ -29,6 +29,7 @@ import numpy as np
 
 from assay.errors import ConfigError
 from assay.generalization._log import Series, TrainingLog
+from assay.metrics import find_metric
 
 __all__ = ["CurvePair", "Diagnosis", "diagnose", "find_pair", "metric_direction", "smooth"]
 
@@ -55,8 +56,12 @@ def _split_and_base(name: str) -> tuple[str | None, str]:
 
 
 def metric_direction(name: str) -> Literal["lower", "higher"]:
-    """``lower`` for losses and errors, ``higher`` for accuracies and scores (by name)."""
+    """``lower`` for losses and errors, ``higher`` for accuracies and scores: the catalogue's
+    direction for a catalogued metric (``eval_mcc``), else guessed from the words of the name."""
     _, base = _split_and_base(name)
+    info = find_metric(base)
+    if info is not None and info.direction in ("higher", "lower"):
+        return "lower" if info.direction == "lower" else "higher"
     tokens = set(base.split("_"))
     if tokens & set(_LOWER) or any(base.endswith(x) for x in _LOWER):
         return "lower"

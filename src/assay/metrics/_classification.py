@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from assay.errors import MetricError
 from assay.metrics._count_summary import count_estimates
+from assay.metrics._function_metrics import function_estimates
 from assay.metrics._proba_summary import check_proba, proba_estimates
 from assay.metrics._validation import check_labels, check_same_length, encode_labels
 from assay.stats._estimate import Estimate
@@ -139,7 +140,8 @@ def classification_summary(
     ``recall``, ``f1``, ``specificity`` of the positive label. With ``proba``: binary ``roc_auc``,
     ``average_precision``; multiclass ``roc_auc_ovr_macro``, ``roc_auc_ovr_weighted``,
     ``roc_auc_ovo_macro``, ``roc_auc_ovo_weighted`` (Hand & Till), ``average_precision_macro``;
-    both ``log_loss``, ``brier``, ``ece`` (definitions in ``assay.metrics._calibration``).
+    both ``log_loss``, ``brier``, ``ece`` (definitions in ``assay.metrics._calibration``); and
+    every catalogued metric with a function of its own that applies (``assay.metrics._catalog``).
     Averages over classes skip classes whose value is undefined.
 
     Intervals: Wilson for proportions, a bootstrap over confusion-matrix counts for the other
@@ -193,8 +195,8 @@ def classification_summary(
         cm, labs, positive=positive, level=level, n_bootstrap=int(n_bootstrap), rng=rng
     )
     tables: dict[str, Any] = {"labels": labs, "confusion_matrix": cm.tolist()}
-    if proba is not None:
-        pr = check_proba(proba, n, k)
+    pr = check_proba(proba, n, k) if proba is not None else None
+    if pr is not None:
         more, more_tables, more_msgs = proba_estimates(
             pr,
             t,
@@ -209,6 +211,19 @@ def classification_summary(
         metrics.update(more)
         tables.update(more_tables)
         messages.extend(more_msgs)
+    # Last, so that the group computations above draw the same random numbers as without them.
+    metrics.update(
+        function_estimates(
+            "classification",
+            t,
+            p,
+            labels=list(range(k)),
+            proba=pr,
+            level=level,
+            n_bootstrap=int(n_bootstrap),
+            rng=rng,
+        )
+    )
     report_undefined(messages, policy)
     return ClassificationSummary(metrics, tables, n)
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from assay.metrics._catalog import metrics_for
 from assay.metrics._counts import count_metrics
 from assay.metrics._validation import label_key
 from assay.stats._bootstrap import multinomial_count_resamples, percentile_bounds
@@ -27,19 +28,14 @@ from assay.stats._wilson import wilson_bounds
 
 __all__ = ["BOOTSTRAP_SCALARS", "count_estimates"]
 
-BOOTSTRAP_SCALARS = (
-    "balanced_accuracy",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "precision_weighted",
-    "recall_weighted",
-    "f1_weighted",
-    "specificity_macro",
-    "mcc",
-    "cohen_kappa",
-)
-_WILSON_SCALARS = ("accuracy", "precision_micro", "recall_micro", "f1_micro")
+#: The scalar count metrics (every problem, not per class), from the catalogue, by interval method.
+_SCALARS = [
+    m
+    for m in metrics_for("classification", sources=frozenset({"counts"}))
+    if m.classes == "any" and not m.per_class
+]
+BOOTSTRAP_SCALARS = tuple(m.name for m in _SCALARS if m.interval == "bootstrap-counts")
+_WILSON_SCALARS = tuple(m.name for m in _SCALARS if m.interval == "wilson")
 
 
 def _est(value: float, lo: float, hi: float, level: float, method: str, n: int) -> Estimate:

@@ -26,6 +26,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from assay.errors import MetricError
+from assay.metrics._catalog import metrics_for
+from assay.metrics._function_metrics import function_estimates
 from assay.metrics._validation import check_finite
 from assay.stats._bootstrap import (
     block_codes,
@@ -53,8 +55,9 @@ class RegressionSummary:
     """Regression metrics with intervals plus JSON-ready tables.
 
     Attributes:
-        metrics: ``mse``, ``rmse``, ``mae``, ``mape``, ``r2``, ``median_absolute_error``,
-            ``mean_residual`` → ``Estimate``.
+        metrics: ``rmse``, ``mae``, ``r2``, ``mse``, ``median_absolute_error``, ``mape``,
+            ``mean_residual`` (and every catalogued regression metric with a function of its
+            own) → ``Estimate``.
         tables: ``residual_quantiles`` ({"q", "value"}) and ``scatter`` ({"y_true", "y_pred"}).
         n: number of examples.
     """
@@ -182,11 +185,17 @@ def regression_summary(
         med = _binned_median(w @ hist, edges) - _binned_median(hist.sum(axis=0), edges)
         lo, hi = percentile_bounds(exact["median_absolute_error"] + med, level)
         bounds["median_absolute_error"] = (max(float(lo), 0.0), float(hi))
-    metrics = {}
-    for key in ("mse", "rmse", "mae", "mape", "r2", "median_absolute_error", "mean_residual"):
+    metrics: dict[str, Estimate] = {}
+    for key in (m.name for m in metrics_for("regression", sources=frozenset({"regression"}))):
         val = exact[key]
         b_lo, b_hi = bounds[key] if not math.isnan(val) else (math.nan, math.nan)
         metrics[key] = Estimate(val, b_lo, b_hi, level, method, n)
+    # Last, so that the bootstrap above draws the same random numbers as without them.
+    metrics.update(
+        function_estimates(
+            "regression", yt, yp, level=level, n_bootstrap=int(n_bootstrap), rng=rng
+        )
+    )
     if math.isnan(exact["r2"]):
         report_undefined(["r2 (y_true is constant, so its variance is 0)"], policy)
 

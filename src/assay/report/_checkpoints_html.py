@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
+from assay.metrics import metrics_for
 from assay.report import _plots
 from assay.report._schema import CheckResult, Report
 
@@ -14,8 +15,12 @@ if TYPE_CHECKING:
 
 __all__ = ["build_checkpoints"]
 
-#: Metrics drawn first when present (the table lists all).
-_FIRST = ("accuracy", "f1_macro", "roc_auc", "log_loss", "ece", "rmse", "mae", "r2")
+#: Metrics drawn first when present (the table lists all): the catalogue's summary metrics.
+_FIRST = tuple(
+    m.name
+    for task in ("classification", "regression")
+    for m in metrics_for(task, shown=("summary",))
+)
 MAX_PLOTS = 4
 
 

@@ -11,6 +11,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from assay.metrics import metrics_for
 from assay.report._console_pillars import pillar_lines
 from assay.report._html import _model_order, _task
 from assay.report._schema import CheckResult, Report
@@ -18,11 +19,11 @@ from assay.stats._estimate import Estimate
 
 __all__ = ["print_summary"]
 
-#: The metrics the summary shows, per task, in order (those present are shown).
+#: The metrics the summary shows, per task, in order (those present are shown): the catalogue's
+#: summary metrics.
 PRIMARY = {
-    "classification": ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "roc_auc_ovr_macro",
-                       "log_loss", "ece"),
-    "regression": ("rmse", "mae", "r2", "mape"),
+    task: tuple(m.name for m in metrics_for(task, shown=("summary",)))
+    for task in ("classification", "regression")
 }
 
 

@@ -10,24 +10,20 @@ from typing import Any, Protocol
 
 import plotly.graph_objects as go
 
+from assay.metrics import example_metric, metrics_for
 from assay.report import _plots
 from assay.report._schema import CheckResult, Report
 from assay.stats._estimate import Estimate
 
 __all__ = ["build_fairness"]
 
-#: Per-group metrics shown as table columns, in order, with display names (F1 is in the JSON).
+#: Per-group metrics shown as table columns, in order, with compact display names: the
+#: catalogue's ``per_group`` metrics.
 GROUP_COLUMNS = {
-    "accuracy": "Accuracy",
-    "selection_rate": "Selection rate",
-    "precision": "Precision",
-    "recall": "Recall (TPR)",
-    "false_positive_rate": "FPR",
-    "false_negative_rate": "FNR",
-    "ece": "ECE",
-    "mae": "MAE",
-    "mean_residual": "Mean residual",
-    "rmse": "RMSE",
+    m.name: m.compact
+    for task in ("classification", "regression")
+    for m in metrics_for(task)
+    if m.per_group
 }
 #: Across-group disparities shown per feature, with display names.
 DISPARITY_ROWS = {
@@ -47,7 +43,9 @@ DISPARITY_ROWS = {
     "mean_residual_difference": "Mean residual difference",
     "rmse_difference": "RMSE difference",
 }
-FOREST_METRICS = ("selection_rate", "accuracy", "mae")
+#: The per-group metric drawn as a forest plot per feature, the first present: the selection rate
+#: (what demographic parity compares), else the metric a group is tested on against the rest.
+FOREST_METRICS = ("selection_rate", example_metric("classification"), example_metric("regression"))
 MAX_FOREST_GROUPS = 40
 
 

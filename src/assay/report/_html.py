@@ -25,6 +25,7 @@ import jinja2
 import plotly.graph_objects as go
 from markupsafe import Markup
 
+from assay.metrics import CATALOG, display_name, find_metric, headline_metrics, metrics_for
 from assay.report import _plots
 from assay.report._checkpoints_html import build_checkpoints
 from assay.report._compare_html import build_compare
@@ -45,35 +46,18 @@ MAX_ERROR_EXAMPLES = 10
 MAX_CELL_CHARS = 240
 MAX_FOREST_METRICS = 2
 
-#: Headline metrics, in display order; the first few present make the summary cards.
-CLASSIFICATION_METRICS = (
-    "accuracy", "balanced_accuracy", "f1_macro", "precision_macro", "recall_macro",
-    "specificity_macro", "mcc", "cohen_kappa", "roc_auc", "roc_auc_ovr_macro",
-    "roc_auc_ovo_macro", "roc_auc_ovr_weighted", "roc_auc_ovo_weighted", "average_precision",
-    "log_loss", "brier", "ece",
-)
-REGRESSION_METRICS = (
-    "rmse", "mae", "r2", "mse", "median_absolute_error", "mape", "mean_residual",
-)
-#: Metrics where lower is better; the tables mark the direction.
-LOWER_IS_BETTER = frozenset({
-    "log_loss", "brier", "ece", "mse", "rmse", "mae", "mape", "median_absolute_error",
-})
-PRETTY = {
-    "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "mcc": "Matthews corr.",
-    "cohen_kappa": "Cohen's κ", "roc_auc": "ROC AUC", "roc_auc_ovr_macro": "ROC AUC (OvR, macro)",
-    "roc_auc_ovo_macro": "ROC AUC (OvO, macro)", "roc_auc_ovr_weighted": "ROC AUC (OvR, weighted)",
-    "roc_auc_ovo_weighted": "ROC AUC (OvO, weighted)",
-    "average_precision": "Average precision", "log_loss": "Log loss", "brier": "Brier score",
-    "ece": "Expected calibration error", "mse": "MSE", "rmse": "RMSE", "mae": "MAE",
-    "mape": "MAPE", "r2": "R²", "median_absolute_error": "Median absolute error",
-    "mean_residual": "Mean residual", "precision": "Precision", "recall": "Recall", "f1": "F1",
-    "specificity": "Specificity", "support": "Support",
-}
-#: Metrics that are best at zero, either side (a bias).
-ZERO_IS_BEST = frozenset({"mean_residual"})
-_HEADLINE = {"classification": ("accuracy", "f1_macro", "roc_auc", "roc_auc_ovr_macro"),
-             "regression": ("rmse", "mae", "r2")}
+
+def _table_metrics(task: str) -> tuple[str, ...]:
+    return tuple(m.name for m in metrics_for(task, shown=("summary", "table")))
+
+
+#: The metrics listed first in a performance table and compared side by side, in display order
+#: (the catalogue's ``shown`` summary and table metrics); the others follow in result order.
+CLASSIFICATION_METRICS = _table_metrics("classification")
+REGRESSION_METRICS = _table_metrics("regression")
+_REGRESSION_NAMES = frozenset(m.name for m in metrics_for("regression"))
+#: The order of the per-class statistics (the catalogue's per-class metrics).
+_PER_CLASS_ORDER = [m.name for m in CATALOG if m.per_class]
 
 
 # --------------------------------------------------------------------------- formatting
@@ -134,9 +118,11 @@ def truncate(s: Any, n: int = MAX_CELL_CHARS) -> str:
 
 
 def pretty(name: str) -> str:
-    """A display name for a metric key: ``f1_macro`` → ``F1 (macro)``."""
-    if name in PRETTY:
-        return PRETTY[name]
+    """A display name for a metric key: ``f1_macro`` → ``F1 (macro)`` (the catalogue's, else
+    made from the key)."""
+    shown = display_name(name)
+    if shown is not None:
+        return shown
     base, _, avg = name.rpartition("_")
     if base and avg in ("macro", "micro", "weighted"):
         return f"{pretty(base)} ({avg})"
@@ -184,8 +170,9 @@ class Section:
 
 
 def _direction(name: str) -> str:
-    return ("zero" if name in ZERO_IS_BEST else
-            "lower" if name.rpartition(".")[2] in LOWER_IS_BETTER else "higher")
+    """The catalogue's direction of a metric key; ``higher`` for keys it does not know."""
+    info = find_metric(name)
+    return "higher" if info is None else info.direction
 
 
 def _metric_rows(metrics: Mapping[str, Estimate], names: Iterable[str]) -> list[dict[str, Any]]:
@@ -199,12 +186,12 @@ def _task(r: CheckResult) -> str:
     task = r.tables.get("task")
     if task in ("classification", "regression"):
         return str(task)
-    return "regression" if {"rmse", "mse", "mae", "r2"} & set(r.metrics) else "classification"
+    return "regression" if _REGRESSION_NAMES & set(r.metrics) else "classification"
 
 
 def _headline(r: CheckResult) -> list[dict[str, Any]]:
     task = _task(r)
-    names = [k for k in _HEADLINE[task] if k in r.metrics][:3]
+    names = [k for k in headline_metrics(task) if k in r.metrics][:3]
     return _metric_rows(r.metrics, names)
 
 
@@ -220,7 +207,7 @@ def _per_class(r: CheckResult) -> dict[str, Any] | None:
             stats.append(stat)
     if not cells:
         return None
-    order = ["precision", "recall", "f1", "specificity", "roc_auc", "support"]
+    order = _PER_CLASS_ORDER
     stats = sorted(stats, key=lambda s: (order.index(s) if s in order else len(order), s))
     labels = [str(x) for x in r.tables.get("labels") or []]
     ordered = [lab for lab in labels if lab in cells] + [lab for lab in cells if lab not in labels]

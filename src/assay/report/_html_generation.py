@@ -11,56 +11,28 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from assay.metrics import MetricInfo, metrics_for
 from assay.report._schema import CheckResult, Report
 from assay.stats._estimate import Estimate
 
 __all__ = ["build_generation"]
 
-#: (metric key, display name, lower is better), in display order.
-QUALITY = (
-    ("exact_match", "Exact match", False),
-    ("token_f1", "Token F1", False),
-    ("bleu", "BLEU", False),
-    ("chrf", "chrF", False),
-    ("ter", "TER", True),
-    ("rouge1", "ROUGE-1", False),
-    ("rouge2", "ROUGE-2", False),
-    ("rougeL", "ROUGE-L", False),
-    ("embedding_cosine", "Embedding cosine (MiniLM)", False),
-    ("json_valid", "Valid JSON", False),
-    ("json_schema_valid", "Conforms to the JSON schema", False),
-)
-ANSWERS = (
-    ("unparseable_rate", "Named no label (unparseable)", True),
-    ("refusal_rate", "Refusals", True),
-    ("truncated_rate", "Inputs truncated", True),
-)
-LENGTHS = (
-    ("length_words", "Length (words)", None),
-    ("length_chars", "Length (characters)", None),
-    ("length_ratio", "Length ÷ reference length", None),
-)
-SERVING = (
-    ("ttft_s", "Time to first token (s)", True),
-    ("itl_s", "Inter-token latency (s)", True),
-    ("tokens_per_s", "Tokens per second", False),
-)
-JUDGE = (
-    ("judge.score", "Judge score", False),
-    ("judge.win_rate", "Win rate against the other model", False),
-    ("judge.kappa", "Agreement with human labels (Cohen's κ)", False),
-    ("judge.parse_failure_rate", "Judge verdicts not parsed", True),
-)
+#: The generation metrics of each part of the section, in display order (the catalogue's
+#: ``family`` of each generation metric).
+_FAMILIES = ("reference", "answers", "length", "serving", "judge")
+SPEC: dict[str, tuple[MetricInfo, ...]] = {
+    family: tuple(m for m in metrics_for("generation") if m.family == family)
+    for family in _FAMILIES
+}
 _KINDS = {"unparseable": "named no label", "refusal": "refused", "mismatch": "not an exact match"}
 _MAX_EXAMPLES = 20
 
 
-def _rows(metrics: Mapping[str, Estimate], spec: tuple[tuple[str, str, bool | None], ...]) -> list:
-    direction = {True: "lower", False: "higher", None: "none"}
+def _rows(metrics: Mapping[str, Estimate], family: str) -> list[dict[str, Any]]:
     return [
-        {"name": k, "pretty": p, "est": metrics[k], "direction": direction[lower]}
-        for k, p, lower in spec
-        if k in metrics
+        {"name": m.name, "pretty": m.display, "est": metrics[m.name], "direction": m.direction}
+        for m in SPEC[family]
+        if m.name in metrics
     ]
 
 
@@ -117,11 +89,11 @@ def build_generation(r: CheckResult, figs: Any, report: Report) -> dict[str, Any
     examples.sort(key=lambda x: not x["bad"])
     return {
         "reference": t.get("reference"),
-        "quality": _rows(m, QUALITY),
-        "answers": _rows(m, ANSWERS),
-        "lengths": _rows(m, LENGTHS),
-        "serving": _rows(m, SERVING),
-        "judge_rows": _rows(m, JUDGE),
+        "quality": _rows(m, "reference"),
+        "answers": _rows(m, "answers"),
+        "lengths": _rows(m, "length"),
+        "serving": _rows(m, "serving"),
+        "judge_rows": _rows(m, "judge"),
         "judge": {
             "name": judge.get("judge"),
             "mode": judge.get("mode"),

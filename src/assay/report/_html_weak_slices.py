@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from assay.metrics import find_metric
 from assay.report import _plots
 from assay.report._schema import CheckResult, Report
 from assay.stats._estimate import Estimate
@@ -57,8 +58,9 @@ def build_weak_slices(r: CheckResult, figs: Any, report: Report) -> dict[str, An
     """Context of ``section_weak_slices.html.j2``."""
     t = r.tables
     metric = str(t.get("metric") or "accuracy")
-    pretty_metric = "MAE" if metric == "mae" else metric.capitalize()
-    lower_is_better = metric == "mae"
+    info = find_metric(metric)
+    pretty_metric = info.display if info is not None else metric.capitalize()
+    lower_is_better = info is not None and info.lower_is_better
     overall = _est(t.get("overall"))
     raw_clusters = t.get("clusters")
     clusters: Mapping[str, Any] = raw_clusters if isinstance(raw_clusters, Mapping) else {}

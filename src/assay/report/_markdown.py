@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from assay.metrics import metrics_for
 from assay.report._schema import CheckResult, Report
 from assay.stats._estimate import Estimate
 
@@ -23,16 +24,12 @@ __all__ = [
 
 #: GitHub rejects comments over 65,536 characters; findings are cut well before that.
 MAX_FINDINGS = 20
-_HEADLINE = (
-    "accuracy",
-    "balanced_accuracy",
-    "f1_macro",
-    "roc_auc",
-    "roc_auc_ovr_macro",
-    "ece",
-    "rmse",
-    "mae",
-    "r2",
+#: The metrics of the headline table, in order (those present are shown): the catalogue's summary
+#: metrics of classification, then of regression.
+_HEADLINE = tuple(
+    m.name
+    for task in ("classification", "regression")
+    for m in metrics_for(task, shown=("summary",))
 )
 
 
