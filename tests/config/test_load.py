@@ -94,6 +94,17 @@ def test_check_options_must_be_a_mapping() -> None:
         suite_from_dict({**BASE, "checks": {"performance": [1, 2]}})
 
 
+def test_gate_on_a_class_that_does_not_exist_is_refused_at_load() -> None:
+    labelled = {**BASE, "data": {**BASE["data"], "labels": ["sports", "politics"]}}
+    gate = "performance.per_class.sports.recall.lower >= 0.5"
+    assert suite_from_dict({**labelled, "gates": [gate]}).gates == [gate]
+    with pytest.raises(ConfigError) as info:
+        suite_from_dict({**labelled, "gates": ["performance.per_class.Sports.recall.lower >= 0.5"]})
+    assert "did you mean performance.per_class.sports.recall?" in str(info.value)
+    # without declared labels the classes are known only from the data: any class may be named
+    assert suite_from_dict({**BASE, "gates": ["performance.per_class.Sports.recall >= 0"]})
+
+
 def test_env_overrides_file_and_explicit_overrides_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSAY_SEED", "7")
     assert suite_from_dict({**BASE, "seed": 1}).seed == 7

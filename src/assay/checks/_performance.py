@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -29,6 +30,8 @@ def _summary_metrics(task: str) -> list[str]:
 
 _MAX_EXAMPLES = 20
 _MAX_INPUT_CHARS = 500
+#: A class label a gate path can name as one segment (a label with a dot or a space cannot).
+_GATE_SEGMENT = re.compile(r"[^.\s*]+")
 
 
 class PerformanceConfig(CheckConfig):
@@ -175,6 +178,19 @@ class PerformanceCheck(Check):
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         classification = [*_summary_metrics("classification"), "unparseable_rate"]
+        labels = suite.data[config.dataset or suite.primary_dataset].labels
+        if labels and all(_GATE_SEGMENT.fullmatch(label) for label in labels):
+            # Declared classes: a gate on a class that does not exist is refused when the suite
+            # loads (exit 2), not found missing after the run (exit 1).
+            classification = [
+                p2
+                for p in classification
+                for p2 in (
+                    [p.replace("per_class.*.", f"per_class.{label}.") for label in labels]
+                    if p.startswith("per_class.*.")
+                    else [p]
+                )
+            ]
         if suite.task == "regression":
             return _summary_metrics("regression")
         if suite.task == "classification":
