@@ -9,7 +9,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from assay._types import Model, ModelInfo, Request, Response, content_key
+from assay._types import AnswersById, Model, ModelInfo, Request, Response, content_key
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError
@@ -64,7 +64,7 @@ class RunContext:
     def answers_by_id(self, model: str) -> bool:
         """Whether ``model`` answers by example id only (a predictions file): it cannot answer
         new inputs such as perturbed or swapped texts."""
-        return bool(getattr(self.models[model], "keyed_by_id", False))
+        return isinstance(self.models[model], AnswersById)
 
     def original_requests(self, model: str, dataset: Dataset) -> list[Request]:
         """One Request per row of ``dataset`` for ``model``, tagged with the example id.

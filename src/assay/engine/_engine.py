@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from assay._types import Model, Output, Request, Response
+from assay._types import LimitsConcurrency, Model, Output, Request, Response
 from assay._util._progress import ProgressDisplay
 from assay._util._retry import backoff_delay, describe_error, is_retryable
 from assay.config._suite import EngineSettings
@@ -77,8 +77,9 @@ class Engine:
        not asked again. No cache when ``cache_path`` is ``None`` or ``settings.cache`` is ``None``.
     3. **Batch** the rest per model (and per ``params``), ``settings.batch_size`` at a time, and
        call ``settings.concurrency`` batches at once on a thread pool — models are I/O-bound (HTTP
-       APIs) or release the GIL (numpy, torch). The models take turns, and a model with a
-       ``max_concurrency`` attribute never has more batches than that in flight.
+       APIs) or release the GIL (numpy, torch). The models take turns, and a model that declares
+       :class:`~assay._types.LimitsConcurrency` never has more than its ``max_concurrency``
+       batches in flight.
     4. **Retry** transient failures (:class:`~assay.errors.RetryableModelError`, httpx timeouts and
        network errors) up to ``settings.retries`` times with exponential backoff and jitter
        (``settings.backoff_s`` base; a ``retry_after_s`` on the error is a floor). When a batch
@@ -375,9 +376,10 @@ def _checked(model_name: str, outputs: Any, n: int) -> list[Output]:
 
 
 def model_concurrency(model: Model) -> int:
-    """How many batches of ``model`` may run at once: its ``max_concurrency`` attribute when it has
-    one (a local transformer says 1: its tokenizer is not thread-safe), else no limit of its own."""
-    limit = getattr(model, "max_concurrency", None)
+    """How many batches of ``model`` may run at once: its ``max_concurrency`` when it declares
+    :class:`~assay._types.LimitsConcurrency` (a local transformer says 1: its tokenizer is not
+    thread-safe), else no limit of its own."""
+    limit = model.max_concurrency if isinstance(model, LimitsConcurrency) else None
     if limit is None:
         return 1 << 30
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
