@@ -51,7 +51,7 @@ DECLARED = {
     "predictions": {AnswersById, CoversIds},
     "python": {LimitsConcurrency, TakesDeclaredTask},
     "sklearn": {WrapsEstimator},
-    "openai": set(),
+    "openai": {OverridesCallSettings, TakesTimeout},
 }
 
 

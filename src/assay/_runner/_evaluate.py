@@ -105,10 +105,6 @@ def evaluate(
     for name in s.models:
         spec, options = s.model_spec(name)
         m = load_model(spec, name=name, trust=s.trust, base_dir=s.base_dir, options=options)
-        # Adapters that retry each request themselves (openai:) take the engine's settings.
-        apply_engine_settings = getattr(m, "apply_engine_settings", None)
-        if callable(apply_engine_settings):
-            apply_engine_settings(s.engine)
         # A declared task tells models that would otherwise guess it from their first answers.
         if s.task != "auto" and isinstance(m, TakesDeclaredTask):
             m.declare_task(s.task)
