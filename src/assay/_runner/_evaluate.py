@@ -12,6 +12,7 @@ from typing import Any
 
 import assay.checks  # noqa: F401  (registers the built-in checks)
 from assay._runner._gates import evaluate_gates
+from assay._runner._models import SuiteModels
 from assay._runner._suite import load_suite
 from assay._types import CoversIds, Model, ModelInfo, Request, TakesDeclaredTask
 from assay._version import __version__
@@ -19,7 +20,6 @@ from assay.checks._base import MAX_ROUNDS, Check, RunContext, get_check, parse_c
 from assay.config._suite import ModelEntry, Suite
 from assay.data import Dataset, load_dataset
 from assay.engine import Engine
-from assay.models import load_model
 from assay.report._html import write_html
 from assay.report._schema import Report
 
@@ -99,12 +99,13 @@ def evaluate(
     datasets: dict[str, Dataset] = {
         name: load_dataset(spec, name=name, base_dir=s.base_dir) for name, spec in s.data.items()
     }
+    provider = SuiteModels(s)
     models: dict[str, Model] = {}
     infos: dict[str, ModelInfo] = {}
     notes: list[str] = []
     for name in s.models:
         spec, options = s.model_spec(name)
-        m = load_model(spec, name=name, trust=s.trust, base_dir=s.base_dir, options=options)
+        m = provider.load(spec, name=name, options=options)
         # A declared task tells models that would otherwise guess it from their first answers.
         if s.task != "auto" and isinstance(m, TakesDeclaredTask):
             m.declare_task(s.task)
@@ -131,6 +132,8 @@ def evaluate(
         model_infos=infos,
         notes=notes,
         progress=progress and s.engine.progress,
+        # a judge or fold models: loaded and fitted for checks, added to `models` (the engine's)
+        provider=provider,
     )
     checks: list[Check] = []
     for check_name, raw in s.checks.items():
