@@ -1,4 +1,5 @@
-"""The runner's :class:`~assay.checks._base.ModelProvider`: the models checks need beyond the suite's.
+"""The runner's model provider (:class:`~assay.checks._base.ModelProvider`): the models checks
+need beyond the suite's.
 
 Checks never import ``assay.models``; the run context asks this provider, which loads models with
 the registry and fits them with the fitting service, under the suite's ``trust`` and folder.

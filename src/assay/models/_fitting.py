@@ -82,6 +82,7 @@ class FittedModel:
             if self.fit_error is not None:
                 raise ModelError(f"fit failed in {self.fold}")
             if self._model is None:
+                assert self._rows is not None  # released only once the fit succeeded
                 try:
                     self._model = self._fit(self._rows)
                 except Exception:
