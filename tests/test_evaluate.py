@@ -156,6 +156,28 @@ def test_python_regression_on_diabetes(tmp_path: Path) -> None:
     assert report.passed
 
 
+def test_the_suites_task_reaches_a_python_model_that_would_guess_it(tmp_path: Path) -> None:
+    """Whole-number answers read as classes unless the suite's declared task is handed to the
+    model (TakesDeclaredTask); then they are values and the metrics are regression metrics."""
+    frame = pd.DataFrame({"id": range(40), "x": range(40)})
+    frame["y"] = frame["x"] % 7
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "m.py").write_text("def predict(batch):\n    return [r['x'] % 5 for r in batch]\n")
+    suite = {
+        "task": "regression",
+        "data": {"path": "d.csv", "id": "id", "input": ["x"], "label": "y"},
+        "models": {"candidate": "python:m.py:predict"},
+        "checks": {"performance": {}},
+        "engine": {"cache": None, "progress": False},
+    }
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    report = assay.evaluate(tmp_path / "suite.yaml", write=False, progress=False)
+    assert report.models[0]["task"] == "regression"
+    assert report.models[0]["details"]["task_source"] == "suite"
+    mae = report.result("performance").metrics["mae"].value
+    assert mae == pytest.approx(mean_absolute_error(frame["y"], frame["x"] % 5))
+
+
 def test_predictions_file_with_missing_ids_is_reported(
     cancer: dict[str, object], tmp_path: Path
 ) -> None:

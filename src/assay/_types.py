@@ -1,7 +1,8 @@
 """The shared vocabulary of assay, below every other package.
 
 What data, models, the engine and the checks all speak: a model's ``Task``, its input ``Payload``
-and ``Output``, ``ModelInfo`` and the ``Model`` protocol, the engine's ``Request`` / ``Response`` and
+and ``Output``, ``ModelInfo``, the ``Model`` protocol and the optional capabilities a model may
+declare (typed Protocols checked with ``isinstance``), the engine's ``Request`` / ``Response`` and
 their ``content_key``, the canonical form of class labels and the placeholder labels that stand
 for answers that are not a class. Importing this module imports nothing else from assay, so any
 layer may use it (see docs/architecture.md).
@@ -21,13 +22,21 @@ import numpy as np
 __all__ = [
     "ERROR_LABEL",
     "UNPARSEABLE_LABEL",
+    "AnswersById",
+    "CallSettings",
+    "CoversIds",
+    "LimitsConcurrency",
     "Model",
     "ModelInfo",
     "Output",
+    "OverridesCallSettings",
     "Payload",
     "Request",
     "Response",
+    "TakesDeclaredTask",
+    "TakesTimeout",
     "Task",
+    "WrapsEstimator",
     "canonical_label",
     "content_key",
 ]
@@ -127,6 +136,103 @@ class Model(Protocol):
     def predict(
         self, batch: Sequence[Payload], params: dict[str, Any] | None = None
     ) -> list[Output]: ...
+
+
+# ----------------------------------------------------------- capabilities
+#
+# What a model may do beyond ``Model``. Each is a runtime-checkable Protocol that the runner, the
+# engine and the run context test with ``isinstance``; a model declares a capability by having
+# the member, never by a flag that someone probes with ``getattr``. Where a capability is a
+# property, a plain attribute implements it; ``isinstance`` sees only that it exists, its type
+# is for mypy.
+
+
+@runtime_checkable
+class AnswersById(Protocol):
+    """A model that answers only the dataset's own examples, by id (a predictions file).
+
+    Its payloads are ``{"id": ...}`` instead of inputs, so it cannot answer new inputs (perturbed,
+    swapped or generated texts): checks that need them skip it with a note.
+    """
+
+    @property
+    def keyed_by_id(self) -> Literal[True]: ...
+
+
+@runtime_checkable
+class CoversIds(Protocol):
+    """A model with a fixed set of answers (a predictions file) that can say which ids it covers."""
+
+    def coverage(self, ids: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(``ids`` it has no answer for, in the given order; ids it answers that are not in
+        ``ids``, in its own order). The runner notes both in the Report."""
+        ...
+
+
+@runtime_checkable
+class LimitsConcurrency(Protocol):
+    """A model that caps how many of its batches the engine runs at once.
+
+    ``max_concurrency`` is a positive int, or ``None`` for no limit of its own (the engine's
+    ``concurrency`` still applies). A local transformer says 1: a fast tokenizer is not
+    thread-safe.
+    """
+
+    @property
+    def max_concurrency(self) -> int | None: ...
+
+
+@runtime_checkable
+class WrapsEstimator(Protocol):
+    """A model around a fitted scikit-learn style estimator (``fit``/``predict``), which a fit
+    recipe (``checks.cv.fit: sklearn``) clones and refits."""
+
+    @property
+    def estimator(self) -> Any: ...
+
+
+@runtime_checkable
+class TakesDeclaredTask(Protocol):
+    """A model that cannot know its task until it answers (user code), and takes the suite's
+    declared ``task`` instead of guessing it from the first answers. A task the model's own
+    options name wins over the suite's."""
+
+    def declare_task(self, task: Task) -> None: ...
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """A model's own settings for how the engine calls it; ``None`` keeps the suite's ``engine``
+    setting of the same name.
+
+    Attributes:
+        retries: how often a transiently failing input is asked again.
+        backoff_s: base of the exponential backoff between attempts.
+        timeout_s: the longest one call over the network may take (see :class:`TakesTimeout`).
+    """
+
+    retries: int | None = None
+    backoff_s: float | None = None
+    timeout_s: float | None = None
+
+
+@runtime_checkable
+class OverridesCallSettings(Protocol):
+    """A model whose options override some of the suite's engine settings for its own calls
+    (``openai:`` with ``options.retries``, ``backoff_s`` or ``timeout_s``)."""
+
+    @property
+    def call_settings(self) -> CallSettings: ...
+
+
+@runtime_checkable
+class TakesTimeout(Protocol):
+    """A model that calls over a network and can bound each call. The engine, which owns
+    timeouts, hands it the timeout it resolved (the model's ``call_settings.timeout_s``, else
+    the suite's ``engine.timeout_s``) before it calls the model; a model keeps its own default
+    when neither says."""
+
+    def set_timeout(self, timeout_s: float) -> None: ...
 
 
 # --------------------------------------------------------------- labels

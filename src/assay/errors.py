@@ -8,7 +8,8 @@ Every error assay raises on purpose is an ``AssayError``. The tree::
     ├── ModelError                      a model cannot be loaded or answered badly
     │   ├── MissingDependencyError (ImportError)   an optional extra is not installed; names it
     │   ├── TrustRequiredError          loading would execute code (pickle/joblib) without --trust
-    │   └── RetryableModelError         a transient failure (rate limit, timeout); the engine retries it
+    │   ├── RetryableModelError         a transient failure (rate limit, timeout); the engine retries it
+    │   └── PartialBatchError           some inputs of a batch failed; carries each input's answer or error
     ├── MetricError (ValueError)        metric inputs are invalid, or undefined under zero_division="raise"
     └── ReportError (ValueError)        a report file is unreadable or of an unknown schema version
 
@@ -23,6 +24,11 @@ contain secrets.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 __all__ = [
     "AssayError",
     "AssayWarning",
@@ -31,6 +37,7 @@ __all__ = [
     "MetricError",
     "MissingDependencyError",
     "ModelError",
+    "PartialBatchError",
     "ReportError",
     "RetryableModelError",
     "TrustRequiredError",
@@ -68,6 +75,21 @@ class RetryableModelError(ModelError):
     def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class PartialBatchError(ModelError):
+    """Some inputs of a batch were answered and some failed.
+
+    A model whose batch is many independent calls (``openai:``) raises it from ``predict`` instead
+    of failing the whole batch: ``results`` holds, for each input in order, its ``Output`` or the
+    exception it failed with. The engine keeps the answers, retries the inputs whose exception is
+    transient (:class:`RetryableModelError`) and records the others as errors, so no answered
+    input is asked twice.
+    """
+
+    def __init__(self, message: str, *, results: Sequence[object]) -> None:
+        super().__init__(message)
+        self.results = list(results)
 
 
 class MetricError(AssayError, ValueError):

@@ -13,9 +13,10 @@ import pytest
 from _engine_doubles import CountingModel, requests_for
 from rich.console import Console
 
+from assay._types import CallSettings, OverridesCallSettings, TakesTimeout
 from assay.config import EngineSettings
 from assay.engine import Engine, EngineStats, Request, Response, content_key
-from assay.errors import ConfigError, ModelError, RetryableModelError
+from assay.errors import ConfigError, ModelError, PartialBatchError, RetryableModelError
 from assay.models import ModelInfo, Output
 
 
@@ -251,6 +252,106 @@ def test_backoff_grows_exponentially_with_jitter() -> None:
     assert len(waits) == 4
     for attempt, w in enumerate(waits):
         assert 0.5 * 2**attempt <= w < 2**attempt
+
+
+class _HalfAnswering(CountingModel):
+    """Answers each input alone (as an HTTP adapter does) and reports the failures of a batch
+    with PartialBatchError: ``flaky`` inputs fail transiently on their first ``flaky_times``
+    calls, ``broken`` ones always fail for good."""
+
+    def __init__(self, *, flaky: set[str], broken: set[str], flaky_times: int = 1) -> None:
+        super().__init__()
+        self.flaky, self.broken, self.flaky_times = flaky, broken, flaky_times
+        self.seen: dict[str, int] = {}
+
+    def predict(self, batch: Any, params: dict[str, Any] | None = None) -> list[Output]:
+        with self._lock:
+            self.calls.append(list(batch))
+        results: list[Output | Exception] = []
+        for p in batch:
+            self.seen[p] = self.seen.get(p, 0) + 1
+            if p in self.broken:
+                results.append(ValueError(f"cannot answer {p}"))
+            elif p in self.flaky and self.seen[p] <= self.flaky_times:
+                results.append(RetryableModelError("429", retry_after_s=float(len(p))))
+            else:
+                results.append(Output(label=str(len(p))))
+        if any(isinstance(r, Exception) for r in results):
+            raise PartialBatchError("some failed", results=results)
+        return [r for r in results if isinstance(r, Output)]
+
+
+def test_a_partial_batch_keeps_its_answers_and_retries_only_transient_failures() -> None:
+    model = _HalfAnswering(flaky={"ab", "abcd"}, broken={"x"})
+    eng = engine(retries=3, batch_size=10)
+    waits: list[float] = []
+    eng._sleep = waits.append
+    reqs = requests_for(["a", "ab", "x", "abcd"])
+    answers = eng.run(reqs, {"m": model})
+    # one call for all four, then one for the two transient failures; "x" failed for good
+    assert model.calls == [["a", "ab", "x", "abcd"], ["ab", "abcd"]]
+    assert [answers[r.key].ok for r in reqs] == [True, True, False, True]
+    assert answers[reqs[2].key].error == "ValueError: cannot answer x"
+    assert waits == [4.0]  # the longest Retry-After of the two
+    assert eng.stats.n_retries == 1 and eng.stats.n_errors == 1
+
+
+def test_a_partial_batch_gives_up_after_the_retries() -> None:
+    model = _HalfAnswering(flaky={"bb"}, broken=set(), flaky_times=10)
+    eng = engine(retries=2, batch_size=10)
+    eng._sleep = lambda s: None
+    reqs = requests_for(["a", "bb"])
+    answers = eng.run(reqs, {"m": model})
+    assert model.calls == [["a", "bb"], ["bb"], ["bb"]]
+    assert answers[reqs[0].key].ok
+    assert answers[reqs[1].key].error == "RetryableModelError: 429 (gave up after 2 retries)"
+
+
+def test_a_malformed_partial_batch_error_is_asked_item_by_item() -> None:
+    class Malformed(CountingModel):
+        def predict(self, batch: Any, params: dict[str, Any] | None = None) -> list[Output]:
+            out = super().predict(batch, params)
+            if len(batch) > 1:
+                raise PartialBatchError("short", results=out[:1])
+            return out
+
+    model = Malformed()
+    answers = engine(batch_size=10).run(requests_for(["a", "b", "c"]), {"m": model})
+    assert all(r.ok for r in answers.values())
+    assert model.calls == [["a", "b", "c"], ["a"], ["b"], ["c"]]
+
+
+class _OwnSettings(CountingModel):
+    """A network model double: its own call settings, and the timeout the engine hands it."""
+
+    def __init__(self, own: CallSettings, fail: Any = None) -> None:
+        super().__init__(fail=fail)
+        self.call_settings = own
+        self.timeouts: list[float] = []
+
+    def set_timeout(self, timeout_s: float) -> None:
+        self.timeouts.append(timeout_s)
+
+
+def test_a_models_own_call_settings_override_the_engines() -> None:
+    always = lambda b: RetryableModelError("busy")  # noqa: E731
+    model = _OwnSettings(CallSettings(retries=1, backoff_s=8.0, timeout_s=9.0), fail=always)
+    assert isinstance(model, OverridesCallSettings) and isinstance(model, TakesTimeout)
+    eng = engine(retries=4, backoff_s=0.001, timeout_s=2.5)
+    waits: list[float] = []
+    eng._sleep = waits.append
+    (r,) = eng.run(requests_for(["a"]), {"m": model}).values()
+    assert r.error == "RetryableModelError: busy (gave up after 1 retries)"
+    assert len(waits) == 1 and 4.0 <= waits[0] < 8.0  # the model's backoff base, with jitter
+    assert model.timeouts == [9.0]
+    # without its own values, the suite's engine settings hold, and the timeout is handed over
+    plain = _OwnSettings(CallSettings(), fail=always)
+    eng.run(requests_for(["b"]), {"m": plain})
+    assert len(plain.calls) == 5 and plain.timeouts == [2.5]
+    # no timeout anywhere: the model keeps its own default, nothing is handed over
+    quiet = _OwnSettings(CallSettings())
+    engine().run(requests_for(["c"]), {"m": quiet})
+    assert quiet.timeouts == []
 
 
 @pytest.mark.parametrize("returned", [[], [Output(label="x")] * 3])

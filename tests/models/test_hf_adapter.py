@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from assay._types import UNPARSEABLE_LABEL  # noqa: E402
+from assay._types import UNPARSEABLE_LABEL, LimitsConcurrency  # noqa: E402
 from assay.errors import ConfigError, ModelError  # noqa: E402
 from assay.models import load_model  # noqa: E402
 from assay.models._verbalise import Verbaliser  # noqa: E402
@@ -66,7 +66,7 @@ def test_minilm_classifier_matches_unpadded_forward_and_counts_truncation(
     np.testing.assert_allclose(got, _reference_probs(classifier_dir, TEXTS, 16), atol=1e-5)
     assert [o.label for o in out] == [["neg", "pos"][int(r.argmax())] for r in got]
     assert [o.usage["truncated"] for o in out] == [0.0, 0.0, 1.0, 0.0]
-    assert m.max_concurrency == 1  # the engine runs one batch of it at a time
+    assert isinstance(m, LimitsConcurrency) and m.max_concurrency == 1  # one batch at a time
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +15,10 @@ pytest.importorskip("transformers")
 
 from assay import evaluate
 from assay._runner import suite_from_dict
-from assay._types import UNPARSEABLE_LABEL
-from assay.config import Suite
-from assay.errors import ModelError
+from assay._types import UNPARSEABLE_LABEL, CallSettings, OverridesCallSettings, TakesTimeout
+from assay.config import EngineSettings, Suite
+from assay.engine import Engine, Request, content_key
+from assay.errors import ModelError, PartialBatchError, RetryableModelError
 from assay.models import load_model
 from lm_fixtures import tiny_gpt2
 from lm_server import LMServer
@@ -140,6 +142,64 @@ def test_retries_and_timeout_default_to_the_suite_engine_settings(
     perf = run({"retries": 2, "timeout_s": 5.0}, "eng2")
     assert perf.errors is None or perf.errors.n_errors == 0
     assert perf.n == 3
+
+
+def test_the_adapter_sends_each_request_once_and_says_what_is_transient(server: LMServer) -> None:
+    """It used to retry each request itself; now a 429 or 500 comes back as a RetryableModelError
+    (with the server's Retry-After) after one call, and a batch that half failed hands every
+    input's answer or error to the engine."""
+    m = load_model(f"openai:tiny@{server.url}")
+    with pytest.raises(RetryableModelError) as err:
+        m.predict(["SAY x F429 once END"])
+    assert err.value.retry_after_s == pytest.approx(0.2)
+    assert server.calls["SAY x F429 once END"] == 1
+    with pytest.raises(PartialBatchError) as partial:
+        m.predict(["SAY y F500 half END", "SAY z half END"])
+    failed, answered = partial.value.results
+    assert isinstance(failed, RetryableModelError) and "HTTP 500" in str(failed)
+    assert getattr(answered, "text", None) == "z half"
+    assert server.calls["SAY y F500 half END"] == 1 and server.calls["SAY z half END"] == 1
+
+
+def test_the_engine_retries_a_429_no_sooner_than_retry_after(server: LMServer) -> None:
+    """The engine is the one place that retries: the 429s are asked again after the server's
+    Retry-After (0.2 s, far above the 0.01 s backoff), the answered neighbour is not re-sent."""
+    m = load_model(f"openai:tiny@{server.url}", name="lm")
+    prompts = ["SAY a F429 eng429 END", "SAY b eng429 END"]
+    fp = m.info().fingerprint
+    reqs = [Request(content_key(fp, p), "lm", p) for p in prompts]
+    eng = Engine(
+        EngineSettings(cache=None, retries=3, backoff_s=0.01, progress=False),
+        cache_path=None,
+        progress=False,
+    )
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # records the engine's waits, and waits
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    eng._sleep = sleep
+    started = time.perf_counter()
+    answers = eng.run(reqs, {"lm": m})
+    assert time.perf_counter() - started >= 0.4
+    assert [answers[r.key].output.text for r in reqs] == ["a F429 eng429", "b eng429"]  # type: ignore[union-attr]
+    assert waits == [0.2, 0.2] and eng.stats.n_retries == 2 and eng.stats.n_errors == 0
+    assert server.calls[prompts[0]] == 3 and server.calls[prompts[1]] == 1
+
+
+def test_options_override_the_engine_settings_through_call_settings(server: LMServer) -> None:
+    m = load_model(f"openai:tiny@{server.url}", options={"retries": 0, "timeout_s": 0.8})
+    assert isinstance(m, OverridesCallSettings) and isinstance(m, TakesTimeout)
+    assert m.call_settings == CallSettings(retries=0, backoff_s=None, timeout_s=0.8)
+    assert load_model(f"openai:tiny@{server.url}").call_settings == CallSettings()
+    # retries 0 beats the engine's 3: the 500 is not asked again
+    fp = m.info().fingerprint
+    req = Request(content_key(fp, "SAY c F500 own END"), "lm", "SAY c F500 own END")
+    eng = Engine(EngineSettings(cache=None, retries=3, progress=False), cache_path=None)
+    (r,) = eng.run([req], {"lm": m}).values()
+    assert r.error is not None and "HTTP 500" in r.error and "gave up" not in r.error
+    assert server.calls["SAY c F500 own END"] == 1
 
 
 def test_streaming_timings_usage_cost_and_logprobs(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from assay._types import AnswersById, CoversIds
 from assay.config import EngineSettings
 from assay.engine import Engine, Request, content_key
 from assay.errors import ModelError
@@ -27,7 +28,7 @@ def test_csv_with_probability_columns(tmp_path: Path) -> None:
         "id,prediction,prob_neg,prob_pos\n007,pos,0.2,0.8\n8,neg,0.9,0.1\n9,,0.4,0.6\n",
     )
     model = load_model("predictions:preds.csv", base_dir=tmp_path)
-    assert getattr(model, "keyed_by_id", False) is True
+    assert isinstance(model, AnswersById) and isinstance(model, CoversIds)
     info = model.info()
     assert info.task == "classification" and info.labels == ("neg", "pos")
     assert info.fingerprint == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -78,7 +79,8 @@ def test_task_inference(tmp_path: Path, header: str, values: list[str], task: st
 def test_coverage_reports_missing_and_extra_ids(tmp_path: Path) -> None:
     csv(tmp_path, "id,prediction\n1,a\n2,b\n5,c\n6,d\n")
     model = load_model("predictions:preds.csv", base_dir=tmp_path)
-    missing, extra = model.coverage(["1", "2", "3", "4"])  # type: ignore[attr-defined]
+    assert isinstance(model, CoversIds)
+    missing, extra = model.coverage(["1", "2", "3", "4"])
     assert missing == ["3", "4"] and extra == ["5", "6"]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from assay._types import LimitsConcurrency, TakesDeclaredTask
 from assay.config import EngineSettings
 from assay.engine import Engine, Request, content_key
 from assay.errors import ConfigError, ModelError
@@ -133,8 +134,28 @@ def test_class_with_predict_proba_and_classes(module_file: Path) -> None:
 
 
 def test_max_concurrency_is_taken_from_the_object(module_file: Path) -> None:
-    assert load_model(f"python:{module_file}:OneAtATime").max_concurrency == 1
-    assert load_model(f"python:{module_file}:Keyword").max_concurrency is None
+    one = load_model(f"python:{module_file}:OneAtATime")
+    assert isinstance(one, LimitsConcurrency) and one.max_concurrency == 1
+    free = load_model(f"python:{module_file}:Keyword")
+    assert isinstance(free, LimitsConcurrency) and free.max_concurrency is None
+
+
+def test_a_declared_task_beats_the_guess_and_the_attribute_not_the_option(
+    module_file: Path,
+) -> None:
+    """The runner used to write the suite's task into the options of ``python:`` specs only;
+    now any model that declares TakesDeclaredTask is told the task."""
+    counts = load_model(f"python:{module_file}:labels")
+    assert isinstance(counts, TakesDeclaredTask)
+    counts.declare_task("regression")
+    assert counts.info().task == "regression" and counts.info().details["task_source"] == "suite"
+    assert counts.predict(["good"]) == [Output(value=1.0)]  # not the class "1"
+    gen = load_model(f"python:{module_file}:texts")
+    gen.declare_task("classification")  # type: ignore[attr-defined]
+    assert gen.info().task == "classification"
+    own = load_model(f"python:{module_file}:texts", options={"task": "generation"})
+    own.declare_task("classification")  # type: ignore[attr-defined]
+    assert own.info().task == "generation" and own.info().details["task_source"] == "option"
 
 
 def test_a_declared_fingerprint_joins_the_cache_key(tmp_path: Path) -> None:

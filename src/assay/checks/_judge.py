@@ -1,7 +1,8 @@
 """LLM-as-judge for the generation check: pointwise scores and pairwise preferences.
 
-The judge is any model spec (an ``openai:`` server in practice). The check loads it into the run's
-models under ``judge:<fingerprint>``, so the engine caches and retries its calls like any other.
+The judge is any model spec (an ``openai:`` server in practice). The check asks the run context for
+it (:meth:`RunContext.require_model`), which loads it into the run's models under
+``judge:<hash>``, so the engine caches and retries its calls like any other.
 Judge requests depend on the candidate's answers, so they go out in a later round
 (``Check.next_requests``); a verdict that cannot be parsed is asked again (``retries`` times, with
 ``temperature`` 0.7 and a new seed, since a greedy judge would repeat itself), and what still fails
@@ -22,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from assay._types import Request, Response, content_key
 from assay.errors import ConfigError
 from assay.metrics._text import bootstrap_mean
-from assay.models import load_model
 from assay.stats import Estimate, as_generator, wilson_interval
 
 if TYPE_CHECKING:
@@ -103,18 +103,7 @@ def _judge_name(cfg: JudgeConfig) -> str:
 
 
 def _ensure_judge(ctx: RunContext, cfg: JudgeConfig) -> str:
-    name = _judge_name(cfg)
-    if name not in ctx.models:
-        m = load_model(
-            cfg.spec,
-            name=name,
-            trust=ctx.suite.trust,
-            base_dir=ctx.suite.base_dir,
-            options=dict(cfg.options),
-        )
-        ctx.models[name] = m
-        ctx.model_infos[name] = m.info()
-    return name
+    return ctx.require_model(cfg.spec, name=_judge_name(cfg), options=cfg.options)
 
 
 def _answers(

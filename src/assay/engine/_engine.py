@@ -9,16 +9,25 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from assay._types import Model, Output, Request, Response
+from assay._types import (
+    CallSettings,
+    LimitsConcurrency,
+    Model,
+    Output,
+    OverridesCallSettings,
+    Request,
+    Response,
+    TakesTimeout,
+)
 from assay._util._progress import ProgressDisplay
 from assay._util._retry import backoff_delay, describe_error, is_retryable
 from assay.config._suite import EngineSettings
 from assay.engine._cache import ResponseCache
-from assay.errors import ConfigError, ModelError
+from assay.errors import ConfigError, ModelError, PartialBatchError, RetryableModelError
 
 __all__ = ["Engine", "EngineStats"]
 
@@ -50,6 +59,14 @@ class EngineStats:
 
 
 @dataclass(frozen=True)
+class _CallPolicy:
+    """How the engine calls one model: its retries and backoff base, resolved."""
+
+    retries: int
+    backoff_s: float
+
+
+@dataclass(frozen=True)
 class _Job:
     """One batch for one model: what a worker needs, nothing shared."""
 
@@ -58,6 +75,9 @@ class _Job:
     fingerprint: str
     params: dict[str, Any] | None
     requests: tuple[Request, ...]
+    #: retries and backoff base of this model (the suite's, or the model's own)
+    retries: int
+    backoff_s: float
 
 
 @dataclass(frozen=True)
@@ -77,14 +97,20 @@ class Engine:
        not asked again. No cache when ``cache_path`` is ``None`` or ``settings.cache`` is ``None``.
     3. **Batch** the rest per model (and per ``params``), ``settings.batch_size`` at a time, and
        call ``settings.concurrency`` batches at once on a thread pool — models are I/O-bound (HTTP
-       APIs) or release the GIL (numpy, torch). The models take turns, and a model with a
-       ``max_concurrency`` attribute never has more batches than that in flight.
+       APIs) or release the GIL (numpy, torch). The models take turns, and a model that declares
+       :class:`~assay._types.LimitsConcurrency` never has more than its ``max_concurrency``
+       batches in flight.
     4. **Retry** transient failures (:class:`~assay.errors.RetryableModelError`, httpx timeouts and
        network errors) up to ``settings.retries`` times with exponential backoff and jitter
-       (``settings.backoff_s`` base; a ``retry_after_s`` on the error is a floor). When a batch
-       fails for any other reason, its items are asked one at a time, so one bad input fails
-       alone. What still fails becomes ``Response(output=None, error="<ExceptionType>: message")``:
-       never dropped, never cached (the next run tries again).
+       (``settings.backoff_s`` base; a ``retry_after_s`` on the error — the server's
+       ``Retry-After`` — is a floor). The engine is the only place that retries: adapters raise,
+       they do not loop. A model may override ``retries`` and ``backoff_s`` for itself
+       (:class:`~assay._types.OverridesCallSettings`). A model that answers part of a batch
+       (:class:`~assay.errors.PartialBatchError`) keeps those answers; only its transient
+       failures are asked again. When a batch fails for any other reason, its items are asked one
+       at a time, so one bad input fails alone. What still fails becomes
+       ``Response(output=None, error="<ExceptionType>: message")``: never dropped, never cached
+       (the next run tries again).
     5. **Persist**: each batch's answers are committed to the cache as soon as the batch finishes,
        so a run killed half-way (even with ``SIGKILL``) resumes where it stopped.
 
@@ -93,8 +119,10 @@ class Engine:
     Backoff waits and failed attempts are not counted. An error Response carries the per-example
     share of its last attempt.
 
-    ``settings.timeout_s`` is not enforced here (a thread cannot be interrupted); adapters that
-    talk over the network apply it to their own calls.
+    Timeouts: a thread cannot be interrupted, so the engine resolves ``settings.timeout_s`` (or
+    the model's own ``call_settings.timeout_s``) and hands it to models that call over a network
+    (:class:`~assay._types.TakesTimeout`), which bound each call with it and raise a transient
+    error when it runs out.
 
     The thread pool lives in :meth:`_execute`; an asyncio path for async clients would be another
     implementation of that one method (take the jobs, yield outcomes as they complete).
@@ -166,9 +194,9 @@ class Engine:
                 f"requests name model(s) {', '.join(map(repr, missing))} that are not loaded; "
                 f"loaded models: {', '.join(map(repr, models)) or 'none'}"
             )
-        fingerprints = {
-            name: models[name].info().fingerprint for name in {r.model for r in unique.values()}
-        }
+        used = {r.model for r in unique.values()}
+        fingerprints = {name: models[name].info().fingerprint for name in used}
+        policies = {name: self._call_policy(models[name]) for name in used}
 
         answered: dict[str, Response] = {}
         n_retries = 0
@@ -180,7 +208,7 @@ class Engine:
                     answered.update(cache.get_many(keys, fingerprint=fp))
             n_cached = len(answered)
             todo = [r for k, r in unique.items() if k not in answered]
-            jobs = list(self._plan_jobs(todo, models, fingerprints))
+            jobs = list(self._plan_jobs(todo, models, fingerprints, policies))
             description = "calling " + ", ".join(sorted({j.model_name for j in jobs}))
             with ProgressDisplay(
                 enabled=self.progress,
@@ -213,8 +241,25 @@ class Engine:
 
     # -- planning -------------------------------------------------------------------------------
 
+    def _call_policy(self, model: Model) -> _CallPolicy:
+        """How to call ``model``: the suite's engine settings, overridden by the model's own
+        (:class:`~assay._types.OverridesCallSettings`). A model that bounds its network calls
+        (:class:`~assay._types.TakesTimeout`) is handed the resolved timeout here."""
+        own = model.call_settings if isinstance(model, OverridesCallSettings) else CallSettings()
+        timeout_s = own.timeout_s if own.timeout_s is not None else self.settings.timeout_s
+        if timeout_s is not None and isinstance(model, TakesTimeout):
+            model.set_timeout(timeout_s)
+        return _CallPolicy(
+            retries=own.retries if own.retries is not None else self.settings.retries,
+            backoff_s=own.backoff_s if own.backoff_s is not None else self.settings.backoff_s,
+        )
+
     def _plan_jobs(
-        self, todo: Sequence[Request], models: Mapping[str, Model], fingerprints: Mapping[str, str]
+        self,
+        todo: Sequence[Request],
+        models: Mapping[str, Model],
+        fingerprints: Mapping[str, str],
+        policies: Mapping[str, _CallPolicy],
     ) -> Iterator[_Job]:
         groups: dict[tuple[str, str], list[Request]] = {}
         for r in todo:
@@ -223,9 +268,16 @@ class Engine:
         size = self.settings.batch_size
         for (name, _), reqs in groups.items():
             params = dict(reqs[0].params) or None
+            policy = policies[name]
             for i in range(0, len(reqs), size):
                 yield _Job(
-                    name, models[name], fingerprints[name], params, tuple(reqs[i : i + size])
+                    name,
+                    models[name],
+                    fingerprints[name],
+                    params,
+                    tuple(reqs[i : i + size]),
+                    retries=policy.retries,
+                    backoff_s=policy.backoff_s,
                 )
 
     # -- execution ------------------------------------------------------------------------------
@@ -287,71 +339,94 @@ class Engine:
                     fut.cancel()
 
     def _answer(self, job: _Job) -> _Outcome:
-        """Answer one batch; never raises for a model failure."""
-        reqs = job.requests
-        try:
-            outputs, elapsed, retries = self._call(job, [r.payload for r in reqs])
-        except _CallFailed as failed:
-            if len(reqs) > 1 and not is_retryable(failed.cause):
-                # One bad input should not fail its neighbours: ask each on its own.
-                responses: list[Response] = []
-                retries = failed.retries
-                for r in reqs:
-                    single = self._answer(
-                        _Job(job.model_name, job.model, job.fingerprint, job.params, (r,))
-                    )
-                    responses.extend(single.responses)
-                    retries += single.n_retries
-                return _Outcome(job, tuple(responses), retries)
-            message = describe_error(failed.cause)
-            if failed.retries:
-                message += f" (gave up after {failed.retries} retries)"
-            share = failed.elapsed / len(reqs)
-            errors = tuple(Response(r.key, None, share, error=message) for r in reqs)
-            return _Outcome(job, errors, failed.retries)
-        share = elapsed / len(reqs)
-        return _Outcome(
-            job,
-            tuple(Response(r.key, o, share) for r, o in zip(reqs, outputs, strict=True)),
-            retries,
-        )
+        """Answer one batch, retrying what failed transiently; never raises for a model failure.
 
-    def _call(self, job: _Job, payloads: list[Any]) -> tuple[list[Output], float, int]:
-        """Call the model with retries: (outputs, seconds of the successful attempt, retries).
-
-        Raises:
-            _CallFailed: the last failure, once it is not transient or the retries are spent.
+        Each attempt asks the model for the inputs still open. An input is settled by an answer,
+        by a failure that is not transient, or by a transient failure once ``job.retries`` are
+        spent; the others are asked again after a backoff. A model may settle part of a batch
+        (:class:`~assay.errors.PartialBatchError`); when a whole batch fails for a reason that is
+        not transient, its inputs are asked one at a time, so one bad input fails alone.
         """
+        reqs = job.requests
+        settled: dict[int, Response] = {}
+        open_ = list(range(len(reqs)))
         attempt = 0
-        while True:
+        n_retries = 0
+        while open_:
             t0 = time.perf_counter()
             try:
-                outputs = job.model.predict(payloads, job.params)
-                elapsed = time.perf_counter() - t0
-                return _checked(job.model_name, outputs, len(payloads)), elapsed, attempt
+                results = self._attempt(job, [reqs[i].payload for i in open_])
             except Exception as exc:
-                elapsed = time.perf_counter() - t0
-                if not is_retryable(exc) or attempt >= self.settings.retries:
-                    raise _CallFailed(exc, retries=attempt, elapsed=elapsed) from exc
+                if len(open_) > 1 and not is_retryable(exc):
+                    # One bad input should not fail its neighbours: ask each on its own.
+                    for i in open_:
+                        single = self._answer(replace(job, requests=(reqs[i],)))
+                        settled[i] = single.responses[0]
+                        n_retries += single.n_retries
+                    break
+                results = [exc] * len(open_)
+            # the per-example share of this attempt's wall time
+            share = (time.perf_counter() - t0) / len(open_)
+            again: list[tuple[int, BaseException]] = []
+            for i, result in zip(open_, results, strict=True):
+                if isinstance(result, Output):
+                    settled[i] = Response(reqs[i].key, result, share)
+                elif is_retryable(result) and attempt < job.retries:
+                    again.append((i, result))
+                else:
+                    message = describe_error(result)
+                    if attempt:
+                        message += f" (gave up after {attempt} retries)"
+                    settled[i] = Response(reqs[i].key, None, share, error=message)
+            if again:
                 with self._rng_lock:
                     delay = backoff_delay(
                         attempt,
-                        base_s=self.settings.backoff_s,
+                        base_s=job.backoff_s,
                         rng=self._rng,
-                        retry_after_s=getattr(exc, "retry_after_s", None),
+                        retry_after_s=_retry_after([e for _, e in again]),
                     )
                 self._sleep(delay)
                 attempt += 1
+                n_retries += 1
+            open_ = [i for i, _ in again]
+        return _Outcome(job, tuple(settled[i] for i in range(len(reqs))), n_retries)
+
+    def _attempt(self, job: _Job, payloads: list[Any]) -> list[Output | BaseException]:
+        """One call of the model: for each payload its Output or the exception it failed with.
+
+        Raises:
+            Exception: whatever the model raised for the batch as a whole, or ``ModelError``
+                when it answered with the wrong number or kind of results.
+        """
+        try:
+            return list(
+                _checked(job.model_name, job.model.predict(payloads, job.params), len(payloads))
+            )
+        except PartialBatchError as partial:
+            return _checked_partial(job.model_name, partial, len(payloads))
 
 
-class _CallFailed(Exception):
-    """A model call that failed for good, with the retries and time it took (internal)."""
+def _retry_after(failures: Sequence[BaseException]) -> float | None:
+    """The longest wait the server asked for among ``failures`` (``Retry-After``), if any."""
+    asked = [
+        e.retry_after_s
+        for e in failures
+        if isinstance(e, RetryableModelError) and e.retry_after_s is not None
+    ]
+    return max(asked) if asked else None
 
-    def __init__(self, cause: Exception, *, retries: int, elapsed: float) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-        self.retries = retries
-        self.elapsed = elapsed
+
+def _checked_partial(
+    model_name: str, partial: PartialBatchError, n: int
+) -> list[Output | BaseException]:
+    results = partial.results
+    if len(results) != n or not all(isinstance(r, (Output, BaseException)) for r in results):
+        raise ModelError(
+            f"model {model_name!r} raised PartialBatchError with {len(results)} results for a "
+            f"batch of {n} inputs; expected one Output or exception per input"
+        ) from partial
+    return [r for r in results if isinstance(r, (Output, BaseException))]
 
 
 def _checked(model_name: str, outputs: Any, n: int) -> list[Output]:
@@ -375,9 +450,10 @@ def _checked(model_name: str, outputs: Any, n: int) -> list[Output]:
 
 
 def model_concurrency(model: Model) -> int:
-    """How many batches of ``model`` may run at once: its ``max_concurrency`` attribute when it has
-    one (a local transformer says 1: its tokenizer is not thread-safe), else no limit of its own."""
-    limit = getattr(model, "max_concurrency", None)
+    """How many batches of ``model`` may run at once: its ``max_concurrency`` when it declares
+    :class:`~assay._types.LimitsConcurrency` (a local transformer says 1: its tokenizer is not
+    thread-safe), else no limit of its own."""
+    limit = model.max_concurrency if isinstance(model, LimitsConcurrency) else None
     if limit is None:
         return 1 << 30
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:

@@ -111,7 +111,7 @@ class HFModel:
     safe to call from two threads, and the model's own threads already use the cores.
     """
 
-    max_concurrency = 1
+    max_concurrency: int | None = 1
 
     def __init__(
         self,

@@ -13,7 +13,6 @@ import hashlib
 import itertools
 import json
 import os
-import random
 import threading
 import time
 import weakref
@@ -23,9 +22,8 @@ from typing import Any
 
 import httpx
 
-from assay._types import UNPARSEABLE_LABEL, ModelInfo, Output, Payload, Task
-from assay._util._retry import backoff_delay
-from assay.errors import ConfigError, ModelError
+from assay._types import UNPARSEABLE_LABEL, CallSettings, ModelInfo, Output, Payload, Task
+from assay.errors import ConfigError, ModelError, PartialBatchError, RetryableModelError
 from assay.models._convert import parse_task
 from assay.models._registry import check_options, redact_spec, register_model
 from assay.models._sse import sse_data
@@ -36,6 +34,8 @@ __all__ = ["DEFAULT_KEY_ENV", "OpenAIModel"]
 #: Where the API key is read from unless ``options.api_key_env`` names another variable.
 DEFAULT_KEY_ENV = "ASSAY_OPENAI_API_KEY"
 _DEFAULT_BASE = "https://api.openai.com/v1"
+#: How long one request may take when neither the options nor the suite's engine say.
+_DEFAULT_TIMEOUT_S = 60.0
 
 _OPTIONS = {
     "task",
@@ -77,25 +77,20 @@ _TRANSPORT_OPTIONS = {
 }
 
 
-class _Transient(Exception):
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
 class OpenAIModel:
     """A model behind ``/v1/chat/completions`` (default) or ``/v1/completions``.
 
     Each ``predict`` batch is sent as concurrent requests on one ``httpx.AsyncClient`` (an event
     loop on a background thread), at most ``concurrency`` (default 32) in flight across all
-    batches. Each request is retried on 429, 5xx, timeouts, dropped connections, malformed JSON
-    and streams cut before ``[DONE]``: up to ``retries`` times (default 3) with exponential
-    backoff and jitter, never sooner than the server's ``Retry-After``.
+    batches. Each request is sent once: a 429, 5xx, timeout, dropped connection, malformed JSON
+    or stream cut before ``[DONE]`` becomes a :class:`~assay.errors.RetryableModelError` (with
+    the server's ``Retry-After`` as ``retry_after_s``), any other failure a ``ModelError``.
 
-    A request that still fails fails alone: the batch raises, the engine asks each input on its
-    own, and the adapter answers those from what it already has (the successes, and the recorded
-    failure with its retry count), so no input is sent twice and every failure reaches the Report
-    as an error with its cause.
+    Retrying is the engine's: when some requests of a batch fail, ``predict`` raises
+    :class:`~assay.errors.PartialBatchError` with each input's answer or error, and the engine
+    keeps the answers and asks again only for the transient failures, with its backoff and
+    jitter, never sooner than ``Retry-After``. Every failure that stays reaches the Report as an
+    error with its cause and retry count.
 
     With ``stream: true`` the answer is read as server-sent events and ``Output.timings`` holds
     ``ttft_s`` (time to first token), ``itl_s`` (mean time between tokens) and ``tokens_per_s``.
@@ -108,8 +103,9 @@ class OpenAIModel:
     The API key comes from the environment (``ASSAY_OPENAI_API_KEY`` or ``api_key_env``); it is
     held only in the client's headers and scrubbed from every error message.
 
-    In a suite, ``retries``, ``backoff_s`` and ``timeout_s`` default to the suite's ``engine``
-    settings (:meth:`apply_engine_settings`); the options override them for this model.
+    The options ``retries``, ``backoff_s`` and ``timeout_s`` override the suite's ``engine``
+    settings for this model (:attr:`call_settings`, read by the engine); the engine hands the
+    resolved timeout back (:meth:`set_timeout`). Outside the engine a request has 60 s.
     """
 
     def __init__(
@@ -130,35 +126,26 @@ class OpenAIModel:
         self._info = info
         self.verbaliser = verbaliser
         self.endpoint = options.get("endpoint", "chat")
-        self.timeout_s = float(options.get("timeout_s", 60.0))
+        self.call_settings = CallSettings(
+            retries=_opt(options, "retries", int),
+            backoff_s=_opt(options, "backoff_s", float),
+            timeout_s=_opt(options, "timeout_s", float),
+        )
+        timeout_s = self.call_settings.timeout_s
+        self.timeout_s = _DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
         self.concurrency = int(options.get("concurrency", 32))
-        self.retries = int(options.get("retries", 3))
-        self.backoff_s = float(options.get("backoff_s", 0.5))
-        self._rng = random.Random(int(options.get("seed", 0)))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: httpx.AsyncClient | None = None
         self._sem: asyncio.Semaphore | None = None
         self._start_lock = threading.Lock()
-        # Answers and final failures of a failed batch, handed out when the engine re-asks singly.
-        self._held: dict[str, Output | Exception] = {}
-        self._held_lock = threading.Lock()
-        #: retries made (all requests), for the Report's engine notes and tests.
-        self.n_retries = 0
 
     def __repr__(self) -> str:
         return f"OpenAIModel({self.model_name!r} at {self._where!r})"
 
-    def apply_engine_settings(self, settings: Any) -> None:
-        """Take the suite's ``engine.retries``, ``backoff_s`` and ``timeout_s`` for the options
-        this model was not given: the adapter retries each HTTP request itself (a batch is many
-        concurrent requests), so the engine's settings are applied here. Called by
-        :func:`assay.evaluate` before the first request."""
-        if "retries" not in self.options:
-            self.retries = int(settings.retries)
-        if "backoff_s" not in self.options:
-            self.backoff_s = float(settings.backoff_s)
-        if "timeout_s" not in self.options and settings.timeout_s is not None:
-            self.timeout_s = float(settings.timeout_s)
+    def set_timeout(self, timeout_s: float) -> None:
+        """Bound each request by ``timeout_s`` (:class:`~assay._types.TakesTimeout`): the engine
+        calls this with the model's ``timeout_s`` option, else the suite's ``engine.timeout_s``."""
+        self.timeout_s = float(timeout_s)
 
     def info(self) -> ModelInfo:
         return self._info
@@ -181,9 +168,8 @@ class OpenAIModel:
                         max_connections=self.concurrency,
                         max_keepalive_connections=self.concurrency,
                     )
-                    self._client = httpx.AsyncClient(
-                        headers=headers, timeout=self.timeout_s, limits=limits
-                    )
+                    # the timeout is given per request: the engine may set it after this
+                    self._client = httpx.AsyncClient(headers=headers, limits=limits)
                     self._sem = asyncio.Semaphore(self.concurrency)
 
                 asyncio.run_coroutine_threadsafe(setup(), loop).result()
@@ -202,56 +188,44 @@ class OpenAIModel:
     def predict(
         self, batch: Sequence[Payload], params: dict[str, Any] | None = None
     ) -> list[Output]:
+        """One request per input, sent concurrently, each once.
+
+        Raises:
+            RetryableModelError | ModelError: the failure of a batch of one.
+            PartialBatchError: when some requests of a larger batch failed; it holds each
+                input's Output or error, for the engine to retry what is transient.
+        """
         if not batch:
             return []
         labels = [v[0] for v in self.verbaliser.words.values()] if self.verbaliser else []
         prompts = [render_prompt(self.options.get("prompt"), p, labels=labels) for p in batch]
         opts = {**self.options, **(params or {})}
-        keys = [_memo_key(p, opts) for p in prompts]
-        with self._held_lock:
-            held = {k: self._held.pop(k) for k in keys if k in self._held}
-        todo = [i for i, k in enumerate(keys) if k not in held]
-        if todo:
-            loop = self._ensure_loop()
-            fresh = asyncio.run_coroutine_threadsafe(
-                self._gather([prompts[i] for i in todo], opts), loop
-            ).result()
-            held.update({keys[i]: r for i, r in zip(todo, fresh)})
-        results = [held[k] for k in keys]
-        failures = [(i, r) for i, r in enumerate(results) if isinstance(r, Exception)]
+        loop = self._ensure_loop()
+        results = asyncio.run_coroutine_threadsafe(self._gather(prompts, opts), loop).result()
+        failures = [r for r in results if isinstance(r, Exception)]
         if not failures:
             return [r for r in results if isinstance(r, Output)]
         if len(batch) == 1:
-            raise failures[0][1]
-        with self._held_lock:
-            self._held.update({k: r for k, r in zip(keys, results)})
-        raise ModelError(
+            raise failures[0]
+        raise PartialBatchError(
             f"{len(failures)} of {len(batch)} requests to {self._where} failed "
-            f"(first: {failures[0][1]}); each is reported on its own"
+            f"(first: {failures[0]})",
+            results=results,
         )
 
     async def _gather(self, prompts: list[str], opts: dict[str, Any]) -> list[Output | Exception]:
         return list(await asyncio.gather(*(self._one(p, opts) for p in prompts)))
 
     async def _one(self, prompt: str, opts: dict[str, Any]) -> Output | Exception:
+        """One request: its Output, or the error it failed with (the key scrubbed)."""
         assert self._sem is not None
-        attempt = 0
         async with self._sem:
-            while True:
-                try:
-                    return await self._request(prompt, opts)
-                except _Transient as e:
-                    if attempt >= self.retries:
-                        suffix = f" (gave up after {attempt} retries)" if attempt else ""
-                        return ModelError(self._scrub(f"{e}{suffix}"))
-                    delay = backoff_delay(
-                        attempt, base_s=self.backoff_s, rng=self._rng, retry_after_s=e.retry_after_s
-                    )
-                    attempt += 1
-                    self.n_retries += 1
-                    await asyncio.sleep(delay)
-                except ModelError as e:
-                    return ModelError(self._scrub(str(e)))
+            try:
+                return await self._request(prompt, opts)
+            except RetryableModelError as e:
+                return RetryableModelError(self._scrub(str(e)), retry_after_s=e.retry_after_s)
+            except ModelError as e:
+                return ModelError(self._scrub(str(e)))
 
     def _scrub(self, message: str) -> str:
         key = self.__key
@@ -295,19 +269,19 @@ class OpenAIModel:
             if body.get("stream"):
                 return await self._stream(url, body, where, opts)
             t0 = time.perf_counter()
-            resp = await self._client.post(url, json=body)
+            resp = await self._client.post(url, json=body, timeout=self.timeout_s)
             elapsed = time.perf_counter() - t0
             _raise_for_status(resp.status_code, resp.headers, resp.text, where)
             try:
                 data = resp.json()
             except ValueError:
-                raise _Transient(f"malformed JSON from {where}: {resp.text[:120]!r}") from None
+                raise RetryableModelError(f"malformed JSON from {where}: {resp.text[:120]!r}") from None
             text, lp_top = _parse_completion(data, self.endpoint, where)
             return self._output(text, data.get("usage"), {"latency_s": elapsed}, lp_top, opts)
         except httpx.TimeoutException as e:
-            raise _Transient(f"{type(e).__name__} after {self.timeout_s:g}s from {where}") from None
+            raise RetryableModelError(f"{type(e).__name__} after {self.timeout_s:g}s from {where}") from None
         except httpx.TransportError as e:
-            raise _Transient(f"{type(e).__name__} from {where}: {e}") from None
+            raise RetryableModelError(f"{type(e).__name__} from {where}: {e}") from None
 
     async def _stream(
         self, url: str, body: dict[str, Any], where: str, opts: dict[str, Any]
@@ -319,14 +293,14 @@ class OpenAIModel:
         usage: dict[str, Any] | None = None
         lp_top: dict[str, float] | None = None
         done = False
-        async with self._client.stream("POST", url, json=body) as resp:
+        async with self._client.stream("POST", url, json=body, timeout=self.timeout_s) as resp:
             if resp.status_code >= 400:
                 text = (await resp.aread()).decode("utf-8", "replace")
                 _raise_for_status(resp.status_code, resp.headers, text, where)
             ctype = resp.headers.get("content-type", "")
             if "event-stream" not in ctype:
                 text = (await resp.aread()).decode("utf-8", "replace")
-                raise _Transient(
+                raise RetryableModelError(
                     f"malformed stream from {where}: content-type {ctype!r}, body {text[:80]!r}"
                 )
             async for data in sse_data(resp.aiter_lines()):
@@ -336,7 +310,7 @@ class OpenAIModel:
                 try:
                     chunk = json.loads(data)
                 except ValueError:
-                    raise _Transient(f"malformed JSON in the stream from {where}") from None
+                    raise RetryableModelError(f"malformed JSON in the stream from {where}") from None
                 if chunk.get("usage"):
                     usage = chunk["usage"]
                 for choice in chunk.get("choices") or []:
@@ -351,7 +325,7 @@ class OpenAIModel:
                     if lp_top is None and choice.get("logprobs"):
                         lp_top = _first_top_logprobs(choice["logprobs"], self.endpoint)
         if not done:
-            raise _Transient(
+            raise RetryableModelError(
                 f"the stream from {where} ended before [DONE] after {len(pieces)} chunks"
             )
         total = time.perf_counter() - t0
@@ -420,9 +394,10 @@ def _shutdown(loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient | None)
     loop.call_soon_threadsafe(stop)
 
 
-def _memo_key(prompt: str, opts: dict[str, Any]) -> str:
-    blob = json.dumps([prompt, opts], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+def _opt(options: dict[str, Any], key: str, kind: type[int] | type[float]) -> Any:
+    """``options[key]`` as ``kind``, or ``None`` when the options do not set it."""
+    value = options.get(key)
+    return None if value is None else kind(value)
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
@@ -445,7 +420,9 @@ def _raise_for_status(status: int, headers: httpx.Headers, text: str, where: str
         return
     snippet = text[:200].replace("\n", " ")
     if status == 429 or status >= 500 or status == 408:
-        raise _Transient(f"HTTP {status} from {where}: {snippet}", _retry_after(headers))
+        raise RetryableModelError(
+            f"HTTP {status} from {where}: {snippet}", retry_after_s=_retry_after(headers)
+        )
     raise ModelError(f"HTTP {status} from {where}: {snippet}")
 
 
@@ -465,7 +442,7 @@ def _parse_completion(data: Any, endpoint: str, where: str) -> tuple[str, dict[s
         choice = data["choices"][0]
         text = choice["message"]["content"] if endpoint == "chat" else choice["text"]
     except (KeyError, IndexError, TypeError):
-        raise _Transient(
+        raise RetryableModelError(
             f"malformed answer from {where}: no choices[0]."
             f"{'message.content' if endpoint == 'chat' else 'text'}"
         ) from None

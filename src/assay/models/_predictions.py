@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -46,11 +46,13 @@ class PredictionsModel:
     integers, booleans and floats that are all whole numbers → classification, other floats →
     regression.
 
-    Payloads are ``{"id": ...}`` (``keyed_by_id``); an id the file lacks makes ``predict`` raise for
-    its batch, and the engine then asks item by item, so only that id ends as an error.
+    Payloads are ``{"id": ...}`` (it declares :class:`~assay._types.AnswersById`); an id the file
+    lacks makes ``predict`` raise for its batch, and the engine then asks item by item, so only
+    that id ends as an error. :meth:`coverage` (:class:`~assay._types.CoversIds`) says which ids
+    the file answers.
     """
 
-    keyed_by_id = True
+    keyed_by_id: Literal[True] = True
 
     def __init__(
         self,

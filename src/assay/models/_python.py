@@ -40,7 +40,8 @@ class PythonModel:
     ``proba_fn``, when given, returns class probabilities (a matrix whose columns follow
     ``classes``, or one mapping per input); they fill answers that came without probabilities.
 
-    The task is, first found: ``options["task"]``; a ``task`` attribute on the function or class;
+    The task is, first found: ``options["task"]``; the suite's declared ``task``
+    (:meth:`declare_task`); a ``task`` attribute on the function or class;
     ``classification`` when there is a ``predict_proba`` or class list; otherwise it is read from
     the first answers (see :func:`assay.models._convert.task_of`). Until the model has answered, a
     task that must be read from answers is reported as ``classification`` with
@@ -79,6 +80,14 @@ class PythonModel:
         self._fingerprint = fingerprint
         self._details = details
         self.max_concurrency = max_concurrency
+
+    def declare_task(self, task: Task) -> None:
+        """Take the suite's declared task (:class:`~assay._types.TakesDeclaredTask`) unless the
+        model's own ``options.task`` named one: it beats the ``task`` attribute and the guesses,
+        which the suite knows better."""
+        if self._task_source != "option":
+            self._task = task
+            self._task_source = "suite"
 
     def info(self) -> ModelInfo:
         task: Task = self._task or "classification"

