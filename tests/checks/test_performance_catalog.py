@@ -11,8 +11,8 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from assay import evaluate
+from assay._runner import suite_from_dict
 from assay.checks._performance import PerformanceCheck, PerformanceConfig
-from assay.config import suite_from_dict
 from assay.metrics import SUMMARY_SOURCES, metric_info, metrics_for
 
 

@@ -11,12 +11,7 @@ from scipy.special import logit
 from sklearn.metrics import roc_auc_score
 
 from assay.errors import MetricError, UndefinedMetricWarning
-from assay.stats import (
-    benjamini_hochberg,
-    delong_auc,
-    two_proportion_test,
-    wilson_interval,
-)
+from assay.stats import benjamini_hochberg, delong_auc, two_proportion_test, wilson_interval
 from assay.stats._wilson import z_value
 
 
