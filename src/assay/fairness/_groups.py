@@ -61,7 +61,7 @@ from assay.stats._bootstrap import (
     percentile_bounds,
 )
 from assay.stats._estimate import Estimate
-from assay.stats._random import RandomState, as_generator
+from assay.stats._random import Seed, as_generator
 from assay.stats._tests import two_proportion_test
 from assay.stats._wilson import check_level, wilson_bounds
 
@@ -180,7 +180,7 @@ def group_metrics(
     labels: Sequence[Any] | None = None,
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: RandomState = None,
+    random_state: Seed = None,
     min_n: int = 30,
     n_bins: int = 10,
     summary_min_n: int = 0,
@@ -476,7 +476,7 @@ def group_regression_metrics(
     *,
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: RandomState = None,
+    random_state: Seed = None,
     min_n: int = 30,
     summary_min_n: int = 0,
 ) -> GroupMetrics:

@@ -16,7 +16,7 @@ from assay.metrics._proba_summary import check_proba, proba_estimates
 from assay.metrics._validation import check_labels, check_same_length, encode_labels
 from assay.stats._estimate import Estimate
 from assay.stats._policy import ZeroDivision, check_zero_division, report_undefined
-from assay.stats._random import RandomState, as_generator
+from assay.stats._random import Seed, as_generator
 from assay.stats._wilson import check_level
 
 __all__ = ["ClassificationSummary", "classification_summary", "summary_from_counts"]
@@ -73,7 +73,7 @@ def summary_from_counts(
     positive_label: Any = None,
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: RandomState = None,
+    random_state: Seed = None,
     zero_division: ZeroDivision = "warn",
 ) -> ClassificationSummary:
     """``classification_summary`` without probabilities, from a confusion matrix.
@@ -124,7 +124,7 @@ def classification_summary(
     positive_label: Any = None,
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: RandomState = None,
+    random_state: Seed = None,
     zero_division: ZeroDivision = "warn",
     curve_points: int = 200,
     n_bins: int = 10,

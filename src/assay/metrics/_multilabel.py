@@ -31,7 +31,7 @@ from assay.metrics._validation import check_labels, label_key
 from assay.stats._bootstrap import block_codes, block_multiplicities, block_sums, percentile_bounds
 from assay.stats._estimate import Estimate
 from assay.stats._policy import ZeroDivision, check_zero_division, report_undefined
-from assay.stats._random import RandomState, as_generator
+from assay.stats._random import Seed, as_generator
 from assay.stats._wilson import check_level, wilson_bounds
 
 __all__ = ["multilabel_summary"]
@@ -94,7 +94,7 @@ def multilabel_summary(
     labels: Sequence[Any],
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: RandomState = None,
+    random_state: Seed = None,
     zero_division: ZeroDivision = "warn",
 ) -> ClassificationSummary:
     """Multilabel metrics for indicator matrices, each with a confidence interval.

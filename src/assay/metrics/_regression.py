@@ -35,7 +35,7 @@ from assay.stats._bootstrap import (
 )
 from assay.stats._estimate import Estimate
 from assay.stats._policy import ZeroDivision, check_zero_division, report_undefined
-from assay.stats._random import RandomState, as_generator
+from assay.stats._random import Seed, as_generator
 from assay.stats._wilson import check_level
 
 __all__ = ["RegressionSummary", "regression_summary"]
@@ -108,7 +108,7 @@ def regression_summary(
     *,
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: RandomState = None,
+    random_state: Seed = None,
     zero_division: ZeroDivision = "warn",
 ) -> RegressionSummary:
     """Regression errors, each with a bootstrap confidence interval.
