@@ -152,7 +152,7 @@ def compare_reports(
         baseline=model_b,
         dataset=rc.dataset,
         level=rep_c.level,
-        random_state=rep_c.seed,
+        seed=rep_c.seed,
         where="assay compare",
     )
 

@@ -341,7 +341,7 @@ class FairnessCheck(Check):
                     labels=pred.labels,
                     level=ctx.level,
                     n_bootstrap=cfg.n_bootstrap,
-                    random_state=seed,
+                    seed=seed,
                     min_n=cfg.min_n,
                     n_bins=cfg.n_bins,
                     summary_min_n=cfg.summaries_min_n,
@@ -353,7 +353,7 @@ class FairnessCheck(Check):
                     values.to_numpy(),
                     level=ctx.level,
                     n_bootstrap=cfg.n_bootstrap,
-                    random_state=seed,
+                    seed=seed,
                     min_n=cfg.min_n,
                     summary_min_n=cfg.summaries_min_n,
                 )

@@ -160,7 +160,7 @@ class GenerationCheck(Check):
             normalise=cfg.normalise.model_dump(),
             level=ctx.level,
             n_bootstrap=cfg.n_bootstrap,
-            random_state=ctx.seed,
+            seed=ctx.seed,
         )
         metrics = dict(summary.metrics)
         tables: dict[str, Any] = {"reference": ref_col}
@@ -267,7 +267,7 @@ def _serving_metrics(outs: list[Any], ctx: RunContext, tables: dict[str, Any]) -
     for key in ("ttft_s", "itl_s", "tokens_per_s"):
         vals = [o.timings[key] for o in outs if o.timings and key in o.timings]
         if vals:
-            out[key] = bootstrap_mean(np.array(vals), level=ctx.level, random_state=ctx.seed)
+            out[key] = bootstrap_mean(np.array(vals), level=ctx.level, seed=ctx.seed)
     usage: dict[str, float] = {}
     for o in outs:
         for k, v in (o.usage or {}).items():

@@ -214,7 +214,7 @@ def judge_next_requests(
 
 
 def _bootstrap(values: np.ndarray, level: float, seed: int, n_boot: int = 1000) -> Estimate:
-    return bootstrap_mean(values, level=level, n_bootstrap=n_boot, random_state=seed)
+    return bootstrap_mean(values, level=level, n_bootstrap=n_boot, seed=seed)
 
 
 def _kappa(a: np.ndarray, b: np.ndarray, weights: str | None, level: float, seed: int) -> Estimate:

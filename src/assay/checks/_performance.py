@@ -124,7 +124,7 @@ def summarise(
     """The metrics summary of ``pred`` (classification or regression)."""
     if pred.task == "regression":
         return regression_summary(
-            pred.y_true, pred.y_pred, level=level, n_bootstrap=n_bootstrap, random_state=seed
+            pred.y_true, pred.y_pred, level=level, n_bootstrap=n_bootstrap, seed=seed
         )
     if positive_label is not None and positive_label not in pred.labels:
         raise ConfigError(
@@ -139,7 +139,7 @@ def summarise(
         positive_label=positive_label,
         level=level,
         n_bootstrap=n_bootstrap,
-        random_state=seed,
+        seed=seed,
         zero_division="nan",
         n_bins=n_bins,
         curve_points=200 if with_curves else 2,

@@ -372,12 +372,12 @@ def difference(
     level: float = 0.95,
     n_bootstrap: int = 2000,
     mcnemar: str = "mid-p",
-    random_state: Seed = 0,
+    seed: Seed = 0,
 ) -> list[MetricDifference]:
     """The paired difference of each metric in ``metrics`` (names from
     :data:`CLASSIFICATION_COMPARABLE`, :data:`REGRESSION_COMPARABLE` or, for generation, the
     per-example scores in ``p.scores``)."""
-    ctx = _Context(p, level, n_bootstrap, random_state)
+    ctx = _Context(p, level, n_bootstrap, seed)
     out = []
     for name in metrics:
         if p.task == "regression":

@@ -102,7 +102,8 @@ def score_swaps(
         tolerance: score changes up to this are not flips (regression, generation).
         level: confidence level.
         n_bootstrap: bootstrap resamples.
-        seed: seed of the bootstrap.
+        seed: the bootstrap's randomness, a :data:`assay.stats.Seed` (an int, a generator, a
+            ``SeedSequence`` or ``None``).
         n_inputs: inputs considered (applicable or not).
         max_examples: worst pairs kept per swap type.
         max_chars: inputs are cut to this length in examples.

@@ -73,7 +73,7 @@ def summary_from_counts(
     positive_label: Any = None,
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: Seed = None,
+    seed: Seed = None,
     zero_division: ZeroDivision = "warn",
 ) -> ClassificationSummary:
     """``classification_summary`` without probabilities, from a confusion matrix.
@@ -84,7 +84,8 @@ def summary_from_counts(
         positive_label: see ``classification_summary``.
         level: confidence level.
         n_bootstrap: number of bootstrap resamples of the counts.
-        random_state: seed or generator.
+        seed: the bootstrap's randomness, a :data:`assay.stats.Seed` (an int, a generator, a
+            ``SeedSequence`` or ``None``).
         zero_division: policy for undefined metrics.
 
     Returns:
@@ -108,7 +109,7 @@ def summary_from_counts(
         positive=_positive_index(labs, positive_label),
         level=level,
         n_bootstrap=int(n_bootstrap),
-        rng=as_generator(random_state),
+        rng=as_generator(seed),
     )
     report_undefined(messages, policy)
     tables = {"labels": labs, "confusion_matrix": counts.tolist()}
@@ -124,7 +125,7 @@ def classification_summary(
     positive_label: Any = None,
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: Seed = None,
+    seed: Seed = None,
     zero_division: ZeroDivision = "warn",
     curve_points: int = 200,
     n_bins: int = 10,
@@ -154,7 +155,8 @@ def classification_summary(
         positive_label: the positive class of a binary problem (default ``labels[1]``).
         level: confidence level of every interval.
         n_bootstrap: bootstrap resamples (0 disables the bootstrap intervals).
-        random_state: seed or ``numpy.random.Generator`` for the bootstrap.
+        seed: the bootstrap's randomness, a :data:`assay.stats.Seed` (an int, a generator, a
+            ``SeedSequence`` or ``None``).
         zero_division: ``"warn"`` (NaN plus one ``UndefinedMetricWarning``), ``"nan"`` or
             ``"raise"`` (``MetricError``) for undefined metrics.
         curve_points: maximum points kept per ROC / PR curve.
@@ -169,7 +171,7 @@ def classification_summary(
 
     Example:
         >>> s = classification_summary(["a", "b", "b", "a"], ["a", "b", "a", "a"],
-        ...                            labels=["a", "b"], random_state=0)
+        ...                            labels=["a", "b"], seed=0)
         >>> s.metrics["accuracy"].value
         0.75
     """
@@ -187,7 +189,7 @@ def classification_summary(
     if n == 0:
         raise MetricError("y_true is empty; at least one example is needed")
     positive = _positive_index(labs, positive_label)
-    rng = as_generator(random_state)
+    rng = as_generator(seed)
     cm = np.bincount(t * k + p, minlength=k * k).reshape(k, k).astype(np.int64)
     metrics, messages = count_estimates(
         cm, labs, positive=positive, level=level, n_bootstrap=int(n_bootstrap), rng=rng
