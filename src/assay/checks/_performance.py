@@ -15,7 +15,7 @@ from assay.config._suite import Suite
 from assay.errors import ConfigError
 from assay.metrics import classification_summary, regression_summary
 from assay.report._schema import CheckResult
-from assay.stats import wilson_interval
+from assay.stats import Seed, wilson_interval
 
 __all__ = ["PerformanceCheck", "per_example_table", "resolve_task"]
 
@@ -115,7 +115,7 @@ def summarise(
     pred: Predictions,
     *,
     level: float,
-    seed: int,
+    seed: Seed,
     positive_label: str | None = None,
     n_bootstrap: int = 1000,
     n_bins: int = 10,
@@ -169,7 +169,7 @@ class PerformanceCheck(Check):
         summary = summarise(
             pred,
             level=ctx.level,
-            seed=ctx.seed,
+            seed=self.rng(ctx),
             positive_label=cfg.positive_label,
             n_bootstrap=cfg.n_bootstrap,
             n_bins=cfg.n_bins,

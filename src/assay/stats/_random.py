@@ -70,15 +70,16 @@ def stream(seed: Seed, *names: str) -> np.random.Generator:
 
     Args:
         seed: the run's seed. An int or ``None`` is the root's entropy; a ``SeedSequence`` is
-            extended (its own spawn key first); a ``Generator`` is consumed once (four 32-bit
-            words seed the root), so the result then depends on what it drew before.
+            extended (its own spawn key first); a ``Generator`` stands for the ``SeedSequence``
+            it was made from, as in ``Generator.spawn``: what it drew before does not matter.
         names: the stream's path, e.g. ``("performance", "candidate")``; at least one.
 
     Returns:
         A new generator.
 
     Raises:
-        TypeError: ``seed`` is not a seed, or a name is not a string.
+        TypeError: ``seed`` is not a seed (or a generator not made from a ``SeedSequence``), or
+            a name is not a string.
         ValueError: no names.
 
     Example:
@@ -94,13 +95,14 @@ def stream(seed: Seed, *names: str) -> np.random.Generator:
     bad = [n for n in names if not isinstance(n, str)]
     if bad:
         raise TypeError(f"stream names must be strings; got {bad!r}")
+    if isinstance(seed, np.random.Generator):
+        seed = seed.bit_generator.seed_seq  # type: ignore[assignment]
+        if not isinstance(seed, np.random.SeedSequence):
+            raise TypeError("seed: this generator was not made from a SeedSequence; pass an int")
+    elif not isinstance(seed, np.random.SeedSequence):
+        seed = np.random.SeedSequence(None if seed is None else int(seed))
     key = tuple(w for n in names for w in _name_key(n))
-    if isinstance(seed, np.random.SeedSequence):
-        root = np.random.SeedSequence(
-            seed.entropy, spawn_key=(*seed.spawn_key, *key), pool_size=seed.pool_size
-        )
-    elif isinstance(seed, np.random.Generator):
-        root = np.random.SeedSequence(seed.integers(0, 2**32, size=4).tolist(), spawn_key=key)
-    else:
-        root = np.random.SeedSequence(None if seed is None else int(seed), spawn_key=key)
-    return np.random.default_rng(root)
+    child = np.random.SeedSequence(
+        seed.entropy, spawn_key=(*seed.spawn_key, *key), pool_size=seed.pool_size
+    )
+    return np.random.default_rng(child)
