@@ -67,7 +67,7 @@ def main() -> None:
         warnings.simplefilter("error")
         t_assay = timed(
             lambda: classification_summary(
-                y, pred, labels=labels, proba=proba, n_bootstrap=1000, random_state=0
+                y, pred, labels=labels, proba=proba, n_bootstrap=1000, seed=0
             ),
             repeat=2,
         )
@@ -75,7 +75,7 @@ def main() -> None:
         warnings.simplefilter("error")
         t_counts = timed(
             lambda: classification_summary(
-                y, pred, labels=labels, n_bootstrap=1000, random_state=0
+                y, pred, labels=labels, n_bootstrap=1000, seed=0
             ),
             repeat=2,
         )

@@ -119,7 +119,7 @@ def test_group_metrics_and_disparities_match_the_library_and_fairlearn(
     r = table_run["report"].result("fairness")
     frame, sex, pred = table_run["frame"], table_run["sex"], table_run["pred"]
     y = frame["label"].to_numpy()
-    direct = group_metrics(y, pred, sex, positive_label="yes", n_bootstrap=100, random_state=0)
+    direct = group_metrics(y, pred, sex, positive_label="yes", n_bootstrap=100, seed=0)
     for g in direct.groups:
         for m in ("accuracy", "selection_rate", "precision", "recall", "false_positive_rate"):
             assert r.metrics[f"sex.{g}.{m}"].value == pytest.approx(

@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from assay import evaluate
 from assay._runner import suite_from_dict
 from assay.errors import ModelError
-from assay.stats import corrected_resampled_t
+from assay.stats import corrected_resampled_t, stream
 
 HOOKS = """
 import numpy as np
@@ -94,7 +94,10 @@ def test_cv_with_sklearn_clone_matches_a_literal_cross_validation(cancer: dict, 
     est = joblib.load(cancer["dir"] / "model.joblib")
     y = train["y"].astype(str).to_numpy()
     scores, n_tr, n_te = [], [], []
-    for tr, te in StratifiedKFold(5, shuffle=True, random_state=seed).split(np.zeros(len(y)), y):
+    # the folds are shuffled with an int drawn from the cv check's fold stream (shared by models)
+    shuffle_seed = int(stream(seed, "cv", "*", "folds").integers(2**32))
+    folds = StratifiedKFold(5, shuffle=True, random_state=shuffle_seed)
+    for tr, te in folds.split(np.zeros(len(y)), y):
         m = clone(est).fit(train.iloc[tr][cancer["features"]], y[tr])
         scores.append(float(np.mean(m.predict(train.iloc[te][cancer["features"]]) == y[te])))
         n_tr.append(len(tr))

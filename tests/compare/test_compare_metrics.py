@@ -58,7 +58,7 @@ def _three_class(seed: int, n: int = 400) -> PairedPredictions:
 def test_bootstrap_over_cell_counts_equals_the_row_bootstrap(seed: int) -> None:
     """Multinomial draws of the k³ cells and resampling rows give the same distribution."""
     p = _three_class(seed)
-    got = difference(p, ["f1_macro"], n_bootstrap=4000, random_state=seed)[0]
+    got = difference(p, ["f1_macro"], n_bootstrap=4000, seed=seed)[0]
     rng = np.random.default_rng(seed + 1)
     y, a, b = p.y_true, p.candidate, p.baseline
     f1 = lambda t, q: skm.f1_score(t, q, average="macro", labels=["a", "b", "c"])  # noqa: E731

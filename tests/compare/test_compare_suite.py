@@ -87,6 +87,10 @@ def test_in_suite_comparison_and_its_section(suite_dir: Path) -> None:
     )
     assert again.verdict == "go"
     assert again.metrics[0].difference.value == pytest.approx(acc[0] - acc[1], abs=1e-12)
+    # the compare check's own stream of the report's seed: the suite's intervals, exactly
+    assert {m.metric: m.difference.to_dict() for m in again.metrics} == {
+        m: r["difference"] for m, r in rows.items()
+    }
 
 
 def test_compare_needs_two_models_and_a_known_baseline(suite_dir: Path) -> None:

@@ -52,7 +52,7 @@ def assert_matches_fairlearn(yt, yp, sf, *, pos=1, names=None) -> float:  # type
         else pd.Series(["&".join(map(str, r)) for r in zip(*[sf[c] for c in names])])
     )
     gm = group_metrics(
-        yt, yp, np.asarray(groups), positive_label=pos, random_state=0, n_bootstrap=200
+        yt, yp, np.asarray(groups), positive_label=pos, seed=0, n_bootstrap=200
     )
     mf = _fairlearn_frame(yt, yp, sf, pos)
     worst = 0.0
@@ -117,7 +117,7 @@ def test_multiclass_is_one_vs_rest_for_the_positive_label(seed: int) -> None:
     sf = rng.choice(["x", "y", "z"], n)
     yt = rng.choice(["a", "b", "c"], n)
     yp = np.where(rng.random(n) < 0.7, yt, rng.choice(["a", "b", "c"], n))
-    gm = group_metrics(yt, yp, sf, positive_label="b", random_state=0, n_bootstrap=200)
+    gm = group_metrics(yt, yp, sf, positive_label="b", seed=0, n_bootstrap=200)
     for g in ["x", "y", "z"]:
         s = sf == g
         # accuracy stays the multiclass accuracy; the rates are for "b" against the rest
@@ -177,7 +177,7 @@ def test_acs_employment_from_nannyml_matches_fairlearn() -> None:
     lone = race == "4"
     assert lone.sum() == 1
     assert_matches_fairlearn(y[~lone], yp[~lone], race[~lone])
-    gm = group_metrics(y, yp, race, n_bootstrap=100, random_state=0)
+    gm = group_metrics(y, yp, race, n_bootstrap=100, seed=0)
     assert np.isnan(gm.by_group["4"]["false_positive_rate"].value)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn warns about the lone group's 0/0
@@ -190,7 +190,7 @@ def test_acs_employment_from_nannyml_matches_fairlearn() -> None:
     # ECE per group against a literal implementation of the definition
     proba = frame["predicted_probability"].to_numpy()
     p2 = np.column_stack([1 - proba, proba])
-    gm = group_metrics(y, yp, sex, proba=p2, labels=[0, 1], n_bootstrap=200, random_state=0)
+    gm = group_metrics(y, yp, sex, proba=p2, labels=[0, 1], n_bootstrap=200, seed=0)
     for g in np.unique(sex):
         s = sex == g
         conf, top = p2[s].max(1), p2[s].argmax(1)
@@ -210,7 +210,7 @@ def test_regression_errors_by_group_match_a_literal_loop(seed: int) -> None:
     g = rng.choice(["a", "b", "c"], n)
     yt = rng.normal(size=n)
     yp = yt + rng.normal(size=n) * np.where(g == "c", 2.0, 1.0) + 0.3
-    gm = group_regression_metrics(yt, yp, g, random_state=0, n_bootstrap=300)
+    gm = group_regression_metrics(yt, yp, g, seed=0, n_bootstrap=300)
     maes = {}
     for k in "abc":
         r = yt[g == k] - yp[g == k]
@@ -231,7 +231,7 @@ def test_intervals_wilson_per_group_and_bootstrap_summaries(seed: int) -> None:
     yt = rng.integers(0, 2, 500)
     yp = rng.integers(0, 2, 500)
     g = np.where(np.arange(500) < 40, "small", "big")
-    gm = group_metrics(yt, yp, g, random_state=0, min_n=50)
+    gm = group_metrics(yt, yp, g, seed=0, min_n=50)
     s = g == "small"
     ref = wilson_interval(int((yp[s] == 1).sum()), int(s.sum()))
     got = gm.by_group["small"]["selection_rate"]
@@ -241,7 +241,7 @@ def test_intervals_wilson_per_group_and_bootstrap_summaries(seed: int) -> None:
     assert d.method == "bootstrap-counts" and d.lower <= d.value <= d.upper
     assert gm.summaries["four_fifths"].value in (0.0, 1.0)
     # the same seed gives the same intervals
-    again = group_metrics(yt, yp, g, random_state=0, min_n=50)
+    again = group_metrics(yt, yp, g, seed=0, min_n=50)
     assert again.summaries == gm.summaries
 
 
@@ -256,7 +256,7 @@ def test_coverage_of_selection_rate_difference_interval(seed: int) -> None:
     sims = 300
     for i in range(sims):
         yp = (rng.random(700) < p).astype(int)
-        gm = group_metrics(yp, yp, g, random_state=i, n_bootstrap=400)
+        gm = group_metrics(yp, yp, g, seed=i, n_bootstrap=400)
         covered += gm.summaries["demographic_parity_difference"].contains(0.2)
     assert 0.90 <= covered / sims <= 0.99
 

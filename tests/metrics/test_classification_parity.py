@@ -121,7 +121,7 @@ def test_parity_with_sklearn(k, n, string_labels, ties, seed):
         if len(np.unique(codes)) < k:
             continue  # all classes present here; absent classes are tested separately
         s = classification_summary(
-            y, yp, labels=labels, proba=proba, random_state=rep, n_bootstrap=50,
+            y, yp, labels=labels, proba=proba, seed=rep, n_bootstrap=50,
             zero_division="nan", curve_points=10_000,
         )
         m = s.metrics
@@ -173,14 +173,14 @@ def test_absent_and_never_predicted_classes(k, seed):
         rng, k, 100, string_labels=True, ties=False, drop_true=True, drop_pred=True
     )
     with pytest.warns(UndefinedMetricWarning, match="never predicted"):
-        s = classification_summary(y, yp, labels=labels, random_state=0, n_bootstrap=20)
+        s = classification_summary(y, yp, labels=labels, seed=0, n_bootstrap=20)
     check_counts(s, labels, y, yp, binary_pos=1 if k == 2 else None)
     assert math.isnan(s.metrics[f"per_class.{labels[0]}.precision"].value)
     assert math.isnan(s.metrics[f"per_class.{labels[-1]}.recall"].value)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         s2 = classification_summary(
-            y, yp, labels=labels, random_state=0, n_bootstrap=20, zero_division="nan"
+            y, yp, labels=labels, seed=0, n_bootstrap=20, zero_division="nan"
         )
     assert s2.metrics["f1_macro"].value == s.metrics["f1_macro"].value
     with pytest.raises(MetricError, match="zero_division='raise'"):
@@ -191,7 +191,7 @@ def test_single_class_in_y_true_with_proba():
     y = np.array([1, 1, 1, 1])
     proba = np.array([[0.2, 0.8], [0.6, 0.4], [0.3, 0.7], [0.1, 0.9]])
     with pytest.warns(UndefinedMetricWarning, match="roc_auc"):
-        s = classification_summary(y, proba.argmax(1), labels=[0, 1], proba=proba, random_state=0)
+        s = classification_summary(y, proba.argmax(1), labels=[0, 1], proba=proba, seed=0)
     assert math.isnan(s.metrics["roc_auc"].value)
     assert s.metrics["average_precision"].value == 1.0
     assert math.isnan(s.metrics["mcc"].value)  # constant truth: undefined, not 0
@@ -203,7 +203,7 @@ def test_positive_label_and_string_labels():
     y = ["spam", "ham", "spam", "ham", "spam"]
     yp = ["spam", "spam", "spam", "ham", "ham"]
     s = classification_summary(y, yp, labels=["spam", "ham"], positive_label="spam",
-                               random_state=0)
+                               seed=0)
     assert s.metrics["precision"].value == pytest.approx(2 / 3)
     assert s.metrics["recall"].value == pytest.approx(2 / 3)
     assert s.metrics["specificity"].value == pytest.approx(1 / 2)
@@ -229,7 +229,7 @@ def test_tables_are_json_ready_and_downsampled(rng):
     import json
 
     labels, y, yp, proba, _ = make_case(rng, 3, 2000, string_labels=False, ties=False)
-    s = classification_summary(y, yp, labels=labels, proba=proba, random_state=1,
+    s = classification_summary(y, yp, labels=labels, proba=proba, seed=1,
                                n_bootstrap=30, curve_points=50)
     text = json.dumps(s.to_dict(), allow_nan=False)
     assert "roc_curve" in text
@@ -245,7 +245,7 @@ def test_tables_are_json_ready_and_downsampled(rng):
 
 def test_seeded_results_are_reproducible(rng):
     labels, y, yp, proba, _ = make_case(rng, 3, 300, string_labels=False, ties=False)
-    a = classification_summary(y, yp, labels=labels, proba=proba, random_state=7, n_bootstrap=40)
+    a = classification_summary(y, yp, labels=labels, proba=proba, seed=7, n_bootstrap=40)
     b = classification_summary(y, yp, labels=labels, proba=proba,
-                               random_state=np.random.default_rng(7), n_bootstrap=40)
+                               seed=np.random.default_rng(7), n_bootstrap=40)
     assert a.metrics == b.metrics

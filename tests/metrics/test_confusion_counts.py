@@ -35,7 +35,7 @@ def test_two_halves_add_up_to_the_whole(rows, cut):
 def test_summary_from_counts_equals_summary_from_rows(rows):
     y = [r[0] for r in rows]
     yp = [r[1] for r in rows]
-    kw = {"random_state": 3, "n_bootstrap": 50, "zero_division": "nan"}
+    kw = {"seed": 3, "n_bootstrap": 50, "zero_division": "nan"}
     a = ConfusionCounts.from_labels(y, yp, labels=LABELS).summary(**kw)
     b = classification_summary(y, yp, labels=LABELS, **kw)
     assert a.metrics.keys() == b.metrics.keys()

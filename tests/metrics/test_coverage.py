@@ -36,7 +36,7 @@ def test_coverage_accuracy_and_macro_f1():
     hit_acc, hit_f1 = [], []
     for i in range(N_SIMS):
         cm = rng.multinomial(n, p.ravel()).reshape(3, 3)
-        s = _CC(("a", "b", "c"), cm).summary(n_bootstrap=500, random_state=i, level=LEVEL,
+        s = _CC(("a", "b", "c"), cm).summary(n_bootstrap=500, seed=i, level=LEVEL,
                                              zero_division="nan")
         hit_acc.append(s.metrics["accuracy"].contains(true_acc))
         hit_f1.append(s.metrics["f1_macro"].contains(true_f1))

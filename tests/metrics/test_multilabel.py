@@ -18,7 +18,7 @@ def test_parity_with_sklearn(n, seed):
     yt = rng.random((n, 4)) < 0.4
     yp = np.where(rng.random((n, 4)) < 0.8, yt, ~yt)
     s = multilabel_summary(yt.astype(int), yp.astype(int), labels=list("abcd"),
-                           n_bootstrap=100, random_state=0, zero_division="nan")
+                           n_bootstrap=100, seed=0, zero_division="nan")
     m = {k: v.value for k, v in s.metrics.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -19,7 +19,7 @@ def test_parity_with_sklearn(n, seed):
         rng = np.random.default_rng([seed, n, rep])
         y = rng.normal(3, 2, n)
         yp = y + rng.standard_t(3, n)
-        s = regression_summary(y, yp, random_state=rep, n_bootstrap=200)
+        s = regression_summary(y, yp, seed=rep, n_bootstrap=200)
         m = {k: v.value for k, v in s.metrics.items()}
         assert m["mse"] == pytest.approx(skm.mean_squared_error(y, yp), rel=1e-9)
         assert m["rmse"] == pytest.approx(math.sqrt(skm.mean_squared_error(y, yp)), rel=1e-9)
@@ -44,7 +44,7 @@ def test_validation_names_position():
     with pytest.raises(MetricError, match="must match"):
         regression_summary([1.0, 2.0], [1.0])
     with pytest.warns(UndefinedMetricWarning, match="r2"):
-        s = regression_summary([1.0, 1.0, 1.0], [1.0, 2.0, 0.0], n_bootstrap=10, random_state=0)
+        s = regression_summary([1.0, 1.0, 1.0], [1.0, 2.0, 0.0], n_bootstrap=10, seed=0)
     assert math.isnan(s.metrics["r2"].value)
     with pytest.raises(MetricError, match="r2"):
         regression_summary([1.0, 1.0], [1.0, 2.0], zero_division="raise")
@@ -69,7 +69,7 @@ def test_coverage_mse_and_mae():
     truth = {"mse": 1.0, "mae": math.sqrt(2 / math.pi)}
     for i in range(sims):
         y = rng.normal(size=n)
-        s = regression_summary(y, y + rng.normal(size=n), n_bootstrap=500, random_state=i)
+        s = regression_summary(y, y + rng.normal(size=n), n_bootstrap=500, seed=i)
         for key in hits:
             hits[key].append(s.metrics[key].contains(truth[key]))
     for key, h in hits.items():

@@ -44,7 +44,7 @@ REFS = [
     ],
 )
 def test_corpus_metrics_equal_sacrebleu_and_intervals_cover(name: str, ref) -> None:  # type: ignore[no-untyped-def]
-    est = corpus_text_metric(name, PREDS, REFS, n_bootstrap=300, random_state=0)
+    est = corpus_text_metric(name, PREDS, REFS, n_bootstrap=300, seed=0)
     assert est.value == pytest.approx(ref(PREDS, REFS), abs=1e-9)
     assert est.lower <= est.value <= est.upper and est.n == len(PREDS)
 
@@ -75,7 +75,7 @@ def test_exact_match_and_token_f1_literal() -> None:
 
 
 def test_rouge_matches_rouge_score() -> None:
-    s = text_summary(PREDS, REFS, metrics=["rouge"], n_bootstrap=100, random_state=0)
+    s = text_summary(PREDS, REFS, metrics=["rouge"], n_bootstrap=100, seed=0)
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
     ref = np.mean([scorer.score(r, p)["rougeL"].fmeasure for p, r in zip(PREDS, REFS)])
     assert s.metrics["rougeL"].value == pytest.approx(ref, abs=1e-12)
@@ -97,6 +97,6 @@ def test_bootstrap_mean_interval_coverage() -> None:
     trials = 300
     for _ in range(trials):
         v = rng.exponential(1.0, 40)
-        e = bootstrap_mean(v, n_bootstrap=400, random_state=rng)
+        e = bootstrap_mean(v, n_bootstrap=400, seed=rng)
         hits += e.lower <= 1.0 <= e.upper
     assert 0.88 <= hits / trials <= 0.98

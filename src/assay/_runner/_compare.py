@@ -16,6 +16,7 @@ from assay.compare._metrics import GENERATION_COMPARABLE
 from assay.compare._paired import align_tables, check_label_sets
 from assay.errors import ReportError
 from assay.report._schema import CheckResult, Report
+from assay.stats import stream
 
 __all__ = ["compare_reports", "comparison_report"]
 
@@ -152,7 +153,8 @@ def compare_reports(
         baseline=model_b,
         dataset=rc.dataset,
         level=rep_c.level,
-        random_state=rep_c.seed,
+        # the compare check's stream for this candidate: the same intervals as in its suite
+        seed=stream(rep_c.seed, "compare", rc.model),
         where="assay compare",
     )
 

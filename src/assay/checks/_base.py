@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from assay._types import AnswersById, Model, ModelInfo, Request, Response, Task, content_key
@@ -16,6 +17,7 @@ from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError
 from assay.metrics import headline_metrics
+from assay.stats._random import stream
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,6 +104,13 @@ class RunContext:
     @property
     def seed(self) -> int:
         return self.suite.seed
+
+    def rng(self, *names: str) -> np.random.Generator:
+        """The run's random stream named ``names``: :func:`assay.stats.stream` of the seed.
+
+        Checks call :meth:`Check.rng`, which names the check and the model first.
+        """
+        return stream(self.seed, *names)
 
     def dataset(self, name: str | None) -> Dataset:
         return self.datasets[name or self.suite.primary_dataset]
@@ -196,6 +205,22 @@ class Check(ABC):
         """The Requests this check needs answered. Default: the model on every row of the
         check's dataset (``config.dataset``, else the suite's primary dataset)."""
         return ctx.original_requests(self.model, ctx.dataset(self.config.dataset))
+
+    def rng(self, ctx: RunContext, *purpose: str, shared: bool = False) -> np.random.Generator:
+        """This check's own random stream for its model, a fresh generator at its start.
+
+        The stream is named (check, model, *purpose), so two checks, two models, or two
+        purposes of one check (one bootstrap per slice, per group …) never share draws, and a
+        purpose's draws do not depend on what other purposes drew before.
+
+        Args:
+            ctx: the run context (its seed is the root).
+            purpose: names that tell this stream from the check's others, e.g. a slice.
+            shared: the same stream for every model of the check (the model is left out of the
+                name), for choosing which examples to ask: the models then answer, and are
+                compared on, the same rows, and their requests are shared.
+        """
+        return ctx.rng(self.name, "*" if shared else self.model, *purpose)
 
     @abstractmethod
     def score(self, ctx: RunContext, responses: Mapping[str, Response]):  # -> CheckResult

@@ -98,7 +98,7 @@ class CompareCheck(Check):
             baseline=base,
             dataset=ds.name,
             level=ctx.level,
-            random_state=ctx.seed,
+            seed=self.rng(ctx),
         )
         return to_check_result(c)
 
@@ -200,7 +200,7 @@ def _paired_generation(
             normalise=gen.normalise.model_dump(),
             level=ctx.level,
             n_bootstrap=10,  # only the per-example scores are used here
-            random_state=ctx.seed,
+            seed=ctx.rng("compare", model, "generation scores"),
         )
         scored.append(summary.per_example)
     names = [m for m in GENERATION_COMPARABLE if m in scored[0] and m in scored[1]]

@@ -78,7 +78,10 @@ class CVConfig(CheckConfig):
     transformers: TransformersFit = Field(default_factory=TransformersFit)
 
 
-def _splits(cfg: CVConfig, ds: Dataset, seed: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def _splits(
+    cfg: CVConfig, ds: Dataset, rng: np.random.Generator
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The (label, train rows, test rows) of every fold; ``rng`` seeds each repeat's shuffle."""
     from sklearn import model_selection as ms
 
     n = len(ds)
@@ -105,7 +108,9 @@ def _splits(cfg: CVConfig, ds: Dataset, seed: int) -> list[tuple[str, np.ndarray
         groups = frame[col].astype(str).to_numpy()
         out = []
         for r in range(cfg.repeats):
-            splitter = ms.GroupKFold(n_splits=cfg.folds, shuffle=True, random_state=seed + r)
+            splitter = ms.GroupKFold(
+                n_splits=cfg.folds, shuffle=True, random_state=_sklearn_seed(rng)
+            )
             out += [
                 (f"repeat {r + 1} fold {i + 1}" if cfg.repeats > 1 else f"fold {i + 1}", tr, te)
                 for i, (tr, te) in enumerate(splitter.split(np.zeros(n), y, groups))
@@ -114,13 +119,18 @@ def _splits(cfg: CVConfig, ds: Dataset, seed: int) -> list[tuple[str, np.ndarray
     out = []
     for r in range(cfg.repeats):
         splitter = (ms.StratifiedKFold if cfg.scheme == "stratified" else ms.KFold)(
-            n_splits=cfg.folds, shuffle=True, random_state=seed + r
+            n_splits=cfg.folds, shuffle=True, random_state=_sklearn_seed(rng)
         )
         out += [
             (f"repeat {r + 1} fold {i + 1}" if cfg.repeats > 1 else f"fold {i + 1}", tr, te)
             for i, (tr, te) in enumerate(splitter.split(np.zeros(n), y))
         ]
     return out
+
+
+def _sklearn_seed(rng: np.random.Generator) -> int:
+    """An int drawn from ``rng`` for scikit-learn's ``random_state`` (which takes no Generator)."""
+    return int(rng.integers(2**32))
 
 
 @register_check("cv")
@@ -147,7 +157,8 @@ class CVCheck(Check):
             )
         ds = ctx.dataset(name)
         if cfg.max_rows is not None and len(ds) > cfg.max_rows:
-            ds = subset_rows(ds, sample_rows(ds, cfg.max_rows, ctx.seed))
+            # one sample for every model: they are cross-validated on the same rows
+            ds = subset_rows(ds, sample_rows(ds, cfg.max_rows, self.rng(ctx, "rows", shared=True)))
         return ds
 
     def _active(self, ctx: RunContext) -> bool:
@@ -170,7 +181,7 @@ class CVCheck(Check):
         task = resolve_task(ctx, self.model)
         ids = np.array(ds.ids, dtype=object)
         folds = []
-        splits = _splits(cfg, ds, ctx.seed)
+        splits = _splits(cfg, ds, self.rng(ctx, "folds", shared=True))
         first_repeat = [
             s for s in splits if not s[0].startswith("repeat ") or s[0].startswith("repeat 1 ")
         ]
@@ -178,7 +189,7 @@ class CVCheck(Check):
         for label, tr, te in splits:
             plans = [(1.0, tr)]
             if (label, tr, te) in [(a, b, c) for a, b, c in first_repeat if a == label]:
-                rng = np.random.default_rng(ctx.seed)
+                rng = self.rng(ctx, "learning curve", label, shared=True)
                 plans += [
                     (f, np.sort(rng.choice(tr, size=max(2, round(f * len(tr))), replace=False)))
                     for f in fractions
@@ -270,7 +281,11 @@ class CVCheck(Check):
             )
             flags += [f"{f['label']}: {x}" for x in pred.flags]
             summary = summarise(
-                pred, level=ctx.level, seed=ctx.seed, n_bootstrap=200, with_curves=False
+                pred,
+                level=ctx.level,
+                seed=self.rng(ctx, f["label"], str(f["fraction"])),
+                n_bootstrap=200,
+                with_curves=False,
             )
             per_fold.append(
                 {

@@ -329,8 +329,8 @@ class FairnessCheck(Check):
                     f"{positive!r} against every other label (one-vs-rest)"
                 ]
         blocks: list[tuple[str, GroupMetrics]] = []
-        for i, (name, values) in enumerate(columns.items()):
-            seed = ctx.seed + 7919 * (i + 1)
+        for name, values in columns.items():
+            seed = self.rng(ctx, "groups", name)  # per column: another column does not move it
             if pred.task == "classification":
                 gm = group_metrics(
                     pred.y_true,
@@ -341,7 +341,7 @@ class FairnessCheck(Check):
                     labels=pred.labels,
                     level=ctx.level,
                     n_bootstrap=cfg.n_bootstrap,
-                    random_state=seed,
+                    seed=seed,
                     min_n=cfg.min_n,
                     n_bins=cfg.n_bins,
                     summary_min_n=cfg.summaries_min_n,
@@ -353,7 +353,7 @@ class FairnessCheck(Check):
                     values.to_numpy(),
                     level=ctx.level,
                     n_bootstrap=cfg.n_bootstrap,
-                    random_state=seed,
+                    seed=seed,
                     min_n=cfg.min_n,
                     summary_min_n=cfg.summaries_min_n,
                 )
@@ -483,7 +483,7 @@ class FairnessCheck(Check):
             tolerance=cf.tolerance,
             level=ctx.level,
             n_bootstrap=cfg.n_bootstrap,
-            seed=ctx.seed,
+            seed=self.rng(ctx, COUNTERFACTUAL),
             n_inputs=len(ds),
             max_examples=_MAX_CF_EXAMPLES,
             max_chars=_MAX_INPUT_CHARS,

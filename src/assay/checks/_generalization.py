@@ -29,7 +29,7 @@ from assay.errors import ConfigError
 from assay.generalization import Diagnosis, TrainingLog, diagnose, read_log
 from assay.metrics._counts import count_metrics
 from assay.report._schema import CheckResult
-from assay.stats import mean_difference, proportion_difference, wilson_interval
+from assay.stats import Seed, as_generator, mean_difference, proportion_difference, wilson_interval
 from assay.stats._bootstrap import multinomial_count_resamples, percentile_bounds
 from assay.stats._estimate import Estimate
 
@@ -126,12 +126,12 @@ def curve_findings(log: TrainingLog, d: Diagnosis, *, level: float) -> CurveFind
     return CurveFindings(table, metrics, flags)
 
 
-def sample_rows(ds: Dataset, limit: int, seed: int) -> np.ndarray:
+def sample_rows(ds: Dataset, limit: int, seed: Seed) -> np.ndarray:
     """Sorted positions of at most ``limit`` rows of ``ds``, a seeded sample when it is larger."""
     n = len(ds)
     if n <= limit:
         return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+    return np.sort(as_generator(seed).choice(n, size=limit, replace=False))
 
 
 def subset_rows(ds: Dataset, rows: np.ndarray) -> Dataset:
@@ -180,7 +180,9 @@ class GeneralizationCheck(Check):
         if name is None:
             return None
         train = ctx.dataset(name)
-        return train, ctx.dataset(cfg.dataset), sample_rows(train, cfg.max_train_rows, ctx.seed)
+        # one sample for every model: their gaps are measured on the same training rows
+        rows = sample_rows(train, cfg.max_train_rows, self.rng(ctx, "rows", shared=True))
+        return train, ctx.dataset(cfg.dataset), rows
 
     def plan(self, ctx: RunContext) -> list[Request]:
         sets = self._sets(ctx)
@@ -285,7 +287,7 @@ class GeneralizationCheck(Check):
             gap = proportion_difference(
                 k["train"], preds["train"].n, k["test"], preds["test"].n, level=ctx.level
             )
-            f1 = _f1_macro_gap(preds["train"], preds["test"], ctx.level, ctx.seed)
+            f1 = _f1_macro_gap(preds["train"], preds["test"], ctx.level, self.rng(ctx, "f1_macro"))
             metrics.update(f1)
         else:
             name = "mae"
@@ -316,7 +318,11 @@ class GeneralizationCheck(Check):
 
 
 def _f1_macro_gap(
-    train: Predictions, test: Predictions, level: float, seed: int, n_bootstrap: int = 2000
+    train: Predictions,
+    test: Predictions,
+    level: float,
+    rng: np.random.Generator,
+    n_bootstrap: int = 2000,
 ) -> dict[str, Estimate]:
     """Macro F1 on the training and the test rows, and train − test, by bootstrap over each
     side's confusion counts drawn independently (the two sets of rows are different examples):
@@ -327,7 +333,6 @@ def _f1_macro_gap(
     )
     index = {lbl: i for i, lbl in enumerate(labels)}
     k = len(labels)
-    rng = np.random.default_rng(seed)
     point: dict[str, float] = {}
     draws: dict[str, np.ndarray] = {}
     for which, p in (("train", train), ("test", test)):

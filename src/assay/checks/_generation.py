@@ -20,7 +20,7 @@ from assay.errors import ConfigError
 from assay.metrics import metrics_for, text_summary
 from assay.metrics._text import bootstrap_mean
 from assay.report._schema import CheckResult, ErrorSummary
-from assay.stats import wilson_interval
+from assay.stats import stream, wilson_interval
 
 __all__ = ["GenerationCheck", "GenerationConfig"]
 
@@ -153,7 +153,7 @@ class GenerationCheck(Check):
             normalise=cfg.normalise.model_dump(),
             level=ctx.level,
             n_bootstrap=cfg.n_bootstrap,
-            random_state=ctx.seed,
+            seed=self.rng(ctx, "text"),
         )
         metrics = dict(summary.metrics)
         tables: dict[str, Any] = {"reference": ref_col}
@@ -172,7 +172,9 @@ class GenerationCheck(Check):
                     f"{len(bad)} of {len(labelled)} answers named no label ({UNPARSEABLE_LABEL}); "
                     "they count as wrong in the performance check"
                 )
-        metrics.update(_serving_metrics([outs[i] for i in rows], ctx, tables))
+        metrics.update(
+            _serving_metrics([outs[i] for i in rows], ctx, tables, self.rng(ctx, "serving"))
+        )
         latency = _latency_table(ctx, self.model, ds, responses)
         if latency:
             tables["latency"] = latency
@@ -226,8 +228,11 @@ def _clip(text: str) -> str:
     return text if len(text) <= _MAX_CHARS else text[:_MAX_CHARS] + "…"
 
 
-def _serving_metrics(outs: list[Any], ctx: RunContext, tables: dict[str, Any]) -> dict[str, Any]:
-    """Truncation, streaming timings and cost, when the adapter reported them."""
+def _serving_metrics(
+    outs: list[Any], ctx: RunContext, tables: dict[str, Any], rng: np.random.Generator
+) -> dict[str, Any]:
+    """Truncation, streaming timings and cost, when the adapter reported them; each timing's
+    bootstrap draws from its own child of ``rng``."""
     out: dict[str, Any] = {}
     trunc = [o.usage["truncated"] for o in outs if o.usage and "truncated" in o.usage]
     if trunc:
@@ -235,7 +240,7 @@ def _serving_metrics(outs: list[Any], ctx: RunContext, tables: dict[str, Any]) -
     for key in ("ttft_s", "itl_s", "tokens_per_s"):
         vals = [o.timings[key] for o in outs if o.timings and key in o.timings]
         if vals:
-            out[key] = bootstrap_mean(np.array(vals), level=ctx.level, random_state=ctx.seed)
+            out[key] = bootstrap_mean(np.array(vals), level=ctx.level, seed=stream(rng, key))
     usage: dict[str, float] = {}
     for o in outs:
         for k, v in (o.usage or {}).items():

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assay._types import Request, Response, content_key
 from assay.errors import ConfigError
 from assay.metrics._text import bootstrap_mean
-from assay.stats import Estimate, as_generator, wilson_interval
+from assay.stats import Estimate, Seed, as_generator, wilson_interval
 
 if TYPE_CHECKING:
     from assay.checks._base import Check, RunContext
@@ -202,11 +202,13 @@ def judge_next_requests(
     return todo
 
 
-def _bootstrap(values: np.ndarray, level: float, seed: int, n_boot: int = 1000) -> Estimate:
-    return bootstrap_mean(values, level=level, n_bootstrap=n_boot, random_state=seed)
+def _bootstrap(values: np.ndarray, level: float, seed: Seed, n_boot: int = 1000) -> Estimate:
+    return bootstrap_mean(values, level=level, n_bootstrap=n_boot, seed=seed)
 
 
-def _kappa(a: np.ndarray, b: np.ndarray, weights: str | None, level: float, seed: int) -> Estimate:
+def _kappa(
+    a: np.ndarray, b: np.ndarray, weights: str | None, level: float, seed: Seed
+) -> Estimate:
     from sklearn.metrics import cohen_kappa_score
 
     def k(x: np.ndarray, y: np.ndarray) -> float:
@@ -257,7 +259,7 @@ def judge_score(
         by_row = {r: v for r, _, v, _ in settled if v is not None}
         if by_row:
             scores = np.array([by_row[r] for r in sorted(by_row)], dtype=float)
-            metrics["judge.score"] = _bootstrap(scores, ctx.level, ctx.seed)
+            metrics["judge.score"] = _bootstrap(scores, ctx.level, check.rng(ctx, "judge.score"))
             if cfg.human is not None:
                 if cfg.human not in ds.frame.columns:
                     raise ConfigError(
@@ -272,7 +274,7 @@ def judge_score(
                         np.array([int(human[r]) for r in keep]),
                         cfg.kappa_weights,
                         ctx.level,
-                        ctx.seed,
+                        check.rng(ctx, "judge.kappa"),
                     )
     else:
         per_row: dict[int, list[float]] = {}
@@ -291,7 +293,8 @@ def judge_score(
                 disagree += 1
         if per_row:
             wins = np.array([np.mean(v) for _, v in sorted(per_row.items())])
-            metrics["judge.win_rate"] = _bootstrap(wins, ctx.level, ctx.seed)
+            rng = check.rng(ctx, "judge.win_rate")
+            metrics["judge.win_rate"] = _bootstrap(wins, ctx.level, rng)
             if disagree:
                 flags.append(
                     f"the judge changed its verdict with the order of the answers on {disagree} of "

@@ -30,7 +30,6 @@ from assay.checks._base import (
     gate_metric_names,
     register_check,
 )
-from assay.checks._generalization import sample_rows
 from assay.checks._performance import gather, summarise
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
@@ -143,8 +142,8 @@ class LeakageCheck(Check):
             texts = dataset_texts(ds)
             if texts is None:
                 continue
-            rows = sample_rows(ds, len(ds), ctx.seed)
-            order = np.random.default_rng(ctx.seed).permutation(rows)
+            # the same probes for every model (comparable, and asked once per prompt)
+            order = self.rng(ctx, "probes", side, shared=True).permutation(len(ds))
             ids = ds.ids
             for i in order:
                 probe = split_prompt(texts[i], cfg.memorisation.prefix_fraction)
@@ -263,7 +262,7 @@ class LeakageCheck(Check):
             if sub.n == 0:
                 continue
             summary = summarise(
-                sub, level=ctx.level, seed=ctx.seed, n_bootstrap=500, with_curves=False
+                sub, level=ctx.level, seed=self.rng(ctx, which), n_bootstrap=500, with_curves=False
             )
             row: dict[str, Any] = {"rows": which, "n": sub.n}
             for m in names:

@@ -16,7 +16,7 @@ from assay.config._suite import Suite
 from assay.errors import ConfigError
 from assay.metrics import SUMMARY_SOURCES, classification_summary, metrics_for, regression_summary
 from assay.report._schema import CheckResult
-from assay.stats import wilson_interval
+from assay.stats import Seed, wilson_interval
 
 __all__ = ["PerformanceCheck", "per_example_table", "resolve_task"]
 
@@ -86,7 +86,7 @@ def summarise(
     pred: Predictions,
     *,
     level: float,
-    seed: int,
+    seed: Seed,
     positive_label: str | None = None,
     n_bootstrap: int = 1000,
     n_bins: int = 10,
@@ -95,7 +95,7 @@ def summarise(
     """The metrics summary of ``pred`` (classification or regression)."""
     if pred.task == "regression":
         return regression_summary(
-            pred.y_true, pred.y_pred, level=level, n_bootstrap=n_bootstrap, random_state=seed
+            pred.y_true, pred.y_pred, level=level, n_bootstrap=n_bootstrap, seed=seed
         )
     if positive_label is not None and positive_label not in pred.labels:
         raise ConfigError(
@@ -110,7 +110,7 @@ def summarise(
         positive_label=positive_label,
         level=level,
         n_bootstrap=n_bootstrap,
-        random_state=seed,
+        seed=seed,
         zero_division="nan",
         n_bins=n_bins,
         curve_points=200 if with_curves else 2,
@@ -140,7 +140,7 @@ class PerformanceCheck(Check):
         summary = summarise(
             pred,
             level=ctx.level,
-            seed=ctx.seed,
+            seed=self.rng(ctx),
             positive_label=cfg.positive_label,
             n_bootstrap=cfg.n_bootstrap,
             n_bins=cfg.n_bins,

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay._types import Request, Response, canonical_label, content_key
@@ -184,7 +183,8 @@ class RobustnessCheck(Check):
         m = self._cfg().max_examples
         if m is None or m >= n:
             return list(range(n))
-        rng = np.random.default_rng(ctx.seed)
+        # the same examples for every model: their robustness is compared on the same rows
+        rng = self.rng(ctx, "examples", shared=True)
         return sorted(rng.choice(n, size=m, replace=False).tolist())
 
     def _variant_requests(
@@ -200,6 +200,8 @@ class RobustnessCheck(Check):
         for v in variants:
             plan: dict[str, tuple[Any, Any, bool]] = {}
             originals = [payloads[r] for r in rows]
+            # keyed by (run seed, example id, variant): the same perturbed input for every model
+            # and check, so the engine asks it once
             perturbed = perturb_inputs(
                 originals, v, ids=[ids[r] for r in rows], seed=ctx.seed, env=env
             )
@@ -265,7 +267,7 @@ class RobustnessCheck(Check):
             ds = ctx.dataset(cfg.dataset)
             texts = dict(zip(ds.ids, ds.payloads()))
             right = [i for i in range(pred.n) if pred.y_true[i] == pred.y_pred[i]]
-            rng = np.random.default_rng(ctx.seed + 1)
+            rng = self.rng(ctx, "adversarial")
             if len(right) > cfg.adversarial.max_examples:
                 right = sorted(
                     rng.choice(right, size=cfg.adversarial.max_examples, replace=False).tolist()

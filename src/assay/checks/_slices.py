@@ -155,7 +155,8 @@ class SlicesCheck(Check):
     ) -> dict[str, Any]:
         sub = pred.subset(select)
         rest = pred.subset(~select)
-        summary = summarise(sub, level=ctx.level, seed=ctx.seed, n_bootstrap=500, with_curves=False)
+        rng = self.rng(ctx, col, value)  # per slice: another slice does not move this interval
+        summary = summarise(sub, level=ctx.level, seed=rng, n_bootstrap=500, with_curves=False)
         missing = [m for m in metric_names if m not in summary.metrics]
         if missing:
             raise ConfigError(

@@ -194,7 +194,9 @@ class WeakSlicesCheck(Check):
                 from sklearn.cluster import KMeans
 
                 k = min(cfg.embeddings.clusters, len(texts))
-                labels = KMeans(n_clusters=k, n_init=4, random_state=ctx.seed).fit_predict(emb)
+                # the same clusters for every model; scikit-learn takes an int, not a Generator
+                seed = int(self.rng(ctx, "clusters", shared=True).integers(2**32))
+                labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(emb)
                 for c in range(k):
                     mask = labels == c
                     name = f"c{c}"

@@ -34,6 +34,7 @@ from assay.errors import ConfigError
 from assay.metrics import MetricInfo, find_metric, headline_metrics, metric_info, metrics_for
 from assay.stats._estimate import Estimate
 from assay.stats._paired_tests import holm, min_detectable_effect, required_sample_size
+from assay.stats._random import Seed
 
 __all__ = [
     "CompareOptions",
@@ -239,7 +240,7 @@ def compare_paired(
     baseline: str = "baseline",
     dataset: str = "test",
     level: float = 0.95,
-    random_state: int = 0,
+    seed: Seed = 0,
     where: str = "checks.compare",
 ) -> Comparison:
     """Compare two models' predictions on the same examples and decide.
@@ -249,7 +250,8 @@ def compare_paired(
         options: metrics, margins and test settings.
         candidate, baseline, dataset: names for the outcome.
         level: confidence level of the intervals (``alpha`` defaults to ``1 − level``).
-        random_state: seed of the paired bootstrap.
+        seed: the bootstrap's randomness, a :data:`assay.stats.Seed` (an int, a generator, a
+            ``SeedSequence`` or ``None``).
         where: the YAML path or option the options came from, for error messages.
 
     Returns:
@@ -273,7 +275,7 @@ def compare_paired(
         level=level,
         n_bootstrap=opts.n_bootstrap,
         mcnemar=opts.mcnemar,
-        random_state=random_state,
+        seed=seed,
     )
     p_holm = holm([d.p_value for d in diffs])
     rows = []

@@ -25,7 +25,7 @@ from assay.metrics import MetricInfo, metric_info, metrics_for
 from assay.stats._estimate import Estimate
 from assay.stats._paired import paired_proportion_difference
 from assay.stats._paired_tests import mcnemar_test, paired_delong
-from assay.stats._random import RandomState, as_generator
+from assay.stats._random import Seed, as_generator
 from assay.stats._wilson import z_value
 
 __all__ = [
@@ -177,7 +177,7 @@ def _from_normal(d: float, se: float, level: float, method: str, n: int) -> tupl
 class _Context:
     """Shared, lazily computed pieces for the metrics of one comparison."""
 
-    def __init__(self, p: PairedPredictions, level: float, n_bootstrap: int, rng: RandomState):
+    def __init__(self, p: PairedPredictions, level: float, n_bootstrap: int, rng: Seed):
         self.p = p
         self.level = level
         self.n_bootstrap = n_bootstrap
@@ -349,12 +349,12 @@ def difference(
     level: float = 0.95,
     n_bootstrap: int = 2000,
     mcnemar: str = "mid-p",
-    random_state: RandomState = 0,
+    seed: Seed = 0,
 ) -> list[MetricDifference]:
     """The paired difference of each metric in ``metrics`` (names from
     :data:`CLASSIFICATION_COMPARABLE`, :data:`REGRESSION_COMPARABLE` or, for generation, the
     per-example scores in ``p.scores``)."""
-    ctx = _Context(p, level, n_bootstrap, random_state)
+    ctx = _Context(p, level, n_bootstrap, seed)
     out = []
     for name in metrics:
         if p.task == "regression":

@@ -29,13 +29,13 @@ from assay.stats._bootstrap import (
     percentile_bounds,
 )
 from assay.stats._estimate import Estimate
-from assay.stats._random import as_generator
+from assay.stats._random import Seed, as_generator, stream
 from assay.stats._wilson import wilson_interval
 
 __all__ = ["mean_abs_change", "score_swaps"]
 
 
-def mean_abs_change(changes: np.ndarray, *, level: float, n_bootstrap: int, seed: int) -> Estimate:
+def mean_abs_change(changes: np.ndarray, *, level: float, n_bootstrap: int, seed: Seed) -> Estimate:
     """Mean of ``|changes|`` with a percentile-bootstrap interval (NaN estimate when empty)."""
     d = np.abs(np.asarray(changes, dtype=np.float64))
     d = d[np.isfinite(d)]
@@ -86,7 +86,7 @@ def score_swaps(
     tolerance: float,
     level: float,
     n_bootstrap: int,
-    seed: int,
+    seed: Seed,
     n_inputs: int,
     max_examples: int = 5,
     max_chars: int = 400,
@@ -102,7 +102,8 @@ def score_swaps(
         tolerance: score changes up to this are not flips (regression, generation).
         level: confidence level.
         n_bootstrap: bootstrap resamples.
-        seed: seed of the bootstrap.
+        seed: the bootstraps' randomness, a :data:`assay.stats.Seed`; each swap type draws from
+            its own stream (:func:`assay.stats.stream` of ``seed`` and the swap's name).
         n_inputs: inputs considered (applicable or not).
         max_examples: worst pairs kept per swap type.
         max_chars: inputs are cut to this length in examples.
@@ -110,7 +111,7 @@ def score_swaps(
     swaps: dict[str, Any] = {}
     examples: list[dict[str, Any]] = []
     flags: list[str] = []
-    for i, (swap, by_id) in enumerate(variants.items()):
+    for swap, by_id in variants.items():
         rows = []
         n_errors = 0
         for example_id, (req, new_payload) in by_id.items():
@@ -137,7 +138,9 @@ def score_swaps(
         n_flip = sum(r[8] for r in rows)
         changes = np.array([r[7] for r in rows], dtype=np.float64)
         flip = wilson_interval(n_flip, n_pairs, level=level)
-        msc = mean_abs_change(changes, level=level, n_bootstrap=n_bootstrap, seed=seed + 31 * i)
+        msc = mean_abs_change(
+            changes, level=level, n_bootstrap=n_bootstrap, seed=stream(seed, swap)
+        )
         if n_pairs and not msc.defined:
             flags.append(
                 f"counterfactual {swap}: the answers carry no score (no probabilities), "

@@ -62,7 +62,7 @@ from assay.stats._bootstrap import (
     percentile_bounds,
 )
 from assay.stats._estimate import Estimate
-from assay.stats._random import RandomState, as_generator
+from assay.stats._random import Seed, as_generator
 from assay.stats._tests import two_proportion_test
 from assay.stats._wilson import check_level, wilson_bounds
 
@@ -173,7 +173,7 @@ def group_metrics(
     labels: Sequence[Any] | None = None,
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: RandomState = None,
+    seed: Seed = None,
     min_n: int = 30,
     n_bins: int = 10,
     summary_min_n: int = 0,
@@ -191,7 +191,8 @@ def group_metrics(
         labels: the class order of ``proba``'s columns (needed with ``proba``).
         level: confidence level of every interval.
         n_bootstrap: bootstrap resamples.
-        random_state: seed or generator for the bootstrap.
+        seed: the bootstrap's randomness, a :data:`assay.stats.Seed` (an int, a generator, a
+            ``SeedSequence`` or ``None``).
         min_n: groups with fewer examples are listed in ``too_small``.
         n_bins: ECE bins.
         summary_min_n: groups with fewer examples are left out of the across-group summaries
@@ -204,7 +205,7 @@ def group_metrics(
         MetricError: mismatched lengths, empty input, ``proba`` without ``labels``.
 
     Example:
-        >>> gm = group_metrics([1, 0, 1, 1], [1, 0, 0, 1], ["a", "a", "b", "b"], random_state=0)
+        >>> gm = group_metrics([1, 0, 1, 1], [1, 0, 0, 1], ["a", "a", "b", "b"], seed=0)
         >>> gm.by_group["b"]["recall"].value, gm.summaries["demographic_parity_difference"].value
         (0.5, 0.0)
     """
@@ -226,7 +227,7 @@ def group_metrics(
     if yt.dtype.kind not in "b" and not _is_binary(yt, yp, t_pos, p_pos):
         cell = np.where((cell == TN) & (yt != yp), TNX, cell)
     cells = np.bincount(codes * 5 + cell, minlength=n_groups * 5).reshape(n_groups, 5)
-    rng = as_generator(random_state)
+    rng = as_generator(seed)
     ece = None
     if proba is not None:
         ece = _ece_by_group(yt, proba, labels, codes, n_groups, n_bins, n_bootstrap, rng)
@@ -469,7 +470,7 @@ def group_regression_metrics(
     *,
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: RandomState = None,
+    seed: Seed = None,
     min_n: int = 30,
     summary_min_n: int = 0,
 ) -> GroupMetrics:
@@ -482,7 +483,8 @@ def group_regression_metrics(
         groups: the group of every example.
         level: confidence level.
         n_bootstrap: bootstrap resamples.
-        random_state: seed or generator.
+        seed: the bootstrap's randomness, a :data:`assay.stats.Seed` (an int, a generator, a
+            ``SeedSequence`` or ``None``).
         min_n: groups with fewer examples are listed in ``too_small``.
         summary_min_n: groups with fewer examples are left out of the across-group summaries.
 
@@ -491,7 +493,7 @@ def group_regression_metrics(
 
     Example:
         >>> gm = group_regression_metrics([1.0, 2.0, 3.0, 5.0], [1.0, 1.0, 3.0, 3.0],
-        ...                               ["a", "a", "b", "b"], random_state=0)
+        ...                               ["a", "a", "b", "b"], seed=0)
         >>> gm.by_group["a"]["mae"].value, gm.summaries["mae_difference"].value
         (0.5, 0.5)
     """
@@ -506,7 +508,7 @@ def group_regression_metrics(
     codes, names = encode_groups(groups)
     r = yt - yp
     values = np.column_stack([np.ones_like(r), np.abs(r), r, r * r])
-    rng = as_generator(random_state)
+    rng = as_generator(seed)
     sums, boots = _block_boot_means(values, codes, len(names), n_bootstrap, rng)
     s = np.stack(sums)  # (G, 4)
     bt = np.stack(boots, axis=1)  # (B, G, 4)

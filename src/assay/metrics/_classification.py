@@ -17,7 +17,7 @@ from assay.metrics._proba_summary import check_proba, proba_estimates
 from assay.metrics._validation import check_labels, check_same_length, encode_labels
 from assay.stats._estimate import Estimate
 from assay.stats._policy import ZeroDivision, check_zero_division, report_undefined
-from assay.stats._random import RandomState, as_generator
+from assay.stats._random import Seed, as_generator
 from assay.stats._wilson import check_level
 
 __all__ = ["ClassificationSummary", "classification_summary", "summary_from_counts"]
@@ -74,7 +74,7 @@ def summary_from_counts(
     positive_label: Any = None,
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: RandomState = None,
+    seed: Seed = None,
     zero_division: ZeroDivision = "warn",
 ) -> ClassificationSummary:
     """``classification_summary`` without probabilities, from a confusion matrix.
@@ -85,7 +85,8 @@ def summary_from_counts(
         positive_label: see ``classification_summary``.
         level: confidence level.
         n_bootstrap: number of bootstrap resamples of the counts.
-        random_state: seed or generator.
+        seed: the bootstrap's randomness, a :data:`assay.stats.Seed` (an int, a generator, a
+            ``SeedSequence`` or ``None``).
         zero_division: policy for undefined metrics.
 
     Returns:
@@ -109,7 +110,7 @@ def summary_from_counts(
         positive=_positive_index(labs, positive_label),
         level=level,
         n_bootstrap=int(n_bootstrap),
-        rng=as_generator(random_state),
+        rng=as_generator(seed),
     )
     report_undefined(messages, policy)
     tables = {"labels": labs, "confusion_matrix": counts.tolist()}
@@ -125,7 +126,7 @@ def classification_summary(
     positive_label: Any = None,
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: RandomState = None,
+    seed: Seed = None,
     zero_division: ZeroDivision = "warn",
     curve_points: int = 200,
     n_bins: int = 10,
@@ -156,7 +157,8 @@ def classification_summary(
         positive_label: the positive class of a binary problem (default ``labels[1]``).
         level: confidence level of every interval.
         n_bootstrap: bootstrap resamples (0 disables the bootstrap intervals).
-        random_state: seed or ``numpy.random.Generator`` for the bootstrap.
+        seed: the bootstrap's randomness, a :data:`assay.stats.Seed` (an int, a generator, a
+            ``SeedSequence`` or ``None``).
         zero_division: ``"warn"`` (NaN plus one ``UndefinedMetricWarning``), ``"nan"`` or
             ``"raise"`` (``MetricError``) for undefined metrics.
         curve_points: maximum points kept per ROC / PR curve.
@@ -171,7 +173,7 @@ def classification_summary(
 
     Example:
         >>> s = classification_summary(["a", "b", "b", "a"], ["a", "b", "a", "a"],
-        ...                            labels=["a", "b"], random_state=0)
+        ...                            labels=["a", "b"], seed=0)
         >>> s.metrics["accuracy"].value
         0.75
     """
@@ -189,7 +191,7 @@ def classification_summary(
     if n == 0:
         raise MetricError("y_true is empty; at least one example is needed")
     positive = _positive_index(labs, positive_label)
-    rng = as_generator(random_state)
+    rng = as_generator(seed)
     cm = np.bincount(t * k + p, minlength=k * k).reshape(k, k).astype(np.int64)
     metrics, messages = count_estimates(
         cm, labs, positive=positive, level=level, n_bootstrap=int(n_bootstrap), rng=rng

@@ -14,7 +14,7 @@ from assay.errors import MetricError
 from assay.metrics._classification import ClassificationSummary, summary_from_counts
 from assay.metrics._validation import check_labels, check_same_length, encode_labels
 from assay.stats._policy import ZeroDivision
-from assay.stats._random import RandomState
+from assay.stats._random import Seed
 
 __all__ = ["ConfusionCounts"]
 
@@ -104,17 +104,17 @@ class ConfusionCounts:
         positive_label: Any = None,
         level: float = 0.95,
         n_bootstrap: int = 1000,
-        random_state: RandomState = None,
+        seed: Seed = None,
         zero_division: ZeroDivision = "warn",
     ) -> ClassificationSummary:
         """The count-based part of ``classification_summary`` (identical numbers and intervals
-        for the same ``random_state``)."""
+        for the same ``seed``)."""
         return summary_from_counts(
             self.counts,
             list(self.labels),
             positive_label=positive_label,
             level=level,
             n_bootstrap=n_bootstrap,
-            random_state=random_state,
+            seed=seed,
             zero_division=zero_division,
         )

@@ -31,7 +31,7 @@ from assay.metrics._validation import check_labels, label_key
 from assay.stats._bootstrap import block_codes, block_multiplicities, block_sums, percentile_bounds
 from assay.stats._estimate import Estimate
 from assay.stats._policy import ZeroDivision, check_zero_division, report_undefined
-from assay.stats._random import RandomState, as_generator
+from assay.stats._random import Seed, as_generator
 from assay.stats._wilson import check_level, wilson_bounds
 
 __all__ = ["multilabel_summary"]
@@ -94,7 +94,7 @@ def multilabel_summary(
     labels: Sequence[Any],
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: RandomState = None,
+    seed: Seed = None,
     zero_division: ZeroDivision = "warn",
 ) -> ClassificationSummary:
     """Multilabel metrics for indicator matrices, each with a confidence interval.
@@ -105,7 +105,8 @@ def multilabel_summary(
         labels: the ``L`` label names, in column order.
         level: confidence level.
         n_bootstrap: bootstrap resamples (0 disables the bootstrap intervals).
-        random_state: seed or generator.
+        seed: the bootstrap's randomness, a :data:`assay.stats.Seed` (an int, a generator, a
+            ``SeedSequence`` or ``None``).
         zero_division: ``"warn"``, ``"nan"`` or ``"raise"`` for undefined metrics.
 
     Returns:
@@ -117,7 +118,7 @@ def multilabel_summary(
 
     Example:
         >>> s = multilabel_summary([[1, 0], [1, 1]], [[1, 0], [0, 1]], labels=["x", "y"],
-        ...                        random_state=0)
+        ...                        seed=0)
         >>> s.metrics["subset_accuracy"].value
         0.5
     """
@@ -149,7 +150,7 @@ def multilabel_summary(
     pt = _from_sums(cols.sum(0), L)
     method = "bootstrap" if n_bootstrap > 0 else "none"
     if n_bootstrap > 0:
-        rng = as_generator(random_state)
+        rng = as_generator(seed)
         blocks, g = block_codes(n, rng, max_blocks=MAX_BLOCKS)
         res = _from_sums(block_multiplicities(g, n_bootstrap, rng) @ block_sums(blocks, g, cols), L)
         bounds = {k: percentile_bounds(v, level) for k, v in res.items()}

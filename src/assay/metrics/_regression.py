@@ -37,7 +37,7 @@ from assay.stats._bootstrap import (
 )
 from assay.stats._estimate import Estimate
 from assay.stats._policy import ZeroDivision, check_zero_division, report_undefined
-from assay.stats._random import RandomState, as_generator
+from assay.stats._random import Seed, as_generator
 from assay.stats._wilson import check_level
 
 __all__ = ["RegressionSummary", "regression_summary"]
@@ -111,7 +111,7 @@ def regression_summary(
     *,
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: RandomState = None,
+    seed: Seed = None,
     zero_division: ZeroDivision = "warn",
 ) -> RegressionSummary:
     """Regression errors, each with a bootstrap confidence interval.
@@ -121,7 +121,8 @@ def regression_summary(
         y_pred: predicted values, same length, finite.
         level: confidence level.
         n_bootstrap: bootstrap resamples (0 disables the intervals).
-        random_state: seed or generator.
+        seed: the bootstrap's randomness, a :data:`assay.stats.Seed` (an int, a generator, a
+            ``SeedSequence`` or ``None``).
         zero_division: policy for ``r2`` on constant ``y_true``.
 
     Returns:
@@ -132,7 +133,7 @@ def regression_summary(
             empty input, or an undefined ``r2`` with ``zero_division="raise"``.
 
     Example:
-        >>> s = regression_summary([1.0, 2.0, 3.0], [1.5, 2.0, 2.5], random_state=0)
+        >>> s = regression_summary([1.0, 2.0, 3.0], [1.5, 2.0, 2.5], seed=0)
         >>> round(s.metrics["mae"].value, 4)
         0.3333
     """
@@ -151,7 +152,7 @@ def regression_summary(
         raise MetricError("y_true is empty; at least one example is needed")
     check_finite(yt, name="y_true")
     check_finite(yp, name="y_pred")
-    rng = as_generator(random_state)
+    rng = as_generator(seed)
 
     r = yt - yp
     ar = np.abs(r)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from assay.errors import MetricError
-from assay.stats import Estimate, as_generator, wilson_interval
+from assay.stats import Estimate, Seed, as_generator, wilson_interval
 
 __all__ = [
     "REFUSAL_PATTERNS",
@@ -173,7 +173,7 @@ def _weights(n: int, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def bootstrap_mean(
-    values: np.ndarray, *, level: float = 0.95, n_bootstrap: int = 1000, random_state: Any = None
+    values: np.ndarray, *, level: float = 0.95, n_bootstrap: int = 1000, seed: Seed = None
 ) -> Estimate:
     """The mean of per-example scores with a percentile bootstrap interval over examples.
 
@@ -185,7 +185,7 @@ def bootstrap_mean(
         return Estimate(float("nan"), float("nan"), float("nan"), level, "none", 0)
     if np.isin(v, (0.0, 1.0)).all():
         return wilson_interval(int(v.sum()), n, level=level)
-    rng = as_generator(random_state)
+    rng = as_generator(seed)
     means = _weights(n, n_bootstrap, rng) @ v / n
     alpha = (1 - level) / 2
     lo, hi = np.quantile(means, [alpha, 1 - alpha])
@@ -199,7 +199,7 @@ def corpus_text_metric(
     *,
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: Any = None,
+    seed: Seed = None,
 ) -> Estimate:
     """BLEU, chrF or TER (sacrebleu, default settings) with a bootstrap interval over examples.
 
@@ -226,7 +226,7 @@ def corpus_text_metric(
         return float(metric._compute_score_from_stats(values).score)
 
     value = score(stats.sum(0))
-    rng = as_generator(random_state)
+    rng = as_generator(seed)
     replicates = _weights(n, n_bootstrap, rng) @ stats
     if name == "ter":
         # TER = edits / reference length, vectorised directly
@@ -256,7 +256,7 @@ def text_summary(
     normalise: dict[str, bool] | None = None,
     level: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: Any = None,
+    seed: Seed = None,
 ) -> TextSummary:
     """Every requested metric with its interval.
 
@@ -268,11 +268,13 @@ def text_summary(
         json_schema: a JSON schema for ``json_schema_valid``.
         embed: texts → L2-normalised vectors (rows), for ``embedding_cosine``.
         normalise: options of :func:`normalise_text` for exact match and token F1.
-        level, n_bootstrap, random_state: interval settings.
+        level, n_bootstrap: interval settings.
+        seed: the bootstraps' randomness, a :data:`assay.stats.Seed`; the metrics draw from it in
+            a fixed order.
     """
     norm = normalise or {}
     out = TextSummary()
-    rng = as_generator(random_state)
+    rng = as_generator(seed)
     per: dict[str, np.ndarray] = {}
     if refs is not None:
         _check(preds, refs)
@@ -288,7 +290,7 @@ def text_summary(
         for name in ("bleu", "chrf", "ter"):
             if name in metrics:
                 out.metrics[name] = corpus_text_metric(
-                    name, preds, refs, level=level, n_bootstrap=n_bootstrap, random_state=rng
+                    name, preds, refs, level=level, n_bootstrap=n_bootstrap, seed=rng
                 )
     if "json" in metrics:
         per.update(json_scores(preds, json_schema))
@@ -302,7 +304,7 @@ def text_summary(
             per["length_ratio"] = per["length_words"] / ref_words
     for name, values in per.items():
         out.metrics[name] = bootstrap_mean(
-            values, level=level, n_bootstrap=n_bootstrap, random_state=rng
+            values, level=level, n_bootstrap=n_bootstrap, seed=rng
         )
     out.per_example = per
     return out

@@ -14,7 +14,7 @@ from assay.stats._paired_tests import (
     required_sample_size,
 )
 from assay.stats._policy import ZeroDivision
-from assay.stats._random import RandomState, as_generator
+from assay.stats._random import Seed, as_generator, stream
 from assay.stats._resampling import corrected_resampled_t
 from assay.stats._tests import benjamini_hochberg, two_proportion_test
 from assay.stats._wilson import wilson_interval
@@ -22,7 +22,7 @@ from assay.stats._wilson import wilson_interval
 __all__ = [
     "Estimate",
     "PairedAUC",
-    "RandomState",
+    "Seed",
     "TestResult",
     "ZeroDivision",
     "as_generator",
@@ -37,6 +37,7 @@ __all__ = [
     "paired_proportion_difference",
     "proportion_difference",
     "required_sample_size",
+    "stream",
     "two_proportion_test",
     "wilson_interval",
 ]
