@@ -141,7 +141,7 @@ def test_a_catalogued_metric_with_per_example_scores_is_compared_by_its_function
     }
     monkeypatch.setattr(cm, "metric_info", lambda name, task=None: fake.get(name) or
                         metric_info(name, task=task))
-    acc, again, g = difference(p, ["accuracy", "again", "graded"], random_state=seed)
+    acc, again, g = difference(p, ["accuracy", "again", "graded"], seed=seed)
     assert again.method == acc.method and again.difference.value == acc.difference.value
     assert (again.difference.lower, again.difference.upper, again.p_value) == (
         acc.difference.lower, acc.difference.upper, acc.p_value,

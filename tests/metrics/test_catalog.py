@@ -92,16 +92,16 @@ def _reported(case: Case, proba: bool = True) -> dict[str, str]:
     if case.task == "classification":
         s = classification_summary(case.truth, case.pred, labels=list(case.labels),
                                    proba=case.proba if proba else None, n_bootstrap=50,
-                                   random_state=0, zero_division="nan")
+                                   seed=0, zero_division="nan")
     elif case.task == "regression":
-        s = regression_summary(case.truth, case.pred, n_bootstrap=50, random_state=0)
+        s = regression_summary(case.truth, case.pred, n_bootstrap=50, seed=0)
     elif case.task == "multilabel":
         s = multilabel_summary(case.truth, case.pred, labels=list(case.labels), n_bootstrap=50,
-                               random_state=0, zero_division="nan")
+                               seed=0, zero_division="nan")
     else:
         options = [m.option for m in CATALOG if m.option]
         s = text_summary(list(case.pred), list(case.truth), metrics=options, json_schema=SCHEMA,
-                         embed=_embed, n_bootstrap=50, random_state=0)
+                         embed=_embed, n_bootstrap=50, seed=0)
     return {k: e.method for k, e in s.metrics.items()}
 
 

@@ -64,7 +64,7 @@ def _summary(case: Case) -> dict[str, float]:
         return {k: e.value for k, e in m.metrics.items()}
     options = sorted({m.option for m in CATALOG if m.task == "generation" and m.option})
     t = text_summary(list(case.pred), list(case.truth), metrics=options, json_schema=SCHEMA,
-                     embed=_embed, n_bootstrap=10, random_state=0)
+                     embed=_embed, n_bootstrap=10, seed=0)
     return {k: e.value for k, e in t.metrics.items()}
 
 
