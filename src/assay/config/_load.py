@@ -25,29 +25,12 @@ ENV_OVERRIDES: dict[str, tuple[str, type]] = {
 
 
 def read_suite(path: str | Path, *, overrides: dict[str, Any] | None = None) -> Suite:
-    """Read a suite file and validate its fields (the runner's ``load_suite`` then validates the
-    checks' options and the gates against the whole suite).
-
-    Precedence, highest first: ``overrides`` (explicit arguments and CLI flags), ``ASSAY_*``
-    environment variables (``ASSAY_SEED``, ``ASSAY_LEVEL``, ``ASSAY_OUT``), the file, defaults.
-
-    Args:
-        path: the YAML file.
-        overrides: top-level fields to set after reading (``{"seed": 3}``).
-
-    Returns:
-        The validated Suite; relative paths in it resolve against the file's folder.
+    """Read a suite file and validate its own fields: what ``assay.load_suite`` does before it
+    validates the checks' options and the gates (arguments, precedence and errors as there).
 
     Raises:
-        ConfigError: the file is missing, not YAML, or invalid; the message names the YAML path
-            (``data.test.label``), what was found and what is allowed.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> p = pathlib.Path(tempfile.mkdtemp()) / "suite.yaml"
-        >>> _ = p.write_text("data: {path: t.csv, input: text, label: y}\\nmodels: {m: 'python:mod:f'}\\n")
-        >>> read_suite(p).primary_model
-        'm'
+        ConfigError: the file is missing, not YAML, or a field is invalid; the message names the
+            YAML path (``data.test.label``), what was found and what is allowed.
     """
     p = Path(path)
     try:
