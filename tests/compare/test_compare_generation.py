@@ -17,7 +17,7 @@ from scipy.stats import binom, ttest_rel
 from assay import evaluate
 from assay._runner import suite_from_dict
 from assay.errors import ConfigError
-from assay.metrics._text import token_f1_scores
+from assay.metrics._text_scores import token_f1_scores
 
 ANSWERS = ["paris", "blue whale", "seven", "oxygen", "mount everest", "pacific ocean"]
 

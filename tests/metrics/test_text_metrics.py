@@ -8,9 +8,10 @@ import pytest
 sacrebleu = pytest.importorskip("sacrebleu")
 rouge_scorer = pytest.importorskip("rouge_score.rouge_scorer")
 
+from assay.errors import MetricError  # noqa: E402
 from assay.metrics import corpus_text_metric, text_summary  # noqa: E402
-from assay.metrics._text import (  # noqa: E402
-    bootstrap_mean,
+from assay.metrics._text import bootstrap_mean  # noqa: E402
+from assay.metrics._text_scores import (  # noqa: E402
     exact_match_scores,
     json_scores,
     refusal_scores,
@@ -100,3 +101,18 @@ def test_bootstrap_mean_interval_coverage() -> None:
         e = bootstrap_mean(v, n_bootstrap=400, seed=rng)
         hits += e.lower <= 1.0 <= e.upper
     assert 0.88 <= hits / trials <= 0.98
+
+
+def test_word_counts_of_one_word_answers_are_not_given_a_wilson_interval() -> None:
+    # one-word answers: length_words is 1 everywhere, a count and not a proportion (issue: it got
+    # Wilson's interval, [0.93, 1.0] for a mean of exactly 1 word)
+    preds = ["positive", "negative", "positive"] * 20
+    refs = ["positive", "negative", "negative"] * 20
+    s = text_summary(preds, refs, metrics=("exact_match", "length"), n_bootstrap=200, seed=0)
+    words = s.metrics["length_words"]
+    assert words.method == "bootstrap" and words.value == words.lower == words.upper == 1.0
+    assert s.metrics["length_ratio"].method == "bootstrap"
+    # a proportion still gets Wilson's interval, as the catalogue says
+    assert s.metrics["exact_match"].method == "wilson"
+    with pytest.raises(MetricError, match="0 or 1"):
+        bootstrap_mean(np.array([0.0, 2.0]), proportion=True)

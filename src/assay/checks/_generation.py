@@ -240,7 +240,10 @@ def _serving_metrics(
     for key in ("ttft_s", "itl_s", "tokens_per_s"):
         vals = [o.timings[key] for o in outs if o.timings and key in o.timings]
         if vals:
-            out[key] = bootstrap_mean(np.array(vals), level=ctx.level, seed=stream(rng, key))
+            # timings are never proportions, even when every one is 0 or 1 (1 token per second)
+            out[key] = bootstrap_mean(
+                np.array(vals), level=ctx.level, seed=stream(rng, key), proportion=False
+            )
     usage: dict[str, float] = {}
     for o in outs:
         for k, v in (o.usage or {}).items():

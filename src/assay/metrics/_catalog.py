@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from assay.errors import MetricError
-from assay.metrics._text import exact_match_scores, token_f1_scores
+from assay.metrics._text_scores import exact_match_scores, token_f1_scores
 from assay.metrics._top_k import top_k_accuracy_scores
 
 __all__ = [

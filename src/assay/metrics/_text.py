@@ -10,10 +10,6 @@ texts.
 
 from __future__ import annotations
 
-import json
-import re
-import string
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,151 +17,18 @@ from typing import Any
 import numpy as np
 
 from assay.errors import MetricError
+from assay.metrics._catalog import metric_info
+from assay.metrics._text_scores import (
+    _check,
+    exact_match_scores,
+    json_scores,
+    refusal_scores,
+    rouge_scores,
+    token_f1_scores,
+)
 from assay.stats import Estimate, Seed, as_generator, wilson_interval
 
-__all__ = [
-    "REFUSAL_PATTERNS",
-    "TextSummary",
-    "bootstrap_mean",
-    "corpus_text_metric",
-    "exact_match_scores",
-    "json_scores",
-    "normalise_text",
-    "refusal_scores",
-    "rouge_scores",
-    "text_summary",
-    "token_f1_scores",
-]
-
-#: Phrases that mark a refusal (matched case-insensitively at word boundaries).
-REFUSAL_PATTERNS: tuple[str, ...] = (
-    r"i can(?:no|')t (?:help|assist|comply|do that|provide)",
-    r"i(?: am|'m) (?:sorry|unable|not able)",
-    r"i (?:won't|will not) (?:help|assist|provide)",
-    r"as an ai\b",
-    r"i apologi[sz]e",
-    r"cannot (?:help|assist) with",
-)
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = str.maketrans("", "", string.punctuation)
-
-
-def _check(preds: Sequence[str], refs: Sequence[str]) -> None:
-    if len(preds) != len(refs):
-        raise MetricError(
-            f"predictions and references differ in length ({len(preds)} vs {len(refs)}); "
-            "give one reference per prediction"
-        )
-
-
-def normalise_text(
-    text: str,
-    *,
-    lowercase: bool = True,
-    strip_punctuation: bool = True,
-    strip_articles: bool = False,
-) -> str:
-    """Normalise for comparison; whitespace is always collapsed.
-
-    Example:
-        >>> normalise_text("  The  Cat, sat! ", strip_articles=True)
-        'cat sat'
-    """
-    if lowercase:
-        text = text.lower()
-    if strip_punctuation:
-        text = text.translate(_PUNCT)
-    if strip_articles:
-        text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
-
-
-def exact_match_scores(preds: Sequence[str], refs: Sequence[str], **normalise: bool) -> np.ndarray:
-    """1.0 where the normalised prediction equals the normalised reference, else 0.0."""
-    _check(preds, refs)
-    return np.array(
-        [
-            float(normalise_text(p, **normalise) == normalise_text(r, **normalise))
-            for p, r in zip(preds, refs)
-        ]
-    )
-
-
-def token_f1_scores(preds: Sequence[str], refs: Sequence[str], **normalise: bool) -> np.ndarray:
-    """Token-overlap F1 per example (bag of words after normalisation; SQuAD's definition).
-
-    Two empty texts score 1; one empty text scores 0.
-    """
-    _check(preds, refs)
-    out = np.empty(len(preds))
-    for i, (p, r) in enumerate(zip(preds, refs)):
-        pt = normalise_text(p, **normalise).split()
-        rt = normalise_text(r, **normalise).split()
-        if not pt or not rt:
-            out[i] = float(pt == rt)
-            continue
-        common = sum((Counter(pt) & Counter(rt)).values())
-        if common == 0:
-            out[i] = 0.0
-            continue
-        precision, recall = common / len(pt), common / len(rt)
-        out[i] = 2 * precision * recall / (precision + recall)
-    return out
-
-
-def rouge_scores(preds: Sequence[str], refs: Sequence[str]) -> dict[str, np.ndarray]:
-    """ROUGE-1, ROUGE-2 and ROUGE-L F-measures per example (``rouge-score``, with stemming)."""
-    _check(preds, refs)
-    try:
-        from rouge_score import rouge_scorer
-    except ImportError:
-        raise MetricError("ROUGE needs rouge-score: pip install 'assay[hf]'") from None
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    rows = [scorer.score(r, p) for p, r in zip(preds, refs)]
-    return {k: np.array([row[k].fmeasure for row in rows]) for k in ("rouge1", "rouge2", "rougeL")}
-
-
-def refusal_scores(preds: Sequence[str], patterns: Sequence[str] = REFUSAL_PATTERNS) -> np.ndarray:
-    """1.0 where the answer matches a refusal pattern."""
-    rx = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
-    return np.array([float(rx.search(p) is not None) for p in preds])
-
-
-def json_scores(
-    preds: Sequence[str], schema: dict[str, Any] | None = None
-) -> dict[str, np.ndarray]:
-    """``json_valid`` (the answer, stripped of a Markdown code fence, parses as JSON) and, with a
-    schema, ``json_schema_valid`` (it parses and conforms; ``jsonschema``)."""
-    valid = np.zeros(len(preds))
-    conform = np.zeros(len(preds))
-    validator = None
-    if schema is not None:
-        try:
-            import jsonschema
-        except ImportError:
-            raise MetricError(
-                "JSON-schema checks need jsonschema: pip install 'assay[hf]'"
-            ) from None
-
-        validator = jsonschema.Draft202012Validator(schema)
-    for i, p in enumerate(preds):
-        text = p.strip()
-        fence = re.match(r"^```(?:json)?\s*(.*?)\s*```$", text, re.DOTALL)
-        if fence:
-            text = fence.group(1)
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            continue
-        valid[i] = 1.0
-        if validator is not None:
-            conform[i] = float(validator.is_valid(obj))
-    out = {"json_valid": valid}
-    if schema is not None:
-        out["json_schema_valid"] = conform
-    return out
-
+__all__ = ["TextSummary", "bootstrap_mean", "corpus_text_metric", "text_summary"]
 
 def _weights(n: int, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
     """Multinomial resampling counts: row b says how often each example is drawn in replicate b."""
@@ -173,17 +36,29 @@ def _weights(n: int, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def bootstrap_mean(
-    values: np.ndarray, *, level: float = 0.95, n_bootstrap: int = 1000, seed: Seed = None
+    values: np.ndarray,
+    *,
+    level: float = 0.95,
+    n_bootstrap: int = 1000,
+    seed: Seed = None,
+    proportion: bool | None = None,
 ) -> Estimate:
     """The mean of per-example scores with a percentile bootstrap interval over examples.
 
-    0/1 scores get a Wilson interval instead (exact enough and no resampling noise).
+    A proportion (0/1 scores) gets a Wilson interval instead (exact enough and no resampling
+    noise). ``proportion``: whether the scores are 0/1 by definition (the catalogue's ``wilson``
+    metrics); ``None`` decides from the values, for scores that may or may not be (a judge's).
+    A count that happens to be 0 or 1 everywhere (one-word answers) is not a proportion: pass
+    ``proportion=False``.
     """
     v = np.asarray(values, dtype=float)
     n = len(v)
     if n == 0:
         return Estimate(float("nan"), float("nan"), float("nan"), level, "none", 0)
-    if np.isin(v, (0.0, 1.0)).all():
+    binary = bool(np.isin(v, (0.0, 1.0)).all())
+    if proportion and not binary:
+        raise MetricError("a proportion's per-example scores must be 0 or 1")
+    if binary if proportion is None else proportion:
         return wilson_interval(int(v.sum()), n, level=level)
     rng = as_generator(seed)
     means = _weights(n, n_bootstrap, rng) @ v / n
@@ -304,7 +179,11 @@ def text_summary(
             per["length_ratio"] = per["length_words"] / ref_words
     for name, values in per.items():
         out.metrics[name] = bootstrap_mean(
-            values, level=level, n_bootstrap=n_bootstrap, seed=rng
+            values,
+            level=level,
+            n_bootstrap=n_bootstrap,
+            seed=rng,
+            proportion=metric_info(name, task="generation").interval == "wilson",
         )
     out.per_example = per
     return out
