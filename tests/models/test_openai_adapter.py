@@ -242,3 +242,26 @@ def test_key_is_scrubbed_from_errors(server: LMServer, monkeypatch: pytest.Monke
         m.predict(["x"])
     assert KEY not in str(err.value)
     assert os.environ["ASSAY_OPENAI_API_KEY"] == KEY
+
+
+def test_url_password_never_reaches_report_json_or_html(server: LMServer, tmp_path: Path) -> None:
+    # the suite's own record of the model spec kept `user:password@` (redacted only in models[])
+    data = _write(tmp_path / "d.csv", [("a", "SAY positive END", "positive")])
+    with_password = server.url.replace("http://", "http://someone:hunter2-secret@")
+    suite = suite_from_dict(
+        {
+            "data": {"path": str(data), "id": "id", "input": "text", "label": "label"},
+            "models": {
+                "candidate": {
+                    "spec": f"openai:tiny@{with_password}",
+                    "options": {"verbaliser": {"positive": "positive", "negative": "negative"}},
+                }
+            },
+            "engine": {"cache": None, "progress": False},
+        }
+    )
+    evaluate(suite, out=tmp_path / "out", progress=False)
+    for name in ("report.json", "report.html"):
+        text = (tmp_path / "out" / name).read_text(encoding="utf-8")
+        assert "hunter2-secret" not in text and "someone" not in text, name
+    assert f"openai:tiny@{server.url}" in (tmp_path / "out" / "report.json").read_text()

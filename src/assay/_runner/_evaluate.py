@@ -17,6 +17,7 @@ from assay._runner._gates import evaluate_gates
 from assay._runner._models import SuiteModels
 from assay._runner._suite import load_suite
 from assay._types import CoversIds, Model, ModelInfo, Request, TakesDeclaredTask
+from assay._util._redact import redact_record
 from assay._version import __version__
 from assay.checks._base import MAX_ROUNDS, Check, RunContext, get_check, parse_check_config
 from assay.config._suite import ModelEntry, Suite
@@ -168,7 +169,7 @@ def evaluate(
     report = Report(
         assay_version=__version__,
         suite_name=s.name,
-        suite=s.model_dump(mode="json"),
+        suite=redact_record(s.model_dump(mode="json")),  # no URL password or key in outputs
         created_at=created,
         duration_s=round(time.perf_counter() - started, 3),
         seed=s.seed,

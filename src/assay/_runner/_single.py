@@ -12,6 +12,7 @@ from typing import Any
 
 from assay._runner._evaluate import _environment, write_report_files
 from assay._runner._gates import evaluate_gates, validate_gate_paths
+from assay._util._redact import redact_record
 from assay._version import __version__
 from assay.config import Suite
 from assay.report._schema import CheckResult, Report
@@ -69,7 +70,7 @@ def single_result_report(
     report = Report(
         assay_version=__version__,
         suite_name=name,
-        suite={**call, "gates": list(gates)},
+        suite=redact_record({**call, "gates": list(gates)}),  # an mlflow: URI may hold a password
         created_at=clock.created,
         duration_s=clock.elapsed(),
         seed=0,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from assay._types import Model
+from assay._util._redact import redact_spec
 from assay.errors import ConfigError, ModelError
 
 __all__ = [
@@ -155,19 +156,6 @@ def load_model(
             "predict() and info()"
         )
     return model
-
-
-_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^@/]*@)?(?P<rest>[^?#]*)[^\s]*")
-
-
-def redact_spec(spec: str) -> str:
-    """A spec safe to record: URL credentials, query strings and fragments removed.
-
-    Example:
-        >>> redact_spec("openai:https://user:key@api.example.com/v1?api_key=sk-1#x")
-        'openai:https://api.example.com/v1'
-    """
-    return _URL.sub(lambda m: m.group("scheme") + m.group("rest"), spec)
 
 
 def check_options(options: dict[str, Any], allowed: set[str], *, name: str, prefix: str) -> None:
