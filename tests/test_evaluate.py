@@ -255,3 +255,51 @@ def test_sentiment_example_end_to_end(tmp_path: Path) -> None:
     expected = accuracy_score(test["label"], model.predict(test["text"].tolist()))
     assert perf.metrics["accuracy"].value == pytest.approx(expected, abs=1e-12)
     assert report.passed, [(g.gate, g.detail) for g in report.gates]
+
+
+def _failing_suite(tmp_path: Path, *, fail_every: int, stop_when_failed: float = 1.0) -> Path:
+    """A python model that raises on every ``fail_every``-th input (1: on all of them)."""
+    (tmp_path / "d.csv").write_text(
+        "id,text,label\n" + "".join(f"{i},t{i},{'a' if i % 2 else 'b'}\n" for i in range(20))
+    )
+    (tmp_path / "m.py").write_text(
+        "def f(batch):\n"
+        "    out = []\n"
+        "    for t in batch:\n"
+        f"        if int(t[1:]) % {fail_every} == 0:\n"
+        "            raise KeyError('feature x is missing')\n"
+        "        out.append('a')\n"
+        "    return out\n"
+    )
+    (tmp_path / "s.yaml").write_text(
+        "data: {path: d.csv, id: id, input: text, label: label}\n"
+        "models: {m: 'python:m.py:f'}\n"
+        f"engine: {{cache: null, progress: false, batch_size: 1, retries: 0,"
+        f" stop_when_failed: {stop_when_failed}}}\n"
+    )
+    return tmp_path / "s.yaml"
+
+
+def test_a_model_whose_every_call_fails_stops_the_run_with_the_cause(tmp_path: Path) -> None:
+    from assay.errors import ModelError
+
+    with pytest.raises(ModelError) as info:
+        assay.evaluate(_failing_suite(tmp_path, fail_every=1), out=tmp_path / "o", progress=False)
+    msg = str(info.value)
+    assert "models.m: 20 of 20 calls failed after retries, every one" in msg
+    assert "feature x is missing" in msg and not (tmp_path / "o" / "report.json").exists()
+
+
+def test_a_share_of_failed_calls_stops_the_run_only_when_asked(tmp_path: Path) -> None:
+    from assay.errors import ModelError
+
+    # 10 of 20 calls fail: scored by default (the failures are counted in the report) …
+    report = assay.evaluate(_failing_suite(tmp_path, fail_every=2), write=False, progress=False)
+    assert report.result("performance").n == 10
+    # … and stop the run when the suite says half is too many
+    with pytest.raises(ModelError, match=r"10 of 20 calls failed .*stop_when_failed \(now 0.5\)"):
+        assay.evaluate(
+            _failing_suite(tmp_path, fail_every=2, stop_when_failed=0.5),
+            write=False,
+            progress=False,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import joblib
@@ -74,7 +75,11 @@ def test_init_then_run_then_report(tmp_path: Path) -> None:
 def test_failed_gate_exits_1(tmp_path: Path) -> None:
     make_project(tmp_path)
     suite = {
-        "data": {"path": "test.csv", "input": ["mean_radius"], "label": "target"},
+        "data": {
+            "path": "test.csv",
+            "input": ["mean_radius", "mean_texture", "mean_smoothness"],
+            "label": "target",
+        },
         "models": "sklearn:model.joblib",
         "trust": True,
         "engine": {"cache": None},
@@ -85,6 +90,28 @@ def test_failed_gate_exits_1(tmp_path: Path) -> None:
         app, ["run", str(tmp_path / "suite.yaml"), "--quiet", "--out", str(tmp_path / "o")]
     )
     assert res.exit_code == 1, res.output
+
+
+def test_a_model_that_fails_on_every_row_exits_2_with_the_cause(tmp_path: Path) -> None:
+    # a feature missing from `input:`: every call raises; this used to be "no metric matched"
+    # and exit 1 (a failed gate), with the cause only inside report.json
+    make_project(tmp_path)
+    suite = {
+        "data": {"path": "test.csv", "input": ["mean_radius"], "label": "target"},
+        "models": "sklearn:model.joblib",
+        "trust": True,
+        "engine": {"cache": None},
+        "gates": ["performance.accuracy.lower >= 0.5"],
+    }
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    res = runner.invoke(
+        app, ["run", str(tmp_path / "suite.yaml"), "--quiet", "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 2, res.output
+    # 265 distinct inputs among the 300 rows (the engine asks each once)
+    assert re.search(r"(\d+) of \1 calls failed after retries, every one", res.output)
+    assert "lacks feature(s) 'mean_texture'" in res.output
+    assert not (tmp_path / "o" / "report.json").exists()
 
 
 def test_config_error_exits_2_with_message(tmp_path: Path) -> None:

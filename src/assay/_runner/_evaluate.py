@@ -8,6 +8,8 @@ import platform
 import sys
 import time
 import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,17 +18,18 @@ import assay.checks  # noqa: F401  (registers the built-in checks)
 from assay._runner._gates import evaluate_gates
 from assay._runner._models import SuiteModels
 from assay._runner._suite import load_suite
-from assay._types import CoversIds, Model, ModelInfo, Request, TakesDeclaredTask
+from assay._types import CoversIds, Model, ModelInfo, Request, Response, TakesDeclaredTask
 from assay._util._redact import redact_record
 from assay._version import __version__
 from assay.checks._base import MAX_ROUNDS, Check, RunContext, get_check, parse_check_config
 from assay.config._suite import ModelEntry, Suite
 from assay.data import Dataset, load_dataset
 from assay.engine import Engine
+from assay.errors import ModelError
 from assay.report._html import render_html
 from assay.report._schema import Report
 
-__all__ = ["clear_report_files", "evaluate", "write_report_files"]
+__all__ = ["clear_report_files", "evaluate", "stop_on_failed_calls", "write_report_files"]
 
 _PACKAGES = (
     "numpy",
@@ -149,6 +152,7 @@ def evaluate(
         checks.extend(cls(config, model_name) for model_name in s.models)
 
     requests: list[Request] = [r for c in checks for r in c.plan(ctx)]
+    asked = list(requests)
     cache_path = None if (no_cache or s.engine.cache is None) else s.resolve(s.engine.cache)
     engine = Engine(s.engine, cache_path=cache_path, progress=progress)
     responses = engine.run(requests, models)
@@ -159,8 +163,10 @@ def evaluate(
         if not more:
             break
         responses = {**responses, **engine.run(more, models)}
+        asked += more
         for k, v in engine.stats.to_dict().items():
             stats[k] = stats[k] + v
+    stop_on_failed_calls(asked, responses, models=list(s.models), share=s.engine.stop_when_failed)
     # A check may have nothing to say for a model (the compare check for the baseline itself).
     scored = (c.score(ctx, responses) for c in checks)
     results = [r for r in scored if r is not None]
@@ -186,6 +192,41 @@ def evaluate(
         out_dir = Path(out) if out is not None else Path(s.out)
         write_report_files(report, out_dir)
     return report
+
+
+def stop_on_failed_calls(
+    requests: Sequence[Request],
+    responses: Mapping[str, Response],
+    *,
+    models: Sequence[str],
+    share: float,
+) -> None:
+    """Stop the run when at least ``share`` of a model's distinct calls failed after retries.
+
+    Metrics over the few rows that answered (or over none) would read as a result; the cause —
+    a wrong key, a server that is down, a feature the model lacks — is what the user needs.
+
+    Raises:
+        ModelError: naming the model, how many calls failed, and the first cause.
+    """
+    for name in models:
+        keys = {r.key for r in requests if r.model == name}
+        failed = [responses[k].error for k in keys if k in responses and not responses[k].ok]
+        if keys and failed and len(failed) >= share * len(keys):
+            causes = Counter(str(e) for e in failed)
+            first, count = causes.most_common(1)[0]
+            every = len(failed) == len(keys)
+            raise ModelError(
+                f"models.{name}: {len(failed)} of {len(keys)} calls failed after retries"
+                f"{', every one' if every else ''}; the most common cause ({count} calls): "
+                f"{first}. Fix the model or its endpoint and run again (answers already given are "
+                "cached)"
+                + (
+                    ""
+                    if every
+                    else f"; to score what did answer, raise engine.stop_when_failed (now {share:g})"
+                )
+            )
 
 
 def clear_report_files(out_dir: str | Path) -> None:

@@ -98,6 +98,9 @@ class EngineSettings(_Strict):
     backoff_s: float = Field(default=0.5, ge=0)
     timeout_s: float | None = Field(default=None, gt=0)
     errors: Literal["exclude", "wrong"] = "exclude"
+    #: The run stops (exit 2, naming the first cause) when at least this share of a suite model's
+    #: distinct calls failed after retries: at 1.0, when nothing it was asked could be scored.
+    stop_when_failed: float = Field(default=1.0, gt=0, le=1)
     progress: bool = True
 
 
