@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import joblib
 import pytest
@@ -72,40 +73,33 @@ def test_init_then_run_then_report(tmp_path: Path) -> None:
     assert (tmp_path / "again.html").read_text().startswith("<!DOCTYPE html>")
 
 
-def test_failed_gate_exits_1(tmp_path: Path) -> None:
+def _run_cancer_suite(tmp_path: Path, *, inputs: list[str], gate: str) -> Any:
+    """``assay run`` on the breast-cancer project with these input columns and one gate."""
     make_project(tmp_path)
     suite = {
-        "data": {
-            "path": "test.csv",
-            "input": ["mean_radius", "mean_texture", "mean_smoothness"],
-            "label": "target",
-        },
+        "data": {"path": "test.csv", "input": inputs, "label": "target"},
         "models": "sklearn:model.joblib",
         "trust": True,
         "engine": {"cache": None},
-        "gates": ["performance.accuracy.lower >= 0.999"],
+        "gates": [gate],
     }
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
-    res = runner.invoke(
+    return runner.invoke(
         app, ["run", str(tmp_path / "suite.yaml"), "--quiet", "--out", str(tmp_path / "o")]
     )
+
+
+def test_failed_gate_exits_1(tmp_path: Path) -> None:
+    features = ["mean_radius", "mean_texture", "mean_smoothness"]
+    res = _run_cancer_suite(tmp_path, inputs=features, gate="performance.accuracy.lower >= 0.999")
     assert res.exit_code == 1, res.output
 
 
 def test_a_model_that_fails_on_every_row_exits_2_with_the_cause(tmp_path: Path) -> None:
     # a feature missing from `input:`: every call raises; this used to be "no metric matched"
     # and exit 1 (a failed gate), with the cause only inside report.json
-    make_project(tmp_path)
-    suite = {
-        "data": {"path": "test.csv", "input": ["mean_radius"], "label": "target"},
-        "models": "sklearn:model.joblib",
-        "trust": True,
-        "engine": {"cache": None},
-        "gates": ["performance.accuracy.lower >= 0.5"],
-    }
-    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
-    res = runner.invoke(
-        app, ["run", str(tmp_path / "suite.yaml"), "--quiet", "--out", str(tmp_path / "o")]
+    res = _run_cancer_suite(
+        tmp_path, inputs=["mean_radius"], gate="performance.accuracy.lower >= 0.5"
     )
     assert res.exit_code == 2, res.output
     # 265 distinct inputs among the 300 rows (the engine asks each once)

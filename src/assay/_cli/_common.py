@@ -23,9 +23,10 @@ def print_unexpected(e: BaseException) -> None:
     where = ""
     tb = e.__traceback__
     while tb is not None:  # the innermost frame in assay's own code says where it broke
-        if "/assay/" in tb.tb_frame.f_code.co_filename.replace("\\", "/"):
-            code = tb.tb_frame.f_code
-            where = f" (in {code.co_name}, {code.co_filename.rsplit('assay', 1)[-1].lstrip('/')}:{tb.tb_lineno})"
+        path = tb.tb_frame.f_code.co_filename.replace("\\", "/")
+        if "/assay/" in path:
+            module = path.rsplit("/assay/", 1)[-1]
+            where = f" (in {tb.tb_frame.f_code.co_name}, {module}:{tb.tb_lineno})"
         tb = tb.tb_next
     err_console.print(f"[bold red]error:[/] unexpected {type(e).__name__}{where}: ", end="")
     err_console.print(str(e) or "(no message)", markup=False, highlight=False)

@@ -207,7 +207,7 @@ def stop_on_failed_calls(
     a wrong key, a server that is down, a feature the model lacks — is what the user needs.
 
     Raises:
-        ModelError: naming the model, how many calls failed, and the first cause.
+        ModelError: naming the model, how many calls failed, and the most common cause.
     """
     for name in models:
         keys = {r.key for r in requests if r.model == name}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -20,12 +20,12 @@ from assay.stats import Seed, wilson_interval
 
 __all__ = ["PerformanceCheck", "per_example_table", "resolve_task"]
 
-def _summary_metrics(task: str) -> list[str]:
+def _summary_metrics(task: str, classes: Sequence[str] = ("*",)) -> list[str]:
     """The names the summary of ``task`` can report (the catalogue's), per-class ones as
-    ``per_class.*.<name>`` patterns."""
+    ``per_class.<class>.<name>`` for each of ``classes`` (``*``: any class)."""
     infos = metrics_for(task, sources=SUMMARY_SOURCES)
     scalars = [m.name for m in infos if m.classes != "any" or not m.per_class]
-    return scalars + [f"per_class.*.{m.name}" for m in infos if m.per_class]
+    return scalars + [f"per_class.{c}.{m.name}" for m in infos if m.per_class for c in classes]
 
 
 _MAX_EXAMPLES = 20
@@ -177,20 +177,12 @@ class PerformanceCheck(Check):
 
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
-        classification = [*_summary_metrics("classification"), "unparseable_rate"]
         labels = suite.data[config.dataset or suite.primary_dataset].labels
-        if labels and all(_GATE_SEGMENT.fullmatch(label) for label in labels):
-            # Declared classes: a gate on a class that does not exist is refused when the suite
-            # loads (exit 2), not found missing after the run (exit 1).
-            classification = [
-                p2
-                for p in classification
-                for p2 in (
-                    [p.replace("per_class.*.", f"per_class.{label}.") for label in labels]
-                    if p.startswith("per_class.*.")
-                    else [p]
-                )
-            ]
+        # Declared classes: a gate on a class that does not exist is refused when the suite
+        # loads (exit 2), not found missing after the run (exit 1).
+        named = labels and all(_GATE_SEGMENT.fullmatch(label) for label in labels)
+        classes = labels if named else ["*"]
+        classification = [*_summary_metrics("classification", classes), "unparseable_rate"]
         if suite.task == "regression":
             return _summary_metrics("regression")
         if suite.task == "classification":
