@@ -177,7 +177,7 @@ class PerformanceCheck(Check):
 
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
-        labels = suite.data[config.dataset or suite.primary_dataset].labels
+        labels = suite.data[config.dataset or suite.primary_dataset].labels or []
         # Declared classes: a gate on a class that does not exist is refused when the suite
         # loads (exit 2), not found missing after the run (exit 1).
         named = labels and all(_GATE_SEGMENT.fullmatch(label) for label in labels)
