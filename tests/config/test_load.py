@@ -53,7 +53,9 @@ def test_empty_file(tmp_path: Path) -> None:
 
 def test_unknown_field_names_yaml_path() -> None:
     raw = {**BASE, "data": {**BASE["data"], "lable": "y"}}
-    with pytest.raises(ConfigError, match=r"data\.test\.lable: unknown field; did you mean 'label'\?"):
+    with pytest.raises(
+        ConfigError, match=r"data\.test\.lable: unknown field; did you mean 'label'\?"
+    ):
         suite_from_dict(raw)
 
 
@@ -64,7 +66,8 @@ def test_wrong_type_names_path_and_value() -> None:
 
 def test_unknown_check_lists_known() -> None:
     with pytest.raises(
-        ConfigError, match=r"checks\.robustnes: unknown check; known checks: .*performance"
+        ConfigError,
+        match=r"checks\.robustnes: unknown check; did you mean 'robustness'\? known checks: .*perf",
     ):
         suite_from_dict({**BASE, "checks": {"robustnes": {}}})
 
@@ -90,7 +93,9 @@ def test_check_option_wrong_type_names_path_and_value() -> None:
 
 
 def test_check_options_must_be_a_mapping() -> None:
-    with pytest.raises(ConfigError, match=r"checks\.performance: Input should be a valid dictionary"):
+    with pytest.raises(
+        ConfigError, match=r"checks\.performance: Input should be a valid dictionary"
+    ):
         suite_from_dict({**BASE, "checks": {"performance": [1, 2]}})
 
 
@@ -117,3 +122,13 @@ def test_env_overrides_file_and_explicit_overrides_env(monkeypatch: pytest.Monke
 def test_check_dataset_must_be_declared() -> None:
     with pytest.raises(ConfigError, match="dataset 'train' is not declared"):
         suite_from_dict({**BASE, "checks": {"performance": {"dataset": "train"}}})
+
+
+def test_a_field_at_the_wrong_level_says_where_it_belongs() -> None:
+    # was "labels: unknown field; did you mean 'labels'?"
+    with pytest.raises(ConfigError) as e:
+        suite_from_dict({**BASE, "labels": ["a", "b"]})
+    assert "labels: unknown field; 'labels' belongs at 'data.labels'" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        suite_from_dict({**BASE, "engine": {"concurency": 2}})
+    assert "did you mean 'concurrency'?" in str(e.value)

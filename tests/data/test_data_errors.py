@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -39,8 +40,14 @@ def test_missing_column_lists_columns_and_closest_name(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("role", "value"),
-    [("groups", ["gender"]), ("time", "date"), ("domain", "source"), ("slices", ["genre"]),
-     ("input", ["text", "Txt"]), ("id", "ID")],
+    [
+        ("groups", ["gender"]),
+        ("time", "date"),
+        ("domain", "source"),
+        ("slices", ["genre"]),
+        ("input", ["text", "Txt"]),
+        ("id", "ID"),
+    ],
 )
 def test_every_role_column_must_exist(tmp_path: Path, role: str, value: object) -> None:
     p = csv(tmp_path, ROWS)
@@ -225,3 +232,39 @@ def test_declared_labels_twice(tmp_path: Path) -> None:
     p = csv(tmp_path, ROWS)
     with pytest.raises(DataError, match=r"`labels` lists '1' twice"):
         load_dataset({"path": str(p), "labels": [1, 1.0]})
+
+
+@pytest.mark.parametrize("column", ["label", "id"])
+def test_json_list_as_label_or_id_names_the_row(tmp_path: Path, column: str) -> None:
+    # found by tests/test_fuzz_readers.py: a list label reached pandas' hashing as a TypeError
+    p = csv(
+        tmp_path,
+        '{"id": 1, "text": "a", "label": "x"}\n{"id": 2, "text": "b", "label": "y"}\n'
+        + json.dumps({"id": 3, "text": "c", "label": "x"} | {column: ["x", "y"]})
+        + "\n",
+        name="test.jsonl",
+    )
+    with pytest.raises(DataError) as e:
+        load(p)
+    assert "row 3" in str(e.value) and f"column {column!r}" in str(e.value)
+    assert "a list" in str(e.value) and "Fix:" in str(e.value)
+
+
+def test_numeric_predictions_against_class_labels_name_the_mismatch(tmp_path: Path) -> None:
+    # found by tests/test_fuzz_readers.py: a ValueError from numpy's float conversion
+    from typer.testing import CliRunner
+
+    from assay._cli.main import app
+
+    csv(tmp_path, "id,text,label\n1,x,a\n2,y,b\n3,z,a\n")
+    csv(tmp_path, "id,prediction\n1,0.5\n2,0.25\n3,0.75\n", name="preds.csv")
+    (tmp_path / "suite.yaml").write_text(
+        "data: {path: test.csv, id: id, input: text, label: label}\n"
+        "models: {candidate: 'predictions:preds.csv'}\n"
+    )
+    res = CliRunner().invoke(
+        app, ["run", str(tmp_path / "suite.yaml"), "--out", str(tmp_path / "out"), "--no-cache"]
+    )
+    assert res.exit_code == 2, res.output
+    assert "test.csv" in res.output and "'label'" in res.output and "'a'" in res.output
+    assert "task: classification" in res.output

@@ -68,7 +68,10 @@ def parse_gate(text: str, *, where: str = "gates") -> Gate:
     try:
         threshold = float(m["num"])
     except ValueError:
-        raise ConfigError(f"{where}: {text!r}: threshold {m['num']!r} is not a number") from None
+        raise ConfigError(
+            f"{where}: {text!r}: threshold {m['num']!r} is not a number; write a number, "
+            "e.g. `performance.f1_macro.lower >= 0.80`"
+        ) from None
     parts = m["path"].split(".")
     if len(parts) < 2:
         raise ConfigError(

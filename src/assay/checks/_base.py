@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -275,8 +276,10 @@ def get_check(name: str) -> type[Check]:
     try:
         return _REGISTRY[name]
     except KeyError:
+        close = difflib.get_close_matches(name, check_names(), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigError(
-            f"checks.{name}: unknown check; known checks: {', '.join(check_names())}"
+            f"checks.{name}: unknown check; {hint}known checks: {', '.join(check_names())}"
         ) from None
 
 
@@ -307,4 +310,3 @@ def gate_metric_names(task: str, defaults: Mapping[str, list[str]]) -> list[str]
     if task in defaults:
         return list(defaults[task])
     return [*defaults["classification"], *defaults["regression"]]
-

@@ -88,6 +88,43 @@ def _known_fields() -> list[str]:
     return sorted({*Suite.model_fields, *DatasetSpec.model_fields, *EngineSettings.model_fields})
 
 
+def _field_homes() -> dict[str, str]:
+    """Where each suite field lives: ``{"labels": "data.labels", "concurrency": "engine.…"}``."""
+    homes = {f: f"engine.{f}" for f in EngineSettings.model_fields}
+    homes |= {f: f"data.{f}" for f in DatasetSpec.model_fields}
+    return homes | {f: f for f in Suite.model_fields}
+
+
+def _did_you_mean(field: str, parent: str, names: Sequence[str], homes: dict[str, str]) -> str:
+    close = difflib.get_close_matches(field, names, n=1)
+    if not close:
+        return ""
+    home = homes.get(close[0], close[0])
+    if close[0] == field and home != f"{parent}{field}":
+        return f"{field!r} belongs at {home!r}; "
+    return f"did you mean {close[0]!r}? "
+
+
+def _one_branch(errors: Sequence[Any]) -> list[Any]:
+    """A model entry is a spec string or a mapping (``str | ModelEntry``): pydantic reports both
+    branches; keep the one the user meant (the mapping's, when a mapping was written)."""
+    entry_at = {
+        tuple(err["loc"][: err["loc"].index("ModelEntry")])
+        for err in errors
+        if "ModelEntry" in err["loc"]
+    }
+    kept = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        if loc[-1:] == ("str",) and loc[:-1] in entry_at:
+            continue
+        if "ModelEntry" in loc:
+            at = loc.index("ModelEntry")
+            err = {**err, "loc": loc[:at] + loc[at + 1 :], "model_entry": True}
+        kept.append(err)
+    return kept
+
+
 def format_validation_errors(
     e: ValidationError,
     *,
@@ -101,13 +138,17 @@ def format_validation_errors(
     of pydantic's text and URL.
     """
     names = list(known) if known is not None else _known_fields()
+    homes = {} if known is not None else _field_homes()
     lines = []
-    for err in e.errors():
+    for err in _one_branch(e.errors()):
         loc = prefix + (".".join(str(x) for x in err["loc"]) or "(top level)")
         msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(str(err["loc"][-1]), names, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+        if err["type"] == "extra_forbidden" and err.get("model_entry"):
+            options = ".".join(str(x) for x in (*err["loc"][:-1], "options", err["loc"][-1]))
+            msg = f"unknown field; a model's adapter options go under `options:` ({options})"
+        elif err["type"] == "extra_forbidden":
+            parent = "".join(f"{x}." for x in err["loc"][:-1])
+            hint = _did_you_mean(str(err["loc"][-1]), parent, names, homes)
             msg = f"unknown field; {hint}{see}"
         got = err.get("input")
         shown = (

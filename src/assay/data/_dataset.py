@@ -10,6 +10,7 @@ import pandas as pd
 
 from assay._types import Payload, canonical_label
 from assay.config._suite import DatasetSpec
+from assay.errors import DataError
 
 __all__ = ["Dataset"]
 
@@ -66,10 +67,27 @@ class Dataset:
         return [canonical_label(v) for v in self.frame[self.spec.label].tolist()]
 
     def label_values(self) -> np.ndarray:
-        """Labels as floats (regression)."""
+        """Labels as floats (regression).
+
+        Raises:
+            DataError: a label is not a number; names the file, the row's id and the value.
+        """
         if self.spec.label is None:
             raise ValueError(f"dataset {self.name!r} declares no label column")
-        return self.frame[self.spec.label].to_numpy(dtype=float)
+        column = self.frame[self.spec.label]
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(np.isnan(values) & column.notna().to_numpy())
+        if bad.size:
+            first = int(bad[0])
+            raise DataError(
+                f"dataset {self.name!r} ({self.spec.path}), column {self.spec.label!r}: the task "
+                f"is regression (the model answers numbers) but {bad.size} label(s) are not "
+                f"numbers, e.g. {column.iloc[first]!r} (id {self.frame.index[first]!r}). Fix: if "
+                "this is classification, make the model answer class labels (a predictions "
+                "file: labels in `prediction` or prob_<label> columns) or set the model's "
+                "`task: classification`; if it is regression, correct the labels."
+            )
+        return values
 
     def info(self) -> dict[str, Any]:
         """What the Report records about this dataset."""

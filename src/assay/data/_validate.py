@@ -22,6 +22,7 @@ __all__ = [
     "MISSING_ID",
     "MISSING_INPUT",
     "MISSING_LABEL",
+    "NOT_ONE_VALUE",
     "ChunkResult",
     "Problem",
     "RowValidator",
@@ -35,6 +36,7 @@ MISSING_INPUT = "missing input"
 MISSING_LABEL = "missing label"
 LABEL_NOT_IN_LABELS = "label not in labels"
 DUPLICATE_ID = "duplicate id"
+NOT_ONE_VALUE = "not one value"
 
 _SKIP_FIX = "or set `on_invalid: skip` to drop such rows"
 
@@ -125,8 +127,9 @@ class ChunkResult:
 class RowValidator:
     """Checks rows chunk by chunk and remembers ids across chunks to catch duplicates.
 
-    Each invalid row gets one reason, the first that applies in this order: missing id, missing
-    input, missing label, label not in labels, duplicate id. Rows that fail are not registered
+    Each invalid row gets one reason, the first that applies in this order: an id or label that
+    is a list or object (JSON lines), missing id, missing input, missing label, label not in
+    labels, duplicate id. Rows that fail are not registered
     as holders of their id, so a later valid row with that id is kept.
     """
 
@@ -151,6 +154,11 @@ class RowValidator:
         n = len(chunk)
         rows = range(first_row, first_row + n)
         problems: dict[int, Problem] = {}
+        for role, col in (("the id column", roles.id), ("the label column", roles.label)):
+            if col is not None and pd.api.types.is_object_dtype(chunk[col]):
+                for i, v in enumerate(chunk[col].tolist()):
+                    if i not in problems and isinstance(v, (list, dict, tuple, np.ndarray)):
+                        problems[i] = self._not_one_value(rows[i], role, col, v)
 
         if roles.id is not None:
             id_col = chunk[roles.id]
@@ -164,7 +172,8 @@ class RowValidator:
                 absent = np.array([v is None for v in converted], dtype=bool)
                 ids = [v if v is not None else "" for v in converted]
             for i in _where(absent):
-                problems[i] = self._missing(rows[i], None, MISSING_ID, roles.id, id_values[i])
+                if i not in problems:
+                    problems[i] = self._missing(rows[i], None, MISSING_ID, roles.id, id_values[i])
         else:
             # Without an id column the id is the 0-based row position: stable under `limit`
             # and under dropped rows.
@@ -237,6 +246,16 @@ class RowValidator:
             f"Fix: {fix}, {_SKIP_FIX}."
         )
         return Problem(row, id_, reason, msg)
+
+    def _not_one_value(self, row: int, role: str, col: str, value: Any) -> Problem:
+        kind = "an object" if isinstance(value, dict) else "a list"
+        shown = repr(value if isinstance(value, dict) else list(value))
+        msg = (
+            f"{self._where}: row {row}, column {col!r} ({role}): found {kind} "
+            f"({shown[:60]}); an id or label must be one value (a string, number or boolean). "
+            f"Fix: write one value in that field, {_SKIP_FIX}."
+        )
+        return Problem(row, None, NOT_ONE_VALUE, msg)
 
     def _not_allowed(self, row: int, id_: str, label: str) -> Problem:
         col = self._roles.label

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -281,7 +282,15 @@ def _import(module_ref: str, *, base_dir: Path, name: str) -> tuple[ModuleType, 
     if module_ref.endswith(".py") or "/" in module_ref or "\\" in module_ref:
         path = resolve_path(module_ref, base_dir).resolve()
         if not path.is_file():
-            raise ModelError(f"models.{name}: python file {path} does not exist")
+            near = difflib.get_close_matches(
+                path.name, [f.name for f in path.parent.glob("*.py")], n=1
+            )
+            hint = (
+                f"; did you mean {near[0]!r}?"
+                if near
+                else f"; the path resolves against {base_dir}"
+            )
+            raise ModelError(f"models.{name}: python file {path} does not exist{hint}")
         digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
         mod_name = f"_assay_user_{path.stem}_{digest}"
         spec = importlib.util.spec_from_file_location(mod_name, path)
@@ -364,4 +373,3 @@ def _declared_fingerprint(obj: Any, *, name: str, attr: str) -> str:
             "(or a method returning one), e.g. the sha256 of the weights file it loads"
         )
     return "\nfingerprint:" + declared
-
