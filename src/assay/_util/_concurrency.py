@@ -10,8 +10,11 @@ starts from the configured concurrency (also its ceiling) and backs off as TCP d
   two or more requests were in flight (a parallel server answers several at once in about the time
   of one; a serial one takes k times as long for k). One decrease per round: signals from
   requests sent before the last decrease are not counted again.
-- **increase** (by one, up to the configured concurrency) after a window of answers without a
-  signal, when the limit was reached (the limit, not the work, was what held requests back).
+- **increase** (by one, up to the configured concurrency) after a window of answers whose
+  median queueing latency stayed within :data:`GROWTH_FACTOR` times the fastest, when the limit
+  was reached (the limit, not the work, was what held requests back). Between the two factors
+  the limit holds (as TCP Vegas does), so a serial server is not probed into timeouts again and
+  again.
 
 The queueing latency is what the caller passes: the time to first token for a streamed answer
 (the queue wait shows there first), else the request's latency per output token when the server
@@ -28,12 +31,22 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["QUEUE_FACTOR", "AdaptiveLimit", "ConcurrencyRecord", "Signal", "Ticket"]
+__all__ = [
+    "GROWTH_FACTOR",
+    "QUEUE_FACTOR",
+    "AdaptiveLimit",
+    "ConcurrencyRecord",
+    "Signal",
+    "Ticket",
+]
 
 #: A window's median queueing latency above this many times the fastest one seen means the
 #: server queues requests rather than answering them together.
 QUEUE_FACTOR = 2.0
-#: The fewest answers a window holds before it is judged (fewer when the limit is lower).
+#: A window's median queueing latency within this many times the fastest one seen means the
+#: server answered the requests together: room for one more.
+GROWTH_FACTOR = 1.5
+#: The fewest answers a window holds before it is judged.
 _MIN_WINDOW = 4
 #: The most answers a window holds (a high limit is still judged often).
 _MAX_WINDOW = 16
@@ -176,7 +189,7 @@ class AdaptiveLimit:
             if ticket.epoch != self._epoch:
                 return  # sent before the last decrease: it tells of the old limit
             self._window.append((queue_latency_s, ticket.in_flight))
-            if len(self._window) >= max(min(self.limit, _MAX_WINDOW), min(_MIN_WINDOW, self.limit)):
+            if len(self._window) >= max(min(self.limit, _MAX_WINDOW), _MIN_WINDOW):
                 self._judge_window()
 
     def _judge_window(self) -> None:
@@ -185,9 +198,14 @@ class AdaptiveLimit:
         self._window = []
         assert self._fastest is not None
         crowded = max(sent_with) > 1
-        if crowded and statistics.median(latencies) > QUEUE_FACTOR * self._fastest:
+        median = statistics.median(latencies)
+        if crowded and median > QUEUE_FACTOR * self._fastest:
             self._decrease("queueing")
-        elif max(sent_with) >= self.limit and self.limit < self.configured:
+        elif (
+            median <= GROWTH_FACTOR * self._fastest
+            and max(sent_with) >= self.limit
+            and self.limit < self.configured
+        ):
             self.limit += 1
             self._increases += 1
 
