@@ -388,9 +388,7 @@ class OpenAIModel:
                 try:
                     chunk = json.loads(data)
                 except ValueError:
-                    raise RetryableModelError(
-                        f"malformed JSON in the stream from {where}"
-                    ) from None
+                    raise RetryableModelError(f"malformed JSON in the stream from {where}") from None
                 if chunk.get("usage"):
                     usage = chunk["usage"]
                 for choice in chunk.get("choices") or []:
