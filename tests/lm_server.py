@@ -11,6 +11,16 @@ purpose when the prompt asks it to:
 - ``SAY <words>``: answers exactly ``<words>`` (scripted answers for parser and judge tests).
 - a judge prompt (holding ``Score:``) gets ``Score: k`` where k grows with the answer's length.
 
+Server-wide behaviours, chosen when it is built:
+
+- ``serial=True``: one request at a time, in arrival order (llama.cpp with one slot, Ollama); a
+  request whose client went away while it waited is dropped, as vLLM and llama.cpp do;
+- ``service_s``: each answer takes at least this long (a fixed decode time);
+- ``usage=False``: no ``usage`` in any answer; a stream sends its usage chunk only when asked
+  with ``stream_options: {include_usage: true}``;
+- ``reject_stream_options=True``: a 400 naming ``stream_options`` when a request has it (as some
+  servers do).
+
 Every request's headers and path are recorded in ``server.seen``.
 """
 
@@ -26,7 +36,16 @@ from typing import Any
 
 
 class LMServer:
-    def __init__(self, model_dir: Path, *, slow_s: float = 3.0) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        slow_s: float = 3.0,
+        serial: bool = False,
+        service_s: float = 0.0,
+        usage: bool = True,
+        reject_stream_options: bool = False,
+    ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -34,6 +53,15 @@ class LMServer:
         self.tok = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
         self.model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True).eval()
         self.slow_s = slow_s
+        self.serial = serial
+        self.service_s = service_s
+        self.usage = usage
+        self.reject_stream_options = reject_stream_options
+        self._serial_lock: asyncio.Lock | None = None
+        #: how many requests were answered, and the most that were being served at once
+        self.n_served = 0
+        self.most_at_once = 0
+        self._serving = 0
         self.calls: Counter[str] = Counter()
         self.seen: list[dict[str, Any]] = []
         self.lock = threading.Lock()
@@ -78,7 +106,9 @@ class LMServer:
             with self.lock:
                 self.calls[prompt] += 1
                 n = self.calls[prompt]
-                self.seen.append({"path": request.url.path, "headers": dict(request.headers)})
+                self.seen.append(
+                    {"path": request.url.path, "headers": dict(request.headers), "body": body}
+                )
             if "F429" in prompt and n <= 2:
                 return JSONResponse({"error": "slow down"}, 429, headers={"Retry-After": "0.2"})
             if ("F500" in prompt and n == 1) or "FDEAD" in prompt:
@@ -87,6 +117,21 @@ class LMServer:
                 await asyncio.sleep(self.slow_s)
             if "FJSON" in prompt:
                 return PlainTextResponse('{"choices": [', media_type="application/json")
+            if self.reject_stream_options and "stream_options" in body:
+                return JSONResponse({"error": "unrecognized field: stream_options"}, 400)
+            if self.serial and not await self._wait_turn(request):
+                return JSONResponse({"error": "client went away"}, 499)
+            # the slot is held while the answer is made; a stream's chunks are then sent freely
+            self._serving += 1
+            self.most_at_once = max(self.most_at_once, self._serving)
+            try:
+                if self.service_s:
+                    await asyncio.sleep(self.service_s)
+                return await answer(prompt, body, chat, n)
+            finally:
+                self._end_turn()
+
+        async def answer(prompt: str, body: dict[str, Any], chat: bool, n: int) -> Any:
             words = self.generate(prompt, int(body.get("max_tokens", 16)))
             text = " ".join(words)
             usage = {
@@ -98,6 +143,8 @@ class LMServer:
             if body.get("logprobs"):
                 top = [{"token": words[0], "logprob": -0.1}, {"token": "other", "logprob": -2.5}]
                 logprobs = {"content": [{"token": words[0], "logprob": -0.1, "top_logprobs": top}]}
+            if not self.usage:
+                usage = {}
             if not body.get("stream"):
                 choice: dict[str, Any] = (
                     {"index": 0, "message": {"role": "assistant", "content": text}}
@@ -106,8 +153,12 @@ class LMServer:
                 )
                 if logprobs:
                     choice["logprobs"] = logprobs
-                return {"id": "x", "object": "chat.completion", "choices": [choice], "usage": usage}
+                reply = {"id": "x", "object": "chat.completion", "choices": [choice]}
+                return {**reply, "usage": usage} if usage else reply
             cut = "FCUT" in prompt and n == 1
+            with_usage = bool(usage) and bool(
+                (body.get("stream_options") or {}).get("include_usage")
+            )
 
             async def events() -> Any:
                 for i, w in enumerate(words):
@@ -117,7 +168,8 @@ class LMServer:
                     await asyncio.sleep(0.005)
                     if cut and i == 0:
                         raise RuntimeError("connection dropped on purpose")
-                yield f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n"
+                if with_usage:
+                    yield f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n"
                 yield "data: [DONE]\n\n"
 
             return StreamingResponse(events(), media_type="text/event-stream")
@@ -131,6 +183,33 @@ class LMServer:
             return await handle(request, False)
 
         return app
+
+    # -- serial processing ------------------------------------------------------------------------
+
+    async def _wait_turn(self, request: Any) -> bool:
+        """Wait for the one slot, in arrival order; ``False`` when the client went away first."""
+        if self._serial_lock is None:
+            self._serial_lock = asyncio.Lock()
+        lock = self._serial_lock
+        turn = asyncio.ensure_future(lock.acquire())
+        while True:
+            done, _ = await asyncio.wait({turn}, timeout=0.01)
+            if done:
+                return True
+            if await request.is_disconnected():
+                turn.cancel()
+                try:
+                    await turn
+                except asyncio.CancelledError:
+                    return False
+                lock.release()  # it got the slot just as we gave up
+                return False
+
+    def _end_turn(self) -> None:
+        self._serving -= 1
+        self.n_served += 1
+        if self.serial and self._serial_lock is not None and self._serial_lock.locked():
+            self._serial_lock.release()
 
     # -- lifecycle --------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ import numpy as np
 __all__ = [
     "ERROR_LABEL",
     "UNPARSEABLE_LABEL",
+    "AdaptsConcurrency",
     "AnswersById",
     "CallSettings",
     "CoversIds",
@@ -68,7 +69,9 @@ class Output:
         text: generated text, for generation.
         embedding: a vector, for embedding models.
         usage: token counts and the like (``{"prompt_tokens": 12, ...}``).
-        timings: token timings for streamed generation (``{"ttft_s": 0.1, ...}``).
+        timings: the call's own timings, measured by the adapter: ``latency_s`` (the request's
+            latency) and, for streamed generation, ``ttft_s``, ``itl_s``, ``tpot_s``,
+            ``tokens_per_s`` (see docs/language-models.md).
     """
 
     label: str | None = None
@@ -180,6 +183,15 @@ class LimitsConcurrency(Protocol):
 
     @property
     def max_concurrency(self) -> int | None: ...
+
+
+@runtime_checkable
+class AdaptsConcurrency(Protocol):
+    """A model that adapts how many requests it keeps in flight (``openai:``): its record says
+    the concurrency it started from, used and why (a JSON-ready dict with a one-line ``why``),
+    for the report."""
+
+    def concurrency_record(self) -> dict[str, Any]: ...
 
 
 @runtime_checkable
@@ -311,10 +323,13 @@ class Response:
     Attributes:
         key: the Request's key.
         output: what the model answered; ``None`` when it failed.
-        latency_s: wall time of the call, per example (a batch's time divided by its size);
-            for a cached answer, the latency measured when it was first asked.
+        latency_s: the request's latency when the model measured it (``Output.timings``'s
+            ``latency_s``: an HTTP request's own time), else the wall time of the call per
+            example (a batch's time divided by its size); for a cached answer, the latency
+            measured when it was first asked.
         error: the error message when the call failed after retries, else ``None``.
         cached: whether this came from the cache rather than a fresh call.
+        measured_at: for a cached answer, when it was answered (Unix time), else ``None``.
     """
 
     key: str
@@ -322,6 +337,7 @@ class Response:
     latency_s: float
     error: str | None = None
     cached: bool = False
+    measured_at: float | None = None
 
     @property
     def ok(self) -> bool:

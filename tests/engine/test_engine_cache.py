@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from assay.engine import Response, ResponseCache
@@ -11,12 +12,16 @@ from assay.models import Output
 
 def test_put_then_get_round_trips_outputs_and_latency(tmp_path: Path) -> None:
     out = Output(label="pos", probabilities={"pos": 0.75, "neg": 0.25}, usage={"tokens": 3.0})
+    before = time.time()
     with ResponseCache(tmp_path / "sub" / "c.db") as cache:
         assert cache.put_many([Response("k", out, 0.125)], fingerprint="fp") == 1
         got = cache.get_many(["k", "absent"], fingerprint="fp")
         assert len(cache) == 1
     assert list(got) == ["k"]
-    assert got["k"] == Response("k", out, 0.125, cached=True)
+    # when it was answered comes back too: a report says how old cached timings are
+    measured = got["k"].measured_at
+    assert measured is not None and before <= measured <= time.time()
+    assert got["k"] == Response("k", out, 0.125, cached=True, measured_at=measured)
 
 
 def test_errors_are_never_stored(tmp_path: Path) -> None:

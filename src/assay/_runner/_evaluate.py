@@ -24,7 +24,7 @@ from assay._version import __version__
 from assay.checks._base import MAX_ROUNDS, Check, RunContext, get_check, parse_check_config
 from assay.config._suite import ModelEntry, Suite
 from assay.data import Dataset, load_dataset
-from assay.engine import Engine
+from assay.engine import Engine, concurrency_notes, concurrency_records
 from assay.errors import ModelError
 from assay.report._html import render_html
 from assay.report._schema import Report
@@ -166,6 +166,10 @@ def evaluate(
         asked += more
         for k, v in engine.stats.to_dict().items():
             stats[k] = stats[k] + v
+    concurrency = concurrency_records(models)
+    if concurrency:
+        stats["concurrency"] = concurrency
+        notes.extend(concurrency_notes(concurrency))
     stop_on_failed_calls(asked, responses, models=list(s.models), share=s.engine.stop_when_failed)
     # A check may have nothing to say for a model (the compare check for the baseline itself).
     scored = (c.score(ctx, responses) for c in checks)

@@ -14,11 +14,12 @@ from assay._embeddings import embed_texts, embedding_model_folder
 from assay._types import UNPARSEABLE_LABEL, Request, Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._judge import JudgeConfig, judge_next_requests, judge_score
+from assay.checks._usage import cached_timings_flag, usage_table
 from assay.compare._metrics import GENERATION_COMPARABLE
 from assay.config._suite import Suite
 from assay.errors import ConfigError
 from assay.metrics import metrics_for, text_summary
-from assay.metrics._text import bootstrap_mean
+from assay.metrics._text import bootstrap_mean, bootstrap_ratio
 from assay.report._schema import CheckResult, ErrorSummary
 from assay.stats import stream, wilson_interval
 
@@ -172,10 +173,13 @@ class GenerationCheck(Check):
                     f"{len(bad)} of {len(labelled)} answers named no label ({UNPARSEABLE_LABEL}); "
                     "they count as wrong in the performance check"
                 )
+        priced = bool(ctx.model_infos[self.model].details.get("priced"))
         metrics.update(
-            _serving_metrics([outs[i] for i in rows], ctx, tables, self.rng(ctx, "serving"))
+            _serving_metrics(
+                [outs[i] for i in rows], ctx, tables, flags, self.rng(ctx, "serving"), priced=priced
+            )
         )
-        latency = _latency_table(ctx, self.model, ds, responses)
+        latency = _latency_table(ctx, self.model, ds, responses, flags)
         if latency:
             tables["latency"] = latency
         if "refusal_rate" in summary.per_example:
@@ -229,49 +233,79 @@ def _clip(text: str) -> str:
 
 
 def _serving_metrics(
-    outs: list[Any], ctx: RunContext, tables: dict[str, Any], rng: np.random.Generator
+    outs: list[Any],
+    ctx: RunContext,
+    tables: dict[str, Any],
+    flags: list[str],
+    rng: np.random.Generator,
+    *,
+    priced: bool,
 ) -> dict[str, Any]:
-    """Truncation, streaming timings and cost, when the adapter reported them; each timing's
-    bootstrap draws from its own child of ``rng``."""
+    """Truncation, streaming timings and usage (cost), when the adapter reported them; each
+    timing's bootstrap draws from its own child of ``rng``.
+
+    TTFT, TPOT and tokens per second are means over answers (an answer of one token has no TPOT
+    or rate); the inter-token latency pools every gap between tokens of every answer, as vLLM's
+    ``benchmark_serving`` does (an answer with more gaps weighs more).
+    """
     out: dict[str, Any] = {}
     trunc = [o.usage["truncated"] for o in outs if o.usage and "truncated" in o.usage]
     if trunc:
         out["truncated_rate"] = wilson_interval(int(sum(trunc)), len(trunc), level=ctx.level)
-    for key in ("ttft_s", "itl_s", "tokens_per_s"):
+    for key in ("ttft_s", "tpot_s", "tokens_per_s"):
         vals = [o.timings[key] for o in outs if o.timings and key in o.timings]
         if vals:
             # timings are never proportions, even when every one is 0 or 1 (1 token per second)
             out[key] = bootstrap_mean(
                 np.array(vals), level=ctx.level, seed=stream(rng, key), proportion=False
             )
-    usage: dict[str, float] = {}
-    for o in outs:
-        for k, v in (o.usage or {}).items():
-            if k in ("prompt_tokens", "completion_tokens", "cost"):
-                usage[k] = usage.get(k, 0.0) + float(v)
+    gapped = [o.timings for o in outs if o.timings and "itl_s" in o.timings]
+    if gapped:
+        gaps = np.array([t.get("itl_gaps", 1.0) for t in gapped])
+        out["itl_s"] = bootstrap_ratio(
+            np.array([t["itl_s"] for t in gapped]) * gaps,
+            gaps,
+            level=ctx.level,
+            seed=stream(rng, "itl_s"),
+        )
+    usage, usage_flags = usage_table(outs, priced=priced)
     if usage:
         tables["usage"] = usage
+    flags.extend(usage_flags)
     return out
 
 
 def _latency_table(
-    ctx: RunContext, model: str, dataset: Any, responses: Mapping[str, Response]
-) -> dict[str, float]:
-    """Seconds per answered example (a batched call's time shared by its examples)."""
-    vals = []
+    ctx: RunContext,
+    model: str,
+    dataset: Any,
+    responses: Mapping[str, Response],
+    flags: list[str],
+) -> dict[str, Any]:
+    """Seconds per answered example: each request's own latency when the adapter measured it
+    (``source: request``), else a batched call's time shared by its examples (``source: batch
+    share``). Latencies read from the cache are counted and dated (and flagged)."""
+    answered = []
     for r in ctx.original_requests(model, dataset):
         resp = responses.get(r.key)
         if resp is not None and resp.ok and resp.latency_s is not None and resp.latency_s > 0:
-            vals.append(float(resp.latency_s))
-    if not vals:
+            answered.append(resp)
+    if not answered:
         return {}
-    a = np.array(vals)
+    a = np.array([float(resp.latency_s) for resp in answered])
+    own = all(
+        resp.output is not None and "latency_s" in (resp.output.timings or {}) for resp in answered
+    )
+    cached, cached_flags = cached_timings_flag(answered, what="latencies and token timings")
+    flags.extend(cached_flags)
     return {
+        "source": "request" if own else "batch share",
         "n": float(len(a)),
         "mean_s": float(a.mean()),
         "p50_s": float(np.percentile(a, 50)),
         "p95_s": float(np.percentile(a, 95)),
         "max_s": float(a.max()),
+        **cached,
     }
 
 

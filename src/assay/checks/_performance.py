@@ -9,9 +9,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from assay._types import ERROR_LABEL, UNPARSEABLE_LABEL, Response
+from assay._types import ERROR_LABEL, UNPARSEABLE_LABEL, Output, Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._predictions import Predictions, collect_predictions
+from assay.checks._usage import usage_table
 from assay.config._suite import Suite
 from assay.errors import ConfigError
 from assay.metrics import SUMMARY_SOURCES, classification_summary, metrics_for, regression_summary
@@ -19,6 +20,7 @@ from assay.report._schema import CheckResult
 from assay.stats import Seed, wilson_interval
 
 __all__ = ["PerformanceCheck", "per_example_table", "resolve_task"]
+
 
 def _summary_metrics(task: str, classes: Sequence[str] = ("*",)) -> list[str]:
     """The names the summary of ``task`` can report (the catalogue's), per-class ones as
@@ -163,6 +165,14 @@ class PerformanceCheck(Check):
                     f"{n_bad} of {pred.n} answers named no label ({UNPARSEABLE_LABEL}); "
                     "counted as wrong"
                 )
+        # A served classifier's token usage and cost (logprob scoring calls included).
+        usage, usage_flags = usage_table(
+            _answered_outputs(ctx, self.model, ds, responses),
+            priced=bool(ctx.model_infos[self.model].details.get("priced")),
+        )
+        if usage:
+            tables["usage"] = usage
+        flags.extend(usage_flags)
         return CheckResult(
             check=self.name,
             model=self.model,
@@ -188,6 +198,18 @@ class PerformanceCheck(Check):
         if suite.task == "classification":
             return classification
         return [*classification, *_summary_metrics("regression")]
+
+
+def _answered_outputs(
+    ctx: RunContext, model: str, dataset: Any, responses: Mapping[str, Response]
+) -> list[Output]:
+    """The model's answers on the dataset's rows (failed calls left out)."""
+    outs = []
+    for r in ctx.original_requests(model, dataset):
+        resp = responses.get(r.key)
+        if resp is not None and resp.ok and resp.output is not None:
+            outs.append(resp.output)
+    return outs
 
 
 def _verbalised(ctx: RunContext, model: str) -> bool:

@@ -106,15 +106,17 @@ class ResponseCache:
                 stale one.
 
         Returns:
-            key → ``Response`` with ``cached=True`` and the latency measured when first asked.
+            key → ``Response`` with ``cached=True``, the latency measured when first asked and
+            when that was (``measured_at``).
         """
         out: dict[str, Response] = {}
         for chunk in _chunks(list(dict.fromkeys(keys)), _CHUNK):
             marks = ",".join("?" * len(chunk))
             sql = (
-                f"SELECT key, output, latency_s, fingerprint FROM responses WHERE key IN ({marks})"
+                "SELECT key, output, latency_s, fingerprint, created FROM responses"
+                f" WHERE key IN ({marks})"
             )
-            for key, output, latency, fp in self._conn.execute(sql, chunk):
+            for key, output, latency, fp, created in self._conn.execute(sql, chunk):
                 if fingerprint is not None and fp != fingerprint:
                     continue
                 out[key] = Response(
@@ -122,6 +124,7 @@ class ResponseCache:
                     output=Output.from_dict(json.loads(output)),
                     latency_s=float(latency),
                     cached=True,
+                    measured_at=float(created),
                 )
         return out
 

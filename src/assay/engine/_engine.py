@@ -114,10 +114,11 @@ class Engine:
     5. **Persist**: each batch's answers are committed to the cache as soon as the batch finishes,
        so a run killed half-way (even with ``SIGKILL``) resumes where it stopped.
 
-    Latency: ``Response.latency_s`` is the wall time of the successful call divided by the number
-    of inputs in it — a per-example share of the batch, not the latency one request would see alone.
-    Backoff waits and failed attempts are not counted. An error Response carries the per-example
-    share of its last attempt.
+    Latency: ``Response.latency_s`` is the request's own latency when the model measured it
+    (``Output.timings["latency_s"]``: ``openai:`` times each HTTP request), else the wall time of
+    the successful call divided by the number of inputs in it — a per-example share of the batch,
+    not the latency one request would see alone. Backoff waits and failed attempts are not
+    counted. An error Response carries the per-example share of its last attempt.
 
     Timeouts: a thread cannot be interrupted, so the engine resolves ``settings.timeout_s`` (or
     the model's own ``call_settings.timeout_s``) and hands it to models that call over a network
@@ -370,7 +371,7 @@ class Engine:
             again: list[tuple[int, BaseException]] = []
             for i, result in zip(open_, results, strict=True):
                 if isinstance(result, Output):
-                    settled[i] = Response(reqs[i].key, result, share)
+                    settled[i] = Response(reqs[i].key, result, _own_latency(result, share))
                 elif is_retryable(result) and attempt < job.retries:
                     again.append((i, result))
                 else:
@@ -405,6 +406,12 @@ class Engine:
             )
         except PartialBatchError as partial:
             return _checked_partial(job.model_name, partial, len(payloads))
+
+
+def _own_latency(output: Output, share: float) -> float:
+    """The latency the model measured for this one answer, else its share of the batch's."""
+    measured = (output.timings or {}).get("latency_s")
+    return float(measured) if isinstance(measured, (int, float)) and measured >= 0 else share
 
 
 def _retry_after(failures: Sequence[BaseException]) -> float | None:

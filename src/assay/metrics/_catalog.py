@@ -328,6 +328,8 @@ CATALOG: tuple[MetricInfo, ...] = (
          per_example=True),
     _gen("itl_s", "Inter-token latency (s)", "lower", "bootstrap", "serving", "serving",
          per_example=True),
+    _gen("tpot_s", "Time per output token (s)", "lower", "bootstrap", "serving", "serving",
+         per_example=True),
     _gen("tokens_per_s", "Tokens per second", "higher", "bootstrap", "serving", "serving",
          per_example=True),
     # ---- generation: a judge -------------------------------------------------------------------

@@ -28,7 +28,8 @@ from assay.metrics._text_scores import (
 )
 from assay.stats import Estimate, Seed, as_generator, wilson_interval
 
-__all__ = ["TextSummary", "bootstrap_mean", "corpus_text_metric", "text_summary"]
+__all__ = ["TextSummary", "bootstrap_mean", "bootstrap_ratio", "corpus_text_metric", "text_summary"]
+
 
 def _weights(n: int, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
     """Multinomial resampling counts: row b says how often each example is drawn in replicate b."""
@@ -65,6 +66,38 @@ def bootstrap_mean(
     alpha = (1 - level) / 2
     lo, hi = np.quantile(means, [alpha, 1 - alpha])
     return Estimate(float(v.mean()), float(lo), float(hi), level, "bootstrap", n)
+
+
+def bootstrap_ratio(
+    numerators: np.ndarray,
+    denominators: np.ndarray,
+    *,
+    level: float = 0.95,
+    n_bootstrap: int = 1000,
+    seed: Seed = None,
+) -> Estimate:
+    """``sum(numerators) / sum(denominators)`` with a percentile bootstrap interval over examples.
+
+    A pooled mean: each example contributes a total and a count (an answer's summed gaps between
+    tokens and how many gaps), so an example with more items weighs more, as when every item of
+    every example is pooled. Examples with a zero denominator add nothing.
+
+    Example:
+        >>> bootstrap_ratio(np.array([0.3, 0.1]), np.array([3.0, 1.0]), seed=0).value
+        0.1
+    """
+    num = np.asarray(numerators, dtype=float)
+    den = np.asarray(denominators, dtype=float)
+    n = len(num)
+    if n == 0 or den.sum() <= 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), level, "none", 0)
+    w = _weights(n, n_bootstrap, as_generator(seed))
+    tops, bottoms = w @ num, w @ den
+    ok = bottoms > 0
+    ratios = tops[ok] / bottoms[ok]
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(ratios, [alpha, 1 - alpha])
+    return Estimate(float(num.sum() / den.sum()), float(lo), float(hi), level, "bootstrap", n)
 
 
 def corpus_text_metric(

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import email.utils
 import hashlib
-import itertools
 import json
 import os
 import threading
@@ -23,10 +22,12 @@ from typing import Any
 import httpx
 
 from assay._types import UNPARSEABLE_LABEL, CallSettings, ModelInfo, Output, Payload, Task
+from assay._util._concurrency import AdaptiveLimit, Signal, Ticket
 from assay.errors import ConfigError, ModelError, PartialBatchError, RetryableModelError
 from assay.models._convert import parse_task
 from assay.models._registry import check_options, redact_spec, register_model
 from assay.models._sse import sse_data
+from assay.models._timings import stream_timings
 from assay.models._verbalise import Verbaliser, render_prompt
 
 __all__ = ["DEFAULT_KEY_ENV", "OpenAIModel"]
@@ -53,6 +54,7 @@ _OPTIONS = {
     "top_logprobs",
     "timeout_s",
     "concurrency",
+    "adapt_concurrency",
     "retries",
     "backoff_s",
     "price_per_1k",
@@ -63,18 +65,24 @@ _OPTIONS = {
     "extract",
     "json_field",
 }
-# Options that do not change what the model answers stay out of the fingerprint (cache key).
+# Options that change neither what the model answers nor what is measured stay out of the
+# fingerprint (cache key). ``stream`` is not one of them: a streamed answer carries its token
+# timings, so a suite that adds ``stream: true`` asks again rather than reading answers that
+# have none from the cache.
 _TRANSPORT_OPTIONS = {
     "api_key_env",
     "timeout_s",
     "concurrency",
+    "adapt_concurrency",
     "retries",
     "backoff_s",
     "price_per_1k",
     "price_per_1k_prompt",
     "price_per_1k_completion",
-    "stream",
 }
+#: Servers that reject ``stream_options`` say so in a 4xx naming it; the adapter then streams
+#: without asking for usage.
+_STREAM_OPTIONS = "stream_options"
 
 
 class OpenAIModel:
@@ -92,9 +100,20 @@ class OpenAIModel:
     jitter, never sooner than ``Retry-After``. Every failure that stays reaches the Report as an
     error with its cause and retry count.
 
-    With ``stream: true`` the answer is read as server-sent events and ``Output.timings`` holds
-    ``ttft_s`` (time to first token), ``itl_s`` (mean time between tokens) and ``tokens_per_s``.
-    ``Output.usage`` holds the server's token counts and, with prices set, ``cost``.
+    Every answer's ``Output.timings["latency_s"]`` is the request's own latency (from sending
+    it to the complete answer, not a batch's time shared out). With ``stream: true`` the answer is
+    read as server-sent events and ``Output.timings`` also holds ``ttft_s``, ``itl_s``,
+    ``tpot_s`` and ``tokens_per_s`` as vLLM's ``benchmark_serving`` defines them
+    (:mod:`assay.models._timings`). ``Output.usage`` holds the server's token counts and, with
+    prices set, ``cost``; a stream asks for usage with ``stream_options: {include_usage: true}``,
+    and a server that rejects that option is asked again without it (once; later streams go
+    without).
+
+    The requests in flight are bounded by an AIMD limit (:mod:`assay._util._concurrency`): it
+    starts at ``concurrency`` and halves on timeouts, 429s and queueing, so a server that answers
+    one request at a time is not sent 32 that time out in its queue; ``adapt_concurrency: false``
+    keeps it fixed. :meth:`concurrency_record` says what it used and why; a timeout of a request
+    sent while others were in flight says it was likely queued and what to change.
 
     With a ``verbaliser`` (or ``labels``) the model is a classifier: the answer is parsed into a
     label (``(unparseable)`` when it names none) and, with ``logprobs: true``, the first token's
@@ -134,9 +153,18 @@ class OpenAIModel:
         timeout_s = self.call_settings.timeout_s
         self.timeout_s = _DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
         self.concurrency = int(options.get("concurrency", 32))
+        if self.concurrency < 1:
+            raise ConfigError(
+                f"models.{info.name}.options.concurrency: {self.concurrency} is below 1; "
+                "give the most requests to keep in flight (default 32)"
+            )
+        self._limit = AdaptiveLimit(
+            self.concurrency, adaptive=bool(options.get("adapt_concurrency", True))
+        )
+        self._stream_options = True  # ask streams for usage until a server refuses the option
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: httpx.AsyncClient | None = None
-        self._sem: asyncio.Semaphore | None = None
+        self._gate: asyncio.Condition | None = None
         self._start_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -149,6 +177,13 @@ class OpenAIModel:
 
     def info(self) -> ModelInfo:
         return self._info
+
+    def concurrency_record(self) -> dict[str, Any]:
+        """The concurrency this model's requests used and why
+        (:class:`~assay._types.AdaptsConcurrency`; a :class:`ConcurrencyRecord` as a dict, with
+        its one-line ``why``)."""
+        record = self._limit.record()
+        return {**record.to_dict(), "why": record.why()}
 
     # -- event loop -----------------------------------------------------------------------------
 
@@ -170,7 +205,7 @@ class OpenAIModel:
                     )
                     # the timeout is given per request: the engine may set it after this
                     self._client = httpx.AsyncClient(headers=headers, limits=limits)
-                    self._sem = asyncio.Semaphore(self.concurrency)
+                    self._gate = asyncio.Condition()
 
                 asyncio.run_coroutine_threadsafe(setup(), loop).result()
                 # Close the connections and stop the thread when the model goes away.
@@ -217,15 +252,50 @@ class OpenAIModel:
         return list(await asyncio.gather(*(self._one(p, opts) for p in prompts)))
 
     async def _one(self, prompt: str, opts: dict[str, Any]) -> Output | Exception:
-        """One request: its Output, or the error it failed with (the key scrubbed)."""
-        assert self._sem is not None
-        async with self._sem:
-            try:
-                return await self._request(prompt, opts)
-            except RetryableModelError as e:
-                return RetryableModelError(self._scrub(str(e)), retry_after_s=e.retry_after_s)
-            except ModelError as e:
-                return ModelError(self._scrub(str(e)))
+        """One request, sent when the concurrency limit allows: its Output, or the error it
+        failed with (the key scrubbed). How it ended is fed back to the limit."""
+        gate = self._gate
+        assert gate is not None
+        async with gate:
+            await gate.wait_for(self._limit.can_send)
+            ticket = self._limit.sent()
+        signal: Signal = "other"
+        queue_s: float | None = None
+        try:
+            out = await self._request(prompt, opts)
+            signal, queue_s = "ok", _queueing_latency(out)
+            return out
+        except httpx.TimeoutException as e:
+            signal = "timeout"
+            return RetryableModelError(self._scrub(self._timeout_message(e, ticket)))
+        except httpx.TransportError as e:
+            where = redact_spec(self._url())
+            return RetryableModelError(self._scrub(f"{type(e).__name__} from {where}: {e}"))
+        except RetryableModelError as e:
+            if isinstance(e, _RateLimited):
+                signal = "rate_limited"
+            return RetryableModelError(self._scrub(str(e)), retry_after_s=e.retry_after_s)
+        except ModelError as e:
+            return ModelError(self._scrub(str(e)))
+        finally:
+            self._limit.finished(ticket, signal, queue_s)
+            async with gate:
+                gate.notify_all()
+
+    def _url(self) -> str:
+        return f"{self.base_url}/{'completions' if self.endpoint == 'completions' else 'chat/completions'}"
+
+    def _timeout_message(self, exc: Exception, ticket: Ticket) -> str:
+        where = redact_spec(self._url())
+        message = f"{type(exc).__name__} after {self.timeout_s:g}s from {where}"
+        others = ticket.in_flight - 1
+        if others > 0:
+            message += (
+                f"; {others} other request{'s were' if others > 1 else ' was'} in flight when "
+                "it was sent, so it was likely queued at the server (the wait counts against "
+                "timeout_s): lower options.concurrency or engine.concurrency, or raise timeout_s"
+            )
+        return message
 
     def _scrub(self, message: str) -> str:
         key = self.__key
@@ -258,30 +328,32 @@ class OpenAIModel:
             url = f"{self.base_url}/chat/completions"
         if opts.get("stream"):
             body["stream"] = True
-            body["stream_options"] = {"include_usage": True}
+            if self._stream_options:
+                body["stream_options"] = {"include_usage": True}
         return url, body
 
     async def _request(self, prompt: str, opts: dict[str, Any]) -> Output:
         assert self._client is not None
         url, body = self._body(prompt, opts)
         where = redact_spec(url)
-        try:
-            if body.get("stream"):
-                return await self._stream(url, body, where, opts)
-            t0 = time.perf_counter()
-            resp = await self._client.post(url, json=body, timeout=self.timeout_s)
-            elapsed = time.perf_counter() - t0
-            _raise_for_status(resp.status_code, resp.headers, resp.text, where)
+        if body.get("stream"):
             try:
-                data = resp.json()
-            except ValueError:
-                raise RetryableModelError(f"malformed JSON from {where}: {resp.text[:120]!r}") from None
-            text, lp_top = _parse_completion(data, self.endpoint, where)
-            return self._output(text, data.get("usage"), {"latency_s": elapsed}, lp_top, opts)
-        except httpx.TimeoutException as e:
-            raise RetryableModelError(f"{type(e).__name__} after {self.timeout_s:g}s from {where}") from None
-        except httpx.TransportError as e:
-            raise RetryableModelError(f"{type(e).__name__} from {where}: {e}") from None
+                return await self._stream(url, body, where, opts)
+            except _StreamOptionsRefused:
+                # Some servers refuse `stream_options` (a 4xx naming it): stream without usage.
+                self._stream_options = False
+                body.pop(_STREAM_OPTIONS, None)
+                return await self._stream(url, body, where, opts)
+        t0 = time.perf_counter()
+        resp = await self._client.post(url, json=body, timeout=self.timeout_s)
+        elapsed = time.perf_counter() - t0
+        _raise_for_status(resp.status_code, resp.headers, resp.text, where)
+        try:
+            data = resp.json()
+        except ValueError:
+            raise RetryableModelError(f"malformed JSON from {where}: {resp.text[:120]!r}") from None
+        text, lp_top = _parse_completion(data, self.endpoint, where)
+        return self._output(text, data.get("usage"), {"latency_s": elapsed}, lp_top, opts)
 
     async def _stream(
         self, url: str, body: dict[str, Any], where: str, opts: dict[str, Any]
@@ -296,6 +368,12 @@ class OpenAIModel:
         async with self._client.stream("POST", url, json=body, timeout=self.timeout_s) as resp:
             if resp.status_code >= 400:
                 text = (await resp.aread()).decode("utf-8", "replace")
+                if (
+                    400 <= resp.status_code < 500
+                    and _STREAM_OPTIONS in text
+                    and (_STREAM_OPTIONS in body)
+                ):
+                    raise _StreamOptionsRefused
                 _raise_for_status(resp.status_code, resp.headers, text, where)
             ctype = resp.headers.get("content-type", "")
             if "event-stream" not in ctype:
@@ -328,17 +406,12 @@ class OpenAIModel:
             raise RetryableModelError(
                 f"the stream from {where} ended before [DONE] after {len(pieces)} chunks"
             )
-        total = time.perf_counter() - t0
-        timings: dict[str, float] = {"latency_s": total}
-        if token_times:
-            timings["ttft_s"] = token_times[0]
-            if len(token_times) > 1:
-                gaps = [b - a for a, b in itertools.pairwise(token_times)]
-                timings["itl_s"] = sum(gaps) / len(gaps)
-            n_tokens = (usage or {}).get("completion_tokens") or len(token_times)
-            span = total - token_times[0]
-            if span > 0:
-                timings["tokens_per_s"] = float(n_tokens) / span
+        reported = (usage or {}).get("completion_tokens")
+        timings = stream_timings(
+            token_times,
+            end_s=time.perf_counter() - t0,
+            n_tokens=int(reported) if isinstance(reported, (int, float)) else None,
+        )
         return self._output("".join(pieces), usage, timings, lp_top, opts)
 
     def _output(
@@ -370,6 +443,28 @@ class OpenAIModel:
         elif label is None and probs is not None:
             label = max(probs, key=lambda k: probs[k])
         return Output(label=label, probabilities=probs, text=text, usage=u or None, timings=timings)
+
+
+class _RateLimited(RetryableModelError):
+    """A 429: the server asks for fewer requests (a signal to the concurrency limit). Reaches
+    the engine as a plain :class:`RetryableModelError`."""
+
+
+class _StreamOptionsRefused(Exception):
+    """The server refused ``stream_options``: stream again without it."""
+
+
+def _queueing_latency(out: Output) -> float | None:
+    """What the concurrency limit watches for queueing: the time to first token of a stream,
+    else the latency per output token when the server counted them, else the latency."""
+    t = out.timings or {}
+    if "ttft_s" in t:
+        return t["ttft_s"]
+    latency = t.get("latency_s")
+    if latency is None:
+        return None
+    n = (out.usage or {}).get("completion_tokens")
+    return latency / n if n and n > 1 else latency
 
 
 def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -419,7 +514,9 @@ def _raise_for_status(status: int, headers: httpx.Headers, text: str, where: str
     if status < 400:
         return
     snippet = text[:200].replace("\n", " ")
-    if status == 429 or status >= 500 or status == 408:
+    if status == 429:
+        raise _RateLimited(f"HTTP 429 from {where}: {snippet}", retry_after_s=_retry_after(headers))
+    if status >= 500 or status == 408:
         raise RetryableModelError(
             f"HTTP {status} from {where}: {snippet}", retry_after_s=_retry_after(headers)
         )
@@ -508,6 +605,10 @@ def _load_openai(
             "api_key_env": key_env,
             "api_key_set": api_key is not None,
             "stream": bool(options.get("stream", False)),
+            "priced": any(
+                options.get(k) is not None
+                for k in ("price_per_1k", "price_per_1k_prompt", "price_per_1k_completion")
+            ),
         },
     )
     return OpenAIModel(

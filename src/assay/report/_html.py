@@ -445,6 +445,12 @@ def _provenance(report: Report) -> dict[str, Any]:
         engine["cache hit rate"] = f"{n_cached / n_req:.1%}"
     if isinstance(engine.get("wall_s"), (int, float)):
         engine["wall_s"] = f"{engine['wall_s']:.1f} s"
+    concurrency = engine.get("concurrency")
+    if isinstance(concurrency, Mapping):  # model → record: show each record's one-line why
+        engine["concurrency"] = "; ".join(
+            f"{name}: {rec.get('why', '')}" if isinstance(rec, Mapping) else f"{name}: {rec}"
+            for name, rec in concurrency.items()
+        )
     return {
         "datasets": datasets, "models": models,
         "environment": [(k, truncate(v, 300)) for k, v in env.items()],

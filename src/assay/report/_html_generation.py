@@ -121,6 +121,17 @@ def build_generation(r: CheckResult, figs: Any, report: Report) -> dict[str, Any
             )
             if k in latency
         ],
+        "latency_source": (
+            "each request's own latency, measured by the adapter"
+            if latency.get("source") == "request"
+            else "wall time of the call (a batch's time shared by its answers)"
+        )
+        + (
+            f"; {latency['n_cached']} from the cache, measured "
+            f"{latency.get('measured_from', '?')} to {latency.get('measured_to', '?')}"
+            if latency.get("n_cached")
+            else ""
+        ),
         "examples": examples,
         "flags": list(r.flags),
         "plots": plots,
