@@ -112,10 +112,13 @@ def _error_lines(results: Iterable[CheckResult]) -> list[Text]:
         e = r.errors
         if e.n_errors:
             how = "excluded from metrics" if e.treatment == "exclude" else "counted as wrong"
+            first = str(e.examples[0].get("error", "")) if e.examples else ""
+            if len(first) > 160:
+                first = first[:159] + "…"
             lines.append(Text.assemble(
                 ("errors ", "yellow"),
-                f"{r.check} · {r.model} · {r.dataset}: {e.n_errors} of {e.n_requests} requests "
-                f"failed ({how})",
+                f"{r.check} · {r.model} · {r.dataset}: {e.n_errors} of {e.n_requests} rows had a "
+                f"failed model call ({how})" + (f"; first: {first}" if first else ""),
             ))
     return lines
 
