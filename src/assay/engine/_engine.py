@@ -154,11 +154,12 @@ class _RunState:
             else f"{n} calls in a row failed, after {answered} answers,"
         )
         fix = getattr(exc, "fix", None) or "fix the model or its endpoint"
+        stop = "" if fix.endswith((".", "?", "!")) else "."
         retries = self.n_retries[name]
         kept = " (cached: a re-run asks only the rest)" if answered else ""
         return ModelError(
             f"model {name!r}: stopped early: {when} the same way ({cause}), which retrying "
-            f"cannot fix: {describe_error(exc)}. Fix: {fix}. {answered} of its "
+            f"cannot fix: {describe_error(exc)}. Fix: {fix}{stop} {answered} of its "
             f"{self.calls[name]} calls were answered{kept}; {retries} retries were made.",
             model_wide=cause,
             fix=fix,
