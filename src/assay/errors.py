@@ -9,7 +9,7 @@ Every error assay raises on purpose is an ``AssayError``. The tree::
     │   │                               names a cause that fails every call (401, 404, unreachable)
     │   ├── MissingDependencyError (ImportError)   an optional extra is not installed; names it
     │   ├── TrustRequiredError          loading would execute code (pickle/joblib) without --trust
-    │   ├── RetryableModelError         a transient failure (rate limit, timeout); the engine retries it
+    │   ├── RetryableModelError         a transient failure (rate limit, timeout, unreachable); the engine retries it
     │   └── PartialBatchError           some inputs of a batch failed; carries each input's answer or error
     ├── MetricError (ValueError)        metric inputs are invalid, or undefined under zero_division="raise"
     └── ReportError (ValueError)        a report file is unreadable or of an unknown schema version
