@@ -4,6 +4,7 @@ It answers from a local tiny transformers model (``lm_fixtures.tiny_gpt2``) and 
 purpose when the prompt asks it to:
 
 - ``F429`` : 429 with ``Retry-After: 0.2`` on the first two calls of that prompt, then answers;
+- ``F429N``: 429 without ``Retry-After`` on the first two calls of that prompt, then answers;
 - ``F500`` : 500 on the first call, then answers; ``FDEAD``: always 500;
 - ``FSLOW``: the first call sleeps past the client's timeout, then answers;
 - ``FJSON``: always a malformed JSON body;
@@ -21,7 +22,17 @@ Server-wide behaviours, chosen when it is built:
 - ``reject_stream_options=True``: a 400 naming ``stream_options`` when a request has it (as some
   servers do).
 
-Every request's headers and path are recorded in ``server.seen``.
+Server-wide faults, set on the instance (and reset with :meth:`LMServer.reset_faults`):
+
+- ``require_key``: requests without ``Authorization: Bearer <require_key>`` get 401;
+- ``fail_all``: every request gets this HTTP status (403, ...);
+- :meth:`LMServer.die_after`: after the n-th request the server stops listening (connections are
+  refused) and comes back on the same port ``down_s`` later;
+- ``on_call``: called with the running count of requests as each arrives, before it is answered
+  (the resume tests kill the client there).
+
+Every request's headers and path are recorded in ``server.seen``, and each prompt's count of
+requests in ``server.calls``.
 """
 
 import asyncio
@@ -69,6 +80,27 @@ class LMServer:
         self.server: Any = None
         self.thread: threading.Thread | None = None
         self.port = 0
+        self.require_key: str | None = None
+        self.fail_all: int | None = None
+        self.on_call: Any = None
+        self._die_at: tuple[int, float] | None = None
+        self.n_restarts = 0
+
+    def reset_faults(self) -> None:
+        self.require_key = None
+        self.fail_all = None
+        self.on_call = None
+        self._die_at = None
+
+    @property
+    def total_calls(self) -> int:
+        with self.lock:
+            return sum(self.calls.values())
+
+    def die_after(self, n: int, *, down_s: float) -> None:
+        """After the ``n``-th request from now has been answered, stop listening for ``down_s``
+        seconds (new connections are refused), then listen again on the same port."""
+        self._die_at = (self.total_calls + n, down_s)
 
     # -- the model --------------------------------------------------------------------------------
 
@@ -96,7 +128,7 @@ class LMServer:
 
     def _build(self) -> Any:
         from fastapi import FastAPI, Request
-        from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+        from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
         app = FastAPI()
 
@@ -106,9 +138,36 @@ class LMServer:
             with self.lock:
                 self.calls[prompt] += 1
                 n = self.calls[prompt]
+                total = sum(self.calls.values())
                 self.seen.append(
                     {"path": request.url.path, "headers": dict(request.headers), "body": body}
                 )
+            if self.on_call is not None:
+                self.on_call(total)
+            if self._die_at is not None and total >= self._die_at[0]:
+                # Stop listening now (the next connection is refused), answer this request on a
+                # connection that then closes, and come back later on the same port.
+                down_s = self._die_at[1]
+                self._die_at = None
+                for listener in getattr(self.server, "servers", []):
+                    listener.close()
+                threading.Thread(target=self._bounce, args=(down_s,), daemon=True).start()
+                answer = await respond(request, chat, body, prompt, n)
+                if not isinstance(answer, Response):
+                    answer = JSONResponse(answer)
+                answer.headers["connection"] = "close"
+                return answer
+            return await respond(request, chat, body, prompt, n)
+
+        async def respond(request: Request, chat: bool, body: Any, prompt: str, n: int) -> Any:
+            if self.require_key is not None and (
+                request.headers.get("authorization") != f"Bearer {self.require_key}"
+            ):
+                return JSONResponse({"error": {"message": "invalid api key"}}, 401)
+            if self.fail_all is not None:
+                return JSONResponse({"error": {"message": "refused"}}, self.fail_all)
+            if "F429N" in prompt and n <= 2:
+                return JSONResponse({"error": "slow down"}, 429)
             if "F429" in prompt and n <= 2:
                 return JSONResponse({"error": "slow down"}, 429, headers={"Retry-After": "0.2"})
             if ("F500" in prompt and n == 1) or "FDEAD" in prompt:
@@ -214,12 +273,16 @@ class LMServer:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def __enter__(self) -> "LMServer":
-        import uvicorn
-
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         sock.close()
+        self._start()
+        return self
+
+    def _start(self) -> None:
+        import uvicorn
+
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port, log_level="critical", lifespan="off"
         )
@@ -228,15 +291,23 @@ class LMServer:
         self.thread.start()
         deadline = time.time() + 20
         while not self.server.started:
-            if time.time() > deadline:
+            if time.time() > deadline or not self.thread.is_alive():
                 raise RuntimeError("the test server did not start")
             time.sleep(0.02)
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def _stop(self) -> None:
         self.server.should_exit = True
         if self.thread is not None:
             self.thread.join(timeout=10)
+
+    def _bounce(self, down_s: float) -> None:
+        self._stop()
+        time.sleep(down_s)
+        self._start()
+        self.n_restarts += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
 
     @property
     def url(self) -> str:

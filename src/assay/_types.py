@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -212,6 +212,24 @@ class TakesDeclaredTask(Protocol):
     def declare_task(self, task: Task) -> None: ...
 
 
+@runtime_checkable
+class AnswersEachInput(Protocol):
+    """A model whose batch is independent calls (one HTTP request per input, ``openai:``).
+
+    ``predict_each`` does what ``predict`` does (same return value, same exceptions) and also
+    hands each input's answer to ``on_answer(index, output)`` as soon as it arrives — possibly
+    from another thread — so the engine can commit it to the cache before the rest of the batch
+    is done: a run killed mid-batch then repeats only the calls that were truly in flight.
+    """
+
+    def predict_each(
+        self,
+        batch: Sequence[Payload],
+        params: dict[str, Any] | None,
+        on_answer: Callable[[int, Output], None],
+    ) -> list[Output]: ...
+
+
 @dataclass(frozen=True)
 class CallSettings:
     """A model's own settings for how the engine calls it; ``None`` keeps the suite's ``engine``
@@ -249,6 +267,7 @@ class TakesTimeout(Protocol):
 
 # --------------------------------------------------------------- labels
 
+
 def canonical_label(value: Any) -> str:
     """The canonical string of a class label.
 
@@ -280,6 +299,7 @@ def canonical_label(value: Any) -> str:
 
 
 # -------------------------------------------------------- requests and responses
+
 
 def content_key(fingerprint: str, payload: Payload, params: dict[str, Any] | None = None) -> str:
     """The cache key of one model call: a hash of the model fingerprint, payload and parameters.

@@ -5,10 +5,11 @@ Every error assay raises on purpose is an ``AssayError``. The tree::
     AssayError
     ├── ConfigError (ValueError)        the suite file or an argument is wrong; names the YAML path
     ├── DataError (ValueError)          a dataset cannot be read or fails validation; names file/row/column
-    ├── ModelError                      a model cannot be loaded or answered badly
+    ├── ModelError                      a model cannot be loaded or answered badly; ``model_wide``
+    │   │                               names a cause that fails every call (401, 404, unreachable)
     │   ├── MissingDependencyError (ImportError)   an optional extra is not installed; names it
     │   ├── TrustRequiredError          loading would execute code (pickle/joblib) without --trust
-    │   ├── RetryableModelError         a transient failure (rate limit, timeout); the engine retries it
+    │   ├── RetryableModelError         a transient failure (rate limit, timeout, unreachable); the engine retries it
     │   └── PartialBatchError           some inputs of a batch failed; carries each input's answer or error
     ├── MetricError (ValueError)        metric inputs are invalid, or undefined under zero_division="raise"
     └── ReportError (ValueError)        a report file is unreadable or of an unknown schema version
@@ -58,7 +59,22 @@ class DataError(AssayError, ValueError):
 
 
 class ModelError(AssayError):
-    """A model cannot be loaded, or it answered with something assay cannot use."""
+    """A model cannot be loaded, or it answered with something assay cannot use.
+
+    Attributes:
+        model_wide: a short name of the cause (``"HTTP 401"``, ``"connection refused"``,
+            ``"DNS lookup failed"``) when the failure is the model's or its endpoint's, not one
+            input's: every call fails the same way until the user fixes it. ``None`` otherwise.
+            The engine stops a run whose first calls fail this way (see
+            :func:`assay._util._retry.model_wide_cause`).
+        fix: what the user should do about it, when the adapter knows
+            (``"check the API key in ASSAY_OPENAI_API_KEY"``).
+    """
+
+    def __init__(self, *args: object, model_wide: str | None = None, fix: str | None = None):
+        super().__init__(*args)
+        self.model_wide = model_wide
+        self.fix = fix
 
 
 class MissingDependencyError(ModelError, ImportError):
@@ -72,8 +88,15 @@ class TrustRequiredError(ModelError):
 class RetryableModelError(ModelError):
     """A transient model failure (rate limit, timeout, 5xx). The engine retries these."""
 
-    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_s: float | None = None,
+        model_wide: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        super().__init__(message, model_wide=model_wide, fix=fix)
         self.retry_after_s = retry_after_s
 
 

@@ -24,7 +24,11 @@ def test_verdict_gates_metrics_and_errors(shared_report: Report) -> None:
         assert model in out
     assert "0.882 [0.859, 0.906]" in out  # candidate's accuracy with its interval
     assert "undefined" in out  # the regression's MAPE (NaN) and the gate observed as None
-    assert "3 of 743 requests failed" in out
+    # rows, with the first cause (the count said "requests" and the cause was only in the JSON)
+    flat = " ".join(out.split())  # the console wraps long lines
+    assert "3 of 743 rows had a failed model call (excluded from metrics); first: TimeoutError" in flat
+    # and the engine's own count of distinct calls, failures and retries
+    assert "calls 1283 asked, 1200 from the cache · 3 failed after retries · 0 retries" in flat
     assert "genre=horror" in out
 
 

@@ -193,6 +193,12 @@ def test_unknown_check_gets_generic_table(report: Report) -> None:
     assert "histogram" in page.visible
 
 
+def test_failed_rows_say_how_many_of_them_are_listed(sample_report: Report) -> None:
+    """The report keeps the first failed rows; the page said "2 of 2 shown" for 3 failures."""
+    text = _parse(render_html(sample_report)).visible
+    assert "candidate · reviews — showing 2 of 3" in text
+
+
 def test_examples_are_truncated(sample_report: Report) -> None:
     r = sample_report.results[1]
     r.examples = [{"id": str(i), "input": "x" * 5000} for i in range(100)]

@@ -46,7 +46,7 @@ def test_markdown_summary(sample_report: Report, tmp_path: Path) -> None:
     assert lines[head + 2].startswith("| metric | baseline · reviews | candidate · reviews")
     acc = sample_report.result("performance", "candidate").metrics["accuracy"]  # type: ignore[union-attr]
     assert f"{acc.value:.3f} [{acc.lower:.3f}, {acc.upper:.3f}]" in md
-    assert "3 of 743 model calls failed (exclude)" in md
+    assert "3 of 743 rows had a failed model call (exclude)" in md
     assert "<script>" not in md and "<html>" not in md  # user text never becomes markup
     assert write_markdown(sample_report, tmp_path / "s.md").read_text() == md
 

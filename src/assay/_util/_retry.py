@@ -1,14 +1,33 @@
-"""Which model failures are transient, and how long to wait before trying again."""
+"""Which model failures are transient, which fail every call, and how long to wait.
+
+The one place that classifies a failed call (the engine asks; adapters only raise):
+
+- **transient** (:func:`is_retryable`): a 429, 5xx, timeout, dropped connection or malformed
+  answer — asked again with backoff;
+- **model-wide** (:func:`model_wide_cause`): the endpoint refused the credentials (401/403), does
+  not know the model or path (404), or cannot be reached (connection refused, DNS failure) — every
+  call fails the same way until the user fixes it. An unreachable server is also transient (it may
+  be restarting), but only once the model has answered in this run;
+- anything else fails the one input it was asked about.
+"""
 
 from __future__ import annotations
 
 import random
+import socket
 
 import httpx
 
-from assay.errors import RetryableModelError
+from assay.errors import ModelError, RetryableModelError
 
-__all__ = ["MAX_BACKOFF_S", "backoff_delay", "describe_error", "is_retryable"]
+__all__ = [
+    "MAX_BACKOFF_S",
+    "backoff_delay",
+    "connect_failure",
+    "describe_error",
+    "is_retryable",
+    "model_wide_cause",
+]
 
 #: The longest computed wait between two attempts; a server's ``retry_after_s`` may ask for more.
 MAX_BACKOFF_S = 60.0
@@ -21,6 +40,39 @@ _TRANSIENT_HTTPX: tuple[type[BaseException], ...] = (httpx.TimeoutException, htt
 def is_retryable(exc: BaseException) -> bool:
     """Whether the engine should call again after ``exc``."""
     return isinstance(exc, (RetryableModelError, *_TRANSIENT_HTTPX))
+
+
+def model_wide_cause(exc: BaseException) -> str | None:
+    """A short name of the cause when ``exc`` fails every call of its model, else ``None``.
+
+    An adapter says so with ``ModelError(model_wide=...)``; an ``httpx.ConnectError`` that a model
+    let through is classified here too.
+    """
+    if isinstance(exc, ModelError):
+        return exc.model_wide
+    if isinstance(exc, httpx.ConnectError):
+        return connect_failure(exc)
+    return None
+
+
+def connect_failure(exc: BaseException) -> str:
+    """``"DNS lookup failed"``, ``"connection refused"`` or ``"cannot connect"``: why a connection
+    could not be opened, read from the exception's chain of causes."""
+    seen: BaseException | None = exc
+    for _ in range(16):  # a chain of causes is short; a cycle must not hang us
+        if seen is None:
+            break
+        if isinstance(seen, socket.gaierror):
+            return "DNS lookup failed"
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc).lower()
+    if "name or service not known" in text or "nodename nor servname" in text:
+        return "DNS lookup failed"
+    if "connection refused" in text:
+        return "connection refused"
+    return "cannot connect"
 
 
 def backoff_delay(

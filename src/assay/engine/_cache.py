@@ -44,8 +44,8 @@ class ResponseCache:
     a user sent to a model (or a secret in an adapter's error) lands in the file.
 
     Every :meth:`put_many` commits, so answers written before a crash (even ``SIGKILL``) are
-    there for the next run. The cache is used from one thread; the engine writes from its
-    coordinating thread only.
+    there for the next run. The connection may be used from any thread, one at a time: the
+    engine commits each answer as it settles, from whichever thread settled it, under a lock.
 
     Args:
         path: the database file; its folder is created when missing.
@@ -63,7 +63,9 @@ class ResponseCache:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(self.path), timeout=30.0)
+        # The engine commits answers from its worker threads (under its own lock, one writer at a
+        # time), so the connection may be used from a thread other than the one that opened it.
+        self._conn = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False)
         try:
             self._conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL is durable against a killed process in WAL mode (only an OS crash may lose

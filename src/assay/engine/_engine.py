@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assay._types import (
+    AnswersEachInput,
     CallSettings,
     LimitsConcurrency,
     Model,
@@ -24,7 +25,7 @@ from assay._types import (
     TakesTimeout,
 )
 from assay._util._progress import ProgressDisplay
-from assay._util._retry import backoff_delay, describe_error, is_retryable
+from assay._util._retry import backoff_delay, describe_error, is_retryable, model_wide_cause
 from assay.config._suite import EngineSettings
 from assay.engine._cache import ResponseCache
 from assay.errors import ConfigError, ModelError, PartialBatchError, RetryableModelError
@@ -41,8 +42,11 @@ class EngineStats:
         n_unique: distinct keys among them (``n_cached + n_called``).
         n_cached: distinct keys answered from the cache.
         n_called: distinct keys sent to a model.
-        n_errors: distinct keys whose Response is an error.
-        n_retries: model calls repeated after a transient failure.
+        n_errors: distinct keys whose Response is an error (a failed *call*: an input asked by
+            several rows or checks is one call; a check's ``errors.n_errors`` counts its *rows*).
+        n_retries: inputs asked again after a transient failure, each time it was asked again:
+            a batch of 10 sent again counts 10, one request retried twice counts 2. The model
+            was called ``n_called + n_retries`` times per input (for ``openai:``, requests sent).
         wall_s: wall time of the run, seconds.
     """
 
@@ -87,6 +91,81 @@ class _Outcome:
     n_retries: int
 
 
+#: How many calls of one model in a row (with no answer between) must fail with the same
+#: model-wide cause (401/403/404, connection refused, DNS) before the run stops.
+STOP_AFTER_SAME_FAILURES = 3
+
+
+class _RunState:
+    """What the workers of one :meth:`Engine.run` share, behind one lock: the cache they commit
+    settled answers to, the progress bar, and each model's health — whether it answered in this
+    run, and its streak of calls that failed with one model-wide cause."""
+
+    def __init__(
+        self, cache: ResponseCache | None, bar: ProgressDisplay, calls: Mapping[str, int]
+    ) -> None:
+        self.cache = cache
+        self.bar = bar
+        self.lock = threading.Lock()
+        #: distinct calls each model must answer in this run
+        self.calls = dict(calls)
+        self.answered: set[str] = set()
+        self.n_answers: dict[str, int] = dict.fromkeys(calls, 0)
+        self.streak: dict[str, tuple[str, int, BaseException]] = {}
+        self.n_retries: dict[str, int] = dict.fromkeys(calls, 0)
+        #: set when a model's calls fail for a reason retries cannot fix: the run stops
+        self.stop: ModelError | None = None
+
+    def has_answered(self, model: str) -> bool:
+        with self.lock:
+            return model in self.answered
+
+    def settle(self, job: _Job, settled: Sequence[tuple[Response, BaseException | None]]) -> None:
+        """Commit the answers among ``settled`` to the cache now, and update the model's health
+        in the order the calls settled (a failure carries the exception it failed with)."""
+        if not settled:
+            return
+        with self.lock:
+            if self.cache is not None:
+                self.cache.put_many([r for r, _ in settled], fingerprint=job.fingerprint)
+            self.bar.advance(len(settled))
+            name = job.model_name
+            for resp, exc in settled:
+                cause = model_wide_cause(exc) if exc is not None else None
+                if resp.ok:
+                    self.answered.add(name)
+                    self.n_answers[name] += 1
+                if cause is None or exc is None:
+                    self.streak.pop(name, None)
+                    continue
+                old_cause, n, first = self.streak.get(name, (cause, 0, exc))
+                n = n + 1 if old_cause == cause else 1
+                self.streak[name] = (cause, n, first if old_cause == cause else exc)
+            if self.stop is None and name in self.streak:
+                cause, n, first = self.streak[name]
+                if n >= min(STOP_AFTER_SAME_FAILURES, self.calls[name]):
+                    self.stop = self._stop_error(name, cause, n, first)
+
+    def _stop_error(self, name: str, cause: str, n: int, exc: BaseException) -> ModelError:
+        answered = self.n_answers[name]
+        when = (
+            f"its first {n} calls failed"
+            if not answered
+            else f"{n} calls in a row failed, after {answered} answers,"
+        )
+        fix = getattr(exc, "fix", None) or "fix the model or its endpoint"
+        stop = "" if fix.endswith((".", "?", "!")) else "."
+        retries = self.n_retries[name]
+        kept = " (cached: a re-run asks only the rest)" if answered else ""
+        return ModelError(
+            f"model {name!r}: stopped early: {when} the same way ({cause}), which retrying "
+            f"cannot fix: {describe_error(exc)}. Fix: {fix}{stop} {answered} of its "
+            f"{self.calls[name]} calls were answered{kept}; {retries} retries were made.",
+            model_wide=cause,
+            fix=fix,
+        )
+
+
 class Engine:
     """Answers Requests: each distinct key once, from the cache when it can, else from the model.
 
@@ -111,14 +190,23 @@ class Engine:
        at a time, so one bad input fails alone. What still fails becomes
        ``Response(output=None, error="<ExceptionType>: message")``: never dropped, never cached
        (the next run tries again).
-    5. **Persist**: each batch's answers are committed to the cache as soon as the batch finishes,
-       so a run killed half-way (even with ``SIGKILL``) resumes where it stopped.
+    5. **Persist**: answers are committed to the cache as they settle — a batch's when its call
+       returns, and for a model that answers each input on its own
+       (:class:`~assay._types.AnswersEachInput`, ``openai:``) each answer as it arrives — so a
+       run killed half-way (even with ``SIGKILL``) repeats only the calls that were in flight.
+    6. **Stop early**: when :data:`STOP_AFTER_SAME_FAILURES` calls of a model in a row fail
+       with the same model-wide cause (the adapter's ``ModelError.model_wide``: HTTP 401, 403,
+       404, connection refused, DNS failure — see :mod:`assay._util._retry`), no new batch
+       starts and :meth:`run` raises ``ModelError`` naming the cause and its fix. An unreachable
+       server is retried only once the model has answered in this run (a server restarting);
+       before that, the first calls settle at once and the run stops.
 
     Latency: ``Response.latency_s`` is the request's own latency when the model measured it
-    (``Output.timings["latency_s"]``: ``openai:`` times each HTTP request), else the wall time of
-    the successful call divided by the number of inputs in it — a per-example share of the batch,
-    not the latency one request would see alone. Backoff waits and failed attempts are not
-    counted. An error Response carries the per-example share of its last attempt.
+    (``Output.timings["latency_s"]``: ``openai:`` times each HTTP request, and hands each answer
+    over as it arrives, :class:`~assay._types.AnswersEachInput`), else the wall time of the
+    successful call divided by the number of inputs in it — a per-example share of the batch, not
+    the latency one request would see alone. Backoff waits and failed attempts are not counted. An
+    error Response carries the per-example share of its last attempt.
 
     Timeouts: a thread cannot be interrupted, so the engine resolves ``settings.timeout_s`` (or
     the model's own ``call_settings.timeout_s``) and hands it to models that call over a network
@@ -184,6 +272,10 @@ class Engine:
 
         Raises:
             ConfigError: a Request names a model not in ``models``.
+            ModelError: a model's calls failed :data:`STOP_AFTER_SAME_FAILURES` times in a row
+                the same way for a reason retries cannot fix (credentials refused, model or URL
+                unknown, server unreachable): the run stops early, naming the cause and the fix.
+                What was answered before is in the cache.
         """
         start = time.perf_counter()
         unique: dict[str, Request] = {}
@@ -201,6 +293,7 @@ class Engine:
 
         answered: dict[str, Response] = {}
         n_retries = 0
+        stop: ModelError | None = None
         cache = ResponseCache(self.cache_path) if self.cache_path is not None else None
         try:
             if cache is not None:
@@ -217,18 +310,20 @@ class Engine:
                 description=description,
                 console=self.console,
             ) as bar:
-                for outcome in self._execute(jobs):
-                    if cache is not None:
-                        cache.put_many(outcome.responses, fingerprint=outcome.job.fingerprint)
+                calls = dict.fromkeys(used, 0)
+                for r in todo:
+                    calls[r.model] += 1
+                state = _RunState(cache, bar, calls)
+                for outcome in self._execute(jobs, state):
                     for resp in outcome.responses:
                         answered[resp.key] = resp
                     n_retries += outcome.n_retries
-                    bar.advance(len(outcome.responses))
+                stop = state.stop
         finally:
             if cache is not None:
                 cache.close()
 
-        result = {k: answered[k] for k in unique}
+        result = {k: answered[k] for k in unique if k in answered}
         self.stats = EngineStats(
             n_requests=len(requests),
             n_unique=len(unique),
@@ -238,6 +333,8 @@ class Engine:
             n_retries=n_retries,
             wall_s=time.perf_counter() - start,
         )
+        if stop is not None:
+            raise stop
         return result
 
     # -- planning -------------------------------------------------------------------------------
@@ -283,7 +380,7 @@ class Engine:
 
     # -- execution ------------------------------------------------------------------------------
 
-    def _execute(self, jobs: Sequence[_Job]) -> Iterator[_Outcome]:
+    def _execute(self, jobs: Sequence[_Job], state: _RunState) -> Iterator[_Outcome]:
         """Run the jobs, yielding each outcome as soon as its batch is done.
 
         At most ``settings.concurrency`` batches are in flight, and at most
@@ -291,7 +388,8 @@ class Engine:
         local models share the cores rather than queue behind each other.
 
         The seam for other executors (asyncio, Ray): they take the same jobs and yield the same
-        outcomes. The caller persists each outcome before asking for the next.
+        outcomes. Answers are committed by :meth:`_answer` as they settle (``state``); no new
+        batch starts once ``state.stop`` is set.
         """
         queues: dict[str, deque[_Job]] = {}
         for job in jobs:
@@ -302,7 +400,9 @@ class Engine:
         }
         if self.settings.concurrency == 1 or len(jobs) <= 1:
             for job in jobs:
-                yield self._answer(job)
+                if state.stop is not None:
+                    return
+                yield self._answer(job, state)
             return
         in_flight = dict.fromkeys(queues, 0)
         turn = list(queues)
@@ -324,11 +424,11 @@ class Engine:
         ) as pool:
             try:
                 while True:
-                    while len(pending) < self.settings.concurrency:
+                    while len(pending) < self.settings.concurrency and state.stop is None:
                         ready = next_job()
                         if ready is None:
                             break
-                        pending[pool.submit(self._answer, ready)] = ready.model_name
+                        pending[pool.submit(self._answer, ready, state)] = ready.model_name
                     if not pending:
                         return
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -339,14 +439,20 @@ class Engine:
                 for fut in pending:
                     fut.cancel()
 
-    def _answer(self, job: _Job) -> _Outcome:
+    def _answer(self, job: _Job, state: _RunState) -> _Outcome:
         """Answer one batch, retrying what failed transiently; never raises for a model failure.
 
         Each attempt asks the model for the inputs still open. An input is settled by an answer,
         by a failure that is not transient, or by a transient failure once ``job.retries`` are
         spent; the others are asked again after a backoff. A model may settle part of a batch
         (:class:`~assay.errors.PartialBatchError`); when a whole batch fails for a reason that is
-        not transient, its inputs are asked one at a time, so one bad input fails alone.
+        not transient and not model-wide, its inputs are asked one at a time, so one bad input
+        fails alone. A server that cannot be reached is asked again only once the model has
+        answered in this run (it may be restarting); before that it settles at once.
+
+        What settles is committed at once (``state.settle``): an answer reaches the cache when
+        its attempt ends, or — for :class:`~assay._types.AnswersEachInput` models — when it
+        arrives. Once ``state.stop`` is set, open inputs are settled unasked.
         """
         reqs = job.requests
         settled: dict[int, Response] = {}
@@ -354,32 +460,48 @@ class Engine:
         attempt = 0
         n_retries = 0
         while open_:
+            if state.stop is not None:
+                note = f"not asked: the run stopped ({state.stop.model_wide or 'see above'})"
+                for i in open_:
+                    settled[i] = Response(reqs[i].key, None, 0.0, error=note)
+                break
             t0 = time.perf_counter()
+            early: dict[int, Response] = {}
             try:
-                results = self._attempt(job, [reqs[i].payload for i in open_])
+                results = self._attempt(job, open_, state, t0, early)
             except Exception as exc:
-                if len(open_) > 1 and not is_retryable(exc):
+                if len(open_) > 1 and not is_retryable(exc) and model_wide_cause(exc) is None:
                     # One bad input should not fail its neighbours: ask each on its own.
+                    settled.update(early)
                     for i in open_:
-                        single = self._answer(replace(job, requests=(reqs[i],)))
+                        if i in early:
+                            continue
+                        single = self._answer(replace(job, requests=(reqs[i],)), state)
                         settled[i] = single.responses[0]
                         n_retries += single.n_retries
                     break
                 results = [exc] * len(open_)
+            settled.update(early)
             # the per-example share of this attempt's wall time
             share = (time.perf_counter() - t0) / len(open_)
             again: list[tuple[int, BaseException]] = []
+            now: list[tuple[Response, BaseException | None]] = []
             for i, result in zip(open_, results, strict=True):
+                if i in early:
+                    continue
                 if isinstance(result, Output):
                     settled[i] = Response(reqs[i].key, result, _own_latency(result, share))
-                elif is_retryable(result) and attempt < job.retries:
+                    now.append((settled[i], None))
+                elif self._retry(job, result, attempt, state):
                     again.append((i, result))
                 else:
                     message = describe_error(result)
                     if attempt:
                         message += f" (gave up after {attempt} retries)"
                     settled[i] = Response(reqs[i].key, None, share, error=message)
-            if again:
+                    now.append((settled[i], result))
+            state.settle(job, now)
+            if again and state.stop is None:
                 with self._rng_lock:
                     delay = backoff_delay(
                         attempt,
@@ -389,21 +511,55 @@ class Engine:
                     )
                 self._sleep(delay)
                 attempt += 1
-                n_retries += 1
+                n_retries += len(again)
+                with state.lock:
+                    state.n_retries[job.model_name] += len(again)
             open_ = [i for i, _ in again]
         return _Outcome(job, tuple(settled[i] for i in range(len(reqs))), n_retries)
 
-    def _attempt(self, job: _Job, payloads: list[Any]) -> list[Output | BaseException]:
-        """One call of the model: for each payload its Output or the exception it failed with.
+    @staticmethod
+    def _retry(job: _Job, exc: BaseException, attempt: int, state: _RunState) -> bool:
+        """Whether to ask again after ``exc``: a transient failure with retries left — and, when
+        the server cannot be reached, only if this model has answered in this run."""
+        if not is_retryable(exc) or attempt >= job.retries:
+            return False
+        return model_wide_cause(exc) is None or state.has_answered(job.model_name)
+
+    def _attempt(
+        self,
+        job: _Job,
+        open_: list[int],
+        state: _RunState,
+        t0: float,
+        early: dict[int, Response],
+    ) -> list[Output | BaseException]:
+        """One call of the model for the inputs ``open_``: for each its Output or the exception
+        it failed with. A model that answers each input on its own
+        (:class:`~assay._types.AnswersEachInput`) hands answers over as they arrive; each is
+        settled and committed at once into ``early`` (index in ``job.requests`` → Response,
+        latency: the request's own ``timings["latency_s"]``, else the time since ``t0``).
 
         Raises:
             Exception: whatever the model raised for the batch as a whole, or ``ModelError``
                 when it answered with the wrong number or kind of results.
         """
+        reqs = job.requests
+        payloads = [reqs[i].payload for i in open_]
+
+        def on_answer(j: int, output: Output) -> None:
+            if not 0 <= j < len(open_) or not isinstance(output, Output):
+                return  # the batch's own result says what is wrong
+            i = open_[j]
+            latency = (output.timings or {}).get("latency_s", time.perf_counter() - t0)
+            early[i] = Response(reqs[i].key, output, float(latency))
+            state.settle(job, [(early[i], None)])
+
         try:
-            return list(
-                _checked(job.model_name, job.model.predict(payloads, job.params), len(payloads))
-            )
+            if isinstance(job.model, AnswersEachInput):
+                answers = job.model.predict_each(payloads, job.params, on_answer)
+            else:
+                answers = job.model.predict(payloads, job.params)
+            return list(_checked(job.model_name, answers, len(payloads)))
         except PartialBatchError as partial:
             return _checked_partial(job.model_name, partial, len(payloads))
 

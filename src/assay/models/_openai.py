@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import httpx
 
 from assay._types import UNPARSEABLE_LABEL, CallSettings, ModelInfo, Output, Payload, Task
 from assay._util._concurrency import AdaptiveLimit, Signal, Ticket
+from assay._util._retry import connect_failure
 from assay.errors import ConfigError, ModelError, PartialBatchError, RetryableModelError
 from assay.models._convert import parse_task
 from assay.models._registry import check_options, redact_spec, register_model
@@ -230,13 +231,34 @@ class OpenAIModel:
             PartialBatchError: when some requests of a larger batch failed; it holds each
                 input's Output or error, for the engine to retry what is transient.
         """
+        return self._predict(batch, params, None)
+
+    def predict_each(
+        self,
+        batch: Sequence[Payload],
+        params: dict[str, Any] | None,
+        on_answer: Callable[[int, Output], None],
+    ) -> list[Output]:
+        """:meth:`predict`, handing each answer to ``on_answer(index, output)`` as it arrives
+        (:class:`~assay._types.AnswersEachInput`; called on the event loop's thread), so the
+        engine commits it before the rest of the batch is done."""
+        return self._predict(batch, params, on_answer)
+
+    def _predict(
+        self,
+        batch: Sequence[Payload],
+        params: dict[str, Any] | None,
+        on_answer: Callable[[int, Output], None] | None,
+    ) -> list[Output]:
         if not batch:
             return []
         labels = [v[0] for v in self.verbaliser.words.values()] if self.verbaliser else []
         prompts = [render_prompt(self.options.get("prompt"), p, labels=labels) for p in batch]
         opts = {**self.options, **(params or {})}
         loop = self._ensure_loop()
-        results = asyncio.run_coroutine_threadsafe(self._gather(prompts, opts), loop).result()
+        results = asyncio.run_coroutine_threadsafe(
+            self._gather(prompts, opts, on_answer), loop
+        ).result()
         failures = [r for r in results if isinstance(r, Exception)]
         if not failures:
             return [r for r in results if isinstance(r, Output)]
@@ -248,8 +270,19 @@ class OpenAIModel:
             results=results,
         )
 
-    async def _gather(self, prompts: list[str], opts: dict[str, Any]) -> list[Output | Exception]:
-        return list(await asyncio.gather(*(self._one(p, opts) for p in prompts)))
+    async def _gather(
+        self,
+        prompts: list[str],
+        opts: dict[str, Any],
+        on_answer: Callable[[int, Output], None] | None,
+    ) -> list[Output | Exception]:
+        async def one(i: int, prompt: str) -> Output | Exception:
+            result = await self._one(prompt, opts)
+            if on_answer is not None and isinstance(result, Output):
+                on_answer(i, result)
+            return result
+
+        return list(await asyncio.gather(*(one(i, p) for i, p in enumerate(prompts))))
 
     async def _one(self, prompt: str, opts: dict[str, Any]) -> Output | Exception:
         """One request, sent when the concurrency limit allows: its Output, or the error it
@@ -268,15 +301,32 @@ class OpenAIModel:
         except httpx.TimeoutException as e:
             signal = "timeout"
             return RetryableModelError(self._scrub(self._timeout_message(e, ticket)))
+        except httpx.ConnectError as e:
+            where = redact_spec(self._url())
+            cause = connect_failure(e)
+            fix = (
+                f"check the host name in the base URL {self._where}"
+                if cause == "DNS lookup failed"
+                else f"is the server running at {self._where}?"
+            )
+            # transient once the model has answered (a server restarting); the engine decides
+            return RetryableModelError(
+                self._scrub(f"{cause}: cannot connect to {where} ({e})"), model_wide=cause, fix=fix
+            )
         except httpx.TransportError as e:
             where = redact_spec(self._url())
             return RetryableModelError(self._scrub(f"{type(e).__name__} from {where}: {e}"))
         except RetryableModelError as e:
             if isinstance(e, _RateLimited):
                 signal = "rate_limited"
-            return RetryableModelError(self._scrub(str(e)), retry_after_s=e.retry_after_s)
+            return RetryableModelError(
+                self._scrub(str(e)),
+                retry_after_s=e.retry_after_s,
+                model_wide=e.model_wide,
+                fix=e.fix,
+            )
         except ModelError as e:
-            return ModelError(self._scrub(str(e)))
+            return ModelError(self._scrub(str(e)), model_wide=e.model_wide, fix=e.fix)
         finally:
             self._limit.finished(ticket, signal, queue_s)
             async with gate:
@@ -347,13 +397,41 @@ class OpenAIModel:
         t0 = time.perf_counter()
         resp = await self._client.post(url, json=body, timeout=self.timeout_s)
         elapsed = time.perf_counter() - t0
-        _raise_for_status(resp.status_code, resp.headers, resp.text, where)
+        self._raise_for_status(resp.status_code, resp.headers, resp.text, where)
         try:
             data = resp.json()
         except ValueError:
             raise RetryableModelError(f"malformed JSON from {where}: {resp.text[:120]!r}") from None
         text, lp_top = _parse_completion(data, self.endpoint, where)
         return self._output(text, data.get("usage"), {"latency_s": elapsed}, lp_top, opts)
+
+    def _raise_for_status(self, status: int, headers: httpx.Headers, text: str, where: str) -> None:
+        """Raise the error an HTTP status means: transient (429, 408, 5xx), model-wide (401,
+        403, 404: every request fails the same way) or this input's (any other 4xx)."""
+        if status < 400:
+            return
+        snippet = text[:200].replace("\n", " ")
+        message = f"HTTP {status} from {where}: {snippet}"
+        if status == 429:
+            raise _RateLimited(message, retry_after_s=_retry_after(headers))
+        if status >= 500 or status == 408:
+            raise RetryableModelError(message, retry_after_s=_retry_after(headers))
+        if status in (401, 403):
+            key_env = str(self._info.details.get("api_key_env", DEFAULT_KEY_ENV))
+            state = "is set" if self.__key else "is not set"
+            fix = (
+                f"check the API key: {key_env} {state} (options.api_key_env names the variable "
+                "that holds it)"
+                + ("" if status == 401 else ", and that the key may use this model")
+            )
+            raise ModelError(message, model_wide=f"HTTP {status}", fix=fix)
+        if status == 404:
+            fix = (
+                f"check the model name {self.model_name!r} and the base URL {self._where} "
+                "(it usually ends in /v1)"
+            )
+            raise ModelError(message, model_wide="HTTP 404", fix=fix)
+        raise ModelError(message)
 
     async def _stream(
         self, url: str, body: dict[str, Any], where: str, opts: dict[str, Any]
@@ -374,7 +452,7 @@ class OpenAIModel:
                     and (_STREAM_OPTIONS in body)
                 ):
                     raise _StreamOptionsRefused
-                _raise_for_status(resp.status_code, resp.headers, text, where)
+                self._raise_for_status(resp.status_code, resp.headers, text, where)
             ctype = resp.headers.get("content-type", "")
             if "event-stream" not in ctype:
                 text = (await resp.aread()).decode("utf-8", "replace")
@@ -388,7 +466,9 @@ class OpenAIModel:
                 try:
                     chunk = json.loads(data)
                 except ValueError:
-                    raise RetryableModelError(f"malformed JSON in the stream from {where}") from None
+                    raise RetryableModelError(
+                        f"malformed JSON in the stream from {where}"
+                    ) from None
                 if chunk.get("usage"):
                     usage = chunk["usage"]
                 for choice in chunk.get("choices") or []:
@@ -508,19 +588,6 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(when.timestamp() - time.time(), 0.0)
-
-
-def _raise_for_status(status: int, headers: httpx.Headers, text: str, where: str) -> None:
-    if status < 400:
-        return
-    snippet = text[:200].replace("\n", " ")
-    if status == 429:
-        raise _RateLimited(f"HTTP 429 from {where}: {snippet}", retry_after_s=_retry_after(headers))
-    if status >= 500 or status == 408:
-        raise RetryableModelError(
-            f"HTTP {status} from {where}: {snippet}", retry_after_s=_retry_after(headers)
-        )
-    raise ModelError(f"HTTP {status} from {where}: {snippet}")
 
 
 def _first_top_logprobs(logprobs: Any, endpoint: str) -> dict[str, float] | None:

@@ -92,16 +92,33 @@ def _verdict(report: Report) -> Text:
                          f" — all {len(report.gates)} gates passed")
 
 
+def _calls_line(report: Report) -> list[Text]:
+    """The engine's count of model calls (distinct inputs), the failed ones and every retry."""
+    e = report.engine or {}
+    called, cached = int(e.get("n_called", 0)), int(e.get("n_cached", 0))
+    failed, retries = int(e.get("n_errors", 0)), int(e.get("n_retries", 0))
+    if not (called or cached):
+        return []
+    return [Text.assemble(
+        ("calls ", "yellow" if failed or retries else "dim"),
+        f"{called} asked, {cached} from the cache · {failed} failed after retries · "
+        f"{retries} retries",
+    )]
+
+
 def _error_lines(results: Iterable[CheckResult]) -> list[Text]:
     lines = []
     for r in results:
         e = r.errors
         if e.n_errors:
             how = "excluded from metrics" if e.treatment == "exclude" else "counted as wrong"
+            first = str(e.examples[0].get("error", "")) if e.examples else ""
+            if len(first) > 160:
+                first = first[:159] + "…"
             lines.append(Text.assemble(
                 ("errors ", "yellow"),
-                f"{r.check} · {r.model} · {r.dataset}: {e.n_errors} of {e.n_requests} requests "
-                f"failed ({how})",
+                f"{r.check} · {r.model} · {r.dataset}: {e.n_errors} of {e.n_requests} rows had a "
+                f"failed model call ({how})" + (f"; first: {first}" if first else ""),
             ))
     return lines
 
@@ -151,6 +168,7 @@ def print_summary(
     gates = _gates_table(report)
     if gates is not None:
         parts.append(gates)
+    parts += _calls_line(report)
     parts += _error_lines(results)
     parts.append(Text.assemble(("verdict ", "bold"), _verdict(report)))
     if paths:

@@ -527,7 +527,9 @@ def render_html(report: Report) -> str:
     verdict = "NO GATES" if not report.gates else ("PASS" if report.passed else "FAIL")
     headline = [{"result": r, "metrics": _headline(r)}
                 for r in results if r.check == "performance"]
-    errors = [{"result": r, "examples": _rows_table(r.errors.examples, MAX_ERROR_EXAMPLES)}
+    # the report keeps the first few failed rows; the total is the check's count of them
+    errors = [{"result": r, "examples": {**_rows_table(r.errors.examples, MAX_ERROR_EXAMPLES),
+                                          "total": r.errors.n_errors}}
               for r in results if r.errors.n_requests or r.errors.n_errors]
     examples = [{"result": r, **_rows_table(r.examples, MAX_EXAMPLES)}
                 for r in results if r.examples]

@@ -194,8 +194,8 @@ def render_markdown(report: Report, *, title: str | None = None) -> str:
         for f in r.flags
     ] + list(report.notes)
     errors = [
-        f"**{r.check}** · {r.model}: {r.errors.n_errors} of {r.errors.n_requests} model "
-        f"calls failed ({r.errors.treatment})"
+        f"**{r.check}** · {r.model}: {r.errors.n_errors} of {r.errors.n_requests} rows had a "
+        f"failed model call ({r.errors.treatment})"
         for r in report.results
         if r.errors.n_errors
     ]

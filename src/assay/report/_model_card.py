@@ -127,7 +127,7 @@ def render_model_card(report: Report, *, model: str | None = None) -> str:
         if not g.passed
     ]
     limits += [
-        f"{r.check}: {r.errors.n_errors} of {r.errors.n_requests} model calls failed"
+        f"{r.check}: {r.errors.n_errors} of {r.errors.n_requests} rows had a failed model call"
         for r in mine
         if r.errors.n_errors
     ]

@@ -26,6 +26,12 @@ class _Model(BaseModel):
 class ErrorSummary(_Model):
     """Failed model calls behind one check result, and how they were treated.
 
+    Counted in *rows*: ``n_requests`` is the rows (examples) the check asked about, ``n_errors``
+    those whose model call failed after retries. A row counts in every check that scores it, and
+    rows sharing an input share one call: the report's ``engine.n_errors`` counts distinct failed
+    calls. ``examples`` holds the first few failed rows (id and error); ``n_errors`` is the total,
+    and the renderers say "showing k of n" when they are fewer.
+
     ``treatment`` is ``exclude`` (the examples are left out of every metric and counted here) or
     ``wrong`` (they count as wrong answers).
     """
