@@ -53,7 +53,9 @@ def test_empty_file(tmp_path: Path) -> None:
 
 def test_unknown_field_names_yaml_path() -> None:
     raw = {**BASE, "data": {**BASE["data"], "lable": "y"}}
-    with pytest.raises(ConfigError, match=r"data\.test\.lable: unknown field; did you mean 'label'\?"):
+    with pytest.raises(
+        ConfigError, match=r"data\.test\.lable: unknown field; did you mean 'label'\?"
+    ):
         suite_from_dict(raw)
 
 
@@ -90,7 +92,9 @@ def test_check_option_wrong_type_names_path_and_value() -> None:
 
 
 def test_check_options_must_be_a_mapping() -> None:
-    with pytest.raises(ConfigError, match=r"checks\.performance: Input should be a valid dictionary"):
+    with pytest.raises(
+        ConfigError, match=r"checks\.performance: Input should be a valid dictionary"
+    ):
         suite_from_dict({**BASE, "checks": {"performance": [1, 2]}})
 
 
@@ -117,3 +121,19 @@ def test_env_overrides_file_and_explicit_overrides_env(monkeypatch: pytest.Monke
 def test_check_dataset_must_be_declared() -> None:
     with pytest.raises(ConfigError, match="dataset 'train' is not declared"):
         suite_from_dict({**BASE, "checks": {"performance": {"dataset": "train"}}})
+
+
+@pytest.mark.parametrize("check", ["performance", "fairness", "compare"])
+def test_integer_positive_label_is_a_label_like_integer_labels(check: str) -> None:
+    data = {**BASE["data"], "labels": [0, 1]}
+    models = {"candidate": "python:mod:f", "baseline": "python:mod:g"}
+    suite = suite_from_dict(
+        {**BASE, "data": data, "models": models, "checks": {check: {"positive_label": 1}}}
+    )
+    assert suite.data["test"].labels == ["0", "1"]
+    from assay.checks._base import parse_check_config
+
+    assert parse_check_config(check, suite.checks[check]).positive_label == "1"  # type: ignore[attr-defined]
+    assert parse_check_config(check, {"positive_label": 1.0}).positive_label == "1"  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match=rf"checks\.{check}\.positive_label"):
+        parse_check_config(check, {"positive_label": [1]})

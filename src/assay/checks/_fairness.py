@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assay._types import ERROR_LABEL, Request, Response, content_key
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import gather
-from assay.config._suite import Suite
+from assay.config._suite import Label, Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError
 from assay.fairness._counterfactual import score_swaps
@@ -102,7 +102,7 @@ class FairnessConfig(CheckConfig):
     groups: list[str] | None = None
     intersections: bool | list[list[str]] = True
     min_n: int = Field(default=30, ge=1)
-    positive_label: str | None = None
+    positive_label: Label | None = None
     missing: Literal["group", "error"] = "group"
     alpha: float = Field(default=0.05, gt=0, lt=1)
     n_bootstrap: int = Field(default=1000, ge=100)

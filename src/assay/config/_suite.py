@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from assay._types import canonical_label
 
@@ -13,8 +20,22 @@ __all__ = [
     "ColumnRoles",
     "DatasetSpec",
     "EngineSettings",
+    "Label",
     "Suite",
 ]
+
+
+def _label(value: Any) -> Any:
+    """A class label as written in YAML (``1``, ``1.0``, ``true``, ``" fresh"``) → its canonical
+    string (``None`` and NaN are refused: a missing label is not a class)."""
+    if isinstance(value, (list, dict)):
+        return value  # pydantic refuses it: "Input should be a valid string"
+    return canonical_label(value)
+
+
+#: A class label in a suite: ``labels: [0, 1]`` and ``positive_label: 1`` hold the same labels as
+#: the data's ``0``/``1`` (compared as canonical strings, see ``assay._types.canonical_label``).
+Label = Annotated[str, BeforeValidator(_label)]
 
 
 class _Strict(BaseModel):
@@ -71,21 +92,9 @@ class DatasetSpec(ColumnRoles):
 
     path: str
     format: Literal["auto", "csv", "tsv", "jsonl", "parquet", "hf"] = "auto"
-    labels: list[str] | None = None
+    labels: list[Label] | None = None
     on_invalid: Literal["error", "skip"] = "error"
     limit: int | None = Field(default=None, gt=0)
-
-    @field_validator("labels", mode="before")
-    @classmethod
-    def _canonical_labels(cls, v: Any) -> Any:
-        # `labels: [0, 1]` in YAML gives ints; labels are compared as canonical strings.
-
-        if isinstance(v, list):
-            try:
-                return [canonical_label(x) for x in v]
-            except ValueError as e:
-                raise ValueError(f"labels: {e}") from None
-        return v
 
 
 class EngineSettings(_Strict):
