@@ -182,3 +182,35 @@ def test_debug_shows_the_traceback(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("ASSAY_DEBUG", "1")
     with pytest.raises(ValueError, match="declares no label column"):
         main(["run", str(suite), "--out", str(tmp_path / "out"), "--quiet"])
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"<html><body>404 Not Found</body></html>", "a text/HTML page"),
+        (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 9\n", "git lfs pull"),
+        (b"", "an empty file"),
+        ("truncated", "not a joblib/pickle file, or saved with another version"),
+    ],
+)
+def test_corrupt_joblib_file_exits_2_naming_the_file_and_the_fix(
+    tmp_path: Path, content: bytes | str, words: str
+) -> None:
+    make_project(tmp_path)
+    model = tmp_path / "model.joblib"
+    good = model.read_bytes()
+    model.write_bytes(good[: len(good) // 2] if content == "truncated" else content)
+    suite = {
+        "data": {"path": "test.csv", "input": ["mean_radius"], "label": "target"},
+        "models": "sklearn:model.joblib",
+        "trust": True,
+    }
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    res = runner.invoke(
+        app, ["run", str(tmp_path / "suite.yaml"), "--quiet", "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 2, res.output
+    flat = " ".join(res.output.split())
+    assert "could not load model file" in flat and "model.joblib" in flat and words in flat
+    assert "re-save it with joblib.dump(model, 'model.joblib')" in flat
+    assert "unexpected" not in flat
