@@ -137,3 +137,19 @@ def test_integer_positive_label_is_a_label_like_integer_labels(check: str) -> No
     assert parse_check_config(check, {"positive_label": 1.0}).positive_label == "1"  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match=rf"checks\.{check}\.positive_label"):
         parse_check_config(check, {"positive_label": [1]})
+
+
+def test_out_in_the_suite_is_relative_to_the_suite_and_assay_out_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "suites"
+    folder.mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ASSAY_OUT", raising=False)
+    p = folder / "suite.yaml"
+    p.write_text("data: {path: t.csv, input: text, label: y}\nmodels: {m: 'python:mod:f'}\n")
+    assert load_suite(p).out_dir() == Path("out")  # the default: where assay runs
+    p.write_text(p.read_text() + "out: results\n")
+    assert load_suite(p).out_dir() == folder / "results"
+    monkeypatch.setenv("ASSAY_OUT", "from_env")
+    assert load_suite(p).out_dir() == tmp_path / "from_env"

@@ -10,6 +10,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
@@ -123,6 +124,17 @@ class ModelEntry(_Strict):
 
     spec: str
     options: dict[str, Any] = Field(default_factory=dict)
+    # Where the spec's relative paths resolve: None for the suite's folder (a spec written in the
+    # suite); the working directory for one given on the command line or to ``evaluate(model=)``.
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_here(cls, spec: str, options: dict[str, Any] | None = None) -> ModelEntry:
+        """A model given on the command line: its relative paths resolve against the working
+        directory, not the suite's folder."""
+        entry = cls(spec=spec, options=options or {})
+        entry._base_dir = Path.cwd()
+        return entry
 
 
 def _default_checks() -> dict[str, dict[str, Any]]:
@@ -207,6 +219,14 @@ class Suite(_Strict):
             return entry, {}
         return entry.spec, dict(entry.options)
 
+    def model_base_dir(self, name: str) -> Path:
+        """The folder the relative paths in model ``name``'s spec resolve against: the suite's
+        folder, or the working directory for a model given on the command line."""
+        entry = self.models[name]
+        if isinstance(entry, ModelEntry) and entry._base_dir is not None:
+            return entry._base_dir
+        return self.base_dir
+
     @property
     def primary_dataset(self) -> str:
         """The dataset checks use unless told otherwise: ``test`` if present, else the first."""
@@ -216,3 +236,11 @@ class Suite(_Strict):
         """A path from the suite, resolved against the suite file's folder."""
         p = Path(path).expanduser()
         return p if p.is_absolute() else (self.base_dir / p)
+
+    def out_dir(self) -> Path:
+        """The output folder: ``out:`` written in the suite file resolves against the suite's
+        folder; the default ``out`` (and ``ASSAY_OUT``, made absolute when read) against the
+        working directory."""
+        if "out" in self.model_fields_set:
+            return self.resolve(self.out)
+        return Path(self.out)

@@ -215,10 +215,11 @@ def prepare_fitter(
             "python:package.module:fit or python:path/to/file.py:fit"
         )
     hook = f"{where.removeprefix('checks.')}.fit"
-    try:
-        mod, source = _import(module_ref, base_dir=Path.cwd(), name=hook)
-    except ModelError:
+    try:  # a recipe in the suite: relative to the suite's folder (the CLI passes absolute paths)
         mod, source = _import(module_ref, base_dir=suite.base_dir, name=hook)
+    except ModelError:
+        # a dotted module importable from where assay runs
+        mod, source = _import(module_ref, base_dir=Path.cwd(), name=hook)
     fn = _attribute(mod, attr, module_ref=module_ref, name=hook)
     if not callable(fn):
         raise ConfigError(f"{where}.fit: {attr} in {module_ref} is not callable")
