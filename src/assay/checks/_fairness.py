@@ -16,6 +16,8 @@ bootstrap), the number of inputs with nothing to swap (never silently dropped), 
 
 from __future__ import annotations
 
+import difflib
+import fnmatch
 import itertools
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -27,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assay._types import ERROR_LABEL, Request, Response, content_key
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import gather
+from assay.config._gate_syntax import split_gate
 from assay.config._suite import Label, Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError
@@ -136,8 +139,15 @@ def _intersections(config: FairnessConfig, features: list[str]) -> list[list[str
 
 
 def _seg(value: str) -> str:
-    """A group name as one gate-path segment (dots would split it)."""
+    """A group name as one gate-path segment (dots would split it; a quoted segment in a gate
+    makes the same replacement)."""
     return value.replace(".", "_")
+
+
+def _quoted(segment: str) -> str:
+    """A group name as a gate writes it: quoted unless it is a plain word."""
+    plain = segment and all(ch.isalnum() or ch in "_-&" for ch in segment)
+    return segment if plain else f'"{segment}"'
 
 
 @register_check("fairness")
@@ -157,6 +167,7 @@ class FairnessCheck(Check):
                 "columns in checks.fairness.groups (or the dataset's `groups`), or add "
                 "checks.fairness.counterfactual"
             )
+        self._check_gate_groups(ctx, ds)
         requests = ctx.original_requests(self.model, ds)
         if cfg.counterfactual is not None and not ctx.answers_by_id(self.model):
             for variants in self._variants(ctx, ds).values():
@@ -166,6 +177,37 @@ class FairnessCheck(Check):
     def _cfg(self) -> FairnessConfig:
         assert isinstance(self.config, FairnessConfig)
         return self.config
+
+    def _check_gate_groups(self, ctx: RunContext, ds: Dataset) -> None:
+        """A gate naming a group the data do not hold is refused before any model is asked
+        (exit 2), with the closest group name and the quoting a name with spaces needs."""
+        features = _features(self._cfg(), ctx.suite)
+        per_group = {*CLASSIFICATION_GROUP_METRICS, *REGRESSION_GROUP_METRICS}
+        named = []
+        for i, text in enumerate(ctx.suite.gates):
+            split = split_gate(text)
+            if split is None or split[0][0] != self.name or len(split[0]) < 4:
+                continue
+            _, feature, group, metric, *_ = split[0]
+            if metric in per_group and feature != COUNTERFACTUAL:
+                named.append((i, text, feature, group))
+        if not named or not features:
+            return
+        columns, _ = self._group_columns(ds, ds.ids, features)
+        for i, text, feature, group in named:
+            if feature not in columns:
+                continue  # the gate validation at load names unknown features
+            groups = sorted({_seg(v) for v in columns[feature].unique()})
+            if any(fnmatch.fnmatchcase(g, group) for g in groups):
+                continue
+            close = difflib.get_close_matches(group, groups, n=1)
+            hint = f"; did you mean {_quoted(close[0])}?" if close else ""
+            listed = ", ".join(_quoted(g) for g in groups[:20]) + ("…" if len(groups) > 20 else "")
+            raise ConfigError(
+                f"gates[{i}]: {text!r}: {feature} has no group {group!r} in dataset {ds.name!r}"
+                f"{hint or '.'} Its groups: {listed}. Quote a name with spaces or symbols, e.g. "
+                f'fairness.{feature}."{groups[0]}".accuracy'
+            )
 
     def _text_field(self, ds: Dataset) -> str | None:
         cf = self._cfg().counterfactual
