@@ -324,3 +324,45 @@ def test_a_gate_on_a_group_the_data_do_not_hold_is_refused_before_any_call(
     )
     with pytest.raises(ConfigError, match="quote a name with spaces"):
         assay.load_suite(suite)
+
+
+def test_a_group_with_a_0_over_0_rate_is_flagged_in_json_html_and_console_and_gateable(
+    tmp_path: Path,
+) -> None:
+    frame = _table(tmp_path, 800, 5)
+    c = frame["race"] == "c"
+    frame.loc[c, "label"] = "no"  # race c: nobody labelled yes, so its recall and FNR are 0/0
+    frame.loc[c, "score"] = 0.1  # and nobody predicted yes: precision and F1 are 0/0 too
+    frame.loc[c, "bonus"] = 0.0
+    frame.to_csv(tmp_path / "test.csv", index=False)
+    suite = _write_suite(
+        tmp_path,
+        {"fairness": {"positive_label": "yes", "min_n": 10}},
+        ["fairness.race.n_groups_left_out <= 0"],
+    )
+    report = assay.evaluate(suite, out=tmp_path / "out", progress=False)
+    r = report.result("fairness")
+    assert r is not None
+    assert r.metrics["race.n_groups_left_out"].value == 1
+    assert r.metrics["sex.n_groups_left_out"].value == 0
+    assert not report.gates[0].passed
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    res = next(x for x in data["results"] if x["check"] == "fairness")
+    race = next(f for f in res["tables"]["features"] if f["name"] == "race")
+    (left,) = race["left_out"]
+    assert left["group"] == "c" and left["n"] == int(c.sum())
+    assert set(left["undefined"]) == {"recall", "false_negative_rate", "precision", "f1"}
+    assert {"equalized_odds_difference", "equal_opportunity_difference",
+            "predictive_parity_difference"} <= set(left["disparities"])  # fmt: skip
+    assert "recall_difference" in left["summaries"]
+    flag = next(f for f in res["flags"] if f.startswith("race:"))
+    assert "c (n=" in flag and "equalized_odds_difference" in flag and "0/0" in flag
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "rate 0/0" in html and "left out of" in html
+    from rich.console import Console
+
+    from assay.report._console import print_summary
+
+    console = Console(record=True, width=300)
+    print_summary(report, console=console)
+    assert "left out of disparities (a rate is 0/0): race: c" in console.export_text()

@@ -324,3 +324,66 @@ def test_bad_input_is_named() -> None:
         group_metrics([1, 0], [1, 0], np.array(["a", None], dtype=object))
     with pytest.raises(MetricError, match="labels"):
         group_metrics([1, 0], [1, 0], ["a", "b"], proba=[[0.5, 0.5], [0.5, 0.5]])
+
+
+def test_a_group_without_positives_is_left_out_and_listed_where_fairlearn_counts_zero() -> None:
+    """Breast cancer, a logistic model, and a group column in which one group ("clinic C") holds
+    only benign cases: its recall and FNR are 0/0. Fairlearn counts its TPR as 0 and reports a
+    large equalized-odds difference; assay leaves the group out of every disparity built on
+    recall or FNR, lists it with them, and otherwise equals Fairlearn without the group."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    data = load_breast_cancer()
+    x = (data.data - data.data.mean(0)) / data.data.std(0)
+    y = 1 - data.target  # 1 = malignant, the positive class
+    yp = LogisticRegression(max_iter=2000, C=0.05).fit(x[::2], y[::2]).predict(x)
+    rng = np.random.default_rng(0)
+    sf = rng.choice(np.array(["clinic A", "clinic B"]), len(y))
+    benign = np.flatnonzero(y == 0)
+    sf[benign[:25]] = "clinic C"  # 25 benign cases, no malignant one
+    gm = group_metrics(y, yp, sf, seed=0, n_bootstrap=200)
+    assert np.isnan(gm.by_group["clinic C"]["recall"].value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn warns about clinic C's 0/0
+        fl = float(equalized_odds_difference(y, yp, sensitive_features=sf))
+    rest = sf != "clinic C"
+    fl_rest = float(equalized_odds_difference(y[rest], yp[rest], sensitive_features=sf[rest]))
+    eod = gm.summaries["equalized_odds_difference"].value
+    # Fairlearn's 0 for the undefined TPR makes the gap the other groups' whole TPR
+    assert fl > 0.8 and fl == pytest.approx(float(gm.summaries["recall_max"].value), abs=TOL)
+    # assay's TPR part is over clinics A and B only; its FPR part keeps clinic C (defined there)
+    fpr = float(gm.summaries["false_positive_rate_difference"].value)
+    tpr_rest = MetricFrame(
+        metrics=lambda a, b: recall_score(a, b),
+        y_true=y[rest],
+        y_pred=yp[rest],
+        sensitive_features=sf[rest],
+    ).difference()
+    assert eod == pytest.approx(max(float(tpr_rest), fpr), abs=TOL) and eod < 0.2
+    assert fl_rest <= eod + TOL  # C's FPR is defined and counted, so assay's is at least this
+    assert set(gm.left_out) == {"clinic C"}
+    left = gm.left_out["clinic C"]
+    # the model predicts no malignant case in clinic C either: precision and F1 are 0/0 too
+    assert yp[sf == "clinic C"].sum() == 0
+    assert set(left) == {"recall", "false_negative_rate", "precision", "f1"}
+    assert "predictive_parity_difference" in left["precision"]
+    for name in (
+        "equalized_odds_difference",
+        "equal_opportunity_difference",
+        "recall_difference",
+        "false_negative_rate_difference",
+        "equalized_odds_ratio",
+    ):
+        assert any(name in s for s in left.values()), name
+    assert "false_positive_rate_difference" not in left["recall"]
+
+
+def test_acs_lone_group_is_listed_as_left_out_of_the_fpr_disparities() -> None:
+    frame = pd.read_parquet(_package_file("nannyml", "datasets/data/employment_MA_reference.pq"))
+    y, yp = frame["employed"].to_numpy(), frame["prediction"].to_numpy()
+    race = frame["RAC1P"].astype(str).to_numpy()
+    gm = group_metrics(y, yp, race, n_bootstrap=100, seed=0)
+    assert list(gm.left_out) == ["4"]
+    assert set(gm.left_out["4"]) == {"false_positive_rate"}
+    assert "equalized_odds_difference" in gm.left_out["4"]["false_positive_rate"]

@@ -60,6 +60,7 @@ _CLASSIFICATION_SUMMARIES = [
     "equalized_odds_ratio",
     "four_fifths",
 ]
+_NAMED = frozenset(_CLASSIFICATION_SUMMARIES)
 
 
 class CounterfactualConfig(BaseModel):
@@ -136,6 +137,54 @@ def _intersections(config: FairnessConfig, features: list[str]) -> list[list[str
                 "intersection joins two or more, e.g. [sex, race]"
             )
     return [list(c) for c in config.intersections]
+
+
+#: Why a rate is 0/0 in a group, by metric (``{p}``: the positive label).
+_UNDEFINED_BECAUSE = {
+    "recall": "no example labelled {p}",
+    "false_negative_rate": "no example labelled {p}",
+    "false_positive_rate": "no example labelled other than {p}",
+    "precision": "no prediction of {p}",
+    "f1": "{p} neither labelled nor predicted",
+}
+
+
+def _left_out_rows(gm: GroupMetrics, positive: str | None) -> list[dict[str, Any]]:
+    """Groups whose rate is 0/0, each with its undefined metrics, why, and the summaries and
+    named disparities computed without it (``report.json``: ``features[].left_out``)."""
+    rows = []
+    for g, by_metric in gm.left_out.items():
+        summaries = list(dict.fromkeys(s for ss in by_metric.values() for s in ss))
+        rows.append(
+            {
+                "group": g,
+                "n": gm.n[gm.groups.index(g)],
+                "undefined": list(by_metric),
+                "because": sorted(
+                    {_UNDEFINED_BECAUSE.get(m, "0/0").format(p=positive) for m in by_metric}
+                ),
+                "disparities": [s for s in summaries if s in _NAMED],
+                "summaries": [s for s in summaries if s not in _NAMED],
+            }
+        )
+    return rows
+
+
+def _left_out_flag(feature: str, rows: list[dict[str, Any]]) -> str:
+    parts = [
+        f"{r['group']} (n={r['n']}; {', '.join(r['because'])}: {', '.join(r['undefined'])} "
+        f"undefined) is left out of {', '.join(r['disparities'] or r['summaries'][:4])}"
+        + (
+            f" and the {', '.join(r['undefined'])} min/max/difference/ratio"
+            if r["disparities"]
+            else ""
+        )
+        for r in rows
+    ]
+    return (
+        f"{feature}: {len(rows)} group(s) have a rate that is 0/0 and are left out of the "
+        f"disparities built on it (Fairlearn would count it as 0): {'; '.join(parts)}"
+    )
 
 
 def _seg(value: str) -> str:
@@ -455,6 +504,13 @@ class FairnessCheck(Check):
                 )
             for s, est in gm.summaries.items():
                 metrics[f"{name}.{s}"] = est
+            left_out = _left_out_rows(gm, positive)
+            if pred.task == "classification":
+                metrics[f"{name}.n_groups_left_out"] = Estimate.point(
+                    len(left_out), n=len(gm.groups), level=ctx.level
+                )
+            if left_out:
+                flags.append(_left_out_flag(name, left_out))
             if gm.too_small:
                 flags.append(
                     f"{name}: {len(gm.too_small)} group(s) below min_n={cfg.min_n} "
@@ -469,6 +525,7 @@ class FairnessCheck(Check):
                     "n_missing": n_missing.get(name, 0),
                     "groups": rows,
                     "summaries": {s: e.to_dict() for s, e in gm.summaries.items()},
+                    "left_out": left_out,
                 }
             )
 
@@ -556,7 +613,7 @@ class FairnessCheck(Check):
             per_group = list(CLASSIFICATION_GROUP_METRICS)
             summaries = [
                 f"{m}_{k}" for m in CLASSIFICATION_GROUP_METRICS for k in _SUMMARY_KINDS
-            ] + _CLASSIFICATION_SUMMARIES
+            ] + [*_CLASSIFICATION_SUMMARIES, "n_groups_left_out"]
             if suite.task == "auto":
                 per_group += list(REGRESSION_GROUP_METRICS)
                 summaries += [f"{m}_{k}" for m in REGRESSION_GROUP_METRICS for k in _SUMMARY_KINDS]

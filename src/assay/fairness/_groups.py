@@ -20,7 +20,11 @@ Definitions per group (``N = TN + TNX + FP``):
   check defines it), when probabilities are given.
 
 Across the groups of one feature: ``<metric>_min``, ``<metric>_max``, ``<metric>_difference``
-(max − min) and ``<metric>_ratio`` (min / max), over the groups where the metric is defined, and
+(max − min) and ``<metric>_ratio`` (min / max), over the groups where the metric is defined (a
+group whose rate is 0/0 — recall and the false negative rate without positives, the false positive
+rate without negatives, precision without predicted positives, F1 with neither — is left out and
+listed in ``GroupMetrics.left_out`` with every summary it was left out of; Fairlearn counts such a
+rate as 0 instead), and
 the named disparities (Fairlearn's definitions, ``between_groups``):
 
 * ``demographic_parity_difference/ratio`` = selection-rate difference / ratio,
@@ -32,12 +36,17 @@ the named disparities (Fairlearn's definitions, ``between_groups``):
 * ``four_fifths`` = 1 when ``demographic_parity_ratio >= 0.8`` else 0 (no interval; gate on
   ``demographic_parity_ratio.lower`` for a statistically careful version).
 
-Intervals. Per-group proportions: Wilson. Everything else (F1, and every across-group summary):
-percentile bootstrap in which each group's cells are redrawn from ``Multinomial(n_g, cells_g/n_g)``,
-all groups and all resamples in one vectorised draw, so the cost is ``O(B · G)`` whatever the
-number of rows. Group sizes are held fixed (a stratified bootstrap): the groups are a property of
-the population being audited, not a random outcome. ECE and the regression errors need per-example
-values; they use the block bootstrap of :mod:`assay.stats._bootstrap` within each group.
+Intervals. Per-group proportions: Wilson. Per-group F1: percentile bootstrap in which each
+group's cells are redrawn from ``Multinomial(n_g, cells_g/n_g)``, all groups and all resamples in
+one vectorised draw, so the cost is ``O(B · G)`` whatever the number of rows. Group sizes are held
+fixed (a stratified bootstrap): the groups are a property of the population being audited, not a
+random outcome. ECE and the regression errors need per-example values; they use the block
+bootstrap of :mod:`assay.stats._bootstrap` within each group. Across-group summaries: simultaneous
+bands over the same resamples (see :func:`_bands`) — of the groups' values for min and max, of the
+signed differences of every pair of groups for a difference, of the ratios of every ordered pair
+for a ratio — so that the interval of a max − min holds its point and reaches 0 when the groups
+are alike (a percentile interval of max − min itself cannot: a maximum of noisy values is biased
+upward).
 """
 
 from __future__ import annotations
@@ -74,6 +83,7 @@ __all__ = [
     "encode_groups",
     "group_metrics",
     "group_regression_metrics",
+    "summaries_of",
 ]
 
 TN, FP, FN, TP, TNX = range(5)
@@ -123,6 +133,9 @@ class GroupMetrics:
             or ``mae_worse`` for regression (one-sided, Mann–Whitney). Uncorrected; correct them
             across everything tested (the fairness check uses Benjamini–Hochberg).
         cells: classification only: ``{group: [TN, FP, FN, TP, TNX]}``.
+        left_out: ``{group: {metric: [summary, ...]}}``: groups counted in the summaries whose
+            value of ``metric`` is undefined (0/0), and the summaries (and named disparities)
+            computed without them.
     """
 
     groups: list[str]
@@ -132,6 +145,26 @@ class GroupMetrics:
     too_small: list[str] = field(default_factory=list)
     p_values: dict[str, dict[str, float]] = field(default_factory=dict)
     cells: dict[str, list[int]] = field(default_factory=dict)
+    left_out: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+
+def summaries_of(metric: str) -> list[str]:
+    """The across-group summaries and named disparities computed from ``metric``."""
+    out = [f"{metric}_{kind}" for kind in _SUMMARIES]
+    out += [name for name, (src, _) in DISPARITIES.items() if src == metric]
+    if metric in ("recall", "false_positive_rate"):
+        out += ["equalized_odds_difference", "equalized_odds_ratio"]
+    return out
+
+
+def _left_out(
+    point: dict[str, NDArray[np.float64]], eligible: NDArray[np.bool_], names: list[str]
+) -> dict[str, dict[str, list[str]]]:
+    out: dict[str, dict[str, list[str]]] = {}
+    for metric, values in point.items():
+        for g in np.flatnonzero(eligible & ~np.isfinite(values)):
+            out.setdefault(names[g], {})[metric] = summaries_of(metric)
+    return out
 
 
 def encode_groups(groups: ArrayLike) -> tuple[NDArray[np.intp], list[str]]:
@@ -363,6 +396,7 @@ def _from_cells(
         too_small=[names[g] for g in order if sizes[g] < min_n],
         p_values=p_values,
         cells={names[g]: [int(x) for x in cells[g]] for g in order},
+        left_out=_left_out(point, sizes >= summary_min_n, names),
     )
 
 

@@ -135,6 +135,13 @@ def _fairness(r: CheckResult) -> str | None:
         if mae:
             name, d = max(mae, key=lambda kv: kv[1].value)
             parts.append(f"{name} MAE difference {_ci(d)}")
+    left_out = [
+        f"{f.get('name')}: {', '.join(str(x.get('group')) for x in f.get('left_out') or [])}"
+        for f in features
+        if f.get("left_out")
+    ]
+    if left_out:  # a group left out of a disparity is a finding the console names
+        parts.append(f"left out of disparities (a rate is 0/0): {'; '.join(left_out)}")
     small = sum(
         1
         for f in features
