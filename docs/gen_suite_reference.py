@@ -44,6 +44,7 @@ def _attribute_docs(cls: type) -> dict[str, str]:
 def _type(annotation: Any) -> str:
     text = repr(annotation) if not isinstance(annotation, type) else annotation.__name__
     text = re.sub(r"typing\.|pathlib\.|assay\.[\w.]+\.", "", text)
+    text = re.sub(r"^Optional\[(.*)\]$", r"\1 | None", text)
     return text.replace("NoneType", "None").replace("|", "\\|")
 
 

@@ -278,3 +278,91 @@ def test_predictions_file_cannot_answer_swaps(tmp_path: Path) -> None:
     r = assay.evaluate(suite, out=tmp_path / "out", progress=False).result("fairness")
     assert any("cannot answer rewritten inputs" in f for f in r.flags)
     assert not any(k.startswith("counterfactual.") for k in r.metrics)
+
+
+def test_a_group_name_with_spaces_or_dots_is_named_in_a_gate_by_quoting_it(
+    tmp_path: Path,
+) -> None:
+    frame = _table(tmp_path, 600, 3)
+    frame["race"] = frame["race"].map({"a": "White", "b": "Black women", "c": "St. Kitts"})
+    frame.to_csv(tmp_path / "test.csv", index=False)
+    gates = [
+        'fairness.race."Black women".accuracy.lower >= 0.0',
+        "fairness.race.'St. Kitts'.selection_rate >= 0",
+        'fairness.sex&race."M&Black women".recall.upper <= 1',
+        "fairness.race.*.accuracy >= 0",
+    ]
+    suite = _write_suite(tmp_path, {"fairness": {"positive_label": "yes", "min_n": 1}}, gates)
+    report = assay.evaluate(suite, write=False, progress=False)
+    r = report.result("fairness")
+    assert r is not None and "race.Black women.accuracy" in r.metrics
+    assert "race.St_ Kitts.selection_rate" in r.metrics
+    assert [g.passed for g in report.gates] == [True] * 4
+    assert report.gates[0].observed == r.metrics["race.Black women.accuracy"].lower
+
+
+def test_a_gate_on_a_group_the_data_do_not_hold_is_refused_before_any_call(
+    tmp_path: Path,
+) -> None:
+    frame = _table(tmp_path, 300, 4)
+    frame["race"] = frame["race"].map({"a": "White", "b": "Black women", "c": "Asian-Pac-Islander"})
+    frame.to_csv(tmp_path / "test.csv", index=False)
+    (tmp_path / "tm.py").write_text("def predict(rows):\n    raise RuntimeError('asked')\n")
+    suite = _write_suite(
+        tmp_path,
+        {"fairness": {"positive_label": "yes"}},
+        ['fairness.race."Black woman".accuracy.lower >= 0.5'],
+    )
+    with pytest.raises(ConfigError) as info:
+        assay.evaluate(suite, write=False, progress=False)
+    msg = str(info.value)
+    assert "gates[0]" in msg and "race has no group 'Black woman'" in msg
+    assert 'did you mean "Black women"?' in msg and "Asian-Pac-Islander" in msg
+    # a group name with spaces cannot be written without quotes: the message says how
+    suite = _write_suite(
+        tmp_path, {"fairness": {}}, ["fairness.race.Black women.accuracy.lower >= 0.5"]
+    )
+    with pytest.raises(ConfigError, match="quote a name with spaces"):
+        assay.load_suite(suite)
+
+
+def test_a_group_with_a_0_over_0_rate_is_flagged_in_json_html_and_console_and_gateable(
+    tmp_path: Path,
+) -> None:
+    frame = _table(tmp_path, 800, 5)
+    c = frame["race"] == "c"
+    frame.loc[c, "label"] = "no"  # race c: nobody labelled yes, so its recall and FNR are 0/0
+    frame.loc[c, "score"] = 0.1  # and nobody predicted yes: precision and F1 are 0/0 too
+    frame.loc[c, "bonus"] = 0.0
+    frame.to_csv(tmp_path / "test.csv", index=False)
+    suite = _write_suite(
+        tmp_path,
+        {"fairness": {"positive_label": "yes", "min_n": 10}},
+        ["fairness.race.n_groups_left_out <= 0"],
+    )
+    report = assay.evaluate(suite, out=tmp_path / "out", progress=False)
+    r = report.result("fairness")
+    assert r is not None
+    assert r.metrics["race.n_groups_left_out"].value == 1
+    assert r.metrics["sex.n_groups_left_out"].value == 0
+    assert not report.gates[0].passed
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    res = next(x for x in data["results"] if x["check"] == "fairness")
+    race = next(f for f in res["tables"]["features"] if f["name"] == "race")
+    (left,) = race["left_out"]
+    assert left["group"] == "c" and left["n"] == int(c.sum())
+    assert set(left["undefined"]) == {"recall", "false_negative_rate", "precision", "f1"}
+    assert {"equalized_odds_difference", "equal_opportunity_difference",
+            "predictive_parity_difference"} <= set(left["disparities"])  # fmt: skip
+    assert "recall_difference" in left["summaries"]
+    flag = next(f for f in res["flags"] if f.startswith("race:"))
+    assert "c (n=" in flag and "equalized_odds_difference" in flag and "0/0" in flag
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "rate 0/0" in html and "left out of" in html
+    from rich.console import Console
+
+    from assay.report._console import print_summary
+
+    console = Console(record=True, width=300)
+    print_summary(report, console=console)
+    assert "left out of disparities (a rate is 0/0): race: c" in console.export_text()

@@ -183,3 +183,56 @@ def test_tabular_breast_cancer_degrades_under_noise_missing_values_and_units(
         > r.metrics["numeric_noise@10.flip_rate"].value
     )
     assert r.metrics["scale.degradation"].upper < 0
+
+
+def test_a_model_that_raises_on_perturbed_inputs_is_a_finding_counted_shown_and_gateable(
+    tmp_path: Path,
+) -> None:
+    """LogisticRegression without an imputer raises on missing values: every input the
+    `missing` perturbation changed is a failed call. That used to read "changed no input; it
+    has no rates"."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    data = load_breast_cancer(as_frame=True)
+    frame = data.frame.rename(columns=lambda c: c.replace(" ", "_")).iloc[:120]
+    features = ["mean_radius", "mean_texture", "mean_smoothness", "mean_area"]
+    frame["id"] = [f"r{i}" for i in range(len(frame))]
+    model = LogisticRegression(max_iter=2000).fit(frame[features], frame["target"])
+    joblib.dump(model, tmp_path / "model.joblib")
+    frame[["id", *features, "target"]].to_csv(tmp_path / "test.csv", index=False)
+    suite = {
+        "data": {"path": "test.csv", "id": "id", "input": features, "label": "target"},
+        "models": {"m": "sklearn:model.joblib"},
+        "trust": True,
+        "engine": {"cache": None, "progress": False, "batch_size": 1000},
+        "checks": {"robustness": {"perturbations": ["missing:0.5", "numeric_noise:0.1"]}},
+        "gates": ["robustness.missing.error_rate.upper <= 0.01"],
+    }
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    report = assay.evaluate(tmp_path / "suite.yaml", out=tmp_path / "out", progress=False)
+    r = report.result("robustness")
+    assert r is not None
+    # every changed row fails: the batch of perturbed inputs raises, so each is a failed call
+    changed = 120 - int(r.metrics["missing.n_unchanged"].value)
+    assert changed > 0
+    assert r.metrics["missing.n_errors"].value == changed
+    assert r.metrics["missing.error_rate"].value == 1.0
+    assert r.metrics["numeric_noise.n_errors"].value == 0
+    flag = next(f for f in r.flags if f.startswith("missing:"))
+    assert f"failed on {changed} of {changed} perturbed inputs" in flag and "NaN" in flag
+    assert not any("changed no input" in f for f in r.flags)
+    row = next(x for x in r.tables["perturbations"] if x["key"] == "missing")
+    assert row["n_errors"] == changed and "NaN" in row["first_error"]
+    gate = report.gates[0]
+    assert not gate.passed and report.passed is False
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "failed on" in html and "failed calls" in html
+    from rich.console import Console
+
+    from assay.report._console import print_summary
+
+    console = Console(record=True, width=200)
+    print_summary(report, console=console)
+    text = console.export_text()
+    assert f"model failed on perturbed inputs: missing {changed}" in text

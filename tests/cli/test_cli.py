@@ -182,3 +182,81 @@ def test_debug_shows_the_traceback(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("ASSAY_DEBUG", "1")
     with pytest.raises(ValueError, match="declares no label column"):
         main(["run", str(suite), "--out", str(tmp_path / "out"), "--quiet"])
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"<html><body>404 Not Found</body></html>", "a text/HTML page"),
+        (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 9\n", "git lfs pull"),
+        (b"", "an empty file"),
+        ("truncated", "not a joblib/pickle file, or saved with another version"),
+    ],
+)
+def test_corrupt_joblib_file_exits_2_naming_the_file_and_the_fix(
+    tmp_path: Path, content: bytes | str, words: str
+) -> None:
+    make_project(tmp_path)
+    model = tmp_path / "model.joblib"
+    good = model.read_bytes()
+    model.write_bytes(good[: len(good) // 2] if content == "truncated" else content)
+    suite = {
+        "data": {"path": "test.csv", "input": ["mean_radius"], "label": "target"},
+        "models": "sklearn:model.joblib",
+        "trust": True,
+    }
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    res = runner.invoke(
+        app, ["run", str(tmp_path / "suite.yaml"), "--quiet", "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 2, res.output
+    flat = " ".join(res.output.split())
+    assert "could not load model file" in flat and "model.joblib" in flat and words in flat
+    assert "re-save it with joblib.dump(model, 'model.joblib')" in flat
+    assert "unexpected" not in flat
+
+
+def test_command_line_paths_resolve_against_the_working_directory_suite_paths_against_the_suite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One rule: a path on the command line is relative to where assay runs; a path inside the
+    suite file (data, models, out) is relative to the suite's folder."""
+    (tmp_path / "project").mkdir()
+    project = make_project(tmp_path / "project")
+    features = ["mean_radius", "mean_texture", "mean_smoothness"]
+    frame = __import__("pandas").read_csv(project / "test.csv")
+    frame.insert(0, "id", [f"r{i}" for i in range(len(frame))])
+    frame.to_csv(project / "test.csv", index=False)
+    suite = {
+        "data": {"path": "test.csv", "id": "id", "input": features, "label": "target"},
+        "models": "sklearn:model.joblib",
+        "trust": True,
+        "engine": {"cache": None, "progress": False},
+        "out": "results",
+    }
+    (project / "suite.yaml").write_text(yaml.safe_dump(suite))
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    # the suite's own paths: data, model and out beside the suite, run from another folder
+    res = runner.invoke(app, ["run", "../project/suite.yaml", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert (project / "results" / "report.json").exists() and not (here / "results").exists()
+    # command-line paths: a predictions file and a dataset in the working directory; files of
+    # the same name beside the suite must not be read instead
+    frame.iloc[:50].to_csv(here / "small.csv", index=False)
+    (here / "preds.csv").write_text(
+        "id,prediction\n" + "".join(f"r{i},{t}\n" for i, t in enumerate(frame["target"][:50]))
+    )
+    (project / "preds.csv").write_text("id,prediction\nr0,0\n")
+    res = runner.invoke(
+        app,
+        [
+            "run", "../project/suite.yaml", "--quiet", "--model", "predictions:preds.csv",
+            "--data", "small.csv", "--out", "mine",
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    report = __import__("json").loads((here / "mine" / "report.json").read_text())
+    perf = next(r for r in report["results"] if r["check"] == "performance")
+    assert perf["n"] == 50 and perf["metrics"]["accuracy"]["value"] == 1.0

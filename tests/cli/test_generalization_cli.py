@@ -242,7 +242,10 @@ def test_cv_failing_gate_exits_1(cv_project: Path) -> None:
     assert res.exit_code == 1, res.output
 
 
-def test_cv_fit_hook_raising_in_one_fold_names_the_fold(cv_project: Path) -> None:
+def test_cv_fit_hook_raising_in_one_fold_names_the_fold(
+    cv_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(cv_project)  # --fit's path is relative to the working directory
     res = runner.invoke(
         app,
         [
@@ -281,7 +284,9 @@ def _suite_report(directory: Path, data: dict, checks: dict) -> Report:
 def test_curves_report_equals_the_suite_check_and_gates_decide_the_exit(tmp_path: Path) -> None:
     val = [0.9, 0.7, 0.6, 0.55, 0.6, 0.66, 0.72, 0.8]  # severe: 45% above the best at the end
     log = _trainer_state(tmp_path / "trainer_state.json", val)
-    pd.DataFrame({"text": ["x", "y"], "label": ["a", "b"]}).to_csv(tmp_path / "test.csv", index=False)
+    pd.DataFrame({"text": ["x", "y"], "label": ["a", "b"]}).to_csv(
+        tmp_path / "test.csv", index=False
+    )
     res = runner.invoke(
         app,
         [
@@ -317,7 +322,8 @@ def test_curves_report_equals_the_suite_check_and_gates_decide_the_exit(tmp_path
     assert r.metrics["curves.severity"].value == 2.0
     # a gate that passes: exit 0, and the report says so
     res = runner.invoke(
-        app, ["curves", str(log), "--smoothing", "0", "--gate", "generalization.curves.severity <= 2"]
+        app,
+        ["curves", str(log), "--smoothing", "0", "--gate", "generalization.curves.severity <= 2"],
     )
     assert res.exit_code == 0 and "PASS — all 1 gates passed" in flat(res.output)
 
@@ -355,7 +361,8 @@ def test_leakage_gates_pass_or_fail_on_the_planted_duplicates(planted_texts: dic
     # 2 of 80 rows contaminated: Wilson's 95% upper bound is about 0.087
     lo, hi = proportion_confint(2, 80, alpha=0.05, method="wilson")
     res = runner.invoke(
-        app, _leak_args(d, "--out", str(d / "ok"), "--gate", "leakage.contaminated.rate.upper <= 0.1")
+        app,
+        _leak_args(d, "--out", str(d / "ok"), "--gate", "leakage.contaminated.rate.upper <= 0.1"),
     )
     assert res.exit_code == 0, res.output
     assert "PASS — all 1 gates passed" in flat(res.output)

@@ -132,3 +132,35 @@ def test_a_field_at_the_wrong_level_says_where_it_belongs() -> None:
     with pytest.raises(ConfigError) as e:
         suite_from_dict({**BASE, "engine": {"concurency": 2}})
     assert "did you mean 'concurrency'?" in str(e.value)
+
+
+@pytest.mark.parametrize("check", ["performance", "fairness", "compare"])
+def test_integer_positive_label_is_a_label_like_integer_labels(check: str) -> None:
+    data = {**BASE["data"], "labels": [0, 1]}
+    models = {"candidate": "python:mod:f", "baseline": "python:mod:g"}
+    suite = suite_from_dict(
+        {**BASE, "data": data, "models": models, "checks": {check: {"positive_label": 1}}}
+    )
+    assert suite.data["test"].labels == ["0", "1"]
+    from assay.checks._base import parse_check_config
+
+    assert parse_check_config(check, suite.checks[check]).positive_label == "1"  # type: ignore[attr-defined]
+    assert parse_check_config(check, {"positive_label": 1.0}).positive_label == "1"  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match=rf"checks\.{check}\.positive_label"):
+        parse_check_config(check, {"positive_label": [1]})
+
+
+def test_out_in_the_suite_is_relative_to_the_suite_and_assay_out_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "suites"
+    folder.mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ASSAY_OUT", raising=False)
+    p = folder / "suite.yaml"
+    p.write_text("data: {path: t.csv, input: text, label: y}\nmodels: {m: 'python:mod:f'}\n")
+    assert load_suite(p).out_dir() == Path("out")  # the default: where assay runs
+    p.write_text(p.read_text() + "out: results\n")
+    assert load_suite(p).out_dir() == folder / "results"
+    monkeypatch.setenv("ASSAY_OUT", "from_env")
+    assert load_suite(p).out_dir() == tmp_path / "from_env"

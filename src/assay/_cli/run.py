@@ -16,14 +16,23 @@ def run(
     model: Annotated[
         str | None,
         typer.Option(
-            help="Model spec replacing the suite's first model, e.g. sklearn:model.joblib."
+            help="Model spec replacing the suite's first model, e.g. sklearn:model.joblib "
+            "(a relative path is relative to the current folder)."
         ),
     ] = None,
     data: Annotated[
-        str | None, typer.Option(help="Dataset file replacing the suite's primary dataset path.")
+        str | None,
+        typer.Option(
+            help="Dataset file replacing the suite's primary dataset path (relative to the "
+            "current folder)."
+        ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Output folder for report.json and report.html.")
+        Path | None,
+        typer.Option(
+            help="Output folder for report.json and report.html (default: the suite's out:, "
+            "relative to the suite's folder; without one, ./out)."
+        ),
     ] = None,
     trust: Annotated[
         bool,
@@ -51,8 +60,13 @@ def run(
         typer.Option(help="Evaluate every checkpoint-* folder in turn (metric vs step)."),
     ] = None,
 ) -> None:
-    """Run a suite: evaluate the models, write the report, decide the gates."""
+    """Run a suite: evaluate the models, write the report, decide the gates.
+
+    Paths given here are relative to the current folder; paths inside the suite file are
+    relative to the suite's folder.
+    """
     from assay import evaluate
+    from assay.config import read_suite
     from assay.report._console import print_summary
 
     series = None
@@ -61,8 +75,14 @@ def run(
             from assay._runner import checkpoint_series, evaluate_checkpoints
 
             report = evaluate_checkpoints(
-                suite, checkpoints, out=out, data=data, trust=trust or None, no_cache=no_cache,
-                seed=seed, progress=not quiet,
+                suite,
+                checkpoints,
+                out=out,
+                data=data,
+                trust=trust or None,
+                no_cache=no_cache,
+                seed=seed,
+                progress=not quiet,
             )
             sweep = report.result("checkpoints")
             series = checkpoint_series(sweep) if sweep is not None else None
@@ -77,8 +97,8 @@ def run(
                 seed=seed,
                 progress=not quiet,
             )
-    out_dir = out if out is not None else Path(report.suite.get("out", "out"))
     with user_errors():
+        out_dir = out if out is not None else read_suite(suite).out_dir()
         if tensorboard is not None:
             from assay.tracking import write_tensorboard
 
@@ -86,8 +106,12 @@ def run(
         if mlflow is not None:
             from assay.tracking import log_report
 
-            log_report(report, mlflow, series=series,
-                       artifacts=[out_dir / "report.json", out_dir / "report.html"])
+            log_report(
+                report,
+                mlflow,
+                series=series,
+                artifacts=[out_dir / "report.json", out_dir / "report.html"],
+            )
     print_summary(
         report, console=Console(), paths=[out_dir / "report.json", out_dir / "report.html"]
     )

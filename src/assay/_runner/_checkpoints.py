@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from assay._runner._evaluate import clear_report_files, evaluate, write_report_files
+from assay.config._load import read_suite
 from assay.config._suite import Suite
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult, Report
@@ -141,6 +142,10 @@ def evaluate_checkpoints(
     )
     report = report.model_copy(update={"results": [*report.results, result]})
     if write:
-        out_dir = Path(out) if out is not None else Path(report.suite.get("out", "out"))
+        out_dir = Path(out) if out is not None else _suite(suite).out_dir()
         write_report_files(report, out_dir)
     return report
+
+
+def _suite(suite: Suite | str | Path) -> Suite:
+    return suite if isinstance(suite, Suite) else read_suite(suite)

@@ -59,9 +59,11 @@ def evaluate(
 
     Args:
         suite: a Suite, or the path of a suite YAML file.
-        model: a model spec that replaces the suite's first model (``"sklearn:model.joblib"``).
+        model: a model spec that replaces the suite's first model (``"sklearn:model.joblib"``);
+            its relative paths resolve against the current folder, like ``data``.
         data: a dataset path that replaces the path of the suite's primary dataset.
-        out: output folder (default: the suite's ``out``, relative to the current folder).
+        out: output folder (default: the suite's ``out``, relative to the suite's folder when
+            the suite file sets it, else ``out`` in the current folder).
         trust: allow loading models whose files execute code (pickle/joblib).
         no_cache: ask the models again instead of reading the cache (answers are not stored).
         seed: overrides the suite's seed.
@@ -88,15 +90,15 @@ def evaluate(
     else:
         s = load_suite(suite, overrides=overrides)
     if write and out is None:
-        clear_report_files(s.out)
+        clear_report_files(s.out_dir())
     if model is not None:
         # The suite's options for the primary model still apply to a model of the same kind.
         old_spec, old_options = s.model_spec(s.primary_model)
         same_kind = old_spec.partition(":")[0] == model.partition(":")[0]
+        # Given here, not in the suite: its relative paths resolve against the working directory.
+        entry = ModelEntry.from_here(model, old_options if same_kind else None)
         s.models = {
-            s.primary_model: (
-                ModelEntry(spec=model, options=old_options) if same_kind and old_options else model
-            ),
+            s.primary_model: entry,
             **{k: v for k, v in s.models.items() if k != s.primary_model},
         }
     if data is not None:
@@ -115,7 +117,7 @@ def evaluate(
     notes: list[str] = []
     for name in s.models:
         spec, options = s.model_spec(name)
-        m = provider.load(spec, name=name, options=options)
+        m = provider.load(spec, name=name, options=options, base_dir=s.model_base_dir(name))
         # A declared task tells models that would otherwise guess it from their first answers.
         if s.task != "auto" and isinstance(m, TakesDeclaredTask):
             m.declare_task(s.task)
@@ -193,7 +195,7 @@ def evaluate(
         notes=notes,
     )
     if write:
-        out_dir = Path(out) if out is not None else Path(s.out)
+        out_dir = Path(out) if out is not None else s.out_dir()
         write_report_files(report, out_dir)
     return report
 

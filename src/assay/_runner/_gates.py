@@ -4,6 +4,8 @@ A gate reads ``<check>.<metric path>[.value|.lower|.upper] <op> <number>``, for 
 ``performance.f1_macro.lower >= 0.80`` or ``slices.genre.*.accuracy.lower >= 0.70``. Without an
 attribute the point value is compared. ``*`` matches any one segment; a gate with a wildcard passes
 when every matching metric passes (slices marked too small are left out, and named in the detail).
+A segment with spaces or symbols is quoted: ``fairness.race."Black women".accuracy >= 0.7`` (the
+syntax: :mod:`assay.config._gate_syntax`).
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ import difflib
 import fnmatch
 import math
 import operator
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from assay.checks._base import CheckConfig, get_check
 from assay.config import Suite
+from assay.config._gate_syntax import split_gate
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult, GateOutcome
 
@@ -31,7 +33,6 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
 }
 _ATTRS = ("value", "lower", "upper")
-_GATE_RE = re.compile(r"^\s*(?P<path>[^<>=!\s]+)\s*(?P<op>>=|<=|==|>|<)\s*(?P<num>\S+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Gate:
 
     @property
     def has_wildcard(self) -> bool:
-        return "*" in self.metric
+        return "*" in self.metric.replace("[*]", "")
 
     def compare(self, x: float) -> bool:
         return _OPS[self.op](x, self.threshold)
@@ -59,20 +60,21 @@ def parse_gate(text: str, *, where: str = "gates") -> Gate:
     Raises:
         ConfigError: not of the form ``<path> <op> <number>``.
     """
-    m = _GATE_RE.match(text)
-    if not m:
+    split = split_gate(text)
+    if split is None:
         raise ConfigError(
             f"{where}: {text!r} is not a gate; write `<check>.<metric>[.lower|.upper|.value] <op> <number>` "
-            f"with op one of {', '.join(_OPS)}, e.g. `performance.f1_macro.lower >= 0.80`"
+            f"with op one of {', '.join(_OPS)}, e.g. `performance.f1_macro.lower >= 0.80` (quote a "
+            'name with spaces or symbols: `fairness.race."Black women".accuracy >= 0.7`)'
         )
+    parts, op, num = split
     try:
-        threshold = float(m["num"])
+        threshold = float(num)
     except ValueError:
         raise ConfigError(
-            f"{where}: {text!r}: threshold {m['num']!r} is not a number; write a number, "
+            f"{where}: {text!r}: threshold {num!r} is not a number; write a number, "
             "e.g. `performance.f1_macro.lower >= 0.80`"
         ) from None
-    parts = m["path"].split(".")
     if len(parts) < 2:
         raise ConfigError(
             f"{where}: {text!r}: the path needs a check and a metric, e.g. performance.accuracy"
@@ -82,7 +84,7 @@ def parse_gate(text: str, *, where: str = "gates") -> Gate:
         attr = parts.pop()
     if len(parts) < 2:
         raise ConfigError(f"{where}: {text!r}: no metric before .{attr}")
-    return Gate(text.strip(), parts[0], ".".join(parts[1:]), attr, m["op"], threshold)
+    return Gate(text.strip(), parts[0], ".".join(parts[1:]), attr, op, threshold)
 
 
 def _segments_match(pattern: Sequence[str], path: Sequence[str]) -> bool:

@@ -8,6 +8,7 @@ the registry and fits them with the fitting service, under the suite's ``trust``
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from assay._embeddings import minilm_folder
@@ -27,13 +28,16 @@ class SuiteModels:
     def __init__(self, suite: Suite) -> None:
         self.suite = suite
 
-    def load(self, spec: str, *, name: str, options: Mapping[str, Any]) -> Model:
-        """The model of ``spec``, loaded like the suite's own models."""
+    def load(
+        self, spec: str, *, name: str, options: Mapping[str, Any], base_dir: Path | None = None
+    ) -> Model:
+        """The model of ``spec``, loaded like the suite's own models (relative paths against
+        ``base_dir``, default the suite's folder)."""
         return load_model(
             spec,
             name=name,
             trust=self.suite.trust,
-            base_dir=self.suite.base_dir,
+            base_dir=self.suite.base_dir if base_dir is None else base_dir,
             options=dict(options),
         )
 

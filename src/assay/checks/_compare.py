@@ -14,7 +14,7 @@ from assay.checks._performance import gather
 from assay.compare._compare import CompareOptions, Comparison, compare_paired
 from assay.compare._metrics import GENERATION_COMPARABLE
 from assay.compare._paired import PairedPredictions
-from assay.config._suite import Suite
+from assay.config._suite import Label, Suite
 from assay.errors import ConfigError
 from assay.metrics import text_summary
 from assay.report._schema import CheckResult
@@ -27,7 +27,7 @@ class CompareConfig(CheckConfig, CompareOptions):
     """Options of the ``compare`` check (see :class:`~assay.compare.CompareOptions`), plus
     ``positive_label`` for the scores compared by ROC AUC (default: the performance check's)."""
 
-    positive_label: str | None = None
+    positive_label: Label | None = None
 
 
 def baseline_of(config: CompareConfig, suite: Suite) -> str:

@@ -16,6 +16,8 @@ bootstrap), the number of inputs with nothing to swap (never silently dropped), 
 
 from __future__ import annotations
 
+import difflib
+import fnmatch
 import itertools
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -27,7 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from assay._types import ERROR_LABEL, Request, Response, content_key
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import gather
-from assay.config._suite import Suite
+from assay.config._gate_syntax import split_gate
+from assay.config._suite import Label, Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError
 from assay.fairness._counterfactual import score_swaps
@@ -57,6 +60,7 @@ _CLASSIFICATION_SUMMARIES = [
     "equalized_odds_ratio",
     "four_fifths",
 ]
+_NAMED = frozenset(_CLASSIFICATION_SUMMARIES)
 
 
 class CounterfactualConfig(BaseModel):
@@ -102,7 +106,7 @@ class FairnessConfig(CheckConfig):
     groups: list[str] | None = None
     intersections: bool | list[list[str]] = True
     min_n: int = Field(default=30, ge=1)
-    positive_label: str | None = None
+    positive_label: Label | None = None
     missing: Literal["group", "error"] = "group"
     alpha: float = Field(default=0.05, gt=0, lt=1)
     n_bootstrap: int = Field(default=1000, ge=100)
@@ -135,9 +139,64 @@ def _intersections(config: FairnessConfig, features: list[str]) -> list[list[str
     return [list(c) for c in config.intersections]
 
 
+#: Why a rate is 0/0 in a group, by metric (``{p}``: the positive label).
+_UNDEFINED_BECAUSE = {
+    "recall": "no example labelled {p}",
+    "false_negative_rate": "no example labelled {p}",
+    "false_positive_rate": "no example labelled other than {p}",
+    "precision": "no prediction of {p}",
+    "f1": "{p} neither labelled nor predicted",
+}
+
+
+def _left_out_rows(gm: GroupMetrics, positive: str | None) -> list[dict[str, Any]]:
+    """Groups whose rate is 0/0, each with its undefined metrics, why, and the summaries and
+    named disparities computed without it (``report.json``: ``features[].left_out``)."""
+    rows = []
+    for g, by_metric in gm.left_out.items():
+        summaries = list(dict.fromkeys(s for ss in by_metric.values() for s in ss))
+        rows.append(
+            {
+                "group": g,
+                "n": gm.n[gm.groups.index(g)],
+                "undefined": list(by_metric),
+                "because": sorted(
+                    {_UNDEFINED_BECAUSE.get(m, "0/0").format(p=positive) for m in by_metric}
+                ),
+                "disparities": [s for s in summaries if s in _NAMED],
+                "summaries": [s for s in summaries if s not in _NAMED],
+            }
+        )
+    return rows
+
+
+def _left_out_flag(feature: str, rows: list[dict[str, Any]]) -> str:
+    parts = [
+        f"{r['group']} (n={r['n']}; {', '.join(r['because'])}: {', '.join(r['undefined'])} "
+        f"undefined) is left out of {', '.join(r['disparities'] or r['summaries'][:4])}"
+        + (
+            f" and the {', '.join(r['undefined'])} min/max/difference/ratio"
+            if r["disparities"]
+            else ""
+        )
+        for r in rows
+    ]
+    return (
+        f"{feature}: {len(rows)} group(s) have a rate that is 0/0 and are left out of the "
+        f"disparities built on it (Fairlearn would count it as 0): {'; '.join(parts)}"
+    )
+
+
 def _seg(value: str) -> str:
-    """A group name as one gate-path segment (dots would split it)."""
+    """A group name as one gate-path segment (dots would split it; a quoted segment in a gate
+    makes the same replacement)."""
     return value.replace(".", "_")
+
+
+def _quoted(segment: str) -> str:
+    """A group name as a gate writes it: quoted unless it is a plain word."""
+    plain = segment and all(ch.isalnum() or ch in "_-&" for ch in segment)
+    return segment if plain else f'"{segment}"'
 
 
 @register_check("fairness")
@@ -157,6 +216,7 @@ class FairnessCheck(Check):
                 "columns in checks.fairness.groups (or the dataset's `groups`), or add "
                 "checks.fairness.counterfactual"
             )
+        self._check_gate_groups(ctx, ds)
         requests = ctx.original_requests(self.model, ds)
         if cfg.counterfactual is not None and not ctx.answers_by_id(self.model):
             for variants in self._variants(ctx, ds).values():
@@ -166,6 +226,37 @@ class FairnessCheck(Check):
     def _cfg(self) -> FairnessConfig:
         assert isinstance(self.config, FairnessConfig)
         return self.config
+
+    def _check_gate_groups(self, ctx: RunContext, ds: Dataset) -> None:
+        """A gate naming a group the data do not hold is refused before any model is asked
+        (exit 2), with the closest group name and the quoting a name with spaces needs."""
+        features = _features(self._cfg(), ctx.suite)
+        per_group = {*CLASSIFICATION_GROUP_METRICS, *REGRESSION_GROUP_METRICS}
+        named = []
+        for i, text in enumerate(ctx.suite.gates):
+            split = split_gate(text)
+            if split is None or split[0][0] != self.name or len(split[0]) < 4:
+                continue
+            _, feature, group, metric, *_ = split[0]
+            if metric in per_group and feature != COUNTERFACTUAL:
+                named.append((i, text, feature, group))
+        if not named or not features:
+            return
+        columns, _ = self._group_columns(ds, ds.ids, features)
+        for i, text, feature, group in named:
+            if feature not in columns:
+                continue  # the gate validation at load names unknown features
+            groups = sorted({_seg(v) for v in columns[feature].unique()})
+            if any(fnmatch.fnmatchcase(g, group) for g in groups):
+                continue
+            close = difflib.get_close_matches(group, groups, n=1)
+            hint = f"; did you mean {_quoted(close[0])}?" if close else ""
+            listed = ", ".join(_quoted(g) for g in groups[:20]) + ("…" if len(groups) > 20 else "")
+            raise ConfigError(
+                f"gates[{i}]: {text!r}: {feature} has no group {group!r} in dataset {ds.name!r}"
+                f"{hint or '.'} Its groups: {listed}. Quote a name with spaces or symbols, e.g. "
+                f'fairness.{feature}."{groups[0]}".accuracy'
+            )
 
     def _text_field(self, ds: Dataset) -> str | None:
         cf = self._cfg().counterfactual
@@ -413,6 +504,13 @@ class FairnessCheck(Check):
                 )
             for s, est in gm.summaries.items():
                 metrics[f"{name}.{s}"] = est
+            left_out = _left_out_rows(gm, positive)
+            if pred.task == "classification":
+                metrics[f"{name}.n_groups_left_out"] = Estimate.point(
+                    len(left_out), n=len(gm.groups), level=ctx.level
+                )
+            if left_out:
+                flags.append(_left_out_flag(name, left_out))
             if gm.too_small:
                 flags.append(
                     f"{name}: {len(gm.too_small)} group(s) below min_n={cfg.min_n} "
@@ -427,6 +525,7 @@ class FairnessCheck(Check):
                     "n_missing": n_missing.get(name, 0),
                     "groups": rows,
                     "summaries": {s: e.to_dict() for s, e in gm.summaries.items()},
+                    "left_out": left_out,
                 }
             )
 
@@ -514,7 +613,7 @@ class FairnessCheck(Check):
             per_group = list(CLASSIFICATION_GROUP_METRICS)
             summaries = [
                 f"{m}_{k}" for m in CLASSIFICATION_GROUP_METRICS for k in _SUMMARY_KINDS
-            ] + _CLASSIFICATION_SUMMARIES
+            ] + [*_CLASSIFICATION_SUMMARIES, "n_groups_left_out"]
             if suite.task == "auto":
                 per_group += list(REGRESSION_GROUP_METRICS)
                 summaries += [f"{m}_{k}" for m in REGRESSION_GROUP_METRICS for k in _SUMMARY_KINDS]

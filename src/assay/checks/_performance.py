@@ -13,7 +13,7 @@ from assay._types import ERROR_LABEL, UNPARSEABLE_LABEL, Output, Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._predictions import Predictions, collect_predictions
 from assay.checks._usage import usage_table
-from assay.config._suite import Suite
+from assay.config._suite import Label, Suite
 from assay.errors import ConfigError
 from assay.metrics import SUMMARY_SOURCES, classification_summary, metrics_for, regression_summary
 from assay.report._schema import CheckResult
@@ -47,7 +47,7 @@ class PerformanceConfig(CheckConfig):
             ``per_example``), for paired comparisons (``assay compare``); 0 keeps none.
     """
 
-    positive_label: str | None = None
+    positive_label: Label | None = None
     n_bootstrap: int = 1000
     n_bins: int = 10
     keep_predictions: int = Field(default=200_000, ge=0)

@@ -4,8 +4,10 @@ perturbations; directional and minimum-functionality tests; a budgeted adversari
 Every perturbed input is a Request, so a re-run with a warm cache asks the model nothing. For each
 perturbation (at each severity) on the examples it changed: accuracy on the perturbed inputs
 (Wilson), the paired degradation against the originals (Newcombe's paired interval), the flip rate
-(Wilson) and the number of inputs it could not change (reported, left out of the rates). Robust
-accuracy is the share of examples right on the original and on every label-preserving variant.
+(Wilson), the number of inputs it could not change (reported, left out of the rates) and the
+perturbed inputs the model failed on (``n_errors``, ``error_rate`` with the first error message: a
+finding, not a gap; left out of the other rates). Robust accuracy is the share of examples right on
+the original and on every label-preserving variant.
 """
 
 from __future__ import annotations
@@ -45,7 +47,15 @@ _DEFAULT_PERTURBATIONS: list[Any] = [
     "punctuation_remove",
     "distractor",
 ]
-_PER_VARIANT = ("accuracy", "degradation", "flip_rate", "n_unchanged", "violation_rate")
+_PER_VARIANT = (
+    "accuracy",
+    "degradation",
+    "flip_rate",
+    "n_unchanged",
+    "violation_rate",
+    "n_errors",
+    "error_rate",
+)
 _MAX_TEXT = 400
 
 
@@ -330,7 +340,8 @@ class RobustnessCheck(Check):
             plan = self._plans.get(v.key, {})
             n_unchanged = 0
             table = [0, 0, 0, 0]  # both right, only perturbed right, only original right, neither
-            flips = violations = 0
+            flips = violations = n_errors = 0
+            first_error: str | None = None
             failing: list[dict[str, Any]] = []
             for i, (key, y, changed) in plan.items():
                 if i not in row:
@@ -338,8 +349,12 @@ class RobustnessCheck(Check):
                 if not changed:
                     n_unchanged += 1
                     continue
-                got = _label_and_proba(responses.get(key))
+                resp = responses.get(key)
+                got = _label_and_proba(resp)
                 if got is None:
+                    n_errors += 1
+                    if first_error is None:
+                        first_error = _error_text(resp)
                     continue
                 plabel, pprobs = got
                 truth = str(pred.y_true[row[i]])
@@ -374,6 +389,14 @@ class RobustnessCheck(Check):
                         }
                     )
             n = sum(table)
+            n_changed = n + n_errors
+            metrics[f"{v.key}.n_errors"] = Estimate.point(n_errors, n=n_changed, level=level)
+            metrics[f"{v.key}.error_rate"] = wilson_interval(n_errors, n_changed, level=level)
+            if n_errors:
+                flags.append(
+                    f"{v.key}: the model failed on {n_errors} of {n_changed} perturbed inputs "
+                    f"(left out of its rates); first error: {first_error}"
+                )
             acc = wilson_interval(table[0] + table[1], n, level=level)
             deg = paired_proportion_difference(table[0], table[1], table[2], table[3], level=level)
             flip_e = wilson_interval(flips, n, level=level)
@@ -388,7 +411,7 @@ class RobustnessCheck(Check):
                     f"{v.key}: {n_unchanged} of {len(plan)} inputs could not be changed "
                     "(counted as unchanged, left out of its rates)"
                 )
-            if n == 0 and plan:
+            if n_changed == 0 and plan:
                 flags.append(f"{v.key}: changed no input; it has no rates")
             rows.append(
                 {
@@ -399,6 +422,8 @@ class RobustnessCheck(Check):
                     "preserves_label": v.preserves_label,
                     "n": n,
                     "n_unchanged": n_unchanged,
+                    "n_errors": n_errors,
+                    "first_error": first_error,
                     "original_accuracy": (table[0] + table[2]) / n if n else None,
                 }
             )
@@ -457,6 +482,15 @@ def _label_and_proba(resp: Response | None) -> tuple[str, dict[str, float] | Non
     probs = resp.output.probabilities
     p = {canonical_label(k): float(v) for k, v in probs.items()} if probs else None
     return canonical_label(resp.output.label), p
+
+
+def _error_text(resp: Response | None) -> str:
+    """Why a perturbed input has no label: the call's error, or an answer without a label."""
+    if resp is None:
+        return "no answer"
+    if resp.error is not None:
+        return _short(resp.error)
+    return "the answer has no label"
 
 
 def _short(x: Any) -> Any:

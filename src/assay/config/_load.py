@@ -76,6 +76,10 @@ def read_suite_dict(
     for k, v in (overrides or {}).items():
         if v is not None:
             data[k] = v
+    if "out" in data and data["out"] is not raw.get("out"):
+        # ASSAY_OUT or an explicit argument is not written in the suite: it is relative to the
+        # working directory, like every path given on the command line
+        data["out"] = str(Path(str(data["out"])).expanduser().resolve())
     try:
         suite = Suite.model_validate(data)
     except ValidationError as e:

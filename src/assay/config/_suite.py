@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from assay._types import canonical_label
 
@@ -13,8 +21,22 @@ __all__ = [
     "ColumnRoles",
     "DatasetSpec",
     "EngineSettings",
+    "Label",
     "Suite",
 ]
+
+
+def _label(value: Any) -> Any:
+    """A class label as written in YAML (``1``, ``1.0``, ``true``, ``" fresh"``) → its canonical
+    string (``None`` and NaN are refused: a missing label is not a class)."""
+    if isinstance(value, (list, dict)):
+        return value  # pydantic refuses it: "Input should be a valid string"
+    return canonical_label(value)
+
+
+#: A class label in a suite: ``labels: [0, 1]`` and ``positive_label: 1`` hold the same labels as
+#: the data's ``0``/``1`` (compared as canonical strings, see ``assay._types.canonical_label``).
+Label = Annotated[str, BeforeValidator(_label)]
 
 
 class _Strict(BaseModel):
@@ -71,21 +93,9 @@ class DatasetSpec(ColumnRoles):
 
     path: str
     format: Literal["auto", "csv", "tsv", "jsonl", "parquet", "hf"] = "auto"
-    labels: list[str] | None = None
+    labels: list[Label] | None = None
     on_invalid: Literal["error", "skip"] = "error"
     limit: int | None = Field(default=None, gt=0)
-
-    @field_validator("labels", mode="before")
-    @classmethod
-    def _canonical_labels(cls, v: Any) -> Any:
-        # `labels: [0, 1]` in YAML gives ints; labels are compared as canonical strings.
-
-        if isinstance(v, list):
-            try:
-                return [canonical_label(x) for x in v]
-            except ValueError as e:
-                raise ValueError(f"labels: {e}") from None
-        return v
 
 
 class EngineSettings(_Strict):
@@ -114,6 +124,17 @@ class ModelEntry(_Strict):
 
     spec: str
     options: dict[str, Any] = Field(default_factory=dict)
+    # Where the spec's relative paths resolve: None for the suite's folder (a spec written in the
+    # suite); the working directory for one given on the command line or to ``evaluate(model=)``.
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_here(cls, spec: str, options: dict[str, Any] | None = None) -> ModelEntry:
+        """A model given on the command line: its relative paths resolve against the working
+        directory, not the suite's folder."""
+        entry = cls(spec=spec, options=options or {})
+        entry._base_dir = Path.cwd()
+        return entry
 
 
 def _default_checks() -> dict[str, dict[str, Any]]:
@@ -198,6 +219,14 @@ class Suite(_Strict):
             return entry, {}
         return entry.spec, dict(entry.options)
 
+    def model_base_dir(self, name: str) -> Path:
+        """The folder the relative paths in model ``name``'s spec resolve against: the suite's
+        folder, or the working directory for a model given on the command line."""
+        entry = self.models[name]
+        if isinstance(entry, ModelEntry) and entry._base_dir is not None:
+            return entry._base_dir
+        return self.base_dir
+
     @property
     def primary_dataset(self) -> str:
         """The dataset checks use unless told otherwise: ``test`` if present, else the first."""
@@ -207,3 +236,11 @@ class Suite(_Strict):
         """A path from the suite, resolved against the suite file's folder."""
         p = Path(path).expanduser()
         return p if p.is_absolute() else (self.base_dir / p)
+
+    def out_dir(self) -> Path:
+        """The output folder: ``out:`` written in the suite file resolves against the suite's
+        folder; the default ``out`` (and ``ASSAY_OUT``, made absolute when read) against the
+        working directory."""
+        if "out" in self.model_fields_set:
+            return self.resolve(self.out)
+        return Path(self.out)

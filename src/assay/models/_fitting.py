@@ -41,7 +41,7 @@ from assay.errors import ConfigError, ModelError
 from assay.models import _finetune
 from assay.models._convert import coerce_output
 from assay.models._python import _attribute, _import
-from assay.models._sklearn import SklearnModel
+from assay.models._sklearn import SklearnModel, load_pickled
 
 __all__ = ["FittedModel", "Fitter", "prepare_fitter"]
 
@@ -187,15 +187,13 @@ def prepare_fitter(
             est = model.estimator
             h = f"sklearn-clone:{info.fingerprint}"
         else:
-            import joblib
-
             path = suite.resolve(spec[len("sklearn:") :])
             if not suite.trust:
                 raise ConfigError(
                     f"{where}.fit: loading {path.name} runs code from the file; "
                     "set `trust: true` (or --trust) if you trust it"
                 )
-            est = joblib.load(path)
+            est = load_pickled(path, where=f"{where}.fit")
             h = f"sklearn-file:{hashlib.sha256(path.read_bytes()).hexdigest()}"
         label = ds_spec.label
         inp = ds_spec.input
@@ -217,10 +215,11 @@ def prepare_fitter(
             "python:package.module:fit or python:path/to/file.py:fit"
         )
     hook = f"{where.removeprefix('checks.')}.fit"
-    try:
-        mod, source = _import(module_ref, base_dir=Path.cwd(), name=hook)
-    except ModelError:
+    try:  # a recipe in the suite: relative to the suite's folder (the CLI passes absolute paths)
         mod, source = _import(module_ref, base_dir=suite.base_dir, name=hook)
+    except ModelError:
+        # a dotted module importable from where assay runs
+        mod, source = _import(module_ref, base_dir=Path.cwd(), name=hook)
     fn = _attribute(mod, attr, module_ref=module_ref, name=hook)
     if not callable(fn):
         raise ConfigError(f"{where}.fit: {attr} in {module_ref} is not callable")

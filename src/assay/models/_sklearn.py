@@ -14,7 +14,7 @@ from assay.errors import MissingDependencyError, ModelError, TrustRequiredError
 from assay.models._convert import file_sha256, parse_task, probabilities_from, resolve_path
 from assay.models._registry import check_options, register_model
 
-__all__ = ["SklearnModel"]
+__all__ = ["SklearnModel", "load_pickled"]
 
 _SUFFIXES = (".joblib", ".pkl", ".pickle")
 _OPTIONS = {"task"}
@@ -148,18 +148,14 @@ def _load_sklearn(
             "(trust=True in Python)"
         )
     try:
-        import joblib
+        import joblib  # noqa: F401
         import sklearn  # noqa: F401
     except ImportError as exc:  # pragma: no cover - both are core dependencies
-
         raise MissingDependencyError(
             f"the sklearn: adapter needs scikit-learn and joblib ({exc}); pip install assay"
         ) from exc
     fingerprint = file_sha256(path, extra=options)
-    try:
-        estimator = joblib.load(path)
-    except Exception as exc:
-        raise ModelError(f"models.{name}: cannot load {path}: {type(exc).__name__}: {exc}") from exc
+    estimator = load_pickled(path, where=f"models.{name}")
     if not hasattr(estimator, "predict"):
         raise ModelError(
             f"models.{name}: {path.name} holds a {type(estimator).__name__}, which has no predict()"
@@ -185,3 +181,46 @@ def _task_of(estimator: Any, *, name: str) -> Task:
         f"models.{name}: cannot tell whether {type(estimator).__name__} classifies or regresses; "
         "set the task in the model options (task: classification or task: regression)"
     )
+
+
+def load_pickled(path: Path, *, where: str) -> Any:
+    """The object in a joblib or pickle file, or a ``ModelError`` that says why it cannot be read.
+
+    A file that is not a pickle at all (an HTML error page, a Git LFS pointer, a truncated
+    download) makes the unpickler fail with bare internals such as ``KeyError: 60``; a pickle
+    written by another version of scikit-learn (or of a package it needs) fails on a missing
+    class. Both become one message naming the file, the cause and how to re-save it.
+    """
+    import joblib
+    import sklearn
+
+    try:
+        return joblib.load(path)
+    except MemoryError:
+        # a corrupt frame header asks for exabytes; so does a model too big for this machine
+        size = path.stat().st_size
+        raise ModelError(
+            f"{where}: could not load model file {path}: reading its {size:,} bytes asked for "
+            "more memory than this machine has (a corrupt or truncated file, or a model too "
+            f"large to load here); re-save it with joblib.dump(model, {path.name!r}), or load "
+            "it on a machine with more memory"
+        ) from None
+    except Exception as exc:
+        if not path.is_file():
+            raise ModelError(f"{where}: model file {path} does not exist") from None
+        head = path.read_bytes()[:64]
+        if head.startswith(b"version https://git-lfs"):
+            what = "a Git LFS pointer, not the model (run `git lfs pull` to fetch the file)"
+        elif head.lstrip().startswith(b"<"):
+            what = "a text/HTML page, not a model (a failed download?)"
+        elif not head:
+            what = "an empty file"
+        elif isinstance(exc, (ModuleNotFoundError, ImportError, AttributeError)):
+            what = "saved with a package or version that is not installed here"
+        else:
+            what = "not a joblib/pickle file, or saved with another version"
+        raise ModelError(
+            f"{where}: could not load model file {path}: {what} ({type(exc).__name__}: {exc}); "
+            f"re-save it with joblib.dump(model, {path.name!r}) using the versions installed "
+            f"here (scikit-learn {sklearn.__version__}), or fix the file"
+        ) from exc

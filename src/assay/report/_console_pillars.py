@@ -47,6 +47,17 @@ def _robustness(r: CheckResult) -> str | None:
         and m[f"{row.get('key')}.flip_rate"].defined
     ]
     parts = []
+    failed = [
+        (str(row.get("key")), int(row.get("n_errors") or 0), row.get("first_error"))
+        for row in r.tables.get("perturbations") or []
+        if isinstance(row, Mapping) and row.get("n_errors")
+    ]
+    if failed:  # a model that raises on perturbed inputs: the finding comes first
+        first = max(failed, key=lambda f: f[1])[2]
+        parts.append(
+            f"model failed on perturbed inputs: {', '.join(f'{f[0]} {f[1]}' for f in failed)}"
+            f" (first: {str(first)[:80]})"
+        )
     if flips:
         key, worst = max(flips, key=lambda kv: kv[1].value)
         parts.append(f"{key} flip {_ci(worst)}" + (" (worst)" if len(flips) > 1 else ""))
@@ -124,6 +135,13 @@ def _fairness(r: CheckResult) -> str | None:
         if mae:
             name, d = max(mae, key=lambda kv: kv[1].value)
             parts.append(f"{name} MAE difference {_ci(d)}")
+    left_out = [
+        f"{f.get('name')}: {', '.join(str(x.get('group')) for x in f.get('left_out') or [])}"
+        for f in features
+        if f.get("left_out")
+    ]
+    if left_out:  # a group left out of a disparity is a finding the console names
+        parts.append(f"left out of disparities (a rate is 0/0): {'; '.join(left_out)}")
     small = sum(
         1
         for f in features

@@ -66,6 +66,8 @@ def build_fairness(r: CheckResult, figs: _Figures, report: Report) -> dict[str, 
         if not isinstance(f, Mapping):
             continue
         groups = [g for g in f.get("groups") or [] if isinstance(g, Mapping)]
+        left_out = [x for x in f.get("left_out") or [] if isinstance(x, Mapping)]
+        undefined = {str(x.get("group")): list(x.get("undefined") or []) for x in left_out}
         present = [m for m in GROUP_COLUMNS if any(m in (g.get("metrics") or {}) for g in groups)]
         rows = []
         for g in groups:
@@ -77,6 +79,7 @@ def build_fairness(r: CheckResult, figs: _Figures, report: Report) -> dict[str, 
                     "n": g.get("n"),
                     "too_small": bool(g.get("too_small")),
                     "flagged": list(g.get("flagged") or []),
+                    "undefined": undefined.get(str(g.get("name")), []),
                     "cells": [_est(ms.get(m)) for m in present],
                     "p": min(
                         (v for v in padj.values() if isinstance(v, (int, float))), default=None
@@ -126,6 +129,7 @@ def build_fairness(r: CheckResult, figs: _Figures, report: Report) -> dict[str, 
                 "columns": [GROUP_COLUMNS[m] for m in present],
                 "rows": rows,
                 "disparities": disparities,
+                "left_out": left_out,
                 "four_fifths": None if four is None or not four.defined else bool(four.value),
             }
         )

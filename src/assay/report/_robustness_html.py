@@ -101,6 +101,7 @@ def build_robustness(r: CheckResult, figs: Any, report: Report) -> dict[str, Any
         "rows": rows,
         "robust": m.get("robust_accuracy"),
         "has_violation": any("violation_rate" in row["ests"] for row in rows),
+        "has_errors": any(row.get("n_errors") for row in rows),
         "directional": directional,
         "mft": mft,
         "mft_total": m.get("mft.failure_rate"),
