@@ -21,11 +21,13 @@ import numpy as np
 
 __all__ = [
     "ERROR_LABEL",
+    "OTHER_LABEL",
     "UNPARSEABLE_LABEL",
     "AnswersById",
     "CallSettings",
     "CoversIds",
     "LimitsConcurrency",
+    "LocatesAnswers",
     "Model",
     "ModelInfo",
     "Output",
@@ -48,6 +50,10 @@ ERROR_LABEL = "(error)"
 #: wrong prediction in every metric, shows as its own column of the confusion matrix, and its rate
 #: is reported with an interval (``unparseable_rate``).
 UNPARSEABLE_LABEL = "(unparseable)"
+
+#: The class a predicted label outside the dataset's labels becomes when the data entry says
+#: ``outside_labels: other``: a wrong answer, counted (``performance.unscored.outside_labels``).
+OTHER_LABEL = "(other)"
 
 Task = Literal["classification", "regression", "generation", "embedding"]
 
@@ -170,6 +176,17 @@ class CoversIds(Protocol):
 
 
 @runtime_checkable
+class LocatesAnswers(Protocol):
+    """A model whose answers are rows of a file (a predictions file), which can say where the
+    answer for an id is, so that a message about that answer names the file and row."""
+
+    def locate(self, id: str) -> str | None:
+        """Where the answer for ``id`` is, as a user reads it (``"row 61 of preds.csv"``), or
+        ``None`` when it has none."""
+        ...
+
+
+@runtime_checkable
 class LimitsConcurrency(Protocol):
     """A model that caps how many of its batches the engine runs at once.
 
@@ -237,6 +254,7 @@ class TakesTimeout(Protocol):
 
 # --------------------------------------------------------------- labels
 
+
 def canonical_label(value: Any) -> str:
     """The canonical string of a class label.
 
@@ -268,6 +286,7 @@ def canonical_label(value: Any) -> str:
 
 
 # -------------------------------------------------------- requests and responses
+
 
 def content_key(fingerprint: str, payload: Payload, params: dict[str, Any] | None = None) -> str:
     """The cache key of one model call: a hash of the model fingerprint, payload and parameters.
