@@ -228,8 +228,9 @@ def collect_predictions(
             f"{unscored.counts['outside_labels']} predictions were outside the labels; counted "
             f"as wrong answers of the class {OTHER_LABEL} (outside_labels: other)"
         )
-    if ERROR_LABEL in y_pred_list:
-        labels.append(ERROR_LABEL)
+    for placeholder in (UNPARSEABLE_LABEL, ERROR_LABEL):  # answers that are not a class
+        if placeholder in y_pred_list:
+            labels.append(placeholder)
     failed = [p == ERROR_LABEL for p in y_pred_list]
     without = [i for i, (p, f) in enumerate(zip(probs, failed)) if p is None and not f]
     if without and len(without) < sum(not f for f in failed):

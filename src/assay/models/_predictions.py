@@ -325,7 +325,7 @@ def _probability_cells(
                 raise ModelError(f"{at}: {value!r} is not a number; write a probability in [0, 1]")
             if nan[j]:
                 raise ModelError(
-                    f"{at} is empty while the row's other probability columns are filled. Fix: "
+                    f"{at} is empty (or NaN) while the row's other probability columns are filled. Fix: "
                     "give every class its probability (0 for none), or leave all of them empty "
                     "for a row without probabilities"
                 )
