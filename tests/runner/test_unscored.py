@@ -387,3 +387,25 @@ def test_a_gate_on_a_class_the_data_lacks_is_refused_before_any_model_runs(
     msg = str(err.value)
     assert "gates[0]" in msg and "no metric performance.per_class.malignent.recall" in msg
     assert "performance.per_class.malignant.recall" in msg
+
+
+def test_a_gate_on_auc_of_a_model_without_probabilities_says_why(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text("id,text,label\na,good,pos\nb,bad,neg\nc,fine,pos\n")
+    (tmp_path / "m.py").write_text(
+        "def f(batch):\n    return ['pos' if t != 'bad' else 'neg' for t in batch]\n"
+    )
+    suite = {
+        "data": {"path": "d.csv", "id": "id", "input": "text", "label": "label"},
+        "models": {"m": "python:m.py:f"},
+        "engine": {"cache": None, "progress": False},
+        "gates": ["performance.roc_auc >= 0.5", "performance.unscored.* <= 0"],
+    }
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(suite))
+    report = assay.evaluate(tmp_path / "s.yaml", write=False, progress=False)
+    auc, unscored = report.gates
+    assert not auc.passed
+    assert (
+        auc.detail
+        == "roc_auc was not computed: model 'm' gives no class probabilities with its labels"
+    )
+    assert unscored.passed  # a model without probabilities is not a row left unscored

@@ -163,7 +163,7 @@ class PerformanceCheck(Check):
             **summary.tables,
             "unscored": pred.unscored.to_table(),
         }
-        not_computed = _not_computed(pred, n_rows=len(ds))
+        not_computed = _not_computed(pred, n_rows=len(ds), model=self.model)
         if not_computed:
             tables["not_computed"] = not_computed
         if cfg.keep_predictions:
@@ -229,18 +229,21 @@ def unscored_metrics(unscored: Unscored, *, n: int, level: float) -> dict[str, E
     }
 
 
-def _not_computed(pred: Predictions, *, n_rows: int) -> dict[str, str]:
+def _not_computed(pred: Predictions, *, n_rows: int, model: str) -> dict[str, str]:
     """Metric path → why it is missing from the result, for the metrics a gate may name that
-    this run could not compute (the probability metrics, when some answers had none)."""
-    k = pred.unscored.counts["no_probabilities"]
-    if pred.task != "classification" or pred.proba is not None or not k:
+    this run could not compute: the probability metrics, when some answers (or all) had none."""
+    if pred.task != "classification" or pred.proba is not None:
         return {}
+    k = pred.unscored.counts["no_probabilities"]
     first = pred.unscored.examples.get("no_probabilities", [])
-    reason = (
-        f"{k} of {n_rows} rows {'has' if k == 1 else 'have'} no probabilities"
-        + (f" (first: {first[0]})" if first else "")
-        + "; every answer needs them for the probability metrics"
-    )
+    if k:
+        reason = (
+            f"{k} of {n_rows} rows {'has' if k == 1 else 'have'} no probabilities"
+            + (f" (first: {first[0]})" if first else "")
+            + "; every answer needs them for the probability metrics"
+        )
+    else:
+        reason = f"model {model!r} gives no class probabilities with its labels"
     out: dict[str, str] = {}
     for m in metrics_for("classification", sources=SUMMARY_SOURCES):
         if m.needs_proba:
