@@ -301,16 +301,15 @@ def _count_unscored(
     out.counts["ids_missing"] = len(absent)
     if absent:
         out.examples["ids_missing"] = [dataset.where(i) for i in absent[:_MAX_UNSCORED_EXAMPLES]]
+    ids = dataset.ids
     failed = [
-        (req, responses.get(req.key))
+        (ids[row], responses.get(req.key))
         for row, req in enumerate(requests)
-        if not ok[row] and dataset.ids[row] not in missing
+        if not ok[row] and ids[row] not in missing
     ]
     out.counts["calls_failed"] = len(failed)
     if failed:
-        out.examples["calls_failed"] = [
-            where(str(req.tags.get("example_id", ""))) for req, _ in failed[:_MAX_UNSCORED_EXAMPLES]
-        ]
+        out.examples["calls_failed"] = [where(i) for i, _ in failed[:_MAX_UNSCORED_EXAMPLES]]
         causes = Counter(_cause(resp) for _, resp in failed)
         out.causes.update(dict(causes.most_common()))
     return out
