@@ -244,7 +244,7 @@ CASES: list[Case] = [
     case("predictions", "empty id", 2, "preds.csv", "row(s) 5", "needs the id")(
         _cell("preds", 5, "id", "")
     ),
-    case("predictions", "probabilities do not sum to 1", 2, "preds.csv", "id 2", "sum to 0.6")(
+    case("predictions", "probabilities do not sum to 1", 2, "preds.csv", "id '2'", "sum to 0.6")(
         _both(_cell("preds", 2, "prob_neg", "0.3"), _cell("preds", 2, "prob_pos", "0.3"))
     ),
     case("predictions", "NaN probability", 2, "preds.csv", "row 2", "prob_pos")(

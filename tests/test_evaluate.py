@@ -21,7 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import assay
-from assay.errors import ConfigError, TrustRequiredError
+from assay.errors import ConfigError, ModelError, TrustRequiredError
 from assay.report import Report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,10 +197,19 @@ def test_predictions_file_with_missing_ids_is_reported(
     raw["models"] = {"candidate": f"predictions:{tmp_path / 'preds.csv'}"}
     raw["gates"] = []
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(raw))
+    # by default a file that lacks dataset ids is refused (exit 2), naming the first ones
+    with pytest.raises(ModelError, match="has no prediction for 3 of the"):
+        assay.evaluate(tmp_path / "suite.yaml", write=False, progress=False)
+    raw["models"]["candidate"] = {
+        "spec": raw["models"]["candidate"],
+        "options": {"missing_ids": "skip"},
+    }
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(raw))
     report = assay.evaluate(tmp_path / "suite.yaml", write=False, progress=False)
     perf = report.result("performance")
     assert perf is not None and perf.errors.n_errors == 3 and perf.n == len(test) - 3
     assert any("3 dataset ids have no prediction" in n for n in report.notes)
+    assert perf.metrics["unscored.ids_missing"].value == 3
     y, pred = cancer["y"][3:], cancer["pred"][3:]  # type: ignore[index]
     assert perf.metrics["accuracy"].value == pytest.approx(accuracy_score(y, pred), abs=1e-12)
 
@@ -241,8 +250,14 @@ def test_sentiment_example_end_to_end(tmp_path: Path) -> None:
     )
     # the training log the generalization check reads (fewer epochs than make demo: still overfits)
     subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "sentiment" / "train_logs.py"),
-         "--work", str(tmp_path / "work"), "--epochs", "5"],
+        [
+            sys.executable,
+            str(ROOT / "examples" / "sentiment" / "train_logs.py"),
+            "--work",
+            str(tmp_path / "work"),
+            "--epochs",
+            "5",
+        ],
         check=True,
         capture_output=True,
     )

@@ -21,12 +21,14 @@ import numpy as np
 
 __all__ = [
     "ERROR_LABEL",
+    "OTHER_LABEL",
     "UNPARSEABLE_LABEL",
     "AdaptsConcurrency",
     "AnswersById",
     "CallSettings",
     "CoversIds",
     "LimitsConcurrency",
+    "LocatesAnswers",
     "Model",
     "ModelInfo",
     "Output",
@@ -49,6 +51,10 @@ ERROR_LABEL = "(error)"
 #: wrong prediction in every metric, shows as its own column of the confusion matrix, and its rate
 #: is reported with an interval (``unparseable_rate``).
 UNPARSEABLE_LABEL = "(unparseable)"
+
+#: The class a predicted label outside the dataset's labels becomes when the data entry says
+#: ``outside_labels: other``: a wrong answer, counted (``performance.unscored.outside_labels``).
+OTHER_LABEL = "(other)"
 
 Task = Literal["classification", "regression", "generation", "embedding"]
 
@@ -169,6 +175,17 @@ class CoversIds(Protocol):
     def coverage(self, ids: Sequence[str]) -> tuple[list[str], list[str]]:
         """(``ids`` it has no answer for, in the given order; ids it answers that are not in
         ``ids``, in its own order). The runner notes both in the Report."""
+        ...
+
+
+@runtime_checkable
+class LocatesAnswers(Protocol):
+    """A model whose answers are rows of a file (a predictions file), which can say where the
+    answer for an id is, so that a message about that answer names the file and row."""
+
+    def locate(self, id: str) -> str | None:
+        """Where the answer for ``id`` is, as a user reads it (``"row 61 of preds.csv"``), or
+        ``None`` when it has none."""
         ...
 
 

@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from assay import evaluate
 from assay._runner import suite_from_dict
 from assay.checks._performance import PerformanceCheck, PerformanceConfig
+from assay.checks._predictions import UNSCORED_REASONS
 from assay.metrics import SUMMARY_SOURCES, metric_info, metrics_for
 
 
@@ -42,15 +43,19 @@ def test_performance_reports_every_catalogued_metric_with_its_interval(
     assert r is not None
     want = {
         m.name
-        for m in metrics_for("classification", n_classes=n_classes, proba=True,
-                             sources=SUMMARY_SOURCES)
+        for m in metrics_for(
+            "classification", n_classes=n_classes, proba=True, sources=SUMMARY_SOURCES
+        )
         if not (m.per_class and m.classes == "any")
     }
-    scalars = {k for k in r.metrics if not k.startswith("per_class.")}
+    scalars = {k for k in r.metrics if not k.startswith(("per_class.", "unscored."))}
     assert scalars == want
+    # what could not be scored: counts, none here
+    unscored = {k: e.value for k, e in r.metrics.items() if k.startswith("unscored.")}
+    assert unscored == dict.fromkeys(["unscored." + k for k in UNSCORED_REASONS], 0.0)
     for name in scalars:
         est = r.metrics[name]
         assert est.method == metric_info(name).interval, name
         assert est.defined and est.lower <= est.upper, name
     gates = PerformanceCheck.gate_patterns(PerformanceConfig(), suite)
-    assert want <= set(gates)
+    assert want <= set(gates) and set(unscored) <= set(gates)

@@ -137,6 +137,52 @@ def test_report_of_missing_file_exits_2(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no such report" in res.output
 
 
+def test_init_declares_the_labels_and_gates_on_what_could_not_be_scored(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    out = tmp_path / "suite.yaml"
+    res = runner.invoke(
+        app, ["init", "--data", str(tmp_path / "test.csv"), "--label", "target", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    suite = yaml.safe_load(text)
+    assert suite["data"]["labels"] == ["0", "1"]
+    assert suite["checks"]["performance"] == {"positive_label": "1"}
+    assert "performance.unscored.* <= 0" in suite["gates"]
+    assert "# performance.unscored.* <= 0: every row is scored" in text
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            str(out),
+            "--model",
+            f"sklearn:{tmp_path / 'model.joblib'}",
+            "--trust",
+            "--out",
+            str(tmp_path / "out"),
+            "-q",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "unscored candidate · test: none, every row scored" in res.output
+
+
+def test_init_refuses_labels_that_differ_only_in_case(tmp_path: Path) -> None:
+    rows = [
+        f"{i},{'a long enough review text' if i % 2 else 'short'},{'pos' if i % 2 else 'neg'}"
+        for i in range(30)
+    ]
+    rows[7] = "7,a long enough review text,Pos"
+    (tmp_path / "d.csv").write_text("id,text,label\n" + "\n".join(rows) + "\n")
+    res = runner.invoke(
+        app, ["init", "--data", str(tmp_path / "d.csv"), "--out", str(tmp_path / "s.yaml")]
+    )
+    output = " ".join(res.output.split())
+    assert res.exit_code == 2, res.output
+    assert "'Pos' (1 row: 8)" in output and "'pos' (14 rows: 2, 4, 6, …)" in output
+    assert not (tmp_path / "s.yaml").exists()
+
+
 def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
     make_project(tmp_path)
     (tmp_path / "suite.yaml").write_text("x: 1\n")

@@ -268,3 +268,21 @@ def test_numeric_predictions_against_class_labels_name_the_mismatch(tmp_path: Pa
     assert res.exit_code == 2, res.output
     assert "test.csv" in res.output and "'label'" in res.output and "'a'" in res.output
     assert "task: classification" in res.output
+
+
+def test_labels_that_differ_only_in_spacing_or_case_are_refused(tmp_path: Path) -> None:
+    p = csv(tmp_path, "id,text,label\na,x,New York\nb,y,new  york\nc,z,Boston\nd,w,Boston\n")
+    with pytest.raises(DataError) as e:
+        load(p)
+    msg = str(e.value)
+    assert "test.csv" in msg and "column 'label'" in msg
+    assert "'New York' (1 row: 1) and 'new  york' (1 row: 2)" in msg
+    # declared, they are two classes on purpose
+    ds = load(p, labels=["New York", "new  york", "Boston"])
+    assert ds.labels == ("New York", "new  york", "Boston")  # type: ignore[attr-defined]
+
+
+def test_dataset_rows_count_as_in_the_file_after_dropped_rows(tmp_path: Path) -> None:
+    p = csv(tmp_path, "id,text,label\na,good,pos\nb,,neg\nc,fine,pos\n")
+    ds = load(p, on_invalid="skip")
+    assert ds.where("c") == "id 'c' (row 3 of test.csv)"  # type: ignore[attr-defined]

@@ -25,7 +25,7 @@ def csv(tmp_path: Path, text: str, name: str = "preds.csv") -> Path:
 def test_csv_with_probability_columns(tmp_path: Path) -> None:
     path = csv(
         tmp_path,
-        "id,prediction,prob_neg,prob_pos\n007,pos,0.2,0.8\n8,neg,0.9,0.1\n9,,0.4,0.6\n",
+        "id,prediction,prob_neg,prob_pos\n007,pos,0.2,0.8\n8,neg,0.9,0.1\n9,pos,0.4,0.6\n",
     )
     model = load_model("predictions:preds.csv", base_dir=tmp_path)
     assert isinstance(model, AnswersById) and isinstance(model, CoversIds)
@@ -35,8 +35,14 @@ def test_csv_with_probability_columns(tmp_path: Path) -> None:
     assert model.predict([{"id": "007"}, {"id": "8"}, {"id": "9"}]) == [
         Output(label="pos", probabilities={"neg": 0.2, "pos": 0.8}),
         Output(label="neg", probabilities={"neg": 0.9, "pos": 0.1}),
-        Output(label="pos", probabilities={"neg": 0.4, "pos": 0.6}),  # from its probabilities
+        Output(label="pos", probabilities={"neg": 0.4, "pos": 0.6}),
     ]
+
+
+def test_without_a_prediction_column_each_row_is_its_most_probable_class(tmp_path: Path) -> None:
+    csv(tmp_path, "id,prob_neg,prob_pos\n1,0.2,0.8\n2,0.9,0.1\n")
+    model = load_model("predictions:preds.csv", base_dir=tmp_path)
+    assert [o.label for o in model.predict([{"id": "1"}, {"id": "2"}])] == ["pos", "neg"]
 
 
 def test_jsonl_with_a_probabilities_object(tmp_path: Path) -> None:
@@ -97,12 +103,62 @@ def test_a_missing_id_fails_only_its_request(tmp_path: Path) -> None:
     assert eng.stats.n_errors == 1
 
 
-def test_a_row_without_prediction_is_an_error_for_that_id(tmp_path: Path) -> None:
-    csv(tmp_path, "id,prediction\n1,a\n2,\n")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id,prediction\n1,a\n2,\n",
+        # with probabilities, an empty cell once became the most probable class, silently
+        "id,prediction,prob_a,prob_b\n1,a,0.9,0.1\n2,,0.3,0.7\n",
+    ],
+)
+def test_an_empty_prediction_cell_is_refused_naming_file_row_and_column(
+    tmp_path: Path, text: str
+) -> None:
+    csv(tmp_path, text)
+    with pytest.raises(ModelError) as err:
+        load_model("predictions:preds.csv", base_dir=tmp_path)
+    msg = str(err.value)
+    assert "preds.csv" in msg and "row 2 (id '2')" in msg and "'prediction'" in msg
+    assert "Fix: fill in the prediction" in msg
+
+
+def test_an_empty_generated_text_is_an_error_for_that_id(tmp_path: Path) -> None:
+    csv(tmp_path, "id,text\n1,hello\n2,\n")
     model = load_model("predictions:preds.csv", base_dir=tmp_path)
-    assert model.predict([{"id": "1"}]) == [Output(label="a")]
+    assert model.predict([{"id": "1"}]) == [Output(text="hello")]
     with pytest.raises(ModelError, match=r"preds.csv row 2 \(id '2'\) has no prediction"):
         model.predict([{"id": "2"}])
+
+
+@pytest.mark.parametrize(
+    ("cells", "words"),
+    [
+        ("0.3,", "column 'prob_b' is empty (or NaN)"),
+        ("0.3,NaN", "column 'prob_b' is empty (or NaN)"),
+        ("1.2,-0.2", "column 'prob_a': probability 1.2 is outside [0, 1]"),
+        ("0.3,high", "column 'prob_b': 'high' is not a number"),
+    ],
+)
+def test_a_bad_probability_cell_names_file_row_and_column(
+    tmp_path: Path, cells: str, words: str
+) -> None:
+    csv(tmp_path, f"id,prediction,prob_a,prob_b\n1,a,0.9,0.1\n2,b,{cells}\n")
+    with pytest.raises(ModelError) as err:
+        load_model("predictions:preds.csv", base_dir=tmp_path)
+    assert "preds.csv row 2 (id '2')" in str(err.value) and words in str(err.value)
+
+
+def test_a_row_with_every_probability_cell_empty_has_no_probabilities(tmp_path: Path) -> None:
+    csv(tmp_path, "id,prediction,prob_a,prob_b\n1,a,0.9,0.1\n2,b,,\n")
+    model = load_model("predictions:preds.csv", base_dir=tmp_path)
+    assert model.predict([{"id": "2"}]) == [Output(label="b")]
+    assert model.locate("2") == "row 2 of preds.csv" and model.locate("3") is None
+
+
+def test_missing_ids_option_is_checked(tmp_path: Path) -> None:
+    csv(tmp_path, "id,prediction\n1,a\n")
+    with pytest.raises(ModelError, match="missing_ids: 'maybe' is not one of error, skip"):
+        load_model("predictions:preds.csv", base_dir=tmp_path, options={"missing_ids": "maybe"})
 
 
 def test_missing_id_column_lists_the_columns(tmp_path: Path) -> None:

@@ -16,9 +16,10 @@ from typing import Any
 
 import assay.checks  # noqa: F401  (registers the built-in checks)
 from assay._runner._gates import evaluate_gates
+from assay._runner._match import check_gates_against_labels, check_model_against_data
 from assay._runner._models import SuiteModels
 from assay._runner._suite import load_suite
-from assay._types import CoversIds, Model, ModelInfo, Request, Response, TakesDeclaredTask
+from assay._types import Model, ModelInfo, Request, Response, TakesDeclaredTask
 from assay._util._redact import redact_record
 from assay._version import __version__
 from assay.checks._base import MAX_ROUNDS, Check, RunContext, get_check, parse_check_config
@@ -111,6 +112,7 @@ def evaluate(
     datasets: dict[str, Dataset] = {
         name: load_dataset(spec, name=name, base_dir=s.base_dir) for name, spec in s.data.items()
     }
+    check_gates_against_labels(s, datasets)
     provider = SuiteModels(s)
     models: dict[str, Model] = {}
     infos: dict[str, ModelInfo] = {}
@@ -123,19 +125,7 @@ def evaluate(
             m.declare_task(s.task)
         models[name] = m
         infos[name] = m.info()
-        if isinstance(m, CoversIds):
-            ds = datasets[s.primary_dataset]
-            missing, extra = m.coverage(ds.ids)
-            if missing:
-                notes.append(
-                    f"model {name!r}: {len(missing)} dataset ids have no prediction "
-                    f"(e.g. {', '.join(map(str, list(missing)[:5]))})"
-                )
-            if extra:
-                notes.append(
-                    f"model {name!r}: {len(extra)} predictions have no dataset row "
-                    f"(e.g. {', '.join(map(str, list(extra)[:5]))})"
-                )
+        check_model_against_data(name, m, infos[name], datasets[s.primary_dataset], notes)
 
     ctx = RunContext(
         suite=s,

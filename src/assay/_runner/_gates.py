@@ -163,7 +163,8 @@ def evaluate_gates(
 ) -> list[GateOutcome]:
     """Decide every gate on ``model``'s results.
 
-    A gate whose metric is undefined (NaN) or absent fails, with the reason in ``detail``.
+    A gate whose metric is undefined (NaN) or absent fails, with the reason in ``detail``
+    (a check's ``not_computed`` table says why a metric it could not compute is absent).
     """
     outcomes = []
     for text in gates:
@@ -185,7 +186,9 @@ def evaluate_gates(
         skipped = [k for k in keys if k in excluded]
         keys = [k for k in keys if k not in excluded]
         if not keys:
-            detail = f"no metric matched {gate.check}.{gate.metric}"
+            detail = (
+                _not_computed(result, pattern) or f"no metric matched {gate.check}.{gate.metric}"
+            )
             if skipped:
                 detail += f" (too small to judge: {', '.join(skipped)})"
             outcomes.append(
@@ -217,6 +220,18 @@ def evaluate_gates(
             )
         )
     return outcomes
+
+
+def _not_computed(result: CheckResult, pattern: list[str]) -> str:
+    """Why the metrics a gate names were not computed, from the check's ``not_computed`` table
+    (metric path → reason), or ``""``."""
+    table = result.tables.get("not_computed")
+    if not isinstance(table, Mapping):
+        return ""
+    for key, reason in table.items():
+        if _segments_match(pattern, str(key).split(".")):
+            return f"{'.'.join(pattern)} was not computed: {reason}"
+    return ""
 
 
 def _worst(matches: list[dict[str, object]], gate: Gate) -> float | None:

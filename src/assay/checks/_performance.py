@@ -9,15 +9,27 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from assay._types import ERROR_LABEL, UNPARSEABLE_LABEL, Output, Response
+from assay._types import (
+    ERROR_LABEL,
+    UNPARSEABLE_LABEL,
+    CoversIds,
+    LocatesAnswers,
+    Output,
+    Response,
+)
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
-from assay.checks._predictions import Predictions, collect_predictions
+from assay.checks._predictions import (
+    UNSCORED_REASONS,
+    Predictions,
+    Unscored,
+    collect_predictions,
+)
 from assay.checks._usage import usage_table
 from assay.config._suite import Label, Suite
 from assay.errors import ConfigError
 from assay.metrics import SUMMARY_SOURCES, classification_summary, metrics_for, regression_summary
 from assay.report._schema import CheckResult
-from assay.stats import Seed, wilson_interval
+from assay.stats import Estimate, Seed, wilson_interval
 
 __all__ = ["PerformanceCheck", "per_example_table", "resolve_task"]
 
@@ -74,6 +86,7 @@ def gather(
 ) -> Predictions:
     """The model's predictions on a dataset, aligned with its labels."""
     ds = ctx.dataset(dataset_name)
+    m = ctx.models[model]
     return collect_predictions(
         dataset=ds,
         requests=ctx.original_requests(model, ds),
@@ -81,6 +94,8 @@ def gather(
         task=resolve_task(ctx, model),
         treatment=ctx.suite.engine.errors,
         model=model,
+        missing_ids=m.coverage(ds.ids)[0] if isinstance(m, CoversIds) else (),
+        locate=m.locate if isinstance(m, LocatesAnswers) else None,
     )
 
 
@@ -136,6 +151,10 @@ class PerformanceCheck(Check):
                 model=self.model,
                 dataset=ds.name,
                 n=0,
+                metrics=unscored_metrics(
+                    pred.unscored, n=len(ds) + pred.unscored.counts["rows_dropped"], level=ctx.level
+                ),
+                tables={"unscored": pred.unscored.to_table()},
                 errors=pred.errors,
                 flags=[*pred.flags, "no example could be scored"],
             )
@@ -147,12 +166,24 @@ class PerformanceCheck(Check):
             n_bootstrap=cfg.n_bootstrap,
             n_bins=cfg.n_bins,
         )
-        tables: dict[str, Any] = {"task": pred.task, **summary.tables}
+        tables: dict[str, Any] = {
+            "task": pred.task,
+            **summary.tables,
+            "unscored": pred.unscored.to_table(),
+        }
+        not_computed = _not_computed(pred, n_rows=len(ds), model=self.model)
+        if not_computed:
+            tables["not_computed"] = not_computed
         if cfg.keep_predictions:
             tables["per_example"] = per_example_table(
                 pred, limit=cfg.keep_predictions, positive_label=cfg.positive_label
             )
         metrics = dict(summary.metrics)
+        metrics.update(
+            unscored_metrics(
+                pred.unscored, n=len(ds) + pred.unscored.counts["rows_dropped"], level=ctx.level
+            )
+        )
         examples = _examples(ctx, ds.name, pred)
         flags = list(pred.flags)
         if pred.task == "classification" and (pred.unparseable or _verbalised(ctx, self.model)):
@@ -192,9 +223,14 @@ class PerformanceCheck(Check):
         # loads (exit 2), not found missing after the run (exit 1).
         named = labels and all(_GATE_SEGMENT.fullmatch(label) for label in labels)
         classes = labels if named else ["*"]
-        classification = [*_summary_metrics("classification", classes), "unparseable_rate"]
+        unscored = [f"unscored.{reason}" for reason in UNSCORED_REASONS]
+        classification = [
+            *_summary_metrics("classification", classes),
+            "unparseable_rate",
+            *unscored,
+        ]
         if suite.task == "regression":
-            return _summary_metrics("regression")
+            return [*_summary_metrics("regression"), *unscored]
         if suite.task == "classification":
             return classification
         return [*classification, *_summary_metrics("regression")]
@@ -210,6 +246,39 @@ def _answered_outputs(
         if resp is not None and resp.ok and resp.output is not None:
             outs.append(resp.output)
     return outs
+
+
+def unscored_metrics(unscored: Unscored, *, n: int, level: float) -> dict[str, Estimate]:
+    """``unscored.<reason>``: how many dataset rows (of ``n`` read) went unscored, by reason; a
+    count, with no interval (gate them with ``performance.unscored.* <= 0``)."""
+    return {
+        f"unscored.{reason}": Estimate.point(unscored.counts[reason], n=n, level=level)
+        for reason in UNSCORED_REASONS
+    }
+
+
+def _not_computed(pred: Predictions, *, n_rows: int, model: str) -> dict[str, str]:
+    """Metric path → why it is missing from the result, for the metrics a gate may name that
+    this run could not compute: the probability metrics, when some answers (or all) had none."""
+    if pred.task != "classification" or pred.proba is not None:
+        return {}
+    k = pred.unscored.counts["no_probabilities"]
+    first = pred.unscored.examples.get("no_probabilities", [])
+    if k:
+        reason = (
+            f"{k} of {n_rows} rows {'has' if k == 1 else 'have'} no probabilities"
+            + (f" (first: {first[0]})" if first else "")
+            + "; every answer needs them for the probability metrics"
+        )
+    else:
+        reason = f"model {model!r} gives no class probabilities with its labels"
+    out: dict[str, str] = {}
+    for m in metrics_for("classification", sources=SUMMARY_SOURCES):
+        if m.needs_proba:
+            out[m.name] = reason
+            if m.per_class:
+                out[f"per_class.*.{m.name}"] = reason
+    return out
 
 
 def _verbalised(ctx: RunContext, model: str) -> bool:

@@ -85,7 +85,11 @@ class DatasetSpec(ColumnRoles):
         path: file or folder (a Hugging Face ``save_to_disk`` folder). Relative paths are resolved
             against the suite file's folder.
         format: ``auto`` (from the extension), ``csv``, ``tsv``, ``jsonl``, ``parquet``, ``hf``.
-        labels: the allowed label set, in order; inferred from the data when omitted.
+        labels: the allowed label set, in order; inferred from the data when omitted (labels
+            that differ only in case or spacing are then refused: declare them).
+        outside_labels: what a predicted label that is not among the labels does: ``error``
+            stops the run (exit 2) naming the file, row and value; ``other`` counts it as a wrong
+            answer of the class ``(other)``, reported as ``performance.unscored.outside_labels``.
         on_invalid: ``error`` stops at the first invalid row; ``skip`` drops invalid rows and counts
             them by reason in the Report.
         limit: read only the first ``limit`` rows (for a quick look).
@@ -94,6 +98,7 @@ class DatasetSpec(ColumnRoles):
     path: str
     format: Literal["auto", "csv", "tsv", "jsonl", "parquet", "hf"] = "auto"
     labels: list[Label] | None = None
+    outside_labels: Literal["error", "other"] = "error"
     on_invalid: Literal["error", "skip"] = "error"
     limit: int | None = Field(default=None, gt=0)
 

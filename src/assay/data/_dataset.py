@@ -30,6 +30,8 @@ class Dataset:
         dropped: rows dropped under ``on_invalid: skip``, counted by reason.
         dropped_examples: a few dropped rows as ``{"row": n, "id": ..., "reason": ...}`` (row is
             the 1-based data row number in the file).
+        row_numbers: the 1-based data row in the file of each row of ``frame`` (empty: row
+            ``i`` of the frame is data row ``i + 1``).
     """
 
     name: str
@@ -40,6 +42,7 @@ class Dataset:
     n_read: int
     dropped: dict[str, int] = field(default_factory=dict)
     dropped_examples: list[dict[str, Any]] = field(default_factory=list)
+    row_numbers: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -47,6 +50,20 @@ class Dataset:
     @property
     def ids(self) -> list[str]:
         return [str(i) for i in self.frame.index]
+
+    def row_of(self, id: str) -> int:
+        """The 1-based data row of ``id`` in the file, as a user counts it (header not counted)."""
+        position = int(self.frame.index.get_loc(id))  # type: ignore[arg-type]
+        return self.row_numbers[position] if self.row_numbers else position + 1
+
+    def where(self, id: str) -> str:
+        """``"id 'p60' (row 61 of test.csv)"``: how a message names one example."""
+        return f"id {id!r} (row {self.row_of(id)} of {self.file_name})"
+
+    @property
+    def file_name(self) -> str:
+        """The data file's name (its last path part), for messages."""
+        return self.spec.path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
     def payloads(self) -> list[Payload]:
         """One model input per row: the text, a dict of features, or ``{"image": path}``."""
@@ -101,7 +118,7 @@ class Dataset:
             "dropped_examples": list(self.dropped_examples),
             "labels": list(self.labels) if self.labels is not None else None,
             "roles": self.spec.model_dump(
-                exclude={"path", "format", "on_invalid", "limit", "labels"}
+                exclude={"path", "format", "on_invalid", "limit", "labels", "outside_labels"}
             ),
         }
 

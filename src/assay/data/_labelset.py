@@ -10,7 +10,13 @@ import pandas as pd
 from assay._types import canonical_label
 from assay.errors import DataError
 
-__all__ = ["MAX_CLASSES", "declared_labels", "infer_label_set", "sort_labels"]
+__all__ = [
+    "MAX_CLASSES",
+    "declared_labels",
+    "infer_label_set",
+    "near_duplicate_labels",
+    "sort_labels",
+]
 
 #: More distinct values than this and a label column is not treated as classes.
 MAX_CLASSES = 100
@@ -60,6 +66,20 @@ def infer_label_set(values: pd.Series) -> tuple[str, ...] | None:
     if n >= 20 and k > n / 2 and (not numeric or k > 20):
         return None
     return sort_labels(distinct)
+
+
+def near_duplicate_labels(labels: Iterable[str]) -> list[list[str]]:
+    """Groups of labels that differ only in letter case or spacing (``"Sports"``, ``"sports"``,
+    ``"new  york"``, ``"New York"``), each group sorted; labels without a near twin are left out.
+
+    Example:
+        >>> near_duplicate_labels(["sports", "Sports", "politics"])
+        [['Sports', 'sports']]
+    """
+    groups: dict[str, list[str]] = {}
+    for label in labels:
+        groups.setdefault(" ".join(label.split()).casefold(), []).append(label)
+    return [sorted(g) for g in groups.values() if len(g) > 1]
 
 
 def sort_labels(labels: Iterable[str]) -> tuple[str, ...]:

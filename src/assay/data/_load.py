@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
@@ -13,7 +14,7 @@ from assay._types import canonical_label
 from assay.config._suite import DatasetSpec
 from assay.data._dataset import Dataset
 from assay.data._formats import resolve_source
-from assay.data._labelset import declared_labels, infer_label_set
+from assay.data._labelset import declared_labels, infer_label_set, near_duplicate_labels
 from assay.data._readers import DEFAULT_CHUNK_ROWS, finalize, iter_chunks
 from assay.data._validate import Problem, RowValidator, check_columns, role_columns
 from assay.errors import ConfigError, DataError
@@ -75,6 +76,7 @@ def load_dataset(
 
     columns: list[Any] | None = None
     kept: list[pd.DataFrame] = []
+    row_numbers: list[int] = []
     n_read = 0
     dropped: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
@@ -91,6 +93,7 @@ def load_dataset(
         if chunk.empty:
             continue
         result = validator.check(chunk, first_row=n_read + 1)
+        row_numbers += [n_read + 1 + i for i in np.flatnonzero(result.keep).tolist()]
         n_read += len(chunk)
         if result.problems:
             if spec.on_invalid == "error":
@@ -123,6 +126,8 @@ def load_dataset(
         labels: tuple[str, ...] | None = allowed
     elif spec.label is not None:
         labels = infer_label_set(frame[spec.label])
+        if labels is not None:
+            _refuse_near_duplicates(frame[spec.label], labels, row_numbers, where=where)
     else:
         labels = None
     return Dataset(
@@ -134,7 +139,37 @@ def load_dataset(
         n_read=n_read,
         dropped=dict(dropped),
         dropped_examples=examples,
+        row_numbers=row_numbers,
     )
+
+
+def _refuse_near_duplicates(
+    values: pd.Series, labels: tuple[str, ...], rows: list[int], *, where: str
+) -> None:
+    """Refuse inferred labels that differ only in case or spacing ("Sports" next to "sports"):
+    a typo in the data would otherwise become a class of its own in every average."""
+    groups = near_duplicate_labels(labels)
+    if not groups:
+        return
+    canonical = [canonical_label(v) if not _is_missing(v) else None for v in values.tolist()]
+    spelled = []
+    for group in groups[:3]:
+        parts = []
+        for label in group:
+            at = [rows[i] for i, c in enumerate(canonical) if c == label]
+            shown = ", ".join(map(str, at[:3])) + (", …" if len(at) > 3 else "")
+            parts.append(f"{label!r} ({len(at)} row{'s' if len(at) != 1 else ''}: {shown})")
+        spelled.append(" and ".join(parts))
+    raise DataError(
+        f"{where}: column {values.name!r} has labels that differ only in case or spacing: "
+        f"{'; '.join(spelled)}. A typo would become a class of its own. Fix: correct the data, "
+        "or declare the classes with `labels: [...]` in the data entry (a row whose label is not "
+        "listed is then refused, naming its row)."
+    )
+
+
+def _is_missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
 
 
 def _as_spec(spec: DatasetSpec | dict[str, Any] | str | Path, name: str) -> DatasetSpec:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from assay._types import ModelInfo, Output, Payload, Task, canonical_label
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PredictionsModel"]
 
-_OPTIONS = {"task", "id", "column", "format"}
+_OPTIONS = {"task", "id", "column", "format", "missing_ids"}
+_MISSING_IDS = ("error", "skip")
 _COLUMNS = ("prediction", "label", "value", "text")
 _FORMATS = {
     ".csv": "csv",
@@ -38,8 +40,12 @@ class PredictionsModel:
     File format (CSV, TSV, JSONL or Parquet): an ``id`` column (``options["id"]`` renames it)
     matching the dataset's ids, and one prediction column — the first present of ``prediction``,
     ``label``, ``value``, ``text`` (``options["column"]`` picks another). Class probabilities, when
-    given, are ``prob_<label>`` columns, or in JSONL a ``probabilities`` object per row. A row with
-    probabilities but no prediction is labelled with its most probable class.
+    given, are ``prob_<label>`` columns, or in JSONL a ``probabilities`` object per row. Without
+    a prediction column every row is labelled with its most probable class; with one, an empty
+    cell is refused when the file loads (file, row, column), except for generated text, where it
+    is an error for that id. A row whose probability cells are all empty has no probabilities
+    (counted as ``performance.unscored.no_probabilities``); one empty, negative or above-1 cell
+    among others is refused, naming the file, row and column.
 
     The task is ``options["task"]`` if given, else: ``label`` column or probabilities present →
     classification; ``value`` → regression; ``text`` → generation; for ``prediction``: strings,
@@ -49,7 +55,9 @@ class PredictionsModel:
     Payloads are ``{"id": ...}`` (it declares :class:`~assay._types.AnswersById`); an id the file
     lacks makes ``predict`` raise for its batch, and the engine then asks item by item, so only
     that id ends as an error. :meth:`coverage` (:class:`~assay._types.CoversIds`) says which ids
-    the file answers.
+    the file answers; the runner refuses a file that lacks dataset ids unless the option
+    ``missing_ids: skip`` lets it score the rest (``performance.unscored.ids_missing`` counts
+    them). :meth:`locate` (:class:`~assay._types.LocatesAnswers`) names the file row of an id.
     """
 
     keyed_by_id: Literal[True] = True
@@ -61,6 +69,7 @@ class PredictionsModel:
         spec: str,
         path: Path,
         answers: dict[str, Output | str],
+        rows: dict[str, int],
         task: Task,
         labels: tuple[str, ...] | None,
         fingerprint: str,
@@ -69,6 +78,7 @@ class PredictionsModel:
         self._name = name
         self._path = path
         self._answers = answers
+        self._rows = rows
         self._info = ModelInfo(
             name=name,
             spec=spec,
@@ -83,6 +93,11 @@ class PredictionsModel:
 
     def __len__(self) -> int:
         return len(self._answers)
+
+    def locate(self, id: str) -> str | None:
+        """``"row 61 of preds.csv"``: the 1-based data row of ``id``'s answer in the file."""
+        row = self._rows.get(id)
+        return None if row is None else f"row {row} of {self._path.name}"
 
     def coverage(self, ids: Sequence[str]) -> tuple[list[str], list[str]]:
         """(dataset ids without a prediction, in dataset order; prediction ids not in the
@@ -151,6 +166,13 @@ def _load_predictions(
     options: dict[str, Any],
 ) -> PredictionsModel:
     check_options(options, _OPTIONS, name=name, prefix="predictions")
+    missing_ids = options.get("missing_ids", "error")
+    if missing_ids not in _MISSING_IDS:
+        raise ModelError(
+            f"models.{name}.options.missing_ids: {missing_ids!r} is not one of "
+            f"{', '.join(_MISSING_IDS)}; error refuses a file that lacks dataset ids, skip scores "
+            "the rest and counts them"
+        )
     path = resolve_path(target, base_dir)
     fmt = options.get("format") or _FORMATS.get(path.suffix.lower())
     if fmt not in set(_FORMATS.values()):
@@ -218,7 +240,9 @@ def _load_predictions(
     )
     prob_labels = [c[len(_PROB_PREFIX) :] for c in prob_cols]
     values = frame[column].tolist() if column is not None else [None] * len(frame)
-    prob_rows = frame[prob_cols].to_numpy(dtype=float) if prob_cols else None
+    if column is not None and task != "generation":
+        _refuse_empty_cells(values, ids, column=column, where=where)
+    prob_rows = _probability_cells(frame, prob_cols, ids, where=where) if prob_cols else None
     prob_objects = frame["probabilities"].tolist() if has_prob_object else None
 
     answers: dict[str, Output | str] = {}
@@ -226,7 +250,7 @@ def _load_predictions(
     for row, (key, value) in enumerate(zip(ids, values, strict=True), start=1):
         at = f"{path.name} row {row} (id {key!r})"
         probs: dict[str, float] | None = None
-        if prob_rows is not None:
+        if prob_rows is not None and not np.isnan(prob_rows[row - 1]).all():
             probs = probabilities_from(
                 dict(zip(prob_labels, prob_rows[row - 1], strict=True)), where=at
             )
@@ -254,6 +278,7 @@ def _load_predictions(
         spec=spec,
         path=path,
         answers=answers,
+        rows={key: row for row, key in enumerate(ids, start=1)},
         task=task,
         labels=labels,
         fingerprint=file_sha256(path, extra=options),
@@ -265,8 +290,51 @@ def _load_predictions(
             "id_column": id_col,
             "column": column,
             "probability_columns": prob_cols,
+            "missing_ids": missing_ids,
         },
     )
+
+
+def _refuse_empty_cells(values: list[Any], ids: list[str], *, column: str, where: str) -> None:
+    empty = [row for row, v in enumerate(values, start=1) if _missing(v) or v == ""]
+    if empty:
+        shown = ", ".join(f"{row} (id {ids[row - 1]!r})" for row in empty[:5])
+        raise ModelError(
+            f"{where}: {len(empty)} row(s) have an empty {column!r} cell: row {shown}"
+            f"{', …' if len(empty) > 5 else ''}. Fix: fill in the prediction, or leave the "
+            f"{column!r} column out so that every row is labelled with its most probable class"
+        )
+
+
+def _probability_cells(
+    frame: pd.DataFrame, prob_cols: list[str], ids: list[str], *, where: str
+) -> np.ndarray:
+    """The ``prob_*`` cells as floats; a row with every cell empty has no probabilities (NaN
+    row). Raises ModelError naming the file, row and column of a cell that is not a number, is
+    empty among filled cells, or lies outside [0, 1]."""
+    cells = frame[prob_cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    raw = frame[prob_cols].to_numpy(dtype=object)
+    for r in range(cells.shape[0]):
+        nan = np.isnan(cells[r])
+        if nan.all() and all(_missing(v) for v in raw[r]):
+            continue
+        for j, col in enumerate(prob_cols):
+            at = f"{where} row {r + 1} (id {ids[r]!r}), column {col!r}"
+            value = raw[r, j]
+            if nan[j] and not _missing(value):
+                raise ModelError(f"{at}: {value!r} is not a number; write a probability in [0, 1]")
+            if nan[j]:
+                raise ModelError(
+                    f"{at} is empty (or NaN) while the row's other probability columns are filled. Fix: "
+                    "give every class its probability (0 for none), or leave all of them empty "
+                    "for a row without probabilities"
+                )
+            if not 0.0 <= cells[r, j] <= 1.0:
+                raise ModelError(
+                    f"{at}: probability {cells[r, j]:g} is outside [0, 1]; write the class "
+                    "probabilities (softmax outputs), not scores or logits"
+                )
+    return cells
 
 
 def _answer(value: Any, probs: dict[str, float] | None, *, task: Task, at: str) -> Output:

@@ -17,7 +17,7 @@ from assay.models._registry import check_options, register_model
 __all__ = ["SklearnModel", "load_pickled"]
 
 _SUFFIXES = (".joblib", ".pkl", ".pickle")
-_OPTIONS = {"task"}
+_OPTIONS = {"task", "label_map"}
 
 
 class SklearnModel:
@@ -30,18 +30,33 @@ class SklearnModel:
     with the columns in the order of the first payload seen, kept for the model's lifetime.
 
     Outputs: labels and probability keys go through ``canonical_label``; probabilities come from
-    ``predict_proba`` when the estimator has it, keyed by ``classes_``.
+    ``predict_proba`` when the estimator has it, keyed by ``classes_``. ``label_map`` (the
+    ``label_map`` option, ``{0: benign, 1: malignant}``) renames classes the estimator was
+    trained on to the dataset's labels; a class it does not name keeps its own label.
     """
 
     def __init__(
-        self, estimator: Any, *, name: str, spec: str, task: Task, fingerprint: str, path: Path
+        self,
+        estimator: Any,
+        *,
+        name: str,
+        spec: str,
+        task: Task,
+        fingerprint: str,
+        path: Path,
+        label_map: Mapping[str, str] | None = None,
     ) -> None:
         import sklearn
 
         self.estimator = estimator
         self._task = task
         classes = getattr(estimator, "classes_", None)
-        self._classes: list[Any] | None = list(classes) if classes is not None else None
+        self._label_map = dict(label_map or {})
+        self._classes: list[Any] | None = (
+            [self._label_map.get(canonical_label(c), c) for c in classes]
+            if classes is not None
+            else None
+        )
         features = getattr(estimator, "feature_names_in_", None)
         self._features: list[str] | None = (
             [str(c) for c in features] if features is not None else None
@@ -64,6 +79,7 @@ class SklearnModel:
                 "file": path.name,
                 "sklearn_version": sklearn.__version__,
                 "features": self._features,
+                **({"label_map": self._label_map} if self._label_map else {}),
             },
         )
 
@@ -91,9 +107,13 @@ class SklearnModel:
                 for row in matrix
             ]
         return [
-            Output(label=canonical_label(label), probabilities=p)
+            Output(label=self._mapped(label), probabilities=p)
             for label, p in zip(raw, probas, strict=True)
         ]
+
+    def _mapped(self, label: Any) -> str:
+        c = canonical_label(label)
+        return self._label_map.get(c, c)
 
     def _inputs(self, batch: Sequence[Payload]) -> Any:
         if all(isinstance(p, str) for p in batch):
@@ -162,8 +182,41 @@ def _load_sklearn(
         )
     task = parse_task(options.get("task"), name=name) or _task_of(estimator, name=name)
     return SklearnModel(
-        estimator, name=name, spec=spec, task=task, fingerprint=fingerprint, path=path
+        estimator,
+        name=name,
+        spec=spec,
+        task=task,
+        fingerprint=fingerprint,
+        path=path,
+        label_map=_label_map(options.get("label_map"), estimator, name=name),
     )
+
+
+def _label_map(raw: Any, estimator: Any, *, name: str) -> dict[str, str]:
+    """The ``label_map`` option as canonical class → canonical label, every key a class the
+    estimator was trained on."""
+    if raw is None:
+        return {}
+    where = f"models.{name}.options.label_map"
+    classes = getattr(estimator, "classes_", None)
+    if not isinstance(raw, Mapping) or classes is None:
+        raise ModelError(
+            f"{where}: give a mapping from the classes the model was trained on to the dataset's "
+            "labels, e.g. {0: benign, 1: malignant}"
+            + ("" if classes is not None else "; this estimator has no classes_ to map")
+        )
+    known = [canonical_label(c) for c in classes]
+    try:
+        mapping = {canonical_label(k): canonical_label(v) for k, v in raw.items()}
+    except ValueError as e:
+        raise ModelError(f"{where}: {e}") from None
+    unknown = [k for k in mapping if k not in known]
+    if unknown:
+        raise ModelError(
+            f"{where}: {', '.join(map(repr, unknown))} is not a class of the model; its classes "
+            f"(classes_): {', '.join(known)}"
+        )
+    return mapping
 
 
 def _task_of(estimator: Any, *, name: str) -> Task:

@@ -123,6 +123,52 @@ def _error_lines(results: Iterable[CheckResult]) -> list[Text]:
     return lines
 
 
+#: How the console names each reason a row went unscored (``performance.unscored.<reason>``).
+_UNSCORED = {
+    "rows_dropped": "rows dropped",
+    "ids_missing": "ids missing",
+    "calls_failed": "calls failed",
+    "outside_labels": "outside the labels",
+    "no_probabilities": "without probabilities",
+}
+
+
+def _unscored_lines(results: Iterable[CheckResult]) -> list[Text]:
+    """One line per performance result: what could not be scored, by reason, with the first
+    places, or that every row was scored."""
+    lines = []
+    for r in results:
+        table = r.tables.get("unscored")
+        if r.check != "performance" or not isinstance(table, Mapping):
+            continue
+        counts = table.get("counts") or {}
+        examples = table.get("examples") or {}
+        head = f"{r.model} · {r.dataset}: "
+        parts = []
+        for reason, words in _UNSCORED.items():
+            k = int(counts.get(reason) or 0)
+            if not k:
+                continue
+            part = f"{k} {words}"
+            if reason == "calls_failed" and table.get("causes"):
+                part += " (" + ", ".join(f"{c}: {n}" for c, n in table["causes"].items()) + ")"
+            first = examples.get(reason) or []
+            if first:
+                part += " — " + "; ".join(map(str, first[:3])) + ("; …" if k > 3 else "")
+            parts.append(part)
+        renormalised = int(table.get("renormalised") or 0)
+        if renormalised:
+            parts.append(f"{renormalised} with probabilities renormalised to sum to 1 (scored)")
+        if any(int(counts.get(reason) or 0) for reason in _UNSCORED):
+            lines.append(Text.assemble(("unscored ", "bold yellow"), head + " | ".join(parts)))
+        elif parts:
+            lines.append(Text.assemble(("unscored ", "dim"), head + "none; " + parts[0]))
+        else:
+            lines.append(Text.assemble(("unscored ", "dim"), (head + "none, every row scored",
+                                                              "dim")))
+    return lines
+
+
 def print_summary(
     report: Report,
     *,
@@ -170,6 +216,7 @@ def print_summary(
         parts.append(gates)
     parts += _calls_line(report)
     parts += _error_lines(results)
+    parts += _unscored_lines(results)
     parts.append(Text.assemble(("verdict ", "bold"), _verdict(report)))
     if paths:
         items = paths.items() if isinstance(paths, Mapping) else ((None, p) for p in paths)
