@@ -308,6 +308,11 @@ CASES: list[Case] = [
             lambda p: p.preds[0].__setitem__(3, "prob_1"),
         )
     ),
+    # `assay init` on data whose label column it did not recognise wrote such a suite: the run
+    # ended in "unexpected ValueError ... declares no label column"
+    case("suite", "no label column", 2, "data.test", "`label:`", "id, text, label")(
+        _both(_set("data.label", None), _set("data.labels", None))
+    ),
     case("suite", "no models", 2, "models", "add `models:")(_set("models", {})),
     # --- models -----------------------------------------------------------------------------
     case("models", "unknown prefix", 2, "models.candidate", "prefix", "predictions")(

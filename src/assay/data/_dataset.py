@@ -80,8 +80,16 @@ class Dataset:
     def label_strings(self) -> list[str]:
         """Labels as canonical strings (classification)."""
         if self.spec.label is None:
-            raise ValueError(f"dataset {self.name!r} declares no label column")
+            raise self._no_label()
         return [canonical_label(v) for v in self.frame[self.spec.label].tolist()]
+
+    def _no_label(self) -> DataError:
+        columns = ", ".join(str(c) for c in self.frame.columns)
+        return DataError(
+            f"data.{self.name} ({self.spec.path}): no `label:` column is declared, and scoring "
+            f"needs the true labels. Fix: add `label: <column>` under `data:` in the suite (the "
+            f"file's columns: {columns}), or drop the checks that need labels."
+        )
 
     def label_values(self) -> np.ndarray:
         """Labels as floats (regression).
@@ -90,7 +98,7 @@ class Dataset:
             DataError: a label is not a number; names the file, the row's id and the value.
         """
         if self.spec.label is None:
-            raise ValueError(f"dataset {self.name!r} declares no label column")
+            raise self._no_label()
         column = self.frame[self.spec.label]
         values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
         bad = np.flatnonzero(np.isnan(values) & column.notna().to_numpy())
