@@ -69,6 +69,13 @@ class Output:
         embedding: a vector, for embedding models.
         usage: token counts and the like (``{"prompt_tokens": 12, ...}``).
         timings: token timings for streamed generation (``{"ttft_s": 0.1, ...}``).
+        finish_reason: why a served model stopped (``stop``, ``length``, ...), ``""`` when the
+            server gave no reason; ``None`` when the model is not one that says. ``length`` and
+            ``""`` mark an answer that may be cut short.
+        label_mass: for a language model scored as a classifier, the probability its labels
+            held before the label probabilities were renormalised (1 − the mass outside them).
+        floored: labels that were absent from the server's top log-probabilities and were given
+            the stated floor (the k-th listed probability) instead of 0.
     """
 
     label: str | None = None
@@ -78,6 +85,9 @@ class Output:
     embedding: list[float] | None = None
     usage: dict[str, float] | None = None
     timings: dict[str, float] | None = None
+    finish_reason: str | None = None
+    label_mass: float | None = None
+    floored: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A compact JSON-ready dict (``None`` fields left out)."""
@@ -237,6 +247,7 @@ class TakesTimeout(Protocol):
 
 # --------------------------------------------------------------- labels
 
+
 def canonical_label(value: Any) -> str:
     """The canonical string of a class label.
 
@@ -268,6 +279,7 @@ def canonical_label(value: Any) -> str:
 
 
 # -------------------------------------------------------- requests and responses
+
 
 def content_key(fingerprint: str, payload: Payload, params: dict[str, Any] | None = None) -> str:
     """The cache key of one model call: a hash of the model fingerprint, payload and parameters.
