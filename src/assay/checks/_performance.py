@@ -9,7 +9,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from assay._types import ERROR_LABEL, UNPARSEABLE_LABEL, Response
+from assay._types import ERROR_LABEL, UNPARSEABLE_LABEL, Output, Response
+from assay.checks._answers import answer_notes
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._predictions import Predictions, collect_predictions
 from assay.config._suite import Suite
@@ -19,6 +20,7 @@ from assay.report._schema import CheckResult
 from assay.stats import Seed, wilson_interval
 
 __all__ = ["PerformanceCheck", "per_example_table", "resolve_task"]
+
 
 def _summary_metrics(task: str, classes: Sequence[str] = ("*",)) -> list[str]:
     """The names the summary of ``task`` can report (the catalogue's), per-class ones as
@@ -153,7 +155,10 @@ class PerformanceCheck(Check):
         metrics = dict(summary.metrics)
         examples = _examples(ctx, ds.name, pred)
         flags = list(pred.flags)
-        if pred.task == "classification" and (pred.unparseable or _verbalised(ctx, self.model)):
+        verbalised = pred.task == "classification" and (
+            bool(pred.unparseable) or _verbalised(ctx, self.model)
+        )
+        if verbalised:
             # A language model's answer that named no label: its own rate, and the raw answers.
             n_bad = len(pred.unparseable)
             metrics["unparseable_rate"] = wilson_interval(n_bad, pred.n, level=ctx.level)
@@ -163,6 +168,17 @@ class PerformanceCheck(Check):
                     f"{n_bad} of {pred.n} answers named no label ({UNPARSEABLE_LABEL}); "
                     "counted as wrong"
                 )
+        notes = answer_notes(
+            _answered(ctx, self.model, ds, responses),
+            n_unparseable=len(pred.unparseable) if verbalised else None,
+            endpoint=ctx.model_infos[self.model].details.get("endpoint"),
+            level=ctx.level,
+            seed=self.rng(ctx, "answers"),
+        )
+        metrics.update(notes.metrics)
+        flags += notes.flags
+        if notes.table:
+            tables["answers"] = notes.table
         return CheckResult(
             check=self.name,
             model=self.model,
@@ -182,12 +198,34 @@ class PerformanceCheck(Check):
         # loads (exit 2), not found missing after the run (exit 1).
         named = labels and all(_GATE_SEGMENT.fullmatch(label) for label in labels)
         classes = labels if named else ["*"]
-        classification = [*_summary_metrics("classification", classes), "unparseable_rate"]
+        classification = [*_summary_metrics("classification", classes), *_ANSWER_METRICS]
         if suite.task == "regression":
             return _summary_metrics("regression")
         if suite.task == "classification":
             return classification
         return [*classification, *_summary_metrics("regression")]
+
+
+#: What a language model's answers add to the performance check (see ``checks._answers``).
+_ANSWER_METRICS = (
+    "unparseable_rate",
+    "empty_rate",
+    "cut_short_rate",
+    "outside_label_mass",
+    "label_floor_rate",
+)
+
+
+def _answered(
+    ctx: RunContext, model: str, dataset: Any, responses: Mapping[str, Response]
+) -> list[Output]:
+    """The outputs of the model's answered calls on ``dataset``, in row order."""
+    outs = []
+    for r in ctx.original_requests(model, dataset):
+        resp = responses.get(r.key)
+        if resp is not None and resp.ok and resp.output is not None:
+            outs.append(resp.output)
+    return outs
 
 
 def _verbalised(ctx: RunContext, model: str) -> bool:
