@@ -11,6 +11,8 @@ purpose when the prompt asks it to:
 - ``FINTR``: streaming only, on the first call the stream sends one piece and then ``[DONE]``
   with no ``finish_reason``, as llama-cpp-python does when it interrupts a stream for a waiting
   request.
+- ``FEMPTY``: answers the empty string; ``FNOFIN``: the answer (not streamed) carries no
+  ``finish_reason``.
 - ``SAY <words>``: answers exactly ``<words>`` (scripted answers for parser and judge tests).
 - ``DIST <answer>=<p>|<answer>=<p>... END``: a scripted language model: it answers the most
   probable answer (unless ``SAY`` says otherwise), and its log-probabilities follow the
@@ -98,6 +100,8 @@ class LMServer:
     def generate(self, prompt: str, max_tokens: int) -> list[str]:
         import torch
 
+        if "FEMPTY" in prompt:
+            return [""]
         m = re.search(r"SAY (.*?)(?: END|$)", prompt)
         if m:
             return m.group(1).split()
@@ -170,7 +174,7 @@ class LMServer:
                     if chat
                     else {"index": 0, "text": text}
                 )
-                choice["finish_reason"] = finish
+                choice["finish_reason"] = None if "FNOFIN" in prompt else finish
                 if logprobs:
                     choice["logprobs"] = logprobs
                 return {"id": "x", "object": "chat.completion", "choices": [choice], "usage": usage}
