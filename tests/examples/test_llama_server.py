@@ -58,13 +58,17 @@ REVIEWS = [
     ("r10", "A lazy, forgettable sequel with nothing new to say.", "rotten"),
     ("r11", "Charming and heartfelt; I loved every minute.", "fresh"),
     ("r12", "Ugly, loud and stupid. Avoid it.", "rotten"),
-    ("r13", "A gorgeous, touching story told with great skill.", "fresh"),
-    ("r14", "The worst movie I have seen in years.", "rotten"),
-    ("r15", "Brilliant writing and a great cast make this a must-see.", "fresh"),
-    ("r16", "A clumsy, boring film that never finds its way.", "rotten"),
 ]
-PROMPT = "Review: {input}\nIs this movie review positive or negative?\nAnswer:"
-THUMBS_PROMPT = "Review: {input}\nWould you give this movie a thumbs up or a thumbs down?\nAnswer:"
+# A base model: a few-shot completion prompt, so that it answers with a label word.
+PROMPT = (
+    "Review: Great fun, I loved it.\nSentiment: positive\n\n"
+    "Review: Boring and far too long.\nSentiment: negative\n\n"
+    "Review: {input}\nSentiment:"
+)
+# Short on purpose: llama-cpp-python sorts its 262k-token vocabulary for every echoed prompt
+# token (about a second each on a shared CPU), and each label costs one echo request.
+THUMBS_PROMPT = "Review: {input}\nThumbs up or thumbs down? Answer:"
+N_THUMBS = 4
 
 
 def _llama_python() -> str:
@@ -146,22 +150,14 @@ def _assay_run(suite: dict[str, Any], folder: Path) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "assay._cli.main", "run", str(path), "--out", str(folder / "out")],
+        [sys.executable, "-c", "from assay._cli.main import main; main()", "run", str(path),
+         "--out", str(folder / "out")],
         capture_output=True, text=True, env=env, check=False, timeout=900,
     )  # fmt: skip
     print(f"assay run {folder.name}: {time.perf_counter() - start:.1f} s\n{done.stdout}")
-    assert done.returncode in (0, 1), done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     report: dict[str, Any] = json.loads((folder / "out" / "report.json").read_text())
     return report
-
-
-def _reviews(folder: Path) -> str:
-    path = folder / "reviews.csv"
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "text", "label"])
-        w.writerows(REVIEWS)
-    return str(path)
 
 
 def _classifier(data: str, url: str, verbaliser: dict[str, str], prompt: str) -> dict[str, Any]:
@@ -172,8 +168,8 @@ def _classifier(data: str, url: str, verbaliser: dict[str, str], prompt: str) ->
                  "labels": ["rotten", "fresh"]},
         "models": {"gemma": {"spec": f"openai:gemma@{url}", "options": {
             "endpoint": "completions", "prompt": prompt, "verbaliser": verbaliser,
-            "logprobs": True, "top_logprobs": 10, "max_new_tokens": 4, "stop": ["\n"],
-            "concurrency": 1}}},
+            "logprobs": True, "top_logprobs": 5, "max_new_tokens": 3, "stop": ["\n"],
+            "concurrency": 1, "timeout_s": 600}}},
         "checks": {"performance": {"positive_label": "fresh", "n_bootstrap": 200}},
         "engine": {"cache": None, "progress": False},
     }  # fmt: skip
@@ -183,18 +179,37 @@ def _result(report: dict[str, Any], check: str) -> dict[str, Any]:
     return next(r for r in report["results"] if r["check"] == check)
 
 
-def test_classifier_scored_from_llama_cpp_logprobs(llama: str, tmp_path: Path) -> None:
-    data = _reviews(tmp_path)
-    words = _classifier(data, llama, {"fresh": "positive", "rotten": "negative"}, PROMPT)
-    perf = _result(_assay_run(words, tmp_path / "words"), "performance")
-    m = perf["metrics"]
-    assert perf["n"] == len(REVIEWS) and perf["errors"]["n_errors"] == 0
-    assert m["roc_auc"]["value"] > 0.6
-    assert 0.0 <= m["outside_label_mass"]["value"] < 1.0
-    assert m["cut_short_rate"]["value"] <= 0.5
+def _reviews(folder: Path, rows: list[tuple[str, str, str]]) -> str:
+    path = folder / f"reviews{len(rows)}.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "text", "label"])
+        w.writerows(rows)
+    return str(path)
 
+
+def test_classifier_scored_from_llama_cpp_logprobs(llama: str, tmp_path: Path) -> None:
+    data = _reviews(tmp_path, REVIEWS)
+    words = _classifier(data, llama, {"fresh": "positive", "rotten": "negative"}, PROMPT)
+    report = _assay_run(words, tmp_path / "words")
+    gemma = next(x for x in report["models"] if x["name"] == "gemma")
+    assert gemma["details"]["label_scoring"] == "first-token"
+    perf = _result(report, "performance")
+    m = perf["metrics"]
+    print(f"words: metrics { {k: round(v['value'], 3) for k, v in m.items()} }")
+    assert perf["n"] == len(REVIEWS) and perf["errors"]["n_errors"] == 0
+    assert m["roc_auc"]["value"] > 0.7
+    assert m["unparseable_rate"]["value"] < 0.5
+    assert 0.0 <= m["outside_label_mass"]["value"] < 0.5
+
+    # "thumbs up" / "thumbs down" share their first token: each whole verbalisation is scored
+    thumbs_rows = [r for r in REVIEWS if r[2] == "fresh"][: N_THUMBS // 2]
+    thumbs_rows += [r for r in REVIEWS if r[2] == "rotten"][: N_THUMBS // 2]
     thumbs = _classifier(
-        data, llama, {"fresh": "thumbs up", "rotten": "thumbs down"}, THUMBS_PROMPT
+        _reviews(tmp_path, thumbs_rows),
+        llama,
+        {"fresh": "thumbs up", "rotten": "thumbs down"},
+        THUMBS_PROMPT,
     )
     report = _assay_run(thumbs, tmp_path / "thumbs")
     gemma = next(x for x in report["models"] if x["name"] == "gemma")
@@ -203,32 +218,46 @@ def test_classifier_scored_from_llama_cpp_logprobs(llama: str, tmp_path: Path) -
     p_fresh = perf["tables"]["per_example"]["score"]
     print(f"thumbs: P(fresh) per review {[round(p, 3) for p in p_fresh]}")
     print(f"thumbs: metrics { {k: round(v['value'], 3) for k, v in perf['metrics'].items()} }")
+    assert perf["n"] == N_THUMBS and perf["errors"]["n_errors"] == 0
     # the shared first token no longer hands every review to one label
     assert 0.0 < min(p_fresh) < max(p_fresh) < 1.0
-    assert perf["metrics"]["roc_auc"]["value"] > 0.5
     assert perf["metrics"]["label_floor_rate"]["value"] == 0.0  # whole verbalisations: no floor
 
 
-def test_streamed_generation_through_llama_cpp(llama: str, tmp_path: Path) -> None:
-    suite = {
+def _generation(url: str, data: str, **options: Any) -> dict[str, Any]:
+    return {
         "name": "llama-generate",
         "seed": 0,
         "task": "generation",
-        "data": {"path": str(LLM / "instructions.csv"), "id": "id", "input": "instruction"},
-        "models": {"gemma": {"spec": f"openai:gemma@{llama}", "options": {
+        "data": {"path": data, "id": "id", "input": "instruction"},
+        "models": {"gemma": {"spec": f"openai:gemma@{url}", "options": {
             "endpoint": "completions", "stream": True, "stop": ["\n"], "max_new_tokens": 12,
-            # a serial server: a waiting request interrupts the stream in flight
-            "concurrency": 2, "retries": 8, "backoff_s": 0.05,
             "prompt": "Question: What is the capital of Norway? Answer in one word.\n"
-                      "Answer: Oslo\n\nQuestion: {input}\nAnswer:"}}},
+                      "Answer: Oslo\n\nQuestion: {input}\nAnswer:", **options}}},
         "checks": {"generation": {"reference": "reference", "n_bootstrap": 200}},
         "engine": {"cache": None, "progress": False},
     }  # fmt: skip
-    report = _assay_run(suite, tmp_path / "gen")
+
+
+def test_streamed_generation_through_llama_cpp(llama: str, tmp_path: Path) -> None:
+    data = str(LLM / "instructions.csv")
+    report = _assay_run(_generation(llama, data, concurrency=1), tmp_path / "serial")
     g = _result(report, "generation")
-    assert g["n"] + g["errors"]["n_errors"] == 30
-    assert g["errors"]["n_errors"] <= 3
+    assert g["n"] == 30 and g["errors"]["n_errors"] == 0
     assert g["metrics"]["token_f1"]["value"] > 0.2
     assert g["metrics"]["ttft_s"]["value"] > 0
-    # no answer was kept from an interrupted stream: each finished (stop or length)
-    assert g["metrics"]["cut_short_rate"]["value"] < 0.5
+    assert not any("no finish_reason" in f for f in g["flags"])
+
+    # Two streams at once: the server interrupts the one in flight when the other waits, and
+    # ends it with [DONE] but no finish_reason. Such an answer is asked again or, when it stays
+    # cut, is an error that says why; it is never kept one token long.
+    few = tmp_path / "few.csv"
+    few.write_text("\n".join(data_line for data_line in Path(data).read_text().splitlines()[:7]))
+    report = _assay_run(
+        _generation(llama, str(few), concurrency=2, retries=2, backoff_s=0.05), tmp_path / "two"
+    )
+    g = _result(report, "generation")
+    print(f"two streams: {g['n']} answered, {g['errors']['n_errors']} failed: {g['errors']}")
+    assert g["n"] + g["errors"]["n_errors"] == 6
+    assert not any("no finish_reason" in f for f in g["flags"])
+    assert all("interrupted" in e["error"] for e in g["errors"]["examples"])
