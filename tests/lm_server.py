@@ -9,7 +9,23 @@ purpose when the prompt asks it to:
 - ``FSLOW``: the first call sleeps past the client's timeout, then answers;
 - ``FJSON``: always a malformed JSON body;
 - ``FCUT`` : streaming only, the stream is cut in the middle on the first call.
+- ``FINTR``: streaming only, on the first call the stream sends one piece and then ``[DONE]``
+  with no ``finish_reason``, as llama-cpp-python does when it interrupts a stream for a waiting
+  request.
+- ``FEMPTY``: answers the empty string; ``FNOFIN``: the answer (not streamed) carries no
+  ``finish_reason``.
 - ``SAY <words>``: answers exactly ``<words>`` (scripted answers for parser and judge tests).
+- ``DIST <answer>=<p>|<answer>=<p>... END``: a scripted language model: it answers the most
+  probable answer (unless ``SAY`` says otherwise), and its log-probabilities follow the
+  distribution, word by word, as a real model's do: the first token's ``top_logprobs`` hold the
+  first words' total masses (labels sharing a first word share its token, and a rare answer may
+  be missing from the top k), the rest of the mass goes to filler words. With ``echo`` on the
+  completions endpoint, a prompt the server answered before followed by a continuation gets each
+  continuation token's conditional log-probability (``text_offset``, ``tokens``,
+  ``token_logprobs``), as vLLM and llama.cpp give them.
+
+Every answer honours ``max_tokens`` (``finish_reason: length`` when it cut the answer) and
+``stop`` (``finish_reason: stop``).
 - a judge prompt (holding ``Score:``) gets ``Score: k`` where k grows with the answer's length.
 
 Server-wide behaviours, chosen when it is built:
@@ -37,6 +53,7 @@ requests in ``server.calls``.
 
 import asyncio
 import json
+import math
 import re
 import socket
 import threading
@@ -44,6 +61,42 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+#: Words that take the probability a ``DIST`` leaves over, in equal parts.
+FILLERS = ("the", "it", "so", "well", "hmm", "maybe", "okay", "sure")
+#: The log-probability of a word the scripted model never says.
+NEVER = -20.0
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def dist_of(prompt: str) -> dict[tuple[str, ...], float] | None:
+    """The answer distribution a ``DIST`` prompt scripts (words → probability), fillers included."""
+    m = re.search(r"DIST (.*?) END", prompt)
+    if m is None:
+        return None
+    dist: dict[tuple[str, ...], float] = {}
+    for part in m.group(1).split("|"):
+        answer, _, p = part.rpartition("=")
+        dist[tuple(_words(answer))] = dist.get(tuple(_words(answer)), 0.0) + float(p)
+    rest = max(0.0, 1.0 - sum(dist.values()))
+    for w in FILLERS:
+        dist[(w,)] = dist.get((w,), 0.0) + rest / len(FILLERS)
+    return dist
+
+
+def _conditional(dist: dict[tuple[str, ...], float], said: list[str], word: str) -> float:
+    """log P(word | the answer so far is ``said``) under ``dist``."""
+    before = sum(p for a, p in dist.items() if list(a[: len(said)]) == said)
+    after = sum(p for a, p in dist.items() if list(a[: len(said) + 1]) == [*said, word])
+    return math.log(after / before) if after > 0 and before > 0 else NEVER
+
+
+def _tokens(text: str, start: int = 0) -> list[tuple[int, str]]:
+    """Whitespace tokens, each holding the spaces before it, with their character offsets."""
+    return [(start + m.start(), m.group(0)) for m in re.finditer(r"\s*\S+", text)]
 
 
 class LMServer:
@@ -107,9 +160,14 @@ class LMServer:
     def generate(self, prompt: str, max_tokens: int) -> list[str]:
         import torch
 
+        if "FEMPTY" in prompt:
+            return [""]
         m = re.search(r"SAY (.*?)(?: END|$)", prompt)
         if m:
             return m.group(1).split()
+        dist = dist_of(prompt)
+        if dist is not None:
+            return list(max(dist, key=lambda a: dist[a]))
         if "Score:" in prompt:
             answer = prompt.split("ANSWER:")[-1] if "ANSWER:" in prompt else prompt
             return [f"Score: {min(5, 1 + len(answer.split()) // 3)}", "because", "length"]
@@ -191,7 +249,19 @@ class LMServer:
                 self._end_turn()
 
         async def answer(prompt: str, body: dict[str, Any], chat: bool, n: int) -> Any:
-            words = self.generate(prompt, int(body.get("max_tokens", 16)))
+            if body.get("echo"):
+                return self._echo(prompt)
+            max_tokens = int(body.get("max_tokens", 16))
+            words = self.generate(prompt, max_tokens)
+            finish = "stop"
+            if len(words) > max_tokens:
+                words, finish = words[:max_tokens], "length"
+            stops = body.get("stop") or []
+            stops = [stops] if isinstance(stops, str) else stops
+            joined = " ".join(words)
+            cut = min((i for i in (joined.find(x) for x in stops if x) if i >= 0), default=-1)
+            if cut >= 0:
+                words, finish = (joined[:cut].split(" ") if cut else [""]), "stop"
             text = " ".join(words)
             usage = {
                 "prompt_tokens": len(prompt.split()),
@@ -200,8 +270,8 @@ class LMServer:
             }
             logprobs = None
             if body.get("logprobs"):
-                top = [{"token": words[0], "logprob": -0.1}, {"token": "other", "logprob": -2.5}]
-                logprobs = {"content": [{"token": words[0], "logprob": -0.1, "top_logprobs": top}]}
+                k = int(body.get("top_logprobs", 5)) if chat else int(body["logprobs"])
+                logprobs = self._logprobs(prompt, words, k, chat)
             if not self.usage:
                 usage = {}
             if not body.get("stream"):
@@ -210,6 +280,7 @@ class LMServer:
                     if chat
                     else {"index": 0, "text": text}
                 )
+                choice["finish_reason"] = None if "FNOFIN" in prompt else finish
                 if logprobs:
                     choice["logprobs"] = logprobs
                 reply = {"id": "x", "object": "chat.completion", "choices": [choice]}
@@ -218,17 +289,27 @@ class LMServer:
             with_usage = bool(usage) and bool(
                 (body.get("stream_options") or {}).get("include_usage")
             )
+            interrupted = "FINTR" in prompt and n == 1
 
             async def events() -> Any:
                 for i, w in enumerate(words):
                     piece = w if i == 0 else " " + w
-                    delta = {"delta": {"content": piece}} if chat else {"text": piece}
-                    yield f"data: {json.dumps({'choices': [{'index': 0, **delta}]})}\n\n"
+                    delta: dict[str, Any] = (
+                        {"delta": {"content": piece}} if chat else {"text": piece}
+                    )
+                    if i == 0 and logprobs:
+                        delta["logprobs"] = logprobs
+                    last = i == len(words) - 1
+                    choice = {"index": 0, **delta, "finish_reason": finish if last else None}
+                    yield f"data: {json.dumps({'choices': [choice]})}\n\n"
                     await asyncio.sleep(0.005)
                     if cut and i == 0:
                         raise RuntimeError("connection dropped on purpose")
-                if with_usage:
-                    yield f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n"
+                    if interrupted and i == 0:
+                        break  # [DONE] and nothing else: no finish_reason, no usage
+                else:
+                    if with_usage:
+                        yield f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n"
                 yield "data: [DONE]\n\n"
 
             return StreamingResponse(events(), media_type="text/event-stream")
@@ -269,6 +350,78 @@ class LMServer:
         self.n_served += 1
         if self.serial and self._serial_lock is not None and self._serial_lock.locked():
             self._serial_lock.release()
+
+    # -- log-probabilities ------------------------------------------------------------------------
+
+    def _logprobs(self, prompt: str, words: list[str], k: int, chat: bool) -> dict[str, Any]:
+        """The answer's log-probabilities in the endpoint's format; the first token's top ``k``
+        alternatives follow the prompt's ``DIST`` (or a fixed pair without one)."""
+        dist = dist_of(prompt)
+        if dist is None:
+            first = [(words[0], -0.1), ("other", -2.5)]
+        else:
+            firsts: dict[str, float] = {}
+            for answer, p in dist.items():
+                if answer and p > 0:
+                    firsts[answer[0]] = firsts.get(answer[0], 0.0) + p
+            first = [(w, math.log(p)) for w, p in firsts.items()]
+        first = sorted(first, key=lambda t: -t[1])[:k]
+        rest = [-0.05] * (len(words) - 1)
+        chosen = dict(first).get(_words(words[0])[0] if _words(words[0]) else words[0], NEVER)
+        lps = [chosen, *rest]
+        if chat:
+            content = [
+                {
+                    "token": words[0],
+                    "logprob": lps[0],
+                    "top_logprobs": [{"token": w, "logprob": lp} for w, lp in first],
+                }
+            ]
+            content += [
+                {"token": " " + w, "logprob": lp, "top_logprobs": []}
+                for w, lp in zip(words[1:], rest)
+            ]
+            return {"content": content}
+        tokens = [words[0], *(" " + w for w in words[1:])]
+        offsets = [sum(len(t) for t in tokens[:i]) for i in range(len(tokens))]
+        tops = [dict(first), *({t: lp} for t, lp in zip(tokens[1:], rest))]
+        return {
+            "tokens": tokens,
+            "token_logprobs": lps,
+            "top_logprobs": tops,
+            "text_offset": offsets,
+        }
+
+    def _echo(self, text: str) -> dict[str, Any]:
+        """``echo`` with ``logprobs``: the log-probability of each token of ``text``. A prompt
+        answered before, followed by a continuation, scores the continuation by the prompt's
+        ``DIST``; other tokens get -1 (and the first, as OpenAI's API has it, none)."""
+        with self.lock:
+            seen = [p for p in self.calls if text.startswith(p) and len(p) < len(text)]
+        prompt = max(seen, key=len) if seen else text
+        dist = dist_of(prompt) or {}
+        toks = _tokens(prompt) + _tokens(text[len(prompt) :], len(prompt))
+        offsets, tokens, lps = [], [], []
+        said: list[str] = []
+        for i, (offset, token) in enumerate(toks):
+            offsets.append(offset)
+            tokens.append(token)
+            if i == 0:
+                lps.append(None)
+            elif offset < len(prompt):
+                lps.append(-1.0)
+            else:
+                word = (_words(token) or [token.strip()])[0]
+                lps.append(_conditional(dist, said, word))
+                said.append(word)
+        logprobs = {
+            "tokens": tokens,
+            "token_logprobs": lps,
+            "text_offset": offsets,
+            "top_logprobs": [None, *({t: lp} for t, lp in zip(tokens[1:], lps[1:]))],
+        }
+        choice = {"index": 0, "text": text, "logprobs": logprobs, "finish_reason": "length"}
+        return {"id": "x", "object": "text_completion", "choices": [choice]}
 
     # -- lifecycle --------------------------------------------------------------------------------
 

@@ -78,6 +78,13 @@ class Output:
         timings: the call's own timings, measured by the adapter: ``latency_s`` (the request's
             latency) and, for streamed generation, ``ttft_s``, ``itl_s``, ``tpot_s``,
             ``tokens_per_s`` (see docs/language-models.md).
+        finish_reason: why a served model stopped (``stop``, ``length``, ...), ``""`` when the
+            server gave no reason; ``None`` when the model is not one that says. ``length`` and
+            ``""`` mark an answer that may be cut short.
+        label_mass: for a language model scored as a classifier, the probability its labels
+            held before the label probabilities were renormalised (1 − the mass outside them).
+        floored: labels that were absent from the server's top log-probabilities and were given
+            the stated floor (the k-th listed probability) instead of 0.
     """
 
     label: str | None = None
@@ -87,6 +94,9 @@ class Output:
     embedding: list[float] | None = None
     usage: dict[str, float] | None = None
     timings: dict[str, float] | None = None
+    finish_reason: str | None = None
+    label_mass: float | None = None
+    floored: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A compact JSON-ready dict (``None`` fields left out)."""

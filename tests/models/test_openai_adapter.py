@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -222,8 +223,12 @@ def test_streaming_timings_usage_cost_and_logprobs(
         options={"logprobs": True, "verbaliser": {"pos": "positive", "neg": "negative"}},
     )
     (p,) = c.predict(["SAY positive END"])
-    # top_logprobs: "positive" -0.1, "other" -2.5 (no label) → all mass on pos
-    assert p.label == "pos" and p.probabilities == pytest.approx({"pos": 1.0, "neg": 0.0})
+    # top_logprobs: "positive" -0.1, "other" -2.5 (no label): neg is not listed, so it gets the
+    # floor, the 2nd (last) listed probability, never 0; the labels held exp(-0.1) of the mass
+    pos, floor = math.exp(-0.1), math.exp(-2.5)
+    assert p.label == "pos"
+    assert p.probabilities == pytest.approx({"pos": pos / (pos + floor), "neg": floor / (pos + floor)})
+    assert p.floored == ["neg"] and p.label_mass == pytest.approx(pos)
 
 
 def test_completions_endpoint_and_a_permanent_4xx(server: LMServer) -> None:

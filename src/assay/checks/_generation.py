@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assay._embeddings import embed_texts, embedding_model_folder
 from assay._types import UNPARSEABLE_LABEL, Request, Response
+from assay.checks._answers import answer_notes
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._judge import JudgeConfig, judge_next_requests, judge_score
 from assay.checks._usage import cached_timings_flag, usage_table
@@ -161,6 +162,7 @@ class GenerationCheck(Check):
         examples: list[dict[str, Any]] = []
         # A language model used as a classifier: how often did its answer name no label?
         labelled = [outs[i] for i in rows if outs[i].label is not None]
+        bad: list[int] = []
         if labelled:
             bad = [i for i in rows if outs[i].label == UNPARSEABLE_LABEL]
             metrics["unparseable_rate"] = wilson_interval(len(bad), len(labelled), level=ctx.level)
@@ -173,6 +175,17 @@ class GenerationCheck(Check):
                     f"{len(bad)} of {len(labelled)} answers named no label ({UNPARSEABLE_LABEL}); "
                     "they count as wrong in the performance check"
                 )
+        notes = answer_notes(
+            [outs[i] for i in rows],
+            n_unparseable=len(bad) if labelled else None,
+            endpoint=ctx.model_infos[self.model].details.get("endpoint"),
+            level=ctx.level,
+            seed=self.rng(ctx, "answers"),
+        )
+        metrics.update(notes.metrics)
+        flags += notes.flags
+        if notes.table:
+            tables["answers"] = notes.table
         priced = bool(ctx.model_infos[self.model].details.get("priced"))
         metrics.update(
             _serving_metrics(

@@ -17,6 +17,7 @@ from assay._types import (
     Output,
     Response,
 )
+from assay.checks._answers import answer_notes
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._predictions import (
     UNSCORED_REASONS,
@@ -186,7 +187,10 @@ class PerformanceCheck(Check):
         )
         examples = _examples(ctx, ds.name, pred)
         flags = list(pred.flags)
-        if pred.task == "classification" and (pred.unparseable or _verbalised(ctx, self.model)):
+        verbalised = pred.task == "classification" and (
+            bool(pred.unparseable) or _verbalised(ctx, self.model)
+        )
+        if verbalised:
             # A language model's answer that named no label: its own rate, and the raw answers.
             n_bad = len(pred.unparseable)
             metrics["unparseable_rate"] = wilson_interval(n_bad, pred.n, level=ctx.level)
@@ -196,14 +200,25 @@ class PerformanceCheck(Check):
                     f"{n_bad} of {pred.n} answers named no label ({UNPARSEABLE_LABEL}); "
                     "counted as wrong"
                 )
+        answered = _answered(ctx, self.model, ds, responses)
         # A served classifier's token usage and cost (logprob scoring calls included).
         usage, usage_flags = usage_table(
-            _answered_outputs(ctx, self.model, ds, responses),
-            priced=bool(ctx.model_infos[self.model].details.get("priced")),
+            answered, priced=bool(ctx.model_infos[self.model].details.get("priced"))
         )
         if usage:
             tables["usage"] = usage
         flags.extend(usage_flags)
+        notes = answer_notes(
+            answered,
+            n_unparseable=len(pred.unparseable) if verbalised else None,
+            endpoint=ctx.model_infos[self.model].details.get("endpoint"),
+            level=ctx.level,
+            seed=self.rng(ctx, "answers"),
+        )
+        metrics.update(notes.metrics)
+        flags += notes.flags
+        if notes.table:
+            tables["answers"] = notes.table
         return CheckResult(
             check=self.name,
             model=self.model,
@@ -226,7 +241,7 @@ class PerformanceCheck(Check):
         unscored = [f"unscored.{reason}" for reason in UNSCORED_REASONS]
         classification = [
             *_summary_metrics("classification", classes),
-            "unparseable_rate",
+            *_ANSWER_METRICS,
             *unscored,
         ]
         if suite.task == "regression":
@@ -236,10 +251,20 @@ class PerformanceCheck(Check):
         return [*classification, *_summary_metrics("regression")]
 
 
-def _answered_outputs(
+#: What a language model's answers add to the performance check (see ``checks._answers``).
+_ANSWER_METRICS = (
+    "unparseable_rate",
+    "empty_rate",
+    "cut_short_rate",
+    "outside_label_mass",
+    "label_floor_rate",
+)
+
+
+def _answered(
     ctx: RunContext, model: str, dataset: Any, responses: Mapping[str, Response]
 ) -> list[Output]:
-    """The model's answers on the dataset's rows (failed calls left out)."""
+    """The outputs of the model's answered calls on ``dataset``, in row order."""
     outs = []
     for r in ctx.original_requests(model, dataset):
         resp = responses.get(r.key)

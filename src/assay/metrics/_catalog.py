@@ -314,6 +314,14 @@ CATALOG: tuple[MetricInfo, ...] = (
          paired_test="mcnemar", per_example=True, best=0.0, option="refusal"),
     _gen("truncated_rate", "Inputs truncated", "lower", "wilson", "serving", "answers",
          per_example=True, best=0.0),
+    _gen("empty_rate", "Empty answers", "lower", "wilson", "answers", "answers",
+         per_example=True, best=0.0),
+    _gen("cut_short_rate", "Answers cut short (finish_reason length or none)", "lower", "wilson",
+         "answers", "answers", per_example=True, best=0.0),
+    _gen("outside_label_mass", "Probability outside the labels", "lower", "bootstrap",
+         "answers", "answers", per_example=True, best=0.0),
+    _gen("label_floor_rate", "Answers with a label given the floor (absent from top-k)",
+         "lower", "wilson", "answers", "answers", per_example=True, best=0.0),
     *(
         _gen(f"length_{k}", display, "none", "bootstrap", "text", "length", per_example=True,
              option="length")

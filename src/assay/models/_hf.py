@@ -16,7 +16,7 @@ from assay._types import UNPARSEABLE_LABEL, ModelInfo, Output, Payload, Task, ca
 from assay.errors import ConfigError, MissingDependencyError, ModelError
 from assay.models._convert import parse_task, resolve_path
 from assay.models._registry import check_options, register_model
-from assay.models._verbalise import Verbaliser, render_prompt
+from assay.models._verbalise import Verbaliser, cut_at_stop, render_prompt
 
 __all__ = ["HFModel", "checkpoint_fingerprint"]
 
@@ -324,7 +324,7 @@ class HFModel:
                     n_out = tokens.index(eos)
                     tokens = tokens[:n_out]
                 text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-                text = _cut_at_stop(text, opts.get("stop"))
+                text = cut_at_stop(text, opts.get("stop"))[0]
                 usage = {
                     "prompt_tokens": float(len(ids[i])),
                     "completion_tokens": float(n_out),
@@ -411,13 +411,6 @@ def _import_transformers() -> Any:
     # Loading bars would interleave with assay's own progress display.
     transformers.utils.logging.disable_progress_bar()
     return transformers
-
-
-def _cut_at_stop(text: str, stop: Any) -> str:
-    """``text`` up to the first of the ``stop`` strings (a base model runs on past its answer)."""
-    stops = [stop] if isinstance(stop, str) else list(stop or [])
-    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=len(text))
-    return text[:cut]
 
 
 @register_model("hf")

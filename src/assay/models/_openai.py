@@ -29,7 +29,13 @@ from assay.models._convert import parse_task
 from assay.models._registry import check_options, redact_spec, register_model
 from assay.models._sse import sse_data
 from assay.models._timings import stream_timings
-from assay.models._verbalise import Verbaliser, render_prompt
+from assay.models._verbalise import (
+    LabelScores,
+    Verbaliser,
+    check_stop,
+    cut_at_stop,
+    render_prompt,
+)
 
 __all__ = ["DEFAULT_KEY_ENV", "OpenAIModel"]
 
@@ -47,6 +53,7 @@ _OPTIONS = {
     "prompt",
     "system",
     "max_new_tokens",
+    "stop",
     "temperature",
     "top_p",
     "seed",
@@ -117,8 +124,15 @@ class OpenAIModel:
     sent while others were in flight says it was likely queued and what to change.
 
     With a ``verbaliser`` (or ``labels``) the model is a classifier: the answer is parsed into a
-    label (``(unparseable)`` when it names none) and, with ``logprobs: true``, the first token's
-    ``top_logprobs`` become label probabilities.
+    label (``(unparseable)`` when it names none, whatever the log-probabilities say) and, with
+    ``logprobs: true``, the first token's ``top_logprobs`` become label probabilities; a label
+    absent from them gets the k-th listed probability as a floor (``Output.floored``), never 0.
+    Labels whose verbalisations begin alike ("thumbs up" / "thumbs down") are scored by the
+    probability of each whole verbalisation (one ``echo`` request per verbalisation on the
+    completions endpoint); on the chat endpoint they are refused.
+
+    ``Output.finish_reason`` is the server's (``""`` when it gave none); a stream that ends with
+    ``[DONE]`` but no finish reason was interrupted by the server and is retried like a cut one.
 
     The API key comes from the environment (``ASSAY_OPENAI_API_KEY`` or ``api_key_env``); it is
     held only in the client's headers and scrubbed from every error message.
@@ -360,6 +374,9 @@ class OpenAIModel:
         for k in ("top_p", "seed"):
             if opts.get(k) is not None:
                 body[k] = opts[k]
+        if opts.get("stop") is not None:
+            stop = opts["stop"]
+            body["stop"] = [stop] if isinstance(stop, str) else list(stop)
         want_logprobs = bool(opts.get("logprobs", False))
         top = int(opts.get("top_logprobs", 5))
         if self.endpoint == "completions":
@@ -388,12 +405,12 @@ class OpenAIModel:
         where = redact_spec(url)
         if body.get("stream"):
             try:
-                return await self._stream(url, body, where, opts)
+                return await self._stream(prompt, url, body, where, opts)
             except _StreamOptionsRefused:
                 # Some servers refuse `stream_options` (a 4xx naming it): stream without usage.
                 self._stream_options = False
                 body.pop(_STREAM_OPTIONS, None)
-                return await self._stream(url, body, where, opts)
+                return await self._stream(prompt, url, body, where, opts)
         t0 = time.perf_counter()
         resp = await self._client.post(url, json=body, timeout=self.timeout_s)
         elapsed = time.perf_counter() - t0
@@ -402,8 +419,9 @@ class OpenAIModel:
             data = resp.json()
         except ValueError:
             raise RetryableModelError(f"malformed JSON from {where}: {resp.text[:120]!r}") from None
-        text, lp_top = _parse_completion(data, self.endpoint, where)
-        return self._output(text, data.get("usage"), {"latency_s": elapsed}, lp_top, opts)
+        text, lp_top, finish = _parse_completion(data, self.endpoint, where)
+        timings = {"latency_s": elapsed}
+        return await self._output(prompt, text, finish, data.get("usage"), timings, lp_top, opts)
 
     def _raise_for_status(self, status: int, headers: httpx.Headers, text: str, where: str) -> None:
         """Raise the error an HTTP status means: transient (429, 408, 5xx), model-wide (401,
@@ -434,7 +452,7 @@ class OpenAIModel:
         raise ModelError(message)
 
     async def _stream(
-        self, url: str, body: dict[str, Any], where: str, opts: dict[str, Any]
+        self, prompt: str, url: str, body: dict[str, Any], where: str, opts: dict[str, Any]
     ) -> Output:
         assert self._client is not None
         t0 = time.perf_counter()
@@ -442,6 +460,7 @@ class OpenAIModel:
         token_times: list[float] = []
         usage: dict[str, Any] | None = None
         lp_top: dict[str, float] | None = None
+        finish = ""
         done = False
         async with self._client.stream("POST", url, json=body, timeout=self.timeout_s) as resp:
             if resp.status_code >= 400:
@@ -482,9 +501,19 @@ class OpenAIModel:
                         token_times.append(time.perf_counter() - t0)
                     if lp_top is None and choice.get("logprobs"):
                         lp_top = _first_top_logprobs(choice["logprobs"], self.endpoint)
+                    if choice.get("finish_reason"):
+                        finish = str(choice["finish_reason"])
         if not done:
             raise RetryableModelError(
                 f"the stream from {where} ended before [DONE] after {len(pieces)} chunks"
+            )
+        if not finish:
+            # llama-cpp-python ends a stream this way when another request waits for the model
+            raise RetryableModelError(
+                f"the stream from {where} sent [DONE] with no finish_reason after "
+                f"{len(pieces)} chunks: the server interrupted the answer (llama-cpp-python does "
+                "when another request waits; lower the model's concurrency or start the server "
+                "with --interrupt_requests false)"
             )
         reported = (usage or {}).get("completion_tokens")
         timings = stream_timings(
@@ -492,16 +521,21 @@ class OpenAIModel:
             end_s=time.perf_counter() - t0,
             n_tokens=int(reported) if isinstance(reported, (int, float)) else None,
         )
-        return self._output("".join(pieces), usage, timings, lp_top, opts)
+        return await self._output(prompt, "".join(pieces), finish, usage, timings, lp_top, opts)
 
-    def _output(
+    async def _output(
         self,
+        prompt: str,
         text: str,
+        finish: str,
         usage: dict[str, Any] | None,
         timings: dict[str, float],
         lp_top: dict[str, float] | None,
         opts: dict[str, Any],
     ) -> Output:
+        text, stopped = cut_at_stop(text, opts.get("stop"))
+        if stopped:  # the server ran past a stop string (some ignore it while streaming)
+            finish = "stop"
         u: dict[str, float] = {}
         for k in ("prompt_tokens", "completion_tokens", "total_tokens"):
             if usage and isinstance(usage.get(k), (int, float)):
@@ -515,14 +549,88 @@ class OpenAIModel:
                 + u.get("completion_tokens", 0.0) * float(p_out or 0.0)
             ) / 1000.0
         if self.verbaliser is None:
-            return Output(text=text, usage=u or None, timings=timings)
-        label = self.verbaliser.parse(text)
-        probs = self.verbaliser.probabilities_from_logprobs(lp_top) if lp_top else None
-        if label is None and probs is None:
-            label = UNPARSEABLE_LABEL
-        elif label is None and probs is not None:
-            label = max(probs, key=lambda k: probs[k])
-        return Output(label=label, probabilities=probs, text=text, usage=u or None, timings=timings)
+            return Output(text=text, usage=u or None, timings=timings, finish_reason=finish)
+        # an answer that names no label is unparseable, whatever the log-probabilities say
+        label = self.verbaliser.parse(text) or UNPARSEABLE_LABEL
+        scores = await self._label_scores(prompt, text, lp_top, opts) if lp_top else None
+        return Output(
+            label=label,
+            probabilities=scores.probabilities if scores else None,
+            text=text,
+            usage=u or None,
+            timings=timings,
+            finish_reason=finish,
+            label_mass=scores.label_mass if scores else None,
+            floored=list(scores.floored) if scores and scores.floored else None,
+        )
+
+    async def _label_scores(
+        self, prompt: str, text: str, lp_top: dict[str, float], opts: dict[str, Any]
+    ) -> LabelScores:
+        """Label probabilities: from the first answer token's alternatives, or, when labels
+        begin alike, from the probability of each whole verbalisation after the prompt."""
+        v = self.verbaliser
+        assert v is not None
+        clash = v.ambiguous_token(lp_top)
+        if clash is None and not v.first_words():
+            return v.probabilities_from_logprobs(lp_top)
+        if self.endpoint == "chat":
+            token, labels = clash or ("?", [])
+            raise ModelError(
+                f"the first answer token {token!r} begins the verbalisations of labels "
+                f"{', '.join(labels)}: its probability cannot be split between them; use "
+                "endpoint: completions (which scores whole verbalisations) or verbalisations "
+                "whose first words differ"
+            )
+        lead = text[: len(text) - len(text.lstrip())]
+        said: dict[str, list[float]] = {}
+        for label, items in v.words.items():
+            said[label] = [await self._continuation_logprob(prompt, lead + w) for w in items]
+        try:
+            return v.probabilities_from_verbalisations(said)
+        except ValueError as e:
+            raise ModelError(f"cannot score the labels from {self._where}: {e}") from None
+
+    async def _continuation_logprob(self, prompt: str, continuation: str) -> float:
+        """log P(continuation | prompt): the server's log-probabilities of the prompt's tokens
+        (``echo`` with ``logprobs``), summed over the tokens of the continuation."""
+        assert self._client is not None
+        url = f"{self.base_url}/completions"
+        where = redact_spec(url)
+        body = {
+            "model": self.model_name,
+            "prompt": prompt + continuation,
+            "echo": True,
+            "logprobs": 1,
+            "max_tokens": 1,
+            "temperature": 0.0,
+        }
+        resp = await self._client.post(url, json=body, timeout=self.timeout_s)
+        try:
+            self._raise_for_status(resp.status_code, resp.headers, resp.text, where)
+        except RetryableModelError:
+            raise
+        except ModelError as e:
+            if e.model_wide:
+                raise
+            raise ModelError(
+                f"scoring whole verbalisations needs echo with logprobs on the completions "
+                f"endpoint, which {where} refused: {e}"
+            ) from None
+        try:
+            lp = resp.json()["choices"][0]["logprobs"]
+            spans = zip(lp["text_offset"], lp["tokens"], lp["token_logprobs"], strict=True)
+            start, end = len(prompt), len(prompt) + len(continuation)
+            return sum(
+                float(value)
+                for offset, token, value in spans
+                if offset < end and offset + len(token) > start and value is not None
+            )
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise RetryableModelError(
+                f"malformed echo logprobs from {where} (need text_offset, tokens and "
+                f"token_logprobs): {resp.text[:120]!r}"
+            ) from None
 
 
 class _RateLimited(RetryableModelError):
@@ -601,7 +709,10 @@ def _first_top_logprobs(logprobs: Any, endpoint: str) -> dict[str, float] | None
         return None
 
 
-def _parse_completion(data: Any, endpoint: str, where: str) -> tuple[str, dict[str, float] | None]:
+def _parse_completion(
+    data: Any, endpoint: str, where: str
+) -> tuple[str, dict[str, float] | None, str]:
+    """The answer's text, its first token's top log-probabilities and its finish reason."""
     try:
         choice = data["choices"][0]
         text = choice["message"]["content"] if endpoint == "chat" else choice["text"]
@@ -611,7 +722,8 @@ def _parse_completion(data: Any, endpoint: str, where: str) -> tuple[str, dict[s
             f"{'message.content' if endpoint == 'chat' else 'text'}"
         ) from None
     lp = choice.get("logprobs")
-    return str(text or ""), (_first_top_logprobs(lp, endpoint) if lp else None)
+    finish = str(choice.get("finish_reason") or "")
+    return str(text or ""), (_first_top_logprobs(lp, endpoint) if lp else None), finish
 
 
 @register_model("openai")
@@ -645,11 +757,24 @@ def _load_openai(
         )
     key_env = str(options.get("api_key_env") or DEFAULT_KEY_ENV)
     api_key = os.environ.get(key_env) or None
+    check_stop(options, name=name, prefix="openai")
     verbaliser = (
         Verbaliser.from_options(options, name=name)
         if options.get("verbaliser") is not None or options.get("labels") is not None
         else None
     )
+    scoring = None
+    if verbaliser is not None and options.get("logprobs"):
+        shared = verbaliser.first_words()
+        if shared and options.get("endpoint", "chat") == "chat":
+            word, labels = shared[0]
+            raise ConfigError(
+                f"models.{name}.options.verbaliser: labels {', '.join(labels)} all begin with "
+                f"{word!r}, so the first answer token's probability cannot tell them apart; use "
+                "endpoint: completions (assay then scores each whole verbalisation) or "
+                "verbalisations whose first words differ"
+            )
+        scoring = "verbalisation" if shared else "first-token"
     task: Task = parse_task(options.get("task"), name=name) or (
         "classification" if verbaliser is not None else "generation"
     )
@@ -676,6 +801,7 @@ def _load_openai(
                 options.get(k) is not None
                 for k in ("price_per_1k", "price_per_1k_prompt", "price_per_1k_completion")
             ),
+            **({"label_scoring": scoring} if scoring else {}),
         },
     )
     return OpenAIModel(

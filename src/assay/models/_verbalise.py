@@ -12,7 +12,7 @@ from typing import Any
 from assay._types import canonical_label
 from assay.errors import ConfigError
 
-__all__ = ["Verbaliser", "render_prompt"]
+__all__ = ["LabelScores", "Verbaliser", "check_stop", "cut_at_stop", "render_prompt"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -111,28 +111,125 @@ class Verbaliser:
                         best = key
         return best[2] if best is not None else None
 
-    def probabilities_from_logprobs(
-        self, top_logprobs: Mapping[str, float]
-    ) -> dict[str, float] | None:
+    def first_words(self) -> list[tuple[str, list[str]]]:
+        """First words said by more than one label (``[("thumbs", ["up", "down"])]``).
+
+        Such labels share their first token, so the first answer token's probability cannot
+        tell them apart: they must be scored by their whole verbalisations.
+        """
+        owners: dict[str, list[str]] = {}
+        for label, items in self.words.items():
+            for w in items:
+                first = _norm(w).split(" ")[0]
+                if first and label not in owners.setdefault(first, []):
+                    owners[first].append(label)
+        return [(word, labels) for word, labels in owners.items() if len(labels) > 1]
+
+    def _token_labels(self, token: str) -> list[str]:
+        """The labels a first answer token may begin: those it says whole, else those it is a
+        prefix of (normalised)."""
+        t = _norm(token)
+        if not t:
+            return []
+        whole = [lbl for lbl, items in self.words.items() if any(_norm(w) == t for w in items)]
+        if len(whole) == 1:
+            return whole
+        return [
+            lbl for lbl, items in self.words.items() if any(_norm(w).startswith(t) for w in items)
+        ]
+
+    def ambiguous_token(self, top_logprobs: Mapping[str, float]) -> tuple[str, list[str]] | None:
+        """A listed first token that begins more than one label's verbalisation, with those
+        labels (``(" thumbs", ["up", "down"])``); ``None`` when every token is unambiguous."""
+        for token in top_logprobs:
+            labels = self._token_labels(token)
+            if len(labels) > 1:
+                return token, labels
+        return None
+
+    def probabilities_from_logprobs(self, top_logprobs: Mapping[str, float]) -> LabelScores:
         """Label probabilities from the first answer token's top log-probabilities.
 
-        A token counts for a label when, normalised, it is a non-empty prefix of one of the
-        label's verbalisations. The masses are renormalised over labels; ``None`` when no token
-        matches any label.
+        A token counts for the label it says whole, else for the label it is a prefix of
+        (normalised); tokens of several labels are ambiguous (see :meth:`ambiguous_token`) and
+        must not be passed here. A label with no listed token gets a floor, the k-th (smallest)
+        listed probability, an upper bound on what the server did not list, never 0; it is named
+        in ``floored``. The masses are then renormalised over the labels; ``label_mass`` is what
+        the labels held before (floors not counted).
         """
         mass = dict.fromkeys(self.words, 0.0)
         for token, lp in top_logprobs.items():
-            t = _norm(token)
-            if not t:
-                continue
-            for label, items in self.words.items():
-                if any(_norm(w).startswith(t) for w in items):
-                    mass[label] += math.exp(lp)
-                    break
+            labels = self._token_labels(token)
+            if len(labels) == 1:
+                mass[labels[0]] += math.exp(lp)
+        held = sum(mass.values())
+        listed = [math.exp(lp) for lp in top_logprobs.values()]
+        floor = min(listed) if listed else 1.0
+        floored = tuple(label for label, m in mass.items() if m <= 0.0)
+        for label in floored:
+            mass[label] = floor
         total = sum(mass.values())
-        if total <= 0:
-            return None
-        return {k: v / total for k, v in mass.items()}
+        return LabelScores({k: v / total for k, v in mass.items()}, min(held, 1.0), floored)
+
+    def probabilities_from_verbalisations(
+        self, logprobs: Mapping[str, Sequence[float]]
+    ) -> LabelScores:
+        """Label probabilities from the log-probability of each whole verbalisation.
+
+        ``logprobs``: label → the summed token log-probabilities of each of its verbalisations,
+        as the server scored them after the prompt. A label's probability is the sum over its
+        verbalisations, renormalised over the labels; ``label_mass`` is that sum over all labels.
+        """
+        per_label = {label: _logsumexp(list(logprobs.get(label, ()))) for label in self.words}
+        top = _logsumexp(list(per_label.values()))
+        if not math.isfinite(top):
+            raise ValueError("no verbalisation has a finite log-probability")
+        probs = {label: math.exp(lp - top) for label, lp in per_label.items()}
+        return LabelScores(probs, min(math.exp(top), 1.0), ())
+
+
+@dataclass(frozen=True)
+class LabelScores:
+    """What a language model's log-probabilities say about the labels of one answer.
+
+    Attributes:
+        probabilities: label → probability, summing to 1 over the labels.
+        label_mass: the probability the labels held before renormalising (the rest fell outside).
+        floored: labels absent from the listed top log-probabilities, given the floor.
+    """
+
+    probabilities: dict[str, float]
+    label_mass: float
+    floored: tuple[str, ...] = ()
+
+
+def _logsumexp(values: Sequence[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return -math.inf
+    top = max(finite)
+    return top + math.log(sum(math.exp(v - top) for v in finite))
+
+
+def cut_at_stop(text: str, stop: Any) -> tuple[str, bool]:
+    """``text`` up to the first of the ``stop`` strings (a base model runs on past its answer),
+    and whether one was found."""
+    stops = [stop] if isinstance(stop, str) else list(stop or [])
+    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=-1)
+    return (text, False) if cut < 0 else (text[:cut], True)
+
+
+def check_stop(options: Mapping[str, Any], *, name: str, prefix: str) -> None:
+    """Refuse a ``stop`` option that is not a string or a list of non-empty strings."""
+    stop = options.get("stop")
+    if stop is None:
+        return
+    items = [stop] if isinstance(stop, str) else stop
+    if not isinstance(items, list) or not items or not all(isinstance(s, str) and s for s in items):
+        raise ConfigError(
+            f"models.{name}.options.stop: expected a string or a list of non-empty strings "
+            f'(where a {prefix}: answer ends, e.g. ["\\n"]); got {stop!r}'
+        )
 
 
 def _json_field(text: str, field: str) -> Any:

@@ -169,6 +169,36 @@ def _unscored_lines(results: Iterable[CheckResult]) -> list[Text]:
     return lines
 
 
+def _answer_lines(results: Iterable[CheckResult]) -> list[Text]:
+    """A line per check whose language-model answers were not all clean: unparseable, empty or
+    cut short, probability outside the labels, labels given the floor; and a hint if any."""
+    lines = []
+    for r in results:
+        a = r.tables.get("answers")
+        if not isinstance(a, Mapping) or r.check not in ("performance", "generation"):
+            continue
+        n = a.get("n", 0)
+        parts = [
+            f"{a[key]} of {n} {what}"
+            for key, what in (
+                ("unparseable", "named no label"),
+                ("empty", "empty"),
+                ("cut_short", "cut short"),
+                ("label_floor", "with a label given the floor"),
+            )
+            if a.get(key)
+        ]
+        if a.get("outside_label_mass") is not None:
+            parts.append(f"{a['outside_label_mass']:.1%} of the probability outside the labels")
+        if parts:
+            lines.append(Text.assemble(
+                ("answers ", "yellow"), f"{r.check} · {r.model} · {r.dataset}: " + " · ".join(parts)
+            ))
+        if a.get("hint"):
+            lines.append(Text.assemble(("hint ", "yellow"), f"{r.model}: {a['hint']}"))
+    return lines
+
+
 def print_summary(
     report: Report,
     *,
@@ -217,6 +247,7 @@ def print_summary(
     parts += _calls_line(report)
     parts += _error_lines(results)
     parts += _unscored_lines(results)
+    parts += _answer_lines(results)
     parts.append(Text.assemble(("verdict ", "bold"), _verdict(report)))
     if paths:
         items = paths.items() if isinstance(paths, Mapping) else ((None, p) for p in paths)
