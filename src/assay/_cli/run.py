@@ -64,7 +64,7 @@ def run(
                 suite, checkpoints, out=out, data=data, trust=trust or None, no_cache=no_cache,
                 seed=seed, progress=not quiet,
             )
-            sweep = report.result("checkpoints")
+            sweep = report.find("checkpoints")
             series = checkpoint_series(sweep) if sweep is not None else None
         else:
             report = evaluate(

@@ -14,7 +14,7 @@ from assay.errors import MissingDependencyError, ModelError, TrustRequiredError
 from assay.models._convert import file_sha256, parse_task, probabilities_from, resolve_path
 from assay.models._registry import check_options, register_model
 
-__all__ = ["SklearnModel"]
+__all__ = ["SklearnModel", "estimator_task"]
 
 _SUFFIXES = (".joblib", ".pkl", ".pickle")
 _OPTIONS = {"task"}
@@ -34,7 +34,14 @@ class SklearnModel:
     """
 
     def __init__(
-        self, estimator: Any, *, name: str, spec: str, task: Task, fingerprint: str, path: Path
+        self,
+        estimator: Any,
+        *,
+        name: str,
+        spec: str,
+        task: Task,
+        fingerprint: str,
+        path: Path | None,
     ) -> None:
         import sklearn
 
@@ -61,7 +68,7 @@ class SklearnModel:
             details={
                 "adapter": "sklearn",
                 "class": type(estimator).__name__,
-                "file": path.name,
+                "file": path.name if path is not None else None,
                 "sklearn_version": sklearn.__version__,
                 "features": self._features,
             },
@@ -151,7 +158,6 @@ def _load_sklearn(
         import joblib
         import sklearn  # noqa: F401
     except ImportError as exc:  # pragma: no cover - both are core dependencies
-
         raise MissingDependencyError(
             f"the sklearn: adapter needs scikit-learn and joblib ({exc}); pip install assay"
         ) from exc
@@ -164,13 +170,13 @@ def _load_sklearn(
         raise ModelError(
             f"models.{name}: {path.name} holds a {type(estimator).__name__}, which has no predict()"
         )
-    task = parse_task(options.get("task"), name=name) or _task_of(estimator, name=name)
+    task = parse_task(options.get("task"), name=name) or estimator_task(estimator, name=name)
     return SklearnModel(
         estimator, name=name, spec=spec, task=task, fingerprint=fingerprint, path=path
     )
 
 
-def _task_of(estimator: Any, *, name: str) -> Task:
+def estimator_task(estimator: Any, *, name: str) -> Task:
     import sklearn.base
 
     if sklearn.base.is_classifier(estimator) or (
