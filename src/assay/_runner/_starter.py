@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from assay.config import SUITE_SCHEMA
 from assay.data import infer_roles
 
 __all__ = ["write_starter_suite"]
@@ -57,6 +58,7 @@ def write_starter_suite(
             else ""
         )
         + "# Gates speak about interval bounds: performance.f1_macro.lower >= 0.80\n"
+        + f"# yaml-language-server: $schema={SUITE_SCHEMA}\n"
     )
     text = header + yaml.safe_dump(suite, sort_keys=False, allow_unicode=True)
     out_path.parent.mkdir(parents=True, exist_ok=True)
