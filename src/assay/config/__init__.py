@@ -6,13 +6,13 @@ check's options and the gates against the whole suite, which needs the check reg
 editors: ``# yaml-language-server: $schema=<SUITE_SCHEMA>`` at the top of a suite.
 """
 
-from pathlib import Path
+from pathlib import Path as _Path
 
 from assay.config._load import ENV_OVERRIDES, read_suite, read_suite_dict
 from assay.config._suite import ColumnRoles, DatasetSpec, EngineSettings, Suite
 
 #: The suite's JSON Schema, shipped in the package (editors complete and check suites with it).
-SUITE_SCHEMA = Path(__file__).parent / "suite.schema.json"
+SUITE_SCHEMA = _Path(__file__).parent / "suite.schema.json"
 
 __all__ = [
     "ENV_OVERRIDES",
