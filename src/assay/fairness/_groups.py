@@ -375,16 +375,149 @@ def _summary_estimates(
     method: str,
     summary_min_n: int = 0,
 ) -> dict[str, Estimate]:
+    """Every across-group summary with a simultaneous interval (see :func:`_bands`)."""
     eligible = sizes >= summary_min_n
     s_point = _summaries(point, eligible)
-    s_boot = _summaries(boot, eligible)
     n_total = int(sizes[eligible].sum())
-    out = {}
-    for key, v in s_point.items():
-        lo, hi = percentile_bounds(s_boot[key], level)
-        m = method if not key.startswith("ece") else "bootstrap"
-        out[key] = Estimate(float(v), float(lo), float(hi), level, m, n_total)
+    m = f"simultaneous-{method}"
+    out: dict[str, Estimate] = {}
+    for name in point:
+        v, b = point[name], boot[name]
+        used = eligible & np.isfinite(v)
+        lo_g, hi_g = _group_bands(v, b, used, level)
+        d_lo, d_hi = _difference_bounds([(v, b, used)], level)
+        r_lo, r_hi = _ratio_bounds([(v, b, used)], level)
+        bounds = {
+            "min": (np.min(lo_g, initial=np.inf), np.min(hi_g, initial=np.inf)),
+            "max": (np.max(lo_g, initial=-np.inf), np.max(hi_g, initial=-np.inf)),
+            "difference": (d_lo, d_hi),
+            "ratio": (r_lo, r_hi),
+        }
+        for kind, (lo, hi) in bounds.items():
+            key = f"{name}_{kind}"
+            out[key] = _estimate(float(s_point[key]), lo, hi, level, m, n_total)
+    if "selection_rate" in point:
+        for dname, (src, kind) in DISPARITIES.items():
+            out[dname] = out[f"{src}_{kind}"]
+        # equalized odds: the TPR and FPR bands hold jointly
+        both = [
+            (point[k], boot[k], eligible & np.isfinite(point[k]))
+            for k in ("recall", "false_positive_rate")
+        ]
+        lo, hi = _difference_bounds(both, level)
+        key = "equalized_odds_difference"
+        out[key] = _estimate(float(s_point[key]), lo, hi, level, m, n_total)
+        lo, hi = _ratio_bounds(both, level)
+        key = "equalized_odds_ratio"
+        out[key] = _estimate(float(s_point[key]), lo, hi, level, m, n_total)
     return out
+
+
+def _estimate(value: float, lo: float, hi: float, level: float, method: str, n: int) -> Estimate:
+    if not np.isfinite(value):
+        return Estimate(float("nan"), float("nan"), float("nan"), level, method, n)
+    # a band holds its own point; this guards against discreteness of a percentile band
+    lo = value if not np.isfinite(lo) else min(float(lo), value)
+    hi = value if not np.isfinite(hi) else max(float(hi), value)
+    return Estimate(value, lo, hi, level, method, n)
+
+
+def _bands(
+    point: NDArray[np.float64], boot: NDArray[np.float64], level: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Simultaneous percentile bands for the columns of ``boot`` (``(B, K)``, points ``(K,)``).
+
+    The narrowest rank band ``[q_t, q_(B-1-t)]`` (the same ``t`` for every column) that holds
+    every column at once in at least ``level`` of the resamples — the max-rank construction of
+    simultaneous bootstrap bands. A resample where a column is undefined (a group's 0/0) counts
+    as the point there, so it neither widens nor narrows that column.
+    """
+    n_boot, k = boot.shape
+    if k == 0 or n_boot == 0:
+        return np.full(k, np.nan), np.full(k, np.nan)
+    x = np.where(np.isfinite(boot), boot, point[None, :])
+    order = np.argsort(x, axis=0, kind="stable")
+    ranks = np.empty_like(order)
+    ranks[order, np.arange(k)[None, :]] = np.arange(n_boot)[:, None]
+    depth = np.minimum(ranks, n_boot - 1 - ranks).min(axis=1)  # (B,): most extreme column
+    # the largest t with share(depth >= t) >= level
+    t = int(np.quantile(depth, 1.0 - level, method="lower"))
+    srt = np.take_along_axis(x, order, axis=0)
+    return srt[t], srt[n_boot - 1 - t]
+
+
+def _group_bands(
+    v: NDArray[np.float64], b: NDArray[np.float64], used: NDArray[np.bool_], level: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Simultaneous bands of the groups' own values (for the min and the max)."""
+    idx = np.flatnonzero(used)
+    return _bands(v[idx], b.reshape(-1, len(v))[:, idx], level)
+
+
+def _pairs(
+    family: list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]],
+    *,
+    ordered: bool,
+    op: str,
+) -> list[tuple[NDArray[np.float64], NDArray[np.float64], int]]:
+    """For each metric of ``family``: point ``(P,)`` and bootstrap ``(B, P)`` of ``op``
+    (``"diff"``: v_i − v_j, ``"ratio"``: v_i / v_j) over its pairs of used groups."""
+    out = []
+    for v, b, used in family:
+        b = b.reshape(-1, len(v))
+        idx = np.flatnonzero(used)
+        ii, jj = np.meshgrid(idx, idx, indexing="ij")
+        keep = (ii != jj) if ordered else (ii < jj)
+        i, j = ii[keep], jj[keep]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if op == "diff":
+                pv, pb = v[i] - v[j], b[:, i] - b[:, j]
+            else:
+                pv, pb = v[i] / v[j], b[:, i] / b[:, j]
+        ok = np.isfinite(pv)
+        out.append((pv[ok], pb[:, ok], len(idx)))
+    return out
+
+
+def _difference_bounds(
+    family: list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]],
+    level: float,
+) -> tuple[float, float]:
+    """Bounds of ``max over the family of (max − min)``, from simultaneous bands of the signed
+    differences of every pair of groups: the range is at least every pair's |difference| and
+    is one pair's difference, so ``[max(0, max_p max(lo_p, −hi_p)), max_p max(|lo_p|, |hi_p|)]``
+    holds whenever the bands do. Unlike a percentile interval of max − min itself (biased
+    upward: a maximum of noisy values), the lower bound reaches 0 when the groups are alike."""
+    parts = _pairs(family, ordered=False, op="diff")
+    if all(n <= 1 for _, _, n in parts) and any(n == 1 for _, _, n in parts):
+        return 0.0, 0.0  # one group: max − min is 0 by definition
+    pv = np.concatenate([p for p, _, _ in parts])
+    if not len(pv):
+        return float("nan"), float("nan")
+    lo, hi = _bands(pv, np.concatenate([b for _, b, _ in parts], axis=1), level)
+    return float(max(0.0, np.max(np.maximum(lo, -hi)))), float(
+        np.max(np.maximum(np.abs(lo), np.abs(hi)))
+    )
+
+
+def _ratio_bounds(
+    family: list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]],
+    level: float,
+) -> tuple[float, float]:
+    """Bounds of ``min over the family of (min / max)``, from simultaneous bands of the ratios
+    of every ordered pair of groups (the ratio is the smallest of them): ``[min_p lo_p,
+    min(1, min_p hi_p)]``."""
+    parts = _pairs(family, ordered=True, op="ratio")
+    if all(n <= 1 for _, _, n in parts) and any(n == 1 for _, _, n in parts):
+        return 1.0, 1.0
+    pv = np.concatenate([p for p, _, _ in parts])
+    if not len(pv):
+        return float("nan"), float("nan")
+    lo, hi = _bands(pv, np.concatenate([b for _, b, _ in parts], axis=1), level)
+    upper = float(np.min(hi))
+    if np.all(pv >= 0):
+        upper = min(upper, 1.0)
+    return float(np.min(lo)), upper
 
 
 def _group_pvalues(g: NDArray[np.integer], rest: NDArray[np.integer]) -> dict[str, float]:
