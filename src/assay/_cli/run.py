@@ -50,6 +50,12 @@ def run(
         Path | None,
         typer.Option(help="Evaluate every checkpoint-* folder in turn (metric vs step)."),
     ] = None,
+    junit: Annotated[
+        Path | None, typer.Option(help="Also write the gates as JUnit XML (for CI) to this file.")
+    ] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Also write a Markdown summary (for a PR comment) here.")
+    ] = None,
 ) -> None:
     """Run a suite: evaluate the models, write the report, decide the gates."""
     from assay import evaluate
@@ -78,7 +84,16 @@ def run(
                 progress=not quiet,
             )
     out_dir = out if out is not None else Path(report.suite.get("out", "out"))
+    written = [out_dir / "report.json", out_dir / "report.html"]
     with user_errors():
+        if junit is not None:
+            from assay.report import write_junit
+
+            written.append(write_junit(report, junit))
+        if markdown is not None:
+            from assay.report import write_markdown
+
+            written.append(write_markdown(report, markdown))
         if tensorboard is not None:
             from assay.tracking import write_tensorboard
 
@@ -88,7 +103,5 @@ def run(
 
             log_report(report, mlflow, series=series,
                        artifacts=[out_dir / "report.json", out_dir / "report.html"])
-    print_summary(
-        report, console=Console(), paths=[out_dir / "report.json", out_dir / "report.html"]
-    )
+    print_summary(report, console=Console(), paths=written)
     raise typer.Exit(EXIT_OK if report.passed else EXIT_GATE_FAILED)
