@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
 import yaml
 from test_cli import make_project
 from typer.testing import CliRunner
@@ -62,3 +64,19 @@ def test_a_report_compared_with_itself_is_identical(tmp_path: Path) -> None:
     res = runner.invoke(app, ["compare", report, report], terminal_width=200)
     assert res.exit_code == 0, res.output
     assert "identical" in res.output and "±0.0000" not in res.output
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow")
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")
+def test_run_prints_the_mlflow_run_and_where_to_see_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("mlflow")
+    monkeypatch.chdir(tmp_path)
+    suite = _suite(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    res = runner.invoke(app, ["run", str(suite), "--out", str(tmp_path / "out"), "--quiet",
+                              "--mlflow", uri], terminal_width=400)
+    assert res.exit_code == 0, res.output
+    m = re.search(r"MLflow run ([0-9a-f]{32}): mlflow ui --backend-store-uri (\S+)", res.output)
+    assert m is not None and m.group(2).rstrip(",") == uri, res.output

@@ -99,9 +99,11 @@ def run(
 
             write_tensorboard(report, tensorboard, series=series)
         if mlflow is not None:
-            from assay.tracking import log_report
+            from assay.tracking import log_report, mlflow_run_url
 
-            log_report(report, mlflow, series=series,
-                       artifacts=[out_dir / "report.json", out_dir / "report.html"])
+            run_id = log_report(report, mlflow, series=series,
+                                artifacts=[out_dir / "report.json", out_dir / "report.html"])
+            Console().print(f"MLflow run {run_id}: {mlflow_run_url(mlflow, run_id)}",
+                            markup=False, highlight=False, soft_wrap=True)
     print_summary(report, console=Console(), paths=written)
     raise typer.Exit(EXIT_OK if report.passed else EXIT_GATE_FAILED)
