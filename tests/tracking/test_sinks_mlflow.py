@@ -14,11 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assay.report import Report
-from assay.tracking import log_report
-from assay.report import CheckResult
+from assay.report import CheckResult, Report
 from assay.stats import Estimate
-from assay.tracking import mlflow_run_url
+from assay.tracking import log_report, mlflow_run_url
 from assay.tracking._mlflow_sink import mlflow_key_map, mlflow_metrics
 
 mlflow = pytest.importorskip("mlflow", reason="mlflow-skinny is in the dev extra")

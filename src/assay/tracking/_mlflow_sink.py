@@ -29,8 +29,8 @@ __all__ = [
     "mlflow_key_map",
     "mlflow_metrics",
     "mlflow_params",
-    "mlflow_tags",
     "mlflow_run_url",
+    "mlflow_tags",
 ]
 
 _BAD = re.compile(r"[^\w\-. /:]")
