@@ -5,8 +5,11 @@ The public API::
     from assay import evaluate, load_suite, load_dataset, load_model, Report, Estimate
 
     report = evaluate("suite.yaml")          # run a suite; writes out/report.json and report.html
+    report = evaluate(model=pipeline, data=frame, label="diagnosis")   # no suite file (a notebook)
+    report.to_frame()                        # every Estimate as a tidy DataFrame
     report.passed                            # every gate passed?
     report.result("performance").metrics["f1_macro"]   # Estimate(value, lower, upper, level, method, n)
+    assay.compare_models(new_pipe, old_pipe, data=frame, label="diagnosis")   # paired, one run
     assay.compare_reports("out/report.json", "prod/report.json").verdict   # go / no-go / inconclusive
     assay.check_leakage("train.csv", "test.csv", gates=["leakage.contaminated.rate.upper <= 0.01"])
     assay.diagnose_curves("trainer_state.json", gates=["generalization.curves.severity <= 1"])
@@ -25,6 +28,7 @@ from assay._version import __version__
 if TYPE_CHECKING:
     from assay._runner import (
         check_leakage,
+        compare_models,
         compare_reports,
         diagnose_curves,
         evaluate,
@@ -48,6 +52,7 @@ _WHERE = {
     "Report": "assay.report",
     "Suite": "assay.config",
     "check_leakage": "assay._runner",
+    "compare_models": "assay._runner",
     "compare_reports": "assay._runner",
     "diagnose_curves": "assay._runner",
     "evaluate": "assay._runner",

@@ -192,42 +192,51 @@ def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "--force" in res.output
 
 
-def _suite_without_label(tmp_path: Path) -> Path:
-    """A suite whose performance check needs a label the data does not declare: an error that
-    assay does not name yet, so it reaches the CLI's last line of defence."""
-    (tmp_path / "d.csv").write_text("id,text,zz\n1,good,pos\n2,bad,neg\n", encoding="utf-8")
+def _suite_with_a_planted_bug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A valid suite whose scoring hits an error assay did not foresee (planted: a
+    ZeroDivisionError inside the performance check), so it reaches the CLI's last line of
+    defence. (A suite without a label column used to do this; it is now a DataError.)"""
+    (tmp_path / "d.csv").write_text("id,text,y\n1,good,pos\n2,bad,neg\n", encoding="utf-8")
     (tmp_path / "m.py").write_text("def f(batch):\n    return ['pos' for _ in batch]\n")
     suite = {
-        "data": {"path": "d.csv", "id": "id", "input": "text"},
+        "data": {"path": "d.csv", "id": "id", "input": "text", "label": "y"},
         "models": {"m": "python:m.py:f"},
         "checks": {"performance": {}},
         "engine": {"progress": False},
     }
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(suite), encoding="utf-8")
+
+    def planted(*args: Any, **kwargs: Any) -> Any:
+        raise ZeroDivisionError("planted bug")
+
+    monkeypatch.setattr("assay.checks._performance.collect_predictions", planted)
     return tmp_path / "s.yaml"
 
 
-def test_unexpected_error_is_exit_2_with_a_short_message(tmp_path: Path, capsys) -> None:
+def test_unexpected_error_is_exit_2_with_a_short_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from assay._cli.main import main
 
-    suite = _suite_without_label(tmp_path)
+    suite = _suite_with_a_planted_bug(tmp_path, monkeypatch)
     with pytest.raises(SystemExit) as exit_info:
-        main(["run", str(suite), "--out", str(tmp_path / "out"), "--quiet"])
+        main(["run", str(suite), "--out", str(tmp_path / "out"), "--quiet", "--no-cache"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert "unexpected ValueError" in err and "declares no label column" in err
+    assert "unexpected ZeroDivisionError" in err and "planted bug" in err
     assert "--debug" in err and "Traceback" not in err
 
 
-def test_debug_shows_the_traceback(tmp_path: Path, monkeypatch) -> None:
+def test_debug_shows_the_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from assay._cli.main import main
 
-    suite = _suite_without_label(tmp_path)
-    with pytest.raises(ValueError, match="declares no label column"):
-        main(["--debug", "run", str(suite), "--out", str(tmp_path / "out"), "--quiet"])
+    suite = _suite_with_a_planted_bug(tmp_path, monkeypatch)
+    args = ["run", str(suite), "--out", str(tmp_path / "out"), "--quiet", "--no-cache"]
+    with pytest.raises(ZeroDivisionError, match="planted bug"):
+        main(["--debug", *args])
     monkeypatch.setenv("ASSAY_DEBUG", "1")
-    with pytest.raises(ValueError, match="declares no label column"):
-        main(["run", str(suite), "--out", str(tmp_path / "out"), "--quiet"])
+    with pytest.raises(ZeroDivisionError, match="planted bug"):
+        main(args)
 
 
 @pytest.mark.parametrize(

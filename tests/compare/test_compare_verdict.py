@@ -32,14 +32,21 @@ def test_planted_regression_is_no_go_with_reasons() -> None:
     assert any("accuracy is worse than the baseline" in r for r in c.reasons)
 
 
-def test_the_same_model_is_inconclusive_without_margin_and_go_with_one() -> None:
-    c = compare_paired(planted("same"))
-    assert c.verdict == "inconclusive"
-    assert all(m.difference.value == 0 for m in c.metrics)
-    assert any("declare a margin" in r for r in c.reasons)
-    # Identical answers: the difference is exactly 0 with no spread, non-inferior at any margin.
-    c = compare_paired(planted("same"), CompareOptions(default_margin=0.01))
-    assert c.verdict == "go"
+def test_the_same_model_is_identical_not_inconclusive() -> None:
+    # Identical answers: the difference is exactly 0 with no spread, at any margin.
+    for opts in (None, CompareOptions(default_margin=0.01)):
+        c = compare_paired(planted("same"), opts)
+        assert c.verdict == "go"
+        assert all(m.difference.value == 0 for m in c.metrics)
+        assert c.reasons[0].startswith("identical: the two models give the same answers")
+        assert not any("±0.0000" in r for r in c.reasons)
+
+
+def test_inconclusive_advice_names_where_a_margin_goes() -> None:
+    p = planted("similar", n=200, seed=5)
+    assert "checks.compare.margins" in " ".join(compare_paired(p).reasons)
+    cli = compare_paired(p, where="assay compare").reasons
+    assert "--margin METRIC=VALUE" in " ".join(cli)
 
 
 def test_small_sample_is_inconclusive_with_sample_size_advice() -> None:

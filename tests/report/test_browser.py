@@ -149,3 +149,41 @@ def test_report_over_100k_examples_opens_quickly(
 def test_chromium_binary_is_debian(browser) -> None:
     assert shutil.which("chromium") == str(CHROMIUM) or CHROMIUM.exists()
     assert browser.version  # launched, not downloaded
+
+
+def test_tables_never_overflow_at_1400_px(browser, shared_report: Report, tmp_path: Path) -> None:
+    """At 1,400 px no table is wider than its card, and no card scrolls sideways, even with long
+    model names, long gate expressions and five models side by side."""
+    from test_markdown import comparison_result
+
+    report = shared_report.model_copy(deep=True)
+    report.results.insert(0, comparison_result(better=False))
+    base = next(r for r in report.results if r.check == "performance" and r.model == "candidate")
+    long = "distilbert-base-uncased-finetuned-sst2-with-a-very-long-checkpoint-name"
+    for i in range(4):
+        report.results.append(base.model_copy(update={"model": f"{long}-{i}"}))
+    report.gates[0].gate = (
+        "performance.per_class.a_label_with_a_really_long_name_that_goes_on.recall.lower >= 0.5"
+    )
+    path = write_html(report, tmp_path / "report.html")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(path.as_uri(), wait_until="load")
+    wide = page.evaluate(
+        """() => {
+        const out = [];
+        for (const card of document.querySelectorAll("main section.card")) {
+          if (card.scrollWidth > card.clientWidth + 1) out.push("card " + card.id);
+          const right = card.getBoundingClientRect().right;
+          for (const t of card.querySelectorAll("table")) {
+            if (t.getBoundingClientRect().right > right + 1 && t.offsetParent !== null)
+              out.push("table in " + card.id + ": " + t.className);
+          }
+        }
+        if (document.documentElement.scrollWidth > window.innerWidth) out.push("page");
+        return out;
+      }"""
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report-1400.png"), full_page=True)
+    page.close()
+    assert wide == []

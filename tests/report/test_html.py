@@ -9,9 +9,16 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from plotly.offline import get_plotlyjs
 
-from assay.report._html import SECTIONS, fmt_estimate, fmt_num, render_html, write_html
+from assay.report._html import (
+    BUNDLE_TRACES,
+    PLOTLY_BUNDLE,
+    SECTIONS,
+    fmt_estimate,
+    fmt_num,
+    render_html,
+    write_html,
+)
 from assay.report._schema import CheckResult, Report
 from assay.stats._estimate import Estimate
 
@@ -148,8 +155,9 @@ def test_figures_json_is_script_safe_and_valid(page: _Page, html: str) -> None:
     blob = blob.split("</script>", 1)[0]
     assert "<" not in blob
     figures = json.loads(blob)
-    # confusion, ROC, PR, reliability for three classifiers; scatter and quantiles; 2 forests.
-    assert len(figures) == 3 * 4 + 2 + 2
+    # ROC, PR, reliability for three classifiers (the confusion matrix is a table); scatter and
+    # quantiles; 2 forests.
+    assert len(figures) == 3 * 3 + 2 + 2
     for fid in figures:
         assert fid in page.ids
     names = [t.get("name", "") for f in figures.values() for t in f["data"]]
@@ -165,13 +173,27 @@ def test_self_contained_offline(page: _Page, html: str) -> None:
             assert not value.startswith(("http://", "https://", "//")), (tag, attr, value)
     assert "<link" not in html
     assert "@import" not in html
-    js = get_plotlyjs()
+    js = PLOTLY_BUNDLE.read_text(encoding="utf-8")
     assert html.count(js[:200]) == 1
-    assert len(re.findall(r"plotly\.js v\d", html)) == 1
+    assert len(re.findall(r"plotly\.js (\(basic - minified\) )?v\d", html)) == 1
 
 
 def test_size_is_modest_apart_from_plotly(html: str) -> None:
-    assert len(html) - len(get_plotlyjs()) < 400_000
+    assert len(html) - len(PLOTLY_BUNDLE.read_text(encoding="utf-8")) < 400_000
+
+
+def test_plotly_is_the_basic_bundle_of_plotly_pys_version(html: str) -> None:
+    """The page carries plotly.js's basic bundle (1.2 MB, not the whole 4.8 MB library), of the
+    version plotly.py writes figures for, and every figure is of a trace type it draws."""
+    from plotly.offline import get_plotlyjs_version
+
+    js = PLOTLY_BUNDLE.read_text(encoding="utf-8")
+    assert f"plotly.js (basic - minified) v{get_plotlyjs_version()}" in js[:200]
+    assert len(html) < 1_500_000 and len(js) < 1_300_000
+    blob = html.split('<script type="application/json" id="assay-figures">', 1)[1]
+    kinds = {t.get("type", "scatter") for f in json.loads(blob.split("</script>", 1)[0]).values()
+             for t in f["data"]}
+    assert kinds <= BUNDLE_TRACES
 
 
 def test_round_trip_renders_identically(report: Report, html: str) -> None:

@@ -14,9 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assay.report import Report
-from assay.tracking import log_report
-from assay.tracking._mlflow_sink import mlflow_metrics
+from assay.report import CheckResult, Report
+from assay.stats import Estimate
+from assay.tracking import log_report, mlflow_run_url
+from assay.tracking._mlflow_sink import mlflow_key_map, mlflow_metrics
 
 mlflow = pytest.importorskip("mlflow", reason="mlflow-skinny is in the dev extra")
 from mlflow.tracking import MlflowClient  # noqa: E402
@@ -44,7 +45,8 @@ def _check_run(uri: str, run_id: str, report: Report, files: list[Path], tmp: Pa
     assert t["assay.gate.1"] == "FAIL performance.roc_auc.lower >= 0.97"
     assert run.info.status == "FINISHED"
     names = sorted(a.path for a in client.list_artifacts(run_id))
-    assert names == sorted(f.name for f in files)
+    renamed = ["assay_metric_keys.json"] if mlflow_key_map(report) else []
+    assert names == sorted([f.name for f in files] + renamed)
     got = client.download_artifacts(run_id, "report.json", str(tmp))
     assert json.loads(Path(got).read_text())["suite_name"] == report.suite_name
 
@@ -72,6 +74,44 @@ def test_sqlite_store(
     # A second report goes to the same experiment, as a new run.
     again = log_report(shared_report, uri, experiment="assay-test")
     assert again != run_id
+
+
+def _groups_report(report: Report) -> Report:
+    e = Estimate(0.8, 0.7, 0.9, 0.95, "wilson", 100)
+    metrics = {f"age.{g}.accuracy": e for g in ("<40", ">=40", "_40", "lt40")}
+    r = report.model_copy(deep=True)
+    r.results = [CheckResult(check="fairness", model="candidate", dataset="reviews", n=400,
+                             metrics=metrics)]
+    return r
+
+
+def test_group_names_stay_readable_and_never_collide(shared_report: Report) -> None:
+    report = _groups_report(shared_report)
+    keys = [k for k in mlflow_metrics(report) if k.startswith("fairness.age.")
+            and ".lower" not in k and ".upper" not in k]
+    assert len(keys) == 4  # "<40" once became "_40", the same key as the group "_40"
+    assert "fairness.age.lt40.accuracy" in keys and "fairness.age.ge40.accuracy" in keys
+    assert "fairness.age._40.accuracy" in keys
+    mapping = mlflow_key_map(report)
+    assert mapping["fairness.age.lt40.accuracy"] == "fairness.age.<40.accuracy"
+    clash = [k for k in keys if k.startswith("fairness.age.lt40.accuracy_")]
+    assert len(clash) == 1 and mapping[clash[0]] == "fairness.age.lt40.accuracy"
+
+
+@SA
+def test_the_key_map_is_recorded_and_the_run_has_a_url(
+    shared_report: Report, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    report = _groups_report(shared_report)
+    run_id = log_report(report, uri, experiment="keys")
+    got = MlflowClient(tracking_uri=uri).download_artifacts(
+        run_id, "assay_metric_keys.json", str(tmp_path / "dl")
+    )
+    assert json.loads(Path(got).read_text()) == mlflow_key_map(report)
+    url = mlflow_run_url(uri, run_id)
+    assert url.startswith(f"mlflow ui --backend-store-uri {uri}") and url.endswith(run_id)
 
 
 def test_local_folder_store(

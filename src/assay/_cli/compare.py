@@ -85,7 +85,9 @@ def compare(
             alpha=alpha,
             require_improvement=require_improvement,
         )
-        c = compare_reports(candidate, baseline, opts, allow_truncated=allow_truncated)
+        c = compare_reports(
+            candidate, baseline, opts, allow_truncated=allow_truncated, where="assay compare"
+        )
         written = []
         if json_out is not None:
             json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,16 +20,36 @@ from assay._cli._common import EXIT_USAGE, print_unexpected
 
 app = typer.Typer(
     name="assay",
-    help="Is this fine-tuned model ready for the real world? Exit codes: 0 all gates pass, "
-    "1 a gate failed, 2 a usage, config or data error.",
+    help="Is this fine-tuned model ready for the real world? Exit codes: 0 all gates pass (or "
+    "GO), 1 a gate failed (or NO-GO), 2 a usage, config, data or model error, 3 a comparison "
+    "is inconclusive (assay compare: more examples or a margin would settle it).",
     no_args_is_help=True,
+    # plain help: flags read `--trust`, options `--seed <int>` (rich help showed `--trust <bool>`)
+    rich_markup_mode=None,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from assay._version import __version__
+
+        typer.echo(f"assay {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print assay's version and exit.",
+        ),
+    ] = False,
     debug: Annotated[
         bool,
         typer.Option(

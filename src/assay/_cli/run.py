@@ -59,6 +59,12 @@ def run(
         Path | None,
         typer.Option(help="Evaluate every checkpoint-* folder in turn (metric vs step)."),
     ] = None,
+    junit: Annotated[
+        Path | None, typer.Option(help="Also write the gates as JUnit XML (for CI) to this file.")
+    ] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Also write a Markdown summary (for a PR comment) here.")
+    ] = None,
 ) -> None:
     """Run a suite: evaluate the models, write the report, decide the gates.
 
@@ -84,7 +90,7 @@ def run(
                 seed=seed,
                 progress=not quiet,
             )
-            sweep = report.result("checkpoints")
+            sweep = report.find("checkpoints")
             series = checkpoint_series(sweep) if sweep is not None else None
         else:
             report = evaluate(
@@ -99,20 +105,34 @@ def run(
             )
     with user_errors():
         out_dir = out if out is not None else read_suite(suite).out_dir()
+    written = [out_dir / "report.json", out_dir / "report.html"]
+    with user_errors():
+        if junit is not None:
+            from assay.report import write_junit
+
+            written.append(write_junit(report, junit))
+        if markdown is not None:
+            from assay.report import write_markdown
+
+            written.append(write_markdown(report, markdown))
         if tensorboard is not None:
             from assay.tracking import write_tensorboard
 
             write_tensorboard(report, tensorboard, series=series)
         if mlflow is not None:
-            from assay.tracking import log_report
+            from assay.tracking import log_report, mlflow_run_url
 
-            log_report(
+            run_id = log_report(
                 report,
                 mlflow,
                 series=series,
                 artifacts=[out_dir / "report.json", out_dir / "report.html"],
             )
-    print_summary(
-        report, console=Console(), paths=[out_dir / "report.json", out_dir / "report.html"]
-    )
+            Console().print(
+                f"MLflow run {run_id}: {mlflow_run_url(mlflow, run_id)}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+    print_summary(report, console=Console(), paths=written)
     raise typer.Exit(EXIT_OK if report.passed else EXIT_GATE_FAILED)

@@ -3,12 +3,13 @@ gates and build the Report. Also the other commands that produce Reports (``assa
 ``assay leakage``, ``assay curves``, checkpoint sweeps) and the starter suite of ``assay init``.
 
 Private: the public names are re-exported from ``assay`` (``assay.evaluate``, ``assay.load_suite``,
-``assay.compare_reports``, ``assay.check_leakage``, ``assay.diagnose_curves``); the CLI calls them
+``assay.compare_reports``, ``assay.compare_models``, ``assay.check_leakage``, ``assay.diagnose_curves``); the CLI calls them
 with the same parameter names.
 """
 
 from assay._runner._checkpoints import checkpoint_series, evaluate_checkpoints, find_checkpoints
 from assay._runner._compare import compare_reports, comparison_report
+from assay._runner._compare_models import compare_models
 from assay._runner._curves import diagnose_curves
 from assay._runner._evaluate import evaluate, write_report_files
 from assay._runner._gates import (
@@ -26,6 +27,7 @@ __all__ = [
     "Gate",
     "check_leakage",
     "checkpoint_series",
+    "compare_models",
     "compare_reports",
     "comparison_report",
     "diagnose_curves",

@@ -103,7 +103,7 @@ def evaluate_checkpoints(
     for step, spec in points:
         report = evaluate(suite, model=spec, progress=progress, write=False, **evaluate_args)
         primary = report.models[0].get("name") if report.models else None
-        perf = report.result("performance", str(primary) if primary else None)
+        perf = report.find("performance", str(primary) if primary else None)
         steps.append(
             {"step": step, "spec": spec, "passed": report.passed, "n": perf.n if perf else 0}
         )
@@ -118,7 +118,7 @@ def evaluate_checkpoints(
                 v = getattr(e, part)
                 s[part].append(v if v == v else None)  # NaN → None (JSON)
     assert report is not None
-    perf = report.result("performance", str(report.models[0].get("name")))
+    perf = report.find("performance", str(report.models[0].get("name")))
     last = {
         k: Estimate.from_dict(
             {

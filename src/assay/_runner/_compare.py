@@ -87,6 +87,7 @@ def compare_reports(
     candidate_model: str | None = None,
     baseline_model: str | None = None,
     allow_truncated: bool = False,
+    where: str = "compare_reports",
 ) -> Comparison:
     """Compare the candidate's Report with the baseline's, example by example.
 
@@ -102,6 +103,7 @@ def compare_reports(
         baseline_model: which model of the baseline Report (default: its first).
         allow_truncated: compare the kept prefix when a report kept only the first
             ``keep_predictions`` predictions (refused otherwise; the comparison notes it).
+        where: who asks, for messages and advice (``"assay compare"`` names the CLI's options).
 
     Returns:
         The :class:`~assay.compare.Comparison` with its verdict.
@@ -155,7 +157,7 @@ def compare_reports(
         level=rep_c.level,
         # the compare check's stream for this candidate: the same intervals as in its suite
         seed=stream(rep_c.seed, "compare", rc.model),
-        where="assay compare",
+        where=where,
     )
 
 

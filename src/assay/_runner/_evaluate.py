@@ -14,19 +14,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 import assay.checks  # noqa: F401  (registers the built-in checks)
 from assay._runner._gates import evaluate_gates
+from assay._runner._inline import FRAME_PATH, inline_suite, model_entries
 from assay._runner._match import check_gates_against_labels, check_model_against_data
 from assay._runner._models import SuiteModels
 from assay._runner._suite import load_suite
-from assay._types import Model, ModelInfo, Request, Response, TakesDeclaredTask
+from assay._types import Model, ModelInfo, Request, Response, TakesDeclaredTask, Task
 from assay._util._redact import redact_record
 from assay._version import __version__
 from assay.checks._base import MAX_ROUNDS, Check, RunContext, get_check, parse_check_config
 from assay.config._suite import ModelEntry, Suite
-from assay.data import Dataset, load_dataset
+from assay.data import Dataset, dataset_from_frame, load_dataset
 from assay.engine import Engine, concurrency_notes, concurrency_records
-from assay.errors import ModelError
+from assay.errors import ConfigError, ModelError
 from assay.report._html import render_html
 from assay.report._schema import Report
 
@@ -45,31 +48,55 @@ _PACKAGES = (
 
 
 def evaluate(
-    suite: Suite | str | Path,
+    suite: Suite | str | Path | None = None,
     *,
-    model: str | None = None,
-    data: str | None = None,
+    model: Any = None,
+    data: str | Path | pd.DataFrame | None = None,
+    label: str | None = None,
+    input: str | list[str] | None = None,
+    id: str | None = None,
+    checks: Sequence[str] | Mapping[str, Any] | None = None,
+    gates: Sequence[str] | None = None,
+    task: Task | None = None,
     out: str | Path | None = None,
     trust: bool | None = None,
     no_cache: bool = False,
     seed: int | None = None,
     progress: bool = True,
-    write: bool = True,
+    write: bool | None = None,
 ) -> Report:
     """Run a suite and return its Report; also write ``report.json`` and ``report.html`` to ``out``.
 
+    With a suite file (the CLI's way), or with no file at all (a notebook's way)::
+
+        report = evaluate("suite.yaml")
+        report = evaluate(model=pipeline, data=frame, label="diagnosis",
+                          checks=["performance", "slices"], gates=["performance.accuracy.lower >= 0.9"])
+
     Args:
-        suite: a Suite, or the path of a suite YAML file.
-        model: a model spec that replaces the suite's first model (``"sklearn:model.joblib"``);
-            its relative paths resolve against the current folder, like ``data``.
-        data: a dataset path that replaces the path of the suite's primary dataset.
+        suite: a Suite, or the path of a suite YAML file; ``None`` to build one from ``model``,
+            ``data`` and the column and check arguments.
+        model: a model spec (``"sklearn:model.joblib"``), a fitted scikit-learn estimator or
+            pipeline, a function taking a list of inputs, or an assay Model; a list or a mapping
+            name → model for several (the first is the one gates speak about). With a suite, it
+            replaces the suite's first model; its relative paths resolve against the current
+            folder, like ``data``.
+        data: a DataFrame or a dataset path. With a suite, it replaces the primary dataset (a path
+            is relative to the current folder).
+        label: the label column (without a suite; guessed from its name when omitted).
+        input: the column(s) the model reads (without a suite; default: the estimator's
+            ``feature_names_in_``, else the text column, else every other column).
+        id: the id column (without a suite; default: an ``id`` column, else the row index).
+        checks: check names, or a mapping name → options (without a suite; default: performance).
+        gates: gate expressions such as ``"performance.f1_macro.lower >= 0.8"`` (without a suite).
+        task: ``classification``, ``regression`` or ``generation`` (without a suite; default: auto).
         out: output folder (default: the suite's ``out``, relative to the suite's folder when
             the suite file sets it, else ``out`` in the current folder).
         trust: allow loading models whose files execute code (pickle/joblib).
         no_cache: ask the models again instead of reading the cache (answers are not stored).
         seed: overrides the suite's seed.
         progress: show progress bars.
-        write: write the report files (``False`` for library use that only wants the object).
+        write: write the report files; default: yes with a suite or an ``out``, no otherwise.
 
     Returns:
         The Report. ``report.passed`` says whether every gate passed.
@@ -83,34 +110,104 @@ def evaluate(
     """
     started = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    if write is None:
+        write = suite is not None or out is not None
     if write and out is not None:
         clear_report_files(out)  # before anything can fail: no old pass survives a failed run
     overrides: dict[str, Any] = {"seed": seed}
-    if isinstance(suite, Suite):
-        s = suite.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    objects: dict[str, Model] = {}
+    frames: dict[str, pd.DataFrame] = {}
+    if suite is None:
+        if model is None or data is None:
+            raise ConfigError(
+                "assay.evaluate: give a suite file, or model= and data= (with label=...) to "
+                "evaluate without one"
+            )
+        inline = inline_suite(
+            model=model,
+            data=data,
+            label=label,
+            input=input,
+            id=id,
+            checks=checks,
+            gates=gates,
+            task=task,
+        )
+        s, objects, frames = inline.suite, inline.models, inline.frames
+        if seed is not None:
+            s.seed = seed
     else:
-        s = load_suite(suite, overrides=overrides)
+        suite_only = {"label": label, "input": input, "id": id, "checks": checks, "gates": gates}
+        given = [k for k, v in {**suite_only, "task": task}.items() if v is not None]
+        if given:
+            raise ConfigError(
+                f"assay.evaluate: {', '.join(given)} describe a suite, and a suite was given; set "
+                "them in the suite, or leave the suite out"
+            )
+        if isinstance(suite, Suite):
+            s = suite.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        else:
+            s = load_suite(suite, overrides=overrides)
+        if isinstance(model, str):
+            # The suite's options for the primary model still apply to a model of the same kind.
+            old_spec, old_options = s.model_spec(s.primary_model)
+            same_kind = old_spec.partition(":")[0] == model.partition(":")[0]
+            # Given here, not in the suite: its relative paths resolve against the working directory.
+            entry = ModelEntry.from_here(model, old_options if same_kind else None)
+            s.models = {
+                s.primary_model: entry,
+                **{k: v for k, v in s.models.items() if k != s.primary_model},
+            }
+        elif model is not None:
+            entries, objects = model_entries({s.primary_model: model})
+            s.models = {**entries, **{k: v for k, v in s.models.items() if k != s.primary_model}}
+        primary = s.primary_dataset
+        if isinstance(data, pd.DataFrame):
+            frames[primary] = data
+            s.data[primary] = s.data[primary].model_copy(update={"path": FRAME_PATH})
+        elif data is not None:
+            # A path given on the command line is relative to the current folder, not the suite's.
+            s.data[primary] = s.data[primary].model_copy(update={"path": str(Path(data).resolve())})
     if write and out is None:
         clear_report_files(s.out_dir())
-    if model is not None:
-        # The suite's options for the primary model still apply to a model of the same kind.
-        old_spec, old_options = s.model_spec(s.primary_model)
-        same_kind = old_spec.partition(":")[0] == model.partition(":")[0]
-        # Given here, not in the suite: its relative paths resolve against the working directory.
-        entry = ModelEntry.from_here(model, old_options if same_kind else None)
-        s.models = {
-            s.primary_model: entry,
-            **{k: v for k, v in s.models.items() if k != s.primary_model},
-        }
-    if data is not None:
-        primary = s.primary_dataset
-        # A path given on the command line is relative to the current folder, not the suite's.
-        s.data[primary] = s.data[primary].model_copy(update={"path": str(Path(data).resolve())})
     if trust is not None:
         s.trust = trust
 
+    report = _run(
+        s,
+        objects=objects,
+        frames=frames,
+        no_cache=no_cache,
+        progress=progress,
+        started=started,
+        created=created,
+    )
+    if write:
+        out_dir = Path(out) if out is not None else s.out_dir()
+        write_report_files(report, out_dir)
+    return report
+
+
+def _run(
+    s: Suite,
+    *,
+    objects: Mapping[str, Model],
+    frames: Mapping[str, pd.DataFrame],
+    no_cache: bool,
+    progress: bool,
+    started: float,
+    created: str,
+) -> Report:
+    """Load ``s``'s data and models (``objects`` and ``frames`` stand for those held in memory),
+    plan, ask, score, gate: the Report of a run that started at ``started``
+    (``time.perf_counter()``), ``created`` (ISO time)."""
     datasets: dict[str, Dataset] = {
-        name: load_dataset(spec, name=name, base_dir=s.base_dir) for name, spec in s.data.items()
+        name: (
+            dataset_from_frame(frames[name], spec, name=name)
+            if name in frames
+            else load_dataset(spec, name=name, base_dir=s.base_dir)
+        )
+        for name, spec in s.data.items()
     }
     check_gates_against_labels(s, datasets)
     provider = SuiteModels(s)
@@ -118,8 +215,11 @@ def evaluate(
     infos: dict[str, ModelInfo] = {}
     notes: list[str] = []
     for name in s.models:
-        spec, options = s.model_spec(name)
-        m = provider.load(spec, name=name, options=options, base_dir=s.model_base_dir(name))
+        if name in objects:
+            m = objects[name]
+        else:
+            spec, options = s.model_spec(name)
+            m = provider.load(spec, name=name, options=options, base_dir=s.model_base_dir(name))
         # A declared task tells models that would otherwise guess it from their first answers.
         if s.task != "auto" and isinstance(m, TakesDeclaredTask):
             m.declare_task(s.task)
@@ -184,9 +284,6 @@ def evaluate(
         gates=gates,
         notes=notes,
     )
-    if write:
-        out_dir = Path(out) if out is not None else s.out_dir()
-        write_report_files(report, out_dir)
     return report
 
 

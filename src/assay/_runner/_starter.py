@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from assay.config import SUITE_SCHEMA
 from assay.data import infer_roles, load_dataset
 
 __all__ = ["write_starter_suite"]
@@ -68,6 +69,7 @@ def write_starter_suite(
             else ""
         )
         + "# Gates speak about interval bounds: performance.f1_macro.lower >= 0.80\n"
+        + f"# yaml-language-server: $schema={SUITE_SCHEMA}\n"
         + "# performance.unscored.* <= 0: every row is scored: none dropped, no id missing, no call\n"
         + "# failed, no prediction outside `labels`, none without probabilities (docs/suite.md).\n"
         + (

@@ -43,7 +43,12 @@ MAX_ROUNDS = 50
 
 
 class CheckConfig(BaseModel):
-    """Options common to every check. Checks subclass this with their own fields."""
+    """Options common to every check. Checks subclass this with their own fields.
+
+    Attributes:
+        dataset: the suite dataset the check reads (default: the primary dataset, ``test`` when
+            declared, else the first).
+    """
 
     model_config = ConfigDict(extra="forbid")
 

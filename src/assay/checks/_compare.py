@@ -25,7 +25,12 @@ __all__ = ["CompareCheck", "CompareConfig", "to_check_result"]
 
 class CompareConfig(CheckConfig, CompareOptions):
     """Options of the ``compare`` check (see :class:`~assay.compare.CompareOptions`), plus
-    ``positive_label`` for the scores compared by ROC AUC (default: the performance check's)."""
+    ``positive_label`` for the scores compared by ROC AUC (default: the performance check's).
+
+    Attributes:
+        positive_label: the positive class whose scores ROC AUC and average precision compare
+            (default: the performance check's ``positive_label``, else the second label).
+    """
 
     positive_label: Label | None = None
 

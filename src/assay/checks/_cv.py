@@ -59,11 +59,15 @@ class CVConfig(CheckConfig):
             the column is ``group`` or the dataset's first ``groups`` column) or ``time`` (expanding
             window in the order of the dataset's ``time`` column).
         repeats: repetitions with reshuffled folds (kfold and stratified).
+        group: the column whose rows stay in one fold under ``scheme: group`` (default: the
+            dataset's first ``groups`` column).
         metrics: metrics per fold (default: the headline metrics, accuracy, macro F1 and the
             binary or one-vs-rest ROC AUC / RMSE, MAE, R²).
         learning_curve: fractions of each training fold to refit on, for metric against training
             size (first repetition only); 1.0 is always included.
         max_rows: cross-validate a seeded sample of at most this many rows.
+        transformers: settings of ``fit: transformers`` (base checkpoint, epochs, max_rows,
+            max_length, batch_size, lr).
     """
 
     fit: str = "sklearn"

@@ -24,7 +24,11 @@ __all__ = ["FinetuneCostCheck", "FinetuneCostConfig"]
 
 class FinetuneCostConfig(CompareConfig):
     """Options of ``finetune_cost``: those of ``compare``; ``dataset`` (general ability) is
-    required."""
+    required.
+
+    Attributes:
+        dataset: the general-ability dataset the fine-tuning data did not cover (required).
+    """
 
     dataset: str = Field(...)
 

@@ -56,7 +56,8 @@ class GeneralizationConfig(CheckConfig):
         metric: the logged metric to judge (default: a loss).
         train, validation: series names, when the matching by name does not find them.
         direction: ``auto`` (from the name), ``lower`` or ``higher`` is better.
-        smoothing: EMA weight for the training curve; ``validation_smoothing`` for validation.
+        smoothing: EMA weight for the training curve.
+        validation_smoothing: EMA weight for the validation curve (0: as logged).
         patience: evaluations in a row for the divergence point and early stopping.
         mild, severe: relative validation rise (last vs best) for the mild / severe verdicts.
         train_data: the suite dataset holding training rows, for the train–test gap (default

@@ -78,7 +78,8 @@ class LeakageConfig(CheckConfig):
     Attributes:
         train_data: the suite dataset with the training rows (default ``train``).
         threshold: shingle Jaccard similarity from which rows are near duplicates.
-        shingle: characters per shingle; num_perm: MinHash permutations.
+        shingle: characters per shingle.
+        num_perm: MinHash permutations (more: a closer estimate of similarity, slower).
         near: look for near duplicates (exact ones are always looked for).
         embedding: also compare sentence embeddings (needs sentence-transformers); rows with
             cosine ≥ ``embedding_threshold`` to a training row count as contaminated.

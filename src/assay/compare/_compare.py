@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.special import ndtr
 
@@ -336,7 +337,7 @@ def compare_paired(
                 n_obs,
             )
         )
-    verdict, reasons = _decide(out, opts, alpha)
+    verdict, reasons = _decide(out, opts, alpha, where=where, identical=identical_answers(p))
     return Comparison(
         candidate,
         baseline,
@@ -352,9 +353,56 @@ def compare_paired(
     )
 
 
+def margin_hint(where: str) -> str:
+    """How to declare a margin, in the words of where the options came from: the command's
+    flags (``assay compare``), the suite's YAML path, or the Python argument."""
+    if where.startswith("assay "):
+        return "--margin METRIC=VALUE or --default-margin VALUE"
+    if where.startswith("checks."):
+        return f"{where}.margins or {where}.default_margin"
+    return "margins={metric: value} or default_margin=value"
+
+
+def identical_answers(p: PairedPredictions) -> bool:
+    """Whether the two models gave the same answer (and the same scores) on every example: a
+    report compared with itself, or a model compared with its copy."""
+
+    def same(a: Any, b: Any) -> bool:
+        if a is None or b is None:
+            return a is None and b is None
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape:
+            return False
+        if a.dtype.kind in "fc" and b.dtype.kind in "fc":
+            return bool(np.array_equal(a, b, equal_nan=True))
+        return bool(np.array_equal(a, b))
+
+    pairs = [
+        (p.candidate, p.baseline),
+        (p.candidate_score, p.baseline_score),
+        (p.candidate_proba, p.baseline_proba),
+        *p.scores.values(),
+    ]
+    return len(p.ids) > 0 and all(same(a, b) for a, b in pairs)
+
+
 def _decide(
-    rows: list[MetricComparison], opts: CompareOptions, alpha: float
+    rows: list[MetricComparison],
+    opts: CompareOptions,
+    alpha: float,
+    *,
+    where: str,
+    identical: bool = False,
 ) -> tuple[Verdict, list[str]]:
+    if identical and rows:
+        same = (
+            f"identical: the two models give the same answers on all {rows[0].difference.n} "
+            f"examples, so every compared metric ({', '.join(m.metric for m in rows)}) is equal; "
+            "nothing differs to test"
+        )
+        if opts.require_improvement:
+            return "inconclusive", [f"{same}, and require_improvement asks for a better metric"]
+        return "go", [same]
     worse = [m for m in rows if m.status == "worse"]
     unsure = [m for m in rows if m.status == "inconclusive"]
     better = [m for m in rows if m.status == "better"]
@@ -372,7 +420,7 @@ def _decide(
             f"about {_fmt_n(m.n_for_margin)} examples would settle it at margin {m.margin:g}"
             if m.margin > 0
             else f"the smallest difference detectable at n={m.difference.n} is ±{m.mde:.4f}; "
-            "declare a margin (checks.compare.margins) to make non-inferiority decidable"
+            f"declare a margin ({margin_hint(where)}) to make non-inferiority decidable"
         )
         reasons.append(
             f"{m.metric}: cannot tell whether the candidate is at most {m.margin:g} worse: "

@@ -48,6 +48,17 @@ class ColumnRoles(_Strict):
 
     ``input`` is one text column (``"text"``), several feature columns (``["age", "income"]``),
     or an image-path column (``{"image": "path"}``).
+
+    Attributes:
+        id: the column of unique example ids (default: the 0-based row number).
+        input: what the model reads: one text column, a list of feature columns, or
+            ``{image: <column of image paths>}``.
+        label: the column with the true answer (class, number or reference text).
+        groups: sensitive-attribute columns that fairness compares groups of.
+        time: a date or time column; domain_shift compares periods along it.
+        domain: the column naming each row's source or domain; domain_shift compares seen and
+            unseen domains.
+        slices: categorical columns whose values the slices check scores one by one.
     """
 
     id: str | None = None
@@ -104,7 +115,24 @@ class DatasetSpec(ColumnRoles):
 
 
 class EngineSettings(_Strict):
-    """How models are called."""
+    """How models are called.
+
+    Attributes:
+        cache: the answer cache file (SQLite), relative to the suite's folder; ``null`` turns
+            caching off.
+        batch_size: inputs per model call.
+        concurrency: batches in flight at once.
+        retries: further tries of a call that failed with a retryable error.
+        backoff_s: first wait between tries, in seconds (doubles each try; a server's
+            Retry-After wins).
+        timeout_s: seconds one call may take before it fails (``null``: no limit).
+        errors: ``exclude`` leaves failed calls out of every metric (and counts them); ``wrong``
+            counts them as wrong answers.
+        stop_when_failed: the run stops (exit 2, naming the first cause) when at least this share
+            of a suite model's distinct calls failed after retries; at 1.0, only when nothing it
+            was asked could be scored.
+        progress: show progress bars.
+    """
 
     cache: str | None = ".assay/cache.db"
     batch_size: int = Field(default=64, gt=0)
@@ -113,8 +141,6 @@ class EngineSettings(_Strict):
     backoff_s: float = Field(default=0.5, ge=0)
     timeout_s: float | None = Field(default=None, gt=0)
     errors: Literal["exclude", "wrong"] = "exclude"
-    #: The run stops (exit 2, naming the first cause) when at least this share of a suite model's
-    #: distinct calls failed after retries: at 1.0, when nothing it was asked could be scored.
     stop_when_failed: float = Field(default=1.0, gt=0, le=1)
     progress: bool = True
 
@@ -157,6 +183,24 @@ class Suite(_Strict):
         trust: true
         checks: {performance: {}, slices: {columns: [genre]}}
         gates: ["performance.f1_macro.lower >= 0.80"]
+
+    Attributes:
+        name: the suite's name, shown on the report.
+        description: what the suite evaluates, shown on the report and the model card.
+        intended_use: what the model is for, for the model card.
+        seed: the seed every random stream (bootstrap, perturbations, folds) derives from.
+        level: the confidence level of every interval (0.95: 95% intervals).
+        task: ``classification``, ``regression`` or ``generation``; ``auto`` reads it from the
+            models.
+        trust: allow loading model files that run code when loaded (joblib, pickle).
+        data: datasets by name (a single mapping with ``path`` is the dataset ``test``).
+        models: models by name: a spec string (``"sklearn:model.joblib"``) or ``{spec, options}``;
+            the first is the one gates speak about (a list is named candidate, baseline, ...).
+        checks: checks by name, each with its options (``{}`` for the defaults); see below.
+        engine: how models are called (batching, retries, cache).
+        gates: conditions that must hold for the suite to pass, such as
+            ``"performance.f1_macro.lower >= 0.80"``.
+        out: the folder report.json and report.html are written to.
     """
 
     name: str = "suite"

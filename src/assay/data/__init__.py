@@ -9,13 +9,14 @@ validation, and ``infer_roles`` guesses column roles for ``assay init``.
 from assay._types import canonical_label
 from assay.data._dataset import Dataset
 from assay.data._infer import InferredRoles, infer_roles
-from assay.data._load import load_dataset
+from assay.data._load import dataset_from_frame, load_dataset
 from assay.data._readers import read_table
 
 __all__ = [
     "Dataset",
     "InferredRoles",
     "canonical_label",
+    "dataset_from_frame",
     "infer_roles",
     "load_dataset",
     "read_table",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,7 @@ from assay.data._readers import DEFAULT_CHUNK_ROWS, finalize, iter_chunks
 from assay.data._validate import Problem, RowValidator, check_columns, role_columns
 from assay.errors import ConfigError, DataError
 
-__all__ = ["MAX_DROPPED_EXAMPLES", "load_dataset"]
+__all__ = ["MAX_DROPPED_EXAMPLES", "dataset_from_frame", "load_dataset"]
 
 #: How many dropped rows a Dataset keeps as examples, in total and per reason.
 MAX_DROPPED_EXAMPLES = 10
@@ -68,9 +71,79 @@ def load_dataset(
     """
     spec = _as_spec(spec, name)
     source = resolve_source(spec.path, format=spec.format, base_dir=base_dir)
-    where = source.label
+    chunks = iter_chunks(source, chunk_rows=chunk_rows, limit=spec.limit)
+    return _validated(
+        chunks,
+        spec,
+        name=name,
+        where=source.label,
+        format=source.format,
+        fingerprint=source.fingerprint,
+    )
+
+
+def dataset_from_frame(
+    frame: pd.DataFrame,
+    spec: DatasetSpec | dict[str, Any],
+    *,
+    name: str = "test",
+) -> Dataset:
+    """A ``Dataset`` from a table already in memory (a notebook's DataFrame), checked exactly as
+    :func:`load_dataset` checks a file; ``spec.path`` only names it in messages.
+
+    Ids come from ``spec.id``; without one, from the frame's index when it is not the default
+    ``0..n-1`` (kept as a column named after the index, ``index`` when unnamed), else the 0-based
+    row number. The fingerprint hashes the column names, the index and every value.
+
+    Raises:
+        DataError: as :func:`load_dataset`, naming the 1-based row and the column.
+
+    Example:
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"x": [1, 2], "y": ["a", "b"]}, index=[10, 20])
+        >>> ds = dataset_from_frame(frame, {"path": "<DataFrame>", "input": ["x"], "label": "y"})
+        >>> ds.ids, ds.spec.id
+        (['10', '20'], 'index')
+    """
+    spec = _as_spec(spec, name)
+    frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    default_index = isinstance(frame.index, pd.RangeIndex) and frame.index.equals(
+        pd.RangeIndex(len(frame))
+    )
+    if spec.id is None and not default_index:
+        column = str(frame.index.name or "index")
+        if column in frame.columns:
+            raise DataError(
+                f"{spec.path}: ids would come from the index, but a column is already called "
+                f"{column!r}. Fix: name the id column (id=...) or reset the index."
+            )
+        frame = frame.reset_index(names=column)
+        spec = spec.model_copy(update={"id": column})
+    frame = frame.reset_index(drop=True)
+    if spec.limit is not None:
+        frame = frame.head(spec.limit)
+
+    def fingerprint() -> str:
+        h = hashlib.sha256(json.dumps(list(frame.columns)).encode())
+        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        return h.hexdigest()
+
+    return _validated(
+        iter([frame]), spec, name=name, where=spec.path, format="frame", fingerprint=fingerprint
+    )
+
+
+def _validated(
+    chunks: Iterator[pd.DataFrame],
+    spec: DatasetSpec,
+    *,
+    name: str,
+    where: str,
+    format: str,
+    fingerprint: Callable[[], str],
+) -> Dataset:
     allowed = declared_labels(spec.labels, where=where)
-    text_source = source.format in ("csv", "tsv")
+    text_source = format in ("csv", "tsv")
     validator = RowValidator(spec, where=where, allowed_labels=allowed, text_source=text_source)
     needed = [col for _, col in role_columns(spec)]
 
@@ -80,7 +153,7 @@ def load_dataset(
     n_read = 0
     dropped: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
-    for chunk in iter_chunks(source, chunk_rows=chunk_rows, limit=spec.limit):
+    for chunk in chunks:
         if columns is None:
             columns = list(chunk.columns)
             check_columns(spec, columns, where)
@@ -121,7 +194,7 @@ def load_dataset(
         )
 
     frame = kept[0] if len(kept) == 1 else pd.concat(kept, sort=False)
-    frame = finalize(frame, source.format, keep=[spec.id] if spec.id else [])
+    frame = finalize(frame, format, keep=[spec.id] if spec.id else [])
     if allowed is not None:
         labels: tuple[str, ...] | None = allowed
     elif spec.label is not None:
@@ -134,7 +207,7 @@ def load_dataset(
         name=name,
         spec=spec,
         frame=frame,
-        fingerprint=source.fingerprint(),
+        fingerprint=fingerprint(),
         labels=labels,
         n_read=n_read,
         dropped=dict(dropped),

@@ -4,6 +4,7 @@
 # (scikit-learn, joblib, pandas) only when a model is loaded.
 from assay._types import Model, ModelInfo, Output, Payload, Task
 from assay.models import _hf, _openai, _predictions, _python, _sklearn  # noqa: F401
+from assay.models._objects import model_from_object
 from assay.models._registry import ModelFactory, load_model, model_prefixes, register_model
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "Payload",
     "Task",
     "load_model",
+    "model_from_object",
     "model_prefixes",
     "register_model",
 ]

@@ -27,7 +27,7 @@ from assay.models._convert import (
 )
 from assay.models._registry import check_options, register_model
 
-__all__ = ["PythonModel"]
+__all__ = ["PythonModel", "python_model"]
 
 _OPTIONS = {"task"}
 
@@ -225,6 +225,41 @@ def _load_python(
                 f"{type(exc).__name__}: {exc}"
             ) from exc
         kind = "class"
+    h = hashlib.sha256(f"python:{module.__name__}:{attr}\n".encode())
+    if source is not None:
+        h.update(source.read_bytes())
+    return python_model(
+        obj,
+        name=name,
+        spec=spec,
+        options=options,
+        kind=kind,
+        attr=attr,
+        module_ref=module_ref,
+        fingerprint=h,
+        details={"callable": attr, "source": source.name if source is not None else None},
+    )
+
+
+def python_model(
+    obj: Any,
+    *,
+    name: str,
+    spec: str,
+    options: Mapping[str, Any],
+    kind: str = "function",
+    attr: str,
+    module_ref: str | None = None,
+    fingerprint: Any,
+    details: Mapping[str, Any],
+) -> PythonModel:
+    """A ``PythonModel`` around a function, or an object with ``predict`` (and optionally
+    ``predict_proba`` with ``classes_`` or ``labels``). ``attr`` (and the
+    ``module_ref`` it was found in) name it in messages.
+
+    ``fingerprint`` is a started ``hashlib`` hash (of where the code lives); the object's own
+    declared fingerprint is added to it.
+    """
     if callable(getattr(obj, "predict", None)):
         predict_fn = obj.predict
         proba_fn = getattr(obj, "predict_proba", None)
@@ -237,7 +272,8 @@ def _load_python(
         predict_fn, proba_fn, classes = obj, None, None
     else:
         raise ModelError(
-            f"models.{name}: {attr} in {module_ref} is a {type(obj).__name__}; expected a function "
+            f"models.{name}: {attr}{f' in {module_ref}' if module_ref else ''} is a "
+            f"{type(obj).__name__}; expected a function "
             "taking a list of inputs, or a class with predict()"
         )
     if proba_fn is not None and classes is None:
@@ -254,10 +290,7 @@ def _load_python(
         task, task_source = "classification", "attribute"
     if task is None:
         task_source = "default"
-    h = hashlib.sha256(f"python:{module.__name__}:{attr}\n".encode())
-    if source is not None:
-        h.update(source.read_bytes())
-    h.update(_declared_fingerprint(obj, name=name, attr=attr).encode())
+    fingerprint.update(_declared_fingerprint(obj, name=name, attr=attr).encode())
     return PythonModel(
         name=name,
         spec=spec,
@@ -266,14 +299,9 @@ def _load_python(
         classes=list(classes) if classes is not None else None,
         task=task,
         task_source=task_source,
-        fingerprint=h.hexdigest(),
+        fingerprint=fingerprint.hexdigest(),
         max_concurrency=getattr(obj, "max_concurrency", None),
-        details={
-            "adapter": "python",
-            "kind": kind,
-            "callable": attr,
-            "source": source.name if source is not None else None,
-        },
+        details={"adapter": "python", "kind": kind, **details},
     )
 
 

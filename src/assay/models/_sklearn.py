@@ -14,7 +14,7 @@ from assay.errors import MissingDependencyError, ModelError, TrustRequiredError
 from assay.models._convert import file_sha256, parse_task, probabilities_from, resolve_path
 from assay.models._registry import check_options, register_model
 
-__all__ = ["SklearnModel", "load_pickled"]
+__all__ = ["SklearnModel", "estimator_task", "load_pickled"]
 
 _SUFFIXES = (".joblib", ".pkl", ".pickle")
 _OPTIONS = {"task", "label_map"}
@@ -43,7 +43,7 @@ class SklearnModel:
         spec: str,
         task: Task,
         fingerprint: str,
-        path: Path,
+        path: Path | None,
         label_map: Mapping[str, str] | None = None,
     ) -> None:
         import sklearn
@@ -76,7 +76,7 @@ class SklearnModel:
             details={
                 "adapter": "sklearn",
                 "class": type(estimator).__name__,
-                "file": path.name,
+                "file": path.name if path is not None else None,
                 "sklearn_version": sklearn.__version__,
                 "features": self._features,
                 **({"label_map": self._label_map} if self._label_map else {}),
@@ -180,7 +180,7 @@ def _load_sklearn(
         raise ModelError(
             f"models.{name}: {path.name} holds a {type(estimator).__name__}, which has no predict()"
         )
-    task = parse_task(options.get("task"), name=name) or _task_of(estimator, name=name)
+    task = parse_task(options.get("task"), name=name) or estimator_task(estimator, name=name)
     return SklearnModel(
         estimator,
         name=name,
@@ -219,7 +219,7 @@ def _label_map(raw: Any, estimator: Any, *, name: str) -> dict[str, str]:
     return mapping
 
 
-def _task_of(estimator: Any, *, name: str) -> Task:
+def estimator_task(estimator: Any, *, name: str) -> Task:
     import sklearn.base
 
     if sklearn.base.is_classifier(estimator) or (

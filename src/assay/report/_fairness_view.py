@@ -5,6 +5,7 @@ Built only from the ``tables`` and ``metrics`` of a fairness ``CheckResult``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -15,7 +16,7 @@ from assay.report import _plots
 from assay.report._schema import CheckResult, Report
 from assay.stats._estimate import Estimate
 
-__all__ = ["build_fairness"]
+__all__ = ["build_fairness", "four_fifths_badge"]
 
 #: Per-group metrics shown as table columns, in order, with compact display names: the
 #: catalogue's ``per_group`` metrics.
@@ -47,6 +48,14 @@ DISPARITY_ROWS = {
 #: (what demographic parity compares), else the metric a group is tested on against the rest.
 FOREST_METRICS = ("selection_rate", example_metric("classification"), example_metric("regression"))
 MAX_FOREST_GROUPS = 40
+#: The threshold of the four-fifths rule on the selection-rate ratio.
+FOUR_FIFTHS = 0.8
+#: The per-group metric behind each named ratio.
+DISPARITY_METRIC = {
+    "demographic_parity_ratio": "selection_rate",
+    "accuracy_ratio": "accuracy",
+    "mae_ratio": "mae",
+}
 
 
 class _Figures(Protocol):
@@ -55,6 +64,48 @@ class _Figures(Protocol):
 
 def _est(d: Any) -> Estimate | None:
     return Estimate.from_dict(dict(d)) if isinstance(d, Mapping) else None
+
+
+def four_fifths_badge(ratio: Estimate | None, *, degenerate: str | None = None) -> str | None:
+    """The four-fifths rule read from the selection-rate ratio's interval: ``met`` when the whole
+    interval is at or above 0.8, ``not met`` when it is wholly below, ``inconclusive`` when it
+    straddles 0.8, ``undefined`` for a ratio of a group with no favourable predictions anywhere
+    (0/0); ``None`` without a ratio."""
+    if ratio is None or not ratio.defined:
+        return None
+    if degenerate is not None:
+        return "undefined"
+    low = ratio.lower if math.isfinite(ratio.lower) else ratio.value
+    high = ratio.upper if math.isfinite(ratio.upper) else ratio.value
+    if low >= FOUR_FIFTHS:
+        return "met"
+    if high < FOUR_FIFTHS:
+        return "not met"
+    return "inconclusive"
+
+
+def _degenerate_ratio(
+    name: str, ratio: Estimate | None, groups: list[Mapping[str, Any]]
+) -> str | None:
+    """Why a ratio of exactly 0 [0, 0] is no finding, or None: the groups whose metric is 0 with
+    a count of 0 behind it (no favourable predictions, no positives), so the ratio is 0/0-like
+    and says nothing about a disparity."""
+    if ratio is None or not name.endswith("_ratio") or not ratio.defined:
+        return None
+    if not (ratio.value == 0 and ratio.upper == 0):
+        return None
+    metric = DISPARITY_METRIC.get(name, name.removesuffix("_ratio"))
+    zero = []
+    for g in groups:
+        e = _est((g.get("metrics") or {}).get(metric))
+        if e is not None and e.defined and e.value == 0 and e.upper == 0:
+            zero.append(str(g.get("name")))
+    if not zero:
+        return None
+    return (
+        f"{metric} is 0 in every resample for {', '.join(zero)} (no favourable outcome to count): "
+        "the ratio is 0 by construction, not evidence of a disparity"
+    )
 
 
 def build_fairness(r: CheckResult, figs: _Figures, report: Report) -> dict[str, Any]:
@@ -88,11 +139,16 @@ def build_fairness(r: CheckResult, figs: _Figures, report: Report) -> dict[str, 
             )
         summaries = f.get("summaries") or {}
         disparities = [
-            {"name": k, "pretty": label, "est": _est(summaries[k])}
+            {
+                "name": k,
+                "pretty": label,
+                "est": _est(summaries[k]),
+                "degenerate": _degenerate_ratio(k, _est(summaries[k]), groups),
+            }
             for k, label in DISPARITY_ROWS.items()
             if k in summaries
         ]
-        four = _est(summaries.get("four_fifths"))
+        ratio = _est(summaries.get("demographic_parity_ratio"))
         name = str(f.get("name"))
         for metric in FOREST_METRICS:
             if metric not in present or len(groups) > MAX_FOREST_GROUPS:
@@ -130,7 +186,9 @@ def build_fairness(r: CheckResult, figs: _Figures, report: Report) -> dict[str, 
                 "rows": rows,
                 "disparities": disparities,
                 "left_out": left_out,
-                "four_fifths": None if four is None or not four.defined else bool(four.value),
+                "four_fifths": four_fifths_badge(
+                    ratio, degenerate=_degenerate_ratio("demographic_parity_ratio", ratio, groups)
+                ),
             }
         )
     cf = t.get("counterfactual")

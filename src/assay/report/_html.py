@@ -1,8 +1,8 @@
 """The HTML report: one self-contained file, readable offline, built only from a ``Report``.
 
-Plotly's JavaScript is inlined once; every figure is embedded as JSON and drawn by an inline script;
-CSS is inline; nothing is fetched from the network. Jinja2 autoescapes everything, so user text
-(inputs, labels, error messages) cannot inject markup.
+Plotly's JavaScript (its basic bundle: scatter, bar, pie) is inlined once; every figure is embedded
+as JSON and drawn by an inline script; CSS is inline; nothing is fetched from the network. Jinja2
+autoescapes everything, so user text (inputs, labels, error messages) cannot inject markup.
 
 Each check gets a section chosen by its name from :data:`SECTIONS`: a template and a function that
 turns one :class:`CheckResult` into that template's context. A check without an entry gets the
@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from assay.report import _plots
 from assay.report._checkpoints_html import build_checkpoints
 from assay.report._compare_html import build_compare
 from assay.report._fairness_view import build_fairness
+from assay.report._findings import findings
 from assay.report._html_domain import build_domain_shift
 from assay.report._html_generalization import build_cv, build_generalization, build_leakage
 from assay.report._html_generation import build_generation
@@ -45,6 +47,8 @@ MAX_EXAMPLES = 20
 MAX_ERROR_EXAMPLES = 10
 MAX_CELL_CHARS = 240
 MAX_FOREST_METRICS = 2
+#: Findings listed in the summary; the rest are counted (each section shows its own).
+MAX_FINDINGS = 15
 
 
 def _table_metrics(task: str) -> tuple[str, ...]:
@@ -145,6 +149,9 @@ class Figures:
     items: list[tuple[str, str, str]] = field(default_factory=list)  # (id, title, json)
 
     def add(self, fig: go.Figure, title: str) -> dict[str, str]:
+        kinds = {t.type for t in fig.data} - BUNDLE_TRACES
+        if kinds:
+            raise ValueError(f"{title}: trace type {sorted(kinds)} is not in the report's plotly.js")
         fid = f"fig-{len(self.items) + 1}"
         self.items.append((fid, title, fig.to_json()))
         return {"id": fid, "title": title, "height": str(fig.layout.height or 360)}
@@ -235,10 +242,11 @@ def build_performance(r: CheckResult, figs: Figures, report: Report) -> dict[str
     t = r.tables
     plots: list[dict[str, str]] = []
     labels = [str(x) for x in t.get("labels") or []]
+    confusion = None
     if task == "classification":
         cm = t.get("confusion_matrix")
         if isinstance(cm, list) and cm and labels and len(cm) == len(labels):
-            plots.append(figs.add(_plots.confusion_matrix_figure(labels, cm), "Confusion matrix"))
+            confusion = _confusion_table(labels, cm)
         roc = t.get("roc_curve")
         if isinstance(roc, Mapping) and roc:
             binary = "fpr" in roc
@@ -271,9 +279,24 @@ def build_performance(r: CheckResult, figs: Figures, report: Report) -> dict[str
         "labels": labels,
         "metrics": _metric_rows(r.metrics, head + rest),
         "per_class": _per_class(r),
+        "confusion": confusion,
         "plots": plots,
         "quantiles": quantiles,
     }
+
+
+def _confusion_table(labels: Sequence[str], matrix: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """The confusion matrix as a table of counts (rows true, columns predicted), each cell shaded
+    by its share of the true row (``alpha`` in 0..1)."""
+    rows = []
+    for label, row in zip(labels, matrix, strict=False):
+        counts = [int(c) if isinstance(c, (int, float)) and math.isfinite(c) else 0 for c in row]
+        total = sum(counts)
+        rows.append({
+            "label": label,
+            "cells": [{"count": c, "share": c / total if total else 0.0} for c in counts],
+        })
+    return {"labels": list(labels), "rows": rows}
 
 
 def _overall(report: Report, r: CheckResult, metric: str) -> float | None:
@@ -306,6 +329,7 @@ def build_slices(r: CheckResult, figs: Figures, report: Report) -> dict[str, Any
             "n": row.get("n"), "too_small": bool(row.get("too_small")),
             "flagged": bool(row.get("flagged")), "p": fmt_p(row.get("p_adjusted")), "ests": ests,
         })
+    rows = _numeric_order(rows)
     plots = []
     for metric in metric_names[:MAX_FOREST_METRICS]:
         points = []
@@ -329,6 +353,35 @@ def build_slices(r: CheckResult, figs: Figures, report: Report) -> dict[str, Any
         "n_small": sum(row["too_small"] for row in rows),
         "plots": plots,
     }
+
+
+_NUMBER = r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
+_BUCKET = re.compile(rf"^[\[(]?\s*({_NUMBER})\s*(?:(?:-|–|,|to)\s*({_NUMBER})?)?\s*[\])]?$")
+
+
+def _bucket_key(value: str) -> tuple[float, float] | None:
+    """``(lower, upper)`` of a number or a range such as ``12-80`` or ``[0.5, 1.0)``; else None."""
+    m = _BUCKET.match(value.strip())
+    if m is None:
+        return None
+    low = float(m.group(1))
+    return low, float(m.group(2)) if m.group(2) is not None else low
+
+
+def _numeric_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of a column whose values are all numbers or ranges sorted numerically, in place of
+    their text order (``2-9`` before ``10-40``); other columns keep their order."""
+    by_column: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_column.setdefault(row["column"], []).append(row)
+    out: list[dict[str, Any]] = []
+    for group in by_column.values():
+        keys = [_bucket_key(row["value"]) for row in group]
+        if all(k is not None for k in keys):
+            order = sorted(range(len(group)), key=lambda i: keys[i])  # type: ignore[arg-type,return-value]
+            group = [group[i] for i in order]
+        out += group
+    return out
 
 
 def build_generic(r: CheckResult, figs: Figures, report: Report) -> dict[str, Any]:
@@ -393,6 +446,7 @@ def _comparison(results: Sequence[CheckResult]) -> dict[str, Any] | None:
         known = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
         names = [k for k in known if any(k in r.metrics for r in rs)]
         return {
+            "names": names,
             "columns": [f"{r.model} · {r.dataset}" for r in rs],
             "rows": [{"pretty": pretty(k), "name": k, "direction": _direction(k),
                       "cells": [r.metrics.get(k) for r in rs]} for k in names],
@@ -477,11 +531,17 @@ def _env() -> jinja2.Environment:
     return env
 
 
+#: plotly.js's basic bundle (scatter, bar, pie: every chart the report draws), 1.2 MB against
+#: 4.8 MB for the whole library; the same plotly.js version plotly.py writes figures for. See
+#: static/README.md for where it comes from.
+PLOTLY_BUNDLE = Path(__file__).parent / "static" / "plotly-basic.min.js"
+#: The trace types the bundle draws; a figure of another type would stay blank.
+BUNDLE_TRACES = frozenset({"scatter", "bar", "pie"})
+
+
 @functools.lru_cache(maxsize=1)
 def _plotly_js() -> Markup:
-    from plotly.offline import get_plotlyjs
-
-    return Markup(get_plotlyjs())
+    return Markup(PLOTLY_BUNDLE.read_text(encoding="utf-8"))
 
 
 def render_html(report: Report) -> str:
@@ -533,7 +593,7 @@ def render_html(report: Report) -> str:
               for r in results if r.errors.n_requests or r.errors.n_errors]
     examples = [{"result": r, **_rows_table(r.examples, MAX_EXAMPLES)}
                 for r in results if r.examples]
-    flags = [(r, f) for r in results for f in r.flags]
+    found = findings(report)
     template = _env().get_template("report.html.j2")
     return template.render(
         report=report,
@@ -543,7 +603,9 @@ def render_html(report: Report) -> str:
         sections=sections,
         errors=errors,
         examples=examples,
-        flags=flags,
+        findings=found[:MAX_FINDINGS],
+        n_more_findings=max(0, len(found) - MAX_FINDINGS),
+        n_ungated_nogo=sum(f.severity == "no-go" and not f.gated for f in found),
         provenance=_provenance(report),
         figures=figs.items,
         figures_json=figs.script_json(),

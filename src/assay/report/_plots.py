@@ -21,7 +21,6 @@ import plotly.graph_objects as go
 __all__ = [
     "MAX_CURVE_POINTS",
     "MAX_SCATTER_POINTS",
-    "confusion_matrix_figure",
     "forest_figure",
     "pr_figure",
     "reliability_figure",
@@ -140,28 +139,6 @@ def pr_figure(pr: Mapping[str, Any], *, ap: Mapping[str, str] | None = None) -> 
     _layout(fig, title="Precision–recall curve", x="recall", y="precision")
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1.02])
-    return fig
-
-
-def confusion_matrix_figure(labels: Sequence[Any], matrix: Sequence[Sequence[Any]]) -> go.Figure:
-    """Heatmap of counts, rows true and columns predicted, shaded by the share of each true row."""
-    names = [_text(x) for x in labels]
-    counts = [[int(c) if _num(c) is not None else 0 for c in row] for row in matrix]
-    shares = []
-    for row in counts:
-        total = sum(row)
-        shares.append([c / total if total else 0.0 for c in row])
-    fig = go.Figure(go.Heatmap(
-        z=shares, x=names, y=names, text=counts, texttemplate="%{text}",
-        colorscale=[[0, "#f5f7fa"], [1, PALETTE[0]]], zmin=0, zmax=1,
-        colorbar={"title": {"text": "share of row"}, "thickness": 12},
-        hovertemplate="true %{y}<br>predicted %{x}<br>%{text} (%{z:.1%} of row)<extra></extra>",
-    ))
-    size = max(360, min(640, 140 + 50 * len(names)))
-    _layout(fig, title="Confusion matrix", x="predicted", y="true", height=size)
-    fig.update_layout(margin={"b": 60})
-    fig.update_xaxes(type="category", side="bottom", showgrid=False)
-    fig.update_yaxes(type="category", autorange="reversed", showgrid=False)
     return fig
 
 

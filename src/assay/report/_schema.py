@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from assay.errors import ReportError
+from assay.report._notebook import notebook_html
 from assay.stats._estimate import Estimate
 
-__all__ = ["SCHEMA_VERSION", "CheckResult", "ErrorSummary", "GateOutcome", "Report"]
+#: The columns of ``Report.to_frame()`` and ``CheckResult.to_frame()``, in order.
+FRAME_COLUMNS = (
+    "check",
+    "model",
+    "dataset",
+    "path",
+    "metric",
+    "slice",
+    "value",
+    "lower",
+    "upper",
+    "level",
+    "n",
+    "method",
+)
+
+__all__ = [
+    "FRAME_COLUMNS",
+    "SCHEMA_VERSION",
+    "CheckResult",
+    "ErrorSummary",
+    "GateOutcome",
+    "Report",
+]
 
 #: Bump the major part on any change that old readers cannot read. 1.1: the performance check keeps
 #: per-example predictions (table ``per_example``) for paired comparisons; 1.0 reports still load.
@@ -80,6 +106,41 @@ class CheckResult(_Model):
     def _dump_estimates(self, v: dict[str, Estimate]) -> dict[str, Any]:
         return {k: e.to_dict() for k, e in v.items()}
 
+    def to_frame(self) -> pd.DataFrame:
+        """Every Estimate of this result as one row of a tidy DataFrame.
+
+        Columns: ``check``, ``model``, ``dataset``, ``path`` (the metric path, as in gates),
+        ``metric`` (its last part), ``slice`` (the parts between: a slice, group, class,
+        perturbation or sub-result such as ``genre.horror``; empty for the headline metrics),
+        ``value``, ``lower``, ``upper``, ``level``, ``n``, ``method``. Undefined values are NaN.
+
+        Example:
+            >>> r = CheckResult(check="performance", model="m", dataset="test", n=10,
+            ...                 metrics={"accuracy": Estimate(0.9, 0.6, 0.98, 0.95, "wilson", 10)})
+            >>> r.to_frame()[["metric", "slice", "value", "lower"]].to_dict("records")
+            [{'metric': 'accuracy', 'slice': '', 'value': 0.9, 'lower': 0.6}]
+        """
+        rows = []
+        for path, e in self.metrics.items():
+            head, _, metric = path.rpartition(".")
+            rows.append(
+                {
+                    "check": self.check,
+                    "model": self.model,
+                    "dataset": self.dataset,
+                    "path": path,
+                    "metric": metric,
+                    "slice": head,
+                    "value": e.value,
+                    "lower": e.lower,
+                    "upper": e.upper,
+                    "level": e.level,
+                    "n": e.n,
+                    "method": e.method,
+                }
+            )
+        return pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+
 
 class GateOutcome(_Model):
     """One gate's verdict, with the evidence."""
@@ -119,12 +180,51 @@ class Report(_Model):
         """Whether every gate passed (``True`` when there are no gates)."""
         return all(g.passed for g in self.gates)
 
-    def result(self, check: str, model: str | None = None) -> CheckResult | None:
-        """The result of ``check`` for ``model`` (the first model when omitted)."""
+    def result(self, check: str, model: str | None = None) -> CheckResult:
+        """The result of ``check`` for ``model`` (the first model with one when omitted).
+
+        Raises:
+            ReportError: no such result; the message lists the checks (or the models) that have
+                one and the closest name.
+        """
+        found = self.find(check, model)
+        if found is not None:
+            return found
+        checks = sorted({r.check for r in self.results})
+        if check not in checks:
+            close = difflib.get_close_matches(check, checks, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ReportError(
+                f"no {check!r} result in this report{hint} (checks: {', '.join(checks) or 'none'})"
+            )
+        models = [r.model for r in self.results if r.check == check]
+        close = difflib.get_close_matches(str(model), models, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ReportError(
+            f"no {check!r} result for model {model!r}{hint} (models with one: {', '.join(models)})"
+        )
+
+    def find(self, check: str, model: str | None = None) -> CheckResult | None:
+        """The result of ``check`` for ``model`` (the first when omitted), or ``None``."""
         for r in self.results:
             if r.check == check and (model is None or r.model == model):
                 return r
         return None
+
+    def to_frame(self, check: str | None = None) -> pd.DataFrame:
+        """Every Estimate in the report (or in ``check``'s results) as a tidy DataFrame, one row
+        per metric, model and slice; see :meth:`CheckResult.to_frame` for the columns."""
+        if check is not None:
+            self.result(check)  # an unknown check raises with the closest name
+        frames = [r.to_frame() for r in self.results if check is None or r.check == check]
+        frames = [f for f in frames if not f.empty]
+        if not frames:
+            return pd.DataFrame(columns=list(FRAME_COLUMNS))
+        return pd.concat(frames, ignore_index=True)
+
+    def _repr_html_(self) -> str:
+        """A short summary for Jupyter: verdict, findings, gates and headline metrics."""
+        return notebook_html(self)
 
     def to_json(self, *, indent: int | None = 2) -> str:
         return self.model_dump_json(indent=indent)

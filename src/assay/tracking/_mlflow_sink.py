@@ -4,11 +4,16 @@ report files as artifacts, to any tracking URI (a local folder, ``sqlite:///…`
 Metric keys are the gate paths: ``performance.f1_macro`` (the value), ``performance.f1_macro.lower``
 and ``performance.f1_macro.upper``. Results of models other than the suite's first are prefixed with
 the model's name (``baseline/performance.f1_macro``), and of datasets other than the primary one with
-``@dataset``. Characters MLflow does not allow in keys become ``_``.
+``@dataset``. Characters MLflow does not allow in keys become readable words (``age.<40`` →
+``age.lt40``, ``>=`` → ``ge``, ``=`` → ``eq``, ``&`` → ``and``, ``+`` → ``plus``, ``%`` → ``pct``;
+others ``_``); when two metric paths would still share a key, the later one gets a short hash, and
+:func:`log_report` records every renamed key and its original path in the run's artifact
+``assay_metric_keys.json``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import time
@@ -19,14 +24,47 @@ from typing import Any
 from assay.errors import MissingDependencyError
 from assay.report._schema import Report
 
-__all__ = ["log_report", "mlflow_metrics", "mlflow_params", "mlflow_tags"]
+__all__ = [
+    "log_report",
+    "mlflow_key_map",
+    "mlflow_metrics",
+    "mlflow_params",
+    "mlflow_run_url",
+    "mlflow_tags",
+]
 
 _BAD = re.compile(r"[^\w\-. /:]")
 _BATCH = 500
 
 
+#: Readable stand-ins for characters MLflow keys may not hold, longest first.
+_WORDS = (("<=", "le"), (">=", "ge"), ("!=", "ne"), ("<", "lt"), (">", "gt"), ("=", "eq"),
+          ("&", "and"), ("|", "or"), ("+", "plus"), ("%", "pct"))
+
+
 def _key(s: str) -> str:
+    for char, word in _WORDS:
+        s = s.replace(char, word)
     return _BAD.sub("_", s)[:250]
+
+
+def _unique_keys(raw: Sequence[str]) -> dict[str, str]:
+    """``raw path → MLflow key``: readable, and distinct for distinct paths."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for path in dict.fromkeys(raw):
+        key = _key(path)
+        if key in taken:
+            key = f"{key[:240]}_{hashlib.sha1(path.encode()).hexdigest()[:6]}"
+        taken.add(key)
+        out[path] = key
+    return out
+
+
+def mlflow_key_map(report: Report) -> dict[str, str]:
+    """``MLflow key → metric path`` for every key that differs from its path (the record
+    :func:`log_report` writes as ``assay_metric_keys.json``)."""
+    return {k: p for p, k in _unique_keys(list(_raw_metrics(report))).items() if k != p}
 
 
 def _client(tracking_uri: str | None):
@@ -50,6 +88,13 @@ def _primary(report: Report) -> tuple[str | None, str | None]:
 
 def mlflow_metrics(report: Report) -> dict[str, float]:
     """The metrics :func:`log_report` logs: ``key → value`` (undefined values are left out)."""
+    raw = _raw_metrics(report)
+    keys = _unique_keys(list(raw))
+    return {keys[p]: v for p, v in raw.items()}
+
+
+def _raw_metrics(report: Report) -> dict[str, float]:
+    """``metric path → value`` before keys are made MLflow-safe."""
     model, dataset = _primary(report)
     out: dict[str, float] = {}
     for r in report.results:
@@ -61,7 +106,7 @@ def mlflow_metrics(report: Report) -> dict[str, float]:
             base = f"{prefix}{r.check}.{name}{suffix}"
             for key, v in ((base, e.value), (f"{base}.lower", e.lower), (f"{base}.upper", e.upper)):
                 if math.isfinite(v):
-                    out[_key(key)] = float(v)
+                    out[key] = float(v)
     if report.gates:
         out["gates.failed"] = float(sum(not g.passed for g in report.gates))
         out["gates.passed"] = float(sum(g.passed for g in report.gates))
@@ -109,6 +154,18 @@ def mlflow_tags(report: Report) -> dict[str, str]:
         if isinstance(c, Mapping):
             tags[_key(f"assay.compare.{r.model}")] = f"{c.get('verdict')} vs {c.get('baseline')}"
     return tags
+
+
+def mlflow_run_url(tracking_uri: str | None, run_id: str) -> str:
+    """Where to see the run: its page on an ``http(s)://`` tracking server, else the command that
+    serves a local store (``mlflow ui --backend-store-uri …``) and the run's path in it."""
+    client = _client(tracking_uri)
+    exp = client.get_run(run_id).info.experiment_id
+    uri = tracking_uri or client.tracking_uri
+    path = f"#/experiments/{exp}/runs/{run_id}"
+    if str(uri).startswith(("http://", "https://")):
+        return f"{str(uri).rstrip('/')}/{path}"
+    return f"mlflow ui --backend-store-uri {uri}, then http://127.0.0.1:5000/{path}"
 
 
 def log_report(
@@ -166,6 +223,9 @@ def log_report(
         client.log_batch(run_id, metrics=metrics[i : i + _BATCH], tags=tags[i : i + _BATCH])
     for path in artifacts:
         client.log_artifact(run_id, str(path))
+    renamed = mlflow_key_map(report)
+    if renamed:
+        client.log_dict(run_id, renamed, "assay_metric_keys.json")
     # The run itself finished; whether the gates passed is the tag assay.verdict. A run passed in
     # by the caller (an active run, mlflow.models.evaluate's) is the caller's to end.
     if own_run:
