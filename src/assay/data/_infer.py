@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
 
 from assay.config._suite import ColumnRoles
+from assay._types import canonical_label
 from assay.data._labelset import infer_label_set
 from assay.data._readers import read_table
 from assay.data._validate import closest_column
@@ -42,6 +44,9 @@ _MAX_GROUP_VALUES = 50
 _MAX_SLICES = 5
 #: A string column is text when its values average at least this many words.
 _MIN_TEXT_WORDS = 4
+#: A column not named like a label is guessed as one only with this many classes at most.
+_MAX_GUESSED_CLASSES = 20
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 class InferredRoles(NamedTuple):
@@ -60,18 +65,31 @@ class InferredRoles(NamedTuple):
 
 
 def infer_roles(
-    data: str | Path | pd.DataFrame, *, label: str | None = None, sample_rows: int = SAMPLE_ROWS
+    data: str | Path | pd.DataFrame,
+    *,
+    label: str | None = None,
+    sample_rows: int = SAMPLE_ROWS,
+    model_classes: Sequence[str] | None = None,
+    model_features: Sequence[str] | None = None,
 ) -> InferredRoles:
     """Guess the id, input, label, group, time, domain and slice columns of a table.
 
+    The label is, in this order: ``label`` when given; a column named like a label; a column
+    whose values are among ``model_classes`` and that is not one of ``model_features``; the
+    last column when it holds a small set of classes; the only column that does.
+
     Args:
         data: a table, or a path ``read_table`` can read (the first ``sample_rows`` rows are used).
-        label: the label column, when the user knows it; otherwise guessed from its name.
+        label: the label column, when the user knows it; otherwise guessed.
         sample_rows: rows read from a file.
+        model_classes: the classes the model predicts (scikit-learn's ``classes_``), when known.
+        model_features: the columns the model reads (``feature_names_in_``), when known; they
+            become ``input`` and are never the label.
 
     Returns:
         ``InferredRoles``: the ``ColumnRoles`` and a reason for each choice. ``input`` is the
-        text column when one holds prose, else the list of feature columns.
+        text column when one holds prose, ``{image: column}`` when a column holds image paths,
+        else the list of feature columns.
 
     Raises:
         DataError: ``label`` is not a column (names the closest one), or the table has no columns.
@@ -99,7 +117,10 @@ def infer_roles(
     if id_col:
         used.add(id_col)
 
-    label_col = _guess_label(frame, label, id_col, where, reasons)
+    features = [c for c in model_features or () if c in columns]
+    label_col = _guess_label(
+        frame, label, id_col, where, reasons, model_classes=model_classes, model_features=features
+    )
     if label_col:
         used.add(label_col)
 
@@ -107,19 +128,27 @@ def infer_roles(
     if time_col:
         used.add(time_col)
 
-    text_col = _guess_text(frame, used)
-    input_: str | list[str] | None
-    if text_col is not None:
+    text_col = None if features else _guess_text(frame, used)
+    image_col = None if features or text_col else _guess_image(frame, used)
+    input_: str | list[str] | dict[str, str] | None
+    if features:
+        input_ = features
+        reasons.append(f"input: the model's feature_names_in_ {features}")
+    elif image_col is not None:
+        input_ = {"image": image_col}
+        reasons.append(f"input: {image_col!r} holds image file paths")
+        used.add(image_col)
+    elif text_col is not None:
         input_ = text_col
         words = _mean_words(frame[text_col])
         reasons.append(f"input: {text_col!r} holds text ({words:.0f} words per row on average)")
         used.add(text_col)
     else:
-        features = [c for c in columns if c not in used]
-        input_ = features or None
+        rest = [c for c in columns if c not in used]
+        input_ = rest or None
         reasons.append(
-            f"input: no text column; features are the other columns {features}"
-            if features
+            f"input: no text column; features are the other columns {rest}"
+            if rest
             else "input: no column left for the model to read; set `input:`"
         )
 
@@ -215,7 +244,14 @@ def _guess_id(frame: pd.DataFrame, reasons: list[str]) -> str | None:
 
 
 def _guess_label(
-    frame: pd.DataFrame, label: str | None, id_col: str | None, where: str, reasons: list[str]
+    frame: pd.DataFrame,
+    label: str | None,
+    id_col: str | None,
+    where: str,
+    reasons: list[str],
+    *,
+    model_classes: Sequence[str] | None = None,
+    model_features: Sequence[str] = (),
 ) -> str | None:
     columns = [str(c) for c in frame.columns]
     if label is not None:
@@ -229,7 +265,8 @@ def _guess_label(
         reasons.append(f"label: {label!r}, as given{_label_kind(frame[label])}")
         return label
     by_name = sorted(
-        (c for c in columns if _norm(c) in _LABEL_NAMES and c != id_col),
+        (c for c in columns
+         if _norm(c) in _LABEL_NAMES and c != id_col and c not in model_features),
         key=lambda c: _LABEL_NAMES.index(_norm(c)),
     )
     for c in by_name:
@@ -238,11 +275,48 @@ def _guess_label(
             continue  # a prose column named like "category" is not a label
         reasons.append(f"label: {c!r} is named like a label{_label_kind(frame[c])}")
         return c
+    free = [c for c in columns if c != id_col and c not in (model_features or ())]
+    if model_classes:
+        known = {canonical_label(v) for v in model_classes}
+        matching = [
+            c for c in free if (s := infer_label_set(frame[c])) is not None and set(s) <= known
+        ]
+        if matching:
+            c = matching[-1]
+            outside = " and it is not one of its feature_names_in_" if model_features else ""
+            reasons.append(
+                f"label: {c!r}: its values are among the model's classes_ "
+                f"({', '.join(sorted(known)[:5])}){outside}"
+            )
+            return c
+    few = [c for c in free if _few_classes(frame[c]) and _norm(c) not in _GROUP_NAMES]
+    if columns[-1] in few:
+        c = columns[-1]
+        reasons.append(
+            f"label: {c!r}, the last column, holds a small set of classes{_label_kind(frame[c])} "
+            "(no column is named like a label; pass --label if it is another)"
+        )
+        return c
+    if len(few) == 1:
+        c = few[0]
+        reasons.append(
+            f"label: {c!r} is the only column with a small set of classes{_label_kind(frame[c])} "
+            "(no column is named like a label; pass --label if it is another)"
+        )
+        return c
     reasons.append(
-        "label: no column named like a label (label, target, class, …); "
-        "set `label:` if there is one"
+        "label: no column named like a label (label, target, class, …) and no single column of "
+        "few classes; pass --label (or set `label:`) if there is one"
     )
     return None
+
+
+def _few_classes(s: pd.Series) -> bool:
+    """A column that looks like classes a model predicts: 2 to 20 values, not prose."""
+    if _is_text_like(s) and _mean_words(s) >= _MIN_TEXT_WORDS:
+        return False
+    classes = infer_label_set(s)
+    return classes is not None and 2 <= len(classes) <= _MAX_GUESSED_CLASSES
 
 
 def _label_kind(s: pd.Series) -> str:
@@ -287,3 +361,15 @@ def _guess_text(frame: pd.DataFrame, used: set[str]) -> str | None:
         return max(prose, key=lambda c: words[c])
     named_short = [c for c in candidates if _norm(c) in _TEXT_NAMES]
     return named_short[0] if named_short else None
+
+
+def _guess_image(frame: pd.DataFrame, used: set[str]) -> str | None:
+    """A column whose values are (mostly) paths of image files."""
+    for c in [str(c) for c in frame.columns]:
+        s = frame[c]
+        if c in used or not _is_text_like(s):
+            continue
+        present = s.dropna().astype(str).str.strip().str.lower()
+        if len(present) and float(present.str.endswith(_IMAGE_SUFFIXES).mean()) >= 0.9:
+            return c
+    return None
