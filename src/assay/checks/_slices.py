@@ -46,6 +46,9 @@ class SlicesConfig(CheckConfig):
         columns: columns to slice by; default: the dataset's ``slices``, ``domain`` and ``groups``.
         length_buckets: number of input-length (characters) quantile buckets for text inputs;
             0 turns them off.
+        buckets: numeric columns cut into this many quantile buckets each (``{age: 4}``),
+            named by their ranges (``17-28``; a decimal point becomes ``_`` in metric keys:
+            ``slices.age.17-28.accuracy``, ``slices.radius.6_98-11_7.accuracy``).
         min_n: slices with fewer examples are marked too small and left out of gates.
         metrics: metrics per slice (default accuracy and macro F1, or MAE and RMSE).
         alpha: false discovery rate for flagging worse slices.
@@ -55,6 +58,7 @@ class SlicesConfig(CheckConfig):
 
     columns: list[str] | None = None
     length_buckets: int = Field(default=4, ge=0)
+    buckets: dict[str, int] = Field(default_factory=dict)
     min_n: int = Field(default=30, ge=1)
     metrics: list[str] | None = None
     alpha: float = Field(default=0.05, gt=0, lt=1)
@@ -90,6 +94,14 @@ class SlicesCheck(Check):
                     f"columns: {', '.join(map(str, frame.columns))}"
                 )
             columns[col] = frame[col].astype("string").fillna("(missing)")
+        for col, n in cfg.buckets.items():
+            if col not in frame.columns or not pd.api.types.is_numeric_dtype(frame[col]):
+                raise ConfigError(
+                    f"checks.slices.buckets: {col!r} is not a numeric column of dataset "
+                    f"{ds.name!r}; numeric columns: "
+                    f"{', '.join(str(c) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]))}"
+                )
+            columns[col] = _quantile_buckets(frame[col], n)
         if cfg.length_buckets and isinstance(ds.spec.input, str):
             columns[LENGTH] = _length_buckets(frame[ds.spec.input].astype(str), cfg.length_buckets)
 
@@ -108,7 +120,9 @@ class SlicesCheck(Check):
                 row = self._slice_row(ctx, pred, col, str(value), select, metric_names, cfg)
                 rows.append(row)
                 for name in metric_names:
-                    metrics[f"{col}.{value}.{name}"] = Estimate.from_dict(row["metrics"][name])
+                    metrics[f"{col}.{_segment(value)}.{name}"] = Estimate.from_dict(
+                        row["metrics"][name]
+                    )
         pvalues = np.array([r["p_value"] if r["p_value"] is not None else 1.0 for r in rows])
         adjusted: Any = []
         rejected: Any = []
@@ -124,7 +138,10 @@ class SlicesCheck(Check):
                     f"rest (BH-adjusted p={adj:.3g})"
                 )
         too_small = [
-            f"{r['column']}.{r['value']}.{m}" for r in rows if r["too_small"] for m in metric_names
+            f"{r['column']}.{_segment(r['value'])}.{m}"
+            for r in rows
+            if r["too_small"]
+            for m in metric_names
         ]
         return CheckResult(
             check=self.name,
@@ -176,7 +193,8 @@ class SlicesCheck(Check):
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         assert isinstance(config, SlicesConfig)
         names = config.metrics or gate_metric_names(suite.task, _DEFAULT_METRICS)
-        cols = _columns(config, suite) + ([LENGTH] if config.length_buckets else [])
+        cols = [*_columns(config, suite), *config.buckets]
+        cols += [LENGTH] if config.length_buckets else []
         return [f"{c}.*.{m}" for c in cols for m in names]
 
 
@@ -189,6 +207,29 @@ def _worse_than_rest_pvalue(sub: Predictions, rest: Predictions) -> float | None
     k1 = int((sub.y_true == sub.y_pred).sum())
     k2 = int((rest.y_true == rest.y_pred).sum())
     return float(two_proportion_test(k1, sub.n, k2, rest.n, alternative="less"))
+
+
+def _segment(value: object) -> str:
+    """A slice value as one segment of a dot-separated metric key."""
+    return str(value).replace(".", "_")
+
+
+def _quantile_buckets(values: pd.Series, buckets: int) -> pd.Series:
+    """Quantile buckets of a numeric column, named by their ranges (``"6.98-11.7"``); missing
+    values are their own bucket."""
+    present = values.dropna().to_numpy(dtype=float)
+    out = pd.Series(["(missing)"] * len(values), index=values.index, dtype=object)
+    if not len(present):
+        return out
+    edges = np.unique(np.quantile(present, np.linspace(0, 1, buckets + 1)))
+    if len(edges) < 2:
+        out[values.notna()] = f"{edges[0]:.3g}"
+        return out
+    names = [f"{edges[i]:.3g}-{edges[i + 1]:.3g}" for i in range(len(edges) - 1)]
+    mask = values.notna().to_numpy()
+    idx = np.clip(np.searchsorted(edges, present, side="right") - 1, 0, len(edges) - 2)
+    out[mask] = [names[i] for i in idx]
+    return out
 
 
 def _length_buckets(texts: pd.Series, buckets: int) -> pd.Series:
