@@ -149,7 +149,7 @@ def test_init_declares_the_labels_and_gates_on_what_could_not_be_scored(tmp_path
     assert suite["data"]["labels"] == ["0", "1"]
     assert suite["checks"]["performance"] == {"positive_label": "1"}
     assert "performance.unscored.* <= 0" in suite["gates"]
-    assert "# performance.unscored.* <= 0: every row is scored" in text
+    assert "- performance.unscored.* <= 0   # every row is scored" in text
     res = runner.invoke(
         app,
         [

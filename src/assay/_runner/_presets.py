@@ -24,6 +24,8 @@ _MAX_BUCKETED = 3
 _BUCKETS = 4
 #: Robustness perturbs a seeded sample of this many rows, so a first run stays quick.
 _ROBUSTNESS_ROWS = 300
+#: Group columns whose accuracy gap is gated (others are measured and reported, not gated).
+_GATED_GROUPS = ("sex", "gender", "race", "ethnicity", "religion", "disability", "age_group")
 #: Names that read as sensitive attributes when the column is numeric (``age``).
 _SENSITIVE_NUMERIC = ("age", "age_years", "income", "salary")
 
@@ -153,11 +155,11 @@ def _tabular(
         )
     groups = list(spec.get("groups", []))
     if groups:
-        fairness: dict[str, Any] = {"min_n": 30, "intersections": False}
+        fairness: dict[str, Any] = {"min_n": 30, "summaries_min_n": 30, "intersections": False}
         if positive is not None:
             fairness["positive_label"] = positive
         preset.checks["fairness"] = fairness
-        for g in groups:
+        for g in [g for g in groups if g.strip().lower() in _GATED_GROUPS]:
             preset.gates.append(
                 (
                     f"{_segment(g)}.accuracy_difference.upper <= 0.15",
@@ -190,8 +192,8 @@ def _text(preset: Preset, spec: dict[str, Any], positive: str | None) -> None:
             "a few typos change at most 15% of the answers (upper bound)",
         ),
         (
-            "fairness.counterfactual.gender.flip_rate.upper <= 0.10",
-            "swapping he/she, his/her… changes at most 10% of the answers",
+            "fairness.counterfactual.gender.flip_rate.upper <= 0.20",
+            "swapping he/she, his/her… changes at most 20% of the answers (upper bound; tighten it)",
         ),
     ]
 
