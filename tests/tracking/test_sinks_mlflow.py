@@ -32,11 +32,11 @@ def _check_run(uri: str, run_id: str, report: Report, files: list[Path], tmp: Pa
     run = client.get_run(run_id)
     m = run.data.metrics
     acc = report.result("performance", "candidate").metrics["accuracy"]  # type: ignore[union-attr]
-    assert m["performance.accuracy"] == pytest.approx(acc.value)
-    assert m["performance.accuracy.lower"] == pytest.approx(acc.lower)
-    assert m["performance.accuracy.upper"] == pytest.approx(acc.upper)
-    assert m["baseline/performance.accuracy"] > 0  # other models are prefixed
-    assert m["gates.failed"] == 3 and len(m) == len(mlflow_metrics(report))
+    assert m["performance/candidate/accuracy"] == pytest.approx(acc.value)
+    assert m["performance/candidate/accuracy.lower"] == pytest.approx(acc.lower)
+    assert m["performance/candidate/accuracy.upper"] == pytest.approx(acc.upper)
+    assert m["performance/baseline/accuracy"] > 0  # every model is named
+    assert m["gates/failed"] == 3 and len(m) == len(mlflow_metrics(report))
     p = run.data.params
     assert p["seed"] == "7" and p["model.candidate.spec"] == "hf:./checkpoints/distilbert-ft"
     assert p["checks.slices.columns"] == "['genre', 'length', 'lang']"
@@ -45,8 +45,7 @@ def _check_run(uri: str, run_id: str, report: Report, files: list[Path], tmp: Pa
     assert t["assay.gate.1"] == "FAIL performance.roc_auc.lower >= 0.97"
     assert run.info.status == "FINISHED"
     names = sorted(a.path for a in client.list_artifacts(run_id))
-    renamed = ["assay_metric_keys.json"] if mlflow_key_map(report) else []
-    assert names == sorted([f.name for f in files] + renamed)
+    assert names == sorted([f.name for f in files] + ["assay_metric_keys.json"])
     got = client.download_artifacts(run_id, "report.json", str(tmp))
     assert json.loads(Path(got).read_text())["suite_name"] == report.suite_name
 
@@ -87,15 +86,46 @@ def _groups_report(report: Report) -> Report:
 
 def test_group_names_stay_readable_and_never_collide(shared_report: Report) -> None:
     report = _groups_report(shared_report)
-    keys = [k for k in mlflow_metrics(report) if k.startswith("fairness.age.")
-            and ".lower" not in k and ".upper" not in k]
+    keys = [k for k in mlflow_metrics(report) if k.startswith("fairness/candidate/accuracy/")]
     assert len(keys) == 4  # "<40" once became "_40", the same key as the group "_40"
-    assert "fairness.age.lt40.accuracy" in keys and "fairness.age.ge40.accuracy" in keys
-    assert "fairness.age._40.accuracy" in keys
+    assert "fairness/candidate/accuracy/age.lt40" in keys
+    assert "fairness/candidate/accuracy/age.ge40" in keys
+    assert "fairness/candidate/accuracy/age._40" in keys
     mapping = mlflow_key_map(report)
-    assert mapping["fairness.age.lt40.accuracy"] == "fairness.age.<40.accuracy"
-    clash = [k for k in keys if k.startswith("fairness.age.lt40.accuracy_")]
-    assert len(clash) == 1 and mapping[clash[0]] == "fairness.age.lt40.accuracy"
+    assert mapping["fairness/candidate/accuracy/age.lt40"] == "candidate/fairness.age.<40.accuracy"
+    clash = [k for k in keys if k.startswith("fairness/candidate/accuracy/age.lt40_")]
+    assert len(clash) == 1 and mapping[clash[0]] == "candidate/fairness.age.lt40.accuracy"
+
+
+def test_keys_nest_by_check_model_metric_and_slice(
+    shared_report: Report, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    e = Estimate(0.8, 0.7, 0.9, 0.95, "wilson", 100)
+    report = shared_report.model_copy(deep=True)
+    report.results = [
+        CheckResult(check="slices", model="candidate", dataset="reviews", n=400,
+                    metrics={"genre.drama.accuracy": e, "genre.sci/fi.accuracy": e}),
+        CheckResult(check="robustness", model="baseline", dataset="reviews", n=400,
+                    metrics={"typos@10.flip_rate": e}),
+        CheckResult(check="finetune_cost", model="candidate", dataset="general", n=300,
+                    metrics={"accuracy.diff": e}),
+    ]
+    uri = (tmp_path / "mlruns").as_uri()
+    run_id = log_report(report, uri)
+    got = MlflowClient(tracking_uri=uri).get_run(run_id).data.metrics
+    assert got["slices/candidate/accuracy/genre.drama"] == pytest.approx(0.8)
+    assert got["slices/candidate/accuracy.lower/genre.drama"] == pytest.approx(0.7)
+    assert got["slices/candidate/accuracy.upper/genre.sci_fi"] == pytest.approx(0.9)  # no 4th level
+    assert got["robustness/baseline/flip_rate/typos_at_10"] == pytest.approx(0.8)
+    assert got["finetune_cost/candidate_at_general/diff/accuracy"] == pytest.approx(0.8)
+    assert got["run/duration_s"] >= 0
+    # every metric is one check, then one model: MLflow's UI shows a section per check
+    assert {k.split("/")[0] for k in got} == {"slices", "robustness", "finetune_cost", "gates", "run"}
+    assert all(len(k.split("/")) in (2, 3, 4) for k in got)
+    assert mlflow_key_map(report)["robustness/baseline/flip_rate/typos_at_10"] == (
+        "baseline/robustness.typos@10.flip_rate"
+    )
 
 
 @SA

@@ -100,8 +100,14 @@ def preset_checks(
     return preset
 
 
+def _inputs(spec: dict[str, Any]) -> list[str]:
+    """The feature columns of a tabular dataset (none for text or images)."""
+    inp = spec.get("input")
+    return [str(c) for c in inp] if isinstance(inp, list) else []
+
+
 def _numeric_columns(spec: dict[str, Any], frame: pd.DataFrame) -> list[str]:
-    inputs = spec.get("input") if isinstance(spec.get("input"), list) else []
+    inputs = _inputs(spec)
     candidates = [*spec.get("groups", []), *inputs]
     numeric = [
         c
@@ -125,7 +131,7 @@ def _tabular(
     preset.checks["slices"] = slices
     if not spec.get("labels"):
         return
-    inputs = spec.get("input") if isinstance(spec.get("input"), list) else []
+    inputs = _inputs(spec)
     has_numeric = any(
         c in frame.columns and pd.api.types.is_numeric_dtype(frame[c]) for c in inputs
     )

@@ -98,8 +98,8 @@ def write_starter_suite(
         name, why = infer_preset(spec, model_spec)
         notes.append(f"{why} (--preset to choose another)")
     else:
-        name, why = preset, f"preset: {preset}, as given"  # type: ignore[assignment]
-        notes.append(why)
+        name = next(p for p in PRESETS if p == preset)
+        notes.append(f"preset: {preset}, as given")
     chosen_preset = preset_checks(name, spec=spec, frame=frame, positive=chosen)
     suite: dict[str, Any] = {
         "name": Path(data).stem.split(".")[0],
@@ -185,7 +185,7 @@ def _model(
             "model's classes_ and feature_names_in_ to find the label and inputs"
         )
         return spec, reasons, None, None
-    except Exception as exc:  # noqa: BLE001 - reading the model only helps guessing
+    except Exception as exc:
         reasons.append(f"model: could not be read to guess roles ({type(exc).__name__}: {exc})")
         return spec, reasons, None, None
     info = loaded.info()

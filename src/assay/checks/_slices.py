@@ -226,9 +226,8 @@ def _quantile_buckets(values: pd.Series, buckets: int) -> pd.Series:
         out[values.notna()] = f"{edges[0]:.3g}"
         return out
     names = [f"{edges[i]:.3g}-{edges[i + 1]:.3g}" for i in range(len(edges) - 1)]
-    mask = values.notna().to_numpy()
     idx = np.clip(np.searchsorted(edges, present, side="right") - 1, 0, len(edges) - 2)
-    out[mask] = [names[i] for i in idx]
+    out[values.notna()] = np.array([names[i] for i in idx], dtype=object)
     return out
 
 

@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from assay.config._suite import ColumnRoles
 from assay._types import canonical_label
+from assay.config._suite import ColumnRoles
 from assay.data._labelset import infer_label_set
 from assay.data._readers import read_table
 from assay.data._validate import closest_column

@@ -1,14 +1,25 @@
 """Log a Report to MLflow: params, metrics (interval bounds as their own metrics), tags, and the
 report files as artifacts, to any tracking URI (a local folder, ``sqlite:///…``, ``http://…``).
 
-Metric keys are the gate paths: ``performance.f1_macro`` (the value), ``performance.f1_macro.lower``
-and ``performance.f1_macro.upper``. Results of models other than the suite's first are prefixed with
-the model's name (``baseline/performance.f1_macro``), and of datasets other than the primary one with
-``@dataset``. Characters MLflow does not allow in keys become readable words (``age.<40`` →
-``age.lt40``, ``>=`` → ``ge``, ``=`` → ``eq``, ``&`` → ``and``, ``+`` → ``plus``, ``%`` → ``pct``;
-others ``_``); when two metric paths would still share a key, the later one gets a short hash, and
-:func:`log_report` records every renamed key and its original path in the run's artifact
-``assay_metric_keys.json``.
+Metric keys nest by check, model and slice, so that MLflow's UI (which groups charts by the part
+of a key before its first ``/``) shows one section per check::
+
+    <check>/<model>[_at_<dataset>]/<metric>[.lower|.upper][/<slice>]
+
+``performance/candidate/accuracy``, ``performance/candidate/accuracy.lower``,
+``fairness/candidate/accuracy/age.lt40``, ``robustness/baseline/flip_rate.upper/typos_at_10``,
+``finetune_cost/candidate_at_general/accuracy``. The metric is the last segment of the report's
+metric name; the slice is what comes before it (a slice value, a group, a perturbation, a
+class), kept dot-separated. Every model is named, the first too; ``_at_<dataset>`` only for
+datasets other than the primary one. Run-wide values: ``gates/passed``, ``gates/failed``,
+``run/duration_s``.
+
+Characters MLflow does not allow in keys become readable words (``<40`` → ``lt40``, ``>=`` →
+``ge``, ``=`` → ``eq``, ``&`` → ``and``, ``+`` → ``plus``, ``%`` → ``pct``, ``@`` → ``_at_``; a
+``/`` inside a name and others ``_``); when two metrics would still share a key, the later one gets a short hash.
+:func:`log_report` records every key and the report path it stands for
+(``<model>/<check>.<metric name>[@dataset][.lower|.upper]``, the gate path behind the model) in
+the run's artifact ``assay_metric_keys.json``.
 """
 
 from __future__ import annotations
@@ -39,7 +50,7 @@ _BATCH = 500
 
 #: Readable stand-ins for characters MLflow keys may not hold, longest first.
 _WORDS = (("<=", "le"), (">=", "ge"), ("!=", "ne"), ("<", "lt"), (">", "gt"), ("=", "eq"),
-          ("&", "and"), ("|", "or"), ("+", "plus"), ("%", "pct"))
+          ("&", "and"), ("|", "or"), ("+", "plus"), ("%", "pct"), ("@", "_at_"))
 
 
 def _key(s: str) -> str:
@@ -48,12 +59,13 @@ def _key(s: str) -> str:
     return _BAD.sub("_", s)[:250]
 
 
-def _unique_keys(raw: Sequence[str]) -> dict[str, str]:
-    """``raw path → MLflow key``: readable, and distinct for distinct paths."""
+def _unique_keys(raw: Mapping[str, str]) -> dict[str, str]:
+    """``path → MLflow key`` from ``path → wanted key``: readable, and distinct for distinct
+    paths."""
     out: dict[str, str] = {}
     taken: set[str] = set()
-    for path in dict.fromkeys(raw):
-        key = _key(path)
+    for path, wanted in raw.items():
+        key = wanted
         if key in taken:
             key = f"{key[:240]}_{hashlib.sha1(path.encode()).hexdigest()[:6]}"
         taken.add(key)
@@ -61,10 +73,17 @@ def _unique_keys(raw: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _piece(s: str) -> str:
+    """One level of a nested key: MLflow-safe, with no ``/`` of its own."""
+    return _key(s.replace("/", "_"))
+
+
 def mlflow_key_map(report: Report) -> dict[str, str]:
-    """``MLflow key → metric path`` for every key that differs from its path (the record
-    :func:`log_report` writes as ``assay_metric_keys.json``)."""
-    return {k: p for p, k in _unique_keys(list(_raw_metrics(report))).items() if k != p}
+    """``MLflow key → metric path`` for every metric logged (the record :func:`log_report`
+    writes as ``assay_metric_keys.json``); the path is ``<model>/<check>.<metric name>``, with
+    ``@dataset`` and ``.lower``/``.upper`` as in the report."""
+    raw = _raw_metrics(report)
+    return {k: p for p, k in _unique_keys({p: w for p, (w, _) in raw.items()}).items()}
 
 
 def _client(tracking_uri: str | None):
@@ -89,28 +108,30 @@ def _primary(report: Report) -> tuple[str | None, str | None]:
 def mlflow_metrics(report: Report) -> dict[str, float]:
     """The metrics :func:`log_report` logs: ``key → value`` (undefined values are left out)."""
     raw = _raw_metrics(report)
-    keys = _unique_keys(list(raw))
-    return {keys[p]: v for p, v in raw.items()}
+    keys = _unique_keys({p: w for p, (w, _) in raw.items()})
+    return {keys[p]: v for p, (_, v) in raw.items()}
 
 
-def _raw_metrics(report: Report) -> dict[str, float]:
-    """``metric path → value`` before keys are made MLflow-safe."""
-    model, dataset = _primary(report)
-    out: dict[str, float] = {}
+def _raw_metrics(report: Report) -> dict[str, tuple[str, float]]:
+    """``metric path → (nested key, value)``, the key MLflow-safe but not yet de-duplicated."""
+    _, dataset = _primary(report)
+    out: dict[str, tuple[str, float]] = {}
     for r in report.results:
         if r.check == "checkpoints":  # its metrics are the series' last points, logged per step
             continue
-        prefix = "" if r.model == model or model is None else f"{r.model}/"
         suffix = "" if r.dataset == dataset or dataset is None else f"@{r.dataset}"
+        head = f"{_piece(r.check)}/{_piece(r.model)}{_piece(suffix)}"
         for name, e in r.metrics.items():
-            base = f"{prefix}{r.check}.{name}{suffix}"
-            for key, v in ((base, e.value), (f"{base}.lower", e.lower), (f"{base}.upper", e.upper)):
+            *where, metric = name.split(".")
+            tail = f"/{_piece('.'.join(where))}" if where else ""
+            path = f"{r.model}/{r.check}.{name}{suffix}"
+            for bound, v in (("", e.value), (".lower", e.lower), (".upper", e.upper)):
                 if math.isfinite(v):
-                    out[key] = float(v)
+                    out[f"{path}{bound}"] = (f"{head}/{_piece(metric)}{bound}{tail}", float(v))
     if report.gates:
-        out["gates.failed"] = float(sum(not g.passed for g in report.gates))
-        out["gates.passed"] = float(sum(g.passed for g in report.gates))
-    out["duration_s"] = float(report.duration_s)
+        out["gates.failed"] = ("gates/failed", float(sum(not g.passed for g in report.gates)))
+        out["gates.passed"] = ("gates/passed", float(sum(g.passed for g in report.gates)))
+    out["duration_s"] = ("run/duration_s", float(report.duration_s))
     return out
 
 
