@@ -67,6 +67,25 @@ def test_no_label_found_says_so() -> None:
     assert any("no column named like a label" in s for s in r.reasons)
 
 
+def test_a_label_not_named_like_one_is_the_last_column_of_few_classes() -> None:
+    frame = pd.DataFrame({"x1": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "grade": [1, 1, 2, 2, 2, 1],
+                          "outcome_code": ["a", "b", "a", "b", "b", "a"]})
+    r = infer_roles(frame)
+    assert r.roles.label == "outcome_code" and r.roles.input == ["x1", "grade"]
+    assert any("'outcome_code', the last column, holds a small set of classes" in s
+               for s in r.reasons)
+    # the model's classes_ and feature_names_in_ point elsewhere: they win over the last column
+    r = infer_roles(frame, model_classes=["1", "2"], model_features=["x1", "outcome_code"])
+    assert r.roles.label == "grade" and r.roles.input == ["x1", "outcome_code"]
+    assert any("among the model's classes_ (1, 2)" in s for s in r.reasons)
+
+
+def test_image_paths_are_the_input() -> None:
+    frame = pd.DataFrame({"scan": [f"img/{i}.PNG" for i in range(6)], "digit": [0, 1] * 3})
+    r = infer_roles(frame)
+    assert r.roles.input == {"image": "scan"} and r.roles.label == "digit"
+
+
 def test_id_must_be_unique() -> None:
     frame = pd.DataFrame({"id": ["a", "a", "b"], "text": ["x y z w v"] * 3, "label": [0, 1, 0]})
     r = infer_roles(frame)

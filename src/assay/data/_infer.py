@@ -312,11 +312,13 @@ def _guess_label(
 
 
 def _few_classes(s: pd.Series) -> bool:
-    """A column that looks like classes a model predicts: 2 to 20 values, not prose."""
+    """A column that looks like classes a model predicts: 2 to 20 values, each class on two
+    rows on average at least, not prose."""
     if _is_text_like(s) and _mean_words(s) >= _MIN_TEXT_WORDS:
         return False
     classes = infer_label_set(s)
-    return classes is not None and 2 <= len(classes) <= _MAX_GUESSED_CLASSES
+    n = int(s.notna().sum())
+    return classes is not None and 2 <= len(classes) <= min(_MAX_GUESSED_CLASSES, n // 2)
 
 
 def _label_kind(s: pd.Series) -> str:
