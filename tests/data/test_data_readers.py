@@ -169,3 +169,15 @@ def test_jsonl_keys_missing_from_later_records(tmp_path: Path) -> None:
     ds = load_dataset({"path": str(path), "id": "id", "input": "text"}, chunk_rows=1)
     assert ds.ids == ["1", "2", "3"]
     assert ds.frame["extra"].isna().tolist() == [False, True, True]
+
+
+def test_the_report_records_the_resolved_path_and_the_content_hash(tmp_path: Path) -> None:
+    from assay.data import load_dataset
+
+    folder = tmp_path / "suites"
+    folder.mkdir()
+    (tmp_path / "test.csv").write_text("id,text,label\n1,a,x\n2,b,y\n", encoding="utf-8")
+    info = load_dataset({"path": "../test.csv", "label": "label"}, base_dir=folder).info()
+    assert info["path"] == "../test.csv"  # as written in the suite
+    assert info["resolved_path"] == str((tmp_path / "test.csv").resolve())
+    assert hashlib.sha256((tmp_path / "test.csv").read_bytes()).hexdigest() in info["fingerprint"]

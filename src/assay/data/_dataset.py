@@ -32,6 +32,8 @@ class Dataset:
             the 1-based data row number in the file).
         row_numbers: the 1-based data row in the file of each row of ``frame`` (empty: row
             ``i`` of the frame is data row ``i + 1``).
+        resolved_path: the absolute path the file was read from (``None`` for a table held in
+            memory); the Report records it beside ``path`` as written and the content hash.
     """
 
     name: str
@@ -43,6 +45,7 @@ class Dataset:
     dropped: dict[str, int] = field(default_factory=dict)
     dropped_examples: list[dict[str, Any]] = field(default_factory=list)
     row_numbers: list[int] = field(default_factory=list)
+    resolved_path: str | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -119,6 +122,7 @@ class Dataset:
         return {
             "name": self.name,
             "path": self.spec.path,
+            "resolved_path": self.resolved_path,
             "fingerprint": self.fingerprint,
             "n_read": self.n_read,
             "n_valid": len(self.frame),

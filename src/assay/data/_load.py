@@ -72,7 +72,7 @@ def load_dataset(
     spec = _as_spec(spec, name)
     source = resolve_source(spec.path, format=spec.format, base_dir=base_dir)
     chunks = iter_chunks(source, chunk_rows=chunk_rows, limit=spec.limit)
-    return _validated(
+    dataset = _validated(
         chunks,
         spec,
         name=name,
@@ -80,6 +80,8 @@ def load_dataset(
         format=source.format,
         fingerprint=source.fingerprint,
     )
+    dataset.resolved_path = str(Path(source.path).resolve())
+    return dataset
 
 
 def dataset_from_frame(
