@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -155,7 +156,7 @@ def _count_windows(n_rows: int, size: int) -> Windows:
     return Windows(windows, by="count", rule=f"tumbling windows of {size} rows", n_rows=n_rows)
 
 
-def _offset(every: str) -> pd.DateOffset:
+def _offset(every: str) -> Any:
     try:
         return pd.tseries.frequencies.to_offset(every)
     except (ValueError, TypeError) as exc:
