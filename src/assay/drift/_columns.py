@@ -10,6 +10,7 @@ column) is counted as ``unreadable``, never dropped unsaid.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -45,6 +46,9 @@ def infer_kind(s: pd.Series, *, max_numeric_levels: int) -> Kind:
     if family == "datetime":
         return "datetime"
     if family == "number":
+        # a prefix with more levels settles it without hashing a million values
+        if s.iloc[:10_000].nunique(dropna=True) > max_numeric_levels:
+            return "numeric"
         return "categorical" if s.nunique(dropna=True) <= max_numeric_levels else "numeric"
     values = s.dropna()
     if values.empty:
@@ -60,11 +64,13 @@ class Prepared:
     """One side of one column, read as the column's kind.
 
     Attributes:
+        kind: the column's kind.
+        n_rows: rows; n_missing: rows without a value (NaN, None, NaT).
+        n_unreadable: non-missing values that could not be read as the kind (counted with the
+            missing in the test, reported as a type change).
         numbers: numeric kind: float values, NaN where missing, infinities kept.
-        categories: categorical and text kinds: the non-missing values as strings.
-        n_rows: rows; n_missing: rows without a value (NaN, None, empty time).
-        n_unreadable: non-missing values that could not be read as the kind (counted as missing
-            in the test, reported as a type change).
+        counts: categorical kind: rows per category (index: the category as text).
+        texts: text kind: the non-missing values.
     """
 
     kind: Kind
@@ -72,22 +78,38 @@ class Prepared:
     n_missing: int
     n_unreadable: int = 0
     numbers: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0), repr=False)
-    categories: NDArray[np.object_] = field(
-        default_factory=lambda: np.zeros(0, dtype=object), repr=False
+    counts: pd.Series = field(
+        default_factory=lambda: pd.Series([], dtype="int64", index=pd.Index([], dtype=object)),
+        repr=False,
     )
+    texts: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def n_values(self) -> int:
+        """Values a test can use: finite numbers, or non-missing categories and texts."""
+        if self.kind == "numeric":
+            return int(np.isfinite(self.numbers).sum())
+        if self.kind == "text":
+            return len(self.texts)
+        return int(self.counts.sum())
 
 
-def _category_strings(s: pd.Series) -> NDArray[np.object_]:
-    """Non-missing values as strings, numbers written alike on both sides (``1`` and ``1.0``
-    are the category ``"1"``)."""
-    values = s.dropna()
-    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        return values.astype(str).to_numpy(dtype=object)
-    x = values.to_numpy(dtype=np.float64)
-    out = np.empty(x.size, dtype=object)
-    whole = np.isfinite(x) & (x == np.round(x))
-    out[whole] = [str(int(v)) for v in x[whole]]
-    out[~whole] = [repr(float(v)) for v in x[~whole]]
+def _number_text(x: float) -> str:
+    return str(int(x)) if math.isfinite(x) and x == round(x) else repr(float(x))
+
+
+def _category_counts(s: pd.Series) -> pd.Series:
+    """Rows per category, the categories written as text alike on both sides (``1`` and ``1.0``
+    are the category ``"1"``); counted by hashing, not by sorting strings."""
+    counts = s.value_counts(dropna=True, sort=False)
+    index = counts.index
+    if pd.api.types.is_bool_dtype(index) or not pd.api.types.is_numeric_dtype(index):
+        names = [str(v) for v in index]
+    else:
+        names = [_number_text(float(v)) for v in index]
+    out = pd.Series(counts.to_numpy(dtype=np.int64), index=pd.Index(names, dtype=object))
+    if out.index.has_duplicates:
+        out = out.groupby(level=0, sort=False).sum()
     return out
 
 
@@ -97,11 +119,8 @@ def prepare(s: pd.Series, kind: Kind) -> Prepared:
     missing = s.isna()
     n_missing = int(missing.sum())
     if kind == "numeric":
-        if pd.api.types.is_bool_dtype(s):
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
             numbers = np.asarray(s.astype("float64").to_numpy(na_value=np.nan), dtype=np.float64)
-            return Prepared(kind, n_rows, n_missing, numbers=numbers)
-        if pd.api.types.is_numeric_dtype(s):
-            numbers = np.asarray(s.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
             return Prepared(kind, n_rows, n_missing, numbers=numbers)
         coerced = pd.to_numeric(s, errors="coerce")
         numbers = np.asarray(coerced, dtype=np.float64)
@@ -109,4 +128,6 @@ def prepare(s: pd.Series, kind: Kind) -> Prepared:
         return Prepared(kind, n_rows, n_missing, n_unreadable=unreadable, numbers=numbers)
     if kind == "datetime":
         return Prepared(kind, n_rows, n_missing)
-    return Prepared(kind, n_rows, n_missing, categories=_category_strings(s))
+    if kind == "text":
+        return Prepared(kind, n_rows, n_missing, texts=[str(t) for t in s[~missing]])
+    return Prepared(kind, n_rows, n_missing, counts=_category_counts(s))

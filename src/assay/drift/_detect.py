@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -93,6 +95,7 @@ _EFFECT = {
     "mmd": "mmd",
     "classifier": "auc",
 }
+_T = TypeVar("_T")
 _OTHER = "(other)"
 _N_BINS = 10
 _PLOT_BINS = 30
@@ -138,26 +141,23 @@ def _pick_method(kind: Kind, n_ref: int, asked: str | None, name: str) -> str:
     return asked
 
 
-def _category_levels(ref: NDArray[np.object_], max_categories: int) -> tuple[list[str], list[str]]:
-    """The reference's levels kept as themselves (most frequent first when there are too many),
-    and notes."""
-    values, counts = np.unique(ref.astype(str), return_counts=True)
-    if values.size <= max_categories:
-        return [str(v) for v in values], []
-    keep = values[np.argsort(-counts, kind="stable")[: max_categories - 1]]
+def _category_levels(ref: pd.Series, max_categories: int) -> tuple[list[str], list[str]]:
+    """The reference's levels kept as themselves (the most frequent when there are too many),
+    and a note when some are pooled."""
+    if len(ref) <= max_categories:
+        return sorted(str(v) for v in ref.index), []
+    keep = ref.sort_values(ascending=False, kind="stable").index[: max_categories - 1]
     note = (
-        f"{values.size} levels in the reference: the {max_categories - 1} most frequent kept, "
-        f"the other {values.size - keep.size} pooled as {_OTHER!r}"
+        f"{len(ref)} levels in the reference: the {max_categories - 1} most frequent kept, "
+        f"the other {len(ref) - len(keep)} pooled as {_OTHER!r}"
     )
     return sorted(str(v) for v in keep), [note]
 
 
-def _level_counts(categories: NDArray[np.object_], levels: list[str]) -> NDArray[np.int64]:
-    """Counts per level, anything else in a last ``(other)`` cell."""
-    index = pd.Index(levels)
-    pos = index.get_indexer(pd.Index(categories.astype(str)))
-    pos = np.where(pos < 0, len(levels), pos)
-    return np.bincount(pos, minlength=len(levels) + 1).astype(np.int64)
+def _level_counts(counts: pd.Series, levels: list[str]) -> NDArray[np.int64]:
+    """Counts per level, everything else in a last ``(other)`` cell."""
+    kept = counts.reindex(pd.Index(levels, dtype=object), fill_value=0).to_numpy(dtype=np.int64)
+    return np.append(kept, int(counts.sum()) - int(kept.sum())).astype(np.int64)
 
 
 def _build_reference(
@@ -173,12 +173,7 @@ def _build_reference(
     max_categories: int,
 ) -> _Reference:
     prepared = prepare(series, kind)
-    n_values = (
-        int(np.isfinite(prepared.numbers).sum())
-        if kind == "numeric"
-        else int(prepared.categories.size)
-    )
-    chosen = _pick_method(kind, n_values, method, name)
+    chosen = _pick_method(kind, prepared.n_values, method, name)
     if threshold is not None:
         rule = f"drifts when {chosen} >= {threshold:g} (given)"
         thr = float(threshold)
@@ -192,23 +187,23 @@ def _build_reference(
     if kind == "numeric":
         finite = prepared.numbers[np.isfinite(prepared.numbers)]
         ref.sorted_finite = np.sort(finite)
-        sd = float(np.std(finite)) if finite.size else 0.0
+        sd = float(np.std(ref.sorted_finite)) if finite.size else 0.0
         ref.scale = sd if sd > 0 else 1.0
         if finite.size and sd == 0:
             ref.notes.append(
                 "the reference is constant: Wasserstein and energy distances are not divided by "
                 "its standard deviation (0)"
             )
-        ref.edges = reference_edges(finite, _N_BINS)
+        ref.edges = reference_edges(ref.sorted_finite, _N_BINS)
         ref.bin_counts = np.bincount(
             np.searchsorted(ref.edges, finite, side="right"), minlength=ref.edges.size + 1
         ).astype(np.int64)
     elif kind == "categorical":
-        ref.levels, notes = _category_levels(prepared.categories, max_categories)
+        ref.levels, notes = _category_levels(prepared.counts, max_categories)
         ref.notes.extend(notes)
-        ref.level_counts = _level_counts(prepared.categories, ref.levels)
+        ref.level_counts = _level_counts(prepared.counts, ref.levels)
     elif kind == "text":
-        ref.texts = [str(t) for t in prepared.categories]
+        ref.texts = prepared.texts
     return ref
 
 
@@ -255,11 +250,13 @@ def _compare_numeric(ref: _Reference, cur: Prepared, *, plot: bool) -> _Comparis
         out.statistic = d[m]
     out.effect = d[_EFFECT[m]]
     if plot:
-        lo = min(ref.sorted_finite[0], cur_sorted[0])
-        hi = max(ref.sorted_finite[-1], cur_sorted[-1])
-        edges = np.linspace(lo, hi, _PLOT_BINS + 1) if hi > lo else np.array([lo - 0.5, lo + 0.5])
-        r = np.histogram(ref.sorted_finite, bins=edges)[0] / ref.sorted_finite.size
-        c = np.histogram(cur_sorted, bins=edges)[0] / cur_sorted.size
+        lo = float(min(ref.sorted_finite[0], cur_sorted[0]))
+        hi = float(max(ref.sorted_finite[-1], cur_sorted[-1]))
+        span = (lo, hi) if hi > lo else (lo - 0.5, lo + 0.5)
+        # equal-width bins over a range: numpy's linear-time path, no sort
+        r, edges = np.histogram(ref.sorted_finite, bins=_PLOT_BINS, range=span)
+        c, _ = np.histogram(cur_sorted, bins=_PLOT_BINS, range=span)
+        r, c = r / ref.sorted_finite.size, c / cur_sorted.size
         out.plot = {
             "kind": "numeric",
             "bins": [float(x) for x in edges],
@@ -270,11 +267,11 @@ def _compare_numeric(ref: _Reference, cur: Prepared, *, plot: bool) -> _Comparis
 
 
 def _compare_categorical(ref: _Reference, cur: Prepared, *, plot: bool) -> _Comparison:
-    if ref.prepared.categories.size == 0:
+    if ref.prepared.n_values == 0:
         return _Comparison(reason="no values in the reference")
-    if cur.categories.size == 0:
+    if cur.n_values == 0:
         return _Comparison(reason=f"no values in the current data ({cur.n_rows} rows)")
-    counts = _level_counts(cur.categories, ref.levels)
+    counts = _level_counts(cur.counts, ref.levels)
     refc = ref.level_counts
     chi = chi_squared(refc, counts)
     d = {
@@ -282,7 +279,7 @@ def _compare_categorical(ref: _Reference, cur: Prepared, *, plot: bool) -> _Comp
         "jensenshannon": jensen_shannon(refc, counts),
         "cramers_v": chi.cramers_v,
     }
-    out = _Comparison(distances=d, n_cur=int(cur.categories.size))
+    out = _Comparison(distances=d, n_cur=cur.n_values)
     if ref.method == "chi2":
         out.statistic, out.p_value = chi.statistic, chi.p_value
     else:
@@ -302,7 +299,7 @@ def _compare_categorical(ref: _Reference, cur: Prepared, *, plot: bool) -> _Comp
 
 
 def _compare(
-    ref: _Reference, cur: Prepared, *, plot: bool, rng: np.random.Generator, texts: list[str]
+    ref: _Reference, cur: Prepared, *, plot: bool, rng: np.random.Generator
 ) -> _Comparison:
     if ref.kind == "numeric":
         return _compare_numeric(ref, cur, plot=plot)
@@ -311,9 +308,9 @@ def _compare(
     if ref.kind == "text":
         if not ref.texts:
             return _Comparison(reason="no text in the reference")
-        if not texts:
+        if not cur.texts:
             return _Comparison(reason=f"no text in the current data ({cur.n_rows} rows)")
-        td: TextDrift = text_drift(ref.texts, texts, method=ref.method, random_state=rng)
+        td: TextDrift = text_drift(ref.texts, cur.texts, method=ref.method, random_state=rng)
         if td.reason:
             return _Comparison(reason=td.reason)
         return _Comparison(
@@ -321,7 +318,7 @@ def _compare(
             p_value=td.p_value,
             effect=td.effect,
             distances={"auc": td.auc, "mmd": td.mmd},
-            n_cur=len(texts),
+            n_cur=len(cur.texts),
             details=td.details,
         )
     return _Comparison(reason="a datetime column: time drifts by nature; cut windows by it")
@@ -331,7 +328,7 @@ def _sketch(ref: _Reference, cur: Prepared) -> NumericSketch | CategoricalSketch
     if ref.kind == "numeric":
         return NumericSketch.of(cur.numbers, ref.edges)
     if ref.kind == "categorical":
-        return CategoricalSketch.of(cur.categories, cur.n_missing)
+        return CategoricalSketch.of({str(k): int(v) for k, v in cur.counts.items()}, cur.n_missing)
     return None
 
 
@@ -346,8 +343,7 @@ def _learn_threshold(
         if b <= a:
             continue
         chunk = prepare(series.iloc[a:b], ref.kind)
-        texts = [str(t) for t in chunk.categories] if ref.kind == "text" else []
-        c = _compare(ref, chunk, plot=False, rng=rng, texts=texts)
+        c = _compare(ref, chunk, plot=False, rng=rng)
         if not c.reason and math.isfinite(c.statistic):
             stats.append(c.statistic)
     if len(stats) < 2:
@@ -434,12 +430,10 @@ def _quality(
                 x = cur.numbers[np.isfinite(cur.numbers)]
                 out_of_range = counted(0, int(((x < lo) | (x > hi)).sum()))
         elif ref.kind == "categorical":
-            known = pd.Index(np.unique(rp.categories.astype(str)))
-            cur_str = pd.Index(cur.categories.astype(str))
-            unseen = ~cur_str.isin(known)
+            unseen = cur.counts[~cur.counts.index.isin(rp.counts.index)]
             new_cat = counted(0, int(unseen.sum()))
-            distinct = pd.unique(np.asarray(cur_str[unseen]))
-            new_values = (len(distinct), tuple(str(v) for v in distinct[:5]))
+            top = unseen.sort_values(ascending=False, kind="stable").index[:5]
+            new_values = (len(unseen), tuple(str(v) for v in top))
     return ColumnQuality(
         column=name,
         reference_type=dtype_family(ref_s) if ref_s is not None else "absent",
@@ -451,6 +445,30 @@ def _quality(
         new_categories=new_cat,
         new_category_values=new_values,
     )
+
+
+def _duplicate_rows(frame: pd.DataFrame, columns: list[str]) -> int:
+    """Rows equal to an earlier row on ``columns``, by a 64-bit hash of each row (a collision
+    among a million rows has odds below 1e-7)."""
+    if not columns:
+        return 0
+    hashes = pd.util.hash_pandas_object(frame[columns], index=False)
+    return int(hashes.duplicated().sum())
+
+
+def _map(fn: Callable[[int], _T], items: range, n_jobs: int | None, serial: list[bool]) -> list[_T]:
+    """``fn`` over ``items`` in threads (numpy and pandas release the GIL in sorts, merges and
+    hashing); the ``serial`` ones (text: torch has its own threads) one after another."""
+    workers = n_jobs if n_jobs is not None else min(4, os.cpu_count() or 1)
+    out: dict[int, _T] = {}
+    parallel = [i for i in items if not serial[i]]
+    if workers > 1 and len(parallel) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            out.update(zip(parallel, pool.map(fn, parallel)))
+    else:
+        out.update((i, fn(i)) for i in parallel)
+    out.update((i, fn(i)) for i in items if serial[i])
+    return [out[i] for i in items]
 
 
 def _check_frames(reference: Any, current: Any) -> None:
@@ -495,6 +513,7 @@ def detect_drift(
     time_column: str | None = None,
     every: str | None = None,
     random_state: Seed = 0,
+    n_jobs: int | None = None,
 ) -> DriftResult:
     """Compare ``current`` with ``reference`` column by column (and per window).
 
@@ -526,7 +545,9 @@ def detect_drift(
         reference_chunks: chunks for learned thresholds.
         window_size, time_column, every: tumbling windows over ``current`` (see
             :func:`assay.drift.tumbling_windows`); each window is tested on its own.
-        random_state: seed of the permutation tests (text drift).
+        random_state: seed of the permutation tests (text drift) and subsamples.
+        n_jobs: threads for the columns (default: up to 4, one per CPU); results do not depend
+            on it.
 
     Returns:
         A :class:`DriftResult`.
@@ -603,8 +624,7 @@ def detect_drift(
             f"thresholds must be a mapping column -> value or 'reference', got {thresholds!r}"
         )
 
-    refs: list[_Reference] = []
-    series: dict[str, pd.Series] = {}
+    pending: list[tuple[str, str, Kind, pd.Series, pd.Series]] = []
     results: dict[str, ColumnDrift] = {}
     quality: list[ColumnQuality] = []
     ref_only = tuple(c for c in names if c not in current.columns)
@@ -626,6 +646,11 @@ def detect_drift(
             quality.append(_quality(name, ref_s, cur_s, None, None))
             continue
         kind = kinds_given.get(name) or infer_kind(ref_s, max_numeric_levels=max_numeric_levels)
+        pending.append((name, role, kind, ref_s, cur_s))
+    column_rngs = rng.spawn(len(pending))
+
+    def one_column(i: int) -> tuple[_Reference, Prepared, _Comparison]:
+        name, role, kind, ref_s, cur_s = pending[i]
         given = thresholds.get(name) if isinstance(thresholds, Mapping) else None
         ref = _build_reference(
             name,
@@ -639,21 +664,19 @@ def detect_drift(
             max_categories=max_categories,
         )
         if thresholds == "reference" and kind != "datetime":
-            thr, rule = _learn_threshold(ref, ref_s, reference_chunks, rng)
+            thr, rule = _learn_threshold(ref, ref_s, reference_chunks, column_rngs[i])
             if math.isnan(thr):
                 ref.notes.append(rule + "; the default rule applies")
             else:
                 ref.threshold, ref.rule = thr, rule
-        refs.append(ref)
-        series[name] = cur_s
+        cur = prepare(cur_s, kind)
+        return ref, cur, _compare(ref, cur, plot=True, rng=column_rngs[i])
 
-    comps: list[_Comparison] = []
-    cur_prepared: list[Prepared] = []
-    for ref in refs:
-        cur = prepare(series[ref.name], ref.kind)
-        cur_prepared.append(cur)
-        texts = [str(t) for t in cur.categories] if ref.kind == "text" else []
-        comps.append(_compare(ref, cur, plot=True, rng=rng, texts=texts))
+    done = _map(one_column, range(len(pending)), n_jobs, [p[2] == "text" for p in pending])
+    refs = [d[0] for d in done]
+    cur_prepared = [d[1] for d in done]
+    comps = [d[2] for d in done]
+    series = {p[0]: p[4] for p in pending}
     adjusted, drifted = _decide(refs, comps, alpha, correction)
     for i, (ref, comp, cur) in enumerate(zip(refs, comps, cur_prepared)):
         results[ref.name] = ColumnDrift(
@@ -671,11 +694,7 @@ def detect_drift(
             effect_size=comp.effect,
             effect_size_name=_EFFECT.get(ref.method, "auc"),
             distances=comp.distances,
-            n_reference=(
-                int(ref.sorted_finite.size)
-                if ref.kind == "numeric"
-                else int(ref.prepared.categories.size)
-            ),
+            n_reference=ref.prepared.n_values,
             n_current=comp.n_cur,
             reason=comp.reason,
             notes=tuple(ref.notes + comp.notes),
@@ -709,11 +728,11 @@ def detect_drift(
                 f"{plan.n_empty} of {len(plan)} windows have no rows; nothing tested there"
             )
     ordered = tuple(results[n] for n in names)
-    dup_cols = [n for n in names if n in reference.columns and n in current.columns]
+    shared = [n for n in names if n in reference.columns and n in current.columns]
     duplicates = Counted(
-        int(reference[dup_cols].duplicated().sum()) if dup_cols else 0,
+        _duplicate_rows(reference, shared),
         len(reference),
-        int(current[dup_cols].duplicated().sum()) if dup_cols else 0,
+        _duplicate_rows(current, shared),
         len(current),
     )
     return DriftResult(
@@ -753,8 +772,7 @@ def _per_window(
         comps, sketches = [], {}
         for ref in refs:
             cur = prepare(rows[ref.name], ref.kind)
-            texts = [str(t) for t in cur.categories] if ref.kind == "text" else []
-            comps.append(_compare(ref, cur, plot=False, rng=rng, texts=texts))
+            comps.append(_compare(ref, cur, plot=False, rng=rng))
             sk = _sketch(ref, cur)
             if sk is not None:
                 sketches[ref.name] = sk

@@ -10,6 +10,7 @@ from the rows (tests).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,14 +21,14 @@ from assay.errors import DataError
 __all__ = ["CategoricalSketch", "NumericSketch", "reference_edges"]
 
 
-def reference_edges(ref_finite: NDArray[np.float64], n_bins: int) -> NDArray[np.float64]:
-    """Inner bin edges at the reference's quantiles (distinct values only): ``n_bins``
-    equal-frequency bins where ties allow. Values below the first edge and from the last edge on
-    fall in the two outer bins."""
-    if ref_finite.size == 0:
+def reference_edges(ref_sorted: NDArray[np.float64], n_bins: int) -> NDArray[np.float64]:
+    """Inner bin edges at the quantiles of the sorted finite reference values (the lower order
+    statistic; distinct edges only): ``n_bins`` equal-frequency bins where ties allow. Values
+    below the first edge and from the last edge on fall in the two outer bins."""
+    if ref_sorted.size == 0:
         return np.zeros(0)
-    qs = np.quantile(ref_finite, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
-    return np.unique(qs)
+    at = np.floor(np.linspace(0.0, 1.0, n_bins + 1)[1:-1] * (ref_sorted.size - 1)).astype(int)
+    return np.unique(ref_sorted[at])
 
 
 @dataclass(frozen=True)
@@ -111,14 +112,10 @@ class CategoricalSketch:
     n_missing: int
 
     @classmethod
-    def of(cls, categories: NDArray[np.object_], n_missing: int) -> CategoricalSketch:
-        """The sketch of non-missing category strings plus ``n_missing`` missing rows."""
-        values, counts = np.unique(categories.astype(str), return_counts=True)
-        return cls(
-            counts={str(v): int(c) for v, c in zip(values, counts)},
-            n_rows=int(categories.size) + n_missing,
-            n_missing=n_missing,
-        )
+    def of(cls, counts: Mapping[str, int], n_missing: int) -> CategoricalSketch:
+        """The sketch of rows per category plus ``n_missing`` missing rows."""
+        kept = {str(k): int(v) for k, v in counts.items()}
+        return cls(counts=kept, n_rows=sum(kept.values()) + n_missing, n_missing=n_missing)
 
     def aligned(self, categories: list[str]) -> NDArray[np.int64]:
         """Counts in the order of ``categories`` (0 for one not seen)."""

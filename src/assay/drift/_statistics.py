@@ -85,9 +85,8 @@ def merge_sorted(ref_sorted: NDArray[np.float64], cur_sorted: NDArray[np.float64
     pos_cur = np.searchsorted(ref_sorted, cur_sorted, side="right") + np.arange(m)
     is_cur = np.zeros(n + m, dtype=bool)
     is_cur[pos_cur] = True
-    values = np.empty(n + m, dtype=np.float64)
-    values[pos_cur] = cur_sorted
-    values[~is_cur] = ref_sorted
+    values = np.concatenate([ref_sorted, cur_sorted])
+    values.sort(kind="stable")  # two sorted runs: timsort merges them in linear time
     c_cur = np.cumsum(is_cur, dtype=np.int64)
     c_ref = np.arange(1, n + m + 1, dtype=np.int64) - c_cur
     last = np.empty(n + m, dtype=bool)
