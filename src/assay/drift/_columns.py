@@ -102,6 +102,7 @@ def _category_counts(s: pd.Series) -> pd.Series:
     """Rows per category, the categories written as text alike on both sides (``1`` and ``1.0``
     are the category ``"1"``); counted by hashing, not by sorting strings."""
     counts = s.value_counts(dropna=True, sort=False)
+    counts = counts[counts > 0]  # a pandas Categorical lists its unused levels with 0
     index = counts.index
     if pd.api.types.is_bool_dtype(index) or not pd.api.types.is_numeric_dtype(index):
         names = [str(v) for v in index]

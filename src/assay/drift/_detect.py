@@ -118,8 +118,7 @@ class _Reference:
     edges: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     bin_counts: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     plot_edges: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
-    levels: list[str] = field(default_factory=list)
-    level_counts: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    max_categories: int = 1000
     notes: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
 
@@ -141,23 +140,32 @@ def _pick_method(kind: Kind, n_ref: int, asked: str | None, name: str) -> str:
     return asked
 
 
-def _category_levels(ref: pd.Series, max_categories: int) -> tuple[list[str], list[str]]:
-    """The reference's levels kept as themselves (the most frequent when there are too many),
-    and a note when some are pooled."""
-    if len(ref) <= max_categories:
-        return sorted(str(v) for v in ref.index), []
-    keep = ref.sort_values(ascending=False, kind="stable").index[: max_categories - 1]
-    note = (
-        f"{len(ref)} levels in the reference: the {max_categories - 1} most frequent kept, "
-        f"the other {len(ref) - len(keep)} pooled as {_OTHER!r}"
-    )
-    return sorted(str(v) for v in keep), [note]
-
-
-def _level_counts(counts: pd.Series, levels: list[str]) -> NDArray[np.int64]:
-    """Counts per level, everything else in a last ``(other)`` cell."""
-    kept = counts.reindex(pd.Index(levels, dtype=object), fill_value=0).to_numpy(dtype=np.int64)
-    return np.append(kept, int(counts.sum()) - int(kept.sum())).astype(np.int64)
+def _pooled_counts(
+    ref: pd.Series, cur: pd.Series, max_categories: int
+) -> tuple[list[str], NDArray[np.int64], NDArray[np.int64], str]:
+    """Both sides' counts on shared levels: every level while there are at most
+    ``max_categories``; else the ``max_categories - 1`` most frequent of both sides together,
+    the rest pooled as ``(other)`` on both sides alike (pooling by one side's levels only would
+    turn the other side's rare values into a false alarm). Returns levels, counts and a note."""
+    both = ref.add(cur, fill_value=0)
+    if len(both) <= max_categories:
+        levels = [str(v) for v in both.index]
+        note = ""
+    else:
+        keep = both.sort_values(ascending=False, kind="stable").index[: max_categories - 1]
+        levels = [*(str(v) for v in keep), _OTHER]
+        note = (
+            f"{len(both)} levels in reference and current together: the {max_categories - 1} "
+            f"most frequent kept, the other {len(both) - len(keep)} pooled as {_OTHER!r}"
+        )
+    index = pd.Index(levels[: len(levels) - (1 if note else 0)], dtype=object)
+    out = []
+    for side in (ref, cur):
+        kept = side.reindex(index, fill_value=0).to_numpy(dtype=np.int64)
+        if note:
+            kept = np.append(kept, int(side.sum()) - int(kept.sum()))
+        out.append(kept.astype(np.int64))
+    return levels, out[0], out[1], note
 
 
 def _build_reference(
@@ -199,9 +207,7 @@ def _build_reference(
             np.searchsorted(ref.edges, finite, side="right"), minlength=ref.edges.size + 1
         ).astype(np.int64)
     elif kind == "categorical":
-        ref.levels, notes = _category_levels(prepared.counts, max_categories)
-        ref.notes.extend(notes)
-        ref.level_counts = _level_counts(prepared.counts, ref.levels)
+        ref.max_categories = max_categories
     elif kind == "text":
         ref.texts = prepared.texts
     return ref
@@ -271,22 +277,20 @@ def _compare_categorical(ref: _Reference, cur: Prepared, *, plot: bool) -> _Comp
         return _Comparison(reason="no values in the reference")
     if cur.n_values == 0:
         return _Comparison(reason=f"no values in the current data ({cur.n_rows} rows)")
-    counts = _level_counts(cur.counts, ref.levels)
-    refc = ref.level_counts
+    labels, refc, counts, note = _pooled_counts(ref.prepared.counts, cur.counts, ref.max_categories)
     chi = chi_squared(refc, counts)
     d = {
         "psi": psi(refc, counts),
         "jensenshannon": jensen_shannon(refc, counts),
         "cramers_v": chi.cramers_v,
     }
-    out = _Comparison(distances=d, n_cur=cur.n_values)
+    out = _Comparison(distances=d, n_cur=cur.n_values, notes=[note] if note else [])
     if ref.method == "chi2":
         out.statistic, out.p_value = chi.statistic, chi.p_value
     else:
         out.statistic = d[ref.method]
     out.effect = d[_EFFECT[ref.method]]
     if plot:
-        labels = [*ref.levels, _OTHER]
         r, c = refc / refc.sum(), counts / counts.sum()
         top = np.argsort(-(r + c), kind="stable")[:20]
         out.plot = {
@@ -539,7 +543,8 @@ def detect_drift(
         correction: across the tested columns: Benjamini–Hochberg, Bonferroni or none.
         drift_share: the dataset drifts when at least this share of tested feature columns
             drift.
-        max_categories: more reference levels than this are pooled (the most frequent kept).
+        max_categories: more levels than this (both sides together) are pooled, the most
+            frequent kept; categories the reference never has are counted in data quality.
         max_numeric_levels: numbers with at most this many distinct reference values are
             categories.
         reference_chunks: chunks for learned thresholds.

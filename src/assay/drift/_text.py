@@ -49,9 +49,12 @@ class TextDrift:
     reason: str = ""
 
 
-def top_terms(reference: list[str], current: list[str], k: int = 10) -> list[dict[str, Any]]:
-    """Words whose share of texts changed most, by a two-proportion z statistic (positive: more
-    frequent now)."""
+def top_terms(
+    reference: list[str], current: list[str], k: int = 10
+) -> dict[str, list[dict[str, Any]]]:
+    """The ``k`` words whose share of texts rose most and the ``k`` that fell most, by a
+    two-proportion z statistic: ``{"rising": [...], "falling": [...]}``, each row with the
+    term, its share of reference and current texts, and z."""
 
     def doc_freq(texts: list[str]) -> Counter[str]:
         c: Counter[str] = Counter()
@@ -68,8 +71,11 @@ def top_terms(reference: list[str], current: list[str], k: int = 10) -> list[dic
         se = math.sqrt(pooled * (1 - pooled) * (1 / n + 1 / m))
         if se > 0:
             rows.append({"term": w, "reference": a, "current": b, "z": (b - a) / se})
-    rows.sort(key=lambda r: -abs(float(r["z"])))
-    return rows[:k]
+    rows.sort(key=lambda r: float(r["z"]))
+    return {
+        "rising": [r for r in reversed(rows[-k:]) if float(r["z"]) > 0],
+        "falling": [r for r in rows[:k] if float(r["z"]) < 0],
+    }
 
 
 def _subsample(texts: list[str], k: int, rng: np.random.Generator) -> list[str]:
