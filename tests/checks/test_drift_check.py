@@ -114,3 +114,13 @@ def test_unknown_gate_path_lists_drift_paths(acs_suite: Path) -> None:
     (acs_suite / "gate.yaml").write_text(yaml.safe_dump(suite))
     with pytest.raises(ConfigError, match="share_drifted"):
         load_suite(acs_suite / "gate.yaml")
+
+
+def test_html_drift_section_has_tables_and_figures(acs_suite: Path, tmp_path: Path) -> None:
+    report = assay.evaluate(acs_suite / "s.yaml", write=False, progress=False)
+    html = render_html(report)
+    section = html[html.index('id="check-drift"') :]
+    assert "Rule: the dataset drifts when at least 50%" in section
+    assert 'class="drift-columns"' in section and 'class="drift-windows"' in section
+    assert "distribution of AGEP" in section and "AGEP by window" in section
+    assert "Data quality" in section

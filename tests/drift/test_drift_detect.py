@@ -46,7 +46,7 @@ def test_every_column_has_an_effect_size_and_the_verdict_states_its_rule(
     r = detect_drift(ref, cur, drift_share=0.5)
     assert r.drifted_columns == ["x0", "x1"]
     assert r.drifted and r.share_drifted.value == 0.5 and r.share_drifted.upper == 0.5
-    assert "at least 50%" in r.rule and "bh-adjusted p-value <= 0.05" in r.rule
+    assert "at least 50%" in r.rule and "bh-adjusted p <= 0.05, across 4 columns" in r.rule
     assert all(np.isfinite(c.effect_size) for c in r.columns)
     assert r.column("x0").effect_size > r.column("x2").effect_size
     assert not detect_drift(ref, cur, drift_share=0.75).drifted

@@ -39,7 +39,7 @@ from assay.errors import ConfigError
 from assay.report._schema import CheckResult
 from assay.stats._estimate import Estimate
 
-__all__ = ["DriftCheck", "DriftConfig"]
+__all__ = ["DRIFT_GATE_PATTERNS", "DriftCheck", "DriftConfig", "drift_flags", "drift_metrics"]
 
 #: The name a reference read from a file gets among the run's datasets (and in the Report).
 REFERENCE_NAME = "drift_reference"
@@ -63,6 +63,19 @@ _QUALITY_RATES = (
     "out_of_range_rate",
     "non_finite_rate",
     "unreadable_rate",
+)
+
+#: The metric paths a drift result has (``*``: a column name, dots as underscores).
+DRIFT_GATE_PATTERNS: tuple[str, ...] = (
+    "share_drifted",
+    "n_drifted",
+    "n_untested",
+    "drifted",
+    "duplicates.rate",
+    "windows.n_drifted",
+    "windows.max_share_drifted",
+    *(f"columns.*.{s}" for s in _COLUMN_STATS),
+    *(f"quality.*.{s}" for s in _QUALITY_RATES),
 )
 
 
@@ -132,17 +145,7 @@ class DriftCheck(Check):
 
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
-        return [
-            "share_drifted",
-            "n_drifted",
-            "n_untested",
-            "drifted",
-            "duplicates.rate",
-            "windows.n_drifted",
-            "windows.max_share_drifted",
-            *(f"columns.*.{s}" for s in _COLUMN_STATS),
-            *(f"quality.*.{s}" for s in _QUALITY_RATES),
-        ]
+        return list(DRIFT_GATE_PATTERNS)
 
     def _reference(self, ctx: RunContext) -> Dataset:
         cfg = self.config
@@ -246,13 +249,13 @@ class DriftCheck(Check):
             )
         except ConfigError as exc:
             raise ConfigError(f"checks.drift: {exc}") from None
-        flags.extend(_flags(result))
+        flags.extend(drift_flags(result))
         return CheckResult(
             check=self.name,
             model=self.model,
             dataset=ctx.dataset(cfg.dataset).name,
             n=n_scored,
-            metrics=_metrics(result),
+            metrics=drift_metrics(result),
             tables={
                 "drift": result.to_dict(),
                 "reference": self._reference_name(ctx),
@@ -265,7 +268,8 @@ def _point(x: float, n: int) -> Estimate:
     return Estimate.point(x, n=n)
 
 
-def _metrics(result: DriftResult) -> dict[str, Estimate]:
+def drift_metrics(result: DriftResult) -> dict[str, Estimate]:
+    """The gateable metric paths of ``result`` (see the module docstring)."""
     m: dict[str, Estimate] = {
         "share_drifted": result.share_drifted,
         "n_drifted": _point(
@@ -309,7 +313,8 @@ def _metrics(result: DriftResult) -> dict[str, Estimate]:
     return m
 
 
-def _flags(result: DriftResult) -> list[str]:
+def drift_flags(result: DriftResult) -> list[str]:
+    """Findings in words: dataset, prediction and label drift, untested columns, quality."""
     flags = []
     n = result.share_drifted.n
     features = [c.column for c in result.columns if c.drifted and c.role == "feature"]

@@ -710,10 +710,15 @@ def detect_drift(
 
     n_drifted, n_tested = _share(refs, comps, drifted)
     share = n_drifted / n_tested if n_tested else math.nan
+    n_p = int(np.sum(~np.isnan(adjusted)))
     rule = (
         f"the dataset drifts when at least {drift_share:.0%} of its tested feature columns "
-        f"drift; each column by its own rule (tests: {correction}-adjusted p-value <= "
-        f"{alpha:g} across {int(np.sum(~np.isnan(adjusted)))} tested p-values)"
+        "drift; each column by its own rule"
+        + (
+            f" (tests with a p-value: {correction}-adjusted p <= {alpha:g}, across {n_p} columns)"
+            if n_p
+            else ""
+        )
     )
     if n_tested == 0:
         notes.append("no feature column could be tested; the dataset verdict is 'no drift'")
