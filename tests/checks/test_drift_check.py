@@ -124,3 +124,20 @@ def test_html_drift_section_has_tables_and_figures(acs_suite: Path, tmp_path: Pa
     assert 'class="drift-columns"' in section and 'class="drift-windows"' in section
     assert "distribution of AGEP" in section and "AGEP by window" in section
     assert "Data quality" in section
+
+
+def test_markdown_junit_and_console_carry_the_drift_result(acs_suite: Path) -> None:
+    from rich.console import Console
+
+    from assay.report._console import print_summary
+    from assay.report._junit import render_junit
+    from assay.report._markdown import render_markdown
+
+    report = assay.evaluate(acs_suite / "s.yaml", write=False, progress=False)
+    md = render_markdown(report)
+    assert "drift.share_drifted.upper <= 0.2" in md and "**drift** · candidate: dataset drift" in md
+    assert 'classname="assay.drift"' in render_junit(report)
+    console = Console(record=True, width=200)
+    print_summary(report, console=console)
+    text = console.export_text()
+    assert "drift" in text and "feature columns drift (dataset drift)" in text
