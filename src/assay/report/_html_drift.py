@@ -28,6 +28,7 @@ def _distribution_figure(col: Mapping[str, Any]) -> go.Figure | None:
     bins, ref, cur = plot.get("bins"), plot.get("reference"), plot.get("current")
     if not bins or ref is None or cur is None:
         return None
+    xs: list[Any]
     if plot.get("kind") == "numeric":
         edges = _plots._nums(bins)
         xs = [
