@@ -202,3 +202,23 @@ def test_text_drift_finds_a_new_topic(rng: np.random.Generator) -> None:
     assert len(col.details["atypical"]) == 5
     null = detect_drift(ref, same, methods={"review": "classifier"}, n_jobs=1).column("review")
     assert null.method == "classifier" and not null.drifted
+
+
+def test_row_order_does_not_change_the_statistics(rng: np.random.Generator) -> None:
+    ref = pd.DataFrame({"x": rng.normal(size=700).round(1), "c": rng.choice(list("abc"), 700)})
+    cur = pd.DataFrame({"x": rng.normal(0.2, size=600).round(1), "c": rng.choice(list("abc"), 600)})
+    a = detect_drift(ref, cur, methods={"x": "ks"})
+    b = detect_drift(ref.sample(frac=1.0, random_state=1), cur.sample(frac=1.0, random_state=2))
+    for name in ("x", "c"):
+        assert a.column(name).statistic == pytest.approx(b.column(name).statistic, abs=1e-12)
+        assert a.column(name).distances == pytest.approx(b.column(name).distances, abs=1e-12)
+
+
+def test_integer_column_names_and_duplicates_after_naming(rng: np.random.Generator) -> None:
+    ref = pd.DataFrame({0: rng.normal(size=200), 1: rng.choice(list("ab"), 200)})
+    cur = pd.DataFrame({0: rng.normal(size=200), 1: rng.choice(list("ab"), 200)})
+    r = detect_drift(ref, cur)
+    assert [c.column for c in r.columns] == ["0", "1"] and all(c.tested for c in r.columns)
+    clash = pd.DataFrame([[1.0, 2.0]], columns=pd.Index([0, "0"], dtype=object))
+    with pytest.raises(DataError, match="the column '0' more than once"):
+        detect_drift(clash, cur)

@@ -475,7 +475,8 @@ def _map(fn: Callable[[int], _T], items: range, n_jobs: int | None, serial: list
     return [out[i] for i in items]
 
 
-def _check_frames(reference: Any, current: Any) -> None:
+def _check_frames(reference: Any, current: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both tables with their column names as text (``0`` and ``"0"`` are one column)."""
     for what, frame in (("reference", reference), ("current", current)):
         if not isinstance(frame, pd.DataFrame):
             raise DataError(
@@ -486,13 +487,17 @@ def _check_frames(reference: Any, current: Any) -> None:
         raise DataError("detect_drift: the reference has no rows; nothing to compare against")
     if len(current) == 0:
         raise DataError("detect_drift: the current data has no rows; nothing to test")
+    out = []
     for what, frame in (("reference", reference), ("current", current)):
-        dup = frame.columns[frame.columns.duplicated()]
+        named = frame.rename(columns=str)
+        dup = named.columns[named.columns.duplicated()]
         if len(dup):
             raise DataError(
                 f"detect_drift: the {what} has the column {str(dup[0])!r} more than once; "
                 "rename the copies"
             )
+        out.append(named)
+    return out[0], out[1]
 
 
 def detect_drift(
@@ -570,7 +575,7 @@ def detect_drift(
         >>> r.drifted_columns, r.column("x").method
         (['x'], 'ks')
     """
-    _check_frames(reference, current)
+    reference, current = _check_frames(reference, current)
     if not 0.0 < alpha < 1.0:
         raise ConfigError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
     if correction not in ("bh", "bonferroni", "none"):
@@ -580,7 +585,7 @@ def detect_drift(
     if max_categories < 2:
         raise ConfigError(f"max_categories must be at least 2, got {max_categories!r}")
     rng = as_generator(random_state)
-    names = list(dict.fromkeys([*map(str, reference.columns), *map(str, current.columns)]))
+    names = list(dict.fromkeys([*reference.columns, *current.columns]))
     if columns is not None:
         unknown = [c for c in columns if c not in names]
         if unknown:
