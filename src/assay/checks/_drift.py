@@ -334,10 +334,12 @@ def drift_flags(result: DriftResult) -> list[str]:
                 + (f" ({q.unreadable.current} values unreadable)" if q.unreadable.current else "")
             )
         if q.new_categories.current:
+            k = q.new_category_values[0]
             flags.append(
-                f"column {q.column!r}: {q.new_categories.current} current rows "
-                f"({q.new_categories.current_rate:.1%}) hold {q.new_category_values[0]} "
-                "categories the reference never has"
+                f"column {q.column!r}: {q.new_categories.current} current "
+                f"row{'s' if q.new_categories.current != 1 else ''} "
+                f"({q.new_categories.current_rate:.1%}) hold {k} "
+                f"categor{'ies' if k != 1 else 'y'} the reference never has"
             )
     flags.extend(result.notes)
     return flags

@@ -52,8 +52,10 @@ def _distribution_figure(col: Mapping[str, Any]) -> go.Figure | None:
 
 
 def _window_figure(
-    name: str, windows: Sequence[Mapping[str, Any]], threshold: float | None
+    name: str, windows: Sequence[Mapping[str, Any]], threshold: float | None, alpha: float
 ) -> go.Figure | None:
+    """The column's statistic by window against its threshold; for p-value tests, the adjusted
+    p-value on a log scale against alpha."""
     xs, ys, colours = [], [], []
     p_based = threshold is None
     for w in windows:
@@ -63,6 +65,8 @@ def _window_figure(
         y = entry.get("p_adjusted") if p_based else entry.get("statistic")
         if y is None:
             continue
+        if p_based:
+            y = max(float(y), 1e-300)  # a log axis has no 0
         xs.append(_plots._text(w.get("label", "")))
         ys.append(y)
         colours.append(_plots._BAD if entry.get("drifted") else _plots.PALETTE[0])
@@ -83,14 +87,17 @@ def _window_figure(
         fig, title=f"{name}: {what} by window", x="window", y=what, height=280, showlegend=False
     )
     fig.update_xaxes(type="category")
-    line = threshold
-    if line is not None:
-        fig.add_hline(
-            y=line,
-            line={"color": _plots._BAD, "dash": "dash", "width": 1.2},
-            annotation_text=f"threshold {line:.3g}",
-            annotation_position="top left",
-        )
+    if p_based:
+        fig.update_yaxes(type="log", exponentformat="e")
+        line, text = alpha, f"alpha {alpha:g}"
+    else:
+        line, text = float(threshold or 0.0), f"threshold {threshold:.3g}"
+    fig.add_hline(
+        y=line,
+        line={"color": _plots._BAD, "dash": "dash", "width": 1.2},
+        annotation_text=text,
+        annotation_position="top left",
+    )
     return fig
 
 
@@ -130,7 +137,8 @@ def build_drift(r: CheckResult, figs: Any, report: Report) -> dict[str, Any]:
     over_windows = []
     if windows:
         for c in ranked[:MAX_DISTRIBUTIONS]:
-            fig = _window_figure(str(c["column"]), windows, c.get("threshold"))
+            alpha = float(drift.get("alpha") or 0.05)
+            fig = _window_figure(str(c["column"]), windows, c.get("threshold"), alpha)
             if fig is not None:
                 over_windows.append(figs.add(fig, f"{c['column']} by window"))
     share = drift.get("share_drifted") or {}
