@@ -133,3 +133,19 @@ def test_an_empty_window_is_reported_not_tested(seed: int) -> None:
     assert empty.columns == {} and not empty.drifted and np.isnan(empty.share_drifted)
     assert any("1 of 3 windows have no rows" in n for n in r.notes)
     assert r.to_dict()["windows"][1]["share_drifted"] is None
+
+
+def test_learned_thresholds_use_chunks_the_size_of_a_window(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ref = pd.DataFrame({"x": rng.normal(size=6000)})
+    x = rng.normal(size=1500)
+    x[1000:] += 0.5  # the third window shifts
+    cur = pd.DataFrame({"x": x})
+    r = detect_drift(ref, cur, thresholds="reference", window_size=500, n_jobs=1)
+    assert "12 of 12 reference chunks (about 500 rows each)" in r.column("x").rule
+    assert r.windows[2].drifted
+    # the threshold sits above the statistic of a window without drift
+    threshold = r.column("x").threshold
+    assert min(w.columns["x"]["statistic"] for w in r.windows[:2]) < threshold
+    with pytest.raises(ConfigError, match="reference_chunks must be at least 2"):
+        detect_drift(ref, cur, thresholds="reference", reference_chunks=1)

@@ -100,6 +100,8 @@ _OTHER = "(other)"
 _N_BINS = 10
 _PLOT_BINS = 30
 _CHUNKS_SD = 3.0
+#: Reference chunks held out at most when learning a threshold (each costs one reference build).
+_MAX_LEARN = 20
 
 
 @dataclass
@@ -339,15 +341,30 @@ def _sketch(ref: _Reference, cur: Prepared) -> NumericSketch | CategoricalSketch
 def _learn_threshold(
     ref: _Reference, series: pd.Series, n_chunks: int, rng: np.random.Generator
 ) -> tuple[float, str]:
-    """Mean + 3 SD of the statistic of each of ``n_chunks`` consecutive reference chunks against
-    the whole reference."""
+    """Mean + 3 SD of the statistic of reference chunks, each against the rest of the reference
+    (a chunk compared with a reference that contains it would look closer than new data does).
+
+    The reference is cut into ``n_chunks`` consecutive chunks; at most :data:`_MAX_LEARN`
+    of them, evenly spread, are held out in turn.
+    """
     bounds = np.linspace(0, len(series), n_chunks + 1).astype(int)
+    pairs = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+    held = [pairs[i] for i in _spread(len(pairs), _MAX_LEARN)]
     stats = []
-    for a, b in itertools.pairwise(bounds):
-        if b <= a:
-            continue
-        chunk = prepare(series.iloc[a:b], ref.kind)
-        c = _compare(ref, chunk, plot=False, rng=rng)
+    for a, b in held:
+        rest = pd.concat([series.iloc[:a], series.iloc[b:]])
+        others = _build_reference(
+            ref.name,
+            ref.role,
+            ref.kind,
+            rest,
+            method=ref.method,
+            threshold=math.inf,
+            alpha=0.05,
+            correction="none",
+            max_categories=ref.max_categories,
+        )
+        c = _compare(others, prepare(series.iloc[a:b], ref.kind), plot=False, rng=rng)
         if not c.reason and math.isfinite(c.statistic):
             stats.append(c.statistic)
     if len(stats) < 2:
@@ -356,9 +373,16 @@ def _learn_threshold(
     thr = float(arr.mean() + _CHUNKS_SD * arr.std(ddof=1))
     return thr, (
         f"drifts when {ref.method} >= {thr:.4g}, learned from the reference: mean + "
-        f"{_CHUNKS_SD:g} SD of the statistic of {len(stats)} reference chunks against the whole "
-        "reference"
+        f"{_CHUNKS_SD:g} SD of the statistic of {len(stats)} of {len(pairs)} reference chunks "
+        f"(about {len(series) // n_chunks} rows each), each against the rest of the reference"
     )
+
+
+def _spread(n: int, k: int) -> list[int]:
+    """``min(n, k)`` indices evenly spread over ``range(n)``."""
+    if n <= k:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
 
 
 def _decide(
@@ -451,6 +475,19 @@ def _quality(
     )
 
 
+def _chunks(asked: int | None, n_reference: int, plan: Windows | None) -> int:
+    """Reference chunks for learned thresholds: as asked, else the reference cut into pieces
+    the size of the median non-empty window (2 to 100 of them), else 10."""
+    if asked is not None:
+        if asked < 2:
+            raise ConfigError(f"reference_chunks must be at least 2, got {asked!r}")
+        return int(asked)
+    sizes = [w.n for w in plan or () if w.n]
+    if not sizes:
+        return 10
+    return int(np.clip(n_reference // max(1, int(np.median(sizes))), 2, 100))
+
+
 def _duplicate_rows(frame: pd.DataFrame, columns: list[str]) -> int:
     """Rows equal to an earlier row on ``columns``, by a 64-bit hash of each row (a collision
     among a million rows has odds below 1e-7)."""
@@ -517,7 +554,7 @@ def detect_drift(
     drift_share: float = 0.5,
     max_categories: int = 1000,
     max_numeric_levels: int = 5,
-    reference_chunks: int = 10,
+    reference_chunks: int | None = None,
     window_size: int | None = None,
     time_column: str | None = None,
     every: str | None = None,
@@ -552,7 +589,9 @@ def detect_drift(
             frequent kept; categories the reference never has are counted in data quality.
         max_numeric_levels: numbers with at most this many distinct reference values are
             categories.
-        reference_chunks: chunks for learned thresholds.
+        reference_chunks: chunks for learned thresholds (default: chunks the size of a typical
+            window when there are windows, so the threshold matches the noise of a window's
+            statistic; else 10).
         window_size, time_column, every: tumbling windows over ``current`` (see
             :func:`assay.drift.tumbling_windows`); each window is tested on its own.
         random_state: seed of the permutation tests (text drift) and subsamples.
@@ -634,6 +673,10 @@ def detect_drift(
             f"thresholds must be a mapping column -> value or 'reference', got {thresholds!r}"
         )
 
+    plan: Windows | None = None
+    if window_size is not None or time_column is not None:
+        plan = tumbling_windows(current, size=window_size, time_column=time_column, every=every)
+    n_chunks = _chunks(reference_chunks, len(reference), plan)
     pending: list[tuple[str, str, Kind, pd.Series, pd.Series]] = []
     results: dict[str, ColumnDrift] = {}
     quality: list[ColumnQuality] = []
@@ -674,7 +717,7 @@ def detect_drift(
             max_categories=max_categories,
         )
         if thresholds == "reference" and kind != "datetime":
-            thr, rule = _learn_threshold(ref, ref_s, reference_chunks, column_rngs[i])
+            thr, rule = _learn_threshold(ref, ref_s, n_chunks, column_rngs[i])
             if math.isnan(thr):
                 ref.notes.append(rule + "; the default rule applies")
             else:
@@ -729,8 +772,7 @@ def detect_drift(
         notes.append("no feature column could be tested; the dataset verdict is 'no drift'")
     window_results: tuple[WindowDrift, ...] = ()
     window_rule = ""
-    if window_size is not None or time_column is not None:
-        plan = tumbling_windows(current, size=window_size, time_column=time_column, every=every)
+    if plan is not None:
         window_rule = plan.rule
         window_results = _per_window(refs, current, plan, alpha, correction, drift_share, rng)
         if plan.n_without_time:
