@@ -205,9 +205,7 @@ def _build_reference(
                 "its standard deviation (0)"
             )
         ref.edges = reference_edges(ref.sorted_finite, _N_BINS)
-        ref.bin_counts = np.bincount(
-            np.searchsorted(ref.edges, finite, side="right"), minlength=ref.edges.size + 1
-        ).astype(np.int64)
+        ref.bin_counts = _sorted_bin_counts(ref.sorted_finite, ref.edges)
     elif kind == "categorical":
         ref.max_categories = max_categories
     elif kind == "text":
@@ -228,6 +226,15 @@ class _Comparison:
     notes: list[str] = field(default_factory=list)
 
 
+def _sorted_bin_counts(
+    values: NDArray[np.float64], edges: NDArray[np.float64]
+) -> NDArray[np.int64]:
+    """Counts in the bins of ``edges`` (bin ``i``: ``edges[i-1] <= x < edges[i]``, open outer
+    bins) of ascending ``values``: a binary search per edge, not per value."""
+    cuts = np.searchsorted(values, edges, side="left")
+    return np.diff(np.r_[0, cuts, values.size]).astype(np.int64)
+
+
 def _compare_numeric(ref: _Reference, cur: Prepared, *, plot: bool) -> _Comparison:
     finite = cur.numbers[np.isfinite(cur.numbers)]
     if ref.sorted_finite.size == 0:
@@ -236,9 +243,7 @@ def _compare_numeric(ref: _Reference, cur: Prepared, *, plot: bool) -> _Comparis
         return _Comparison(reason=f"no finite values in the current data ({cur.n_rows} rows)")
     cur_sorted = np.sort(finite)
     merged = merge_sorted(ref.sorted_finite, cur_sorted)
-    cur_bins = np.bincount(
-        np.searchsorted(ref.edges, finite, side="right"), minlength=ref.edges.size + 1
-    )
+    cur_bins = _sorted_bin_counts(cur_sorted, ref.edges)
     d = {
         "ks": merged.ks,
         "wasserstein": merged.wasserstein / ref.scale,
@@ -261,9 +266,10 @@ def _compare_numeric(ref: _Reference, cur: Prepared, *, plot: bool) -> _Comparis
         lo = float(min(ref.sorted_finite[0], cur_sorted[0]))
         hi = float(max(ref.sorted_finite[-1], cur_sorted[-1]))
         span = (lo, hi) if hi > lo else (lo - 0.5, lo + 0.5)
-        # equal-width bins over a range: numpy's linear-time path, no sort
-        r, edges = np.histogram(ref.sorted_finite, bins=_PLOT_BINS, range=span)
-        c, _ = np.histogram(cur_sorted, bins=_PLOT_BINS, range=span)
+        edges = np.linspace(span[0], span[1], _PLOT_BINS + 1)
+        # numpy.histogram's bins: [e_i, e_i+1), the last one closed
+        r = np.diff(np.r_[np.searchsorted(ref.sorted_finite, edges[:-1]), ref.sorted_finite.size])
+        c = np.diff(np.r_[np.searchsorted(cur_sorted, edges[:-1]), cur_sorted.size])
         r, c = r / ref.sorted_finite.size, c / cur_sorted.size
         out.plot = {
             "kind": "numeric",

@@ -47,32 +47,31 @@ class MergedCDF:
 
     Attributes:
         x: the distinct values of both samples, ascending.
-        f_ref: share of reference values ``<= x``.
-        f_cur: share of current values ``<= x``.
+        gap: ``F_ref(x) - F_cur(x)``, the share of reference values ``<= x`` minus the share of
+            current values ``<= x``.
         n_ref, n_cur: the sample sizes.
     """
 
     x: NDArray[np.float64]
-    f_ref: NDArray[np.float64]
-    f_cur: NDArray[np.float64]
+    gap: NDArray[np.float64]
     n_ref: int
     n_cur: int
 
     @property
     def ks(self) -> float:
         """Kolmogorov–Smirnov distance ``max |F_ref - F_cur|`` (scipy's ``ks_2samp`` statistic)."""
-        return float(np.max(np.abs(self.f_ref - self.f_cur)))
+        return float(max(self.gap.max(), -self.gap.min()))
 
     @property
     def wasserstein(self) -> float:
         """Wasserstein-1 distance ``∫ |F_ref - F_cur| dx`` (scipy's ``wasserstein_distance``)."""
-        return float(np.sum(np.abs(self.f_ref[:-1] - self.f_cur[:-1]) * np.diff(self.x)))
+        return float(np.dot(np.abs(self.gap[:-1]), np.diff(self.x)))
 
     @property
     def energy(self) -> float:
         """Energy distance ``sqrt(2 ∫ (F_ref - F_cur)² dx)`` (scipy's ``energy_distance``)."""
-        d = self.f_ref[:-1] - self.f_cur[:-1]
-        return float(math.sqrt(2.0 * float(np.sum(d * d * np.diff(self.x)))))
+        g = self.gap[:-1]
+        return float(math.sqrt(2.0 * float(np.dot(g * g, np.diff(self.x)))))
 
 
 def merge_sorted(ref_sorted: NDArray[np.float64], cur_sorted: NDArray[np.float64]) -> MergedCDF:
@@ -82,17 +81,23 @@ def merge_sorted(ref_sorted: NDArray[np.float64], cur_sorted: NDArray[np.float64
     cumulative counts read at the last position of each run of equal values.
     """
     n, m = ref_sorted.size, cur_sorted.size
-    pos_cur = np.searchsorted(ref_sorted, cur_sorted, side="right") + np.arange(m)
-    is_cur = np.zeros(n + m, dtype=bool)
-    is_cur[pos_cur] = True
+    pos_cur = np.searchsorted(ref_sorted, cur_sorted, side="right")
+    pos_cur += np.arange(m)
+    is_cur = np.zeros(n + m, dtype=np.int8)
+    is_cur[pos_cur] = 1
     values = np.concatenate([ref_sorted, cur_sorted])
     values.sort(kind="stable")  # two sorted runs: timsort merges them in linear time
     c_cur = np.cumsum(is_cur, dtype=np.int64)
-    c_ref = np.arange(1, n + m + 1, dtype=np.int64) - c_cur
+    # F_ref - F_cur = (k - c_cur)/n - c_cur/m at position k (1-based), without a second array
+    gap = np.arange(1, n + m + 1, dtype=np.float64)
+    gap /= n
+    gap -= c_cur * (1.0 / n + 1.0 / m)
     last = np.empty(n + m, dtype=bool)
     np.not_equal(values[1:], values[:-1], out=last[:-1])
     last[-1] = True
-    return MergedCDF(x=values[last], f_ref=c_ref[last] / n, f_cur=c_cur[last] / m, n_ref=n, n_cur=m)
+    if last.all():  # no ties: every position ends its run
+        return MergedCDF(x=values, gap=gap, n_ref=n, n_cur=m)
+    return MergedCDF(x=values[last], gap=gap[last], n_ref=n, n_cur=m)
 
 
 def ks_pvalue(
