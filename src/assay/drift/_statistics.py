@@ -13,6 +13,7 @@ exact distributions that are scipy's to keep.
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -36,6 +37,11 @@ __all__ = [
 #: A bin's share below this is taken as this in PSI (which is infinite on an empty bin), as
 #: Evidently and most PSI write-ups do.
 PSI_FLOOR = 1e-4
+
+#: ``warnings.catch_warnings`` swaps the process-wide filters on entry and back on exit: columns
+#: run in threads, so two such blocks must never interleave (one would restore the other's
+#: filters mid-call and scipy's notice would surface as an error).
+_QUIET = threading.Lock()
 
 #: ks_2samp's own rule: exact p-values while both samples have at most this many values.
 _KS_EXACT_MAX_N = 10_000
@@ -108,7 +114,7 @@ def ks_pvalue(
     distribution ``kstwo.sf(D, round(n·m/(n+m)))``."""
     n, m = ref_sorted.size, cur_sorted.size
     if max(n, m) <= _KS_EXACT_MAX_N:
-        with warnings.catch_warnings():
+        with _QUIET, warnings.catch_warnings():
             # scipy falls back to the asymptotic p-value itself when exact fails, and says so
             warnings.simplefilter("ignore", RuntimeWarning)
             return float(sps.ks_2samp(ref_sorted, cur_sorted).pvalue)
@@ -169,7 +175,7 @@ def anderson_darling(ref: NDArray[np.float64], cur: NDArray[np.float64]) -> tupl
     """scipy's k-sample Anderson–Darling test; ``(statistic, p_value)``. scipy interpolates the
     p-value in a table and caps it to [0.001, 0.25]; the cap is kept (a capped p-value is a bound,
     which is what a test needs)."""
-    with warnings.catch_warnings():
+    with _QUIET, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         res = sps.anderson_ksamp([ref, cur])
     return float(res.statistic), float(res.pvalue)
