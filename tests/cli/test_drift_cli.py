@@ -75,6 +75,7 @@ def test_drift_command_writes_reports_and_exits_by_gates(
         (["--threshold", "income=high"], "must be a number"),
         (["--column", "salary"], "'salary' is in neither table"),
         (["--time-column", "day"], "needs every="),
+        (["--every", "1D"], "needs time_column="),
     ],
 )
 def test_bad_options_exit_2_with_the_fix(

@@ -680,6 +680,11 @@ def detect_drift(
         )
 
     plan: Windows | None = None
+    if every is not None and time_column is None:
+        raise ConfigError(
+            f"every={every!r} needs time_column= (the column holding each row's time), "
+            "or use window_size= for windows of rows"
+        )
     if window_size is not None or time_column is not None:
         plan = tumbling_windows(current, size=window_size, time_column=time_column, every=every)
     n_chunks = _chunks(reference_chunks, len(reference), plan)
