@@ -174,7 +174,9 @@ def text_drift(
     if folder is None:
         return TextDrift(reason=why)
     rng = as_generator(random_state)
-    ref = _subsample(reference, max_texts, rng)
+    # the reference's subsample is the same on every call, so its embeddings are computed once
+    # and every window reuses them (the embedder caches by text)
+    ref = _subsample(reference, max_texts, np.random.default_rng(0))
     cur = _subsample(current, max_texts, rng)
     x = embed_texts(ref, folder=folder, cache_dir=None)
     y = embed_texts(cur, folder=folder, cache_dir=None)
