@@ -24,6 +24,7 @@ PACKAGES = [
     "assay.fairness",
     "assay.leakage",
     "assay.compare",
+    "assay.drift",
 ]
 
 

@@ -13,6 +13,7 @@ The public API::
     assay.compare_reports("out/report.json", "prod/report.json").verdict   # go / no-go / inconclusive
     assay.check_leakage("train.csv", "test.csv", gates=["leakage.contaminated.rate.upper <= 0.01"])
     assay.diagnose_curves("trainer_state.json", gates=["generalization.curves.severity <= 1"])
+    assay.check_drift("ref.parquet", "cur.parquet", gates=["drift.share_drifted.upper <= 0.2"])
 
 Names are imported on first use, so ``import assay`` stays fast and a subpackage being imported
 does not pull in the rest.
@@ -27,6 +28,7 @@ from assay._version import __version__
 
 if TYPE_CHECKING:
     from assay._runner import (
+        check_drift,
         check_leakage,
         compare_models,
         compare_reports,
@@ -51,6 +53,7 @@ _WHERE = {
     "Output": "assay.models",
     "Report": "assay.report",
     "Suite": "assay.config",
+    "check_drift": "assay._runner",
     "check_leakage": "assay._runner",
     "compare_models": "assay._runner",
     "compare_reports": "assay._runner",

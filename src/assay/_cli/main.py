@@ -11,6 +11,7 @@ import typer
 from assay._cli import compare as compare_cmd
 from assay._cli import curves as curves_cmd
 from assay._cli import cv as cv_cmd
+from assay._cli import drift as drift_cmd
 from assay._cli import init as init_cmd
 from assay._cli import leakage as leakage_cmd
 from assay._cli import perturb as perturb_cmd
@@ -67,6 +68,7 @@ app.command("report")(report_cmd.report)
 app.command("perturb")(perturb_cmd.perturb)
 app.command("curves")(curves_cmd.curves)
 app.command("leakage")(leakage_cmd.leakage)
+app.command("drift")(drift_cmd.drift)
 app.command("cv")(cv_cmd.cv)
 app.command("compare")(compare_cmd.compare)
 

@@ -1,9 +1,10 @@
 """The runner: load a suite, its data and models, run the checks through the engine, apply the
 gates and build the Report. Also the other commands that produce Reports (``assay compare``,
-``assay leakage``, ``assay curves``, checkpoint sweeps) and the starter suite of ``assay init``.
+``assay leakage``, ``assay drift``, ``assay curves``, checkpoint sweeps) and the starter suite of ``assay init``.
 
 Private: the public names are re-exported from ``assay`` (``assay.evaluate``, ``assay.load_suite``,
-``assay.compare_reports``, ``assay.compare_models``, ``assay.check_leakage``, ``assay.diagnose_curves``); the CLI calls them
+``assay.compare_reports``, ``assay.compare_models``, ``assay.check_leakage``,
+``assay.check_drift``, ``assay.diagnose_curves``); the CLI calls them
 with the same parameter names.
 """
 
@@ -11,6 +12,7 @@ from assay._runner._checkpoints import checkpoint_series, evaluate_checkpoints, 
 from assay._runner._compare import compare_reports, comparison_report
 from assay._runner._compare_models import compare_models
 from assay._runner._curves import diagnose_curves
+from assay._runner._drift import check_drift
 from assay._runner._evaluate import evaluate, write_report_files
 from assay._runner._gates import (
     Gate,
@@ -25,6 +27,7 @@ from assay._runner._suite import load_suite, suite_from_dict, validate_suite
 
 __all__ = [
     "Gate",
+    "check_drift",
     "check_leakage",
     "checkpoint_series",
     "compare_models",

@@ -7,6 +7,7 @@ from assay.checks import (  # noqa: F401  (importing registers the built-in chec
     _compare,
     _cv,
     _domain_shift,
+    _drift,
     _fairness,
     _finetune_cost,
     _generalization,

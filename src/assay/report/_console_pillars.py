@@ -1,6 +1,6 @@
 """One short console line per pillar present in a ``Report``: the number that matters most, with
-its interval, for robustness, domain shift, weak slices, fairness, generalization, cv, leakage and
-compare. Each line reads only the ``CheckResult`` (metric keys as each check writes them); a check
+its interval, for robustness, domain shift, weak slices, fairness, generalization, cv, leakage,
+drift and compare. Each line reads only the ``CheckResult`` (metric keys as each check writes them); a check
 that is absent, or a result without the metric, gives no line.
 """
 
@@ -239,6 +239,21 @@ def _generation(r: CheckResult) -> str | None:
     return " · ".join(parts) or None
 
 
+def _drift(r: CheckResult) -> str | None:
+    share, n_drifted = r.metrics.get("share_drifted"), r.metrics.get("n_drifted")
+    if share is None or n_drifted is None or not share.n:
+        return None
+    drift = r.tables.get("drift") or {}
+    others = [
+        f"{c.get('role')} {c.get('column')}"
+        for c in drift.get("columns") or []
+        if isinstance(c, Mapping) and c.get("drifted") and c.get("role") != "feature"
+    ]
+    verdict = "dataset drift" if drift.get("drifted") else "no dataset drift"
+    text = f"{int(n_drifted.value)} of {share.n} feature columns drift ({verdict})"
+    return text + (f" · drifted: {', '.join(others)}" if others else "")
+
+
 #: Pillar label, check name and line builder, in display order.
 PILLARS: Sequence[tuple[str, str, Callable[[CheckResult], str | None]]] = (
     ("robustness", "robustness", _robustness),
@@ -248,6 +263,7 @@ PILLARS: Sequence[tuple[str, str, Callable[[CheckResult], str | None]]] = (
     ("generalization", "generalization", _generalization),
     ("cv", "cv", _cv),
     ("leakage", "leakage", _leakage),
+    ("drift", "drift", _drift),
     ("compare", "compare", _compare),
     ("finetune cost", "finetune_cost", _compare),
     ("generation", "generation", _generation),

@@ -33,6 +33,7 @@ from assay.report._compare_html import build_compare
 from assay.report._fairness_view import build_fairness
 from assay.report._findings import findings
 from assay.report._html_domain import build_domain_shift
+from assay.report._html_drift import build_drift
 from assay.report._html_generalization import build_cv, build_generalization, build_leakage
 from assay.report._html_generation import build_generation
 from assay.report._html_weak_slices import build_weak_slices
@@ -409,6 +410,7 @@ SECTIONS: dict[str, Section] = {
     "cv": Section("Cross-validation", "section_cv.html.j2", build_cv),
     "leakage": Section("Leakage", "section_leakage.html.j2", build_leakage),
     "generation": Section("Generation", "section_generation.html.j2", build_generation),
+    "drift": Section("Drift", "section_drift.html.j2", build_drift),
 }
 GENERIC = Section("", "section_generic.html.j2", build_generic)
 

@@ -1,0 +1,345 @@
+"""The drift check: is the check's dataset (current) still like a reference dataset?
+
+``reference`` names a dataset of the suite, or a file read with the current dataset's column roles.
+Every column of both (less the id column and ``exclude``) is compared by
+:func:`assay.drift.detect_drift`; the label column is label drift. The model answers the rows of
+both datasets once (the engine caches them), so its predicted labels (and, for two classes, the
+probability of the second label) are compared too: prediction drift. A model that answers only by
+id (a predictions file) gets no prediction drift on a reference it has no answers for: said in a
+flag, not silently skipped.
+
+Metric paths (gates): ``share_drifted`` (an exact share of the tested feature columns, bounds equal
+to it), ``n_drifted``, ``n_untested``, ``drifted`` (1 or 0), ``columns.<column>.<statistic>``
+(``statistic``, ``p_value``, ``p_adjusted``, ``effect_size``, ``drifted`` and every distance of the
+column's kind: ``ks``, ``wasserstein``, ``psi``, ``jensenshannon``, ``energy``, ``cramers_v``),
+``quality.<column>.<rate>`` (``missing_rate``, ``missing_change``, ``new_category_rate``,
+``out_of_range_rate``, ``non_finite_rate``, ``unreadable_rate``), ``duplicates.rate`` and, with
+windows, ``windows.n_drifted`` and ``windows.max_share_drifted``. A column name's dots become
+underscores in paths. The whole result is ``tables["drift"]`` (:meth:`DriftResult.to_dict`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from assay._types import Request, Response
+from assay.checks._base import Check, CheckConfig, RunContext, register_check
+from assay.checks._performance import gather
+from assay.config._suite import Suite
+from assay.data import Dataset, load_dataset
+from assay.drift import DriftResult, detect_drift
+from assay.errors import ConfigError
+from assay.report._schema import CheckResult
+from assay.stats._estimate import Estimate
+
+__all__ = ["DRIFT_GATE_PATTERNS", "DriftCheck", "DriftConfig", "drift_flags", "drift_metrics"]
+
+#: The name a reference read from a file gets among the run's datasets (and in the Report).
+REFERENCE_NAME = "drift_reference"
+_COLUMN_STATS = (
+    "statistic",
+    "p_value",
+    "p_adjusted",
+    "effect_size",
+    "drifted",
+    "ks",
+    "wasserstein",
+    "energy",
+    "psi",
+    "jensenshannon",
+    "cramers_v",
+)
+_QUALITY_RATES = (
+    "missing_rate",
+    "missing_change",
+    "new_category_rate",
+    "out_of_range_rate",
+    "non_finite_rate",
+    "unreadable_rate",
+)
+
+#: The metric paths a drift result has (``*``: a column name, dots as underscores).
+DRIFT_GATE_PATTERNS: tuple[str, ...] = (
+    "share_drifted",
+    "n_drifted",
+    "n_untested",
+    "drifted",
+    "duplicates.rate",
+    "windows.n_drifted",
+    "windows.max_share_drifted",
+    *(f"columns.*.{s}" for s in _COLUMN_STATS),
+    *(f"quality.*.{s}" for s in _QUALITY_RATES),
+)
+
+
+class DriftConfig(CheckConfig):
+    """Options of the drift check.
+
+    Attributes:
+        reference: a dataset of the suite, or a file (CSV, JSONL, Parquet …; relative to the
+            suite) read with the current dataset's column roles.
+        columns: the columns to compare (default: all but the id column).
+        exclude: columns left out (ids, free text you do not want embedded).
+        predictions: compare the model's predictions on both datasets (prediction drift).
+        methods: one method for every column, or one per column (see ``assay.drift``).
+        thresholds: a statistic threshold per column, or ``reference`` to learn them.
+        alpha: the level of p-value tests after the correction.
+        correction: ``bh`` (Benjamini–Hochberg), ``bonferroni`` or ``none``.
+        drift_share: the dataset drifts when at least this share of feature columns drift.
+        max_categories: more levels than this are pooled.
+        text: columns to compare as text (MiniLM embeddings, MMD); others are detected.
+        window_size: tumbling windows of this many current rows.
+        time_column, every: tumbling windows by time (``every``: ``1D``, ``7D``, ``MS`` …).
+    """
+
+    reference: str
+    columns: list[str] | None = None
+    exclude: list[str] = Field(default_factory=list)
+    predictions: bool = True
+    methods: str | dict[str, str] = "auto"
+    thresholds: dict[str, float] | Literal["reference"] | None = None
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    correction: Literal["bh", "bonferroni", "none"] = "bh"
+    drift_share: float = Field(default=0.5, gt=0, le=1)
+    max_categories: int = Field(default=1000, ge=2)
+    text: list[str] = Field(default_factory=list)
+    window_size: int | None = Field(default=None, gt=0)
+    time_column: str | None = None
+    every: str | None = None
+
+
+def _seg(name: str) -> str:
+    return str(name).replace(".", "_").strip() or "(empty)"
+
+
+@register_check("drift")
+class DriftCheck(Check):
+    """Does today's data (and the model's answers on it) still look like the reference?"""
+
+    Config = DriftConfig
+
+    @classmethod
+    def validate_suite(cls, config: CheckConfig, suite: Suite, *, source: str = "suite") -> None:
+        assert isinstance(config, DriftConfig)
+        if (config.time_column is None) != (config.every is None):
+            raise ConfigError(
+                f"{source}: checks.drift: time_column and every go together "
+                "(e.g. time_column: date, every: 7D)"
+            )
+        if config.reference in suite.data:
+            return
+        path = suite.resolve(config.reference)
+        if not path.exists():
+            raise ConfigError(
+                f"{source}: checks.drift.reference: {config.reference!r} is neither a dataset of "
+                f"the suite ({', '.join(suite.data)}) nor a file ({path} does not exist); name a "
+                "dataset under `data:` or give the path of the reference data"
+            )
+
+    @classmethod
+    def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
+        return list(DRIFT_GATE_PATTERNS)
+
+    def _reference(self, ctx: RunContext) -> Dataset:
+        cfg = self.config
+        assert isinstance(cfg, DriftConfig)
+        if cfg.reference in ctx.datasets:
+            return ctx.datasets[cfg.reference]
+        if REFERENCE_NAME not in ctx.datasets:
+            current = ctx.dataset(cfg.dataset)
+            spec = current.spec.model_copy(update={"path": cfg.reference, "limit": None})
+            ctx.datasets[REFERENCE_NAME] = load_dataset(
+                spec, name=REFERENCE_NAME, base_dir=Path(ctx.suite.base_dir)
+            )
+        return ctx.datasets[REFERENCE_NAME]
+
+    def _reference_name(self, ctx: RunContext) -> str:
+        cfg = self.config
+        assert isinstance(cfg, DriftConfig)
+        return cfg.reference if cfg.reference in ctx.datasets else REFERENCE_NAME
+
+    def _predicts_reference(self, ctx: RunContext) -> bool:
+        cfg = self.config
+        assert isinstance(cfg, DriftConfig)
+        return cfg.predictions and not ctx.answers_by_id(self.model)
+
+    def plan(self, ctx: RunContext) -> list[Request]:
+        cfg = self.config
+        assert isinstance(cfg, DriftConfig)
+        reference = self._reference(ctx)
+        requests = ctx.original_requests(self.model, ctx.dataset(cfg.dataset))
+        if self._predicts_reference(ctx):
+            requests += ctx.original_requests(self.model, reference)
+        return requests
+
+    def _frames(
+        self, ctx: RunContext, responses: Mapping[str, Response], flags: list[str]
+    ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], int]:
+        cfg = self.config
+        assert isinstance(cfg, DriftConfig)
+        current, reference = ctx.dataset(cfg.dataset), self._reference(ctx)
+        drop = [c for c in {current.spec.id, *cfg.exclude} if c]
+        ref = reference.frame.drop(columns=[c for c in drop if c in reference.frame.columns])
+        cur = current.frame.drop(columns=[c for c in drop if c in current.frame.columns])
+        roles: dict[str, Any] = {}
+        label = current.spec.label
+        if label and label in ref.columns and label in cur.columns:
+            roles["label"] = label
+        n_scored = len(cur)
+        if cfg.predictions and self._predicts_reference(ctx):
+            p_cur = gather(ctx, self.model, cfg.dataset, responses)
+            p_ref = gather(ctx, self.model, self._reference_name(ctx), responses)
+            flags.extend(f"current: {f}" for f in p_cur.flags)
+            flags.extend(f"reference: {f}" for f in p_ref.flags)
+            n_scored = p_cur.n
+            cur = cur.assign(prediction=pd.Series(list(p_cur.y_pred), index=p_cur.ids))
+            ref = ref.assign(prediction=pd.Series(list(p_ref.y_pred), index=p_ref.ids))
+            roles["prediction"] = "prediction"
+            if (
+                p_cur.task == "classification"
+                and p_cur.proba is not None
+                and p_ref.proba is not None
+                and len(p_cur.labels) == 2
+            ):
+                name = f"probability_{p_cur.labels[1]}"
+                cur[name] = pd.Series(np.asarray(p_cur.proba)[:, 1], index=p_cur.ids)
+                ref[name] = pd.Series(np.asarray(p_ref.proba)[:, 1], index=p_ref.ids)
+                roles["probabilities"] = [name]
+        elif cfg.predictions:
+            flags.append(
+                f"no prediction drift: model {self.model!r} answers by id only and cannot answer "
+                "the reference rows"
+            )
+        return ref.reset_index(drop=True), cur.reset_index(drop=True), roles, n_scored
+
+    def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
+        cfg = self.config
+        assert isinstance(cfg, DriftConfig)
+        flags: list[str] = []
+        ref, cur, roles, n_scored = self._frames(ctx, responses, flags)
+        columns = cfg.columns
+        if columns is not None and "prediction" in roles:
+            columns = [*columns, *([] if "prediction" in columns else ["prediction"])]
+        try:
+            result = detect_drift(
+                ref,
+                cur,
+                columns=columns,
+                prediction=roles.get("prediction"),
+                probabilities=roles.get("probabilities"),
+                label=roles.get("label"),
+                text=cfg.text or None,
+                methods=cfg.methods,  # type: ignore[arg-type]
+                thresholds=cfg.thresholds,
+                alpha=cfg.alpha,
+                correction=cfg.correction,
+                drift_share=cfg.drift_share,
+                max_categories=cfg.max_categories,
+                window_size=cfg.window_size,
+                time_column=cfg.time_column,
+                every=cfg.every,
+                random_state=self.rng(ctx, "drift", shared=True),
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"checks.drift: {exc}") from None
+        flags.extend(drift_flags(result))
+        return CheckResult(
+            check=self.name,
+            model=self.model,
+            dataset=ctx.dataset(cfg.dataset).name,
+            n=n_scored,
+            metrics=drift_metrics(result),
+            tables={
+                "drift": result.to_dict(),
+                "reference": self._reference_name(ctx),
+            },
+            flags=flags,
+        )
+
+
+def _point(x: float, n: int) -> Estimate:
+    return Estimate.point(x, n=n)
+
+
+def drift_metrics(result: DriftResult) -> dict[str, Estimate]:
+    """The gateable metric paths of ``result`` (see the module docstring)."""
+    m: dict[str, Estimate] = {
+        "share_drifted": result.share_drifted,
+        "n_drifted": _point(
+            sum(c.drifted for c in result.columns if c.role == "feature"), result.share_drifted.n
+        ),
+        "n_untested": _point(len(result.untested), len(result.columns)),
+        "drifted": _point(float(result.drifted), result.share_drifted.n),
+        "duplicates.rate": _point(result.duplicates.current_rate, result.n_current),
+    }
+    for c in result.columns:
+        if not c.tested:
+            continue
+        values = {
+            "statistic": c.statistic,
+            "p_value": c.p_value,
+            "p_adjusted": c.p_adjusted,
+            "effect_size": c.effect_size,
+            "drifted": float(c.drifted),
+            **c.distances,
+        }
+        for k, v in values.items():
+            if k in _COLUMN_STATS and not (isinstance(v, float) and math.isnan(v)):
+                m[f"columns.{_seg(c.column)}.{k}"] = _point(float(v), c.n_current)
+    for q in result.quality:
+        rates = {
+            "missing_rate": q.missing.current_rate,
+            "missing_change": q.missing.change,
+            "new_category_rate": q.new_categories.current_rate,
+            "out_of_range_rate": q.out_of_range.current_rate,
+            "non_finite_rate": q.non_finite.current_rate,
+            "unreadable_rate": q.unreadable.current_rate,
+        }
+        for k, v in rates.items():
+            if math.isfinite(v):
+                m[f"quality.{_seg(q.column)}.{k}"] = _point(v, q.missing.current_n)
+    if result.windows:
+        shares = [w.share_drifted for w in result.windows if math.isfinite(w.share_drifted)]
+        m["windows.n_drifted"] = _point(sum(w.drifted for w in result.windows), len(result.windows))
+        if shares:
+            m["windows.max_share_drifted"] = _point(max(shares), len(result.windows))
+    return m
+
+
+def drift_flags(result: DriftResult) -> list[str]:
+    """Findings in words: dataset, prediction and label drift, untested columns, quality."""
+    flags = []
+    n = result.share_drifted.n
+    features = [c.column for c in result.columns if c.drifted and c.role == "feature"]
+    if result.drifted:
+        flags.append(
+            f"dataset drift: {len(features)} of {n} feature columns drift ({', '.join(features)})"
+        )
+    for c in result.columns:
+        if c.drifted and c.role != "feature":
+            flags.append(f"{c.role} drift: {c.column} ({c.method} {c.statistic:.3g})")
+        if not c.tested:
+            flags.append(f"column {c.column!r} not tested: {c.reason}")
+    for q in result.quality:
+        if q.type_changed and "absent" not in (q.reference_type, q.current_type):
+            flags.append(
+                f"column {q.column!r} changed type: {q.reference_type} -> {q.current_type}"
+                + (f" ({q.unreadable.current} values unreadable)" if q.unreadable.current else "")
+            )
+        if q.new_categories.current:
+            k = q.new_category_values[0]
+            flags.append(
+                f"column {q.column!r}: {q.new_categories.current} current "
+                f"row{'s' if q.new_categories.current != 1 else ''} "
+                f"({q.new_categories.current_rate:.1%}) hold {k} "
+                f"categor{'ies' if k != 1 else 'y'} the reference never has"
+            )
+    flags.extend(result.notes)
+    return flags

@@ -1,0 +1,33 @@
+"""Drift: is today's data still like the data the model was evaluated on?
+
+``detect_drift`` compares a current table with a reference, column by column (numbers,
+categories, text; features, predictions, probabilities and labels), corrects for testing many
+columns, reports data quality beside drift, and repeats it per tumbling window. Per-window
+sketches (``NumericSketch``, ``CategoricalSketch``) add up across windows.
+"""
+
+from assay.drift._detect import DEFAULT_THRESHOLDS, METHODS, SMALL_SAMPLE, Method, detect_drift
+from assay.drift._result import ColumnDrift, ColumnQuality, Counted, DriftResult, WindowDrift
+from assay.drift._sketch import CategoricalSketch, NumericSketch
+from assay.drift._text import TextDrift, text_drift
+from assay.drift._windows import Window, Windows, tumbling_windows
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "METHODS",
+    "SMALL_SAMPLE",
+    "CategoricalSketch",
+    "ColumnDrift",
+    "ColumnQuality",
+    "Counted",
+    "DriftResult",
+    "Method",
+    "NumericSketch",
+    "TextDrift",
+    "Window",
+    "WindowDrift",
+    "Windows",
+    "detect_drift",
+    "text_drift",
+    "tumbling_windows",
+]
