@@ -60,9 +60,8 @@ def make_tables(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
             if shifted and i < 2:
                 w = w[::-1] if i == 0 else w**0.8
             w = w / w.sum()
-            cols[name] = pd.Categorical.from_codes(
-                rng.choice(k, n, p=w), [f"level_{j}" for j in range(k)]
-            ).astype(str)
+            levels = np.array([f"level_{j}" for j in range(k)])
+            cols[name] = levels[rng.choice(k, n, p=w)]
         return pd.DataFrame(cols)
 
     return table(False), table(True)

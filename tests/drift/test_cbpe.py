@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -302,7 +303,7 @@ def test_string_labels_need_a_positive_label(seed: int) -> None:
         (lambda r, c: (r.assign(y=r.y.where(r.index != 4)), c), DataError, "reference row 5"),
     ],
 )
-def test_bad_input_names_what_and_where(change, error, match, seed: int) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_names_what_and_where(change, error, match, seed: int) -> None:
     rng = np.random.default_rng(seed)
     reference, current = change(_frame(rng, 500), _frame(rng, 200))
     with pytest.raises(error, match=match):
@@ -312,7 +313,7 @@ def test_bad_input_names_what_and_where(change, error, match, seed: int) -> None
 def test_bad_options_and_label_tables(seed: int) -> None:
     rng = np.random.default_rng(seed)
     reference, current = _frame(rng, 500), _frame(rng, 200)
-    kw = {"y_true": "y", "y_pred_proba": "p", "y_pred": "pred"}
+    kw: dict[str, Any] = {"y_true": "y", "y_pred_proba": "p", "y_pred": "pred"}
     with pytest.raises(ConfigError, match="choose from accuracy"):
         estimate_performance(reference, current, metrics=["auc"], **kw)
     with pytest.raises(ConfigError, match="calibration must be one of"):
