@@ -79,6 +79,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_fairness.py
 	$(PY) benchmarks/bench_engine_http.py
 	$(PY) benchmarks/bench_hf_batching.py
+	$(PY) benchmarks/bench_drift.py
 
 # ruff, mypy, the layer contracts of docs/architecture.md (import-linter, [tool.importlinter] in
 # pyproject.toml) and the short list of packages that may be imported inside a function.

@@ -4,9 +4,13 @@
 categories, text; features, predictions, probabilities and labels), corrects for testing many
 columns, reports data quality beside drift, and repeats it per tumbling window. Per-window
 sketches (``NumericSketch``, ``CategoricalSketch``) add up across windows.
+``estimate_performance`` estimates a binary classifier's performance per window before labels
+arrive (CBPE), and sets it beside the realised performance once they do.
 """
 
+from assay.drift._cbpe import Calibration
 from assay.drift._detect import DEFAULT_THRESHOLDS, METHODS, SMALL_SAMPLE, Method, detect_drift
+from assay.drift._performance import PerformanceEstimate, WindowPerformance, estimate_performance
 from assay.drift._result import ColumnDrift, ColumnQuality, Counted, DriftResult, WindowDrift
 from assay.drift._sketch import CategoricalSketch, NumericSketch
 from assay.drift._text import TextDrift, text_drift
@@ -16,6 +20,7 @@ __all__ = [
     "DEFAULT_THRESHOLDS",
     "METHODS",
     "SMALL_SAMPLE",
+    "Calibration",
     "CategoricalSketch",
     "ColumnDrift",
     "ColumnQuality",
@@ -23,11 +28,14 @@ __all__ = [
     "DriftResult",
     "Method",
     "NumericSketch",
+    "PerformanceEstimate",
     "TextDrift",
     "Window",
     "WindowDrift",
+    "WindowPerformance",
     "Windows",
     "detect_drift",
+    "estimate_performance",
     "text_drift",
     "tumbling_windows",
 ]

@@ -1,0 +1,93 @@
+"""assay's CBPE against NannyML's on NannyML's ACS employment data, chunk by chunk.
+
+NannyML pins pandas < 3 (assay's environment has pandas 3) and needs seaborn, so it runs in a
+Python of its own: this process's if it can import nannyml, else ``$ASSAY_NANNYML_PYTHON``, else
+the benchmarks' ``.bench-venv`` (``make bench`` builds it). Without any, the test is skipped.
+
+Measured (NannyML 0.13.1, chunks of 5000 rows, 42 chunks): accuracy, precision, recall and F1
+agree to 2.3e-16 and ROC AUC to 1.5e-9 (NannyML rounds its expected ROC curve to 5 decimals); both
+decide to calibrate (isotonic). The tolerances below are those figures with room for rounding.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from assay.drift import estimate_performance
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("nannyml_cbpe.py")
+TOLERANCE = {"accuracy": 1e-12, "precision": 1e-12, "recall": 1e-12, "f1": 1e-12, "roc_auc": 1e-6}
+CHUNK = 5000
+
+
+def _nannyml_python() -> str | None:
+    if importlib.util.find_spec("nannyml") is not None:
+        try:
+            import nannyml  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            return sys.executable
+    for candidate in (os.environ.get("ASSAY_NANNYML_PYTHON"), ROOT / ".bench-venv/bin/python"):
+        if candidate and Path(candidate).exists():
+            probe = subprocess.run(
+                [str(candidate), "-c", "import nannyml"], capture_output=True, check=False
+            )
+            if probe.returncode == 0:
+                return str(candidate)
+    return None
+
+
+def _acs_data() -> Path:
+    spec = importlib.util.find_spec("nannyml")
+    if spec is None or spec.origin is None:
+        pytest.skip("the nannyml package (its ACS data files) is not installed here")
+    return Path(spec.origin).parent / "datasets" / "data"
+
+
+@pytest.mark.slow
+def test_cbpe_agrees_with_nannyml_on_acs_employment() -> None:
+    python = _nannyml_python()
+    if python is None:
+        pytest.skip("no Python that imports nannyml (set ASSAY_NANNYML_PYTHON or run make bench)")
+    data = _acs_data()
+    run = subprocess.run(
+        [python, str(SCRIPT), str(CHUNK)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "NML_DISABLE_USAGE_LOGGING": "1"},
+        timeout=300,
+    )
+    theirs = json.loads(run.stdout)
+    assert theirs["needs_calibration"] is True
+    reference = pd.read_parquet(data / "employment_MA_reference.pq")
+    analysis = pd.read_parquet(data / "employment_MA_analysis.pq")
+    ours = estimate_performance(
+        reference,
+        analysis,
+        y_true="employed",
+        y_pred_proba="predicted_probability",
+        y_pred="prediction",
+        window=CHUNK,
+        n_bootstrap=0,
+        seed=0,
+    )
+    assert ours.calibration.method == "isotonic"
+    assert [w.label for w in ours.windows] == [
+        f"rows {c['start'] + 1}-{c['end']}" for c in theirs["chunks"]
+    ]
+    for metric, tol in TOLERANCE.items():
+        a = np.array([w.estimated[metric].value for w in ours.windows])
+        b = np.array([c[metric]["value"] for c in theirs["chunks"]])
+        np.testing.assert_allclose(a, b, rtol=0, atol=tol, err_msg=metric)
