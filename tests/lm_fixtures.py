@@ -7,6 +7,7 @@ package.
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 from pathlib import Path
 
@@ -105,3 +106,12 @@ def tiny_gpt2(folder: Path, *, seed: int = 0, chat_template: bool = False) -> Pa
     model.save_pretrained(folder)
     fast.save_pretrained(folder)
     return folder
+
+
+def write_rows(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    """A labelled CSV (``id,text,label``) of ``rows`` at ``path``, for suites against the server."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "text", "label"])
+        w.writerows(rows)
+    return path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import time
@@ -21,7 +20,7 @@ from assay.config import EngineSettings, Suite
 from assay.engine import Engine, Request, content_key
 from assay.errors import ModelError, PartialBatchError, RetryableModelError
 from assay.models import load_model
-from lm_fixtures import tiny_gpt2
+from lm_fixtures import tiny_gpt2, write_rows
 from lm_server import LMServer
 
 KEY = "sk-test-ThisMustNeverLeak-0123456789"
@@ -34,14 +33,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LMServer]:
     model_dir = tiny_gpt2(tmp_path_factory.mktemp("tiny") / "gpt2")
     with LMServer(model_dir, slow_s=1.5) as s:
         yield s
-
-
-def _write(path: Path, rows: list[tuple[str, str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "text", "label"])
-        w.writerows(rows)
-    return path
 
 
 def _classifier_suite(
@@ -81,7 +72,7 @@ def test_fault_run_completes_and_accounts_for_every_failure(
         ("json", f"SAY negative FJSON {tag} END", "negative"),
         ("noise", f"SAY maybe {tag} END", "negative"),
     ]
-    data = _write(tmp_path / "d.csv", rows)
+    data = write_rows(tmp_path / "d.csv", rows)
     out = tmp_path / "out"
     suite = _classifier_suite(
         server,
@@ -129,7 +120,7 @@ def test_retries_and_timeout_default_to_the_suite_engine_settings(
         ]
         suite = _classifier_suite(
             server,
-            _write(tmp_path / f"{tag}.csv", rows),
+            write_rows(tmp_path / f"{tag}.csv", rows),
             options=options,
             engine={"cache": None, "retries": 0, "backoff_s": 0.01, "timeout_s": 0.8},
         )
@@ -251,7 +242,7 @@ def test_key_is_scrubbed_from_errors(server: LMServer, monkeypatch: pytest.Monke
 
 def test_url_password_never_reaches_report_json_or_html(server: LMServer, tmp_path: Path) -> None:
     # the suite's own record of the model spec kept `user:password@` (redacted only in models[])
-    data = _write(tmp_path / "d.csv", [("a", "SAY positive END", "positive")])
+    data = write_rows(tmp_path / "d.csv", [("a", "SAY positive END", "positive")])
     with_password = server.url.replace("http://", "http://someone:hunter2-secret@")
     suite = suite_from_dict(
         {

@@ -7,7 +7,6 @@ its log-probabilities follow a scripted answer distribution, word by word.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +27,7 @@ from assay.engine import Engine, Request, content_key
 from assay.errors import ConfigError, ModelError, RetryableModelError
 from assay.models import load_model
 from assay.report import Report, print_summary
-from lm_fixtures import tiny_gpt2
+from lm_fixtures import tiny_gpt2, write_rows
 from lm_server import LMServer
 
 pytestmark = pytest.mark.slow
@@ -44,14 +43,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LMServer]:
         yield s
 
 
-def _write(path: Path, rows: list[tuple[str, str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "text", "label"])
-        w.writerows(rows)
-    return path
-
-
 def _run(server: LMServer, tmp_path: Path, rows: list[tuple[str, str, str]], **kw: Any) -> Report:
     options: dict[str, Any] = kw.pop("options")
     task = kw.pop("task", "classification")
@@ -63,7 +54,7 @@ def _run(server: LMServer, tmp_path: Path, rows: list[tuple[str, str, str]], **k
     suite = suite_from_dict(
         {
             "task": task,
-            "data": {"path": str(_write(tmp_path / "d.csv", rows)), "id": "id", "input": "text"}
+            "data": {"path": str(write_rows(tmp_path / "d.csv", rows)), "id": "id", "input": "text"}
             | ({"label": "label"} if task != "generation" else {}),
             "models": {"candidate": {"spec": f"openai:tiny@{server.url}", "options": options}},
             "engine": {"cache": None, "progress": False, "backoff_s": 0.01, **kw},

@@ -3,7 +3,6 @@ request at a time, cache keys that cover streaming, missing usage (tests/lm_serv
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from assay._runner import suite_from_dict
 from assay.config import EngineSettings
 from assay.engine import Engine, Request, content_key
 from assay.models import load_model
-from lm_fixtures import tiny_gpt2
+from lm_fixtures import tiny_gpt2, write_rows
 from lm_server import LMServer
 
 pytestmark = pytest.mark.slow
@@ -33,14 +32,6 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(model_dir: Path) -> Iterator[LMServer]:
     with LMServer(model_dir) as s:
         yield s
-
-
-def _write(path: Path, rows: list[tuple[str, str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "text", "label"])
-        w.writerows(rows)
-    return path
 
 
 def _suite(url: str, data: Path, options: dict[str, Any], engine: dict[str, Any], **checks: Any):
@@ -71,7 +62,7 @@ def test_latency_table_holds_each_requests_own_latency(model_dir: Path, tmp_path
     server that answers one at a time, the k-th of a burst waits k service times."""
     rows = [(f"r{i}", f"SAY ok {i} END", f"ok {i}") for i in range(8)]
     with LMServer(model_dir, serial=True, service_s=0.05) as s:
-        suite = _suite(s.url, _write(tmp_path / "d.csv", rows), {}, {"cache": None})
+        suite = _suite(s.url, write_rows(tmp_path / "d.csv", rows), {}, {"cache": None})
         report = evaluate(suite, write=False, progress=False)
     lat = report.result("generation").tables["latency"]
     # latencies 0.05, 0.10, ..., 0.40 s: the median is about half the max (a share: all equal)
@@ -127,7 +118,7 @@ def test_the_report_records_the_concurrency_and_suggests_the_fix(
     with LMServer(model_dir, serial=True, service_s=0.05) as s:
         suite = _suite(
             s.url,
-            _write(tmp_path / "d.csv", rows),
+            write_rows(tmp_path / "d.csv", rows),
             {"timeout_s": 0.5, "backoff_s": 0.05, "concurrency": 16},
             {"cache": None},
         )
@@ -145,7 +136,7 @@ def test_adding_stream_to_a_cached_suite_asks_again_and_reports_fresh_timings(
 ) -> None:
     """``stream`` was left out of the fingerprint: the streamed run read the plain answers from
     the cache, sent nothing and reported no TTFT."""
-    data = _write(tmp_path / "d.csv", [(f"r{i}", f"SAY c{i} END", f"c{i}") for i in range(4)])
+    data = write_rows(tmp_path / "d.csv", [(f"r{i}", f"SAY c{i} END", f"c{i}") for i in range(4)])
     cache = {"cache": str(tmp_path / "cache.db")}
     first = evaluate(_suite(server.url, data, {}, cache), write=False, progress=False)
     assert first.engine["n_called"] == 4
@@ -206,7 +197,7 @@ def test_a_price_without_usage_is_flagged_for_generation_and_classifiers(
     model_dir: Path, tmp_path: Path
 ) -> None:
     rows = [("a", "SAY positive END", "positive"), ("b", "SAY negative END", "negative")]
-    data = _write(tmp_path / "d.csv", rows)
+    data = write_rows(tmp_path / "d.csv", rows)
     verbaliser = {"positive": "positive", "negative": "negative"}
     with LMServer(model_dir, usage=False) as s:
         gen = evaluate(
@@ -241,7 +232,7 @@ def test_classifiers_report_usage_and_cost(server: LMServer, tmp_path: Path) -> 
     suite = suite_from_dict(
         {
             "data": {
-                "path": str(_write(tmp_path / "d.csv", rows)),
+                "path": str(write_rows(tmp_path / "d.csv", rows)),
                 "id": "id",
                 "input": "text",
                 "label": "label",
