@@ -155,7 +155,7 @@ def performance_figure(
         )  # fmt: skip
     fig = go.Figure(traces)
     _plots._layout(
-        fig, title=f"{metric}: estimated and realised by window", x="window", y=metric, height=300
+        fig, title=f"{metric}: estimated and realised by window", x="", y=metric, height=300
     )
     fig.update_xaxes(type="category")
     return fig
