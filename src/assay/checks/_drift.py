@@ -220,7 +220,8 @@ class DriftCheck(Check):
         performance: PerformanceInputs | str = (
             "the drift check's predictions option is off"
             if not cfg.predictions
-            else f"model {self.model!r} gives no class probabilities for a two-class task"
+            else f"model {self.model!r} gives no class probabilities, or the task does not have "
+            "exactly two labels (CBPE is for binary classifiers)"
         )
         if cfg.predictions and self._predicts_reference(ctx):
             p_cur = gather(ctx, self.model, cfg.dataset, responses)
