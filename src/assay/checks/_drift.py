@@ -16,12 +16,19 @@ column's kind: ``ks``, ``wasserstein``, ``psi``, ``jensenshannon``, ``energy``, 
 ``out_of_range_rate``, ``non_finite_rate``, ``unreadable_rate``), ``duplicates.rate`` and, with
 windows, ``windows.n_drifted`` and ``windows.max_share_drifted``. A column name's dots become
 underscores in paths. The whole result is ``tables["drift"]`` (:meth:`DriftResult.to_dict`).
+
+Performance without labels: when the model gives probabilities for two classes, CBPE estimates
+its performance on the current data per window (``assay.checks._drift_performance``: paths
+``estimated.<metric>``, ``realised.<metric>``, ``windows.worst_estimated.<metric>``,
+``windows.worst_realised.<metric>``, ``performance.n_alerts``; ``tables["performance"]``).
+``estimate_performance: false`` turns it off.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,10 +38,21 @@ from pydantic import Field
 
 from assay._types import Request, Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
+from assay.checks._drift_performance import (
+    ESTIMATION_ERRORS,
+    PERFORMANCE_GATE_PATTERNS,
+    PerformanceInputs,
+    estimate_window_performance,
+    not_computed,
+    performance_flags,
+    performance_inputs,
+    performance_metrics,
+    performance_table,
+)
 from assay.checks._performance import gather
 from assay.config._suite import Suite
 from assay.data import Dataset, load_dataset
-from assay.drift import DriftResult, detect_drift
+from assay.drift import DriftResult, detect_drift, tumbling_windows
 from assay.errors import ConfigError
 from assay.report._schema import CheckResult
 from assay.stats._estimate import Estimate
@@ -97,6 +115,9 @@ class DriftConfig(CheckConfig):
         text: columns to compare as text (MiniLM embeddings, MMD); others are detected.
         window_size: tumbling windows of this many current rows.
         time_column, every: tumbling windows by time (``every``: ``1D``, ``7D``, ``MS`` …).
+        estimate_performance: for a binary classifier with probabilities, estimate its
+            accuracy, precision, recall, F1 and ROC AUC on the current data per window without
+            labels (CBPE, calibrated on the reference), beside the realised values.
     """
 
     reference: str
@@ -113,6 +134,7 @@ class DriftConfig(CheckConfig):
     window_size: int | None = Field(default=None, gt=0)
     time_column: str | None = None
     every: str | None = None
+    estimate_performance: bool = True
 
 
 def _seg(name: str) -> str:
@@ -145,7 +167,9 @@ class DriftCheck(Check):
 
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
-        return list(DRIFT_GATE_PATTERNS)
+        assert isinstance(config, DriftConfig)
+        extra = PERFORMANCE_GATE_PATTERNS if config.estimate_performance else ()
+        return [*DRIFT_GATE_PATTERNS, *extra]
 
     def _reference(self, ctx: RunContext) -> Dataset:
         cfg = self.config
@@ -181,7 +205,7 @@ class DriftCheck(Check):
 
     def _frames(
         self, ctx: RunContext, responses: Mapping[str, Response], flags: list[str]
-    ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], int]:
+    ) -> _Frames:
         cfg = self.config
         assert isinstance(cfg, DriftConfig)
         current, reference = ctx.dataset(cfg.dataset), self._reference(ctx)
@@ -193,6 +217,12 @@ class DriftCheck(Check):
         if label and label in ref.columns and label in cur.columns:
             roles["label"] = label
         n_scored = len(cur)
+        performance: PerformanceInputs | str = (
+            "the drift check's predictions option is off"
+            if not cfg.predictions
+            else f"model {self.model!r} gives no class probabilities, or the task does not have "
+            "exactly two labels (CBPE is for binary classifiers)"
+        )
         if cfg.predictions and self._predicts_reference(ctx):
             p_cur = gather(ctx, self.model, cfg.dataset, responses)
             p_ref = gather(ctx, self.model, self._reference_name(ctx), responses)
@@ -212,18 +242,35 @@ class DriftCheck(Check):
                 cur[name] = pd.Series(np.asarray(p_cur.proba)[:, 1], index=p_cur.ids)
                 ref[name] = pd.Series(np.asarray(p_ref.proba)[:, 1], index=p_ref.ids)
                 roles["probabilities"] = [name]
+                performance, n_dropped = performance_inputs(
+                    ref,
+                    cur,
+                    ref_labels=pd.Series(list(p_ref.y_true), index=p_ref.ids).reindex(ref.index),
+                    cur_labels=pd.Series(list(p_cur.y_true), index=p_cur.ids).reindex(cur.index),
+                    probability=name,
+                    positive_label=p_cur.labels[1],
+                )
+                if n_dropped:
+                    flags.append(
+                        f"performance estimate: {n_dropped} reference rows had no label, "
+                        "probability or prediction and were left out of the calibration"
+                    )
         elif cfg.predictions:
             flags.append(
                 f"no prediction drift: model {self.model!r} answers by id only and cannot answer "
                 "the reference rows"
             )
-        return ref.reset_index(drop=True), cur.reset_index(drop=True), roles, n_scored
+            performance = f"model {self.model!r} answers by id only and cannot answer the reference"
+        return _Frames(
+            ref.reset_index(drop=True), cur.reset_index(drop=True), roles, n_scored, performance
+        )
 
     def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
         cfg = self.config
         assert isinstance(cfg, DriftConfig)
         flags: list[str] = []
-        ref, cur, roles, n_scored = self._frames(ctx, responses, flags)
+        frames = self._frames(ctx, responses, flags)
+        ref, cur, roles = frames.reference, frames.current, frames.roles
         columns = cfg.columns
         if columns is not None and "prediction" in roles:
             columns = [*columns, *([] if "prediction" in columns else ["prediction"])]
@@ -250,18 +297,65 @@ class DriftCheck(Check):
         except ConfigError as exc:
             raise ConfigError(f"checks.drift: {exc}") from None
         flags.extend(drift_flags(result))
+        metrics = drift_metrics(result)
+        tables: dict[str, Any] = {"drift": result.to_dict(), "reference": self._reference_name(ctx)}
+        if cfg.estimate_performance:
+            self._estimate(ctx, frames, metrics, tables, flags)
         return CheckResult(
             check=self.name,
             model=self.model,
             dataset=ctx.dataset(cfg.dataset).name,
-            n=n_scored,
-            metrics=drift_metrics(result),
-            tables={
-                "drift": result.to_dict(),
-                "reference": self._reference_name(ctx),
-            },
+            n=frames.n_scored,
+            metrics=metrics,
+            tables=tables,
             flags=flags,
         )
+
+    def _estimate(
+        self,
+        ctx: RunContext,
+        frames: _Frames,
+        metrics: dict[str, Estimate],
+        tables: dict[str, Any],
+        flags: list[str],
+    ) -> None:
+        """CBPE per window (the drift tests' windows) and on all current rows, into the result;
+        where it cannot run, the reason goes to the flags and ``not_computed``."""
+        cfg = self.config
+        assert isinstance(cfg, DriftConfig)
+        inputs = frames.performance
+        if isinstance(inputs, str):
+            flags.append(f"no performance estimate: {inputs}")
+            tables["not_computed"] = not_computed(inputs)
+            return
+        plan = None
+        if cfg.window_size is not None or cfg.time_column is not None:
+            plan = tumbling_windows(
+                frames.current, size=cfg.window_size, time_column=cfg.time_column, every=cfg.every
+            )
+        try:
+            est, overall = estimate_window_performance(
+                inputs, plan, level=ctx.level, seed=self.rng(ctx, "performance")
+            )
+        except ESTIMATION_ERRORS as exc:
+            reason = str(exc).removeprefix("performance estimation: ")
+            flags.append(f"no performance estimate: {reason}")
+            tables["not_computed"] = not_computed(reason)
+            return
+        metrics.update(performance_metrics(est, overall))
+        tables["performance"] = performance_table(est, overall)
+        flags.extend(performance_flags(est, overall))
+
+
+@dataclass(frozen=True)
+class _Frames:
+    """The tables the drift check compares, and what CBPE needs (or why it cannot run)."""
+
+    reference: pd.DataFrame
+    current: pd.DataFrame
+    roles: dict[str, Any]
+    n_scored: int
+    performance: PerformanceInputs | str
 
 
 def _point(x: float, n: int) -> Estimate:

@@ -251,7 +251,20 @@ def _drift(r: CheckResult) -> str | None:
     ]
     verdict = "dataset drift" if drift.get("drifted") else "no dataset drift"
     text = f"{int(n_drifted.value)} of {share.n} feature columns drift ({verdict})"
-    return text + (f" · drifted: {', '.join(others)}" if others else "")
+    text += f" · drifted: {', '.join(others)}" if others else ""
+    estimated = _ci(r.metrics.get("estimated.accuracy"))
+    if estimated:
+        text += f" · estimated accuracy {estimated}"
+        realised = r.metrics.get("realised.accuracy")
+        if realised is not None and realised.defined:
+            text += f", realised {_fmt(realised.value)}"
+        alerts = r.metrics.get("performance.n_alerts")
+        if alerts is not None and alerts.value:
+            windows = "window" if alerts.n == 1 else "windows"
+            text += (
+                f" · realised outside the estimate in {int(alerts.value)} of {alerts.n} {windows}"
+            )
+    return text
 
 
 #: Pillar label, check name and line builder, in display order.

@@ -1,9 +1,11 @@
 """The drift section of the HTML report: the verdict and its rule, a per-column table (test,
 statistic, adjusted p-value or threshold, effect size), data quality, the distributions of the
 reference and the current data side by side, and each column's statistic over the windows with its
-threshold.
+threshold; and, when the check estimated performance without labels, the estimate per window
+with its interval beside the realised value.
 
-The builder reads only ``tables["drift"]`` of the ``CheckResult`` (:meth:`DriftResult.to_dict`).
+The builder reads only ``tables["drift"]`` (:meth:`DriftResult.to_dict`) and
+``tables["performance"]`` of the ``CheckResult``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import plotly.graph_objects as go
 from assay.report import _plots
 from assay.report._schema import CheckResult, Report
 
-__all__ = ["build_drift"]
+__all__ = ["build_drift", "performance_figure"]
 
 #: Distribution plots drawn at most (drifted columns first, then by effect size).
 MAX_DISTRIBUTIONS = 12
@@ -101,6 +103,79 @@ def _window_figure(
     return fig
 
 
+def performance_figure(
+    metric: str, windows: Sequence[Mapping[str, Any]], level: float | None
+) -> go.Figure | None:
+    """The CBPE estimate of ``metric`` per window with its interval (a band over two or more
+    windows, error bars over one) and the realised value where labels exist; a realised point
+    outside the interval is red."""
+    xs, est, lo, hi, real_x, real_y, colours = [], [], [], [], [], [], []
+    for w in windows:
+        e = (w.get("estimated") or {}).get(metric) or {}
+        x = _plots._text(w.get("label", ""))
+        xs.append(x)
+        est.append(_plots._num(e.get("value")))
+        lo.append(_plots._num(e.get("lower")))
+        hi.append(_plots._num(e.get("upper")))
+        r = (w.get("realised") or {}).get(metric) or {}
+        if _plots._num(r.get("value")) is not None:
+            real_x.append(x)
+            real_y.append(_plots._num(r.get("value")))
+            colours.append(_plots._BAD if metric in (w.get("disagree") or []) else _plots._INK)
+    if not any(v is not None for v in est):
+        return None
+    band = f"{level:.0%} interval" if level else "interval"
+    traces: list[go.Scatter] = []
+    if len(xs) >= 2:
+        traces += [
+            go.Scatter(x=xs, y=hi, mode="lines", line={"width": 0}, showlegend=False,
+                       hoverinfo="skip"),
+            go.Scatter(x=xs, y=lo, mode="lines", line={"width": 0}, fill="tonexty",
+                       fillcolor="rgba(0, 114, 178, 0.18)", name=band, hoverinfo="skip"),
+        ]  # fmt: skip
+        error_y = None
+    else:
+        error_y = {
+            "type": "data",
+            "symmetric": False,
+            "array": [h - v if h is not None and v is not None else 0 for h, v in zip(hi, est)],
+            "arrayminus": [
+                v - lw if lw is not None and v is not None else 0 for lw, v in zip(lo, est)
+            ],
+            "color": _plots.PALETTE[0],
+        }
+    traces.append(
+        go.Scatter(x=xs, y=est, mode="lines+markers", name="estimated (CBPE)",
+                   line={"color": _plots.PALETTE[0], "width": 1.5}, error_y=error_y)
+    )  # fmt: skip
+    if real_x:
+        traces.append(
+            go.Scatter(x=real_x, y=real_y, mode="markers", name="realised",
+                       marker={"color": colours, "size": 9, "symbol": "diamond"})
+        )  # fmt: skip
+    fig = go.Figure(traces)
+    _plots._layout(
+        fig, title=f"{metric}: estimated and realised by window", x="", y=metric, height=300
+    )
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def _performance(r: CheckResult, figs: Any) -> dict[str, Any] | None:
+    perf = r.tables.get("performance")
+    if not isinstance(perf, Mapping):
+        return None
+    overall = perf.get("overall") or {}
+    windows = [w for w in perf.get("windows") or [] if isinstance(w, Mapping)]
+    shown = windows or [overall]
+    figures = []
+    for metric in perf.get("metrics") or []:
+        fig = performance_figure(str(metric), shown, perf.get("level"))
+        if fig is not None:
+            figures.append(figs.add(fig, f"estimated and realised {metric} by window"))
+    return {"table": perf, "overall": overall, "windows": windows, "figures": figures}
+
+
 def _fmt(x: Any) -> str:
     return "—" if x is None else f"{x:.3g}" if isinstance(x, (int, float)) else str(x)
 
@@ -153,4 +228,5 @@ def build_drift(r: CheckResult, figs: Any, report: Report) -> dict[str, Any]:
         "distributions": distributions,
         "over_windows": over_windows,
         "n_hidden": max(0, len(ranked) - MAX_DISTRIBUTIONS),
+        "performance": _performance(r, figs),
     }
