@@ -292,3 +292,26 @@ def test_performance_estimate_can_be_turned_off_and_says_why_it_is_missing(
     assert any(f.startswith("no performance estimate: ") for f in r.flags)
     gate = report.gates[0]
     assert not gate.passed and "was not computed" in gate.detail
+
+
+def test_performance_is_estimated_on_current_data_that_has_no_labels_yet(
+    acs_performance: Path,
+) -> None:
+    # CBPE's point: today's traffic, before its labels arrive (the current file has no label
+    # column at all); the estimate stands alone, with no realised values and no alerts
+    d = acs_performance
+    cur = pd.read_parquet(d / "cur.parquet").drop(columns=["employed"])
+    cur.to_parquet(d / "unlabelled.parquet")
+    suite = yaml.safe_load((d / "perf.yaml").read_text())
+    suite["data"]["current"] = {"path": "unlabelled.parquet", "id": "id", "input": FEATURES}
+    suite["gates"] = ["drift.estimated.accuracy.lower >= 0.70"]
+    (d / "unlabelled.yaml").write_text(yaml.safe_dump(suite))
+    labelled = assay.evaluate(d / "perf.yaml", write=False, progress=False).result("drift")
+    report = assay.evaluate(d / "unlabelled.yaml", write=False, progress=False)
+    r = report.result("drift")
+    assert report.passed
+    e, same = r.metrics["estimated.accuracy"], labelled.metrics["estimated.accuracy"]
+    assert e.n == 3000 and e.lower < e.value < e.upper
+    assert abs(e.value - same.value) < 1e-12  # the labels never enter the estimate
+    assert "realised.accuracy" not in r.metrics
+    assert "performance.n_alerts" not in r.metrics  # nothing to compare with yet

@@ -50,6 +50,7 @@ from assay.checks._drift_performance import (
     performance_table,
 )
 from assay.checks._performance import gather
+from assay.checks._predictions import Predictions
 from assay.config._suite import Suite
 from assay.data import Dataset, load_dataset
 from assay.drift import DriftResult, detect_drift, tumbling_windows
@@ -224,8 +225,12 @@ class DriftCheck(Check):
             "exactly two labels (CBPE is for binary classifiers)"
         )
         if cfg.predictions and self._predicts_reference(ctx):
-            p_cur = gather(ctx, self.model, cfg.dataset, responses)
             p_ref = gather(ctx, self.model, self._reference_name(ctx), responses)
+            p_cur = (
+                gather(ctx, self.model, cfg.dataset, responses)
+                if current.spec.label is not None
+                else _unlabelled(ctx, self.model, current, responses, like=p_ref)
+            )
             flags.extend(f"current: {f}" for f in p_cur.flags)
             flags.extend(f"reference: {f}" for f in p_ref.flags)
             n_scored = p_cur.n
@@ -345,6 +350,42 @@ class DriftCheck(Check):
         metrics.update(performance_metrics(est, overall))
         tables["performance"] = performance_table(est, overall)
         flags.extend(performance_flags(est, overall))
+
+
+def _unlabelled(
+    ctx: RunContext,
+    model: str,
+    dataset: Dataset,
+    responses: Mapping[str, Response],
+    *,
+    like: Predictions,
+) -> Predictions:
+    """The model's answers on a dataset whose labels have not arrived (no label column): the
+    predictions and class probabilities (in the order of ``like``'s labels), labels all unknown.
+    Failed calls are left out and counted in a flag."""
+    ids, preds, probs = [], [], []
+    for r in ctx.original_requests(model, dataset):
+        resp = responses.get(r.key)
+        if resp is None or not resp.ok or resp.output is None:
+            continue
+        ids.append(str(r.tags.get("example_id", r.key)))
+        preds.append(resp.output.label)
+        p = resp.output.probabilities
+        probs.append([float(p.get(label, np.nan)) for label in like.labels] if p else None)
+    proba = None
+    if probs and all(p is not None for p in probs):
+        proba = np.asarray(probs, dtype=float)
+    n_failed = len(dataset) - len(ids)
+    return Predictions(
+        task=like.task,
+        ids=ids,
+        mask=np.isin(np.asarray(dataset.ids, dtype=object), np.asarray(ids, dtype=object)),
+        labels=list(like.labels),
+        y_true=np.full(len(ids), None, dtype=object),
+        y_pred=np.asarray(preds, dtype=object),
+        proba=proba,
+        flags=[f"{n_failed} of {len(dataset)} calls failed and were left out"] if n_failed else [],
+    )
 
 
 @dataclass(frozen=True)
