@@ -123,6 +123,8 @@ class _Reference:
     max_categories: int = 1000
     notes: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
+    #: every reference row holds a distinct finite number in this column: no duplicate rows
+    all_distinct: bool = False
 
 
 def _pick_method(kind: Kind, n_ref: int, asked: str | None, name: str) -> str:
@@ -198,6 +200,7 @@ def _build_reference(
         finite = prepared.numbers[np.isfinite(prepared.numbers)]  # a copy: sort it in place
         finite.sort()
         ref.sorted_finite = finite
+        ref.all_distinct = finite.size == prepared.n_rows and _distinct_sorted(finite)
         sd = float(np.std(ref.sorted_finite)) if finite.size else 0.0
         ref.scale = sd if sd > 0 else 1.0
         if finite.size and sd == 0:
@@ -227,6 +230,13 @@ class _Comparison:
     notes: list[str] = field(default_factory=list)
     #: current finite values outside the reference's range (numeric columns; for data quality)
     n_out_of_range: int = 0
+    #: every current row holds a distinct finite number in this column: no duplicate rows
+    all_distinct: bool = False
+
+
+def _distinct_sorted(values: NDArray[np.float64]) -> bool:
+    """No two of the ascending ``values`` are equal (``-0.0 == 0.0`` counts as equal)."""
+    return not bool(np.any(values[1:] == values[:-1]))
 
 
 def _sorted_bin_counts(
@@ -257,7 +267,12 @@ def _compare_numeric(ref: _Reference, cur: Prepared, *, plot: bool) -> _Comparis
     below = np.searchsorted(cur_sorted, ref.sorted_finite[0], side="left")
     above = cur_sorted.size - np.searchsorted(cur_sorted, ref.sorted_finite[-1], side="right")
     outside = int(below) + int(above)
-    out = _Comparison(distances=d, n_cur=int(cur_sorted.size), n_out_of_range=outside)
+    out = _Comparison(
+        distances=d,
+        n_cur=int(cur_sorted.size),
+        n_out_of_range=outside,
+        all_distinct=cur_sorted.size == cur.n_rows and _distinct_sorted(cur_sorted),
+    )
     m = ref.method
     if m == "ks":
         out.statistic, out.p_value = d["ks"], ks_pvalue(d["ks"], ref.sorted_finite, cur_sorted)
@@ -501,39 +516,33 @@ def _chunks(asked: int | None, n_reference: int, plan: Windows | None) -> int:
     return int(np.clip(n_reference // max(1, int(np.median(sizes))), 2, 100))
 
 
-def _duplicate_rows(frame: pd.DataFrame, columns: list[str]) -> int:
-    """Rows equal to an earlier row on ``columns``, by a 64-bit hash of each row (a collision
-    among a million rows has odds below 1e-7)."""
-    if not columns:
+def _duplicate_rows(frame: pd.DataFrame, columns: list[str], *, known_distinct: bool) -> int:
+    """Rows equal to an earlier row on ``columns``: none when one of them is known to hold a
+    distinct value in every row (a numeric column without missing, infinite or repeated values,
+    seen on its sorted values), else counted by a 64-bit hash of each row (a collision among a
+    million rows has odds below 1e-7)."""
+    if not columns or known_distinct:
         return 0
     hashes = pd.util.hash_pandas_object(frame[columns], index=False)
     return int(hashes.duplicated().sum())
 
 
-def _map(
-    fn: Callable[[int], _T],
-    kinds: Sequence[Kind],
-    n_jobs: int | None,
-    side: Sequence[Callable[[], int]] = (),
-) -> tuple[list[_T], list[int]]:
-    """``fn`` over the column indices ``range(len(kinds))``, and the ``side`` tasks, in threads
-    (numpy and pandas release the GIL in sorts, merges and hashing): the side tasks and numeric
-    columns first (the longest), text columns one after another at the end (torch has threads of
-    its own). Results in the order given; they do not depend on the threads."""
+def _map(fn: Callable[[int], _T], kinds: Sequence[Kind], n_jobs: int | None) -> list[_T]:
+    """``fn`` over the column indices ``range(len(kinds))`` in threads (numpy and pandas release
+    the GIL in sorts, merges and hashing), numeric columns first (the longest); text columns one
+    after another at the end (torch has threads of its own). Results in the order of the
+    indices; they do not depend on the threads."""
     workers = n_jobs if n_jobs is not None else min(4, os.cpu_count() or 1)
     items = range(len(kinds))
     parallel = sorted((i for i in items if kinds[i] != "text"), key=lambda i: kinds[i] != "numeric")
     out: dict[int, _T] = {}
-    if workers > 1 and len(parallel) + len(side) > 1:
+    if workers > 1 and len(parallel) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            side_jobs = [pool.submit(task) for task in side]
             out.update(zip(parallel, pool.map(fn, parallel)))
-            side_out = [job.result() for job in side_jobs]
     else:
-        side_out = [task() for task in side]
         out.update((i, fn(i)) for i in parallel)
     out.update((i, fn(i)) for i in items if kinds[i] == "text")
-    return [out[i] for i in items], side_out
+    return [out[i] for i in items]
 
 
 def _check_frames(reference: Any, current: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -755,16 +764,17 @@ def detect_drift(
         comp = _compare(ref, cur, plot=True, rng=column_rngs[i])
         return ref, comp, _quality(name, ref_s, cur_s, ref, cur, comp)
 
-    shared = [n for n in names if n in reference.columns and n in current.columns]
-    done, (dup_ref, dup_cur) = _map(
-        one_column,
-        [p[2] for p in pending],
-        n_jobs,
-        side=[lambda: _duplicate_rows(reference, shared), lambda: _duplicate_rows(current, shared)],
-    )
+    done = _map(one_column, [p[2] for p in pending], n_jobs)
     refs = [d[0] for d in done]
     comps = [d[1] for d in done]
     quality.extend(d[2] for d in done)
+    shared = [n for n in names if n in reference.columns and n in current.columns]
+    distinct = (any(r.all_distinct for r in refs), any(c.all_distinct for c in comps))
+    dup_ref, dup_cur = _map(
+        lambda i: _duplicate_rows((reference, current)[i], shared, known_distinct=distinct[i]),
+        ["numeric", "numeric"],
+        n_jobs,
+    )
     adjusted, drifted = _decide(refs, comps, alpha, correction)
     for i, (ref, comp) in enumerate(zip(refs, comps)):
         results[ref.name] = ColumnDrift(
