@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -80,7 +80,8 @@ def current_rss_mib() -> float:
 def worker_assay(ref: pd.DataFrame, cur: pd.DataFrame, n_jobs: int | None) -> dict[str, Any]:
     from assay.drift import detect_drift
 
-    kinds = {c: "numeric" for c in NUMERIC} | {c: "categorical" for c in CATEGORICAL}
+    kinds: dict[str, Literal["numeric", "categorical"]] = {c: "numeric" for c in NUMERIC}
+    kinds |= {c: "categorical" for c in CATEGORICAL}
     detect_drift(ref.iloc[:2000], cur.iloc[:2000], column_types=kinds)  # warm-up (imports)
     t0, c0 = time.perf_counter(), time.process_time()
     result = detect_drift(ref, cur, column_types=kinds, n_jobs=n_jobs)
