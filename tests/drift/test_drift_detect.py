@@ -222,3 +222,29 @@ def test_integer_column_names_and_duplicates_after_naming(rng: np.random.Generat
     clash = pd.DataFrame([[1.0, 2.0]], columns=pd.Index([0, "0"], dtype=object))
     with pytest.raises(DataError, match="the column '0' more than once"):
         detect_drift(clash, cur)
+
+
+def test_duplicate_rows_with_and_without_a_column_of_distinct_numbers(
+    rng: np.random.Generator,
+) -> None:
+    """A numeric column whose sorted values are all distinct and finite rules duplicates out
+    without hashing; a repeated number, a missing one (two NaN rows can be duplicates) or a
+    ``-0.0`` beside ``0.0`` sends the count back to hashing, which must still find them."""
+    n = 400
+    distinct = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(list("abc"), n)})
+    assert detect_drift(distinct, distinct.iloc[::-1]).duplicates.reference == 0
+    copies = pd.concat([distinct, distinct.iloc[:7]], ignore_index=True)
+    with_nan = distinct.copy()
+    with_nan.loc[[3, 9], "x"] = np.nan
+    with_nan.loc[9, "c"] = with_nan.loc[3, "c"]
+    zeros = distinct.copy()
+    zeros.loc[[5, 6], "x"] = [-0.0, 0.0]
+    zeros.loc[6, "c"] = zeros.loc[5, "c"]
+    for table, expected in ((copies, 7), (with_nan, 1)):
+        r = detect_drift(distinct, table)
+        assert r.duplicates.current == int(table.duplicated().sum()) == expected
+        assert r.duplicates.reference == 0
+    r = detect_drift(zeros, distinct)  # hashing: -0.0 and 0.0 are one value to pandas or not
+    assert r.duplicates.reference == int(
+        pd.util.hash_pandas_object(zeros, index=False).duplicated().sum()
+    )

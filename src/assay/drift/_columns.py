@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -84,9 +85,10 @@ class Prepared:
     )
     texts: list[str] = field(default_factory=list, repr=False)
 
-    @property
+    @cached_property
     def n_values(self) -> int:
-        """Values a test can use: finite numbers, or non-missing categories and texts."""
+        """Values a test can use: finite numbers, or non-missing categories and texts (counted
+        once: a million-row column is asked several times)."""
         if self.kind == "numeric":
             return int(np.isfinite(self.numbers).sum())
         if self.kind == "text":

@@ -123,6 +123,8 @@ class _Reference:
     max_categories: int = 1000
     notes: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
+    #: every reference row holds a distinct finite number in this column: no duplicate rows
+    all_distinct: bool = False
 
 
 def _pick_method(kind: Kind, n_ref: int, asked: str | None, name: str) -> str:
@@ -195,8 +197,10 @@ def _build_reference(
         rule = f"drifts when {chosen} >= {thr:g} (default threshold)"
     ref = _Reference(name, role, kind, chosen, thr, rule, prepared)
     if kind == "numeric":
-        finite = prepared.numbers[np.isfinite(prepared.numbers)]
-        ref.sorted_finite = np.sort(finite)
+        finite = prepared.numbers[np.isfinite(prepared.numbers)]  # a copy: sort it in place
+        finite.sort()
+        ref.sorted_finite = finite
+        ref.all_distinct = finite.size == prepared.n_rows and _distinct_sorted(finite)
         sd = float(np.std(ref.sorted_finite)) if finite.size else 0.0
         ref.scale = sd if sd > 0 else 1.0
         if finite.size and sd == 0:
@@ -224,6 +228,15 @@ class _Comparison:
     plot: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: current finite values outside the reference's range (numeric columns; for data quality)
+    n_out_of_range: int = 0
+    #: every current row holds a distinct finite number in this column: no duplicate rows
+    all_distinct: bool = False
+
+
+def _distinct_sorted(values: NDArray[np.float64]) -> bool:
+    """No two of the ascending ``values`` are equal (``-0.0 == 0.0`` counts as equal)."""
+    return not bool(np.any(values[1:] == values[:-1]))
 
 
 def _sorted_bin_counts(
@@ -236,12 +249,12 @@ def _sorted_bin_counts(
 
 
 def _compare_numeric(ref: _Reference, cur: Prepared, *, plot: bool) -> _Comparison:
-    finite = cur.numbers[np.isfinite(cur.numbers)]
     if ref.sorted_finite.size == 0:
         return _Comparison(reason="no finite values in the reference")
-    if finite.size == 0:
+    cur_sorted = cur.numbers[np.isfinite(cur.numbers)]  # a copy: sort it in place
+    if cur_sorted.size == 0:
         return _Comparison(reason=f"no finite values in the current data ({cur.n_rows} rows)")
-    cur_sorted = np.sort(finite)
+    cur_sorted.sort()
     merged = merge_sorted(ref.sorted_finite, cur_sorted)
     cur_bins = _sorted_bin_counts(cur_sorted, ref.edges)
     d = {
@@ -251,7 +264,15 @@ def _compare_numeric(ref: _Reference, cur: Prepared, *, plot: bool) -> _Comparis
         "psi": psi(ref.bin_counts, cur_bins),
         "jensenshannon": jensen_shannon(ref.bin_counts, cur_bins),
     }
-    out = _Comparison(distances=d, n_cur=int(finite.size))
+    below = np.searchsorted(cur_sorted, ref.sorted_finite[0], side="left")
+    above = cur_sorted.size - np.searchsorted(cur_sorted, ref.sorted_finite[-1], side="right")
+    outside = int(below) + int(above)
+    out = _Comparison(
+        distances=d,
+        n_cur=int(cur_sorted.size),
+        n_out_of_range=outside,
+        all_distinct=cur_sorted.size == cur.n_rows and _distinct_sorted(cur_sorted),
+    )
     m = ref.method
     if m == "ks":
         out.statistic, out.p_value = d["ks"], ks_pvalue(d["ks"], ref.sorted_finite, cur_sorted)
@@ -440,6 +461,7 @@ def _quality(
     cur_s: pd.Series | None,
     ref: _Reference | None,
     cur: Prepared | None,
+    comp: _Comparison | None = None,
 ) -> ColumnQuality:
     n_ref = ref.prepared.n_rows if ref else (len(ref_s) if ref_s is not None else 0)
     n_cur = cur.n_rows if cur else (len(cur_s) if cur_s is not None else 0)
@@ -447,10 +469,12 @@ def _quality(
     def counted(a: int, b: int) -> Counted:
         return Counted(a, n_ref, b, n_cur)
 
-    missing = counted(
-        int(ref_s.isna().sum()) if ref_s is not None else 0,
-        int(cur_s.isna().sum()) if cur_s is not None else 0,
-    )
+    def n_missing(s: pd.Series | None, prepared: Prepared | None) -> int:
+        if prepared is not None:
+            return prepared.n_missing
+        return int(s.isna().sum()) if s is not None else 0
+
+    missing = counted(n_missing(ref_s, ref.prepared if ref else None), n_missing(cur_s, cur))
     zero = counted(0, 0)
     non_finite, unreadable, out_of_range, new_cat = zero, zero, zero, zero
     new_values: tuple[int, tuple[str, ...]] = (0, ())
@@ -459,10 +483,8 @@ def _quality(
         unreadable = counted(rp.n_unreadable, cur.n_unreadable)
         if ref.kind == "numeric":
             non_finite = counted(int(np.isinf(rp.numbers).sum()), int(np.isinf(cur.numbers).sum()))
-            if ref.sorted_finite.size:
-                lo, hi = ref.sorted_finite[0], ref.sorted_finite[-1]
-                x = cur.numbers[np.isfinite(cur.numbers)]
-                out_of_range = counted(0, int(((x < lo) | (x > hi)).sum()))
+            if comp is not None:  # counted on the sorted current values
+                out_of_range = counted(0, comp.n_out_of_range)
         elif ref.kind == "categorical":
             unseen = cur.counts[~cur.counts.index.isin(rp.counts.index)]
             new_cat = counted(0, int(unseen.sum()))
@@ -494,27 +516,32 @@ def _chunks(asked: int | None, n_reference: int, plan: Windows | None) -> int:
     return int(np.clip(n_reference // max(1, int(np.median(sizes))), 2, 100))
 
 
-def _duplicate_rows(frame: pd.DataFrame, columns: list[str]) -> int:
-    """Rows equal to an earlier row on ``columns``, by a 64-bit hash of each row (a collision
-    among a million rows has odds below 1e-7)."""
-    if not columns:
+def _duplicate_rows(frame: pd.DataFrame, columns: list[str], *, known_distinct: bool) -> int:
+    """Rows equal to an earlier row on ``columns``: none when one of them is known to hold a
+    distinct value in every row (a numeric column without missing, infinite or repeated values,
+    seen on its sorted values), else counted by a 64-bit hash of each row (a collision among a
+    million rows has odds below 1e-7)."""
+    if not columns or known_distinct:
         return 0
     hashes = pd.util.hash_pandas_object(frame[columns], index=False)
     return int(hashes.duplicated().sum())
 
 
-def _map(fn: Callable[[int], _T], items: range, n_jobs: int | None, serial: list[bool]) -> list[_T]:
-    """``fn`` over ``items`` in threads (numpy and pandas release the GIL in sorts, merges and
-    hashing); the ``serial`` ones (text: torch has its own threads) one after another."""
+def _map(fn: Callable[[int], _T], kinds: Sequence[Kind], n_jobs: int | None) -> list[_T]:
+    """``fn`` over the column indices ``range(len(kinds))`` in threads (numpy and pandas release
+    the GIL in sorts, merges and hashing), numeric columns first (the longest); text columns one
+    after another at the end (torch has threads of its own). Results in the order of the
+    indices; they do not depend on the threads."""
     workers = n_jobs if n_jobs is not None else min(4, os.cpu_count() or 1)
+    items = range(len(kinds))
+    parallel = sorted((i for i in items if kinds[i] != "text"), key=lambda i: kinds[i] != "numeric")
     out: dict[int, _T] = {}
-    parallel = [i for i in items if not serial[i]]
     if workers > 1 and len(parallel) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             out.update(zip(parallel, pool.map(fn, parallel)))
     else:
         out.update((i, fn(i)) for i in parallel)
-    out.update((i, fn(i)) for i in items if serial[i])
+    out.update((i, fn(i)) for i in items if kinds[i] == "text")
     return [out[i] for i in items]
 
 
@@ -713,7 +740,7 @@ def detect_drift(
         pending.append((name, role, kind, ref_s, cur_s))
     column_rngs = rng.spawn(len(pending))
 
-    def one_column(i: int) -> tuple[_Reference, Prepared, _Comparison]:
+    def one_column(i: int) -> tuple[_Reference, _Comparison, ColumnQuality]:
         name, role, kind, ref_s, cur_s = pending[i]
         given = thresholds.get(name) if isinstance(thresholds, Mapping) else None
         ref = _build_reference(
@@ -734,15 +761,22 @@ def detect_drift(
             else:
                 ref.threshold, ref.rule = thr, rule
         cur = prepare(cur_s, kind)
-        return ref, cur, _compare(ref, cur, plot=True, rng=column_rngs[i])
+        comp = _compare(ref, cur, plot=True, rng=column_rngs[i])
+        return ref, comp, _quality(name, ref_s, cur_s, ref, cur, comp)
 
-    done = _map(one_column, range(len(pending)), n_jobs, [p[2] == "text" for p in pending])
+    done = _map(one_column, [p[2] for p in pending], n_jobs)
     refs = [d[0] for d in done]
-    cur_prepared = [d[1] for d in done]
-    comps = [d[2] for d in done]
-    series = {p[0]: p[4] for p in pending}
+    comps = [d[1] for d in done]
+    quality.extend(d[2] for d in done)
+    shared = [n for n in names if n in reference.columns and n in current.columns]
+    distinct = (any(r.all_distinct for r in refs), any(c.all_distinct for c in comps))
+    dup_ref, dup_cur = _map(
+        lambda i: _duplicate_rows((reference, current)[i], shared, known_distinct=distinct[i]),
+        ["numeric", "numeric"],
+        n_jobs,
+    )
     adjusted, drifted = _decide(refs, comps, alpha, correction)
-    for i, (ref, comp, cur) in enumerate(zip(refs, comps, cur_prepared)):
+    for i, (ref, comp) in enumerate(zip(refs, comps)):
         results[ref.name] = ColumnDrift(
             column=ref.name,
             role=ref.role,
@@ -765,7 +799,6 @@ def detect_drift(
             plot=comp.plot,
             details=comp.details,
         )
-        quality.append(_quality(ref.name, reference[ref.name], series[ref.name], ref, cur))
 
     n_drifted, n_tested = _share(refs, comps, drifted)
     share = n_drifted / n_tested if n_tested else math.nan
@@ -796,13 +829,7 @@ def detect_drift(
                 f"{plan.n_empty} of {len(plan)} windows have no rows; nothing tested there"
             )
     ordered = tuple(results[n] for n in names)
-    shared = [n for n in names if n in reference.columns and n in current.columns]
-    duplicates = Counted(
-        _duplicate_rows(reference, shared),
-        len(reference),
-        _duplicate_rows(current, shared),
-        len(current),
-    )
+    duplicates = Counted(dup_ref, len(reference), dup_cur, len(current))
     return DriftResult(
         columns=ordered,
         quality=tuple(quality),
