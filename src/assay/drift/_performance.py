@@ -387,7 +387,6 @@ def estimate_performance(
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
         raise ConfigError(f"n_bootstrap must be a whole number >= 0; got {n_bootstrap!r}")
     truth = current_truth(current, labels, y_true=y_true, id_column=id_column)
-    options = {"calibration": calibration, "level": level, "n_bootstrap": n_bootstrap}
     if isinstance(y_pred_proba, Mapping):
         if positive_label is not None:
             raise ConfigError(
@@ -402,8 +401,10 @@ def estimate_performance(
             y_pred_proba=y_pred_proba,
             y_pred=y_pred,
             metrics=_wanted(metrics, MULTICLASS_METRICS),
+            calibration=calibration,
+            level=level,
+            n_bootstrap=n_bootstrap,
             seed=seed,
-            **options,
         )
     else:
         problem = _binary_problem(
@@ -416,8 +417,10 @@ def estimate_performance(
             positive_label=positive_label,
             threshold=threshold,
             metrics=_wanted(metrics, ESTIMATED_METRICS),
+            calibration=calibration,
+            level=level,
+            n_bootstrap=n_bootstrap,
             seed=seed,
-            **options,
         )
 
     wanted = problem.metrics

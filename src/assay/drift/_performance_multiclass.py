@@ -85,8 +85,9 @@ def _predicted(
 ) -> tuple[Codes, NDArray[np.bool_]]:
     """(predicted class index, prediction known) per row; without ``y_pred``, the top score."""
     if y_pred is None:
-        finite = np.isfinite(matrix).all(axis=1)
-        return np.argmax(np.where(np.isfinite(matrix), matrix, -1.0), axis=1), finite
+        finite = np.asarray(np.isfinite(matrix).all(axis=1), dtype=bool)
+        top: Codes = np.argmax(np.where(np.isfinite(matrix), matrix, -1.0), axis=1)
+        return top, finite
     col = column(frame, y_pred, which=which, role="y_pred")
     return _codes(col, classes, which=which, role="predicted label")
 
