@@ -4,11 +4,13 @@
 categories, text; features, predictions, probabilities and labels), corrects for testing many
 columns, reports data quality beside drift, and repeats it per tumbling window. Per-window
 sketches (``NumericSketch``, ``CategoricalSketch``) add up across windows.
-``estimate_performance`` estimates a binary classifier's performance per window before labels
-arrive (CBPE), and sets it beside the realised performance once they do.
+``estimate_performance`` estimates a classifier's performance per window before labels arrive
+(CBPE; binary, or multiclass with one probability column per class), and sets it beside the
+realised performance once they do.
 """
 
 from assay.drift._cbpe import Calibration
+from assay.drift._cbpe_multiclass import MULTICLASS_METRICS, MulticlassCalibration
 from assay.drift._detect import DEFAULT_THRESHOLDS, METHODS, SMALL_SAMPLE, Method, detect_drift
 from assay.drift._performance import PerformanceEstimate, WindowPerformance, estimate_performance
 from assay.drift._result import ColumnDrift, ColumnQuality, Counted, DriftResult, WindowDrift
@@ -19,6 +21,7 @@ from assay.drift._windows import Window, Windows, tumbling_windows
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "METHODS",
+    "MULTICLASS_METRICS",
     "SMALL_SAMPLE",
     "Calibration",
     "CategoricalSketch",
@@ -27,6 +30,7 @@ __all__ = [
     "Counted",
     "DriftResult",
     "Method",
+    "MulticlassCalibration",
     "NumericSketch",
     "PerformanceEstimate",
     "TextDrift",

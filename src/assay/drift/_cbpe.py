@@ -99,7 +99,7 @@ class Calibration:
 
 
 @dataclass(frozen=True)
-class _Grouped:
+class Grouped:
     """Reference rows grouped by distinct score: what an isotonic fit (and its bootstrap) needs."""
 
     x: F
@@ -108,11 +108,11 @@ class _Grouped:
     positives: F
 
 
-def _group(scores: F, y: F) -> _Grouped:
+def group_scores(scores: F, y: F) -> Grouped:
     x, inverse = np.unique(scores, return_inverse=True)
     count = np.bincount(inverse, minlength=len(x)).astype(np.float64)
     positives = np.bincount(inverse, weights=y, minlength=len(x)).astype(np.float64)
-    return _Grouped(x, inverse, count, positives)
+    return Grouped(x, inverse, count, positives)
 
 
 def _isotonic(x: F, count: F, positives: F) -> tuple[F, F]:
@@ -149,7 +149,7 @@ def _cross_validated_ece(
     calibrated = np.empty_like(scores)
     for k in range(n_folds):
         test = fold == k
-        g = _group(scores[~test], y[~test])
+        g = group_scores(scores[~test], y[~test])
         x, fitted = _isotonic(g.x, g.count, g.positives)
         calibrated[test] = _apply(x, fitted, scores[test])
     return float(_ece(scores, y)), float(_ece(calibrated, y))
@@ -192,7 +192,7 @@ def fit_calibration(
     method = "isotonic" if calibration == "isotonic" or after < before else "none"
     if method == "none":
         return Calibration("none", calibration, before, after)
-    g = _group(scores, y)
+    g = group_scores(scores, y)
     x, fitted = _isotonic(g.x, g.count, g.positives)
     return Calibration("isotonic", calibration, before, after, x, fitted)
 
@@ -210,22 +210,29 @@ def bootstrap_calibrations(
     """
     if calibration.method != "isotonic" or n_bootstrap == 0:
         return np.empty((0, len(calibration.x)))
-    g = _group(scores, y)
+    g = group_scores(scores, y)
     n = len(scores)
     maps = np.empty((n_bootstrap, len(g.x)))
     for b in range(n_bootstrap):
-        weight = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
-        count = np.bincount(g.inverse, weights=weight, minlength=len(g.x)).astype(np.float64)
-        positives = np.bincount(g.inverse, weights=weight * y, minlength=len(g.x)).astype(
-            np.float64
-        )
-        x, fitted = _isotonic(g.x, count, positives)
-        maps[b] = _apply(x, fitted, g.x)
+        maps[b] = refit_on_knots(g, y, resample_weights(n, rng))
     return maps
 
 
+def resample_weights(n: int, rng: np.random.Generator) -> F:
+    """How many times each of ``n`` rows is drawn in one bootstrap resample."""
+    return np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
+
+
+def refit_on_knots(g: Grouped, y: F, weight: F) -> F:
+    """The isotonic map refitted with row weights ``weight``, evaluated at every knot of ``g``."""
+    count = np.bincount(g.inverse, weights=weight, minlength=len(g.x)).astype(np.float64)
+    positives = np.bincount(g.inverse, weights=weight * y, minlength=len(g.x)).astype(np.float64)
+    x, fitted = _isotonic(g.x, count, positives)
+    return _apply(x, fitted, g.x)
+
+
 @dataclass(frozen=True)
-class _Locator:
+class Locator:
     """Where a window's scores fall among the knots: linear interpolation weights, found once."""
 
     lo: NDArray[np.intp]
@@ -233,7 +240,7 @@ class _Locator:
     frac: F
 
     @classmethod
-    def of(cls, knots: F, scores: F) -> _Locator:
+    def of(cls, knots: F, scores: F) -> Locator:
         k = len(knots)
         clipped = np.clip(scores, knots[0], knots[-1])
         hi = np.clip(np.searchsorted(knots, clipped, side="left"), 0, k - 1)
@@ -305,7 +312,7 @@ def _count_moments(q: F, predicted_positive: NDArray[np.bool_]) -> dict[str, tup
 
 
 @dataclass(frozen=True)
-class _ScoreOrder:
+class ScoreOrder:
     """A window's rows grouped by tied raw score, ascending: computed once, used by every refit."""
 
     order: NDArray[np.intp]
@@ -313,7 +320,7 @@ class _ScoreOrder:
     n_groups: int
 
 
-def _score_order(scores: F) -> _ScoreOrder:
+def score_order(scores: F) -> ScoreOrder:
     order = np.argsort(scores, kind="stable")
     s = scores[order]
     new = np.empty(len(s), dtype=bool)
@@ -321,14 +328,27 @@ def _score_order(scores: F) -> _ScoreOrder:
         new[0] = True
         new[1:] = s[1:] != s[:-1]
     group = np.cumsum(new) - 1
-    return _ScoreOrder(order, group, int(group[-1]) + 1 if len(s) else 0)
+    return ScoreOrder(order, group, int(group[-1]) + 1 if len(s) else 0)
 
 
-def _auc_moments(q: F, so: _ScoreOrder, *, with_variance: bool) -> tuple[float, float]:
+def _auc_moments(q: F, so: ScoreOrder, *, with_variance: bool) -> tuple[float, float]:
     """Area under the expected ROC curve and the label variance of the realised AUC.
 
     Rows are ordered by the raw score (calibration is monotone and may tie rows the raw score
     tells apart); rows with tied raw scores share a diagonal step, as in ``roc_auc_score``.
+    """
+    auc, d = auc_gradient(q, so, with_gradient=with_variance)
+    if d is None:
+        return auc, math.nan
+    qs = q[so.order]
+    return auc, float(np.sum(qs * (1.0 - qs) * d * d))
+
+
+def auc_gradient(q: F, so: ScoreOrder, *, with_gradient: bool) -> tuple[float, F | None]:
+    """Area under the expected ROC curve and its derivative in each row's label.
+
+    The derivative is that of the realised AUC with respect to row ``k``'s label ``y_k`` at
+    ``y = q``, in score order (``so.order``); ``None`` when not asked for or the AUC is undefined.
     """
     qs = q[so.order]
     pos = np.bincount(so.group, weights=qs, minlength=so.n_groups)
@@ -336,17 +356,16 @@ def _auc_moments(q: F, so: _ScoreOrder, *, with_variance: bool) -> tuple[float, 
     p_total, n_total = float(pos.sum()), float(neg.sum())
     den = p_total * n_total
     if den <= 0:
-        return math.nan, math.nan
+        return math.nan, None
     neg_below = np.cumsum(neg) - neg
-    pos_above = p_total - np.cumsum(pos)
     auc = float(np.dot(pos, neg_below + 0.5 * neg)) / den
-    if not with_variance:
-        return auc, math.nan
+    if not with_gradient:
+        return auc, None
+    pos_above = p_total - np.cumsum(pos)
     g = so.group
     # d realised-U / d y_k: negatives ranked below k gain a pair, positives ranked above lose one.
     du = neg_below[g] + 0.5 * (neg[g] - (1.0 - qs)) - pos_above[g] - 0.5 * (pos[g] - qs)
-    d = du / den - auc * (n_total - p_total) / den
-    return auc, float(np.sum(qs * (1.0 - qs) * d * d))
+    return auc, du / den - auc * (n_total - p_total) / den
 
 
 def expected_metrics(
@@ -373,7 +392,7 @@ def expected_metrics(
     if len(scores) == 0:
         return {m: MetricMoments(math.nan, math.nan) for m in metrics}
     want_auc = "roc_auc" in metrics
-    so = _score_order(scores) if want_auc else None
+    so = score_order(scores) if want_auc else None
     counts = [m for m in metrics if m != "roc_auc"]
 
     def point(q: F, *, with_variance: bool) -> dict[str, tuple[float, float]]:
@@ -385,7 +404,7 @@ def expected_metrics(
     main = point(calibration.apply(scores), with_variance=True)
     spread: dict[str, float] = dict.fromkeys(metrics, 0.0)
     if len(refits):
-        where = _Locator.of(calibration.x, scores)
+        where = Locator.of(calibration.x, scores)
         values = np.empty((len(refits), len(metrics)))
         for b, knot_values in enumerate(refits):
             refit = point(where.values(knot_values), with_variance=False)

@@ -1,10 +1,11 @@
-"""``estimate_performance``: a binary classifier's performance per window, before and after labels.
+"""``estimate_performance``: a classifier's performance per window, before and after labels.
 
 Before the labels arrive, each window gets the CBPE estimate of accuracy, precision, recall, F1 and
-ROC AUC with an interval (``assay.drift._cbpe`` says how both are computed). Once labels arrive —
+ROC AUC with an interval (``assay.drift._cbpe`` says how both are computed; with more than two
+classes, accuracy and the macro averages of ``assay.drift._cbpe_multiclass``). Once labels arrive —
 in the current table, or in a separate table joined by id — each window also gets the realised
-metrics (Wilson intervals for proportions, a bootstrap over the confusion counts for F1, DeLong
-for AUC), side by side with the estimate, and a window whose realised value falls outside the
+metrics (Wilson intervals for proportions, a bootstrap over the confusion counts for F1 and the
+macro averages, DeLong for AUC and DeLong influences for the one-vs-rest macro AUC), side by side with the estimate, and a window whose realised value falls outside the
 estimate's interval is flagged: the estimate's assumptions (no concept drift, calibrated scores)
 no longer hold there.
 
@@ -15,7 +16,7 @@ Nothing is dropped silently: current rows without a usable score are counted per
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,9 @@ from assay.drift._cbpe import (
     expected_metrics,
     fit_calibration,
 )
+from assay.drift._cbpe_multiclass import MULTICLASS_METRICS, MulticlassCalibration
+from assay.drift._performance_inputs import Problem, column, current_truth, scores
+from assay.drift._performance_multiclass import multiclass_problem
 from assay.drift._windows import Windows, tumbling_windows
 from assay.errors import ConfigError, DataError
 from assay.metrics._count_summary import count_estimates
@@ -43,16 +47,18 @@ __all__ = ["ASSUMPTIONS", "PerformanceEstimate", "WindowPerformance", "estimate_
 
 #: What every CBPE estimate assumes; carried in the result so that no reader misses it.
 ASSUMPTIONS: tuple[str, ...] = (
-    "no concept drift: the chance that a row is positive given its score is the same in the "
-    "current data as in the reference (covariate shift is allowed)",
+    "no concept drift: the chance that a row is positive (of each class) given its score(s) is "
+    "the same in the current data as in the reference (covariate shift is allowed)",
     "calibrated scores: after the calibration fitted on the reference, a score q means a share q "
-    "of such rows is positive",
+    "of such rows is positive (of that class)",
 )
 
 INTERVAL_METHOD = (
     "normal interval value ± z·sd, clipped to [0, 1]; sd² = the variance of the realised metric "
-    "when each row's label is drawn from its calibrated probability (delta method) + the variance "
-    "of the estimate across isotonic calibrations refitted on bootstrap resamples of the reference"
+    "when each row's label is drawn from its calibrated probability — with several classes, one "
+    "categorical draw from the row's calibrated class probabilities — (delta method) + the "
+    "variance of the estimate across isotonic calibrations refitted on bootstrap resamples of the "
+    "reference"
 )
 
 
@@ -110,11 +116,14 @@ class PerformanceEstimate:
         windows: one :class:`WindowPerformance` per window.
         reference: the realised metrics on the reference (what the model did when it was
             evaluated), with their intervals.
-        calibration: the score → probability map fitted on the reference.
+        calibration: the score → probability map fitted on the reference (one per class for a
+            multiclass classifier).
         window_rule: how the current data was cut into windows.
-        positive_label: the class the score is the probability of.
+        positive_label: the class the score is the probability of (``None`` for multiclass).
         n_reference: reference rows used.
         level: confidence level of every interval.
+        classes: the class labels (binary: the negative one(s) first, the positive one last;
+            multiclass: in the order of ``y_pred_proba``'s mapping).
         interval_method: how the estimates' intervals are computed, in words.
         assumptions: what the estimates assume (:data:`ASSUMPTIONS`).
     """
@@ -122,11 +131,12 @@ class PerformanceEstimate:
     metrics: tuple[str, ...]
     windows: tuple[WindowPerformance, ...]
     reference: dict[str, Estimate]
-    calibration: Calibration
+    calibration: Calibration | MulticlassCalibration
     window_rule: str
     positive_label: Any
     n_reference: int
     level: float
+    classes: tuple[Any, ...] = ()
     interval_method: str = INTERVAL_METHOD
     assumptions: tuple[str, ...] = ASSUMPTIONS
 
@@ -135,6 +145,11 @@ class PerformanceEstimate:
         """Windows whose realised performance disagrees with the estimate."""
         return sum(1 for w in self.windows if w.alert)
 
+    @property
+    def average(self) -> str:
+        """``"binary"`` (metrics of the positive class) or ``"macro"`` (means over classes)."""
+        return "macro" if isinstance(self.calibration, MulticlassCalibration) else "binary"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as ``None``)."""
         label = self.positive_label
@@ -142,6 +157,8 @@ class PerformanceEstimate:
             "method": "cbpe",
             "metrics": list(self.metrics),
             "positive_label": label.item() if isinstance(label, np.generic) else label,
+            "average": self.average,
+            "classes": [c.item() if isinstance(c, np.generic) else c for c in self.classes],
             "n_reference": self.n_reference,
             "level": self.level,
             "window_rule": self.window_rule,
@@ -177,45 +194,15 @@ class PerformanceEstimate:
         return pd.DataFrame(rows)
 
 
-def _column(frame: pd.DataFrame, name: str, *, which: str, role: str) -> pd.Series:
-    if name not in frame.columns:
-        shown = ", ".join(str(c) for c in list(frame.columns)[:20])
-        raise DataError(
-            f"performance estimation: {role} column {name!r} is not in the {which} data; "
-            f"its columns are {shown}; pass {role}= the column that holds it"
-        )
-    return frame[name]
-
-
-def _scores(frame: pd.DataFrame, name: str, *, which: str) -> NDArray[np.float64]:
-    col = _column(frame, name, which=which, role="y_pred_proba")
-    try:
-        values = pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
-    except (ValueError, TypeError) as exc:
-        raise DataError(
-            f"performance estimation: y_pred_proba column {name!r} of the {which} data holds "
-            f"values that are not numbers ({exc}); it must hold the probability of the positive "
-            "class"
-        ) from exc
-    finite = values[np.isfinite(values)]
-    if len(finite) and (finite.min() < 0.0 or finite.max() > 1.0):
-        row = int(np.flatnonzero(np.isfinite(values) & ((values < 0) | (values > 1)))[0])
-        raise DataError(
-            f"performance estimation: y_pred_proba column {name!r} of the {which} data holds "
-            f"{values[row]!r} at row {row + 1}, outside [0, 1]; give the probability of the "
-            "positive class (e.g. predict_proba(X)[:, 1])"
-        )
-    return values
-
-
 def _binary_labels(values: pd.Series, positive_label: Any) -> tuple[list[Any], Any]:
     seen = [v.item() if isinstance(v, np.generic) else v for v in pd.unique(values.dropna())]
     if positive_label is None:
         if len(seen) != 2:
             raise DataError(
                 f"performance estimation: the reference labels hold {len(seen)} classes "
-                f"({seen[:10]}); CBPE here is for binary classifiers: give a reference with two "
-                "classes"
+                f"({seen[:10]}); one score column is for a binary classifier: give a reference "
+                "with two classes, or for more classes pass y_pred_proba={class: column} with "
+                "each class's probability column"
             )
         if set(seen) <= {0, 1}:  # also True/False
             positive_label = 1 if 1 in seen else True
@@ -245,7 +232,7 @@ def _predicted_positive(
     """(predicted positive, prediction known) per row."""
     if y_pred is None:
         return scores >= threshold, np.isfinite(scores)
-    col = _column(frame, y_pred, which=which, role="y_pred")
+    col = column(frame, y_pred, which=which, role="y_pred")
     known = col.notna().to_numpy()
     return (col == positive_label).to_numpy(dtype=bool, na_value=False), known
 
@@ -323,7 +310,7 @@ def estimate_performance(
     current: pd.DataFrame,
     *,
     y_true: str,
-    y_pred_proba: str,
+    y_pred_proba: str | Mapping[Any, str],
     y_pred: str | None = None,
     window: int | str | Windows | None = None,
     time_column: str | None = None,
@@ -331,18 +318,21 @@ def estimate_performance(
     id_column: str | None = None,
     positive_label: Any = None,
     threshold: float = 0.5,
-    metrics: Sequence[str] = ESTIMATED_METRICS,
+    metrics: Sequence[str] | None = None,
     calibration: str = "auto",
     level: float = 0.95,
     n_bootstrap: int = 100,
     seed: Seed = None,
 ) -> PerformanceEstimate:
-    """Estimate a binary classifier's performance on current data that has no labels yet (CBPE).
+    """Estimate a classifier's performance on current data that has no labels yet (CBPE).
 
     The reference (labelled, e.g. the evaluation set) fits a calibration of the scores; each window
     of the current data then gets accuracy, precision, recall, F1 and ROC AUC from its expected
     confusion matrix and expected ROC curve, with an interval for where the realised value should
-    fall (see ``assay.drift._cbpe``). Where labels are known — a ``y_true`` column in ``current``,
+    fall (see ``assay.drift._cbpe``). With more than two classes — ``y_pred_proba`` a mapping from
+    each class to its probability column — it estimates accuracy and the macro averages
+    ``precision_macro``, ``recall_macro``, ``f1_macro`` and ``roc_auc_ovr_macro`` instead
+    (``assay.drift._cbpe_multiclass``). Where labels are known — a ``y_true`` column in ``current``,
     or ``labels`` joined on ``id_column`` — the realised metrics sit beside the estimates and a
     window whose realised value lies outside the estimate's interval is flagged.
 
@@ -350,18 +340,20 @@ def estimate_performance(
         reference: labelled rows with ``y_true``, ``y_pred_proba`` (and ``y_pred``).
         current: rows to estimate on, with ``y_pred_proba`` (and ``y_pred``).
         y_true: the label column (of ``reference``, and of ``current`` or ``labels`` if present).
-        y_pred_proba: the column with the probability of the positive class.
+        y_pred_proba: the column with the probability of the positive class; for more than two
+            classes, a mapping ``{class label: column with its probability}`` naming every class.
         y_pred: the column with the predicted label; ``None`` predicts positive when
-            ``y_pred_proba >= threshold``.
+            ``y_pred_proba >= threshold`` (multiclass: the class with the highest score).
         window: ``None`` (all current rows in one window), a number of rows, a pandas period
             such as ``"7D"`` or ``"YS"`` with ``time_column``, or :class:`Windows`.
         time_column: the column holding each current row's time, for period windows.
         labels: labels that arrived later: a table with ``id_column`` and ``y_true``.
         id_column: the column joining ``labels`` to ``current``.
         positive_label: the class ``y_pred_proba`` is the probability of (default: 1 when the
-            labels are 0/1).
-        threshold: the decision threshold when ``y_pred`` is not given.
-        metrics: which of ``accuracy``, ``precision``, ``recall``, ``f1``, ``roc_auc``.
+            labels are 0/1); binary only.
+        threshold: the decision threshold when ``y_pred`` is not given; binary only.
+        metrics: which of ``accuracy``, ``precision``, ``recall``, ``f1``, ``roc_auc`` (binary,
+            all by default) or of :data:`MULTICLASS_METRICS` (multiclass, all by default).
         calibration: ``"auto"`` (isotonic when it lowers the cross-validated calibration error
             on the reference), ``"isotonic"`` or ``"none"``.
         level: confidence level of every interval.
@@ -374,9 +366,12 @@ def estimate_performance(
 
     Raises:
         DataError: a missing column, a score outside [0, 1] or not a number, a reference that is
-            not binary or has rows without a label or score, labels without ``id_column``
+            not binary (with one score column) or has rows without a label or score, a label or
+            prediction that is not one of the mapping's classes, a class with no reference row,
+            labels without ``id_column``
             or with duplicate ids.
-        ConfigError: an unknown metric or calibration, or an impossible window.
+        ConfigError: an unknown metric or calibration, an impossible window, or
+            ``positive_label`` with a multiclass mapping.
 
     Example:
         >>> import numpy as np, pandas as pd
@@ -389,73 +384,54 @@ def estimate_performance(
         [0.75, 0.75]
     """
     level = check_level(level)
-    wanted = tuple(metrics)
-    unknown = [m for m in wanted if m not in ESTIMATED_METRICS]
-    if unknown or not wanted:
-        raise ConfigError(
-            f"performance estimation: metrics {unknown or wanted!r} cannot be estimated; "
-            f"choose from {', '.join(ESTIMATED_METRICS)}"
-        )
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
         raise ConfigError(f"n_bootstrap must be a whole number >= 0; got {n_bootstrap!r}")
-
-    # The reference: every row must carry a label and a score; a hole there is a data problem.
-    ref_truth = _column(reference, y_true, which="reference", role="y_true")
-    classes, positive_label = _binary_labels(ref_truth, positive_label)
-    ref_scores = _scores(reference, y_pred_proba, which="reference")
-    bad = np.flatnonzero(ref_truth.isna().to_numpy() | ~np.isfinite(ref_scores))
-    if len(bad):
-        raise DataError(
-            f"performance estimation: reference row {int(bad[0]) + 1} has no label or no finite "
-            f"score ({len(bad)} such rows); the calibration needs both on every reference row: "
-            "drop those rows first"
+    truth = current_truth(current, labels, y_true=y_true, id_column=id_column)
+    if isinstance(y_pred_proba, Mapping):
+        if positive_label is not None:
+            raise ConfigError(
+                "performance estimation: positive_label is for a binary classifier; with "
+                "y_pred_proba a mapping of classes every class is scored, so leave it out"
+            )
+        problem = multiclass_problem(
+            reference,
+            current,
+            truth,
+            y_true=y_true,
+            y_pred_proba=y_pred_proba,
+            y_pred=y_pred,
+            metrics=_wanted(metrics, MULTICLASS_METRICS),
+            calibration=calibration,
+            level=level,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
         )
-    ref_y = (ref_truth == positive_label).to_numpy(dtype=np.float64)
-    cal = fit_calibration(ref_scores, ref_y, calibration=calibration, seed=stream(seed, "folds"))
-    refits = bootstrap_calibrations(
-        ref_scores, ref_y, cal, n_bootstrap=n_bootstrap, rng=stream(seed, "calibration")
-    )
-    ref_pos, _ = _predicted_positive(
-        reference, y_pred, ref_scores, positive_label, threshold, which="reference"
-    )
-    reference_realised = _realised(
-        ref_y.astype(bool),
-        ref_pos,
-        ref_scores,
-        classes,
-        wanted,
-        level,
-        n_bootstrap,
-        stream(seed, "realised", "reference"),
-    )
+    else:
+        problem = _binary_problem(
+            reference,
+            current,
+            truth,
+            y_true=y_true,
+            y_pred_proba=y_pred_proba,
+            y_pred=y_pred,
+            positive_label=positive_label,
+            threshold=threshold,
+            metrics=_wanted(metrics, ESTIMATED_METRICS),
+            calibration=calibration,
+            level=level,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+        )
 
-    # The current data: rows without a score are counted, not estimated.
-    scores = _scores(current, y_pred_proba, which="current")
-    predicted, known_pred = _predicted_positive(
-        current, y_pred, scores, positive_label, threshold, which="current"
-    )
-    scored = np.isfinite(scores) & known_pred
-    truth = _current_truth(current, labels, y_true=y_true, id_column=id_column)
-    labelled = truth.notna().to_numpy() & scored
-    is_pos = (truth == positive_label).to_numpy(dtype=bool, na_value=False)
-
+    wanted = problem.metrics
     cut = _cut(current, window, time_column)
     out = []
     for w in cut:
-        rows = w.rows[scored[w.rows]]
-        moments = expected_metrics(scores[rows], predicted[rows], cal, refits, wanted)
+        rows = w.rows[problem.scored[w.rows]]
+        moments = problem.estimate(rows)
         estimated = {m: _estimate(moments[m], len(rows), level) for m in wanted}
-        lab = w.rows[labelled[w.rows]]
-        realised = _realised(
-            is_pos[lab],
-            predicted[lab],
-            scores[lab],
-            classes,
-            wanted,
-            level,
-            n_bootstrap,
-            stream(seed, "realised", str(w.index)),
-        )
+        lab = w.rows[problem.labelled[w.rows]]
+        realised = problem.realise(lab, stream(seed, "realised", str(w.index))) if len(lab) else {}
         disagree = tuple(
             m
             for m in wanted
@@ -479,37 +455,104 @@ def estimate_performance(
     return PerformanceEstimate(
         metrics=wanted,
         windows=tuple(out),
-        reference=reference_realised,
-        calibration=cal,
+        reference=problem.reference,
+        calibration=problem.calibration,
         window_rule=cut.rule,
-        positive_label=positive_label,
+        positive_label=problem.positive_label,
         n_reference=len(reference),
         level=level,
+        classes=problem.classes,
     )
 
 
-def _current_truth(
-    current: pd.DataFrame, labels: pd.DataFrame | None, *, y_true: str, id_column: str | None
-) -> pd.Series:
-    """Each current row's label where known (NaN where it has not arrived), in current's order."""
-    if labels is None:
-        if y_true in current.columns:
-            return current[y_true].reset_index(drop=True)
-        return pd.Series(np.full(len(current), np.nan), dtype=object)
-    if id_column is None:
-        raise DataError(
-            "performance estimation: labels were given without id_column; name the column that "
-            "joins them to the current rows"
+def _wanted(metrics: Sequence[str] | None, known: tuple[str, ...]) -> tuple[str, ...]:
+    wanted = known if metrics is None else tuple(metrics)
+    unknown = [m for m in wanted if m not in known]
+    if unknown or not wanted:
+        raise ConfigError(
+            f"performance estimation: metrics {unknown or wanted!r} cannot be estimated for this "
+            f"classifier; choose from {', '.join(known)}"
         )
-    ids = _column(current, id_column, which="current", role="id_column")
-    label_ids = _column(labels, id_column, which="labels", role="id_column")
-    label_values = _column(labels, y_true, which="labels", role="y_true")
-    dup = label_ids.duplicated(keep=False).to_numpy()
-    if dup.any():
-        first = int(np.flatnonzero(dup)[0])
+    return wanted
+
+
+def _binary_problem(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    truth: pd.Series,
+    *,
+    y_true: str,
+    y_pred_proba: str,
+    y_pred: str | None,
+    positive_label: Any,
+    threshold: float,
+    metrics: tuple[str, ...],
+    calibration: str,
+    level: float,
+    n_bootstrap: int,
+    seed: Seed,
+) -> Problem:
+    # The reference: every row must carry a label and a score; a hole there is a data problem.
+    ref_truth = column(reference, y_true, which="reference", role="y_true")
+    classes, positive_label = _binary_labels(ref_truth, positive_label)
+    ref_scores = scores(reference, y_pred_proba, which="reference")
+    bad = np.flatnonzero(ref_truth.isna().to_numpy() | ~np.isfinite(ref_scores))
+    if len(bad):
         raise DataError(
-            f"performance estimation: id {label_ids.iloc[first]!r} appears more than once in the "
-            f"labels (row {first + 1}); keep one label per id"
+            f"performance estimation: reference row {int(bad[0]) + 1} has no label or no finite "
+            f"score ({len(bad)} such rows); the calibration needs both on every reference row: "
+            "drop those rows first"
         )
-    joined = pd.Series(label_values.to_numpy(), index=label_ids.to_numpy())
-    return pd.Series(joined.reindex(ids.to_numpy()).to_numpy(), dtype=object)
+    ref_y = (ref_truth == positive_label).to_numpy(dtype=np.float64)
+    cal = fit_calibration(ref_scores, ref_y, calibration=calibration, seed=stream(seed, "folds"))
+    refits = bootstrap_calibrations(
+        ref_scores, ref_y, cal, n_bootstrap=n_bootstrap, rng=stream(seed, "calibration")
+    )
+    ref_pos, _ = _predicted_positive(
+        reference, y_pred, ref_scores, positive_label, threshold, which="reference"
+    )
+    reference_realised = _realised(
+        ref_y.astype(bool),
+        ref_pos,
+        ref_scores,
+        classes,
+        metrics,
+        level,
+        n_bootstrap,
+        stream(seed, "realised", "reference"),
+    )
+
+    # The current data: rows without a score are counted, not estimated.
+    current_scores = scores(current, y_pred_proba, which="current")
+    predicted, known_pred = _predicted_positive(
+        current, y_pred, current_scores, positive_label, threshold, which="current"
+    )
+    scored = np.isfinite(current_scores) & known_pred
+    is_pos = (truth == positive_label).to_numpy(dtype=bool, na_value=False)
+
+    def estimate(rows: NDArray[np.intp]) -> dict[str, MetricMoments]:
+        return expected_metrics(current_scores[rows], predicted[rows], cal, refits, metrics)
+
+    def realise(rows: NDArray[np.intp], rng: np.random.Generator) -> dict[str, Estimate]:
+        return _realised(
+            is_pos[rows],
+            predicted[rows],
+            current_scores[rows],
+            classes,
+            metrics,
+            level,
+            n_bootstrap,
+            rng,
+        )
+
+    return Problem(
+        metrics=metrics,
+        calibration=cal,
+        reference=reference_realised,
+        scored=scored,
+        labelled=truth.notna().to_numpy() & scored,
+        estimate=estimate,
+        realise=realise,
+        positive_label=positive_label,
+        classes=tuple(classes),
+    )
