@@ -296,3 +296,53 @@ def test_a_predictions_file_is_flagged_not_a_crash(tmp_path: Path) -> None:
     r = assay.evaluate(path, write=False, progress=False).result("robustness")
     assert any("cannot answer perturbed inputs" in f for f in r.flags)
     assert not r.metrics
+
+
+def test_failed_calls_in_directional_and_mft_tests_are_counted_not_skipped(tmp_path: Path) -> None:
+    # they used to be skipped silently: the failure rate spoke of fewer cases than were asked
+    (tmp_path / "mft.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "tests": [
+                    {"name": "plain", "templates": ["a {w} film"], "fill": {"w": ["good", "fun"]},
+                     "label": "pos"},
+                    {"name": "negated", "templates": ["not {w} at all"],
+                     "fill": {"w": ["good", "fun"]}, "label": "neg"},
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    path = _suite(
+        tmp_path,
+        60,
+        {
+            "robustness": {
+                "perturbations": ["typos"],
+                "directional": [
+                    {"name": "neg", "perturbation": "add_negative", "label": "pos",
+                     "expect": "decrease"}
+                ],
+                "mft": "mft.yaml",
+            }
+        },
+        gates=["robustness.mft.negated.n_errors <= 0", "robustness.directional.neg.error_rate.upper <= 1"],
+    )
+    # the model cannot read a negation: it raises on "not", and on every sentence add_negative adds
+    flaky = MODEL.replace(
+        "    for t in texts:\n",
+        "    for t in texts:\n        if 'not ' in t or t.count('.') >= 1:\n"
+        "            raise ValueError('cannot read this sentence')\n",
+    )
+    (tmp_path / "kw.py").write_text(flaky, encoding="utf-8")
+    report = assay.evaluate(path, write=False, progress=False)
+    r = report.result("robustness")
+    m = r.metrics
+    assert m["mft.negated.n_errors"].value == 2 and m["mft.negated.error_rate"].value == 1.0
+    assert not m["mft.negated.failure_rate"].defined  # no answer to judge
+    assert m["mft.plain.n_errors"].value == 0 and m["mft.n_errors"].value == 2
+    assert any("mft.negated: the model failed on 2 of 2 cases" in f for f in r.flags)
+    assert "cannot read this sentence" in " ".join(r.flags)
+    n_dir = m["directional.neg.n_errors"].value
+    assert n_dir == m["directional.neg.error_rate"].value * m["directional.neg.error_rate"].n
+    assert [g.passed for g in report.gates] == [False, True]

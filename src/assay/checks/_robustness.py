@@ -47,6 +47,8 @@ _DEFAULT_PERTURBATIONS: list[Any] = [
     "punctuation_remove",
     "distractor",
 ]
+#: failed calls beside a directional or MFT test's failure rate
+_ERROR_METRICS = ("n_errors", "error_rate")
 _PER_VARIANT = (
     "accuracy",
     "degradation",
@@ -158,7 +160,10 @@ class RobustnessCheck(Check):
         keys = [v.key for v in _variants(config)]
         out = [f"{k}.{m}" for k in keys for m in _PER_VARIANT] + ["robust_accuracy"]
         out += [f"directional.{t.name}.failure_rate" for t in config.directional]
+        out += [f"directional.{t.name}.{m}" for t in config.directional for m in _ERROR_METRICS]
         out += ["directional.*.failure_rate", "mft.*.failure_rate", "mft.failure_rate"]
+        out += [f"{k}.*.{m}" for k in ("directional", "mft") for m in _ERROR_METRICS]
+        out += ["mft.n_errors"]
         if config.adversarial is not None:
             out += ["adversarial.success_rate", "adversarial.words_changed", "adversarial.queries"]
         return out
@@ -452,6 +457,7 @@ class RobustnessCheck(Check):
             metrics.update(res["metrics"])
             tables.setdefault("directional", []).append(res["row"])
             examples.extend(res["examples"])
+            flags.extend(res["flags"])
         if self._mft_cases:
             res = score_mft(
                 self._mft_cases, responses, level=level, max_examples=cfg.max_failing_examples
@@ -459,6 +465,7 @@ class RobustnessCheck(Check):
             metrics.update(res["metrics"])
             tables["mft"] = res["rows"]
             examples.extend(res["examples"])
+            flags.extend(res["flags"])
         if self._adv is not None:
             s = self._adv.summary(level, lambda k, n: wilson_interval(k, n, level=level))
             metrics.update(s["metrics"])

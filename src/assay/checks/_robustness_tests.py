@@ -60,6 +60,7 @@ def score_directional(
     label = canonical_label(t.label)
     plan = plans.get(f"directional:{t.name}", {})
     fails = n = unchanged = 0
+    failed = _Failed()
     moves: list[float] = []
     examples: list[dict[str, Any]] = []
     for i, (key, y, changed) in plan.items():
@@ -70,6 +71,7 @@ def score_directional(
             continue
         resp = responses.get(key)
         if resp is None or not resp.ok or resp.output is None or resp.output.label is None:
+            failed.add(resp)
             continue
         plabel = canonical_label(resp.output.label)
         probs = resp.output.probabilities
@@ -100,9 +102,11 @@ def score_directional(
                     "perturbed_confidence": p_new,
                 }
             )
+    key = f"directional.{t.name}"
     metrics = {
-        f"directional.{t.name}.failure_rate": wilson_interval(fails, n, level=level),
-        f"directional.{t.name}.n_unchanged": Estimate.point(unchanged, n=len(plan), level=level),
+        f"{key}.failure_rate": wilson_interval(fails, n, level=level),
+        f"{key}.n_unchanged": Estimate.point(unchanged, n=len(plan), level=level),
+        **failed.metrics(key, n, level=level),
     }
     row = {
         "name": t.name,
@@ -111,9 +115,10 @@ def score_directional(
         "n": n,
         "n_unchanged": unchanged,
         "failures": fails,
+        "n_errors": failed.n,
         "mean_move": sum(moves) / len(moves) if moves else None,
     }
-    return {"metrics": metrics, "row": row, "examples": examples}
+    return {"metrics": metrics, "row": row, "examples": examples, "flags": failed.flags(key, n)}
 
 
 def load_mft(path: Path, *, where: str) -> list[dict[str, Any]]:
@@ -186,10 +191,13 @@ def score_mft(
     max_examples: int,
 ) -> dict[str, Any]:
     by_test: dict[str, list[int]] = {}
+    failed: dict[str, _Failed] = {}
     examples: list[dict[str, Any]] = []
     for c in cases:
+        by_test.setdefault(c["test"], [0, 0])
         resp = responses.get(c["key"])
         if resp is None or not resp.ok or resp.output is None or resp.output.label is None:
+            failed.setdefault(c["test"], _Failed()).add(resp)
             continue
         pred = canonical_label(resp.output.label)
         fail = pred != c["label"]
@@ -212,8 +220,53 @@ def score_mft(
     metrics = {
         f"mft.{k}.failure_rate": wilson_interval(f, n, level=level) for k, (f, n) in by_test.items()
     }
+    flags: list[str] = []
+    for k, (_, n) in by_test.items():
+        fk = failed.get(k, _Failed())
+        metrics.update(fk.metrics(f"mft.{k}", n, level=level))
+        flags += fk.flags(f"mft.{k}", n)
     total_f = sum(f for f, _ in by_test.values())
     total_n = sum(n for _, n in by_test.values())
     metrics["mft.failure_rate"] = wilson_interval(total_f, total_n, level=level)
-    rows = [{"name": k, "n": n, "failures": f} for k, (f, n) in by_test.items()]
-    return {"metrics": metrics, "rows": rows, "examples": examples}
+    total_e = sum(fk.n for fk in failed.values())
+    metrics["mft.n_errors"] = Estimate.point(total_e, n=total_n + total_e, level=level)
+    rows = [
+        {"name": k, "n": n, "failures": f, "n_errors": failed.get(k, _Failed()).n}
+        for k, (f, n) in by_test.items()
+    ]
+    return {"metrics": metrics, "rows": rows, "examples": examples, "flags": flags}
+
+
+class _Failed:
+    """Cases whose call failed (or answered with no label): counted, never skipped silently.
+    They are left out of the failure rate, which speaks about the model's answers; the count
+    and rate of failed calls sit beside it (``<test>.n_errors``, ``<test>.error_rate``)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.first: str | None = None
+
+    def add(self, resp: Response | None) -> None:
+        self.n += 1
+        if self.first is None:
+            if resp is None:
+                self.first = "no answer"
+            elif resp.error is not None:
+                self.first = str(resp.error)[:200]
+            else:
+                self.first = "the answer has no label"
+
+    def metrics(self, key: str, n_answered: int, *, level: float) -> dict[str, Estimate]:
+        asked = n_answered + self.n
+        return {
+            f"{key}.n_errors": Estimate.point(self.n, n=asked, level=level),
+            f"{key}.error_rate": wilson_interval(self.n, asked, level=level),
+        }
+
+    def flags(self, key: str, n_answered: int) -> list[str]:
+        if not self.n:
+            return []
+        return [
+            f"{key}: the model failed on {self.n} of {n_answered + self.n} cases (left out of "
+            f"its failure rate); first error: {self.first}"
+        ]
