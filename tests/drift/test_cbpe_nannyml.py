@@ -35,7 +35,6 @@ from assay.drift import estimate_performance
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("nannyml_cbpe.py")
-MULTICLASS_SCRIPT = Path(__file__).with_name("nannyml_cbpe_multiclass.py")
 CLASSES = ["prepaid_card", "highstreet_card", "upmarket_card"]
 #: NannyML's metric name → assay's multiclass one, with the tolerance.
 MULTICLASS = {
@@ -81,7 +80,7 @@ def test_cbpe_agrees_with_nannyml_on_acs_employment() -> None:
         pytest.skip("no Python that imports nannyml (set ASSAY_NANNYML_PYTHON or run make bench)")
     data = _acs_data()
     run = subprocess.run(
-        [python, str(SCRIPT), str(CHUNK)],
+        [python, str(SCRIPT), "binary", str(CHUNK)],
         capture_output=True,
         text=True,
         check=True,
@@ -119,7 +118,7 @@ def test_multiclass_cbpe_agrees_with_nannyml_on_its_credit_card_data() -> None:
         pytest.skip("no Python that imports nannyml (set ASSAY_NANNYML_PYTHON or run make bench)")
     data = _acs_data()
     run = subprocess.run(
-        [python, str(MULTICLASS_SCRIPT), str(CHUNK), "isotonic"],
+        [python, str(SCRIPT), "multiclass", str(CHUNK), "isotonic"],
         capture_output=True,
         text=True,
         check=True,
