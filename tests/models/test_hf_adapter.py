@@ -132,6 +132,8 @@ def test_generation_is_cut_at_the_first_stop_string(tmp_path: Path) -> None:
     assert o.text == full.text[: full.text.find(stop)]
     plain = load_model(f"hf:{folder}", options={"max_new_tokens": 8})
     assert cut.info().fingerprint != plain.info().fingerprint  # stop changes the answers
+    # like a server's finish_reason: an answer that ran into max_new_tokens may be cut short
+    assert (full.finish_reason, o.finish_reason) == ("length", "stop")
 
 
 def test_inputs_longer_than_the_positions_are_truncated_not_crashed(tmp_path: Path) -> None:

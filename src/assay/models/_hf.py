@@ -320,17 +320,20 @@ class HFModel:
             for row, i in zip(new, group):
                 tokens = row.tolist()
                 n_out = len(tokens)
-                if eos is not None and eos in tokens:
+                ended = eos is not None and eos in tokens
+                if ended:
                     n_out = tokens.index(eos)
                     tokens = tokens[:n_out]
                 text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-                text = cut_at_stop(text, opts.get("stop"))[0]
+                text, stopped = cut_at_stop(text, opts.get("stop"))
                 usage = {
                     "prompt_tokens": float(len(ids[i])),
                     "completion_tokens": float(n_out),
                     "truncated": float(lengths[i] > limit),
                 }
-                results[i] = Output(text=text, usage=usage)
+                # as a server says it: "length" when the answer ran into max_new_tokens
+                finish = "stop" if ended or stopped or n_out < max_new else "length"
+                results[i] = Output(text=text, usage=usage, finish_reason=finish)
         return [r for r in results if r is not None]
 
     def _tail_logits(self, input_ids: Any, mask: Any, keep: int) -> Any:
