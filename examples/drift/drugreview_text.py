@@ -78,14 +78,14 @@ def compare(reference: pd.DataFrame, period: pd.DataFrame, label: str) -> dict[s
     and sentiment label."""
     columns = ["text", "condition", "label"]
     by_mmd = detect_drift(
-        reference[columns], period[columns], text=["text"], label="label", random_state=0
+        reference[columns], period[columns], text=["text"], label="label", seed=0
     )
     by_classifier = detect_drift(
         reference[["text"]],
         period[["text"]],
         text=["text"],
         methods={"text": "classifier"},
-        random_state=0,
+        seed=0,
     )
     mmd, clf = by_mmd.column("text"), by_classifier.column("text")
     terms = mmd.details.get("top_terms", {"rising": [], "falling": []})

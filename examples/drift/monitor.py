@@ -54,7 +54,7 @@ def drift_by_year(reference: pd.DataFrame, current: pd.DataFrame) -> list[dict[s
         column_types={c: "categorical" for c in FEATURES if c != "AGEP"},
         time_column="survey_date",
         every="YS",
-        random_state=0,
+        seed=0,
     )
     print("\n1. Drift against 2015, per year (per-column distance; threshold in brackets)")
     rows = []

@@ -95,7 +95,7 @@ def check_drift(
         window_size=window_size,
         time_column=time_column,
         every=every,
-        random_state=seed,
+        seed=seed,
     )
     check = CheckResult(
         check="drift",

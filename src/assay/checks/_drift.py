@@ -297,7 +297,7 @@ class DriftCheck(Check):
                 window_size=cfg.window_size,
                 time_column=cfg.time_column,
                 every=cfg.every,
-                random_state=self.rng(ctx, "drift", shared=True),
+                seed=self.rng(ctx, "drift", shared=True),
             )
         except ConfigError as exc:
             raise ConfigError(f"checks.drift: {exc}") from None

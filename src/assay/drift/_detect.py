@@ -343,7 +343,7 @@ def _compare(
             return _Comparison(reason="no text in the reference")
         if not cur.texts:
             return _Comparison(reason=f"no text in the current data ({cur.n_rows} rows)")
-        td: TextDrift = text_drift(ref.texts, cur.texts, method=ref.method, random_state=rng)
+        td: TextDrift = text_drift(ref.texts, cur.texts, method=ref.method, seed=rng)
         if td.reason:
             return _Comparison(reason=td.reason)
         return _Comparison(
@@ -591,7 +591,7 @@ def detect_drift(
     window_size: int | None = None,
     time_column: str | None = None,
     every: str | None = None,
-    random_state: Seed = 0,
+    seed: Seed = 0,
     n_jobs: int | None = None,
 ) -> DriftResult:
     """Compare ``current`` with ``reference`` column by column (and per window).
@@ -627,7 +627,7 @@ def detect_drift(
             statistic; else 10).
         window_size, time_column, every: tumbling windows over ``current`` (see
             :func:`assay.drift.tumbling_windows`); each window is tested on its own.
-        random_state: seed of the permutation tests (text drift) and subsamples.
+        seed: seed of the permutation tests (text drift) and subsamples.
         n_jobs: threads for the columns (default: up to 4, one per CPU); results do not depend
             on it.
 
@@ -656,7 +656,7 @@ def detect_drift(
         raise ConfigError(f"drift_share must lie in (0, 1], got {drift_share!r}")
     if max_categories < 2:
         raise ConfigError(f"max_categories must be at least 2, got {max_categories!r}")
-    rng = as_generator(random_state)
+    rng = as_generator(seed)
     names = list(dict.fromkeys([*reference.columns, *current.columns]))
     if columns is not None:
         unknown = [c for c in columns if c not in names]

