@@ -74,3 +74,15 @@ def test_notes_say_what_happened_and_the_fix() -> None:
     kept = AdaptiveLimit(4)
     kept.finished(kept.sent(), "ok", 0.1)
     assert concurrency_notes({"m": {**kept.record().to_dict(), "why": ""}}) == []
+
+
+def test_a_stream_the_server_interrupted_halves_the_limit() -> None:
+    # llama-cpp-python ends a stream ([DONE], no finish_reason) when another request waits: the
+    # server is not parallel, so sending two at a time only loses answers (they were retried at
+    # the same concurrency until the retries ran out)
+    lim = AdaptiveLimit(2)
+    a, b = _fill(lim)
+    lim.finished(a, "interrupted")
+    lim.finished(b, "ok", 0.1)
+    assert lim.limit == 1 and lim.record().decreases == {"interrupted": 1}
+    assert "halved 1× on interrupted streams" in lim.record().why()

@@ -258,3 +258,20 @@ def test_classifiers_report_usage_and_cost(server: LMServer, tmp_path: Path) -> 
     assert usage["prompt_tokens"] == 3 + 4 and usage["completion_tokens"] == 1 + 2
     assert usage["cost"] == pytest.approx((7 * 1.0 + 3 * 3.0) / 1000)
     assert usage["n_with_usage"] == 2 and not any("price" in f for f in perf.flags)
+
+
+def test_interrupted_streams_bring_the_concurrency_down(model_dir: Path, tmp_path: Path) -> None:
+    """A stream cut with [DONE] and no finish_reason (FINTR: on its first request) says the
+    server serves one at a time: the limit halves, and the retries are answered."""
+    rows = [(f"r{i}", f"FINTR SAY ok {i} END", f"ok {i}") for i in range(8)]
+    with LMServer(model_dir) as s:
+        suite = _suite(
+            s.url,
+            write_rows(tmp_path / "d.csv", rows),
+            {"stream": True, "concurrency": 8, "backoff_s": 0.01},
+            {"cache": None},
+        )
+        report = evaluate(suite, write=False, progress=False)
+    rec = report.engine["concurrency"]["candidate"]
+    assert rec["decreases"].get("interrupted", 0) >= 1 and rec["final"] < 8
+    assert report.result("generation").metrics["exact_match"].value == 1.0

@@ -5,7 +5,8 @@ queues the rest, and each queued request's wait counts against its timeout: at 3
 5 s per answer, most time out and more concurrency buys no throughput. :class:`AdaptiveLimit`
 starts from the configured concurrency (also its ceiling) and backs off as TCP does:
 
-- **decrease** (halve, never below 1) on a timeout, a 429, or queueing — a window of answers
+- **decrease** (halve, never below 1) on a timeout, a 429, a stream the server interrupted
+  because another request was waiting (llama-cpp-python does), or queueing — a window of answers
   whose median queueing latency is more than :data:`QUEUE_FACTOR` times the fastest seen, while
   two or more requests were in flight (a parallel server answers several at once in about the time
   of one; a serial one takes k times as long for k). One decrease per round: signals from
@@ -53,7 +54,7 @@ _MAX_WINDOW = 16
 
 #: What one request's end says about the server: answered, timed out, rate limited (429), or
 #: failed for a reason that says nothing about load.
-Signal = Literal["ok", "timeout", "rate_limited", "other"]
+Signal = Literal["ok", "timeout", "rate_limited", "interrupted", "other"]
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,12 @@ class ConcurrencyRecord:
             return head + " (fixed: adapt_concurrency is off)"
         if self.final == self.configured and not self.decreases:
             return head + " (kept: the server kept up)"
-        causes = {"timeout": "timeouts", "rate_limited": "429s", "queueing": "queueing"}
+        causes = {
+            "timeout": "timeouts",
+            "rate_limited": "429s",
+            "interrupted": "interrupted streams",
+            "queueing": "queueing",
+        }
         parts = [f"{n}× on {causes.get(k, k)}" for k, n in self.decreases.items() if n]
         text = f"{head} → {self.final} (lowest {self.lowest})"
         if parts:
@@ -178,7 +184,7 @@ class AdaptiveLimit:
                 self._timeouts_queued += ticket.in_flight > 1
             if not self.adaptive:
                 return
-            if signal in ("timeout", "rate_limited"):
+            if signal in ("timeout", "rate_limited", "interrupted"):
                 if ticket.epoch == self._epoch:
                     self._decrease(signal)
                 return

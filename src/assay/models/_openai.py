@@ -333,6 +333,8 @@ class OpenAIModel:
         except RetryableModelError as e:
             if isinstance(e, _RateLimited):
                 signal = "rate_limited"
+            elif isinstance(e, _Interrupted):
+                signal = "interrupted"
             return RetryableModelError(
                 self._scrub(str(e)),
                 retry_after_s=e.retry_after_s,
@@ -509,7 +511,7 @@ class OpenAIModel:
             )
         if not finish:
             # llama-cpp-python ends a stream this way when another request waits for the model
-            raise RetryableModelError(
+            raise _Interrupted(
                 f"the stream from {where} sent [DONE] with no finish_reason after "
                 f"{len(pieces)} chunks: the server interrupted the answer (llama-cpp-python does "
                 "when another request waits; lower the model's concurrency or start the server "
@@ -636,6 +638,12 @@ class OpenAIModel:
 class _RateLimited(RetryableModelError):
     """A 429: the server asks for fewer requests (a signal to the concurrency limit). Reaches
     the engine as a plain :class:`RetryableModelError`."""
+
+
+class _Interrupted(RetryableModelError):
+    """A stream the server ended early because another request was waiting (``[DONE]`` with no
+    ``finish_reason``): retried, and a signal to the concurrency limit that the server is not
+    parallel. Reaches the engine as a plain :class:`RetryableModelError`."""
 
 
 class _StreamOptionsRefused(Exception):
