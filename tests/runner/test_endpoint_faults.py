@@ -42,6 +42,9 @@ KEY = "sk-matrix-right-key"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LMServer]:
     model_dir = tiny_gpt2(tmp_path_factory.mktemp("tiny") / "gpt2")
     with LMServer(model_dir, slow_s=1.2) as s:
+        # the model's first forward pass is slow (torch warms up): made here, it cannot push a
+        # case's first request past TIMEOUT_S into an extra retry
+        s.generate("warm up", 4)
         yield s
 
 
@@ -131,7 +134,9 @@ CASES = [
         exit_code=2,
         console=("DNS lookup failed", "check the host name in the base URL"),
         calls_per_prompt=None,
-        within_s=5.0,
+        # how long one failed lookup takes is the resolver's business (seen here: up to 5 s);
+        # the run must still stop after the first calls, not after every row's retries
+        within_s=60.0,
     ),
     Case("429 with Retry-After", keyword="F429", calls_per_prompt=3),
     Case("429 without Retry-After", keyword="F429N", calls_per_prompt=3),
