@@ -24,6 +24,7 @@ from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import gather
 from assay.checks._robustness_tests import (
     DirectionalTest,
+    failed_call_text,
     load_mft,
     score_directional,
     score_mft,
@@ -359,7 +360,7 @@ class RobustnessCheck(Check):
                 if got is None:
                     n_errors += 1
                     if first_error is None:
-                        first_error = _error_text(resp)
+                        first_error = failed_call_text(resp, limit=_MAX_TEXT)
                     continue
                 plabel, pprobs = got
                 truth = str(pred.y_true[row[i]])
@@ -489,15 +490,6 @@ def _label_and_proba(resp: Response | None) -> tuple[str, dict[str, float] | Non
     probs = resp.output.probabilities
     p = {canonical_label(k): float(v) for k, v in probs.items()} if probs else None
     return canonical_label(resp.output.label), p
-
-
-def _error_text(resp: Response | None) -> str:
-    """Why a perturbed input has no label: the call's error, or an answer without a label."""
-    if resp is None:
-        return "no answer"
-    if resp.error is not None:
-        return _short(resp.error)
-    return "the answer has no label"
 
 
 def _short(x: Any) -> Any:

@@ -17,7 +17,13 @@ from assay.perturb._apply import Variant, variants_from_config
 from assay.stats import wilson_interval
 from assay.stats._estimate import Estimate
 
-__all__ = ["DirectionalTest", "load_mft", "score_directional", "score_mft"]
+__all__ = [
+    "DirectionalTest",
+    "failed_call_text",
+    "load_mft",
+    "score_directional",
+    "score_mft",
+]
 
 _MAX_CASES = 200
 
@@ -237,6 +243,17 @@ def score_mft(
     return {"metrics": metrics, "rows": rows, "examples": examples, "flags": flags}
 
 
+def failed_call_text(resp: Response | None, *, limit: int = 400) -> str:
+    """Why a case has no label: the call's error (cut at ``limit`` characters), no answer at
+    all, or an answer without a label."""
+    if resp is None:
+        return "no answer"
+    if resp.error is not None:
+        error = str(resp.error)
+        return error if len(error) <= limit else error[:limit] + "…"
+    return "the answer has no label"
+
+
 class _Failed:
     """Cases whose call failed (or answered with no label): counted, never skipped silently.
     They are left out of the failure rate, which speaks about the model's answers; the count
@@ -249,12 +266,7 @@ class _Failed:
     def add(self, resp: Response | None) -> None:
         self.n += 1
         if self.first is None:
-            if resp is None:
-                self.first = "no answer"
-            elif resp.error is not None:
-                self.first = str(resp.error)[:200]
-            else:
-                self.first = "the answer has no label"
+            self.first = failed_call_text(resp)
 
     def metrics(self, key: str, n_answered: int, *, level: float) -> dict[str, Estimate]:
         asked = n_answered + self.n
