@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,21 +74,26 @@ def _acs_data() -> Path:
     return Path(spec.origin).parent / "datasets" / "data"
 
 
-@pytest.mark.slow
-def test_cbpe_agrees_with_nannyml_on_acs_employment() -> None:
+def _nannyml_cbpe(*args: str) -> dict[str, Any]:
+    """NannyML's per-chunk CBPE estimates (tests/drift/nannyml_cbpe.py run in its own Python)."""
     python = _nannyml_python()
     if python is None:
         pytest.skip("no Python that imports nannyml (set ASSAY_NANNYML_PYTHON or run make bench)")
-    data = _acs_data()
     run = subprocess.run(
-        [python, str(SCRIPT), "binary", str(CHUNK)],
+        [python, str(SCRIPT), args[0], str(CHUNK), *args[1:]],
         capture_output=True,
         text=True,
         check=True,
         env={**os.environ, "NML_DISABLE_USAGE_LOGGING": "1"},
         timeout=300,
     )
-    theirs = json.loads(run.stdout)
+    return dict(json.loads(run.stdout))
+
+
+@pytest.mark.slow
+def test_cbpe_agrees_with_nannyml_on_acs_employment() -> None:
+    theirs = _nannyml_cbpe("binary")
+    data = _acs_data()
     assert theirs["needs_calibration"] is True
     reference = pd.read_parquet(data / "employment_MA_reference.pq")
     analysis = pd.read_parquet(data / "employment_MA_analysis.pq")
@@ -113,19 +119,8 @@ def test_cbpe_agrees_with_nannyml_on_acs_employment() -> None:
 
 @pytest.mark.slow
 def test_multiclass_cbpe_agrees_with_nannyml_on_its_credit_card_data() -> None:
-    python = _nannyml_python()
-    if python is None:
-        pytest.skip("no Python that imports nannyml (set ASSAY_NANNYML_PYTHON or run make bench)")
+    theirs = _nannyml_cbpe("multiclass", "isotonic")
     data = _acs_data()
-    run = subprocess.run(
-        [python, str(SCRIPT), "multiclass", str(CHUNK), "isotonic"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "NML_DISABLE_USAGE_LOGGING": "1"},
-        timeout=300,
-    )
-    theirs = json.loads(run.stdout)
     assert theirs["calibrated"] == dict.fromkeys(CLASSES, True)
     reference = pd.read_csv(data / "mc_reference.csv")
     analysis = pd.read_csv(data / "mc_analysis.csv")
