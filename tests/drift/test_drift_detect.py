@@ -248,3 +248,15 @@ def test_duplicate_rows_with_and_without_a_column_of_distinct_numbers(
     assert r.duplicates.reference == int(
         pd.util.hash_pandas_object(zeros, index=False).duplicated().sum()
     )
+
+
+def test_top_terms_break_ties_by_the_word_not_by_set_order() -> None:
+    # the rising words all had the same z and came out in set order, which PYTHONHASHSEED
+    # changes from run to run: the full suite once listed only one of bank/shares/interest/stock
+    from assay.drift._text import top_terms
+
+    ref = ["the match was won"] * 10
+    cur = ["zeta yak xray bank the"] * 10
+    terms = top_terms(ref, cur, k=3)
+    assert [t["term"] for t in terms["rising"]] == ["bank", "xray", "yak"]
+    assert [t["term"] for t in terms["falling"]] == ["match", "was", "won"]

@@ -54,7 +54,7 @@ def top_terms(
 ) -> dict[str, list[dict[str, Any]]]:
     """The ``k`` words whose share of texts rose most and the ``k`` that fell most, by a
     two-proportion z statistic: ``{"rising": [...], "falling": [...]}``, each row with the
-    term, its share of reference and current texts, and z."""
+    term, its share of reference and current texts, and z; equal z in word order."""
 
     def doc_freq(texts: list[str]) -> Counter[str]:
         c: Counter[str] = Counter()
@@ -71,11 +71,11 @@ def top_terms(
         se = math.sqrt(pooled * (1 - pooled) * (1 / n + 1 / m))
         if se > 0:
             rows.append({"term": w, "reference": a, "current": b, "z": (b - a) / se})
-    rows.sort(key=lambda r: float(r["z"]))
-    return {
-        "rising": [r for r in reversed(rows[-k:]) if float(r["z"]) > 0],
-        "falling": [r for r in rows[:k] if float(r["z"]) < 0],
-    }
+    # ties (words new in every current text, say) are common: broken by the word, so the lists
+    # do not depend on the order of a set (PYTHONHASHSEED)
+    rising = sorted((r for r in rows if float(r["z"]) > 0), key=lambda r: (-r["z"], r["term"]))
+    falling = sorted((r for r in rows if float(r["z"]) < 0), key=lambda r: (r["z"], r["term"]))
+    return {"rising": rising[:k], "falling": falling[:k]}
 
 
 def _subsample(texts: list[str], k: int, rng: np.random.Generator) -> list[str]:
