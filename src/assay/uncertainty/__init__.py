@@ -1,0 +1,1 @@
+"""Decisions under uncertainty: selective prediction, conformal sets, calibration, operating points."""
