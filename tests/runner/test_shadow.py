@@ -1,0 +1,253 @@
+"""``assay shadow`` / ``assay.shadow`` with real models: a scikit-learn logistic regression in
+production writes events (labels for some of them), a gradient-boosted candidate is replayed
+through the engine; agreement, the paired differences and the exported disagreements are checked
+against direct computation with numpy, scikit-learn and statsmodels."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, roc_auc_score
+from statsmodels.stats.proportion import proportion_confint
+from typer.testing import CliRunner
+
+import assay
+from assay._cli.main import app
+from assay.compare import shadow_compare
+from assay.errors import DataError
+
+N_LABELLED = 150
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Production and candidate models, and the events production logged on 250 test rows."""
+    root = tmp_path_factory.mktemp("shadow")
+    data = load_breast_cancer(as_frame=True)
+    X = data.data.iloc[:, :8].rename(columns=lambda c: c.replace(" ", "_"))
+    y = data.target
+    train = np.arange(len(X)) % 9 < 5
+    prod = LogisticRegression(max_iter=2000).fit(X[train], y[train])
+    cand = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(X[train], y[train])
+    joblib.dump(cand, root / "candidate.joblib")
+    test = X[~train].head(250)
+    labels = y[~train].head(250).to_numpy()
+    events = []
+    for i, (idx, row) in enumerate(test.iterrows()):
+        frame = row.to_frame().T
+        t0 = time.perf_counter()
+        proba = prod.predict_proba(frame)[0]
+        latency = (time.perf_counter() - t0) * 1000
+        events.append(
+            {
+                "event_id": f"e-{idx}",
+                "timestamp": f"2026-12-07T10:{i // 60:02d}:{i % 60:02d}Z",
+                "model_version": "v1",
+                "inputs": {k: float(v) for k, v in row.items()},
+                "prediction": int(np.argmax(proba)),
+                "probabilities": {"0": float(proba[0]), "1": float(proba[1])},
+                "latency_ms": latency,
+                "label": int(labels[i]) if i < N_LABELLED else None,
+            }
+        )
+    path = root / "prod_events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return {
+        "root": root,
+        "events": events,
+        "path": path,
+        "test": test,
+        "labels": labels,
+        "prod": prod,
+        "cand": cand,
+    }
+
+
+def test_shadow_against_direct_computation(world: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "shadow"
+    report = assay.shadow(
+        world["path"],
+        f"sklearn:{world['root'] / 'candidate.joblib'}",
+        trust=True,
+        out=out,
+        gates=["shadow.agreement.lower >= 0.5", "shadow.candidate_failed.upper <= 0.05"],
+        cache=tmp_path / "cache.db",
+        progress=False,
+    )
+    assert report.passed
+    r = report.result("shadow")
+    p_prod = world["prod"].predict(world["test"])
+    p_cand = world["cand"].predict(world["test"])
+    agree = p_prod == p_cand
+    assert 0 < (~agree).sum() < len(agree)  # the two models differ on some events, not all
+    a = r.metrics["agreement"]
+    assert a.value == pytest.approx(agree.mean(), abs=1e-12) and a.n == 250
+    lo, hi = proportion_confint(int(agree.sum()), len(agree), alpha=0.05, method="wilson")
+    assert (a.lower, a.upper) == pytest.approx((lo, hi), abs=1e-9)
+    # Paired differences on the labelled events: candidate − production.
+    y = world["labels"][:N_LABELLED]
+    acc = accuracy_score(y, p_cand[:N_LABELLED]) - accuracy_score(y, p_prod[:N_LABELLED])
+    assert r.metrics["accuracy.diff"].value == pytest.approx(acc, abs=1e-12)
+    assert r.metrics["accuracy.diff"].n == N_LABELLED
+    auc = roc_auc_score(
+        y, world["cand"].predict_proba(world["test"])[:N_LABELLED, 1]
+    ) - roc_auc_score(y, world["prod"].predict_proba(world["test"])[:N_LABELLED, 1])
+    assert r.metrics["roc_auc.diff"].value == pytest.approx(auc, abs=1e-9)
+    for k in ("accuracy.diff", "roc_auc.diff", "latency.p50_ms.diff", "latency.p95_ms.diff"):
+        e = r.metrics[k]
+        assert e.lower <= e.value <= e.upper, k
+    assert r.tables["comparison"]["baseline"] == "production"
+    # Latency: production's from the events, the candidate's measured by the engine.
+    lat = np.array([e["latency_ms"] for e in world["events"]])
+    assert r.metrics["latency.p50_ms.production"].value == pytest.approx(np.median(lat))
+    assert r.metrics["latency.p95_ms.production"].value == pytest.approx(np.quantile(lat, 0.95))
+    d = r.metrics["latency.p50_ms.diff"].value
+    assert d == pytest.approx(r.metrics["latency.p50_ms.candidate"].value - np.median(lat))
+    # Disagreements exported with both answers and the inputs.
+    lines = [json.loads(x) for x in (out / "disagreements.jsonl").read_text().splitlines()]
+    assert len(lines) == (~agree).sum() == r.tables["counts"]["disagreements"]
+    by_id = {e["event_id"]: e for e in world["events"]}
+    ids = [f"e-{i}" for i in world["test"].index]
+    expected = {ids[i]: (str(p_prod[i]), str(p_cand[i])) for i in np.flatnonzero(~agree)}
+    assert {x["event_id"]: (x["production"], x["candidate"]) for x in lines} == expected
+    assert all(x["inputs"] == by_id[x["event_id"]]["inputs"] for x in lines)
+    assert (out / "report.json").exists() and (out / "report.html").exists()
+    # Gates decide on the interval's bound.
+    strict = assay.shadow(
+        world["path"],
+        f"sklearn:{world['root'] / 'candidate.joblib'}",
+        trust=True,
+        gates=["shadow.agreement.lower >= 0.999"],
+        cache=tmp_path / "cache.db",
+        progress=False,
+    )
+    assert not strict.passed
+    # The second run was answered from the cache: the engine asked the model for nothing.
+    assert strict.engine["n_cached"] == 250
+
+
+def test_shadow_compare_on_stored_predictions(world: dict[str, Any]) -> None:
+    """The monitor's live path: both versions' predictions already stored by event id; one
+    candidate row missing and one failed call are counted, not compared."""
+    ev = world["events"]
+    production = pd.DataFrame(
+        {
+            "id": [e["event_id"] for e in ev],
+            "prediction": [str(e["prediction"]) for e in ev],
+            "prob_1": [e["probabilities"]["1"] for e in ev],
+            "prob_0": [e["probabilities"]["0"] for e in ev],
+            "label": [e["label"] for e in ev],
+            "latency_ms": [e["latency_ms"] for e in ev],
+        }
+    )
+    proba = world["cand"].predict_proba(world["test"])
+    candidate = (
+        pd.DataFrame(
+            {
+                "id": production["id"],
+                "prediction": proba.argmax(1).astype(object),
+                "prob_0": proba[:, 0],
+                "prob_1": proba[:, 1],
+                "latency_ms": 2.0,
+            }
+        )
+        .iloc[1:]
+        .reset_index(drop=True)
+    )
+    candidate.loc[0, "prediction"] = None  # a failed call
+    c = shadow_compare(production, candidate, seed=0)
+    agree = (world["prod"].predict(world["test"]) == proba.argmax(1))[2:]
+    assert c.n_compared == 248 and c.n_candidate_failed == 1
+    assert c.agreement.value == pytest.approx(agree.mean(), abs=1e-12)
+    assert c.n_labelled == N_LABELLED - 2
+    assert c.comparison is not None and c.comparison.n == N_LABELLED - 2
+    assert any("no candidate row" in n for n in c.notes)
+    assert c.latency["p50_ms.candidate"].value == 2.0
+
+
+def test_shadow_compare_needs_ids_and_predictions() -> None:
+    with pytest.raises(DataError, match="candidate table has no column 'prediction'"):
+        shadow_compare(
+            pd.DataFrame({"id": ["a"], "prediction": ["1"]}),
+            pd.DataFrame({"id": ["a"], "pred": ["1"]}),
+        )
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        (
+            '{"event_id": "e-3", "timestamp": "2026-12-07T10:00:00Z", "inputs": {"a": 1}}',
+            "field prediction",
+        ),
+        (
+            '{"event_id": "e-3", "timestamp": "yesterday", "inputs": {"a": 1}, "prediction": 1}',
+            "field timestamp",
+        ),
+        (
+            '{"event_id": "e-3", "timestamp": "2026-12-07T10:00:00Z", "inputs": {"a": 1}, '
+            '"prediction": 1, "latency_ms": -4}',
+            "field latency_ms",
+        ),
+        ('{"event_id": "e-3", "timestamp": ', "is not JSON"),
+    ],
+)
+def test_bad_events_file_exits_2_naming_file_line_and_field(
+    world: dict[str, Any], tmp_path: Path, line: str, field: str
+) -> None:
+    good = world["path"].read_text().splitlines()[:2]
+    bad = tmp_path / "bad_events.jsonl"
+    bad.write_text("\n".join([*good, line]) + "\n")
+    result = CliRunner().invoke(
+        app,
+        [
+            "shadow",
+            "--events",
+            str(bad),
+            "--candidate",
+            f"sklearn:{world['root'] / 'candidate.joblib'}",
+            "--trust",
+            "--no-cache",
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "bad_events.jsonl: line 3" in message and field in message
+
+
+def test_cli_shadow_writes_report_and_exits_1_on_a_failed_gate(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    out = tmp_path / "cli"
+    result = CliRunner().invoke(
+        app,
+        [
+            "shadow",
+            "--events",
+            str(world["path"]),
+            "--candidate",
+            f"sklearn:{world['root'] / 'candidate.joblib'}",
+            "--trust",
+            "--no-cache",
+            "--out",
+            str(out),
+            "--gate",
+            "shadow.agreement.lower >= 0.999",
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert "250 events compared (150 labelled)" in " ".join(result.output.split())
+    saved = assay.Report.load(out / "report.json")
+    assert (out / "disagreements.jsonl").exists() and (out / "report.html").exists()
+    assert saved.result("shadow").metrics["agreement"].n == 250
+    assert [g.passed for g in saved.gates] == [False]
