@@ -251,3 +251,83 @@ def test_cli_shadow_writes_report_and_exits_1_on_a_failed_gate(
     assert (out / "disagreements.jsonl").exists() and (out / "report.html").exists()
     assert saved.result("shadow").metrics["agreement"].n == 250
     assert [g.passed for g in saved.gates] == [False]
+
+
+@pytest.fixture(scope="module")
+def lm_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    pytest.importorskip("fastapi")
+    pytest.importorskip("transformers")
+    from lm_fixtures import tiny_gpt2
+    from lm_server import LMServer
+
+    with LMServer(tiny_gpt2(tmp_path_factory.mktemp("tiny") / "gpt2")) as s:
+        yield s
+
+
+@pytest.mark.slow
+def test_shadow_text_events_through_an_openai_candidate(lm_server: Any, tmp_path: Path) -> None:
+    """Text events replayed through an ``openai:`` candidate served over HTTP on loopback: the
+    server's scripted distributions decide its labels, so the agreement is known exactly."""
+    rng = np.random.default_rng(0)
+    events, expected = [], []
+    for i in range(24):
+        p = float(rng.uniform(0.05, 0.85))
+        cand = "pos" if p > 0.45 else "neg"
+        prod = cand if i % 4 else ("neg" if cand == "pos" else "pos")  # every 4th disagrees
+        expected.append(prod == cand)
+        events.append(
+            {
+                "event_id": f"t{i}",
+                "timestamp": "2026-12-07T10:00:00Z",
+                "inputs": {"text": f"DIST positive={p:.3f}|negative={0.9 - p:.3f} END"},
+                "prediction": prod,
+                "latency_ms": 5.0 + i,
+                "label": cand if i < 12 else None,
+            }
+        )
+    report = assay.shadow(
+        events,
+        f"openai:tiny@{lm_server.url}",
+        options={"verbaliser": {"pos": "positive", "neg": "negative"}, "logprobs": True},
+        cache=None,
+        progress=False,
+        out=tmp_path / "out",
+    )
+    r = report.result("shadow")
+    assert r.metrics["agreement"].value == pytest.approx(np.mean(expected), abs=1e-12)
+    assert r.tables["counts"] == {
+        "production": 24,
+        "candidate": 24,
+        "compared": 24,
+        "labelled": 12,
+        "candidate_failed": 0,
+        "disagreements": 6,
+    }
+    # the candidate is right on every labelled event, production wrong on 3 of 12
+    assert r.metrics["accuracy.diff"].value == pytest.approx(3 / 12, abs=1e-12)
+    assert r.metrics["latency.p50_ms.candidate"].value > 0
+    lines = (tmp_path / "out" / "disagreements.jsonl").read_text().splitlines()
+    assert {json.loads(x)["inputs"]["text"] for x in lines} == {
+        e["inputs"]["text"] for e, ok in zip(events, expected) if not ok
+    }
+
+
+def test_event_objects_name_the_index_and_field() -> None:
+    with pytest.raises(DataError, match=r"events\[1\], field inputs"):
+        assay.shadow(
+            [
+                {
+                    "event_id": "a",
+                    "timestamp": "2026-12-07T10:00:00Z",
+                    "inputs": {"x": 1},
+                    "prediction": 1,
+                },
+                {
+                    "event_id": "b",
+                    "timestamp": "2026-12-07T10:00:00Z",
+                    "inputs": [1],
+                    "prediction": 1,
+                },
+            ],
+            "sklearn:none.joblib",
+        )

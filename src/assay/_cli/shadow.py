@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,13 @@ def shadow(
     candidate: Annotated[
         str, typer.Option(help="The candidate model: sklearn:, python:, hf:, openai: spec.")
     ],
+    options: Annotated[
+        str | None,
+        typer.Option(
+            help="The candidate's model options as JSON, as under models: in a suite, e.g. "
+            '\'{"verbaliser": {"pos": "positive", "neg": "negative"}}\'.'
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(help="Output folder: report.json, report.html, disagreements.jsonl."),
@@ -35,6 +43,10 @@ def shadow(
     positive_label: Annotated[
         str | None, typer.Option(help="The positive class (ROC AUC on a binary task).")
     ] = None,
+    batch_size: Annotated[
+        int,
+        typer.Option(help="Inputs per candidate call; 1 keeps its latency per request."),
+    ] = 1,
     no_cache: Annotated[bool, typer.Option(help="Ask the candidate again (no cache).")] = False,
     trust: Annotated[
         bool, typer.Option(help="Allow model files that execute code (pickle/joblib).")
@@ -56,10 +68,18 @@ def shadow(
                 sep = ""
             if not sep or not name:
                 raise ConfigError(f"--margin {item!r}: write METRIC=VALUE, e.g. accuracy=0.01")
+        try:
+            model_options = json.loads(options) if options else None
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"--options: not JSON ({e.msg}); give an object") from None
+        if model_options is not None and not isinstance(model_options, dict):
+            raise ConfigError('--options: give a JSON object, e.g. \'{"prompt": "..."}\'')
         report = run_shadow(
             events,
             candidate,
+            options=model_options,
             out=out,
+            batch_size=batch_size,
             gates=gates or [],
             metrics=metrics,
             margins=margins,
@@ -83,6 +103,17 @@ def shadow(
         ),
         highlight=False,
     )
+    diffs = {k: e for k, e in r.metrics.items() if k.endswith(".diff")}
+    if diffs:
+        console.print("differences, candidate − production:", highlight=False)
+    for name, e in diffs.items():
+        console.print(
+            f"  {name:<22} {e.value:+.4f} [{e.lower:+.4f}, {e.upper:+.4f}]  n={e.n}",
+            highlight=False,
+            markup=False,
+        )
+    for flag in r.flags:
+        console.print(f"note: {flag}", highlight=False, markup=False)
     paths = report_paths(out)
     if out is not None:
         paths.append(out / "disagreements.jsonl")

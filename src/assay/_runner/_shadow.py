@@ -35,7 +35,7 @@ from assay.checks._base import RunContext
 from assay.compare import CompareOptions, ShadowComparison, shadow_compare
 from assay.data import dataset_from_frame
 from assay.engine import Engine
-from assay.errors import DataError
+from assay.errors import ConfigError, DataError
 from assay.report._schema import CheckResult, Report
 
 __all__ = [
@@ -67,20 +67,43 @@ class Event(BaseModel):
     label: StrictStr | StrictInt | StrictFloat | None = None
 
 
-def read_events(path: str | Path) -> list[Event]:
-    """The events of a JSONL file, validated; a repeated ``event_id`` keeps its first line (as
-    the monitor's idempotent ingest does).
+def _validate(raw: Any, where: str) -> Event:
+    if not isinstance(raw, Mapping):
+        raise DataError(f"{where} is a JSON {type(raw).__name__}, not an event object")
+    try:
+        return Event.model_validate(raw)
+    except PydanticValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "(event)"
+        got = "" if err["type"] == "missing" else f" (got {err.get('input')!r:.80})"
+        raise DataError(
+            f"{where}, field {field}: {err['msg']}{got}. Fix the event: event_id (text), "
+            "timestamp (ISO 8601), inputs (an object) and prediction (text or number) are "
+            "required; see docs/shadow.md"
+        ) from None
+
+
+def read_events(events: str | Path | Sequence[Mapping[str, Any]]) -> list[Event]:
+    """Validated events from a JSONL file, or from event objects (the monitor's stored events);
+    a repeated ``event_id`` keeps its first occurrence, as the monitor's idempotent ingest does.
 
     Raises:
         DataError: a line that is not JSON or not a valid event, naming the file, the line
-            (1-based) and the field.
+            (1-based) and the field (``events[i]`` for objects).
     """
-    p = Path(path)
+    out: dict[str, Event] = {}
+    if not isinstance(events, (str, Path)):
+        for i, raw in enumerate(events):
+            e = _validate(raw, f"events[{i}]")
+            out.setdefault(e.event_id, e)
+        if not out:
+            raise DataError("events: no events; give at least one event object")
+        return list(out.values())
+    p = Path(events)
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"{p}: cannot read the events file ({e}); give a JSONL file") from None
-    events: dict[str, Event] = {}
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -91,23 +114,11 @@ def read_events(path: str | Path) -> list[Event]:
                 f"{p}: line {n} is not JSON ({e.msg} at column {e.colno}); write one event "
                 "object per line"
             ) from None
-        if not isinstance(raw, dict):
-            raise DataError(f"{p}: line {n} is a JSON {type(raw).__name__}, not an event object")
-        try:
-            event = Event.model_validate(raw)
-        except PydanticValidationError as e:
-            err = e.errors()[0]
-            field = ".".join(str(x) for x in err["loc"]) or "(event)"
-            got = "" if err["type"] == "missing" else f" (got {err.get('input')!r:.80})"
-            raise DataError(
-                f"{p}: line {n}, field {field}: {err['msg']}{got}. Fix the event: event_id "
-                "(text), timestamp (ISO 8601), inputs (an object) and prediction (text or "
-                "number) are required; see docs/shadow.md"
-            ) from None
-        events.setdefault(event.event_id, event)
-    if not events:
+        event = _validate(raw, f"{p}: line {n}")
+        out.setdefault(event.event_id, event)
+    if not out:
         raise DataError(f"{p}: no events; give one JSON event object per line")
-    return list(events.values())
+    return list(out.values())
 
 
 def events_table(events: Sequence[Event]) -> pd.DataFrame:
@@ -233,10 +244,12 @@ def _write_disagreements(path: Path, c: ShadowComparison, events: Mapping[str, E
 
 
 def shadow(
-    events: str | Path,
+    events: str | Path | Sequence[Mapping[str, Any]],
     candidate: Any,
     *,
+    options: Mapping[str, Any] | None = None,
     out: str | Path | None = None,
+    batch_size: int = 1,
     gates: Sequence[str] = (),
     metrics: Sequence[str] | None = None,
     margins: Mapping[str, float] | None = None,
@@ -251,10 +264,16 @@ def shadow(
 
     Args:
         events: a JSONL file of events (the monitor's format: ``event_id``, ``timestamp``,
-            ``inputs``, ``prediction``; optional ``probabilities``, ``latency_ms``, ``label``).
+            ``inputs``, ``prediction``; optional ``probabilities``, ``latency_ms``, ``label``),
+            or those event objects (the monitor's stored events).
         candidate: a model spec (``sklearn:model.joblib``, ``python:module:fn``, ``hf:./ckpt``,
             ``openai:...``), a fitted estimator, a function or an assay Model.
+        options: the candidate's model options, as under ``models:`` in a suite (an
+            ``openai:`` model's ``verbaliser``, ``prompt``, ...); with a spec string only.
         out: a folder for ``report.json``, ``report.html`` and ``disagreements.jsonl``.
+        batch_size: inputs per candidate call. 1 (the default) makes the candidate's latency a
+            per-request latency, comparable with production's ``latency_ms``; a larger batch is
+            faster but its latency is a batch's time shared among its inputs.
         gates: gates on the result, e.g. ``"shadow.agreement.lower >= 0.9"``.
         metrics, margins: the paired comparison's metrics and non-inferiority margins
             (default: the compare check's).
@@ -283,17 +302,23 @@ def shadow(
         clear_report_files(out)
         (Path(out) / "disagreements.jsonl").unlink(missing_ok=True)
     validate_command_gates(gates, "shadow", SHADOW_GATE_PATTERNS, command="assay shadow")
-    path = Path(events)
-    evs = read_events(path)
+    evs = read_events(events)
+    source = Path(events).name if isinstance(events, (str, Path)) else "events"
     frame = events_table(evs)
-    inputs = _input_columns(evs, str(path))
+    inputs = _input_columns(evs, source)
     entries, objects = model_entries({"candidate": candidate})
+    if options:
+        if not isinstance(candidate, str):
+            raise ConfigError(
+                "assay.shadow: options= go with a model spec string; an object is already built"
+            )
+        entries["candidate"] = {"spec": candidate, "options": dict(options)}
     suite = suite_from_dict(
         {
-            "name": f"shadow {path.name}",
+            "name": f"shadow {source}",
             "data": {"events": {"path": FRAME_PATH, "input": inputs, "id": "id"}},
             "models": entries,
-            "engine": {"cache": None if cache is None else str(cache)},
+            "engine": {"cache": None if cache is None else str(cache), "batch_size": batch_size},
             "trust": trust,
             "seed": seed,
             "level": level,
@@ -334,14 +359,16 @@ def shadow(
     comparison = shadow_compare(
         frame, cand, options=compare_options, positive_label=positive_label, level=level, seed=seed
     )
-    result = shadow_result(comparison, candidate="candidate", dataset=path.name)
+    result = shadow_result(comparison, candidate="candidate", dataset=source)
     report = single_result_report(
         result,
-        name=f"shadow {path.name}",
+        name=f"shadow {source}",
         call={
             "command": "assay shadow",
             "options": {
-                "events": str(path.resolve()),
+                "events": str(Path(events).resolve())
+                if isinstance(events, (str, Path))
+                else f"{len(evs)} event objects",
                 "candidate": info.spec,
                 "gates": list(gates),
                 "metrics": list(metrics) if metrics else None,

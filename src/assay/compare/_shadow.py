@@ -126,7 +126,11 @@ def _paired(
     positive: str | None = None
     # the compare check's rule: scores on a binary problem where both models give them
     if len(labels) == 2 and set(labels) <= set(prod) and set(labels) <= set(cand):
-        chosen = positive_label if positive_label in labels else str(labels[1])
+        chosen = (
+            positive_label
+            if positive_label is not None and positive_label in labels
+            else str(labels[1])
+        )
         sc, sb = cand[chosen], prod[chosen]
         positive = chosen
         if np.isfinite(sc).all() and np.isfinite(sb).all():
