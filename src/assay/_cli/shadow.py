@@ -106,9 +106,9 @@ def shadow(
     diffs = {k: e for k, e in r.metrics.items() if k.endswith(".diff")}
     if diffs:
         console.print("differences, candidate − production:", highlight=False)
-    for name, e in diffs.items():
+    for name, d in diffs.items():
         console.print(
-            f"  {name:<22} {e.value:+.4f} [{e.lower:+.4f}, {e.upper:+.4f}]  n={e.n}",
+            f"  {name:<22} {d.value:+.4f} [{d.lower:+.4f}, {d.upper:+.4f}]  n={d.n}",
             highlight=False,
             markup=False,
         )
