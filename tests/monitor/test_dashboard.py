@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from assay.drift import detect_drift, estimate_performance
 from assay.fairness import group_metrics
@@ -131,8 +132,6 @@ def acs_windows() -> list[dict[str, Any]]:
     """Twelve windows of 600 rows spread over 2016–2018; the last three not yet labelled; the
     drift check did not run on window 5 (its keys are absent). Latency is measured: a real
     logistic regression answering single rows."""
-    from sklearn.linear_model import LogisticRegression
-
     folder = _data_folder()
     ref = pd.read_parquet(folder / "employment_MA_reference.pq").sample(3000, random_state=0)
     cur = pd.read_parquet(folder / "employment_MA_analysis.pq")
@@ -327,3 +326,20 @@ def test_dashboard_with_200_windows(browser, acs_windows, tmp_path: Path) -> Non
 def test_dashboard_without_windows_says_so() -> None:
     html = render_dashboard([], [], title="empty", report_url=_url)
     assert "No windows yet" in html and "report-link" not in html
+
+
+def test_dashboard_of_a_window_where_no_check_ran() -> None:
+    """Only the counts: no drift, performance, group or latency chart, gaps in the table."""
+    bare = {
+        "id": 7,
+        "start": "2026-12-07T10:00:00Z",
+        "end": "2026-12-07T11:00:00Z",
+        "n_events": 3,
+        "n_labelled": 0,
+    }
+    html = render_dashboard([bare], [], title="bare", report_url=_url)
+    figures = json.loads(html.split('id="assay-figures">', 1)[1].split("</script>", 1)[0])
+    titles = [f["layout"]["title"]["text"] for f in figures.values()]
+    assert titles == ["Events and labels per window"]
+    assert 'id="drift"' not in html and 'id="performance"' not in html
+    assert 'href="/v1/windows/7/report.html"' in html and "2026-12-07 10:00" in html

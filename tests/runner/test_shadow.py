@@ -175,6 +175,14 @@ def test_shadow_compare_on_stored_predictions(world: dict[str, Any]) -> None:
     assert c.latency["p50_ms.candidate"].value == 2.0
 
 
+def test_shadow_compare_says_when_the_labels_never_match() -> None:
+    prod = pd.DataFrame({"id": ["a", "b", "c"], "prediction": ["1", "0", "1"]})
+    cand = pd.DataFrame({"id": ["a", "b", "c"], "prediction": ["pos", "neg", "pos"]})
+    c = shadow_compare(prod, cand)
+    assert c.agreement.value == 0.0
+    assert any("no answer in common" in n for n in c.notes)
+
+
 def test_shadow_compare_needs_ids_and_predictions() -> None:
     with pytest.raises(DataError, match="candidate table has no column 'prediction'"):
         shadow_compare(

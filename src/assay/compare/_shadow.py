@@ -244,6 +244,13 @@ def shadow_compare(
     )[answered].reset_index(drop=True)
     pairs["agree"] = pairs["production"] == pairs["candidate"]
     n = len(pairs)
+    said_p, said_c = set(pairs["production"]), set(pairs["candidate"])
+    if n and not said_p & said_c:
+        notes.append(
+            f"production answers {_few(said_p)} and the candidate {_few(said_c)}: no answer in "
+            "common, so they never agree; map the candidate's answers to production's labels "
+            "(a verbaliser, or the same label encoding)"
+        )
     agreement = wilson_interval(int(pairs["agree"].sum()), n, level=level)
     failed = wilson_interval(n_failed, len(common), level=level)
 
@@ -289,6 +296,11 @@ def shadow_compare(
         pairs=pairs,
         notes=notes,
     )
+
+
+def _few(values: set[str]) -> str:
+    shown = sorted(values)[:5]
+    return ", ".join(map(repr, shown)) + (", …" if len(values) > 5 else "")
 
 
 def _slice(proba: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
