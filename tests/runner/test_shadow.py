@@ -121,7 +121,9 @@ def test_shadow_against_direct_computation(world: dict[str, Any], tmp_path: Path
     expected = {ids[i]: (str(p_prod[i]), str(p_cand[i])) for i in np.flatnonzero(~agree)}
     assert {x["event_id"]: (x["production"], x["candidate"]) for x in lines} == expected
     assert all(x["inputs"] == by_id[x["event_id"]]["inputs"] for x in lines)
-    assert (out / "report.json").exists() and (out / "report.html").exists()
+    html = (out / "report.html").read_text()
+    assert 'id="check-shadow"' in html and f'data-agreement="{a.value}"' in html
+    assert "Paired differences on labelled events" in html and (out / "report.json").exists()
     # Gates decide on the interval's bound.
     strict = assay.shadow(
         world["path"],
