@@ -22,7 +22,9 @@ from statsmodels.stats.proportion import proportion_confint
 from typer.testing import CliRunner
 
 import assay
+import assay.errors
 from assay._cli.main import app
+from assay._runner import shadow_report
 from assay.compare import shadow_compare
 from assay.errors import DataError
 
@@ -175,6 +177,39 @@ def test_shadow_compare_on_stored_predictions(world: dict[str, Any]) -> None:
     assert c.comparison is not None and c.comparison.n == N_LABELLED - 2
     assert any("no candidate row" in n for n in c.notes)
     assert c.latency["p50_ms.candidate"].value == 2.0
+
+
+def test_live_comparison_report_is_gated_like_assay_shadow(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    """The monitor's path: stored predictions of both versions → a gated Report."""
+    ev = world["events"]
+    production = pd.DataFrame(
+        {
+            "id": [e["event_id"] for e in ev],
+            "prediction": [e["prediction"] for e in ev],
+            "label": [e["label"] for e in ev],
+        }
+    )
+    candidate = pd.DataFrame(
+        {"id": production["id"], "prediction": world["cand"].predict(world["test"])}
+    )
+    agree = (world["prod"].predict(world["test"]) == world["cand"].predict(world["test"])).mean()
+    report = shadow_report(
+        production,
+        candidate,
+        gates=[
+            f"shadow.agreement.value >= {agree - 1e-9}",
+            f"shadow.agreement.value <= {agree + 1e-9}",
+            "shadow.accuracy.diff.upper >= -1",
+        ],
+        out=tmp_path / "live",
+    )
+    assert report.passed, [g.model_dump() for g in report.gates]
+    assert "latency.p50_ms.diff" not in report.result("shadow").metrics  # no latency given
+    assert (tmp_path / "live" / "report.html").exists()
+    with pytest.raises(assay.errors.ConfigError, match="shadow"):
+        shadow_report(production, candidate, gates=["shadow.accuracy.lower >= 0.9"])
 
 
 def test_shadow_compare_says_when_the_labels_never_match() -> None:

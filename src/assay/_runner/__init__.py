@@ -22,7 +22,7 @@ from assay._runner._gates import (
     validate_gates,
 )
 from assay._runner._leakage import check_leakage
-from assay._runner._shadow import shadow
+from assay._runner._shadow import shadow, shadow_report
 from assay._runner._starter import write_starter_suite
 from assay._runner._suite import load_suite, suite_from_dict, validate_suite
 
@@ -42,6 +42,7 @@ __all__ = [
     "load_suite",
     "parse_gate",
     "shadow",
+    "shadow_report",
     "suite_from_dict",
     "validate_gate_paths",
     "validate_gates",

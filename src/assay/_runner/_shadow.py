@@ -43,6 +43,7 @@ __all__ = [
     "events_table",
     "read_events",
     "shadow",
+    "shadow_report",
     "shadow_result",
 ]
 
@@ -353,16 +354,18 @@ def shadow(
         requests, responses, models=["candidate"], share=suite.engine.stop_when_failed
     )
     cand = _candidate_frame(ds.ids, requests, responses)
-    compare_options = CompareOptions(
-        metrics=list(metrics) if metrics else None, margins=dict(margins or {})
-    )
-    comparison = shadow_compare(
-        frame, cand, options=compare_options, positive_label=positive_label, level=level, seed=seed
-    )
-    result = shadow_result(comparison, candidate="candidate", dataset=source)
-    report = single_result_report(
-        result,
+    report, comparison = _compared(
+        frame,
+        cand,
+        gates=gates,
+        metrics=metrics,
+        margins=margins,
+        positive_label=positive_label,
+        level=level,
+        seed=seed,
         name=f"shadow {source}",
+        dataset=source,
+        clock=clock,
         call={
             "command": "assay shadow",
             "options": {
@@ -370,25 +373,118 @@ def shadow(
                 if isinstance(events, (str, Path))
                 else f"{len(evs)} event objects",
                 "candidate": info.spec,
-                "gates": list(gates),
-                "metrics": list(metrics) if metrics else None,
-                "margins": dict(margins or {}),
-                "positive_label": positive_label,
-                "level": level,
-                "seed": seed,
+                "batch_size": batch_size,
             },
         },
-        gates=gates,
-        clock=clock,
         datasets=[ds.info()],
     )
     report.models = [info.to_dict()]
     report.engine = engine.stats.to_dict()
-    report.level = level
-    report.seed = seed
     if out is not None:
         write_report_files(report, Path(out))
         _write_disagreements(
             Path(out) / "disagreements.jsonl", comparison, {e.event_id: e for e in evs}
         )
+    return report
+
+
+def _compared(
+    production: pd.DataFrame,
+    candidate: pd.DataFrame,
+    *,
+    gates: Sequence[str],
+    metrics: Sequence[str] | None,
+    margins: Mapping[str, float] | None,
+    positive_label: str | None,
+    level: float,
+    seed: int,
+    name: str,
+    dataset: str,
+    clock: Clock,
+    call: Mapping[str, Any],
+    datasets: Sequence[Mapping[str, Any]] = (),
+) -> tuple[Report, ShadowComparison]:
+    options = CompareOptions(
+        metrics=list(metrics) if metrics else None, margins=dict(margins or {})
+    )
+    comparison = shadow_compare(
+        production,
+        candidate,
+        options=options,
+        positive_label=positive_label,
+        level=level,
+        seed=seed,
+    )
+    options_used = {
+        **call.get("options", {}),
+        "gates": list(gates),
+        "metrics": list(metrics) if metrics else None,
+        "margins": dict(margins or {}),
+        "positive_label": positive_label,
+        "level": level,
+        "seed": seed,
+    }
+    report = single_result_report(
+        shadow_result(comparison, candidate="candidate", dataset=dataset),
+        name=name,
+        call={**call, "options": options_used},
+        gates=gates,
+        clock=clock,
+        datasets=datasets,
+    )
+    report.level = level
+    report.seed = seed
+    return report, comparison
+
+
+def shadow_report(
+    production: pd.DataFrame,
+    candidate: pd.DataFrame,
+    *,
+    gates: Sequence[str] = (),
+    metrics: Sequence[str] | None = None,
+    margins: Mapping[str, float] | None = None,
+    positive_label: str | None = None,
+    level: float = 0.95,
+    seed: int = 0,
+    name: str = "shadow",
+    out: str | Path | None = None,
+) -> Report:
+    """The Report of :func:`assay.shadow_compare` on predictions already stored for the same
+    events (the monitor comparing a candidate it receives live with production).
+
+    Args:
+        production, candidate: the two tables of :func:`assay.shadow_compare`.
+        gates: gates on the ``shadow`` result, e.g. ``"shadow.agreement.lower >= 0.9"``.
+        metrics, margins, positive_label, level, seed: as for :func:`shadow`.
+        name: the Report's title.
+        out: a folder for ``report.json`` and ``report.html``.
+
+    Returns:
+        The Report with one ``shadow`` result, gated.
+
+    Raises:
+        ConfigError: a gate naming a path shadow does not produce.
+        DataError: a table without ``id`` or ``prediction``.
+    """
+    clock = Clock()
+    if out is not None:
+        clear_report_files(out)
+    validate_command_gates(gates, "shadow", SHADOW_GATE_PATTERNS, command="shadow_report")
+    report, _ = _compared(
+        production,
+        candidate,
+        gates=gates,
+        metrics=metrics,
+        margins=margins,
+        positive_label=positive_label,
+        level=level,
+        seed=seed,
+        name=name,
+        dataset="events",
+        clock=clock,
+        call={"command": "shadow_report", "options": {}},
+    )
+    if out is not None:
+        write_report_files(report, Path(out))
     return report
