@@ -376,3 +376,25 @@ def test_event_objects_name_the_index_and_field() -> None:
             ],
             "sklearn:none.joblib",
         )
+
+
+@pytest.mark.simulation
+def test_latency_difference_interval_covers_the_true_median_difference() -> None:
+    """Coverage of the 95% interval of the median latency difference (paired lognormal
+    latencies whose true medians are known): near 95% over 200 simulated shadow runs."""
+    rng = np.random.default_rng(12)
+    true = np.exp(1.5) - np.exp(1.0)  # medians of lognormal(1.5, .) and lognormal(1.0, .)
+    hits = 0
+    for _ in range(200):
+        z = rng.normal(size=300)
+        prod = np.exp(1.0 + 0.5 * z)
+        cand = np.exp(1.5 + 0.5 * (0.6 * z + 0.8 * rng.normal(size=300)))
+        ids = [str(i) for i in range(300)]
+        c = shadow_compare(
+            pd.DataFrame({"id": ids, "prediction": "1", "latency_ms": prod}),
+            pd.DataFrame({"id": ids, "prediction": "1", "latency_ms": cand}),
+            seed=rng,
+        )
+        e = c.latency["p50_ms.diff"]
+        hits += e.lower <= true <= e.upper
+    assert 0.90 <= hits / 200 <= 0.99

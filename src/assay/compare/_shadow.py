@@ -31,8 +31,13 @@ __all__ = ["LATENCY_QUANTILES", "ShadowComparison", "shadow_compare"]
 
 #: The latency quantiles compared (name → q).
 LATENCY_QUANTILES: dict[str, float] = {"p50_ms": 0.5, "p95_ms": 0.95}
-#: Paired bootstrap resamples of the latency differences.
+#: Paired bootstrap resamples of the latency quantiles and their differences.
 N_BOOTSTRAP = 1000
+#: Past this many events, fewer resamples (the intervals are narrow by then; time stays ~seconds).
+LARGE_N = 100_000
+N_BOOTSTRAP_LARGE = 200
+#: Numbers resampled at once (resamples × events), to bound memory.
+MAX_CELLS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -154,16 +159,24 @@ def _quantile_estimates(
     prod: np.ndarray, cand: np.ndarray, *, level: float, rng: np.random.Generator
 ) -> dict[str, Estimate]:
     """Each latency quantile of both sides and their paired difference, with percentile
-    bootstrap intervals over events (one resample of rows serves every quantile)."""
+    bootstrap intervals over events (one resample of rows serves every quantile). Resamples are
+    drawn a few at a time, so memory stays near ``MAX_CELLS`` numbers whatever the event count;
+    past ``LARGE_N`` events fewer resamples are drawn (``N_BOOTSTRAP_LARGE``)."""
     n = len(prod)
     if n == 0:
         return {}
-    idx = rng.integers(0, n, size=(N_BOOTSTRAP, n))
+    n_boot = N_BOOTSTRAP if n <= LARGE_N else N_BOOTSTRAP_LARGE
     qs = list(LATENCY_QUANTILES.values())
-    boot_p = np.quantile(prod[idx], qs, axis=1)  # (len(qs), N_BOOTSTRAP)
-    boot_c = np.quantile(cand[idx], qs, axis=1)
+    boot_p = np.empty((len(qs), n_boot))
+    boot_c = np.empty((len(qs), n_boot))
+    step = max(1, MAX_CELLS // n)
+    for start in range(0, n_boot, step):
+        k = min(step, n_boot - start)
+        idx = rng.integers(0, n, size=(k, n))
+        boot_p[:, start : start + k] = np.quantile(prod[idx], qs, axis=1)
+        boot_c[:, start : start + k] = np.quantile(cand[idx], qs, axis=1)
     lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
-    method = f"percentile bootstrap over events ({N_BOOTSTRAP} paired resamples)"
+    method = f"percentile bootstrap over events ({n_boot} paired resamples)"
     out: dict[str, Estimate] = {}
     for j, (name, q) in enumerate(LATENCY_QUANTILES.items()):
         vp, vc = float(np.quantile(prod, q)), float(np.quantile(cand, q))
