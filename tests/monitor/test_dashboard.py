@@ -319,6 +319,9 @@ def test_dashboard_with_200_windows(browser, acs_windows, tmp_path: Path) -> Non
     )
     assert len(share["y"]) == 200 and share["x"] == sorted(share["x"])
     assert page.eval_on_selector_all("#windows a.report-link", "e => e.length") == 200
+    # 200 sets of error bars would hide the line: intervals are bands past MANY_WINDOWS
+    acc = {t["name"]: t for t in _traces(page)["accuracy: estimated vs realised"]}
+    assert "realised (labelled) interval" in acc and acc["realised (labelled)"]["error_y"] is None
     page.close()
     assert elapsed < 15
 

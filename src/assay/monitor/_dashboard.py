@@ -25,12 +25,20 @@ from markupsafe import Markup
 from assay.report._html import PLOTLY_BUNDLE, TEMPLATES, Figures
 from assay.report._plots import PALETTE, _layout, _num, _text
 
-__all__ = ["MAX_COLUMN_LINES", "MAX_GROUP_LINES", "MAX_METRIC_CHARTS", "render_dashboard"]
+__all__ = [
+    "MANY_WINDOWS",
+    "MAX_COLUMN_LINES",
+    "MAX_GROUP_LINES",
+    "MAX_METRIC_CHARTS",
+    "render_dashboard",
+]
 
 #: Drifted columns drawn as their own lines (those most often among a window's top columns).
 MAX_COLUMN_LINES = 8
 #: Metrics drawn as estimated-vs-realised charts (the rest are in the window table's JSON).
 MAX_METRIC_CHARTS = 4
+#: Past this many windows, lines lose their markers and intervals are bands, not bars.
+MANY_WINDOWS = 60
 #: Group values drawn per (attribute, metric) chart.
 MAX_GROUP_LINES = 8
 _BAD = "#c0392b"
@@ -97,13 +105,17 @@ def _mark_alerts(fig: go.Figure, times: Sequence[str]) -> None:
 def _time_layout(fig: go.Figure, title: str, y: str, times: Sequence[str], **extra: Any) -> None:
     # no x title: every chart's axis is the window's start, which the section says
     _layout(fig, title=title, x="", y=y, height=340, **extra)
-    fig.update_layout(hovermode="x unified", legend={"orientation": "h", "y": -0.15, "x": 0})
+    fig.update_layout(
+        hovermode="x unified",
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0},
+        margin={"l": 60, "r": 20, "t": 40, "b": 90},
+    )
     _mark_alerts(fig, times)
 
 
 def _mode(n: int) -> str:
     # markers keep a single window (or a window between gaps) visible; many windows read as a line
-    return "lines+markers" if n <= 60 else "lines"
+    return "lines+markers" if n <= MANY_WINDOWS else "lines"
 
 
 def _band(
@@ -114,31 +126,76 @@ def _band(
     name: str,
     color: str,
 ) -> None:
-    """A shaded interval between ``lo`` and ``hi`` (gaps where a bound is missing)."""
+    """A shaded interval between ``lo`` and ``hi``: one closed shape per run of windows that have
+    both bounds, so a window without them is a gap (``tonexty`` would bridge it)."""
+    px: list[str | None] = []
+    py: list[float | None] = []
+    run: list[int] = []
+    for i in [*range(len(xs)), -1]:  # -1 closes the last run
+        if i >= 0 and lo[i] is not None and hi[i] is not None:
+            run.append(i)
+            continue
+        if run:
+            px += [xs[j] for j in run] + [xs[j] for j in reversed(run)] + [None]
+            py += [hi[j] for j in run] + [lo[j] for j in reversed(run)] + [None]
+            run = []
     fig.add_trace(
         go.Scatter(
-            x=xs,
-            y=hi,
+            x=px,
+            y=py,
             mode="lines",
             line={"width": 0},
-            showlegend=False,
-            hoverinfo="skip",
-            legendgroup=name,
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=xs,
-            y=lo,
-            mode="lines",
-            line={"width": 0},
-            fill="tonexty",
+            fill="toself",
             fillcolor=_rgba(color, 0.18),
             name=name,
             hoverinfo="skip",
             legendgroup=name,
         )
     )
+
+
+def _with_interval(
+    fig: go.Figure,
+    xs: list[str],
+    ests: Sequence[tuple[float | None, float | None, float | None]],
+    *,
+    name: str,
+    color: str,
+    mode: str,
+    hover: str,
+    notes: Sequence[str] = (),
+) -> None:
+    """Values with their intervals: error bars on a few windows, a shaded band on many (past
+    :data:`MANY_WINDOWS` bars would hide the line). The interval is in the hover either way."""
+    ys = [e[0] for e in ests]
+    ci = [
+        f"[{lo:.4f}, {hi:.4f}]" if lo is not None and hi is not None else "" for _, lo, hi in ests
+    ]
+    ci = [f"{c} {n}".strip() for c, n in zip(ci, notes)] if notes else ci
+    trace: dict[str, Any] = {
+        "x": xs,
+        "y": ys,
+        "name": name,
+        "line": {"color": color},
+        "marker": {"color": color, "size": 7},
+        "customdata": ci,
+        "hovertemplate": hover + " %{y:.4f} %{customdata}<extra></extra>",
+    }
+    if len(xs) > MANY_WINDOWS:
+        _band(fig, xs, [e[1] for e in ests], [e[2] for e in ests], f"{name} interval", color)
+        fig.add_trace(go.Scatter(mode="lines", **trace))
+        return
+    up = [None if v is None or hi is None else hi - v for v, _, hi in ests]
+    down = [None if v is None or lo is None else v - lo for v, lo, _ in ests]
+    error = {
+        "type": "data",
+        "symmetric": False,
+        "color": color,
+        "thickness": 1,
+        "array": up,
+        "arrayminus": down,
+    }
+    fig.add_trace(go.Scatter(mode=mode, error_y=error, **trace))
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -267,29 +324,15 @@ def _performance_figures(
                 )
             )
         if any(v is not None for v, _, _ in real):
-            ys = [r[0] for r in real]
-            fig.add_trace(
-                go.Scatter(
-                    x=xs,
-                    y=ys,
-                    mode="markers",
-                    name="realised (labelled)",
-                    marker={"color": PALETTE[1], "size": 7},
-                    error_y={
-                        "type": "data",
-                        "symmetric": False,
-                        "color": PALETTE[1],
-                        "thickness": 1,
-                        "array": [
-                            None if r[2] is None or r[0] is None else r[2] - r[0] for r in real
-                        ],
-                        "arrayminus": [
-                            None if r[1] is None or r[0] is None else r[0] - r[1] for r in real
-                        ],
-                    },
-                    customdata=[n if n is not None else "?" for n in n_real],
-                    hovertemplate="realised %{y:.4f} (n=%{customdata})<extra></extra>",
-                )
+            _with_interval(
+                fig,
+                xs,
+                real,
+                name="realised (labelled)",
+                color=PALETTE[1],
+                mode="markers",
+                hover="realised",
+                notes=[f"n={n}" if n is not None else "" for n in n_real],
             )
         title = f"{name}: estimated vs realised"
         _time_layout(fig, title, name, times)
@@ -315,26 +358,8 @@ def _group_figures(
         for j, (value, ests) in enumerate(list(lines.items())[:MAX_GROUP_LINES]):
             color = PALETTE[j % len(PALETTE)]
             e = [x if x is not None else (None, None, None) for x in ests]
-            fig.add_trace(
-                go.Scatter(
-                    x=xs,
-                    y=[v[0] for v in e],
-                    mode=_mode(len(xs)),
-                    name=_text(f"{attr}={value}"),
-                    line={"color": color},
-                    error_y={
-                        "type": "data",
-                        "symmetric": False,
-                        "color": color,
-                        "thickness": 1,
-                        "array": [None if v[2] is None or v[0] is None else v[2] - v[0] for v in e],
-                        "arrayminus": [
-                            None if v[1] is None or v[0] is None else v[0] - v[1] for v in e
-                        ],
-                    },
-                    hovertemplate=_text(f"{attr}={value}") + " %{y:.4f}<extra></extra>",
-                )
-            )
+            label = _text(f"{attr}={value}")
+            _with_interval(fig, xs, e, name=label, color=color, mode=_mode(len(xs)), hover=label)
         title = f"{metric} by {attr}"
         _time_layout(fig, title, metric, times)
         out.append(figs.add(fig, title))
@@ -512,6 +537,7 @@ def render_dashboard(
             rows=_rows(ws, report_url, metrics[0] if metrics else None),
             alerts=list(alerts),
             n_firing=len(firing),
+            n_alert_windows=len(times),
             figures_json=figs.script_json(),
             plotly_js=_plotly_js(),
         )
