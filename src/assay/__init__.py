@@ -14,6 +14,7 @@ The public API::
     assay.check_leakage("train.csv", "test.csv", gates=["leakage.contaminated.rate.upper <= 0.01"])
     assay.diagnose_curves("trainer_state.json", gates=["generalization.curves.severity <= 1"])
     assay.check_drift("ref.parquet", "cur.parquet", gates=["drift.share_drifted.upper <= 0.2"])
+    assay.shadow("prod_events.jsonl", "sklearn:new.joblib", gates=["shadow.agreement.lower >= 0.9"])
 
 Names are imported on first use, so ``import assay`` stays fast and a subpackage being imported
 does not pull in the rest.
@@ -35,7 +36,9 @@ if TYPE_CHECKING:
         diagnose_curves,
         evaluate,
         load_suite,
+        shadow,
     )
+    from assay.compare import shadow_compare
     from assay.config import Suite
     from assay.data import Dataset, load_dataset
     from assay.errors import AssayError
@@ -62,6 +65,8 @@ _WHERE = {
     "load_dataset": "assay.data",
     "load_model": "assay.models",
     "load_suite": "assay._runner",
+    "shadow": "assay._runner",
+    "shadow_compare": "assay.compare",
 }
 
 __all__ = ["__version__", *sorted(_WHERE)]

@@ -17,6 +17,7 @@ from assay._cli import leakage as leakage_cmd
 from assay._cli import perturb as perturb_cmd
 from assay._cli import report as report_cmd
 from assay._cli import run as run_cmd
+from assay._cli import shadow as shadow_cmd
 from assay._cli._common import EXIT_USAGE, print_unexpected
 
 app = typer.Typer(
@@ -71,6 +72,7 @@ app.command("leakage")(leakage_cmd.leakage)
 app.command("drift")(drift_cmd.drift)
 app.command("cv")(cv_cmd.cv)
 app.command("compare")(compare_cmd.compare)
+app.command("shadow")(shadow_cmd.shadow)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,6 @@
 """The runner: load a suite, its data and models, run the checks through the engine, apply the
 gates and build the Report. Also the other commands that produce Reports (``assay compare``,
-``assay leakage``, ``assay drift``, ``assay curves``, checkpoint sweeps) and the starter suite of ``assay init``.
+``assay leakage``, ``assay drift``, ``assay curves``, ``assay shadow``, checkpoint sweeps) and the starter suite of ``assay init``.
 
 Private: the public names are re-exported from ``assay`` (``assay.evaluate``, ``assay.load_suite``,
 ``assay.compare_reports``, ``assay.compare_models``, ``assay.check_leakage``,
@@ -22,6 +22,7 @@ from assay._runner._gates import (
     validate_gates,
 )
 from assay._runner._leakage import check_leakage
+from assay._runner._shadow import shadow, shadow_report
 from assay._runner._starter import write_starter_suite
 from assay._runner._suite import load_suite, suite_from_dict, validate_suite
 
@@ -40,6 +41,8 @@ __all__ = [
     "find_checkpoints",
     "load_suite",
     "parse_gate",
+    "shadow",
+    "shadow_report",
     "suite_from_dict",
     "validate_gate_paths",
     "validate_gates",

@@ -17,13 +17,16 @@ from assay.compare._compare import (
     compare_paired,
 )
 from assay.compare._paired import PairedPredictions, align_tables
+from assay.compare._shadow import ShadowComparison, shadow_compare
 
 __all__ = [
     "CompareOptions",
     "Comparison",
     "MetricComparison",
     "PairedPredictions",
+    "ShadowComparison",
     "Verdict",
     "align_tables",
     "compare_paired",
+    "shadow_compare",
 ]

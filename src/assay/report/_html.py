@@ -36,6 +36,7 @@ from assay.report._html_domain import build_domain_shift
 from assay.report._html_drift import build_drift
 from assay.report._html_generalization import build_cv, build_generalization, build_leakage
 from assay.report._html_generation import build_generation
+from assay.report._html_shadow import build_shadow
 from assay.report._html_weak_slices import build_weak_slices
 from assay.report._robustness_html import build_robustness
 from assay.report._schema import CheckResult, Report
@@ -411,6 +412,7 @@ SECTIONS: dict[str, Section] = {
     "leakage": Section("Leakage", "section_leakage.html.j2", build_leakage),
     "generation": Section("Generation", "section_generation.html.j2", build_generation),
     "drift": Section("Drift", "section_drift.html.j2", build_drift),
+    "shadow": Section("Shadow", "section_shadow.html.j2", build_shadow),
 }
 GENERIC = Section("", "section_generic.html.j2", build_generic)
 
