@@ -19,6 +19,7 @@ and scores windows is :class:`assay.monitor._worker.WindowWorker`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -77,6 +78,11 @@ def as_event_dict(event: Any) -> dict[str, Any]:
 def _utc(value: Any) -> pd.Timestamp:
     t = pd.Timestamp(value)
     return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def _py(value: Any) -> datetime:
+    """A UTC datetime (nanoseconds, which datetime cannot hold, floored to microseconds)."""
+    return _utc(value).floor("us").to_pydatetime()
 
 
 def events_frame(events: Iterable[Any]) -> pd.DataFrame:
@@ -202,17 +208,20 @@ def parse_window_rule(
     return WindowRule(by="time", every=_period(every, "every"), grace=grace_td, text=every)
 
 
+_UNITS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_PERIOD = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h|d|w)\s*", re.I)
+
+
 def _period(text: str, name: str) -> timedelta:
-    try:
-        td = pd.Timedelta(text).to_pytimedelta()
-    except (ValueError, TypeError):
-        td = None
-    if td is None or td <= timedelta(0):
+    """``"15min"``, ``"1h"``, ``"1d"``, ``"7d"``, ``"2w"`` as a timedelta (fixed periods only)."""
+    m = _PERIOD.fullmatch(str(text))
+    seconds = float(m.group(1)) * _UNITS[m.group(2).lower()] if m else 0.0
+    if seconds <= 0:
         raise ConfigError(
             f"monitor window.{name}: {text!r} is not a positive period; write e.g. 15min, 1h, "
-            "1d or 7d (calendar months are not fixed periods)"
+            "1d or 7d (s, min, h, d, w; calendar months are not fixed periods)"
         )
-    return td
+    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -239,7 +248,7 @@ def window_of(rule: WindowRule, timestamp: Any) -> WindowBounds:
     """The time window holding ``timestamp`` (epoch-aligned, UTC)."""
     if rule.by != "time" or rule.every is None:
         raise ConfigError("window_of: count windows are not found from a time")
-    t = _utc(timestamp).to_pydatetime()
+    t = _py(timestamp)
     index = math.floor((t - EPOCH) / rule.every)
     start = EPOCH + index * rule.every
     end = start + rule.every
@@ -280,8 +289,8 @@ def due_windows(
         return []
     if rule.by == "count":
         return _due_count(rule, frame, done, last_index)
-    now_utc = _utc(now).to_pydatetime()
-    latest = frame["timestamp"].max().to_pydatetime()
+    now_utc = _py(now)
+    latest = _py(frame["timestamp"].max())
     seen: dict[int, WindowBounds] = {}
     for t in frame["timestamp"]:
         w = window_of(rule, t)
@@ -317,8 +326,8 @@ def _due_count(
         due.append(
             WindowBounds(
                 key=key,
-                start=part["timestamp"].min().to_pydatetime(),
-                end=part["timestamp"].max().to_pydatetime(),
+                start=_py(part["timestamp"].min()),
+                end=_py(part["timestamp"].max()),
                 index=index,
                 first_seq=int(part["seq"].iloc[0]),
                 last_seq=int(part["seq"].iloc[-1]),
