@@ -155,6 +155,9 @@ def events_frame(events: Iterable[Any]) -> pd.DataFrame:
             **({"seq": [r.get("seq") for r in rows]} if has_seq else {}),
         }
     )
+    # which columns were inputs and which groups (a name in both is an input)
+    frame.attrs["inputs"] = feature_cols
+    frame.attrs["groups"] = group_cols
     return frame
 
 
