@@ -46,13 +46,17 @@ def acs() -> dict[str, pd.DataFrame]:
 
 def reference_table(rows: pd.DataFrame) -> pd.DataFrame:
     """The monitor's reference format: inputs, groups, prediction, prob_<label>, label."""
-    return rows[FEATURES].assign(
-        sex=np.where(rows["SEX"].to_numpy() == 1, "male", "female"),
-        prediction=rows["prediction"].to_numpy(),
-        prob_0=1 - rows["predicted_probability"].to_numpy(),
-        prob_1=rows["predicted_probability"].to_numpy(),
-        label=rows["employed"].to_numpy(),
-    ).reset_index(drop=True)
+    return (
+        rows[FEATURES]
+        .assign(
+            sex=np.where(rows["SEX"].to_numpy() == 1, "male", "female"),
+            prediction=rows["prediction"].to_numpy(),
+            prob_0=1 - rows["predicted_probability"].to_numpy(),
+            prob_1=rows["predicted_probability"].to_numpy(),
+            label=rows["employed"].to_numpy(),
+        )
+        .reset_index(drop=True)
+    )
 
 
 def as_events(
@@ -87,7 +91,6 @@ def as_events(
 
 
 def acs_suite(gates: list[str], checks: dict[str, Any] | None = None) -> Any:
-    from assay._runner._suite import suite_from_dict
 
     methods = {c: ("ks" if c in NUMERIC else "chi2") for c in FEATURES}
     raw = {

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from assay.monitor._alerts import AlertBook, WebhookSender, alert_payload, AlertTransition
+from assay.monitor._alerts import AlertBook, AlertTransition, WebhookSender, alert_payload
 
 
 class Receiver:
@@ -31,7 +31,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 step = outer.script.pop(0) if outer.script else "200"
                 outer.attempts.append((time.monotonic(), step))

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 import pytest
+from monitor_fixtures import ListStore, acs_suite, as_events, reference_table
 
 from assay.errors import ConfigError
 from assay.monitor._export import export_examples, select_examples, write_examples
 from assay.monitor._windows import events_frame
 from assay.monitor._worker import WindowWorker
-from monitor_fixtures import ListStore, acs_suite, as_events, reference_table
 
 T0 = datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc)
 
@@ -166,7 +166,9 @@ def test_export_from_the_store_of_scored_acs_windows(acs, tmp_path) -> None:
         assert set(line["inputs"]) >= {"AGEP", "ANC", "SEX"} and line["label"] is not None
     report = json.loads(window["report_json"])
     fairness = next(r for r in report["results"] if r["check"] == "fairness")
-    flagged = [g["name"] for f in fairness["tables"]["features"] for g in f["groups"] if g["flagged"]]
+    flagged = [
+        g["name"] for f in fairness["tables"]["features"] for g in f["groups"] if g["flagged"]
+    ]
     slices = {x["provenance"]["slice"] for x in lines if "slice" in x["provenance"]["reasons"]}
     assert flagged and slices == {f"sex={g}" for g in flagged}
     assert len({x["id"] for x in lines}) == len(lines)
@@ -174,8 +176,8 @@ def test_export_from_the_store_of_scored_acs_windows(acs, tmp_path) -> None:
 
 def test_cli_export_with_the_real_store(tmp_path) -> None:
     store_mod = pytest.importorskip("assay.monitor._store", reason="the store comes with h1's part")
-    from typer.testing import CliRunner
     import typer
+    from typer.testing import CliRunner
 
     from assay._cli.monitor_export import export_command
 

@@ -5,6 +5,7 @@ Registered under the ``monitor`` group (``monitor_app.command("export")(export_c
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -50,8 +51,6 @@ def export_command(
     seed: Annotated[int, typer.Option(help="Seed of the sampling beyond the cap.")] = 0,
 ) -> None:
     """Export drifted, low-confidence, misclassified (... ) live examples for re-fine-tuning."""
-    import os
-
     from assay.errors import MissingDependencyError
 
     with user_errors():

@@ -19,8 +19,8 @@ import contextlib
 import email.utils
 import logging
 import queue
-import threading
 import random
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -112,7 +112,9 @@ class AlertBook:
                 last[str(_field(row, "gate"))] = str(_field(row, "state"))
             for gate, state in last.items():
                 if state == FIRING:
-                    self.firing[gate] = AlertTransition(gate, FIRING, None, "(before restart)", None)
+                    self.firing[gate] = AlertTransition(
+                        gate, FIRING, None, "(before restart)", None
+                    )
 
     def update(
         self,
@@ -138,7 +140,9 @@ class AlertBook:
                     continue
                 value = g.get("value")
                 if not passed and gate not in self.firing:
-                    t = AlertTransition(gate, FIRING, window_id, window_key, value, str(g.get("detail", "")))
+                    t = AlertTransition(
+                        gate, FIRING, window_id, window_key, value, str(g.get("detail", ""))
+                    )
                     self.firing[gate] = t
                     transitions.append(t)
                 elif not passed:
@@ -146,13 +150,19 @@ class AlertBook:
                 elif passed and gate in self.firing:
                     del self.firing[gate]
                     transitions.append(
-                        AlertTransition(gate, RESOLVED, window_id, window_key, value, "passes again")
+                        AlertTransition(
+                            gate, RESOLVED, window_id, window_key, value, "passes again"
+                        )
                     )
             states = [{"gate": gate, "state": FIRING} for gate in self.firing]
         for t in transitions:
             if self._store is not None:
                 self._store.save_alert(
-                    gate=t.gate, state=t.state, window_id=t.window_id, value=t.value, detail=t.detail
+                    gate=t.gate,
+                    state=t.state,
+                    window_id=t.window_id,
+                    value=t.value,
+                    detail=t.detail,
                 )
             if self._send is not None:
                 self._send(alert_payload(t, window=window))

@@ -35,7 +35,13 @@ import pandas as pd
 
 from assay._types import canonical_label
 from assay.errors import ConfigError
-from assay.monitor._windows import META_COLUMNS, PROB_PREFIX, events_frame, probability_labels
+from assay.monitor._windows import (
+    META_COLUMNS,
+    PROB_PREFIX,
+    events_frame,
+    parse_period,
+    probability_labels,
+)
 from assay.stats import stream
 
 __all__ = [
@@ -198,16 +204,16 @@ def select_examples(
         picked["low-confidence"] = prod.index[prod["confidence"] < low_confidence]
     if "misclassified" in reasons:
         known = prod["label"].notna()
-        wrong = [
-            k and not _same(p, y) for k, p, y in zip(known, prod["prediction"], prod["label"])
-        ]
+        wrong = [k and not _same(p, y) for k, p, y in zip(known, prod["prediction"], prod["label"])]
         picked["misclassified"] = prod.index[np.asarray(wrong, dtype=bool)]
     if "disagreement" in reasons:
         others = frame[frame["model_version"] != production]
         by_id: dict[str, dict[str, Any]] = {}
         for i, v, p in zip(others["id"], others["model_version"], others["prediction"]):
             by_id.setdefault(str(i), {})[str(v)] = p
-        prod["other_predictions"] = [by_id.get(str(i)) for i in prod["id"]]
+        prod["other_predictions"] = pd.Series(
+            [by_id.get(str(i)) for i in prod["id"]], index=prod.index, dtype=object
+        )
         differs = [
             bool(o) and any(not _same(p, q) for q in o.values())
             for p, o in zip(prod["prediction"], prod["other_predictions"])
@@ -256,9 +262,7 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def write_examples(
-    examples: pd.DataFrame, out: str | Path, *, format: str | None = None
-) -> Path:
+def write_examples(examples: pd.DataFrame, out: str | Path, *, format: str | None = None) -> Path:
     """Write the examples as JSONL or Parquet (from ``format`` or the extension), atomically:
     to a temporary file beside ``out``, then renamed over it.
 
@@ -323,13 +327,11 @@ def parse_since(since: str | datetime, *, now: datetime | None = None) -> dateti
     Raises:
         ConfigError: neither a period nor a time.
     """
-    from assay.monitor._windows import _period  # one parser of periods
-
     now = now or datetime.now(timezone.utc)
     if isinstance(since, datetime):
         return _ts(since).to_pydatetime()
     try:
-        return now - _period(since, "since")
+        return now - parse_period(since, "since")
     except ConfigError:
         pass
     try:
@@ -397,8 +399,10 @@ def export_examples(
     if "slice" in reasons:
         for s in summaries:
             row = store.window(s["id"])
-            text = _as_dict(row).get("report_json") if isinstance(row, Mapping) else getattr(
-                row, "report_json", None
+            text = (
+                _as_dict(row).get("report_json")
+                if isinstance(row, Mapping)
+                else getattr(row, "report_json", None)
             )
             if text:
                 reports[s["id"]] = text
@@ -417,4 +421,3 @@ def export_examples(
     counts = {r: int(examples["reasons"].str.split(",").map(lambda x, r=r: r in x).sum())
               for r in reasons} if len(examples) else {r: 0 for r in reasons}  # fmt: skip
     return ExportResult(path, len(examples), counts, len(frame), len(summaries))
-

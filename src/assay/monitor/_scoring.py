@@ -109,7 +109,9 @@ class EventAnswers:
     def info(self) -> ModelInfo:
         return self._info
 
-    def predict(self, batch: Sequence[Payload], params: dict[str, Any] | None = None) -> list[Output]:
+    def predict(
+        self, batch: Sequence[Payload], params: dict[str, Any] | None = None
+    ) -> list[Output]:
         out = []
         for payload in batch:
             answer = self._answers.get(payload_key(payload))
@@ -237,7 +239,7 @@ def pending_gates(
 
 def _task(suite: Suite, frame: pd.DataFrame) -> Task:
     if suite.task in ("classification", "regression"):
-        return suite.task  # type: ignore[return-value]
+        return suite.task
     if probability_labels(frame):
         return "classification"
     numeric = pd.to_numeric(frame["prediction"], errors="coerce")
@@ -312,10 +314,14 @@ def score_window(
             )
     labelled_rows = events[events["label"].notna()]
     labelled = len(labelled_rows) >= min_labelled
-    labels = sorted(
-        {canonical_label(v) for v in [*ref["label"].dropna(), *labelled_rows["label"]]}
-        | {canonical_label(v) for v in events["prediction"].dropna()}
-    ) if task == "classification" else None
+    labels = (
+        sorted(
+            {canonical_label(v) for v in [*ref["label"].dropna(), *labelled_rows["label"]]}
+            | {canonical_label(v) for v in events["prediction"].dropna()}
+        )
+        if task == "classification"
+        else None
+    )
     frames = {
         "window": events[keep].reset_index(drop=True),
         "reference": ref[[*keep, "label"]].reset_index(drop=True),
@@ -379,7 +385,8 @@ def _answers(
         ]
         for example_id, payload in zip(ds.ids, ds.payloads()):
             answers.setdefault(
-                payload_key(payload), _output(records[str(example_id)], labels_here, task)
+                payload_key(payload),
+                _output(records[str(example_id)], labels_here, task),  # type: ignore[arg-type]
             )
     return answers
 
@@ -387,7 +394,9 @@ def _answers(
 # ----------------------------------------------------------------------------- what the monitor adds
 
 
-def latency_percentiles(values: Sequence[float] | np.ndarray, *, level: float = 0.95) -> dict[str, Estimate]:
+def latency_percentiles(
+    values: Sequence[float] | np.ndarray, *, level: float = 0.95
+) -> dict[str, Estimate]:
     """p50, p95 and p99 of latencies with distribution-free intervals from order statistics.
 
     The interval of the q-quantile is ``[x_(l), x_(u)]`` with ranks from the binomial(n, q)
@@ -453,7 +462,7 @@ def _monitor_result(
             values = events[feature].astype("string").fillna("<missing>").astype(str)
             for group, mask in values.groupby(values).groups.items():
                 hit = selected.loc[mask]
-                e = wilson_interval(int(hit.sum()), int(len(hit)), level=level)
+                e = wilson_interval(int(hit.sum()), len(hit), level=level)
                 metrics[f"groups.{feature}.{str(group).replace('.', '_')}.selection_rate"] = e
     elif features:
         flags.append(

@@ -24,7 +24,7 @@ _REALISED = {"accuracy": "accuracy", "roc_auc": "roc_auc", "f1": "f1", "precisio
              "recall": "recall"}  # fmt: skip
 
 
-def _num(x: float) -> float | None:
+def _num(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
@@ -42,9 +42,7 @@ def _result(report: Report, check: str) -> CheckResult | None:
 def _drift(result: CheckResult) -> dict[str, Any]:
     table = result.tables.get("drift") or {}
     columns = [
-        c
-        for c in table.get("columns", [])
-        if c.get("tested") and c.get("role") == "feature"
+        c for c in table.get("columns", []) if c.get("tested") and c.get("role") == "feature"
     ]
 
     def badness(c: Mapping[str, Any]) -> tuple[float, float, float]:
@@ -98,8 +96,10 @@ def gate_states(report: Report) -> list[dict[str, Any]]:
         {"expression": g.gate, "passed": g.passed, "value": _num(g.observed)} for g in report.gates
     ]
     monitor = _result(report, MONITOR_RESULT)
-    for u in (monitor.tables.get("pending_gates", []) if monitor else []):
-        out.append({"expression": u["gate"], "passed": None, "value": None, u["state"]: u["reason"]})
+    for u in monitor.tables.get("pending_gates", []) if monitor else []:
+        out.append(
+            {"expression": u["gate"], "passed": None, "value": None, u["state"]: u["reason"]}
+        )
     return out
 
 
@@ -141,7 +141,11 @@ def window_summary(report: Report, meta: Mapping[str, Any]) -> dict[str, Any]:
         out["groups"] = groups
     monitor = _result(report, MONITOR_RESULT)
     if monitor is not None and "latency.p50_ms" in monitor.metrics:
-        lat = {k.removeprefix("latency."): e for k, e in monitor.metrics.items() if k.startswith("latency.")}
+        lat = {
+            k.removeprefix("latency."): e
+            for k, e in monitor.metrics.items()
+            if k.startswith("latency.")
+        }
         out["latency"] = {"n": lat["p50_ms"].n, **{k: _num(e.value) for k, e in lat.items()}}
     out["gates"] = gate_states(report)
     out["alerts"] = list(meta.get("alerts", []))

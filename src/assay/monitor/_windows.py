@@ -36,6 +36,7 @@ __all__ = [
     "as_event_dict",
     "due_windows",
     "events_frame",
+    "parse_period",
     "parse_window_rule",
     "window_of",
 ]
@@ -202,20 +203,20 @@ def parse_window_rule(
             "monitor window: give either every (a period such as 1h, 1d, 7d) or events (a "
             "number of events per window), not both and not neither"
         )
-    grace_td = _period(grace, "grace") if grace else timedelta(0)
+    grace_td = parse_period(grace, "grace") if grace else timedelta(0)
     if events is not None:
         if isinstance(events, bool) or not isinstance(events, int) or events < 1:
             raise ConfigError(f"monitor window.events: {events!r} is not a whole number >= 1")
         return WindowRule(by="count", size=events, grace=grace_td, text=f"{events}")
     assert every is not None
-    return WindowRule(by="time", every=_period(every, "every"), grace=grace_td, text=every)
+    return WindowRule(by="time", every=parse_period(every, "every"), grace=grace_td, text=every)
 
 
 _UNITS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _PERIOD = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h|d|w)\s*", re.I)
 
 
-def _period(text: str, name: str) -> timedelta:
+def parse_period(text: str, name: str) -> timedelta:
     """``"15min"``, ``"1h"``, ``"1d"``, ``"7d"``, ``"2w"`` as a timedelta (fixed periods only)."""
     m = _PERIOD.fullmatch(str(text))
     seconds = float(m.group(1)) * _UNITS[m.group(2).lower()] if m else 0.0

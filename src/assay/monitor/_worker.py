@@ -47,7 +47,9 @@ def _field(row: Any, name: str) -> Any:
 def _rule_of(settings: Any) -> WindowRule:
     if isinstance(settings, WindowRule):
         return settings
-    window = _field(settings, "window") if not isinstance(settings, dict) else settings.get("window")
+    window = (
+        _field(settings, "window") if not isinstance(settings, dict) else settings.get("window")
+    )
     window = window if window is not None else settings
     return parse_window_rule(
         every=_field(window, "every") if _field(window, "events") is None else None,
@@ -58,7 +60,11 @@ def _rule_of(settings: Any) -> WindowRule:
 
 def _utc(t: Any) -> datetime:
     ts = pd.Timestamp(t)
-    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).floor("us").to_pydatetime()
+    return (
+        (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC"))
+        .floor("us")
+        .to_pydatetime()
+    )
 
 
 class WindowWorker:
@@ -91,9 +97,7 @@ class WindowWorker:
         self.store = store
         self.rule = _rule_of(settings)
         self.suite = suite
-        self.reference = (
-            reference if isinstance(reference, pd.DataFrame) else Path(reference)
-        )
+        self.reference = reference if isinstance(reference, pd.DataFrame) else Path(reference)
         self.alerts = alerts if alerts is not None else AlertBook(store)
         self.model_version = model_version
         self.rescore_last = rescore_last
@@ -133,12 +137,12 @@ class WindowWorker:
                     part = self.store.events(start=w.start, end=w.end)
                     saved.append(self._score_and_save(w, part))
             else:
-                last_seq = max((_seq_of(w) for w in closed), default=None)
-                last_index = max((_count_index(w) for w in closed), default=None)
-                events = self.store.events(after_seq=last_seq)
-                due = due_windows(
-                    self.rule, events, now=now, closed=keys, last_index=last_index
+                last_seq = max((s for w in closed if (s := _seq_of(w)) is not None), default=None)
+                last_index = max(
+                    (i for w in closed if (i := _count_index(w)) is not None), default=None
                 )
+                events = self.store.events(after_seq=last_seq)
+                due = due_windows(self.rule, events, now=now, closed=keys, last_index=last_index)
                 frame = events_frame(events) if due else None
                 for w in due:
                     if not self.store.claim_window(w.key):
@@ -149,15 +153,17 @@ class WindowWorker:
             saved += self._rescore_labelled(closed)
             return saved
 
-    def _score_and_save(
-        self, w: WindowBounds, events: Sequence[Any] | pd.DataFrame
-    ) -> int:
+    def _score_and_save(self, w: WindowBounds, events: Sequence[Any] | pd.DataFrame) -> int:
         frame = events if isinstance(events, pd.DataFrame) else events_frame(events)
-        scored = frame if self.model_version is None else frame[frame["model_version"] == self.model_version]
+        scored = (
+            frame
+            if self.model_version is None
+            else frame[frame["model_version"] == self.model_version]
+        )
         meta: dict[str, Any] = {
             "start": w.start,
             "end": w.end,
-            "n_events": int(len(scored)),
+            "n_events": len(scored),
             "n_labelled": int(scored["label"].notna().sum()) if len(scored) else 0,
             "model_versions": sorted(map(str, frame["model_version"].unique())),
         }
@@ -173,7 +179,13 @@ class WindowWorker:
             report_json = json.dumps({"error": str(exc), "traceback": traceback.format_exc()})
             return int(
                 self.store.save_window(
-                    w.key, w.start, w.end, meta["n_events"], meta["n_labelled"], None, summary,
+                    w.key,
+                    w.start,
+                    w.end,
+                    meta["n_events"],
+                    meta["n_labelled"],
+                    None,
+                    summary,
                     report_json,
                 )
             )
@@ -184,7 +196,13 @@ class WindowWorker:
             summary["seq"] = {"first": w.first_seq, "last": w.last_seq}
         window_id = int(
             self.store.save_window(
-                w.key, w.start, w.end, meta["n_events"], meta["n_labelled"], passed, summary,
+                w.key,
+                w.start,
+                w.end,
+                meta["n_events"],
+                meta["n_labelled"],
+                passed,
+                summary,
                 report.to_json(),
             )
         )
@@ -194,7 +212,13 @@ class WindowWorker:
         if states:
             summary = {**summary, "id": window_id, "alerts": states}
             self.store.save_window(
-                w.key, w.start, w.end, meta["n_events"], meta["n_labelled"], passed, summary,
+                w.key,
+                w.start,
+                w.end,
+                meta["n_events"],
+                meta["n_labelled"],
+                passed,
+                summary,
                 report.to_json(),
             )
         self.n_scored += 1
@@ -280,4 +304,3 @@ def _count_index(row: Any) -> int | None:
         return int(key.rsplit(":", 1)[1])
     except (IndexError, ValueError):
         return None
-
