@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -253,3 +254,24 @@ def test_worker_closes_each_window_once_alerts_and_rescores_with_labels(acs) -> 
     assert len(store.alert_rows) == 1  # still firing: no second alert
     report = rescore_window(worker, w11["id"])
     assert report is not None and report.result("performance").n == 1500
+
+
+def test_a_window_that_cannot_be_scored_is_saved_once_with_why(acs) -> None:
+    """Events without the suite's input columns: the window is saved with the error (visible
+    in /v1/windows), not retried on every pass; the background thread does the same work."""
+    ref = reference_table(acs["reference"].iloc[:200])
+    store = ListStore()
+    store.add_events([_event(i, f"2020-01-01T10:{i:02d}:00Z") for i in range(5)])  # long past
+    worker = WindowWorker(store, {"window": {"every": "1h"}}, acs_suite([]), ref, interval_s=60)
+    worker.start()
+    try:
+        worker.poke()
+        deadline = datetime.now() + timedelta(seconds=20)
+        while not store.windows() and datetime.now() < deadline:
+            threading.Event().wait(0.05)
+    finally:
+        worker.stop()
+    (row,) = store.windows()
+    assert row["passed"] is None and "AGEP" in row["summary"]["error"]
+    assert worker.n_failed == 1
+    assert worker.run_once(now=T0 + timedelta(days=1)) == []  # not computed again
