@@ -135,6 +135,7 @@ GATES = [
     "drift.estimated.accuracy.lower >= 0.7",
     "performance.accuracy.lower >= 0.7",
     "fairness.sex.*.selection_rate >= 0",
+    "fairness.sex.demographic_parity_difference.upper <= 0.05",
 ]
 
 
@@ -178,10 +179,14 @@ def test_unlabelled_window_has_pending_gates_not_failures(windows) -> None:
     summary = window_summary(report, {"id": 1, "start": T0, "end": T0, "n_events": 1500,
                                       "n_labelled": 0, "model_versions": ["v1"]})  # fmt: skip
     pending = {g["expression"]: g for g in summary["gates"] if g["passed"] is None}
-    assert set(pending) == {
-        "performance.accuracy.lower >= 0.7",
-        "fairness.sex.*.selection_rate >= 0",
-    }
+    assert set(pending) == {"performance.accuracy.lower >= 0.7"}
+    # selection-rate gates need no label: decided from every event's prediction
+    label_free = {g.gate: g for g in report.gates if g.gate.startswith("fairness.")}
+    assert label_free["fairness.sex.*.selection_rate >= 0"].passed is True
+    assert "no label has arrived yet" in label_free["fairness.sex.*.selection_rate >= 0"].detail
+    dpd = label_free["fairness.sex.demographic_parity_difference.upper <= 0.05"]
+    female, male = (w2018[w2018["SEX"] == k]["prediction"].eq(1).mean() for k in (2, 1))
+    assert dpd.passed is False and dpd.observed > abs(male - female)  # the upper bound
     assert all("no label has arrived" in g["pending"] for g in pending.values())
     assert summary["passed"] is False  # the drift gate decided it
     assert "realised" not in summary and "estimated" in summary
@@ -209,7 +214,9 @@ def test_labelled_rows_give_realised_performance_beside_the_estimate(windows) ->
     )
     assert set(summary["estimated"]) >= {"accuracy", "roc_auc"}
     assert summary["groups"]["sex"]["male"]["accuracy"]["n"] > 0
-    assert summary["passed"] is True
+    failed = [g["expression"] for g in summary["gates"] if g["passed"] is False]
+    assert failed == ["fairness.sex.demographic_parity_difference.upper <= 0.05"]  # ACS: a gap
+    assert summary["passed"] is False
 
 
 # ----------------------------------------------------------------------------- the worker

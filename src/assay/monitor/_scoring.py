@@ -40,17 +40,18 @@ import pandas as pd
 from scipy import stats as sstats
 
 from assay._runner._evaluate import _run as run_suite  # the runner itself, with frames and objects
-from assay._runner._gates import parse_gate
+from assay._runner._gates import evaluate_gates, parse_gate
 from assay._runner._inline import FRAME_PATH
 from assay._runner._suite import suite_from_dict
 from assay._types import ModelInfo, Output, Payload, Task, canonical_label
 from assay.config._suite import Suite
 from assay.data import dataset_from_frame, read_table
 from assay.errors import ConfigError, DataError
+from assay.fairness._groups import group_metrics
 from assay.monitor._windows import PROB_PREFIX, probability_labels
 from assay.report._schema import CheckResult, Report
+from assay.stats import stream
 from assay.stats._estimate import Estimate
-from assay.stats._wilson import wilson_interval
 
 __all__ = [
     "LIVE_CHECKS",
@@ -67,6 +68,17 @@ LIVE_CHECKS = ("drift", "performance", "fairness")
 _NEEDS_LABELS = ("performance", "fairness")
 #: Drift-check paths that need the current rows' labels.
 _DRIFT_LABEL_PATHS = ("realised.", "windows.worst_realised.", "performance.n_alerts")
+#: Fairness metrics that need no label: decided from every event's prediction before labels.
+LABEL_FREE_SUMMARIES = (
+    "selection_rate_min",
+    "selection_rate_max",
+    "selection_rate_difference",
+    "selection_rate_ratio",
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "four_fifths",
+)
+_LABEL_FREE = ("selection_rate", *LABEL_FREE_SUMMARIES)
 #: The name of the Report result that holds what the monitor adds.
 MONITOR_RESULT = "monitor"
 _QUANTILES = {"p50_ms": 0.50, "p95_ms": 0.95, "p99_ms": 0.99}
@@ -206,17 +218,28 @@ def _label_paths(gate_text: str) -> bool:
 
 def pending_gates(
     gates: Sequence[str], skipped: Mapping[str, str], *, labelled: bool
-) -> tuple[list[str], list[dict[str, str]]]:
+) -> tuple[list[str], list[dict[str, str]], list[str]]:
     """Split the suite's gates into those the window decides and those it cannot yet.
 
     Returns:
-        The gates to decide, and the others as ``{"gate", "state", "reason"}`` with ``state``
-        ``pending`` (labels not in yet) or ``not_applicable`` (the check never runs live).
+        The gates the runner decides; the others as ``{"gate", "state", "reason"}`` with
+        ``state`` ``pending`` (labels not in yet) or ``not_applicable`` (the check never runs
+        live); and the fairness gates on selection rates, which need no label and are decided
+        from every event's prediction while the fairness check waits for labels.
     """
+    label_free: list[str] = []
     decide, undecided = [], []
     for text in gates:
-        check = parse_gate(text).check
-        if check in skipped:
+        gate = parse_gate(text)
+        check = gate.check
+        if (
+            check == "fairness"
+            and check in skipped
+            and not labelled
+            and (gate.metric.rsplit(".", 1)[-1] in _LABEL_FREE)
+        ):
+            label_free.append(text)
+        elif check in skipped:
             state = _PENDING if check in _NEEDS_LABELS else _NOT_APPLICABLE
             undecided.append({"gate": text, "state": state, "reason": skipped[check]})
         elif _label_paths(text) and not labelled:
@@ -234,7 +257,7 @@ def pending_gates(
             )
         else:
             decide.append(text)
-    return decide, undecided
+    return decide, undecided, label_free
 
 
 def _task(suite: Suite, frame: pd.DataFrame) -> Task:
@@ -329,7 +352,7 @@ def score_window(
     if labelled:
         frames["labelled"] = labelled_rows[[*keep, "label"]].reset_index(drop=True)
     checks, skipped = _live_checks(suite, labelled=labelled)
-    decide, undecided = pending_gates(suite.gates, skipped, labelled=labelled)
+    decide, undecided, label_free = pending_gates(suite.gates, skipped, labelled=labelled)
     data = {
         "window": _dataset_spec(input, groups, label=False, labels=None),
         "reference": _dataset_spec(input, groups, label=True, labels=labels),
@@ -362,7 +385,30 @@ def score_window(
         created=created,
     )
     extra = _monitor_result(suite, events, labels, groups, undecided, level=suite.level)
-    return report.model_copy(update={"results": [*report.results, extra]})
+    gates = [*report.gates, *_label_free_gates(label_free, extra, model=primary)]
+    return report.model_copy(update={"results": [*report.results, extra], "gates": gates})
+
+
+def _label_free_gates(gates: Sequence[str], monitor: CheckResult, *, model: str) -> list[Any]:
+    """The fairness gates on selection rates, decided on the monitor result's label-free
+    metrics (``groups.<feature>...`` read as ``fairness.<feature>...``)."""
+    if not gates:
+        return []
+    as_fairness = CheckResult(
+        check="fairness",
+        model=model,
+        dataset="window",
+        n=monitor.n,
+        metrics={
+            k.removeprefix("groups."): e for k, e in monitor.metrics.items()
+            if k.startswith("groups.")
+        },
+        tables={"too_small_keys": [k.removeprefix("groups.") for k in
+                                   monitor.tables.get("too_small_keys", [])]},
+    )  # fmt: skip
+    outcomes = evaluate_gates(gates, [as_fairness], model=model)
+    note = " (from every event's prediction; no label has arrived yet)"
+    return [o.model_copy(update={"detail": o.detail + note}) for o in outcomes]
 
 
 def _answers(
@@ -452,18 +498,37 @@ def _monitor_result(
     fairness = suite.checks.get("fairness") or {}
     features = list(fairness.get("groups") or groups)
     positive = _positive(suite, labels)
+    too_small: list[str] = []
     if features and positive is not None:
         tables["positive_label"] = positive
-        selected = events["prediction"].map(canonical_label) == positive
+        predicted = events["prediction"].map(canonical_label).to_numpy(dtype=object)
         for feature in features:
             if feature not in events.columns:
                 flags.append(f"group column {feature!r} is in no event of this window")
                 continue
             values = events[feature].astype("string").fillna("<missing>").astype(str)
-            for group, mask in values.groupby(values).groups.items():
-                hit = selected.loc[mask]
-                e = wilson_interval(int(hit.sum()), len(hit), level=level)
-                metrics[f"groups.{feature}.{str(group).replace('.', '_')}.selection_rate"] = e
+            # Selection rates and their disparities depend on the predictions alone: the
+            # fairness library is given the predictions as the "labels" and only the
+            # label-free metrics are kept.
+            gm = group_metrics(
+                predicted,
+                predicted,
+                values.to_numpy(),
+                positive_label=positive,
+                level=level,
+                n_bootstrap=int(fairness.get("n_bootstrap", 1000)),
+                seed=stream(suite.seed, "monitor", "selection_rate", feature),
+                min_n=int(fairness.get("min_n", 30)),
+                summary_min_n=int(fairness.get("summaries_min_n", 0)),
+            )
+            for group, by_metric in gm.by_group.items():
+                key = f"groups.{feature}.{str(group).replace('.', '_')}.selection_rate"
+                metrics[key] = by_metric["selection_rate"]
+                if group in gm.too_small:
+                    too_small.append(key)
+            for name in LABEL_FREE_SUMMARIES:
+                if name in gm.summaries:
+                    metrics[f"groups.{feature}.{name}"] = gm.summaries[name]
     elif features:
         flags.append(
             "no selection rate by group: the positive label is unknown (set "
@@ -475,6 +540,7 @@ def _monitor_result(
             metrics[f"latency.{name}"] = e
     for u in undecided:
         flags.append(f"gate {u['gate']!r} {u['state'].replace('_', ' ')}: {u['reason']}")
+    tables["too_small_keys"] = too_small
     return CheckResult(
         check=MONITOR_RESULT,
         model=suite.primary_model,
