@@ -29,9 +29,11 @@ from assay.monitor._summary import gate_states, window_passed, window_summary
 from assay.monitor._windows import (
     WindowBounds,
     WindowRule,
+    as_event_dict,
     due_windows,
     events_frame,
     parse_window_rule,
+    window_of,
 )
 from assay.report._schema import Report
 
@@ -80,6 +82,9 @@ class WindowWorker:
         alerts: the AlertBook (default: one over ``store`` that sends nothing).
         model_version: the production version scored in windows (default: every event).
         rescore_last: how many of the latest windows are re-scored when labels arrive.
+        rescore_interval_s: how often (at most) those windows are checked for new labels:
+            each check reads their events (the Store API has no count of labelled events).
+        interval_s: the background thread's pass interval when not poked.
     """
 
     def __init__(
@@ -92,6 +97,7 @@ class WindowWorker:
         alerts: AlertBook | None = None,
         model_version: str | None = None,
         rescore_last: int = 24,
+        rescore_interval_s: float = 300.0,
         interval_s: float = 5.0,
     ) -> None:
         self.store = store
@@ -101,6 +107,8 @@ class WindowWorker:
         self.alerts = alerts if alerts is not None else AlertBook(store)
         self.model_version = model_version
         self.rescore_last = rescore_last
+        self.rescore_interval_s = rescore_interval_s
+        self._last_rescore: datetime | None = None
         self.interval_s = interval_s
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -129,9 +137,7 @@ class WindowWorker:
             saved = []
             if self.rule.by == "time":
                 last_end = max((_utc(_field(w, "end")) for w in closed), default=None)
-                events = self.store.events(start=last_end)
-                due = due_windows(self.rule, events, now=now, closed=keys)
-                for w in due:
+                for w in self._due_time_windows(last_end, now):
                     if w.key in keys or not self.store.claim_window(w.key):
                         continue
                     part = self.store.events(start=w.start, end=w.end)
@@ -150,8 +156,34 @@ class WindowWorker:
                     assert frame is not None
                     part_frame = frame[(frame["seq"] >= w.first_seq) & (frame["seq"] <= w.last_seq)]
                     saved.append(self._score_and_save(w, part_frame))
-            saved += self._rescore_labelled(closed)
+            if (
+                self._last_rescore is None
+                or (now - self._last_rescore).total_seconds() >= self.rescore_interval_s
+            ):
+                self._last_rescore = now
+                saved += self._rescore_labelled(closed)
             return saved
+
+    def _due_time_windows(self, last_end: datetime | None, now: datetime) -> list[WindowBounds]:
+        """The due time windows after ``last_end``, found with one-row reads of the store
+        (``limit=1`` by timestamp) rather than by loading the events: from the first event
+        after ``last_end``, a window is due when some event lies at or past its end (the next
+        window to look at is that event's: periods without events are skipped) or when ``now``
+        is past its end plus the grace."""
+        due: list[WindowBounds] = []
+        first = self.store.events(start=last_end, limit=1)
+        if not first:
+            return due
+        w = window_of(self.rule, as_event_dict(first[0])["timestamp"])
+        while True:
+            later = self.store.events(start=w.end, limit=1)
+            if later:
+                due.append(w)
+                w = window_of(self.rule, as_event_dict(later[0])["timestamp"])
+                continue
+            if now >= w.end + self.rule.grace:
+                due.append(w)
+            return due
 
     def _score_and_save(self, w: WindowBounds, events: Sequence[Any] | pd.DataFrame) -> int:
         frame = events if isinstance(events, pd.DataFrame) else events_frame(events)
