@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -94,14 +94,14 @@ class EventAnswers:
     production model gives both the same answer anyway.
 
     Example:
-        >>> m = EventAnswers({'{"x": 1}': Output(label="1")}, labels=("0", "1"), key="w")
+        >>> m = EventAnswers({(("x", 1),): Output(label="1")}, labels=("0", "1"), key="w")
         >>> m.predict([{"x": 1}])[0].label
         '1'
     """
 
     def __init__(
         self,
-        answers: Mapping[str, Output],
+        answers: Mapping[Hashable, Output],
         *,
         labels: Sequence[str] | None,
         key: str,
@@ -128,13 +128,21 @@ class EventAnswers:
         for payload in batch:
             answer = self._answers.get(payload_key(payload))
             if answer is None:
-                raise DataError(f"no event carries the input {payload_key(payload)[:200]}")
+                raise DataError(f"no event carries the input {str(payload)[:200]}")
             out.append(answer)
         return out
 
 
-def payload_key(payload: Payload) -> str:
-    """The content of one model input as text (the lookup key of :class:`EventAnswers`)."""
+def payload_key(payload: Payload) -> Hashable:
+    """The content of one model input as a hashable key (the lookup key of
+    :class:`EventAnswers`): a dict's sorted items, else its JSON text."""
+    if isinstance(payload, dict):
+        try:
+            key = tuple(sorted(payload.items()))
+            hash(key)
+            return key
+        except TypeError:  # a list or dict value: its JSON text
+            pass
     return json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
 
 
@@ -417,10 +425,10 @@ def _answers(
     sources: Mapping[str, pd.DataFrame],
     prob_labels: Sequence[str],
     task: Task,
-) -> dict[str, Output]:
+) -> dict[Hashable, Output]:
     """Input content → the answer its event (or reference row) carries, built from the same
     Datasets the runner builds, so the payloads match exactly."""
-    answers: dict[str, Output] = {}
+    answers: dict[Hashable, Output] = {}
     ref_labels = [lab for lab in prob_labels]
     for name in ("window", "reference"):
         ds = dataset_from_frame(frames[name], s.data[name], name=name)
