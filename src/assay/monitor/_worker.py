@@ -41,6 +41,10 @@ __all__ = ["WindowWorker", "rescore_window"]
 
 log = logging.getLogger("assay.monitor.windows")
 
+#: How long a quiet time window waits past its end for events still in flight, unless the
+#: settings' ``window.grace`` says otherwise (a later event closes it at once anyway).
+DEFAULT_GRACE = "1min"
+
 
 def _field(row: Any, name: str) -> Any:
     return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
@@ -56,7 +60,7 @@ def _rule_of(settings: Any) -> WindowRule:
     return parse_window_rule(
         every=_field(window, "every") if _field(window, "events") is None else None,
         events=_field(window, "events"),
-        grace=_field(window, "grace"),
+        grace=_field(window, "grace") or DEFAULT_GRACE,
     )
 
 
