@@ -282,3 +282,24 @@ def test_a_window_that_cannot_be_scored_is_saved_once_with_why(acs) -> None:
     assert row["passed"] is None and "AGEP" in row["summary"]["error"]
     assert worker.n_failed == 1
     assert worker.run_once(now=T0 + timedelta(days=1)) == []  # not computed again
+
+
+def test_worker_count_windows_continue_where_the_last_one_ended(acs) -> None:
+    ref_all = acs["reference"].sample(frac=1, random_state=2)
+    ref = reference_table(ref_all.iloc[:1000])
+    store = ListStore()
+    store.add_events(as_events(ref_all.iloc[1000:2300], start=T0, prefix="a"))
+    worker = WindowWorker(store, {"window": {"events": 600}}, acs_suite([]), ref)
+    worker.run_once(now=T0)
+    assert [(w["key"], w["summary"]["seq"]) for w in store.windows()] == [
+        ("count:600:0", {"first": 1, "last": 600}),
+        ("count:600:1", {"first": 601, "last": 1200}),
+    ]  # the last 100 events wait for the next 500
+    store.add_events(as_events(ref_all.iloc[2300:2800], start=T0, prefix="b"))
+    worker.run_once(now=T0)
+    third = store.windows()[-1]
+    assert (third["key"], third["summary"]["seq"], third["n_events"]) == (
+        "count:600:2",
+        {"first": 1201, "last": 1800},
+        600,
+    )

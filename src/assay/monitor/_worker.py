@@ -212,6 +212,8 @@ class WindowWorker:
             log.error("window %s could not be scored: %s", w.key, exc)
             summary = {**{k: v for k, v in meta.items()}, "passed": None, "error": str(exc)}
             summary["start"], summary["end"] = _iso(w.start), _iso(w.end)
+            if w.last_seq is not None:
+                summary["seq"] = {"first": w.first_seq, "last": w.last_seq}
             report_json = json.dumps({"error": str(exc), "traceback": traceback.format_exc()})
             return int(
                 self.store.save_window(
