@@ -111,7 +111,7 @@ def test_alert_arrives_once_through_failures_and_resolves_after_an_outage() -> N
 
 
 def test_send_never_blocks_on_a_hanging_receiver() -> None:
-    rx = Receiver(script=["hang:3", "hang:3"])
+    rx = Receiver(script=["hang:5", "hang:5"])
     sender = WebhookSender(rx.url, timeout_s=10, max_queue=3).start()
     book = AlertBook(send=sender.send)
     try:
@@ -119,7 +119,9 @@ def test_send_never_blocks_on_a_hanging_receiver() -> None:
         for i in range(10):
             book.update(_gate(i % 2 == 0), window_key=f"w{i}")
         elapsed = time.perf_counter() - t0
-        assert elapsed < 0.5, elapsed  # 10 windows, 10 transitions, while the receiver hangs
+        # 10 windows, 10 transitions, while the receiver hangs 5 s on the first POST: nothing
+        # waits for it (the bound is loose for a busy machine; one POST alone would take 5 s)
+        assert elapsed < 2.0, elapsed
         # the queue holds 3 and the thread holds 1: the rest were dropped and counted
         assert sender.n_dropped >= 10 - 3 - 1
     finally:
@@ -178,11 +180,12 @@ class _Store:
         self.rows: list[dict[str, Any]] = []
 
     def save_alert(self, **row: Any) -> int:
-        self.rows.append(row)
+        self.rows.append({**row, "id": len(self.rows) + 1})
         return len(self.rows)
 
     def alerts(self, state: str | None = None) -> list[dict[str, Any]]:
-        return [r for r in self.rows if state is None or r["state"] == state]
+        """Newest first, as the monitor store lists them."""
+        return [r for r in self.rows[::-1] if state is None or r["state"] == state]
 
 
 def test_alerts_are_stored_and_a_restart_neither_repeats_nor_forgets() -> None:
@@ -196,6 +199,13 @@ def test_alerts_are_stored_and_a_restart_neither_repeats_nor_forgets() -> None:
     restarted.update(_gate(True, 0.1), window_key="w3", window_id=3)
     assert [s["state"] for s in sent] == ["firing", "resolved"]
     assert [r["state"] for r in store.rows] == ["firing", "resolved"]
+    # fire again, then resolve; a restart after that must not think it is still firing
+    restarted.update(_gate(False), window_key="w4", window_id=4)
+    restarted.update(_gate(True, 0.1), window_key="w5", window_id=5)
+    assert AlertBook(store).firing == {}
+    assert AlertBook(store, send=sent.append).update(_gate(True), window_key="w6") == []
+    assert [s["state"] for s in sent] == ["firing", "resolved", "firing", "resolved"]
+    assert store.rows[0]["detail"] == {"window_key": "w1", "detail": "", "at": sent[0]["at"]}
 
 
 def test_payload_shape() -> None:

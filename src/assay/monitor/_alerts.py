@@ -93,9 +93,10 @@ class AlertBook:
     """Which gates are firing, and the transitions each window causes.
 
     Args:
-        store: saves transitions (``save_alert(gate=, state=, window_id=, value=, detail=)``)
-            and knows the firing ones (``alerts()``: rows with ``gate`` and ``state``, oldest
-            first); ``None`` keeps them in memory only.
+        store: saves transitions (``save_alert(gate=, state=, window_id=, value=, detail=)``,
+            ``detail`` a dict) and knows the firing ones (``alerts()``: rows with ``id``,
+            ``gate`` and ``state``; the latest row of a gate is its state); ``None`` keeps them
+            in memory only.
         send: called with each transition's payload (e.g. :meth:`WebhookSender.send`).
     """
 
@@ -108,7 +109,10 @@ class AlertBook:
         self.n_deduplicated = 0
         if store is not None:
             last: dict[str, str] = {}
-            for row in store.alerts():
+            rows = list(store.alerts())
+            if all(isinstance(_field(r, "id"), int) for r in rows):
+                rows.sort(key=lambda r: _field(r, "id"))  # the store lists newest first
+            for row in rows:
                 last[str(_field(row, "gate"))] = str(_field(row, "state"))
             for gate, state in last.items():
                 if state == FIRING:
@@ -162,7 +166,7 @@ class AlertBook:
                     state=t.state,
                     window_id=t.window_id,
                     value=t.value,
-                    detail=t.detail,
+                    detail={"window_key": t.window_key, "detail": t.detail, "at": t.at},
                 )
             if self._send is not None:
                 self._send(alert_payload(t, window=window))
