@@ -184,7 +184,9 @@ def test_cli_export_with_the_real_store(tmp_path) -> None:
     db = f"sqlite:///{tmp_path / 'monitor.db'}"
     store = store_mod.Store(db)
     store.migrate()
-    store.add_events(_events())
+    from assay.monitor._schema import Event
+
+    store.add_events([Event.model_validate(e) for e in _events()])
     app = typer.Typer()
     app.command("export")(export_command)
     app.command("noop")(lambda: None)

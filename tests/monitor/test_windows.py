@@ -303,3 +303,40 @@ def test_worker_count_windows_continue_where_the_last_one_ended(acs) -> None:
         {"first": 1201, "last": 1800},
         600,
     )
+
+
+def test_worker_on_the_real_sqlite_store(acs, tmp_path) -> None:
+    """The same flow on the monitor's own Store (SQLite): claim, save, alert, labels later,
+    re-score, a restarted AlertBook that knows what is firing."""
+    store_mod = pytest.importorskip("assay.monitor._store", reason="the store comes with h1's part")
+    from assay.monitor._schema import Event, Label
+
+    from assay.monitor._alerts import AlertBook
+
+    ref_all = acs["reference"].sample(frac=1, random_state=0)
+    ref = reference_table(ref_all.iloc[:3000])
+    y2018 = acs["current"][acs["current"]["year"] == 2018].sample(1500, random_state=0)
+    events = as_events(ref_all.iloc[3000:3800], start=T0, step_s=4, prefix="a")
+    events += as_events(y2018, start=T0 + timedelta(hours=1), step_s=2.4, prefix="b")
+    store = store_mod.Store(f"sqlite:///{tmp_path / 'monitor.db'}")
+    store.migrate()
+    store.add_events([Event.model_validate(e) for e in events])
+    suite = acs_suite(["drift.n_drifted <= 0", "performance.accuracy.lower >= 0.6"])
+    sent: list[dict] = []
+    settings = {"window": {"every": "1h"}}
+    worker = WindowWorker(store, settings, suite, ref, alerts=AlertBook(store, send=sent.append))
+    assert len(worker.run_once(now=T0 + timedelta(hours=3))) == 2
+    assert WindowWorker(store, settings, suite, ref).run_once(now=T0 + timedelta(hours=3)) == []
+    w10, w11 = store.windows()
+    assert (w10.passed, w11.passed) == (True, False)
+    assert [(a.gate, a.state, a.window_id) for a in store.alerts()] == [
+        ("drift.n_drifted <= 0", "firing", w11.id)
+    ]
+    store.add_labels(
+        [Label(event_id=f"b-{i}", label=int(y)) for i, y in zip(y2018["id"], y2018["employed"])]
+    )
+    worker.run_once(now=T0 + timedelta(hours=4))
+    w11 = store.window(w11.id)
+    assert w11 is not None and w11.n_labelled == 1500
+    assert w11.summary["realised"]["accuracy"]["n"] == 1500
+    assert list(AlertBook(store).firing) == ["drift.n_drifted <= 0"] and len(sent) == 1
