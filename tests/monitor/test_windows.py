@@ -284,9 +284,10 @@ def test_a_window_that_cannot_be_scored_is_saved_once_with_why(acs) -> None:
     assert worker.run_once(now=T0 + timedelta(days=1)) == []  # not computed again
 
 
-def test_worker_count_windows_continue_where_the_last_one_ended(acs) -> None:
+def test_worker_count_windows_continue_where_the_last_one_ended(acs, tmp_path) -> None:
     ref_all = acs["reference"].sample(frac=1, random_state=2)
-    ref = reference_table(ref_all.iloc[:1000])
+    ref = tmp_path / "reference.parquet"  # the reference as the server gets it: a file
+    reference_table(ref_all.iloc[:1000]).to_parquet(ref)
     store = ListStore()
     store.add_events(as_events(ref_all.iloc[1000:2300], start=T0, prefix="a"))
     worker = WindowWorker(store, {"window": {"events": 600}}, acs_suite([]), ref)

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from assay.config._suite import Suite
+from assay.data import read_table
 from assay.monitor._alerts import AlertBook
 from assay.monitor._scoring import score_window
 from assay.monitor._summary import gate_states, window_passed, window_summary
@@ -107,7 +108,8 @@ class WindowWorker:
         self.store = store
         self.rule = _rule_of(settings)
         self.suite = suite
-        self.reference = reference if isinstance(reference, pd.DataFrame) else Path(reference)
+        # read once, here: a missing or unreadable reference stops the server at start
+        self.reference = reference if isinstance(reference, pd.DataFrame) else read_table(reference)
         self.alerts = alerts if alerts is not None else AlertBook(store)
         self.model_version = model_version
         self.rescore_last = rescore_last
