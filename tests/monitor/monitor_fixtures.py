@@ -1,4 +1,4 @@
-"""Shared pieces of the monitor window tests: the ACS employment data (shipped in the nannyml
+"""Shared pieces of the monitor window tests (no conftest: h1's tests/monitor has one): the ACS employment data (shipped in the nannyml
 package, read from its files without importing it) as events, and a list-backed store that
 speaks the monitor Store API (docs/monitor.md) for the worker's own logic."""
 
@@ -27,8 +27,8 @@ def _acs_folder() -> Path | None:
     return Path(found[0]).parent if found else None
 
 
-@pytest.fixture(scope="session")
-def acs() -> dict[str, pd.DataFrame]:
+@pytest.fixture(scope="session", name="acs")
+def acs_fixture() -> dict[str, pd.DataFrame]:
     """2015 (reference, with labels) and 2016-2018 (with their labels joined), NannyML's own
     model outputs as the production model's predictions."""
     folder = _acs_folder()

@@ -11,7 +11,13 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 import pytest
-from monitor_fixtures import ListStore, acs_suite, as_events, reference_table
+from monitor_fixtures import (
+    ListStore,
+    acs_fixture,  # noqa: F401  (the fixture `acs`)
+    acs_suite,
+    as_events,
+    reference_table,
+)
 
 from assay.errors import ConfigError
 from assay.monitor._scoring import latency_percentiles, score_window
