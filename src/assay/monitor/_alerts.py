@@ -5,7 +5,9 @@ that passed, or was never seen, now fails) and ``resolved`` (a firing gate passe
 each transition (``store.save_alert``) and hands it to a sender. A gate that keeps failing in the
 next windows is the same alert (de-duplicated, counted); a pending or not-applicable gate changes
 nothing (its condition is unknown). Which gates are firing is read back from the store at start,
-so a restarted server neither repeats an alert nor forgets to resolve it.
+and again before each window's gates, so a restarted server neither repeats an alert nor forgets
+to resolve it, and server processes sharing one database do not each send the same alert (two
+processes deciding the same gate at the same instant can still both send it).
 
 :class:`WebhookSender` POSTs each alert as JSON from a background thread: a bounded queue (a full
 queue drops the new message, counts and logs it), retries with exponential backoff (a server's
@@ -24,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
@@ -89,6 +91,13 @@ def _field(row: Any, name: str) -> Any:
     return row.get(name) if isinstance(row, Mapping) else getattr(row, name, None)
 
 
+@runtime_checkable
+class KnowsFiringGates(Protocol):
+    """A store that lists the gates whose latest alert is firing, in one query."""
+
+    def firing_gates(self) -> list[str]: ...
+
+
 class AlertBook:
     """Which gates are firing, and the transitions each window causes.
 
@@ -107,18 +116,29 @@ class AlertBook:
         self.firing: dict[str, AlertTransition] = {}
         #: Failed gates not re-sent because their alert was already firing.
         self.n_deduplicated = 0
-        if store is not None:
-            last: dict[str, str] = {}
-            rows = list(store.alerts())
-            if all(isinstance(_field(r, "id"), int) for r in rows):
-                rows.sort(key=lambda r: _field(r, "id"))  # the store lists newest first
-            for row in rows:
-                last[str(_field(row, "gate"))] = str(_field(row, "state"))
-            for gate, state in last.items():
-                if state == FIRING:
-                    self.firing[gate] = AlertTransition(
-                        gate, FIRING, None, "(before restart)", None
-                    )
+        self._refresh()
+
+    def _firing_in_store(self) -> list[str]:
+        if isinstance(self._store, KnowsFiringGates):
+            return list(self._store.firing_gates())
+        last: dict[str, str] = {}
+        rows = list(self._store.alerts())
+        if all(isinstance(_field(r, "id"), int) for r in rows):
+            rows.sort(key=lambda r: _field(r, "id"))  # the store lists newest first
+        for row in rows:
+            last[str(_field(row, "gate"))] = str(_field(row, "state"))
+        return [gate for gate, state in last.items() if state == FIRING]
+
+    def _refresh(self) -> None:
+        """Take the firing gates from the store: another process sharing the database may
+        have fired or resolved an alert since (and a restarted one must not repeat them)."""
+        if self._store is None:
+            return
+        firing = self._firing_in_store()
+        self.firing = {
+            g: self.firing.get(g) or AlertTransition(g, FIRING, None, "(from the store)", None)
+            for g in firing
+        }
 
     def update(
         self,
@@ -137,6 +157,7 @@ class AlertBook:
         """
         transitions: list[AlertTransition] = []
         with self._lock:
+            self._refresh()
             for g in gates:
                 passed = g.get("passed")
                 gate = str(g["expression"])
