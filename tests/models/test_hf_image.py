@@ -192,9 +192,7 @@ def test_an_image_that_does_not_decode_names_its_file_and_row(
     assert report.result("performance").n == 4  # type: ignore[union-attr]
 
 
-def test_a_missing_image_file_names_where_it_was_looked_for(
-    vit_dir: Path, tmp_path: Path
-) -> None:
+def test_a_missing_image_file_names_where_it_was_looked_for(vit_dir: Path, tmp_path: Path) -> None:
     _png_dataset(tmp_path, _pixels(3, seed=4))
     (tmp_path / "data" / "img" / "1.png").unlink()
     with pytest.raises(DataError, match=r"row 2.*img/1\.png.*no such file"):

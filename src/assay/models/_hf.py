@@ -16,7 +16,11 @@ import numpy as np
 from assay._types import UNPARSEABLE_LABEL, ModelInfo, Output, Payload, Task, canonical_label
 from assay.errors import ConfigError, MissingDependencyError, ModelError
 from assay.models._convert import parse_task, resolve_path
-from assay.models._hf_image import is_image_classifier, load_image_classifier
+from assay.models._hf_image import (
+    HFImageClassifier,
+    is_image_classifier,
+    load_image_classifier,
+)
 from assay.models._registry import check_options, register_model
 from assay.models._verbalise import Verbaliser, cut_at_stop, render_prompt
 
@@ -454,7 +458,7 @@ def _load_hf(
     trust: bool,
     base_dir: Path,
     options: dict[str, Any],
-) -> HFModel:
+) -> HFModel | HFImageClassifier:
     check_options(options, _OPTIONS, name=name, prefix="hf")
     folder = resolve_path(target, base_dir)
     if not folder.is_dir():
