@@ -24,6 +24,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,11 +89,10 @@ def write_images(work: Path, pixels: np.ndarray, labels: np.ndarray, n_test: int
     return frame.drop(columns=["ink_amount", "box_width"])
 
 
-def build_model(transformers: object) -> tuple[object, object]:
+def build_model(transformers: Any) -> tuple[Any, Any]:
     """A ConvNeXt for 28×28 greyscale digits: a 4×4 patch stem (→ 7×7), two stages of 2 blocks
     (48 and 96 channels; the second halves the map to 3×3); about 0.22 M parameters."""
-    tf = transformers
-    config = tf.ConvNextConfig(  # type: ignore[attr-defined]
+    config = transformers.ConvNextConfig(
         num_channels=1,
         patch_size=4,
         num_stages=2,
@@ -102,8 +102,8 @@ def build_model(transformers: object) -> tuple[object, object]:
         id2label=dict(enumerate(LABELS)),
         label2id={lbl: i for i, lbl in enumerate(LABELS)},
     )
-    model = tf.ConvNextForImageClassification(config)  # type: ignore[attr-defined]
-    processor = tf.ConvNextImageProcessor(  # type: ignore[attr-defined]
+    model = transformers.ConvNextForImageClassification(config)
+    processor = transformers.ConvNextImageProcessor(
         size={"shortest_edge": 28},
         crop_pct=1.0,
         image_mean=[0.5],
@@ -128,9 +128,9 @@ def train(
     train_rows = np.flatnonzero(frame["split"].to_numpy() == "train")
     test_rows = np.flatnonzero(frame["split"].to_numpy() == "test")
 
-    def tensors(rows: np.ndarray) -> object:
+    def tensors(rows: np.ndarray) -> Any:
         images = [Image.fromarray(pixels[i]) for i in rows]
-        return processor(images=images, return_tensors="pt")["pixel_values"]  # type: ignore[operator]
+        return processor(images=images, return_tensors="pt")["pixel_values"]
 
     t0 = time.perf_counter()
     x_train, x_test = tensors(train_rows), tensors(test_rows)
@@ -138,33 +138,33 @@ def train(
     y_test = frame["label"].to_numpy()[test_rows]
     batch = 64
     steps = epochs * ((len(train_rows) + batch - 1) // batch)
-    opt = torch.optim.AdamW(model.parameters(), lr=4e-3, weight_decay=0.05)  # type: ignore[attr-defined]
+    opt = torch.optim.AdamW(model.parameters(), lr=4e-3, weight_decay=0.05)
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=4e-3, total_steps=steps)
     gen = torch.Generator().manual_seed(0)
-    model.train()  # type: ignore[attr-defined]
+    model.train()
     for _ in range(epochs):
         order = torch.randperm(len(train_rows), generator=gen)
         for start in range(0, len(order), batch):
             idx = order[start : start + batch]
-            out = model(pixel_values=x_train[idx], labels=y_train[idx])  # type: ignore[index,operator]
+            out = model(pixel_values=x_train[idx], labels=y_train[idx])
             out.loss.backward()
             opt.step()
             opt.zero_grad()
             schedule.step()
     train_s = time.perf_counter() - t0
-    model.eval()  # type: ignore[attr-defined]
+    model.eval()
     with torch.inference_mode():
-        pred = model(pixel_values=x_test).logits.argmax(-1).numpy()  # type: ignore[operator]
+        pred = model(pixel_values=x_test).logits.argmax(-1).numpy()
     info = {
         **settings,
         "train_s": round(train_s, 1),
         "test_accuracy": float(np.mean(pred == y_test)),
         "torch_threads": torch.get_num_threads(),
-        "n_parameters": sum(p.numel() for p in model.parameters()),  # type: ignore[attr-defined]
+        "n_parameters": sum(p.numel() for p in model.parameters()),
     }
     out_dir = work / "model"
-    model.save_pretrained(out_dir)  # type: ignore[attr-defined]
-    processor.save_pretrained(out_dir)  # type: ignore[attr-defined]
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
     (out_dir / "train_info.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
 
