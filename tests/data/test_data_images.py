@@ -40,12 +40,12 @@ def test_relative_paths_are_looked_up_next_to_the_data_file_then_the_suite(
     (tmp_path / "work" / "images" / "a.png").write_bytes(_png(_grey(10)))
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "b.png").write_bytes(_png(_grey(20)))
-    absolute = tmp_path / "c.png"
-    absolute.write_bytes(_png(_grey(30)))
+    absolute = tmp_path / "c.jpg"
+    Image.fromarray(_grey(30)).save(absolute, format="JPEG")
     pd.DataFrame(
         {
             "id": ["a", "b", "c"],
-            # next to the CSV; next to the suite (the digits example's convention); absolute
+            # next to the CSV; next to the suite (the digits example's convention); an absolute JPEG
             "image": ["images/a.png", "shared/b.png", str(absolute)],
             "label": ["x", "y", "x"],
         }
