@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.data._images import file_sha256, read_image
+from assay.data._images import read_image
 from assay.perturb._base import PerturbEnv, register_perturbation
 
 __all__ = ["perturb_image_file", "perturb_image_payload"]
@@ -121,6 +121,13 @@ def perturb_image_file(
     Raises:
         DataError: the image cannot be read.
     """
+    return _perturbed(path, fn, rng, severity, env)[0]
+
+
+def _perturbed(
+    path: str, fn: Any, rng: random.Random, severity: float, env: PerturbEnv
+) -> tuple[str, str | None]:
+    """:func:`perturb_image_file`, and the sha256 of the written file (``None``: unchanged)."""
     p = Path(path)
     if not p.is_absolute() and env.base_dir is not None:
         p = Path(env.base_dir) / p
@@ -130,16 +137,17 @@ def perturb_image_file(
         # Compare content, not paths: a perturbation that changed no pixel (brightening a white
         # image, occluding a grey patch with grey) leaves the input as it was, so the robustness
         # check counts it as unchanged instead of asking the model about an identical image.
-        return path
+        return path, None
     buf = io.BytesIO()
     out.save(buf, format="PNG")
     data = buf.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
     folder = Path(env.image_dir or ".assay/perturbed")
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{hashlib.sha256(data).hexdigest()[:24]}.png"
+    target = folder / f"{digest[:24]}.png"
     if not target.exists():
         target.write_bytes(data)
-    return str(target.resolve())
+    return str(target.resolve()), digest
 
 
 def perturb_image_payload(
@@ -149,10 +157,10 @@ def perturb_image_payload(
     a ``sha256`` of the original's bytes is replaced by the perturbed file's, so the cache key
     keeps covering the content the model reads.
     """
-    path = perturb_image_file(str(x["image"]), fn, rng, severity, env)
-    if path == str(x["image"]):
+    path, digest = _perturbed(str(x["image"]), fn, rng, severity, env)
+    if digest is None:
         return x
     out = {**x, "image": path}
     if "sha256" in x:
-        out["sha256"] = file_sha256(path)
+        out["sha256"] = digest
     return out
