@@ -137,7 +137,15 @@ def _decode(data: bytes) -> Any:
     """A PIL image (mode ``L``, ``RGB`` or ``RGBA``) from an image file's or a .npy file's bytes."""
     if data[:6] == b"\x93NUMPY":
         return _array_image(np.load(io.BytesIO(data), allow_pickle=False))
-    with _pil().open(io.BytesIO(data)) as im:
+    from PIL import UnidentifiedImageError
+
+    try:
+        opened = _pil().open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ValueError(
+            f"not an image format Pillow knows: {len(data)} bytes starting {data[:8]!r}"
+        ) from None
+    with opened as im:
         im.load()
         if im.mode in ("L", "RGB", "RGBA"):
             return im.copy()
