@@ -123,9 +123,9 @@ def test_a_value_that_is_not_an_image_names_its_row(
 def test_a_broken_npy_file_is_skipped_and_counted_under_skip(tmp_path: Path) -> None:
     np.save(tmp_path / "ok.npy", _grey(7))
     (tmp_path / "bad.npy").write_bytes(b"\x93NUMPY truncated")
-    pd.DataFrame(
-        {"id": ["a", "b"], "image": ["ok.npy", "bad.npy"], "label": ["x", "x"]}
-    ).to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame({"id": ["a", "b"], "image": ["ok.npy", "bad.npy"], "label": ["x", "x"]}).to_csv(
+        tmp_path / "t.csv", index=False
+    )
     with pytest.raises(DataError, match=r"row 2, column 'image'.*bad\.npy.*does not decode"):
         load_dataset(_spec("t.csv"), base_dir=tmp_path)
     ds = load_dataset(_spec("t.csv", on_invalid="skip"), base_dir=tmp_path)

@@ -102,7 +102,9 @@ def resolve_source(
         compression = _COMPRESSIONS[suffixes.pop()]
     if format != "auto":
         if format not in FORMATS:
-            raise DataError(f"{p}: unknown format {format!r}. Allowed: auto, {', '.join(FORMATS)}.")
+            raise DataError(
+                f"{p}: unknown format {format!r}. Allowed: auto, {', '.join(FORMATS)}."
+            )
         return Source(p, format, compression, (p,))
     ext = suffixes[-1] if suffixes else ""
     if ext not in _EXTENSIONS:

@@ -26,70 +26,15 @@ __all__ = ["InferredRoles", "infer_roles"]
 #: Rows looked at when guessing from a file.
 SAMPLE_ROWS = 10_000
 
-_ID_NAMES = (
-    "id",
-    "idx",
-    "uid",
-    "uuid",
-    "guid",
-    "key",
-    "example_id",
-    "row_id",
-    "sample_id",
-    "doc_id",
-    "unnamed: 0",
-    "index",
-)
-_LABEL_NAMES = (
-    "label",
-    "labels",
-    "target",
-    "y",
-    "class",
-    "gold",
-    "gold_label",
-    "category",
-    "sentiment",
-    "outcome",
-    "rating",
-    "score",
-    "answer",
-    "output",
-)
-_TEXT_NAMES = (
-    "text",
-    "sentence",
-    "review",
-    "content",
-    "document",
-    "prompt",
-    "question",
-    "input",
-    "body",
-    "comment",
-    "utterance",
-    "tweet",
-    "message",
-    "query",
-    "passage",
-)
-_GROUP_NAMES = (
-    "sex",
-    "gender",
-    "race",
-    "ethnicity",
-    "religion",
-    "nationality",
-    "age_group",
-    "disability",
-    "marital_status",
-    "native_country",
-    "native-country",
-    "marital-status",
-    "country",
-    "language",
-    "dialect",
-)
+_ID_NAMES = ("id", "idx", "uid", "uuid", "guid", "key", "example_id", "row_id", "sample_id",
+             "doc_id", "unnamed: 0", "index")
+_LABEL_NAMES = ("label", "labels", "target", "y", "class", "gold", "gold_label", "category",
+                "sentiment", "outcome", "rating", "score", "answer", "output")
+_TEXT_NAMES = ("text", "sentence", "review", "content", "document", "prompt", "question",
+               "input", "body", "comment", "utterance", "tweet", "message", "query", "passage")
+_GROUP_NAMES = ("sex", "gender", "race", "ethnicity", "religion", "nationality", "age_group",
+                "disability", "marital_status", "native_country", "native-country",
+                "marital-status", "country", "language", "dialect")
 _DOMAIN_NAMES = ("domain", "source", "site", "platform", "channel")
 _TIME_RE = re.compile(r"(^|_)(date|time|timestamp|datetime|created|created_at|ts)($|_)")
 
@@ -157,10 +102,8 @@ def infer_roles(
         >>> r.roles.id, r.roles.input, r.roles.label
         ('id', 'review', 'label')
     """
-    frame = (
-        data.head(sample_rows)
-        if isinstance(data, pd.DataFrame)
-        else read_table(data, limit=sample_rows)
+    frame = data.head(sample_rows) if isinstance(data, pd.DataFrame) else read_table(
+        data, limit=sample_rows
     )
     where = "the table" if isinstance(data, pd.DataFrame) else str(data)
     columns = [str(c) for c in frame.columns]
@@ -220,14 +163,9 @@ def infer_roles(
         reasons.append(f"groups: {groups} are named like sensitive attributes")
 
     domain = next(
-        (
-            c
-            for c in columns
-            if c not in used
-            and c not in groups
-            and _norm(c) in _DOMAIN_NAMES
-            and 2 <= _distinct(frame[c]) <= _MAX_GROUP_VALUES
-        ),
+        (c for c in columns
+         if c not in used and c not in groups and _norm(c) in _DOMAIN_NAMES
+         and 2 <= _distinct(frame[c]) <= _MAX_GROUP_VALUES),
         None,
     )
     if domain:
@@ -245,12 +183,7 @@ def infer_roles(
         reasons.append(f"slices: {slices} are categorical (at most {_MAX_SLICE_VALUES} values)")
 
     roles = ColumnRoles(
-        id=id_col,
-        input=input_,
-        label=label_col,
-        groups=groups,
-        time=time_col,
-        domain=domain,
+        id=id_col, input=input_, label=label_col, groups=groups, time=time_col, domain=domain,
         slices=slices,
     )
     return InferredRoles(roles=roles, reasons=tuple(reasons))
@@ -293,7 +226,6 @@ def _mean_words(s: pd.Series) -> float:
 
 def _guess_id(frame: pd.DataFrame, reasons: list[str]) -> str | None:
     n = len(frame)
-
     def rank(c: str) -> tuple[bool, int]:
         known = _norm(c) in _ID_NAMES
         return (not known, _ID_NAMES.index(_norm(c)) if known else 0)
@@ -307,7 +239,7 @@ def _guess_id(frame: pd.DataFrame, reasons: list[str]) -> str | None:
         if n and not s.isna().any() and _distinct(s) == n and not pd.api.types.is_float_dtype(s):
             reasons.append(f"id: {c!r} is named like an id and its {n} values are unique")
             return c
-    reasons.append('id: no unique id-like column; ids will be row numbers ("0", "1", …)')
+    reasons.append("id: no unique id-like column; ids will be row numbers (\"0\", \"1\", …)")
     return None
 
 
@@ -333,11 +265,8 @@ def _guess_label(
         reasons.append(f"label: {label!r}, as given{_label_kind(frame[label])}")
         return label
     by_name = sorted(
-        (
-            c
-            for c in columns
-            if _norm(c) in _LABEL_NAMES and c != id_col and c not in model_features
-        ),
+        (c for c in columns
+         if _norm(c) in _LABEL_NAMES and c != id_col and c not in model_features),
         key=lambda c: _LABEL_NAMES.index(_norm(c)),
     )
     for c in by_name:
