@@ -5,6 +5,7 @@ forward pass written in the test; the cache follows the image bytes; broken imag
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
 
@@ -261,3 +262,16 @@ def test_a_perturbed_payload_carries_the_hash_of_its_own_bytes(tmp_path: Path) -
     [out] = perturb_inputs([original], parse_recipe("blur:0.3"), ids=["1"], env=env)
     assert out["image"] != original["image"]
     assert out["sha256"] == file_sha256(out["image"]) != original["sha256"]
+
+
+def test_a_lora_adapter_on_an_image_classifier_is_refused_with_the_fix(
+    vit_dir: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("peft")
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "config.json").write_bytes((vit_dir / "config.json").read_bytes())
+    lora = {"base_model_name_or_path": str(vit_dir), "peft_type": "LORA"}
+    (adapter / "adapter_config.json").write_text(json.dumps(lora))
+    with pytest.raises(ModelError, match=r"LoRA adapter on an image classifier.*merge_and_unload"):
+        load_model(f"hf:{adapter}")

@@ -499,7 +499,13 @@ def _load_hf(
             )
     config_dir = folder if (folder / "config.json").is_file() else base
     config = transformers.AutoConfig.from_pretrained(config_dir, local_files_only=True)
-    if is_image_classifier(config) and not is_adapter:
+    if is_image_classifier(config):
+        if is_adapter:
+            raise ModelError(
+                f"models.{name}: {folder} is a LoRA adapter on an image classifier, which hf: "
+                "does not load yet; merge it into its base (model.merge_and_unload()) and "
+                "save_pretrained the merged model with its image processor"
+            )
         device, dtype = _device_and_dtype(options, name=name)
         return load_image_classifier(
             transformers,
