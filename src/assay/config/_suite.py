@@ -47,12 +47,13 @@ class ColumnRoles(_Strict):
     """Which column plays which part.
 
     ``input`` is one text column (``"text"``), several feature columns (``["age", "income"]``),
-    or an image-path column (``{"image": "path"}``).
+    or an image column (``{"image": "path"}``).
 
     Attributes:
         id: the column of unique example ids (default: the 0-based row number).
         input: what the model reads: one text column, a list of feature columns, or
-            ``{image: <column of image paths>}``.
+            ``{image: <column of images>}`` (paths of image or ``.npy`` files, relative to the
+            data file or the suite; image bytes; arrays of pixels).
         label: the column with the true answer (class, number or reference text).
         groups: sensitive-attribute columns that fairness compares groups of.
         time: a date or time column; domain_shift compares periods along it.

@@ -10,6 +10,7 @@ import pandas as pd
 
 from assay._types import Payload, canonical_label
 from assay.config._suite import DatasetSpec
+from assay.data._images import ImageRef, image_payload
 from assay.errors import DataError
 
 __all__ = ["Dataset"]
@@ -34,6 +35,8 @@ class Dataset:
             ``i`` of the frame is data row ``i + 1``).
         resolved_path: the absolute path the file was read from (``None`` for a table held in
             memory); the Report records it beside ``path`` as written and the content hash.
+        images: for an image input, each value of the image column → the file it resolved to
+            and the sha256 of its bytes (``assay.data._images``).
     """
 
     name: str
@@ -46,6 +49,7 @@ class Dataset:
     dropped_examples: list[dict[str, Any]] = field(default_factory=list)
     row_numbers: list[int] = field(default_factory=list)
     resolved_path: str | None = None
+    images: dict[str, ImageRef] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -69,14 +73,19 @@ class Dataset:
         return self.spec.path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
     def payloads(self) -> list[Payload]:
-        """One model input per row: the text, a dict of features, or ``{"image": path}``."""
+        """One model input per row: the text, a dict of features, or ``{"image": path, "sha256":
+        hash}`` (the absolute path of the image file and the hash of its bytes, so that the cache
+        key covers the image's content)."""
         roles = self.spec
         if roles.input is None:
             raise ValueError(f"dataset {self.name!r} declares no input column")
         if isinstance(roles.input, str):
             return [str(v) for v in self.frame[roles.input].tolist()]
         if isinstance(roles.input, dict):
-            return [{"image": str(v)} for v in self.frame[roles.input["image"]].tolist()]
+            values = [str(v) for v in self.frame[roles.input["image"]].tolist()]
+            if self.images:
+                return [image_payload(self.images[v]) for v in values]
+            return [{"image": v} for v in values]
         records = self.frame[list(roles.input)].to_dict(orient="records")
         return [{k: _plain(v) for k, v in r.items()} for r in records]
 

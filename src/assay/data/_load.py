@@ -17,9 +17,16 @@ from assay._types import canonical_label
 from assay.config._suite import DatasetSpec
 from assay.data._dataset import Dataset
 from assay.data._formats import resolve_source
+from assay.data._images import IMAGE_NOT_READABLE, ImageRef, resolve_image
 from assay.data._labelset import declared_labels, infer_label_set, near_duplicate_labels
 from assay.data._readers import DEFAULT_CHUNK_ROWS, finalize, iter_chunks
-from assay.data._validate import Problem, RowValidator, check_columns, role_columns
+from assay.data._validate import (
+    ChunkResult,
+    Problem,
+    RowValidator,
+    check_columns,
+    role_columns,
+)
 from assay.errors import ConfigError, DataError
 
 __all__ = ["MAX_DROPPED_EXAMPLES", "dataset_from_frame", "load_dataset"]
@@ -79,6 +86,8 @@ def load_dataset(
         where=source.label,
         format=source.format,
         fingerprint=source.fingerprint,
+        image_search=(Path(source.path).resolve().parent, Path(base_dir).resolve()),
+        image_store=Path(base_dir) / ".assay" / "images",
     )
     dataset.resolved_path = str(Path(source.path).resolve())
     return dataset
@@ -131,7 +140,14 @@ def dataset_from_frame(
         return h.hexdigest()
 
     return _validated(
-        iter([frame]), spec, name=name, where=spec.path, format="frame", fingerprint=fingerprint
+        iter([frame]),
+        spec,
+        name=name,
+        where=spec.path,
+        format="frame",
+        fingerprint=fingerprint,
+        image_search=(Path.cwd(),),
+        image_store=Path(".assay") / "images",
     )
 
 
@@ -143,6 +159,8 @@ def _validated(
     where: str,
     format: str,
     fingerprint: Callable[[], str],
+    image_search: tuple[Path, ...] = (),
+    image_store: Path = Path(".assay") / "images",
 ) -> Dataset:
     allowed = declared_labels(spec.labels, where=where)
     text_source = format in ("csv", "tsv")
@@ -155,6 +173,9 @@ def _validated(
     n_read = 0
     dropped: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
+    images: _Images | None = None
+    if isinstance(spec.input, dict):
+        images = _Images(spec.input["image"], where, search=image_search, store=image_store)
     for chunk in chunks:
         if columns is None:
             columns = list(chunk.columns)
@@ -168,15 +189,18 @@ def _validated(
         if chunk.empty:
             continue
         result = validator.check(chunk, first_row=n_read + 1)
-        row_numbers += [n_read + 1 + i for i in np.flatnonzero(result.keep).tolist()]
+        keep, problems = result.keep, result.problems
+        if images is not None:
+            chunk, keep, problems = images.check(chunk, result, first_row=n_read + 1)
+        row_numbers += [n_read + 1 + i for i in np.flatnonzero(keep).tolist()]
         n_read += len(chunk)
-        if result.problems:
+        if problems:
             if spec.on_invalid == "error":
-                raise DataError(result.problems[0].message)
-            _record(result.problems, dropped, examples)
-        good = chunk.loc[result.keep]
+                raise DataError(problems[0].message)
+            _record(problems, dropped, examples)
+        good = chunk.loc[keep]
         if not good.empty:
-            ids = [i for i, k in zip(result.ids, result.keep, strict=True) if k]
+            ids = [i for i, k in zip(result.ids, keep, strict=True) if k]
             kept.append(good.set_axis(pd.Index(ids), axis=0))
 
     if columns is None:
@@ -205,17 +229,78 @@ def _validated(
             _refuse_near_duplicates(frame[spec.label], labels, row_numbers, where=where)
     else:
         labels = None
+    data_fingerprint = fingerprint()
+    if images is not None:
+        data_fingerprint = images.fingerprint(data_fingerprint, frame)
     return Dataset(
         name=name,
         spec=spec,
         frame=frame,
-        fingerprint=fingerprint(),
+        fingerprint=data_fingerprint,
         labels=labels,
         n_read=n_read,
         dropped=dict(dropped),
         dropped_examples=examples,
         row_numbers=row_numbers,
+        images=images.refs if images is not None else {},
     )
+
+
+class _Images:
+    """The image column of a dataset being read: each value resolved and decoded once
+    (``assay.data._images``); a value that is not found or does not decode is an invalid row."""
+
+    def __init__(self, column: str, where: str, *, search: tuple[Path, ...], store: Path) -> None:
+        self.column = column
+        self.where = where
+        self.search = search
+        self.store = store
+        #: the frame's value (a path as written, or the file bytes/arrays were written to) → ref
+        self.refs: dict[str, ImageRef] = {}
+
+    def check(
+        self, chunk: pd.DataFrame, result: ChunkResult, *, first_row: int
+    ) -> tuple[pd.DataFrame, np.ndarray, list[Problem]]:
+        keep = result.keep.copy()
+        problems = list(result.problems)
+        values = chunk[self.column].tolist()
+        stored = list(values)
+        for i in np.flatnonzero(keep).tolist():
+            value = values[i]
+            try:
+                if isinstance(value, str) and value in self.refs:
+                    continue
+                ref = resolve_image(value, search=self.search, store=self.store)
+            except DataError as e:
+                row = first_row + i
+                problems.append(
+                    Problem(
+                        row,
+                        result.ids[i],
+                        IMAGE_NOT_READABLE,
+                        f"{self.where}: row {row}, column {self.column!r} (the image input): "
+                        f"{e}. Fix: correct or replace the image, or set `on_invalid: skip` "
+                        "to drop such rows.",
+                    )
+                )
+                keep[i] = False
+                continue
+            key = value if isinstance(value, str) else ref.path
+            stored[i] = key
+            self.refs[key] = ref
+        problems.sort(key=lambda p: p.row)
+        if any(a is not b for a, b in zip(stored, values)):
+            chunk = chunk.assign(
+                **{self.column: pd.Series(stored, index=chunk.index, dtype=object)}
+            )
+        return chunk, keep, problems
+
+    def fingerprint(self, table: str, frame: pd.DataFrame) -> str:
+        """The table's fingerprint together with the bytes of every image it points at."""
+        h = hashlib.sha256(table.encode())
+        for value in frame[self.column].tolist():
+            h.update(self.refs[str(value)].sha256.encode())
+        return h.hexdigest()
 
 
 def _refuse_near_duplicates(

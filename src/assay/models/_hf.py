@@ -1,4 +1,5 @@
-"""``hf:`` — a local transformers checkpoint folder (full model or a PEFT/LoRA adapter)."""
+"""``hf:`` — a local transformers checkpoint folder (full model or a PEFT/LoRA adapter); image
+classifiers are loaded by ``_hf_image.py``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ import numpy as np
 from assay._types import UNPARSEABLE_LABEL, ModelInfo, Output, Payload, Task, canonical_label
 from assay.errors import ConfigError, MissingDependencyError, ModelError
 from assay.models._convert import parse_task, resolve_path
+from assay.models._hf_image import (
+    HFImageClassifier,
+    is_image_classifier,
+    load_image_classifier,
+)
 from assay.models._registry import check_options, register_model
 from assay.models._verbalise import Verbaliser, cut_at_stop, render_prompt
 
@@ -416,6 +422,33 @@ def _import_transformers() -> Any:
     return transformers
 
 
+def _device_and_dtype(options: dict[str, Any], *, name: str) -> tuple[Any, Any]:
+    """The torch device and dtype the options ask for (``auto``: CUDA when there is one, and
+    bfloat16 there when it is supported; else the CPU in float32)."""
+    import torch
+
+    device_opt = options.get("device", "auto")
+    device = torch.device(
+        ("cuda" if torch.cuda.is_available() else "cpu") if device_opt == "auto" else device_opt
+    )
+    dtype_opt = options.get("dtype", "auto")
+    if dtype_opt == "auto":
+        dtype = (
+            torch.bfloat16
+            if device.type == "cuda" and torch.cuda.is_bf16_supported()
+            else torch.float32
+        )
+    else:
+        found = getattr(torch, str(dtype_opt), None)
+        if not isinstance(found, torch.dtype):
+            raise ConfigError(
+                f"models.{name}.options.dtype: {dtype_opt!r} is not a torch dtype "
+                "(float32, bfloat16, float16) or auto"
+            )
+        dtype = found
+    return device, dtype
+
+
 @register_model("hf")
 def _load_hf(
     target: str,
@@ -425,7 +458,7 @@ def _load_hf(
     trust: bool,
     base_dir: Path,
     options: dict[str, Any],
-) -> HFModel:
+) -> HFModel | HFImageClassifier:
     check_options(options, _OPTIONS, name=name, prefix="hf")
     folder = resolve_path(target, base_dir)
     if not folder.is_dir():
@@ -441,7 +474,6 @@ def _load_hf(
             "point hf: at a folder saved with save_pretrained()"
         )
     transformers = _import_transformers()
-    import torch
 
     base = folder
     adapter_task: str | None = None
@@ -467,6 +499,32 @@ def _load_hf(
             )
     config_dir = folder if (folder / "config.json").is_file() else base
     config = transformers.AutoConfig.from_pretrained(config_dir, local_files_only=True)
+    if is_image_classifier(config):
+        if is_adapter:
+            raise ModelError(
+                f"models.{name}: {folder} is a LoRA adapter on an image classifier, which hf: "
+                "does not load yet; merge it into its base (model.merge_and_unload()) and "
+                "save_pretrained the merged model with its image processor"
+            )
+        device, dtype = _device_and_dtype(options, name=name)
+        return load_image_classifier(
+            transformers,
+            folder,
+            config,
+            name=name,
+            spec=spec,
+            options=options,
+            device=device,
+            dtype=dtype,
+            base_dir=base_dir,
+            fingerprint=checkpoint_fingerprint(
+                folder,
+                extra={
+                    **{k: v for k, v in sorted(options.items()) if k in _ANSWER_OPTIONS},
+                    "_mode": "image-classification",
+                },
+            ),
+        )
     arch_task = _task_from_architecture(config, adapter_task)
     verbaliser = (
         Verbaliser.from_options(options, name=name)
@@ -489,25 +547,7 @@ def _load_hf(
             f"models.{name}.options.scoring: {options['scoring']!r} is not loglik or generate"
         )
 
-    device_opt = options.get("device", "auto")
-    device = torch.device(
-        ("cuda" if torch.cuda.is_available() else "cpu") if device_opt == "auto" else device_opt
-    )
-    dtype_opt = options.get("dtype", "auto")
-    if dtype_opt == "auto":
-        dtype = (
-            torch.bfloat16
-            if device.type == "cuda" and torch.cuda.is_bf16_supported()
-            else torch.float32
-        )
-    else:
-        found = getattr(torch, str(dtype_opt), None)
-        if not isinstance(found, torch.dtype):
-            raise ConfigError(
-                f"models.{name}.options.dtype: {dtype_opt!r} is not a torch dtype "
-                "(float32, bfloat16, float16) or auto"
-            )
-        dtype = found
+    device, dtype = _device_and_dtype(options, name=name)
 
     auto = {
         "classification": transformers.AutoModelForSequenceClassification,

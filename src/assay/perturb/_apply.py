@@ -17,7 +17,7 @@ from assay.perturb._base import (
     rng_for,
     severity_label,
 )
-from assay.perturb._image import perturb_image_file
+from assay.perturb._image import perturb_image_payload
 from assay.perturb._rng import CounterRandom, example_keys, stream_heads
 
 __all__ = ["Variant", "apply_variant", "parse_recipe", "perturb_inputs", "variants_from_config"]
@@ -59,14 +59,13 @@ def apply_variant(variant: Variant, x: Any, *, seed: int, example_id: str, env: 
         rng = rng_for(seed, example_id, f"{variant.name}/{i}/{step.name}", step.severity)
         try:
             if d.kind == "image":
-                path = perturb_image_file(
-                    str(x["image"]),
+                x = perturb_image_payload(
+                    x,
                     lambda img, r, s, e, _fn=d.fn, _p=step.params: _fn(img, r, s, e, **_p),
                     rng,
                     step.severity,
                     env,
                 )
-                x = {**x, "image": path}
             else:
                 x = d.fn(x, rng, step.severity, env, **step.params)
         except TypeError as e:

@@ -1,6 +1,7 @@
 """Image perturbations (Pillow + numpy). Each is ``fn(image, rng, severity, env) -> image`` on a
-``PIL.Image``; the robustness check reads the file of an ``{"image": path}`` payload and writes the
-perturbed image (PNG, named by its content hash) under the run's image folder.
+``PIL.Image``; the robustness check reads the file of an ``{"image": path}`` payload (any image
+file or ``.npy`` array ``assay.data`` reads) and writes the perturbed image (PNG, named by its
+content hash) under the run's image folder.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from assay.errors import DataError
+from assay.data._images import read_image
 from assay.perturb._base import PerturbEnv, register_perturbation
 
-__all__ = ["perturb_image_file"]
+__all__ = ["perturb_image_file", "perturb_image_payload"]
 
 
 def _np_rng(rng: random.Random) -> np.random.Generator:
@@ -120,30 +121,46 @@ def perturb_image_file(
     Raises:
         DataError: the image cannot be read.
     """
-    Image = _pil()
+    return _perturbed(path, fn, rng, severity, env)[0]
+
+
+def _perturbed(
+    path: str, fn: Any, rng: random.Random, severity: float, env: PerturbEnv
+) -> tuple[str, str | None]:
+    """:func:`perturb_image_file`, and the sha256 of the written file (``None``: unchanged)."""
     p = Path(path)
     if not p.is_absolute() and env.base_dir is not None:
         p = Path(env.base_dir) / p
-    try:
-        with Image.open(p) as im:
-            im.load()
-            img = im.convert("L") if im.mode in ("1", "P", "I", "F") else im.copy()
-    except OSError as e:
-        raise DataError(
-            f"image {str(p)!r}: cannot be read ({e}); give a PNG or JPEG file"
-        ) from None
+    img = read_image(p)
     out = fn(img, rng, severity, env)
     if _same_pixels(img, out):
         # Compare content, not paths: a perturbation that changed no pixel (brightening a white
         # image, occluding a grey patch with grey) leaves the input as it was, so the robustness
         # check counts it as unchanged instead of asking the model about an identical image.
-        return path
+        return path, None
     buf = io.BytesIO()
     out.save(buf, format="PNG")
     data = buf.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
     folder = Path(env.image_dir or ".assay/perturbed")
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{hashlib.sha256(data).hexdigest()[:24]}.png"
+    target = folder / f"{digest[:24]}.png"
     if not target.exists():
         target.write_bytes(data)
-    return str(target.resolve())
+    return str(target.resolve()), digest
+
+
+def perturb_image_payload(
+    x: dict[str, Any], fn: Any, rng: random.Random, severity: float, env: PerturbEnv
+) -> dict[str, Any]:
+    """An ``{"image": path, ...}`` payload with its image perturbed (:func:`perturb_image_file`);
+    a ``sha256`` of the original's bytes is replaced by the perturbed file's, so the cache key
+    keeps covering the content the model reads.
+    """
+    path, digest = _perturbed(str(x["image"]), fn, rng, severity, env)
+    if digest is None:
+        return x
+    out = {**x, "image": path}
+    if "sha256" in x:
+        out["sha256"] = digest
+    return out
