@@ -4,8 +4,9 @@ calibration rows, and the metrics it gives on the test rows.
 A row is predicted positive when its score is ``≥ threshold``. The threshold is chosen among the
 calibration scores (and ``+inf``, nothing positive):
 
-* ``specificity: s``: the lowest threshold whose calibration specificity is ``≥ s`` (the most
-  sensitive one that keeps the specificity);
+* ``specificity: s``: the most sensitive threshold whose calibration specificity is ``≥ s``;
+  of equally sensitive ones the highest (the most specific), as the first such point of
+  scikit-learn's ``roc_curve``;
 * ``sensitivity: s``: the highest threshold whose calibration sensitivity is ``≥ s``;
 * ``recall: r`` (precision at a recall): as ``sensitivity``; the precision is reported;
 * ``costs: {fn, fp}``: the threshold minimising ``fn · FN + fp · FP`` on the calibration rows
@@ -78,8 +79,9 @@ def choose_threshold(
     if value is None or not 0.0 <= value <= 1.0:
         raise MetricError(f"the {target} to hold must be in [0, 1]; got {value}")
     if target == "specificity":
-        ok = (n_neg - fp) / n_neg >= value - 1e-12
-        return float(thr[np.flatnonzero(ok)[-1]])  # ok at inf; the last ok is the lowest
+        ok = np.flatnonzero((n_neg - fp) / n_neg >= value - 1e-12)  # holds at inf at least
+        best_tp = tp[ok].max()
+        return float(thr[ok[np.argmax(tp[ok] == best_tp)]])
     ok = tp / n_pos >= value - 1e-12
     return float(thr[np.flatnonzero(ok)[0]])  # ok at the lowest threshold at least
 
