@@ -31,12 +31,13 @@ from assay.metrics._calibration import (
     per_example_brier,
     per_example_log_loss,
 )
-from assay.stats import wilson_interval
+from assay.stats import Estimate, wilson_interval
 
 __all__ = [
     "BrierDecomposition",
     "CalibrationReport",
     "apply_temperature",
+    "calibration_estimates",
     "brier_decomposition",
     "calibration_report",
     "fit_temperature",
@@ -172,3 +173,42 @@ def calibration_report(
         brier=brier_decomposition(proba, codes, positive=positive, n_bins=n_bins),
         bins=reliability_bins(proba, codes, n_bins=n_bins, level=level),
     )
+
+
+def _point_metrics(proba: F, codes: Idx, positive: int | None, n_bins: int) -> dict[str, float]:
+    return {
+        "ece": ece(proba, codes, n_bins=n_bins, binning="width"),
+        "ece_equal_mass": ece(proba, codes, n_bins=n_bins, binning="mass"),
+        "classwise_ece": classwise_ece(proba, codes, n_bins=n_bins),
+        "brier": float(per_example_brier(proba, codes, positive=positive).mean()),
+        "log_loss": float(per_example_log_loss(proba, codes).mean()),
+    }
+
+
+def calibration_estimates(
+    proba: F,
+    codes: Idx,
+    *,
+    positive: int | None = None,
+    n_bins: int = 10,
+    n_bootstrap: int = 200,
+    random_state: np.random.Generator,
+    level: float = 0.95,
+) -> dict[str, Estimate]:
+    """ECE (both binnings), classwise ECE, Brier and log loss, each with a percentile bootstrap
+    interval over rows (``n_bootstrap`` resamples; the bins are re-formed in each)."""
+    n = len(codes)
+    point = _point_metrics(proba, codes, positive, n_bins)
+    if n < 2:
+        return {k: Estimate.point(v, n=n, level=level) for k, v in point.items()}
+    draws = {k: np.empty(n_bootstrap) for k in point}
+    for b in range(n_bootstrap):
+        idx = random_state.integers(0, n, size=n)
+        for k, v in _point_metrics(proba[idx], codes[idx], positive, n_bins).items():
+            draws[k][b] = v
+    tail = (1 - level) / 2 * 100
+    out = {}
+    for k, v in point.items():
+        lo, hi = np.percentile(draws[k], [tail, 100 - tail])
+        out[k] = Estimate(v, float(lo), float(hi), level, "bootstrap", n)
+    return out

@@ -36,6 +36,7 @@ __all__ = [
     "RiskCoverage",
     "SelectiveAt",
     "confidence_scores",
+    "empirical_risk_threshold",
     "guaranteed_risk_threshold",
     "risk_coverage",
     "selective_at",
@@ -306,3 +307,17 @@ def guaranteed_risk_threshold(
         m,
         guarantee,
     )
+
+
+def empirical_risk_threshold(confidence: F, loss: F, *, target_risk: float) -> float:
+    """The lowest confidence threshold whose kept rows have an empirical risk ``≤ target_risk``
+    (the largest such coverage; a threshold keeps ties). No guarantee: measure it on other rows.
+    ``inf`` when even the most confident row alone is over the target."""
+    conf, los = _validated(confidence, loss)
+    order = _order(conf)
+    s = conf[order]
+    last = np.r_[s[1:] != s[:-1], True] if len(s) else np.zeros(0, bool)
+    k = np.arange(1, len(s) + 1)
+    risk = np.cumsum(los[order]) / k
+    ok = np.flatnonzero(last & (risk <= target_risk + 1e-12))
+    return float(s[ok[-1]]) if len(ok) else math.inf
