@@ -52,7 +52,7 @@ def test_lac_sets_and_coverage_equal_mapie(fitted, alpha):
 def test_aps_sets_equal_mapie_with_its_uniform_draws(fitted, alpha):
     """MAPIE randomises APS calibration scores with ``RandomState(random_state).uniform``; given
     the same draws, our scores, quantile and sets are MAPIE's."""
-    clf, Xc, yc, Xt, yt = fitted
+    clf, Xc, yc, Xt, _yt = fitted
     m = mapie_classification.SplitConformalClassifier(
         clf, confidence_level=1 - alpha, conformity_score="aps", prefit=True, random_state=7
     ).conformalize(Xc, yc)

@@ -33,7 +33,7 @@ def test_sensitivity_at_specificity_is_roc_curves(seed, spec):
 @pytest.mark.parametrize("sens", [0.5, 0.8, 0.95])
 def test_specificity_at_sensitivity_is_roc_curves(seed, sens):
     s, y = _scores(seed)
-    fpr, tpr, thr = roc_curve(y, s, drop_intermediate=False)
+    fpr, tpr, _thr = roc_curve(y, s, drop_intermediate=False)
     ok = tpr >= sens
     op = operating_point(s, y, s, y, target="sensitivity", value=sens)
     assert op.test["specificity"].value == pytest.approx(1 - fpr[ok].min())
@@ -52,9 +52,11 @@ def test_precision_at_recall_is_precision_recall_curves(seed):
 def test_cost_weighted_threshold_minimises_the_cost(seed):
     s, y = _scores(seed)
     thr = choose_threshold(s, y, target="costs", cost_fn=10.0, cost_fp=1.0)
+
     def cost(t):
         pred = s >= t
         return 10 * (y & ~pred).sum() + (~y & pred).sum()
+
     best = min(cost(t) for t in np.r_[np.inf, np.unique(s)])
     assert cost(thr) == best
     # false negatives 10× dearer: the threshold is lower than with equal costs
@@ -69,7 +71,9 @@ def test_threshold_on_calibration_rows_is_measured_on_test_rows(seed):
     pred = s[1000:] >= op.threshold
     yt = y[1000:]
     assert op.test["specificity"].value == pytest.approx((~pred & ~yt).sum() / (~yt).sum())
-    assert op.test["specificity"].lower < op.test["specificity"].value < op.test["specificity"].upper
+    assert (
+        op.test["specificity"].lower < op.test["specificity"].value < op.test["specificity"].upper
+    )
     assert op.calibration["specificity"] >= 0.9
 
 

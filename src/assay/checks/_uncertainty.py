@@ -48,9 +48,9 @@ from assay.uncertainty import (
     calibration_estimates,
     confidence_scores,
     conformal_classification,
-    empirical_risk_threshold,
     conformal_regression,
     coverage_flag,
+    empirical_risk_threshold,
     fit_temperature,
     guaranteed_risk_threshold,
     min_calibration_size,
@@ -120,7 +120,7 @@ class OperatingPointConfig(BaseModel):
     def target(self) -> tuple[Literal["specificity", "sensitivity", "recall", "costs"], Any]:
         for k in ("specificity", "sensitivity", "recall"):
             if getattr(self, k) is not None:
-                return k, getattr(self, k)  # type: ignore[return-value]
+                return k, getattr(self, k)
         return "costs", self.costs
 
 
@@ -223,7 +223,7 @@ class UncertaintyCheck(Check):
     def _split(self, ctx: RunContext, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Calibration and test rows: a permutation shared by every model (``shared=True``)."""
         cfg = self._cfg()
-        n_cal = int(round(cfg.calibration_split * n))
+        n_cal = round(cfg.calibration_split * n)
         perm = self.rng(ctx, "split", shared=True).permutation(n)
         cal = np.zeros(n, dtype=bool)
         cal[perm[:n_cal]] = True
@@ -332,8 +332,13 @@ class UncertaintyCheck(Check):
             metrics[f"{key}.risk"] = s.risk
             metrics[f"{key}.accuracy"] = s.accuracy
             sel_rows.append(
-                {"coverage": c, "threshold": s.threshold, "n_kept": s.n_kept,
-                 "risk": s.risk.to_dict(), "accuracy": s.accuracy.to_dict()}
+                {
+                    "coverage": c,
+                    "threshold": s.threshold,
+                    "n_kept": s.n_kept,
+                    "risk": s.risk.to_dict(),
+                    "accuracy": s.accuracy.to_dict(),
+                }
             )
         tables["selective"] = {
             "confidence": cfg.confidence,
@@ -354,9 +359,7 @@ class UncertaintyCheck(Check):
                 at = selective_at_threshold(conf_t, loss_t, thr, level=level)
                 key = f"selective.{name}"
                 metrics[f"{key}.coverage"] = at.coverage
-                metrics[f"{key}.referral_rate"] = wilson_interval(
-                    n_t - at.n_kept, n_t, level=level
-                )
+                metrics[f"{key}.referral_rate"] = wilson_interval(n_t - at.n_kept, n_t, level=level)
                 metrics[f"{key}.risk"] = at.risk
                 metrics[f"{key}.accuracy"] = at.accuracy
             tables["selective"]["at_risk"] = {
@@ -391,10 +394,15 @@ class UncertaintyCheck(Check):
                     "classifier takes lac or aps"
                 )
             cr = conformal_classification(
-                cproba, ccodes, tproba, tcodes,
-                alpha=cfg.conformal.alpha, method=method,  # type: ignore[arg-type]
+                cproba,
+                ccodes,
+                tproba,
+                tcodes,
+                alpha=cfg.conformal.alpha,
+                method="lac" if method == "lac" else "aps",
                 randomized=cfg.conformal.randomized,
-                random_state=self.rng(ctx, "aps"), level=level,
+                random_state=self.rng(ctx, "aps"),
+                level=level,
             )
             metrics["conformal.coverage"] = cr.coverage
             metrics["conformal.size"] = cr.size
@@ -415,8 +423,12 @@ class UncertaintyCheck(Check):
                 metrics[f"conformal.groups.{g_name}.coverage"] = cov
                 metrics[f"conformal.groups.{g_name}.size"] = size
                 tables["conformal"]["groups"].append(
-                    {"group": g_name, "n": int(mask.sum()), "coverage": cov.to_dict(),
-                     "size": size.to_dict()}
+                    {
+                        "group": g_name,
+                        "n": int(mask.sum()),
+                        "coverage": cov.to_dict(),
+                        "size": size.to_dict(),
+                    }
                 )
                 if cov.n >= cfg.min_n and cov.upper < cr.nominal:
                     flags.append(
@@ -430,14 +442,24 @@ class UncertaintyCheck(Check):
         positive = self._positive(labels) if binary else None
         rng = self.rng(ctx, "calibration")
         before = calibration_estimates(
-            tproba, tcodes, positive=positive, n_bins=cfg.n_bins,
-            n_bootstrap=cfg.n_bootstrap, random_state=rng, level=level,
+            tproba,
+            tcodes,
+            positive=positive,
+            n_bins=cfg.n_bins,
+            n_bootstrap=cfg.n_bootstrap,
+            random_state=rng,
+            level=level,
         )
         t = fit_temperature(cproba, ccodes)
         scaled = apply_temperature(tproba, t)
         after = calibration_estimates(
-            scaled, tcodes, positive=positive, n_bins=cfg.n_bins,
-            n_bootstrap=cfg.n_bootstrap, random_state=rng, level=level,
+            scaled,
+            tcodes,
+            positive=positive,
+            n_bins=cfg.n_bins,
+            n_bootstrap=cfg.n_bootstrap,
+            random_state=rng,
+            level=level,
         )
         for k in _CAL_KEYS:
             metrics[f"calibration.{k}"] = before[k]
@@ -453,8 +475,13 @@ class UncertaintyCheck(Check):
             if mask.sum() < 2:
                 continue
             e = calibration_estimates(
-                tproba[mask], tcodes[mask], positive=positive, n_bins=cfg.n_bins,
-                n_bootstrap=cfg.n_bootstrap, random_state=rng, level=level,
+                tproba[mask],
+                tcodes[mask],
+                positive=positive,
+                n_bins=cfg.n_bins,
+                n_bootstrap=cfg.n_bootstrap,
+                random_state=rng,
+                level=level,
             )["ece"]
             metrics[f"calibration.groups.{g_name}.ece"] = e
             tables["calibration"]["groups"].append({"group": g_name, "ece": e.to_dict()})
@@ -462,8 +489,9 @@ class UncertaintyCheck(Check):
         # operating point
         op_cfg = cfg.operating_points
         if op_cfg is not None:
-            self._operating_point(op_cfg, labels, cproba, ccodes, tproba, tcodes, level,
-                                  metrics, tables)
+            self._operating_point(
+                op_cfg, labels, cproba, ccodes, tproba, tcodes, level, metrics, tables
+            )
         return self._result(ds, len(tcodes), metrics, tables, flags, pred)
 
     def _positive(self, labels: list[str]) -> int:
@@ -501,9 +529,15 @@ class UncertaintyCheck(Check):
         costs = value if target == "costs" else {"fn": 1.0, "fp": 1.0}
         try:
             op = operating_point(
-                cproba[:, pos], ccodes == pos, tproba[:, pos], tcodes == pos,
-                target=target, value=None if target == "costs" else value,
-                cost_fn=costs["fn"], cost_fp=costs["fp"], level=level,
+                cproba[:, pos],
+                ccodes == pos,
+                tproba[:, pos],
+                tcodes == pos,
+                target=target,
+                value=None if target == "costs" else value,
+                cost_fn=costs["fn"],
+                cost_fp=costs["fp"],
+                level=level,
             )
         except MetricError as e:
             raise ConfigError(f"checks.uncertainty.operating_points: {e}") from None
@@ -566,8 +600,12 @@ class UncertaintyCheck(Check):
             metrics["conformal.coverage"] = cr.coverage
             metrics["conformal.size"] = cr.size
             tables["conformal"] = {
-                "method": method, "alpha": cr.alpha, "nominal": cr.nominal,
-                "quantile": cr.quantile, "n_calibration": cr.n_calibration, "groups": [],
+                "method": method,
+                "alpha": cr.alpha,
+                "nominal": cr.nominal,
+                "quantile": cr.quantile,
+                "n_calibration": cr.n_calibration,
+                "groups": [],
             }
             flag = coverage_flag(cr)
             if flag:
@@ -577,8 +615,12 @@ class UncertaintyCheck(Check):
                 metrics[f"conformal.groups.{g_name}.coverage"] = cov
                 metrics[f"conformal.groups.{g_name}.size"] = size
                 tables["conformal"]["groups"].append(
-                    {"group": g_name, "n": int(mask.sum()), "coverage": cov.to_dict(),
-                     "size": size.to_dict()}
+                    {
+                        "group": g_name,
+                        "n": int(mask.sum()),
+                        "coverage": cov.to_dict(),
+                        "size": size.to_dict(),
+                    }
                 )
         return self._result(ds, len(yt), metrics, tables, flags, pred)
 
@@ -592,8 +634,14 @@ class UncertaintyCheck(Check):
         pred: Predictions,
     ) -> CheckResult:
         return CheckResult(
-            check=self.name, model=self.model, dataset=ds.name, n=n, metrics=metrics,
-            tables=tables, flags=flags, errors=pred.errors,
+            check=self.name,
+            model=self.model,
+            dataset=ds.name,
+            n=n,
+            metrics=metrics,
+            tables=tables,
+            flags=flags,
+            errors=pred.errors,
         )
 
     @classmethod
@@ -617,8 +665,15 @@ class UncertaintyCheck(Check):
         if config.operating_points is not None:
             pats += [
                 f"operating_point.{m}"
-                for m in ("sensitivity", "specificity", "precision", "npv", "positive_rate",
-                          "cost", "threshold")
+                for m in (
+                    "sensitivity",
+                    "specificity",
+                    "precision",
+                    "npv",
+                    "positive_rate",
+                    "cost",
+                    "threshold",
+                )
             ]
         return pats
 

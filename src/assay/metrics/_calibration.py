@@ -93,8 +93,8 @@ def ece(proba: F, codes: Idx, *, n_bins: int = 10, binning: str = "width") -> fl
     return float(
         ece_from_sums(
             np.bincount(b, minlength=n_bins).astype(np.float64),
-            np.bincount(b, weights=conf, minlength=n_bins),
-            np.bincount(b, weights=correct, minlength=n_bins),
+            np.bincount(b, weights=conf, minlength=n_bins).astype(np.float64),
+            np.bincount(b, weights=correct, minlength=n_bins).astype(np.float64),
         )
     )
 
@@ -110,8 +110,10 @@ def classwise_ece(proba: F, codes: Idx, *, n_bins: int = 10) -> float:
         total += float(
             ece_from_sums(
                 np.bincount(b, minlength=n_bins).astype(np.float64),
-                np.bincount(b, weights=p, minlength=n_bins),
-                np.bincount(b, weights=(codes == c).astype(np.float64), minlength=n_bins),
+                np.bincount(b, weights=p, minlength=n_bins).astype(np.float64),
+                np.bincount(b, weights=(codes == c).astype(np.float64), minlength=n_bins).astype(
+                    np.float64
+                ),
             )
         )
     return total / proba.shape[1]

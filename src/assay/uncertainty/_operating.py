@@ -82,8 +82,8 @@ def choose_threshold(
         ok = np.flatnonzero((n_neg - fp) / n_neg >= value - 1e-12)  # holds at inf at least
         best_tp = tp[ok].max()
         return float(thr[ok[np.argmax(tp[ok] == best_tp)]])
-    ok = tp / n_pos >= value - 1e-12
-    return float(thr[np.flatnonzero(ok)[0]])  # ok at the lowest threshold at least
+    reached = np.flatnonzero(tp / n_pos >= value - 1e-12)  # at the lowest threshold at least
+    return float(thr[reached[0]])
 
 
 @dataclass(frozen=True)

@@ -97,9 +97,7 @@ class RiskCoverage:
         if self.n == 0:
             return []
         idx = np.unique(np.linspace(0, self.n - 1, min(self.n, max_points)).round().astype(int))
-        return [
-            {"coverage": float(self.coverage[i]), "risk": float(self.risk[i])} for i in idx
-        ]
+        return [{"coverage": float(self.coverage[i]), "risk": float(self.risk[i])} for i in idx]
 
 
 def risk_coverage(confidence: F, loss: F) -> RiskCoverage:
@@ -165,9 +163,7 @@ class SelectiveAt:
     n_kept: int
 
 
-def selective_at(
-    confidence: F, loss: F, coverage: float, *, level: float = 0.95
-) -> SelectiveAt:
+def selective_at(confidence: F, loss: F, coverage: float, *, level: float = 0.95) -> SelectiveAt:
     """Keep the ``ceil(coverage · n)`` most confident rows (0/1 ``loss``); their risk with a
     Wilson interval. The interval is conditional on the rows kept (the coverage is fixed by
     construction here, so the coverage estimate has no interval)."""
@@ -177,7 +173,7 @@ def selective_at(
     n = len(conf)
     k = min(n, math.ceil(coverage * n - 1e-9))
     kept = _order(conf)[:k]
-    errors = int(round(los[kept].sum()))
+    errors = round(los[kept].sum())
     threshold = float(conf[kept].min()) if k else math.nan
     return SelectiveAt(
         float(coverage),
@@ -198,7 +194,7 @@ def selective_at_threshold(
     conf, los = _validated(confidence, loss)
     keep = conf >= threshold
     k = int(keep.sum())
-    errors = int(round(los[keep].sum()))
+    errors = round(los[keep].sum())
     return SelectiveAt(
         math.nan,
         float(threshold),
@@ -262,9 +258,7 @@ def guaranteed_risk_threshold(
     """
     conf, los = _validated(confidence, loss)
     if not (0.0 < target_risk < 1.0 and 0.0 < delta < 1.0):
-        raise MetricError(
-            f"target_risk and delta must be in (0, 1); got {target_risk} and {delta}"
-        )
+        raise MetricError(f"target_risk and delta must be in (0, 1); got {target_risk} and {delta}")
     if not np.isin(los, (0.0, 1.0)).all():
         raise MetricError("guaranteed_risk_threshold needs 0/1 losses (1 = wrong)")
     m = len(conf)
@@ -293,9 +287,7 @@ def guaranteed_risk_threshold(
         else:
             hi = j - 1
     if best is None:
-        return GuaranteedRisk(
-            target_risk, delta, math.inf, 0.0, math.nan, math.nan, m, guarantee
-        )
+        return GuaranteedRisk(target_risk, delta, math.inf, 0.0, math.nan, math.nan, m, guarantee)
     k, bound = best
     return GuaranteedRisk(
         target_risk,
