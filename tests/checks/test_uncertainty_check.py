@@ -11,12 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from sklearn.compose import ColumnTransformer
 from sklearn.datasets import make_classification, make_regression
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import roc_curve
+from sklearn.pipeline import make_pipeline
 
 import assay
 from assay.errors import ConfigError
+from assay.stats import stream
 from assay.uncertainty import conformal_classification
 
 mapie_classification = pytest.importorskip("mapie.classification")
@@ -43,7 +46,9 @@ def _binary(tmp: Path, n: int = 900) -> tuple[pd.DataFrame, LogisticRegression, 
     return frame, model, cols
 
 
-def _suite(tmp: Path, checks: dict[str, Any], gates: list[str], cols: list[str], **extra) -> Path:
+def _suite(
+    tmp: Path, checks: dict[str, Any], gates: list[str], cols: list[str], **extra: Any
+) -> Path:
     spec = {"id": "id", "input": cols, "label": "label", "labels": ["neg", "pos"]}
     suite = {
         "name": "u",
@@ -59,7 +64,7 @@ def _suite(tmp: Path, checks: dict[str, Any], gates: list[str], cols: list[str],
         **extra,
     }
     p = tmp / "suite.yaml"
-    p.write_text(yaml.safe_dump(suite))
+    p.write_text(yaml.safe_dump(suite, sort_keys=False))
     return p
 
 
@@ -225,3 +230,53 @@ def test_library_and_check_agree_on_aps(tmp_path):
         method="aps",
     )
     assert r.metrics["conformal.coverage"] == lib.coverage
+
+
+def test_compare_puts_both_models_at_the_same_operating_point(tmp_path):
+    """The candidate and the production model, each thresholded on the same calibration rows to
+    hold specificity 0.9, compared pair by pair on the same test rows; each side equals the
+    uncertainty check's own operating point for that model."""
+    frame, model, cols = _binary(tmp_path)
+    prod = make_pipeline(
+        ColumnTransformer([("keep", "passthrough", cols[:2])]), LogisticRegression(max_iter=500)
+    ).fit(frame[cols][:300], frame["label"][:300])
+    joblib.dump(prod, tmp_path / "prod.joblib")
+    checks = {
+        "uncertainty": {"calibration_split": 0.5, "operating_points": {"specificity": 0.9}},
+        "compare": {},
+    }
+    p = _suite(
+        tmp_path,
+        checks,
+        ["compare.operating_point.sensitivity.diff.lower >= -1"],
+        cols,
+        models={"candidate": "sklearn:model.joblib", "baseline": "sklearn:prod.joblib"},
+    )
+    report = assay.evaluate(p, progress=False)
+    comp = report.result("compare")
+    table = comp.tables["operating_point"]
+    for name in ("candidate", "baseline"):
+        own = report.result("uncertainty", name).metrics
+        assert table["models"][name]["sensitivity"]["value"] == pytest.approx(
+            own["operating_point.sensitivity"].value
+        )
+        assert table["models"][name]["threshold"] == pytest.approx(
+            own["operating_point.threshold"].value
+        )
+    test = frame[600:].reset_index(drop=True)
+    perm = stream(0, "uncertainty", "*", "split").permutation(len(test))
+    cal = np.zeros(len(test), dtype=bool)
+    cal[perm[:150]] = True
+    pos = (test["label"] == "pos").to_numpy()
+    hits = []
+    for est in (model, prod):
+        s = est.predict_proba(test[cols])[:, 1]
+        fpr, tpr, thr = roc_curve(pos[cal], s[cal], drop_intermediate=False)
+        ok = 1 - fpr >= 0.9
+        t = thr[ok][np.argmax(tpr[ok])]
+        hits.append(s[~cal & pos] >= t)
+    diff = comp.metrics["operating_point.sensitivity.diff"]
+    assert diff.value == pytest.approx(hits[0].mean() - hits[1].mean())
+    assert diff.method == "newcombe-paired" and diff.lower < diff.value < diff.upper
+    assert table["differences"]["specificity"]["n"] == int((~cal & ~pos).sum())
+    assert report.gates[0].passed

@@ -61,7 +61,7 @@ from assay.uncertainty import (
     selective_at_threshold,
 )
 
-__all__ = ["UncertaintyCheck", "UncertaintyConfig"]
+__all__ = ["OperatingPointConfig", "UncertaintyCheck", "UncertaintyConfig", "split_rows"]
 
 _CAL_KEYS = ("ece", "ece_equal_mass", "classwise_ece", "brier", "log_loss")
 
@@ -168,6 +168,17 @@ class UncertaintyConfig(CheckConfig):
         return self
 
 
+def split_rows(ctx: RunContext, n: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Calibration and test rows (boolean masks over ``n`` rows): a seeded permutation from the
+    stream ``("uncertainty", "*", "split")``, shared by every model and by ``compare``, so that
+    two models are fitted and measured on the same rows."""
+    n_cal = round(fraction * n)
+    perm = ctx.rng("uncertainty", "*", "split").permutation(n)
+    cal = np.zeros(n, dtype=bool)
+    cal[perm[:n_cal]] = True
+    return cal, ~cal
+
+
 def coverage_key(c: float) -> str:
     """``coverage_0.9``: the path segment of a requested coverage."""
     return f"coverage_{c:g}"
@@ -221,13 +232,7 @@ class UncertaintyCheck(Check):
         return self._score_classification(ctx, ds, responses, pred, cal_pred, cal_sel, test_sel)
 
     def _split(self, ctx: RunContext, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Calibration and test rows: a permutation shared by every model (``shared=True``)."""
-        cfg = self._cfg()
-        n_cal = round(cfg.calibration_split * n)
-        perm = self.rng(ctx, "split", shared=True).permutation(n)
-        cal = np.zeros(n, dtype=bool)
-        cal[perm[:n_cal]] = True
-        return cal, ~cal
+        return split_rows(ctx, n, self._cfg().calibration_split)
 
     def _too_few(self, n_cal: int, n_total: int) -> None:
         cfg = self._cfg()

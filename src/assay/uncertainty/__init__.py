@@ -27,6 +27,7 @@ from assay.uncertainty._conformal import (
     min_calibration_size,
 )
 from assay.uncertainty._operating import OperatingPoint, choose_threshold, operating_point
+from assay.uncertainty._paired import PairedOperatingPoint, paired_operating_points
 from assay.uncertainty._selective import (
     GuaranteedRisk,
     RiskCoverage,
@@ -45,6 +46,7 @@ __all__ = [
     "ConformalResult",
     "GuaranteedRisk",
     "OperatingPoint",
+    "PairedOperatingPoint",
     "RiskCoverage",
     "SelectiveAt",
     "apply_temperature",
@@ -66,6 +68,7 @@ __all__ = [
     "lac_sets",
     "min_calibration_size",
     "operating_point",
+    "paired_operating_points",
     "reliability_bins",
     "risk_coverage",
     "selective_at",
