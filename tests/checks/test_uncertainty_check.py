@@ -19,6 +19,7 @@ from sklearn.pipeline import make_pipeline
 
 import assay
 from assay.errors import ConfigError
+from assay.report import render_html
 from assay.stats import stream
 from assay.uncertainty import conformal_classification
 
@@ -280,3 +281,18 @@ def test_compare_puts_both_models_at_the_same_operating_point(tmp_path):
     assert diff.method == "newcombe-paired" and diff.lower < diff.value < diff.upper
     assert table["differences"]["specificity"]["n"] == int((~cal & ~pos).sum())
     assert report.gates[0].passed
+
+
+def test_compare_html_shows_the_operating_point(tmp_path):
+    frame, model, cols = _binary(tmp_path)
+    prod = make_pipeline(
+        ColumnTransformer([("keep", "passthrough", cols[:2])]), LogisticRegression(max_iter=500)
+    ).fit(frame[cols][:300], frame["label"][:300])
+    joblib.dump(prod, tmp_path / "prod.joblib")
+    checks = {"uncertainty": {"operating_points": {"sensitivity": 0.9}}, "compare": {}}
+    models = {"candidate": "sklearn:model.joblib", "baseline": "sklearn:prod.joblib"}
+    report = assay.evaluate(_suite(tmp_path, checks, [], cols, models=models), progress=False)
+    html = render_html(report)
+    assert "At the same operating point" in html
+    d = report.result("compare").metrics["operating_point.specificity.diff"]
+    assert f"{d.value:+.3f}".replace("-", "−") in html or f"{d.value:.3f}" in html
