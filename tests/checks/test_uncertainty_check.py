@@ -284,7 +284,7 @@ def test_compare_puts_both_models_at_the_same_operating_point(tmp_path):
 
 
 def test_compare_html_shows_the_operating_point(tmp_path):
-    frame, model, cols = _binary(tmp_path)
+    frame, _model, cols = _binary(tmp_path)
     prod = make_pipeline(
         ColumnTransformer([("keep", "passthrough", cols[:2])]), LogisticRegression(max_iter=500)
     ).fit(frame[cols][:300], frame["label"][:300])
