@@ -296,3 +296,55 @@ def test_compare_html_shows_the_operating_point(tmp_path):
     assert "At the same operating point" in html
     d = report.result("compare").metrics["operating_point.specificity.diff"]
     assert f"{d.value:+.3f}".replace("-", "−") in html or f"{d.value:.3f}" in html
+
+
+@pytest.mark.slow
+def test_llm_classifier_label_likelihoods_are_its_probabilities(tmp_path):
+    """A causal LM scored as a classifier by label log-likelihood (``hf:`` with a verbaliser):
+    its label probabilities feed the check like any classifier's."""
+    pytest.importorskip("transformers")
+    from lm_fixtures import tiny_gpt2, write_rows
+
+    from assay.models import load_model
+
+    folder = tiny_gpt2(tmp_path / "g")
+    rng = np.random.default_rng(0)
+    words = ["good", "bad", "great", "awful", "fun", "dull"]
+    rows = []
+    for i in range(80):
+        w = words[int(rng.integers(len(words)))]
+        rows.append(
+            (f"t{i}", f"the film is {w}", "pos" if w in ("good", "great", "fun") else "neg")
+        )
+    write_rows(tmp_path / "test.csv", rows)
+    opts = {"verbaliser": {"pos": "good", "neg": "bad"}, "prompt": "review : {input} :"}
+    suite = {
+        "name": "llm",
+        "data": {
+            "path": "test.csv",
+            "id": "id",
+            "input": "text",
+            "label": "label",
+            "labels": ["neg", "pos"],
+        },
+        "models": {"candidate": {"spec": f"hf:{folder}", "options": opts}},
+        "checks": {
+            "uncertainty": {"calibration_split": 0.5, "conformal": {"alpha": 0.2, "method": "lac"}}
+        },
+    }
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
+    r = assay.evaluate(tmp_path / "suite.yaml", progress=False).result("uncertainty")
+    assert r.metrics["skipped.no_probabilities"].value == 0
+    # the same numbers from the model's own probabilities and the check's split
+    m = load_model(f"hf:{folder}", options=opts)
+    outs = m.predict([t for _, t, _ in rows])
+    proba = np.array([[o.probabilities["neg"], o.probabilities["pos"]] for o in outs])
+    y = np.array([1 if lbl == "pos" else 0 for *_, lbl in rows])
+    perm = stream(0, "uncertainty", "*", "split").permutation(80)
+    cal = np.zeros(80, dtype=bool)
+    cal[perm[:40]] = True
+    lib = conformal_classification(
+        proba[cal], y[cal], proba[~cal], y[~cal], alpha=0.2, method="lac"
+    )
+    assert r.metrics["conformal.coverage"].value == pytest.approx(lib.coverage.value)
+    assert r.metrics["conformal.size"].value == pytest.approx(lib.size.value)
