@@ -303,9 +303,8 @@ def test_llm_classifier_label_likelihoods_are_its_probabilities(tmp_path):
     """A causal LM scored as a classifier by label log-likelihood (``hf:`` with a verbaliser):
     its label probabilities feed the check like any classifier's."""
     pytest.importorskip("transformers")
-    from lm_fixtures import tiny_gpt2, write_rows
-
     from assay.models import load_model
+    from lm_fixtures import tiny_gpt2, write_rows
 
     folder = tiny_gpt2(tmp_path / "g")
     rng = np.random.default_rng(0)
