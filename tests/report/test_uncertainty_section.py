@@ -94,3 +94,13 @@ def test_report_json_round_trip_renders_the_same(report, tmp_path):
     again = assay.Report.load(p)
     assert render_html(again) == render_html(report)
     assert json.loads(p.read_text())["results"][0]["tables"]["split"]["n_test"] > 0
+
+
+def test_console_line_gives_the_headline_numbers(report):
+    from assay.report._console_pillars import pillar_lines
+
+    (line,) = [str(t) for t in pillar_lines(report) if str(t).startswith("uncertainty")]
+    r = report.result("uncertainty")
+    e = r.metrics["conformal.coverage"]
+    assert f"conformal coverage {e.value:.3f} [{e.lower:.3f}, {e.upper:.3f}]" in line
+    assert "refer " in line and "sensitivity " in line and "at specificity 0.9" in line

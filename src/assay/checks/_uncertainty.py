@@ -234,8 +234,19 @@ class UncertaintyCheck(Check):
     def _split(self, ctx: RunContext, n: int) -> tuple[np.ndarray, np.ndarray]:
         return split_rows(ctx, n, self._cfg().calibration_split)
 
-    def _too_few(self, n_cal: int, n_total: int) -> None:
+    def _too_few(self, n_cal: int, n_total: int, n_test: int) -> None:
         cfg = self._cfg()
+        where = (
+            f"calibration dataset {cfg.calibration_dataset!r}"
+            if cfg.calibration_dataset is not None
+            else f"calibration_split {cfg.calibration_split:g} of {n_total} scored rows"
+        )
+        if n_cal < 2 or n_test < 2:
+            raise ConfigError(
+                f"checks.uncertainty: {where} leaves {n_cal} calibration and {n_test} test rows; "
+                "each side needs at least 2 (thresholds are fitted on one and measured on the "
+                "other): use more rows or a calibration_split nearer 0.5"
+            )
         if cfg.conformal is None:
             return
         need = min_calibration_size(cfg.conformal.alpha)
@@ -320,7 +331,7 @@ class UncertaintyCheck(Check):
             tmask = test_sel & has
             tproba, tcodes = proba[tmask], codes[tmask]
             tids = [i for i, m in zip(ids, tmask) if m]
-        self._too_few(len(ccodes), pred.n)
+        self._too_few(len(ccodes), pred.n, len(tcodes))
         tables["split"] = {"n_calibration": len(ccodes), "n_test": len(tcodes)}
         groups = self._groups(ctx, ds, tids)
 
@@ -582,7 +593,7 @@ class UncertaintyCheck(Check):
             yc, pc = pred.y_true[cal_sel].astype(float), pred.y_pred[cal_sel].astype(float)
             yt, pt = pred.y_true[test_sel].astype(float), pred.y_pred[test_sel].astype(float)
             tids = [i for i, m in zip(pred.ids, test_sel) if m]
-        self._too_few(len(yc), pred.n)
+        self._too_few(len(yc), pred.n, len(yt))
         tables["split"] = {"n_calibration": len(yc), "n_test": len(yt)}
         flags.append(
             "selective prediction and calibration need a predicted spread or probabilities; a "
