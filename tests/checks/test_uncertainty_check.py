@@ -350,7 +350,7 @@ def test_llm_classifier_label_likelihoods_are_its_probabilities(tmp_path):
 
 
 def test_a_split_that_leaves_a_side_empty_is_a_clear_error(tmp_path):
-    frame, _model, cols = _binary(tmp_path)
+    _frame, _model, cols = _binary(tmp_path)
     checks = {"uncertainty": {"calibration_split": 0.001, "conformal": None}}
     with pytest.raises(ConfigError, match=r"leaves 0 calibration and 300 test rows"):
         assay.evaluate(_suite(tmp_path, checks, [], cols), progress=False)
