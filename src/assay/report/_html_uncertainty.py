@@ -9,19 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from assay.metrics import display_name
 from assay.report import _plots
 from assay.report._schema import CheckResult, Report
 from assay.stats._estimate import Estimate
 
 __all__ = ["build_uncertainty"]
 
-_CAL = (
-    ("ece", "ECE (equal-width bins)"),
-    ("ece_equal_mass", "ECE (equal-mass bins)"),
-    ("classwise_ece", "classwise ECE"),
-    ("brier", "Brier score"),
-    ("log_loss", "log loss"),
-)
+_CAL = ("ece", "ece_equal_mass", "classwise_ece", "brier", "log_loss")
 _OP = ("sensitivity", "specificity", "precision", "npv", "positive_rate", "cost")
 
 
@@ -130,10 +125,10 @@ def build_uncertainty(r: CheckResult, figs: Any, report: Report) -> dict[str, An
     calibration = t.get("calibration")
     cal_rows = []
     if calibration:
-        for key, name in _CAL:
+        for key in _CAL:
             cal_rows.append(
                 {
-                    "name": name,
+                    "name": display_name(key) or key,
                     "before": m.get(f"calibration.{key}"),
                     "after": m.get(f"calibration.temperature_scaled.{key}"),
                 }
@@ -159,7 +154,7 @@ def build_uncertainty(r: CheckResult, figs: Any, report: Report) -> dict[str, An
             "counts": op.get("counts") or {},
             "rows": [
                 {
-                    "name": k,
+                    "name": display_name(k) or k,
                     "test": m.get(f"operating_point.{k}"),
                     "calibration": (op.get("calibration") or {}).get(k),
                 }
