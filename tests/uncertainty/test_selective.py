@@ -97,3 +97,18 @@ def test_regression_with_a_predicted_spread_abstains_on_the_widest(seed):
     assert math.isnan(rc.excess_aurc)
     shuffled = risk_coverage(rng.permutation(-sigma), err)
     assert rc.aurc < shuffled.aurc
+
+
+def test_aurc_interval_covers_the_value_and_shrinks_with_n(seed):
+    from assay.uncertainty import aurc_estimates
+
+    rng = np.random.default_rng(seed)
+    widths = []
+    for n in (200, 3200):
+        conf = rng.random(n)
+        loss = (rng.random(n) > conf).astype(float)
+        a, e = aurc_estimates(conf, loss, n_bootstrap=200, random_state=rng)
+        assert a.lower <= a.value <= a.upper and e.lower <= e.value <= e.upper
+        assert a.value == pytest.approx(risk_coverage(conf, loss).aurc)
+        widths.append(a.width)
+    assert widths[1] < widths[0] / 2  # about 1/sqrt(16) = 1/4 of the width

@@ -27,6 +27,7 @@ Metric paths (gate them as ``uncertainty.<path>[.value|.lower|.upper]``):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -45,6 +46,8 @@ from assay.report._schema import CheckResult
 from assay.stats import Estimate, wilson_interval
 from assay.uncertainty import (
     apply_temperature,
+    aurc_estimates,
+    brier_decomposition,
     calibration_estimates,
     confidence_scores,
     conformal_classification,
@@ -339,8 +342,13 @@ class UncertaintyCheck(Check):
         conf_t = confidence_scores(tproba, kind=cfg.confidence)
         loss_t = (tproba.argmax(axis=1) != tcodes).astype(np.float64)
         rc = risk_coverage(conf_t, loss_t)
-        metrics["selective.aurc"] = Estimate.point(rc.aurc, n=rc.n, level=level)
-        metrics["selective.excess_aurc"] = Estimate.point(rc.excess_aurc, n=rc.n, level=level)
+        metrics["selective.aurc"], metrics["selective.excess_aurc"] = aurc_estimates(
+            conf_t,
+            loss_t,
+            n_bootstrap=cfg.n_bootstrap,
+            random_state=self.rng(ctx, "aurc"),
+            level=level,
+        )
         sel_rows = []
         for c in cfg.coverage:
             s = selective_at(conf_t, loss_t, c, level=level)
@@ -485,6 +493,12 @@ class UncertaintyCheck(Check):
             "temperature": t,
             "reliability": reliability_bins(tproba, tcodes, n_bins=cfg.n_bins, level=level),
             "reliability_scaled": reliability_bins(scaled, tcodes, n_bins=cfg.n_bins, level=level),
+            "brier_decomposition": {
+                name: dataclasses.asdict(
+                    brier_decomposition(p, tcodes, positive=positive, n_bins=cfg.n_bins)
+                )
+                for name, p in (("as_given", tproba), ("temperature_scaled", scaled))
+            },
             "groups": [],
         }
         for g_name, mask in groups.items():

@@ -35,6 +35,7 @@ __all__ = [
     "GuaranteedRisk",
     "RiskCoverage",
     "SelectiveAt",
+    "aurc_estimates",
     "confidence_scores",
     "empirical_risk_threshold",
     "guaranteed_risk_threshold",
@@ -119,6 +120,40 @@ def risk_coverage(confidence: F, loss: F) -> RiskCoverage:
     binary = bool(np.isin(los, (0.0, 1.0)).all())
     excess = aurc - _oracle_aurc(float(los.mean())) if binary else math.nan
     return RiskCoverage(k / n, risk, aurc, excess, n)
+
+
+def aurc_estimates(
+    confidence: F,
+    loss: F,
+    *,
+    n_bootstrap: int = 200,
+    random_state: np.random.Generator,
+    level: float = 0.95,
+) -> tuple[Estimate, Estimate]:
+    """AURC and excess AURC with percentile bootstrap intervals over rows (each resample ranks
+    its rows again)."""
+    conf, los = _validated(confidence, loss)
+    rc = risk_coverage(conf, los)
+    n = rc.n
+    if n < 2:
+        return (
+            Estimate.point(rc.aurc, n=n, level=level),
+            Estimate.point(rc.excess_aurc, n=n, level=level),
+        )
+    draws = np.empty((n_bootstrap, 2))
+    for b in range(n_bootstrap):
+        idx = random_state.integers(0, n, size=n)
+        r = risk_coverage(conf[idx], los[idx])
+        draws[b] = r.aurc, r.excess_aurc
+    tail = (1 - level) / 2 * 100
+    out = []
+    for j, v in enumerate((rc.aurc, rc.excess_aurc)):
+        if math.isnan(v):
+            out.append(Estimate.point(v, n=n, level=level))
+            continue
+        lo, hi = np.percentile(draws[:, j], [tail, 100 - tail])
+        out.append(Estimate(v, float(lo), float(hi), level, "bootstrap", n))
+    return out[0], out[1]
 
 
 def _oracle_aurc(r: float) -> float:
