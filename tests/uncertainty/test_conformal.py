@@ -83,7 +83,7 @@ def test_absolute_residual_intervals_equal_mapie(alpha):
     assert np.allclose(ours.upper, bounds[:, 1, 0])
 
 
-@pytest.mark.parametrize("method", ["lac", "aps"])
+@pytest.mark.parametrize("method", ["lac", "aps", "raps"])
 def test_marginal_coverage_is_at_least_nominal_by_simulation(method, seed):
     """Split conformal guarantees ``1 − α ≤ P(cover) ≤ 1 − α + 1/(n+1)`` over draws of the
     calibration and test rows. 400 draws of n=50 calibration rows and 200 test rows: the mean
@@ -150,3 +150,25 @@ def test_coverage_flag_when_far_below_nominal():
     r = conformal_classification(p, cal, p, test, alpha=0.1, method="lac")
     flag = coverage_flag(r)
     assert flag is not None and "below the nominal 0.9" in flag
+
+
+def test_raps_penalty_cuts_large_sets_and_zero_penalty_is_the_aps_score_rule(seed):
+    from assay.uncertainty import aps_scores, raps_scores, raps_sets
+
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(3000, 10)) * 0.7  # flat probabilities: APS sets grow large
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = (rng.random((3000, 1)) > p.cumsum(axis=1)).sum(axis=1)
+    assert np.allclose(raps_scores(p, y, lam=0.0), aps_scores(p, y))
+    q = conformal_quantile(aps_scores(p[:1000], y[:1000]), 0.1)
+    by_score = np.array(
+        [[aps_scores(row[None, :], np.array([c]))[0] <= q + 1e-8 for c in range(10)] for row in p]
+    )
+    assert np.array_equal(raps_sets(p, q, lam=0.0), by_score)
+    sizes = {
+        lam: conformal_classification(
+            p[:1000], y[:1000], p[1000:], y[1000:], alpha=0.1, method="raps", raps_lambda=lam
+        ).size.value
+        for lam in (0.0, 0.05)
+    }
+    assert sizes[0.05] < sizes[0.0]

@@ -74,18 +74,21 @@ class ConformalConfig(BaseModel):
 
     Attributes:
         alpha: the miscoverage allowed: sets should hold the truth for ``1 − alpha`` of rows.
-        method: ``lac`` or ``aps`` (classification; default ``aps``), ``absolute`` (regression,
-            the default), ``normalized`` or ``quantile`` (regression with a predicted spread or
-            quantiles).
+        method: ``lac``, ``aps`` or ``raps`` (classification; default ``aps``), ``absolute``
+            (regression, the default); ``normalized`` and ``quantile`` need a predicted spread or
+            quantiles, which suite models do not give (refused with a message).
         randomized: APS: randomise the calibration scores (as MAPIE does).
-        warn_below: flag groups whose coverage interval lies wholly below ``1 − alpha``.
+        raps_lambda: RAPS: the penalty per class ranked past ``raps_k_reg``.
+        raps_k_reg: RAPS: how many top classes go unpenalised.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     alpha: float = Field(default=0.1, gt=0, lt=1)
-    method: Literal["lac", "aps", "absolute", "normalized", "quantile"] | None = None
+    method: Literal["lac", "aps", "raps", "absolute", "normalized", "quantile"] | None = None
     randomized: bool = False
+    raps_lambda: float = Field(default=0.01, ge=0)
+    raps_k_reg: int = Field(default=1, ge=0)
 
 
 class OperatingPointConfig(BaseModel):
@@ -412,10 +415,10 @@ class UncertaintyCheck(Check):
         # conformal sets
         if cfg.conformal is not None:
             method = cfg.conformal.method or "aps"
-            if method not in ("lac", "aps"):
+            if method not in ("lac", "aps", "raps"):
                 raise ConfigError(
                     f"checks.uncertainty.conformal.method: {method!r} is for regression; a "
-                    "classifier takes lac or aps"
+                    "classifier takes lac, aps or raps"
                 )
             cr = conformal_classification(
                 cproba,
@@ -423,8 +426,10 @@ class UncertaintyCheck(Check):
                 tproba,
                 tcodes,
                 alpha=cfg.conformal.alpha,
-                method="lac" if method == "lac" else "aps",
+                method="lac" if method == "lac" else "raps" if method == "raps" else "aps",
                 randomized=cfg.conformal.randomized,
+                raps_lambda=cfg.conformal.raps_lambda,
+                raps_k_reg=cfg.conformal.raps_k_reg,
                 random_state=self.rng(ctx, "aps"),
                 level=level,
             )
@@ -621,7 +626,7 @@ class UncertaintyCheck(Check):
                     f"{'spread' if method == 'normalized' else 'lower and upper quantile'} per "
                     f"row, and model {self.model!r} answers one value; use method: absolute"
                 )
-            if method in ("lac", "aps"):
+            if method in ("lac", "aps", "raps"):
                 raise ConfigError(
                     f"checks.uncertainty.conformal.method: {method!r} is for classifiers; a "
                     "regression model takes absolute"

@@ -25,6 +25,8 @@ from assay.uncertainty._conformal import (
     lac_scores,
     lac_sets,
     min_calibration_size,
+    raps_scores,
+    raps_sets,
 )
 from assay.uncertainty._operating import OperatingPoint, choose_threshold, operating_point
 from assay.uncertainty._paired import PairedOperatingPoint, paired_operating_points
@@ -71,6 +73,8 @@ __all__ = [
     "min_calibration_size",
     "operating_point",
     "paired_operating_points",
+    "raps_scores",
+    "raps_sets",
     "reliability_bins",
     "risk_coverage",
     "selective_at",

@@ -17,6 +17,9 @@ Scores (``p`` the class probabilities, ``y`` the true class):
   (sorted by decreasing ``p``), minus ``u · p_y`` with ``u ~ U(0, 1)`` when randomised; a set
   holds the classes in decreasing order until their mass reaches ``q̂`` (the class that crosses
   it included, as MAPIE's ``include_last_label=True``);
+* ``raps`` (Angelopoulos et al. 2021): the APS mass plus ``λ · max(0, rank(y) − k_reg)``, a
+  penalty on classes ranked past ``k_reg``; a set holds the classes whose own score is at most
+  ``q̂`` (a prefix of the ranking), so large, unlikely sets are cut;
 * regression ``absolute``: ``|y − ŷ|``, interval ``ŷ ± q̂``; ``normalized`` with a predicted
   spread ``σ``: ``|y − ŷ| / σ``, interval ``ŷ ± q̂ σ``; ``quantile`` (CQR, Romano et al. 2019) with
   predicted quantiles ``[lo, hi]``: ``max(lo − y, y − hi)``, interval ``[lo − q̂, hi + q̂]``.
@@ -50,12 +53,14 @@ __all__ = [
     "lac_scores",
     "lac_sets",
     "min_calibration_size",
+    "raps_scores",
+    "raps_sets",
 ]
 
 F = NDArray[np.float64]
 Idx = NDArray[np.intp]
 B = NDArray[np.bool_]
-ClassificationMethod = Literal["lac", "aps"]
+ClassificationMethod = Literal["lac", "aps", "raps"]
 RegressionMethod = Literal["absolute", "normalized", "quantile"]
 #: MAPIE's slack on comparisons with the quantile (``mapie._machine_precision.EPSILON``).
 _EPS = 1e-8
@@ -133,6 +138,26 @@ def aps_sets(proba: F, q: float) -> B:
     return proba - p_last[:, None] >= -_EPS
 
 
+def _raps_all(proba: F, lam: float, k_reg: int) -> F:
+    """The RAPS score of every class of every row."""
+    order, cums = _sorted_cumsum(proba)
+    ranks = np.arange(1, proba.shape[1] + 1)
+    penalised = cums + lam * np.maximum(0, ranks - k_reg)
+    out = np.empty_like(penalised)
+    np.put_along_axis(out, order, penalised, axis=1)
+    return out
+
+
+def raps_scores(proba: F, codes: Idx, *, lam: float = 0.01, k_reg: int = 1) -> F:
+    """RAPS scores of the true classes: APS mass + ``lam · max(0, rank − k_reg)``."""
+    return _raps_all(proba, lam, k_reg)[np.arange(len(codes)), codes]
+
+
+def raps_sets(proba: F, q: float, *, lam: float = 0.01, k_reg: int = 1) -> B:
+    """RAPS sets: the classes whose RAPS score is at most ``q̂``."""
+    return _raps_all(proba, lam, k_reg) - q <= _EPS
+
+
 @dataclass(frozen=True)
 class ConformalResult:
     """Split conformal on calibration rows, checked on held-out rows.
@@ -201,6 +226,8 @@ def conformal_classification(
     method: ClassificationMethod = "aps",
     randomized: bool = False,
     random_state: np.random.Generator | None = None,
+    raps_lambda: float = 0.01,
+    raps_k_reg: int = 1,
     level: float = 0.95,
 ) -> ConformalResult:
     """Split conformal label sets fitted on the calibration rows, scored on the test rows.
@@ -209,6 +236,7 @@ def conformal_classification(
         randomized: APS only: subtract ``u · p_y`` from the calibration scores (``u`` drawn from
             ``random_state``), as MAPIE does; the test sets always include the class that
             crosses ``q̂``, so the coverage guarantee holds either way.
+        raps_lambda, raps_k_reg: RAPS's penalty per class ranked past ``raps_k_reg``.
 
     Raises:
         MetricError: too few calibration rows for ``alpha``, an unknown method.
@@ -227,10 +255,19 @@ def conformal_classification(
             rng = random_state if random_state is not None else np.random.default_rng(0)
             u = rng.uniform(size=len(cal_codes))
         scores = aps_scores(cal_proba, cal_codes, u=u)
+    elif method == "raps":
+        scores = raps_scores(cal_proba, cal_codes, lam=raps_lambda, k_reg=raps_k_reg)
     else:
-        raise MetricError(f"conformal method {method!r} is unknown for labels; use lac or aps")
+        raise MetricError(
+            f"conformal method {method!r} is unknown for labels; use lac, aps or raps"
+        )
     q = conformal_quantile(scores, alpha)
-    sets = lac_sets(test_proba, q) if method == "lac" else aps_sets(test_proba, q)
+    if method == "lac":
+        sets = lac_sets(test_proba, q)
+    elif method == "aps":
+        sets = aps_sets(test_proba, q)
+    else:
+        sets = raps_sets(test_proba, q, lam=raps_lambda, k_reg=raps_k_reg)
     covered = sets[np.arange(len(test_codes)), test_codes]
     sizes = sets.sum(axis=1).astype(np.float64)
     return ConformalResult(
