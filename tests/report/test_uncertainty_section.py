@@ -104,3 +104,33 @@ def test_console_line_gives_the_headline_numbers(report):
     e = r.metrics["conformal.coverage"]
     assert f"conformal coverage {e.value:.3f} [{e.lower:.3f}, {e.upper:.3f}]" in line
     assert "refer " in line and "sensitivity " in line and "at specificity 0.9" in line
+
+
+@pytest.mark.slow
+def test_uncertainty_section_draws_in_chromium(report, tmp_path):
+    """Debian's chromium (Playwright, never ``playwright install``): the section's four figures
+    are drawn by the inlined Plotly, with no console error."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from pathlib import Path
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("apt-get install chromium")
+    from assay.report._html import write_html
+
+    path = write_html(report, tmp_path / "report.html")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
+        page = browser.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(path.as_uri(), wait_until="load")
+        page.wait_for_function("document.querySelectorAll('.plot .main-svg').length > 0")
+        n_plots = page.eval_on_selector_all("#check-uncertainty .plot", "els => els.length")
+        n_drawn = page.eval_on_selector_all("#check-uncertainty .plot .main-svg", "e => e.length")
+        text = page.inner_text("#check-uncertainty")
+        browser.close()
+    assert problems == []
+    assert n_plots == 4 and n_drawn >= n_plots
+    assert "operating point" in text.lower() and "risk–coverage" in text.lower()
