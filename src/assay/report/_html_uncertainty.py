@@ -117,7 +117,11 @@ def build_uncertainty(r: CheckResult, figs: Any, report: Report) -> dict[str, An
             plots.append(
                 figs.add(
                     _plots.forest_figure(
-                        rows, metric="conformal coverage", overall=conformal.get("nominal")
+                        rows,
+                        metric="conformal coverage",
+                        overall=conformal.get("nominal"),
+                        reference="nominal",
+                        title="Conformal coverage by group",
                     ),
                     "Conformal coverage by group",
                 )

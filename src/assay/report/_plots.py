@@ -209,7 +209,12 @@ def residual_quantiles_figure(rq: Mapping[str, Any]) -> go.Figure:
 
 
 def forest_figure(
-    rows: Sequence[Mapping[str, Any]], *, metric: str, overall: float | None = None
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    metric: str,
+    overall: float | None = None,
+    reference: str = "overall",
+    title: str | None = None,
 ) -> go.Figure:
     """One point and interval per slice; flagged slices in red, too-small ones grey.
 
@@ -218,6 +223,8 @@ def forest_figure(
             in the order to draw from top to bottom.
         metric: the metric's name, for the title and axis.
         overall: the metric on the whole dataset, drawn as a vertical reference line.
+        reference: the label of that line (``nominal`` for a target such as conformal coverage).
+        title: the figure's title (default: ``<metric> by slice``).
     """
     names, xs, err_hi, err_lo, colors, hover = [], [], [], [], [], []
     for r in rows:
@@ -238,8 +245,8 @@ def forest_figure(
     ))
     if overall is not None and math.isfinite(overall):
         fig.add_vline(x=overall, line={"color": _MUTED, "dash": "dash", "width": 1},
-                      annotation_text="overall", annotation_position="top")
-    _layout(fig, title=f"{metric} by slice", x=metric, y="",
+                      annotation_text=_text(reference), annotation_position="top")
+    _layout(fig, title=title or f"{metric} by slice", x=metric, y="",
             height=max(220, 90 + 28 * len(names)), showlegend=False)
     fig.update_yaxes(type="category", autorange="reversed")
     return fig
