@@ -19,7 +19,7 @@ from sklearn.pipeline import make_pipeline
 
 import assay
 from assay.errors import ConfigError
-from assay.report import render_html
+from assay.report import render_html, render_markdown
 from assay.stats import stream
 from assay.uncertainty import conformal_classification
 
@@ -354,3 +354,26 @@ def test_a_split_that_leaves_a_side_empty_is_a_clear_error(tmp_path):
     checks = {"uncertainty": {"calibration_split": 0.001, "conformal": None}}
     with pytest.raises(ConfigError, match=r"leaves 0 calibration and 300 test rows"):
         assay.evaluate(_suite(tmp_path, checks, [], cols), progress=False)
+
+
+LABELS_ONLY = """
+def predict(rows):
+    return [{"label": "pos" if r["x0"] > 0 else "neg"} for r in rows]
+predict.task = "classification"
+"""
+
+
+def test_compare_says_when_it_cannot_compare_at_the_operating_point(tmp_path):
+    _frame, _model, cols = _binary(tmp_path)
+    (tmp_path / "lab.py").write_text(LABELS_ONLY)
+    checks = {"uncertainty": {"operating_points": {"specificity": 0.9}}, "compare": {}}
+    models = {"candidate": "sklearn:model.joblib", "baseline": "python:lab.py:predict"}
+    report = assay.evaluate(_suite(tmp_path, checks, [], cols, models=models), progress=False)
+    comp = report.result("compare")
+    assert "operating_point.sensitivity.diff" not in comp.metrics
+    assert any("no comparison at the operating point" in f for f in comp.flags)
+    base = report.result("uncertainty", "baseline")
+    assert any("gave no class probabilities" in f for f in base.flags)
+    # the report renders a result that has no split (the HTML failed on it before)
+    assert "uncertainty · baseline · test**\n" in render_markdown(report)
+    assert "gave no class probabilities" in render_html(report)

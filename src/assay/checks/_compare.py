@@ -116,6 +116,11 @@ class CompareCheck(Check):
         op = self._operating_point_config(ctx)
         if op is not None and paired.candidate_score is not None:
             _add_operating_point(ctx, op, paired, result, base)
+        elif op is not None:
+            result.flags.append(
+                "no comparison at the operating point: it needs a binary task and probabilities "
+                f"from both {self.model!r} and {base!r}"
+            )
         return result
 
     def _operating_point_config(

@@ -146,12 +146,13 @@ def uncertainty_lines(r: CheckResult) -> list[str]:
     """Markdown lines (tables) of one uncertainty result; every value with its interval."""
     m, t = r.metrics, r.tables
     split = t.get("split") or {}
-    lines = [
-        f"**uncertainty · {md_cell(r.model)} · {md_cell(r.dataset)}** (fitted on "
-        f"{md_num(split.get('n_calibration'))} calibration rows, measured on "
-        f"{md_num(split.get('n_test'))} test rows)",
-        "",
-    ]
+    fitted = (
+        f" (fitted on {md_num(split.get('n_calibration'))} calibration rows, measured on "
+        f"{md_num(split.get('n_test'))} test rows)"
+        if split
+        else ""
+    )
+    lines = [f"**uncertainty · {md_cell(r.model)} · {md_cell(r.dataset)}**{fitted}", ""]
     rows = []
     for key in sorted(k for k in m if k.startswith("selective.coverage_") and k.endswith(".risk")):
         cov = key.removeprefix("selective.coverage_").removesuffix(".risk")
