@@ -11,7 +11,7 @@ from assay._types import ERROR_LABEL, Request, Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._generation import GenerationConfig, _embedder, _schema, _texts
 from assay.checks._performance import gather
-from assay.checks._uncertainty import OperatingPointConfig, UncertaintyConfig, split_rows
+from assay.checks._uncertainty_inputs import OperatingPointConfig, UncertaintyConfig, split_rows
 from assay.compare._compare import CompareOptions, Comparison, compare_paired
 from assay.compare._metrics import GENERATION_COMPARABLE
 from assay.compare._paired import PairedPredictions
