@@ -16,6 +16,7 @@ from assay.checks import (  # noqa: F401  (importing registers the built-in chec
     _performance,
     _robustness,
     _slices,
+    _uncertainty,
     _weak_slices,
 )
 from assay.checks._base import (

@@ -11,6 +11,7 @@ from assay._types import ERROR_LABEL, Request, Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._generation import GenerationConfig, _embedder, _schema, _texts
 from assay.checks._performance import gather
+from assay.checks._uncertainty_inputs import OperatingPointConfig, UncertaintyConfig, split_rows
 from assay.compare._compare import CompareOptions, Comparison, compare_paired
 from assay.compare._metrics import GENERATION_COMPARABLE
 from assay.compare._paired import PairedPredictions
@@ -19,6 +20,7 @@ from assay.errors import ConfigError
 from assay.metrics import text_summary
 from assay.report._schema import CheckResult
 from assay.stats._estimate import Estimate
+from assay.uncertainty import paired_operating_points
 
 __all__ = ["CompareCheck", "CompareConfig", "to_check_result"]
 
@@ -30,9 +32,14 @@ class CompareConfig(CheckConfig, CompareOptions):
     Attributes:
         positive_label: the positive class whose scores ROC AUC and average precision compare
             (default: the performance check's ``positive_label``, else the second label).
+        operating_point: compare both models at this operating point (binary, both with
+            probabilities): each model's threshold chosen on the uncertainty check's calibration
+            rows, sensitivity and specificity compared pair by pair on its test rows (default:
+            the uncertainty check's ``operating_points``; none without it).
     """
 
     positive_label: Label | None = None
+    operating_point: OperatingPointConfig | None = None
 
 
 def baseline_of(config: CompareConfig, suite: Suite) -> str:
@@ -105,7 +112,28 @@ class CompareCheck(Check):
             level=ctx.level,
             seed=self.rng(ctx),
         )
-        return to_check_result(c)
+        result = to_check_result(c)
+        op = self._operating_point_config(ctx)
+        if op is not None and paired.candidate_score is not None:
+            _add_operating_point(ctx, op, paired, result, base)
+        elif op is not None:
+            result.flags.append(
+                "no comparison at the operating point: it needs a binary task and probabilities "
+                f"from both {self.model!r} and {base!r}"
+            )
+        return result
+
+    def _operating_point_config(
+        self, ctx: RunContext
+    ) -> tuple[OperatingPointConfig, UncertaintyConfig] | None:
+        """The operating point to compare at, with the uncertainty options that say how the
+        rows are split (the compare check's own point, else the uncertainty check's)."""
+        cfg = self.config
+        assert isinstance(cfg, CompareConfig)
+        raw = ctx.suite.checks.get("uncertainty")
+        unc = UncertaintyConfig.model_validate(raw or {})
+        point = cfg.operating_point or unc.operating_points
+        return None if point is None else (point, unc)
 
     def _paired_labels(
         self, ctx: RunContext, base: str, ds: Any, responses: Mapping[str, Response]
@@ -159,7 +187,72 @@ class CompareCheck(Check):
 
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
-        return ["*.diff"]
+        return ["*.diff", "operating_point.*.diff"]
+
+
+def _add_operating_point(
+    ctx: RunContext,
+    config: tuple[OperatingPointConfig, UncertaintyConfig],
+    paired: PairedPredictions,
+    result: CheckResult,
+    baseline: str,
+) -> None:
+    """Both models at the same operating point on the same rows: metrics
+    ``operating_point.<sensitivity|specificity>.diff`` and table ``operating_point``."""
+    point, unc = config
+    assert paired.candidate_score is not None and paired.baseline_score is not None
+    positive = point.positive_label or paired.positive_label
+    if positive not in paired.labels:
+        raise ConfigError(
+            f"operating_points.positive_label: {positive!r} is not a label; labels: "
+            f"{', '.join(paired.labels)}"
+        )
+    if positive != paired.positive_label:  # the scores are of the other class
+        score_c, score_b = 1 - paired.candidate_score, 1 - paired.baseline_score
+    else:
+        score_c, score_b = paired.candidate_score, paired.baseline_score
+    is_pos = np.asarray(paired.y_true == positive, dtype=bool)
+    cal, test = split_rows(ctx, paired.n, unc.calibration_split)
+    target, value = point.target
+    costs = value if target == "costs" else {"fn": 1.0, "fp": 1.0}
+    p = paired_operating_points(
+        score_c[cal],
+        score_b[cal],
+        is_pos[cal],
+        score_c[test],
+        score_b[test],
+        is_pos[test],
+        target=target,
+        value=None if target == "costs" else value,
+        cost_fn=costs["fn"],
+        cost_fp=costs["fp"],
+        level=ctx.level,
+    )
+    for k, d in p.differences.items():
+        result.metrics[f"operating_point.{k}.diff"] = d
+    result.tables["operating_point"] = {
+        "target": target,
+        "value": value,
+        "positive_label": positive,
+        "n_calibration": int(cal.sum()),
+        "n_test": int(test.sum()),
+        "models": {
+            name: {
+                "threshold": op.threshold,
+                **{k: e.to_dict() for k, e in op.test.items()},
+            }
+            for name, op in ((result.model, p.candidate), (baseline, p.baseline))
+        },
+        "differences": {k: d.to_dict() for k, d in p.differences.items()},
+        "p_values": {k: t.p_value for k, t in p.tests.items()},
+    }
+    for k, d in p.differences.items():
+        if d.upper < 0 and p.tests[k].p_value < (1 - ctx.level):
+            result.flags.append(
+                f"at {target} {value}, the candidate's {k} is lower than {baseline}'s by "
+                f"{-d.value:.3f} [{-d.upper:.3f}, {-d.lower:.3f}] (McNemar p = "
+                f"{p.tests[k].p_value:.3g})"
+            )
 
 
 def _is_generation(ctx: RunContext, model: str) -> bool:
@@ -189,7 +282,9 @@ def _paired_generation(
     rows = sorted(set(rows_c) & set(rows_b))
     notes = []
     if len(rows) < len(ds):
-        notes.append(f"{len(ds) - len(rows)} examples left out: a call failed for one of the models")
+        notes.append(
+            f"{len(ds) - len(rows)} examples left out: a call failed for one of the models"
+        )
     refs_all = ds.frame[ref_col].astype(str).tolist()
     refs = [refs_all[i] for i in rows]
     metrics = [m for m in gen.metrics if m not in ("bleu", "chrf", "ter", "length")]
@@ -222,6 +317,7 @@ def _paired_generation(
         notes=tuple(notes),
         scores={m: (scored[0][m], scored[1][m]) for m in names},
     )
+
 
 def to_check_result(c: Comparison) -> CheckResult:
     """The Comparison as the ``compare`` check's result: metric ``<metric>.diff`` (candidate −

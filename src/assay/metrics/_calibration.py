@@ -10,7 +10,12 @@ Definitions (``p_i`` the probability row of example ``i``, ``y_i`` its class ind
   the multiclass form);
 * ECE = ``Σ_b (n_b / n) |acc_b - conf_b|`` over ``n_bins`` equal-width bins of the top-class
   confidence ``max_c p_i[c]``; bins are right-closed ``(lo, hi]`` (the first also holds 0);
-  ``acc_b`` is the fraction of the bin whose top class (``argmax``, first on ties) is the truth.
+  ``acc_b`` is the fraction of the bin whose top class (``argmax``, first on ties) is the truth;
+* equal-mass ECE: the same sum over ``n_bins`` bins holding (nearly) equal numbers of examples,
+  taken in order of confidence (ties in row order): bin ``b`` holds sorted ranks
+  ``[⌊b·n/B⌋, ⌊(b+1)·n/B⌋)``;
+* classwise ECE (Kull et al. 2019): the mean over classes ``c`` of
+  ``Σ_b (n_b / n) |mean 1[y = c] − mean p[c]|`` over equal-width bins of ``p[c]``.
 """
 
 from __future__ import annotations
@@ -18,7 +23,16 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ece_bins", "ece_from_sums", "per_example_brier", "per_example_log_loss"]
+__all__ = [
+    "classwise_ece",
+    "ece",
+    "ece_bins",
+    "ece_from_sums",
+    "equal_mass_bins",
+    "equal_width_bins",
+    "per_example_brier",
+    "per_example_log_loss",
+]
 
 F = NDArray[np.float64]
 Idx = NDArray[np.intp]
@@ -44,8 +58,7 @@ def ece_bins(proba: F, codes: Idx, n_bins: int) -> tuple[Idx, F, F]:
     """Bin index, confidence and correctness of every example (for ECE and its bootstrap)."""
     top = proba.argmax(axis=1)
     conf = proba[np.arange(len(codes)), top]
-    b = np.clip(np.ceil(conf * n_bins).astype(np.intp) - 1, 0, n_bins - 1)
-    return b, conf, (top == codes).astype(np.float64)
+    return equal_width_bins(conf, n_bins), conf, (top == codes).astype(np.float64)
 
 
 def ece_from_sums(count: F, conf_sum: F, correct_sum: F) -> F:
@@ -53,3 +66,54 @@ def ece_from_sums(count: F, conf_sum: F, correct_sum: F) -> F:
     n = count.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.abs(conf_sum - correct_sum).sum(axis=-1) / n
+
+
+def equal_width_bins(conf: F, n_bins: int) -> Idx:
+    """Bin index of each confidence in ``n_bins`` right-closed equal-width bins of [0, 1]."""
+    return np.clip(np.ceil(conf * n_bins).astype(np.intp) - 1, 0, n_bins - 1)
+
+
+def equal_mass_bins(conf: F, n_bins: int) -> Idx:
+    """Bin index of each confidence in ``n_bins`` bins of (nearly) equal counts, by rank."""
+    n = len(conf)
+    rank = np.empty(n, dtype=np.intp)
+    rank[np.argsort(conf, kind="stable")] = np.arange(n)
+    return np.minimum((rank * n_bins) // max(n, 1), n_bins - 1).astype(np.intp)
+
+
+def ece(proba: F, codes: Idx, *, n_bins: int = 10, binning: str = "width") -> float:
+    """ECE of the top-class confidence with equal-width (``width``) or equal-mass (``mass``)
+    bins; NaN for no rows."""
+    if len(codes) == 0:
+        return float("nan")
+    top = proba.argmax(axis=1)
+    conf = proba[np.arange(len(codes)), top]
+    b = equal_width_bins(conf, n_bins) if binning == "width" else equal_mass_bins(conf, n_bins)
+    correct = (top == codes).astype(np.float64)
+    return float(
+        ece_from_sums(
+            np.bincount(b, minlength=n_bins).astype(np.float64),
+            np.bincount(b, weights=conf, minlength=n_bins).astype(np.float64),
+            np.bincount(b, weights=correct, minlength=n_bins).astype(np.float64),
+        )
+    )
+
+
+def classwise_ece(proba: F, codes: Idx, *, n_bins: int = 10) -> float:
+    """The mean over classes of the one-vs-rest ECE of ``p[c]`` (equal-width bins)."""
+    if len(codes) == 0:
+        return float("nan")
+    total = 0.0
+    for c in range(proba.shape[1]):
+        p = proba[:, c]
+        b = equal_width_bins(p, n_bins)
+        total += float(
+            ece_from_sums(
+                np.bincount(b, minlength=n_bins).astype(np.float64),
+                np.bincount(b, weights=p, minlength=n_bins).astype(np.float64),
+                np.bincount(b, weights=(codes == c).astype(np.float64), minlength=n_bins).astype(
+                    np.float64
+                ),
+            )
+        )
+    return total / proba.shape[1]

@@ -56,7 +56,8 @@ Direction = Literal["higher", "lower", "zero", "none"]
 #: the probability metrics of ``classification_summary``; ``regression`` of
 #: ``regression_summary``; ``multilabel`` of ``multilabel_summary``; ``text`` of
 #: ``text_summary``; ``groups`` only per group, by ``assay.fairness``; ``answers``, ``serving``
-#: and ``judge`` by the checks that parse answers, time calls and ask a judge. ``function``: the
+#: and ``judge`` by the checks that parse answers, time calls and ask a judge; ``uncertainty`` by
+#: the uncertainty check (``assay.uncertainty``) on its test rows. ``function``: the
 #: metric's own ``function``, which the summaries call.
 Source = Literal[
     "counts",
@@ -69,6 +70,7 @@ Source = Literal[
     "answers",
     "serving",
     "judge",
+    "uncertainty",
     "function",
 ]
 #: The sources whose metrics the summaries of ``assay.metrics`` compute.
@@ -256,6 +258,21 @@ CATALOG: tuple[MetricInfo, ...] = (
     _cls("ece", "Expected calibration error", "bootstrap", _PROBA, direction="lower",
          needs_proba=True, shown="summary", best=0.0, per_group=True, short="ECE"),
     _cls("support", "Support", "none", _COUNTS, direction="none", per_class=True),
+    # ---- classification: the uncertainty check (assay.uncertainty; docs/uncertainty.md) --------
+    _cls("ece_equal_mass", "ECE (equal-mass bins)", "bootstrap", "uncertainty",
+         direction="lower", needs_proba=True, best=0.0),
+    _cls("classwise_ece", "Classwise ECE", "bootstrap", "uncertainty", direction="lower",
+         needs_proba=True, best=0.0),
+    _cls("aurc", "Area under the risk–coverage curve", "none", "uncertainty",
+         direction="lower", needs_proba=True, best=0.0, short="AURC"),
+    _cls("excess_aurc", "Excess AURC", "none", "uncertainty", direction="lower",
+         needs_proba=True, best=0.0, short="E-AURC"),
+    _cls("risk", "Error rate on the cases kept", "wilson", "uncertainty", direction="lower",
+         needs_proba=True, best=0.0, short="Selective risk"),
+    _cls("referral_rate", "Referral rate", "wilson", "uncertainty", direction="lower",
+         needs_proba=True, best=0.0),
+    _cls("sensitivity", "Sensitivity", "wilson", "uncertainty", best=1.0),
+    _cls("npv", "Negative predictive value", "wilson", "uncertainty", best=1.0, short="NPV"),
     # ---- regression ----------------------------------------------------------------------------
     _reg("rmse", "RMSE", "lower", paired_test="delta", headline=1, shown="summary", best=0.0,
          per_group=True),

@@ -99,7 +99,35 @@ def build_compare(r: CheckResult, figs: Figures, report: Report) -> dict[str, An
     if finite:
         plots.append(figs.add(improvement_figure(finite), "Improvement over the baseline"))
     verdict = str(c.get("verdict", "inconclusive"))
+    op = r.tables.get("operating_point")
+    operating_point = None
+    if op:  # both models at the same operating point (see the compare check)
+        models = op.get("models") or {}
+        operating_point = {
+            "target": op.get("target"),
+            "value": op.get("value"),
+            "positive": op.get("positive_label"),
+            "n_calibration": op.get("n_calibration"),
+            "n_test": op.get("n_test"),
+            "rows": [
+                {
+                    "metric": k,
+                    "cells": [
+                        Estimate.from_dict(dict((models.get(name) or {}).get(k) or {}))
+                        for name in (r.model, c.get("baseline", ""))
+                    ],
+                    "diff": Estimate.from_dict(dict(d)),
+                    "p": (op.get("p_values") or {}).get(k),
+                }
+                for k, d in (op.get("differences") or {}).items()
+            ],
+            "thresholds": [
+                (models.get(name) or {}).get("threshold")
+                for name in (r.model, c.get("baseline", ""))
+            ],
+        }
     return {
+        "operating_point": operating_point,
         "verdict": verdict,
         "verdict_class": VERDICT_CLASS.get(verdict, "warn"),
         "baseline": c.get("baseline", ""),

@@ -267,12 +267,35 @@ def _drift(r: CheckResult) -> str | None:
     return text
 
 
+def _uncertainty(r: CheckResult) -> str | None:
+    m = r.metrics
+    parts = []
+    risks = sorted(k for k in m if k.startswith("selective.coverage_") and k.endswith(".risk"))
+    if risks:
+        k = risks[len(risks) // 2]
+        cov = k.removeprefix("selective.coverage_").removesuffix(".risk")
+        parts.append(f"error {_ci(m[k])} keeping {cov}")
+    if "selective.at_risk.referral_rate" in m:
+        target = (r.tables.get("selective") or {}).get("at_risk", {}).get("target_risk")
+        parts.append(f"refer {_ci(m['selective.at_risk.referral_rate'])} for error ≤ {target}")
+    if "conformal.coverage" in m:
+        nominal = (r.tables.get("conformal") or {}).get("nominal")
+        parts.append(f"conformal coverage {_ci(m['conformal.coverage'])} (nominal {nominal})")
+    op = r.tables.get("operating_point")
+    if op and "operating_point.sensitivity" in m:
+        parts.append(
+            f"sensitivity {_ci(m['operating_point.sensitivity'])} at {op['target']} {op['value']}"
+        )
+    return " · ".join(p for p in parts if p) or None
+
+
 #: Pillar label, check name and line builder, in display order.
 PILLARS: Sequence[tuple[str, str, Callable[[CheckResult], str | None]]] = (
     ("robustness", "robustness", _robustness),
     ("domain shift", "domain_shift", _domain_shift),
     ("weak slices", "weak_slices", _weak_slices),
     ("fairness", "fairness", _fairness),
+    ("uncertainty", "uncertainty", _uncertainty),
     ("generalization", "generalization", _generalization),
     ("cv", "cv", _cv),
     ("leakage", "leakage", _leakage),

@@ -37,6 +37,7 @@ from assay.report._html_drift import build_drift
 from assay.report._html_generalization import build_cv, build_generalization, build_leakage
 from assay.report._html_generation import build_generation
 from assay.report._html_shadow import build_shadow
+from assay.report._html_uncertainty import build_uncertainty
 from assay.report._html_weak_slices import build_weak_slices
 from assay.report._robustness_html import build_robustness
 from assay.report._schema import CheckResult, Report
@@ -406,6 +407,7 @@ SECTIONS: dict[str, Section] = {
     "domain_shift": Section("Domain shift", "section_domain_shift.html.j2", build_domain_shift),
     "weak_slices": Section("Weak slices", "section_weak_slices.html.j2", build_weak_slices),
     "fairness": Section("Fairness", "section_fairness.html.j2", build_fairness),
+    "uncertainty": Section("Uncertainty", "section_uncertainty.html.j2", build_uncertainty),
     "generalization": Section("Generalization", "section_generalization.html.j2",
                               build_generalization),
     "cv": Section("Cross-validation", "section_cv.html.j2", build_cv),

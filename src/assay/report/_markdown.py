@@ -19,6 +19,7 @@ __all__ = [
     "md_num",
     "md_table",
     "render_markdown",
+    "uncertainty_lines",
     "write_markdown",
 ]
 
@@ -138,6 +139,76 @@ def _headline(report: Report) -> list[str]:
     return [*lines, ""]
 
 
+_UNCERTAINTY_CALIBRATION = ("ece", "ece_equal_mass", "classwise_ece", "brier", "log_loss")
+
+
+def uncertainty_lines(r: CheckResult) -> list[str]:
+    """Markdown lines (tables) of one uncertainty result; every value with its interval."""
+    m, t = r.metrics, r.tables
+    split = t.get("split") or {}
+    fitted = (
+        f" (fitted on {md_num(split.get('n_calibration'))} calibration rows, measured on "
+        f"{md_num(split.get('n_test'))} test rows)"
+        if split
+        else ""
+    )
+    lines = [f"**uncertainty · {md_cell(r.model)} · {md_cell(r.dataset)}**{fitted}", ""]
+    rows = []
+    for key in sorted(k for k in m if k.startswith("selective.coverage_") and k.endswith(".risk")):
+        cov = key.removeprefix("selective.coverage_").removesuffix(".risk")
+        rows.append([f"error rate keeping {cov} of cases", md_estimate(m[key]), key])
+    for kind, what in (("at_risk", "no guarantee"), ("guaranteed", "SGR guarantee")):
+        key = f"selective.{kind}.referral_rate"
+        if key in m:
+            target = (t.get("selective") or {}).get("at_risk", {}).get("target_risk")
+            rows.append(
+                [f"referral rate for error ≤ {md_num(target)} ({what})", md_estimate(m[key]), key]
+            )
+    conformal = t.get("conformal")
+    if "conformal.coverage" in m and conformal:
+        rows.append(
+            [
+                f"conformal coverage ({conformal.get('method')}, nominal "
+                f"{md_num(conformal.get('nominal'))})",
+                md_estimate(m["conformal.coverage"]),
+                "conformal.coverage",
+            ]
+        )
+        rows.append(
+            ["conformal mean set size / width", md_estimate(m["conformal.size"]), "conformal.size"]
+        )
+        for g in conformal.get("groups") or []:
+            key = f"conformal.groups.{g['group']}.coverage"
+            rows.append([f"conformal coverage, {g['group']}", md_estimate(m.get(key)), key])
+    for k in _UNCERTAINTY_CALIBRATION:
+        if f"calibration.{k}" in m:
+            rows.append(
+                [
+                    f"{k} (after temperature scaling: "
+                    f"{md_estimate(m.get(f'calibration.temperature_scaled.{k}'))})",
+                    md_estimate(m[f"calibration.{k}"]),
+                    f"calibration.{k}",
+                ]
+            )
+    op = t.get("operating_point")
+    if op:
+        for k in ("sensitivity", "specificity", "precision", "cost"):
+            key = f"operating_point.{k}"
+            if key in m:
+                rows.append(
+                    [
+                        f"{k} at {op['target']} {md_num(op['value'])} ({op['positive_label']} "
+                        "positive)",
+                        md_estimate(m[key]),
+                        key,
+                    ]
+                )
+    rows = [[what, value, Code(f"uncertainty.{path}")] for what, value, path in rows]
+    lines += md_table(["", "value [interval]", "gate path"], rows, "lrl")
+    lines.append("")
+    return lines
+
+
 def render_markdown(report: Report, *, title: str | None = None) -> str:
     """The Markdown summary of ``report``.
 
@@ -187,6 +258,11 @@ def render_markdown(report: Report, *, title: str | None = None) -> str:
         )
         lines.append("")
     lines += _headline(report)
+    uncertainty = [r for r in report.results if r.check == "uncertainty"]
+    if uncertainty:
+        lines += ["### Uncertainty", ""]
+        for r in uncertainty:
+            lines += uncertainty_lines(r)
     findings = [
         f"**{r.check}** · {r.model}: {f}"
         for r in report.results

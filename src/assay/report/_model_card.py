@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assay.report._markdown import Code, md_cell, md_estimate, md_num, md_table
+from assay.report._markdown import (
+    Code,
+    md_cell,
+    md_estimate,
+    md_num,
+    md_table,
+    uncertainty_lines,
+)
 from assay.report._schema import CheckResult, Report
 
 __all__ = ["render_model_card", "write_model_card"]
@@ -104,6 +111,11 @@ def render_model_card(report: Report, *, model: str | None = None) -> str:
             "not as fine.",
             "",
         ]
+    uncertainty = [r for r in mine if r.check == "uncertainty"]
+    if uncertainty:  # abstention, conformal sets, calibration, operating point
+        lines += ["## Uncertainty", ""]
+        for r in uncertainty:
+            lines += uncertainty_lines(r)
     comparisons = [r for r in mine if r.check == "compare"]
     if report.gates or comparisons:
         lines += ["## Decision", ""]

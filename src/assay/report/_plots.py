@@ -209,7 +209,12 @@ def residual_quantiles_figure(rq: Mapping[str, Any]) -> go.Figure:
 
 
 def forest_figure(
-    rows: Sequence[Mapping[str, Any]], *, metric: str, overall: float | None = None
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    metric: str,
+    overall: float | None = None,
+    reference: str = "overall",
+    title: str | None = None,
 ) -> go.Figure:
     """One point and interval per slice; flagged slices in red, too-small ones grey.
 
@@ -218,6 +223,8 @@ def forest_figure(
             in the order to draw from top to bottom.
         metric: the metric's name, for the title and axis.
         overall: the metric on the whole dataset, drawn as a vertical reference line.
+        reference: the label of that line (``nominal`` for a target such as conformal coverage).
+        title: the figure's title (default: ``<metric> by slice``).
     """
     names, xs, err_hi, err_lo, colors, hover = [], [], [], [], [], []
     for r in rows:
@@ -238,8 +245,78 @@ def forest_figure(
     ))
     if overall is not None and math.isfinite(overall):
         fig.add_vline(x=overall, line={"color": _MUTED, "dash": "dash", "width": 1},
-                      annotation_text="overall", annotation_position="top")
-    _layout(fig, title=f"{metric} by slice", x=metric, y="",
+                      annotation_text=_text(reference), annotation_position="top")
+    _layout(fig, title=title or f"{metric} by slice", x=metric, y="",
             height=max(220, 90 + 28 * len(names)), showlegend=False)
     fig.update_yaxes(type="category", autorange="reversed")
+    return fig
+
+
+def risk_coverage_figure(
+    curve: Sequence[Mapping[str, Any]], *, marks: Sequence[Mapping[str, Any]] = ()
+) -> go.Figure:
+    """The selective risk of the most confident rows against the share kept; ``marks`` are
+    ``{"coverage", "risk", "name"}`` points drawn on it (the requested coverages)."""
+    xs = [_num(p.get("coverage")) for p in curve]
+    ys = [_num(p.get("risk")) for p in curve]
+    fig = go.Figure(go.Scatter(
+        x=xs, y=ys, mode="lines", name="risk", line={"color": PALETTE[0]},
+        hovertemplate="coverage %{x:.3f}<br>risk %{y:.3f}<extra></extra>",
+    ))
+    if marks:
+        fig.add_trace(go.Scatter(
+            x=[_num(m.get("coverage")) for m in marks], y=[_num(m.get("risk")) for m in marks],
+            mode="markers", name="requested coverages", marker={"color": _BAD, "size": 8},
+            customdata=[_text(m.get("name", "")) for m in marks],
+            hovertemplate="%{customdata}<br>risk %{y:.3f}<extra></extra>",
+        ))
+    _layout(fig, title="Risk–coverage curve", x="coverage (share of cases kept)",
+            y="error rate on the cases kept")
+    fig.update_xaxes(range=[0, 1.02])
+    return fig
+
+
+def reliability_pair_figure(
+    before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]], *, temperature: float
+) -> go.Figure:
+    """Reliability diagram before and after temperature scaling; each bin's accuracy with its
+    interval. Bins are ``{"confidence", "accuracy", "accuracy_lower", "accuracy_upper", "n"}``."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+                             line={"dash": "dot", "color": _MUTED, "width": 1}, hoverinfo="skip"))
+    for i, (name, bins) in enumerate(
+        (("as given", before), (f"temperature {temperature:.2f}", after))
+    ):
+        acc = [_num(b.get("accuracy")) for b in bins]
+        hi = [_num(b.get("accuracy_upper")) for b in bins]
+        lo = [_num(b.get("accuracy_lower")) for b in bins]
+        fig.add_trace(go.Scatter(
+            x=[_num(b.get("confidence")) for b in bins], y=acc, mode="lines+markers",
+            name=name, line={"color": PALETTE[i]},
+            error_y={"type": "data", "symmetric": False,
+                     "array": [h - a if h is not None and a is not None else 0
+                               for h, a in zip(hi, acc)],
+                     "arrayminus": [a - w if w is not None and a is not None else 0
+                                    for w, a in zip(lo, acc)],
+                     "thickness": 1, "width": 3},
+            customdata=[b.get("n") for b in bins],
+            hovertemplate="confidence %{x:.3f}<br>accuracy %{y:.3f}<br>%{customdata} examples"
+                          "<extra></extra>",
+        ))
+    _layout(fig, title="Reliability before and after temperature scaling", x="mean confidence",
+            y="accuracy")
+    fig.update_xaxes(range=[0, 1.02])
+    fig.update_yaxes(range=[0, 1.05])
+    return fig
+
+
+def set_size_figure(histogram: Mapping[str, Any], *, title: str) -> go.Figure:
+    """How many prediction sets have each size."""
+    sizes = sorted(histogram, key=lambda s: int(s))
+    fig = go.Figure(go.Bar(
+        x=[int(s) for s in sizes], y=[_num(histogram[s]) for s in sizes],
+        marker={"color": PALETTE[0]}, hovertemplate="size %{x}: %{y} cases<extra></extra>",
+    ))
+    _layout(fig, title=title, x="labels in the set", y="cases", height=300, showlegend=False)
+    fig.update_xaxes(dtick=1)
     return fig
