@@ -189,6 +189,20 @@ class MonitorSettings(_Model):
             raw = env.get(f"ASSAY_MONITOR_{name.upper()}")
             if raw:
                 values[name] = raw
+        limits = {
+            name: env[f"ASSAY_MONITOR_{name.upper()}"]
+            for name in ("max_batch", "max_body_bytes")
+            if env.get(f"ASSAY_MONITOR_{name.upper()}")
+        }
+        if limits:
+            values["limits"] = limits
+        window = {
+            name: env[f"ASSAY_MONITOR_WINDOW_{name.upper()}"]
+            for name in ("every", "events")
+            if env.get(f"ASSAY_MONITOR_WINDOW_{name.upper()}")
+        }
+        if window:
+            values["window"] = {"every": None, **window}
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls(**values)

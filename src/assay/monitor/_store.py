@@ -479,10 +479,14 @@ class Store:
     def claim_window(self, key: str) -> bool:
         """True for exactly one caller per ``key``, across every process sharing the database
         (a row in ``monitor_window_claims`` whose primary key is the window key)."""
-        stmt = self._insert(window_claims).on_conflict_do_nothing(index_elements=["key"])
+        stmt = (
+            self._insert(window_claims)
+            .values(key=key, claimed_at=_now(), owner=self._owner)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(window_claims.c.key)
+        )
         with self._write() as conn:
-            res = conn.execute(stmt, {"key": key, "claimed_at": _now(), "owner": self._owner})
-            return (res.rowcount or 0) == 1
+            return conn.execute(stmt).first() is not None
 
     def save_window(
         self,
