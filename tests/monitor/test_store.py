@@ -110,6 +110,13 @@ def test_numbers_and_strings_keep_their_type(store: Store) -> None:
     assert (e.prediction, e.label) == (2, 2.5)
 
 
+def test_nul_and_odd_characters_in_values_round_trip(store: Store) -> None:
+    odd = {"t\x00k": "a\x00b", "emoji": "🙂", "ctl": "\x01\x1f"}
+    store.add_events(_events([1], inputs=odd, groups={"g": "x\x00"}, prediction="p\x00"))
+    (e,) = store.events()
+    assert (e.inputs, e.groups, e.prediction) == (odd, {"g": "x\x00"}, "p\x00")
+
+
 def test_inputs_can_be_kept_truncated(db_url: str) -> None:
     store = Store(db_url, store_inputs="truncate:4")
     store.migrate()

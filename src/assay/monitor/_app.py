@@ -186,6 +186,7 @@ def create_app(
             for err in exc.errors()[:100]
         ]
         return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
     app.state.store = store
     app.state.settings = settings
     app.state.metrics = metrics
@@ -381,7 +382,23 @@ def _login_routes(app: FastAPI, tokens: TokenSet) -> None:
             _LOGIN.format(message="Sign in with a read token.", next=html.escape(_safe_next(next)))
         )
 
-    @app.post("/login", tags=["open"], response_class=HTMLResponse)
+    form_schema = {
+        "type": "object",
+        "properties": {"token": {"type": "string"}, "next": {"type": "string"}},
+        "required": ["token"],
+    }
+
+    @app.post(
+        "/login",
+        tags=["open"],
+        response_class=HTMLResponse,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/x-www-form-urlencoded": {"schema": form_schema}},
+            }
+        },
+    )
     async def login(request: Request) -> Response:
         """Check the form's token (read scope) and set the cookie."""
         if not request.headers.get("content-type", "").startswith(

@@ -143,7 +143,9 @@ class MonitorSettings(_Model):
         m = re.fullmatch(r"truncate:(\d+)", value)
         if m and int(m.group(1)) >= 0:
             return value
-        raise ValueError(f"store_inputs: {value!r}; write raw, hash or truncate:N (e.g. truncate:64)")
+        raise ValueError(
+            f"store_inputs: {value!r}; write raw, hash or truncate:N (e.g. truncate:64)"
+        )
 
     @field_validator("retention", "pending_label_limit")
     @classmethod
@@ -260,7 +262,13 @@ class TokenSet:
                     f"ASSAY_MONITOR_TOKENS entry {i}: write SCOPES:TOKEN (scopes joined by +, "
                     "e.g. ingest:abc read+ingest:def)"
                 )
-            entries.append(_Entry(f"env#{i}", _digest(token), _scopes(scopes.split("+"), f"ASSAY_MONITOR_TOKENS entry {i}")))
+            entries.append(
+                _Entry(
+                    f"env#{i}",
+                    _digest(token),
+                    _scopes(scopes.split("+"), f"ASSAY_MONITOR_TOKENS entry {i}"),
+                )
+            )
         return cls(entries)
 
     @classmethod
@@ -273,7 +281,9 @@ class TokenSet:
         try:
             data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
         except (ValueError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.') or 'YAML'} ({exc})") from None
+            raise ConfigError(
+                f"{path}: not valid {path.suffix.lstrip('.') or 'YAML'} ({exc})"
+            ) from None
         items = data.get("tokens") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise ConfigError(f"{path}: write a list under 'tokens:' (see docs/monitor.md)")
@@ -281,7 +291,9 @@ class TokenSet:
         for i, item in enumerate(items):
             where = f"{path}: tokens[{i}]"
             if not isinstance(item, dict):
-                raise ConfigError(f"{where}: write a mapping with token (or token_sha256) and scopes")
+                raise ConfigError(
+                    f"{where}: write a mapping with token (or token_sha256) and scopes"
+                )
             if "token" in item:
                 digest = _digest(str(item["token"]))
             elif "token_sha256" in item:
@@ -296,7 +308,9 @@ class TokenSet:
             scopes = item.get("scopes")
             if not isinstance(scopes, list):
                 raise ConfigError(f"{where}.scopes: write a list, e.g. [ingest] or [read, admin]")
-            entries.append(_Entry(str(item.get("name", f"tokens[{i}]")), digest, _scopes(scopes, where)))
+            entries.append(
+                _Entry(str(item.get("name", f"tokens[{i}]")), digest, _scopes(scopes, where))
+            )
         return cls(entries)
 
     @classmethod

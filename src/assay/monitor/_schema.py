@@ -12,7 +12,15 @@ import math
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    create_model,
+    field_validator,
+)
 
 __all__ = [
     "MAX_ID_CHARS",
@@ -37,14 +45,37 @@ MAX_VALUE_CHARS = 100_000
 #: Keys in one ``inputs``, ``probabilities`` or ``groups`` object.
 MAX_KEYS = 1_000
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)]
+
+def _encodable(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid UTF-8 text (no lone surrogate)") from None
+    return value
+
+
+#: Ids are stored as text, not JSON: no NUL (PostgreSQL's text cannot hold one) and no lone
+#: surrogate (no database can encode one).
+Id = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[^\x00]+$"),
+    AfterValidator(_encodable),
+]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
 Text = Annotated[str, StringConstraints(max_length=MAX_VALUE_CHARS)]
 #: A prediction or a label: a class name or a number (finite).
-Value = Annotated[Text | int | Annotated[float, Field(allow_inf_nan=False)], Field(union_mode="left_to_right")]
+Value = Annotated[
+    Text | int | Annotated[float, Field(allow_inf_nan=False)], Field(union_mode="left_to_right")
+]
 #: An input value: what JSON can hold, bounded in length where it is a string.
 InputValue = Annotated[
-    Text | int | Annotated[float, Field(allow_inf_nan=False)] | bool | None | list[Any] | dict[str, Any],
+    bool
+    | Text
+    | int
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | list[Any]
+    | dict[str, Any]
+    | None,
     Field(union_mode="left_to_right"),
 ]
 

@@ -156,7 +156,9 @@ def _now() -> datetime:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # ASCII escapes: a NUL or a lone surrogate in a string is written as a \u escape, which both
+    # databases store (PostgreSQL's text cannot hold a NUL; neither can encode a lone surrogate).
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _loads(text: str | None) -> Any:
@@ -177,7 +179,9 @@ class _InputPolicy:
         self._key = key.encode() if key else b""
         self._limit = int(policy.split(":", 1)[1]) if policy.startswith("truncate:") else None
         if policy == "hash" and not key:
-            raise ConfigError("store_inputs=hash needs input_hash_key (ASSAY_MONITOR_INPUT_HASH_KEY)")
+            raise ConfigError(
+                "store_inputs=hash needs input_hash_key (ASSAY_MONITOR_INPUT_HASH_KEY)"
+            )
 
     def apply(self, inputs: dict[str, Any]) -> str:
         if self.policy == "raw":
@@ -319,7 +323,9 @@ class Store:
             self._apply_pending(conn, sorted({r["event_id"] for r in values}), now)
         return IngestResult(n_new=n_new, n_duplicate=n_in - n_new)
 
-    def _apply_pending(self, conn: Connection, event_ids: Sequence[str] | None, now: datetime) -> int:
+    def _apply_pending(
+        self, conn: Connection, event_ids: Sequence[str] | None, now: datetime
+    ) -> int:
         """Apply the pending labels of ``event_ids`` (all when None) whose event is stored."""
         found: list[tuple[str, str]] = []
         if event_ids is None:
@@ -375,7 +381,10 @@ class Store:
                 )
                 conn.execute(
                     stmt,
-                    [{"event_id": eid, "label": latest[eid], "received_at": now} for eid in missing],
+                    [
+                        {"event_id": eid, "label": latest[eid], "received_at": now}
+                        for eid in missing
+                    ],
                 )
         return LabelResult(n_applied=len(known), n_pending=len(missing))
 
@@ -580,7 +589,9 @@ class Store:
             "created_at": _now(),
         }
         with self._write() as conn:
-            return int(conn.execute(alerts.insert().values(**row).returning(alerts.c.id)).scalar_one())
+            return int(
+                conn.execute(alerts.insert().values(**row).returning(alerts.c.id)).scalar_one()
+            )
 
     def alerts(self, state: str | None = None, *, limit: int | None = None) -> list[AlertRow]:
         """Stored alerts, newest first (only those in ``state`` when given)."""
@@ -608,9 +619,11 @@ class Store:
         latest = (
             select(alerts.c.gate, func.max(alerts.c.id).label("last")).group_by(alerts.c.gate)
         ).subquery()
-        q = select(alerts.c.gate).join(
-            latest, and_(alerts.c.gate == latest.c.gate, alerts.c.id == latest.c.last)
-        ).where(alerts.c.state == "firing")
+        q = (
+            select(alerts.c.gate)
+            .join(latest, and_(alerts.c.gate == latest.c.gate, alerts.c.id == latest.c.last))
+            .where(alerts.c.state == "firing")
+        )
         with self._engine.connect() as conn:
             return [r[0] for r in conn.execute(q)]
 
