@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     create_model,
     field_validator,
@@ -69,7 +70,7 @@ Value = Annotated[
 ]
 #: An input value: what JSON can hold, bounded in length where it is a string.
 InputValue = Annotated[
-    bool
+    StrictBool
     | Text
     | int
     | Annotated[float, Field(allow_inf_nan=False)]
