@@ -95,14 +95,12 @@ def _event(**over: object) -> dict[str, object]:
     }
 
 
-def test_an_event_keeps_its_value_types_and_times_become_utc() -> None:
+def test_an_event_keeps_its_value_types() -> None:
     inputs = {"b": True, "i": 3, "f": 1.5, "s": "1", "t": "true", "n": None, "l": [1], "z": 0}
     e = Event.model_validate(_event(inputs=inputs, timestamp="2026-12-07T12:00:00+02:00"))
     assert e.inputs == inputs and [type(v) for v in e.inputs.values()] == [
         type(v) for v in inputs.values()
     ]
-    assert e.timestamp.isoformat() == "2026-12-07T10:00:00+00:00"
-    assert Event.model_validate(_event()).timestamp.isoformat() == "2026-12-07T10:00:00+00:00"
     assert Event.model_validate(_event()).model_version == "unknown"
 
 

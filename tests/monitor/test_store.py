@@ -104,6 +104,18 @@ def test_events_come_back_in_time_order_with_their_fields(store: Store) -> None:
     assert len(store.events(limit=2)) == 2
 
 
+def test_times_are_stored_in_utc_and_a_time_without_offset_is_utc(store: Store) -> None:
+    store.add_events(
+        [
+            Event.model_validate(event(1, timestamp="2026-12-07T12:00:00+02:00")),
+            Event.model_validate(event(2, timestamp="2026-12-07T10:30:00")),
+        ]
+    )
+    got = {e.event_id: e.timestamp for e in store.events()}
+    assert got == {"e-1": T0, "e-2": T0 + timedelta(minutes=30)}
+    assert store.count_events(start=T0, end=T0 + timedelta(minutes=1)) == 1
+
+
 def test_numbers_and_strings_keep_their_type(store: Store) -> None:
     store.add_events([Event.model_validate(event(1, prediction=2, label=2.5))])
     (e,) = store.events()

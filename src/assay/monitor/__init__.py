@@ -30,7 +30,18 @@ _WHERE = {
     "serve": "assay.monitor._server",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "Event",
+    "IngestResult",
+    "Label",
+    "LabelResult",
+    "MonitorSettings",
+    "Store",
+    "StoredEvent",
+    "TokenSet",
+    "create_app",
+    "serve",
+]
 
 
 def __getattr__(name: str) -> Any:
