@@ -3,6 +3,7 @@ imported inside each command (it needs the ``monitor`` extra)."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,8 +24,6 @@ _MONITOR_PACKAGES = {"fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg", "
 
 def _monitor_module(name: str) -> Any:
     """``assay.monitor.<name>``, or MissingDependencyError naming the extra."""
-    import importlib
-
     from assay.errors import MissingDependencyError
 
     try:
@@ -41,7 +40,9 @@ def _monitor_module(name: str) -> Any:
 
 @app.command("serve")
 def serve(
-    suite: Annotated[Path, typer.Option(help="The suite whose checks and gates score each window.")],
+    suite: Annotated[
+        Path, typer.Option(help="The suite whose checks and gates score each window.")
+    ],
     reference: Annotated[
         Path, typer.Option(help="Reference rows (Parquet, CSV, JSONL) drift is measured against.")
     ],

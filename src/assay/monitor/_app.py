@@ -456,7 +456,7 @@ def _login_routes(app: FastAPI, tokens: TokenSet) -> None:
             raise HTTPException(415, "send the login form (application/x-www-form-urlencoded)")
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         token = (form.get("token") or [""])[0]
-        target = _safe_next((form.get("next") or [None])[0])
+        target = _safe_next(form["next"][0] if form.get("next") else None)
         scopes = tokens.scopes(token)
         if scopes is None or "read" not in scopes:
             page = _LOGIN.format(
