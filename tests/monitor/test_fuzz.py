@@ -27,6 +27,7 @@ def _st() -> list[str]:
     return [found]
 
 
+@pytest.mark.slow
 def test_the_whole_api_survives_a_fuzz(db_url: str, tmp_path: Path) -> None:
     store = Store(db_url)
     store.migrate()  # one window, so that the window endpoints reach past their 404

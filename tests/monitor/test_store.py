@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -159,6 +160,17 @@ def test_a_window_is_claimed_once(store: Store) -> None:
     assert store.claim_window("2026-12-07T10") is True
     assert store.claim_window("2026-12-07T10") is False
     assert store.claim_window("2026-12-07T11") is True
+
+
+def test_a_stale_claim_is_taken_over_once_unless_its_window_was_saved(store: Store) -> None:
+    assert store.claim_window("a") and store.claim_window("b")
+    time.sleep(0.05)
+    stale = timedelta(seconds=0.01)
+    assert store.claim_window("a", stale_after=timedelta(hours=1)) is False  # still fresh
+    assert store.claim_window("a", stale_after=stale) is True  # its owner died: taken over
+    assert store.claim_window("a", stale_after=timedelta(hours=1)) is False  # once
+    store.save_window("b", T0, T0, 0, 0, None, {}, "{}")
+    assert store.claim_window("b", stale_after=stale) is False  # scored: nothing to take over
 
 
 def test_windows_and_alerts_round_trip(store: Store) -> None:

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -516,17 +516,38 @@ class Store:
 
     # --- windows and alerts ---------------------------------------------------------------------
 
-    def claim_window(self, key: str) -> bool:
+    def claim_window(self, key: str, *, stale_after: timedelta | None = None) -> bool:
         """True for exactly one caller per ``key``, across every process sharing the database
-        (a row in ``monitor_window_claims`` whose primary key is the window key)."""
+        (a row in ``monitor_window_claims`` whose primary key is the window key).
+
+        With ``stale_after``, a claim older than that whose window was never saved (its process
+        died while scoring it) is taken over, again by exactly one caller.
+        """
+        now = _now()
         stmt = (
             self._insert(window_claims)
-            .values(key=key, claimed_at=_now(), owner=self._owner)
+            .values(key=key, claimed_at=now, owner=self._owner)
             .on_conflict_do_nothing(index_elements=["key"])
             .returning(window_claims.c.key)
         )
         with self._write() as conn:
-            return conn.execute(stmt).first() is not None
+            if conn.execute(stmt).first() is not None:
+                return True
+            if stale_after is None:
+                return False
+            # One UPDATE whose WHERE re-checks the age: of two callers, the second finds the
+            # claim fresh again (PostgreSQL re-evaluates it after the first one's commit).
+            takeover = (
+                update(window_claims)
+                .where(
+                    window_claims.c.key == key,
+                    window_claims.c.claimed_at < now - stale_after,
+                    ~select(windows.c.id).where(windows.c.key == key).exists(),
+                )
+                .values(claimed_at=now, owner=self._owner)
+                .returning(window_claims.c.key)
+            )
+            return conn.execute(takeover).first() is not None
 
     def save_window(
         self,
