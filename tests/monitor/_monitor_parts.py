@@ -30,8 +30,13 @@ def free_port() -> int:
 
 
 def _pg_tool(name: str) -> str | None:
+    """``initdb`` or ``pg_ctl``: in ASSAY_TEST_PG_BIN (default /usr/local/bin), on PATH, or where
+    Debian's postgresql package puts them."""
     found = PG_BIN / name
-    return str(found) if found.is_file() else shutil.which(name)
+    if found.is_file():
+        return str(found)
+    debian = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return shutil.which(name) or (str(debian[-1]) if debian else None)
 
 
 @dataclass
