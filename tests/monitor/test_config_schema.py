@@ -111,6 +111,7 @@ def test_an_event_keeps_its_value_types() -> None:
         ({"event_id": "x" * 201}, "event_id"),
         ({"event_id": "a\x00b"}, "event_id"),
         ({"timestamp": "soon"}, "timestamp"),
+        ({"timestamp": "9999-12-31T23:00:00-05:00"}, "timestamp"),
         ({"prediction": float("nan")}, "prediction"),
         ({"probabilities": {"1": 1.5}}, "probabilities"),
         ({"latency_ms": float("inf")}, "latency_ms"),

@@ -91,7 +91,12 @@ class Event(_Model):
     event_id: Id
     # Kept as sent (with or without an offset): the store converts it to UTC, taking a time
     # without an offset as UTC. A Python validator here cost a third of validating a batch.
-    timestamp: datetime = Field(description="ISO 8601; a time without an offset is UTC.")
+    # The bounds keep the conversion to UTC inside the years datetime can hold.
+    timestamp: datetime = Field(
+        description="ISO 8601; a time without an offset is UTC.",
+        gt=datetime(1, 1, 2),
+        lt=datetime(9999, 12, 30),
+    )
     model_version: Id = "unknown"
     inputs: dict[Name, InputValue] = Field(max_length=MAX_KEYS)
     prediction: Value
