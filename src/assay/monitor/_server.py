@@ -1,0 +1,115 @@
+"""Run the monitor: open and migrate the store, build the app, serve it with uvicorn (127.0.0.1
+unless told otherwise), and prune raw events past the retention age in the background."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from assay.errors import ConfigError
+from assay.monitor._app import create_app
+from assay.monitor._config import MonitorSettings, TokenSet
+from assay.monitor._store import Store
+
+__all__ = ["build_app", "open_store", "serve"]
+
+log = logging.getLogger("assay.monitor")
+
+
+def open_store(settings: MonitorSettings) -> Store:
+    """The settings' store, migrated to the newest schema."""
+    store = Store(
+        settings.db,
+        store_inputs=settings.store_inputs,
+        input_hash_key=settings.input_hash_key,
+        sqlite_synchronous=settings.sqlite_synchronous,
+    )
+    store.migrate()
+    return store
+
+
+def build_app(
+    settings: MonitorSettings,
+    suite_path: str | Path,
+    reference_path: str | Path,
+    *,
+    store: Store | None = None,
+    tokens: TokenSet | None = None,
+    on_ingest: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The app :func:`serve` runs. ``app.state`` also holds ``suite_path`` and
+    ``reference_path`` for the window worker.
+
+    Raises:
+        ConfigError: the suite or the reference file is missing, or no tokens are configured.
+    """
+    suite_path, reference_path = Path(suite_path), Path(reference_path)
+    for path, flag in ((suite_path, "--suite"), (reference_path, "--reference")):
+        if not path.is_file():
+            raise ConfigError(f"{flag} {path}: no such file; give the path of an existing file")
+    tokens = tokens if tokens is not None else TokenSet.load(settings)
+    store = store if store is not None else open_store(settings)
+    app = create_app(settings, store, tokens=tokens, on_ingest=on_ingest)
+    app.state.suite_path = suite_path
+    app.state.reference_path = reference_path
+    return app
+
+
+def _prune_loop(store: Store, settings: MonitorSettings, stop: threading.Event) -> None:
+    retention = settings.retention_delta
+    if retention is None:
+        return
+    every = min(retention.total_seconds() / 10, 3600.0)
+    while not stop.is_set():
+        try:
+            n = store.prune(datetime.now(timezone.utc) - retention)
+            if n:
+                log.info("retention: pruned %d raw events older than %s", n, settings.retention)
+        except Exception as exc:
+            log.error("retention: prune failed (%s)", type(exc).__name__)
+        stop.wait(every)
+
+
+def serve(
+    settings: MonitorSettings,
+    suite_path: str | Path,
+    reference_path: str | Path,
+    *,
+    tokens: TokenSet | None = None,
+    on_ingest: Callable[[], None] | None = None,
+) -> None:
+    """Serve the monitor until interrupted (Ctrl-C or SIGTERM).
+
+    Args:
+        settings: the database, host (127.0.0.1 by default), port (8765), tokens and limits.
+        suite_path: the suite whose checks and gates score each window.
+        reference_path: the reference data (Parquet, CSV, JSONL) drift is measured against.
+        tokens: the known tokens (default: from the settings' file or ``ASSAY_MONITOR_TOKENS``).
+        on_ingest: called after each committed batch (the window worker's nudge).
+    """
+    app = build_app(settings, suite_path, reference_path, tokens=tokens, on_ingest=on_ingest)
+    store: Store = app.state.store
+    stop = threading.Event()
+    pruner = threading.Thread(
+        target=_prune_loop, args=(store, settings, stop), name="assay-monitor-prune", daemon=True
+    )
+    pruner.start()
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        server_header=False,
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        stop.set()
+        pruner.join(timeout=5)
+        store.close()
