@@ -4,7 +4,7 @@ Reads what ``examples/drift/prepare.py`` writes (running it first when its files
 writes, to ``examples/monitor/work/`` (ignored by git):
 
 - ``reference.parquet``: the 2015 rows the model was evaluated on, in the monitor's table format
-  (the feature columns, the group column ``sex``, ``prediction``, ``prob_0``, ``prob_1``,
+  (the feature columns — age a number, the survey's codes as text: they are categories —, the group column ``sex``, ``prediction``, ``prob_0``, ``prob_1``,
   ``label``) — what the drift check and CBPE compare each window with;
 - ``events.jsonl``: 2016–2018 as production events in time order. ACS gives only the survey
   year, so each year's rows are spread evenly over that year (a seeded shuffle), one event every
@@ -43,7 +43,9 @@ def monitor_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "id": frame["id"].astype(str),
-            **{c: frame[c].to_numpy() for c in FEATURES},
+            "AGEP": frame["AGEP"].to_numpy(),
+            # survey codes are categories, not quantities: sent as text
+            **{c: frame[c].astype(int).astype(str).to_numpy() for c in FEATURES if c != "AGEP"},
             "sex": frame["SEX"].map(SEX).to_numpy(),
             "prediction": frame["prediction"].astype(int).astype(str).to_numpy(),
             "prob_0": 1.0 - p1,
@@ -90,7 +92,7 @@ def main() -> None:
                         "event_id": r["id"],
                         "timestamp": stamp.isoformat(),
                         "model_version": "hgb-2015",
-                        "inputs": {c: int(r[c]) for c in FEATURES},
+                        "inputs": {c: r[c] if c != "AGEP" else int(r[c]) for c in FEATURES},
                         "prediction": r["prediction"],
                         "probabilities": {"0": round(r["prob_0"], 6), "1": round(r["prob_1"], 6)},
                         "groups": {"sex": r["sex"]},
@@ -100,8 +102,7 @@ def main() -> None:
             )
             arrives = (stamp + LABEL_DELAY).isoformat()
             truth.write(
-                json.dumps({"event_id": r["id"], "label": r["label"], "arrives_at": arrives})
-                + "\n"
+                json.dumps({"event_id": r["id"], "label": r["label"], "arrives_at": arrives}) + "\n"
             )
     print(
         f"reference {len(ref)} rows (2015); {len(live)} events 2016-2018 and their labels "

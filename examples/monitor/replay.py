@@ -59,6 +59,7 @@ def wait_until_up(client: httpx.Client, server: subprocess.Popen[bytes]) -> None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=float, default=1.0, help="share of the events to send")
+    parser.add_argument("--window", default="91d", help="window length (default 91d: quarters)")
     parser.add_argument("--keep", action="store_true", help="keep the monitor running at the end")
     args = parser.parse_args()
     if not (WORK / "events.jsonl").exists():
@@ -71,11 +72,12 @@ def main() -> None:
         stale.unlink()
     port = free_port()
     token = secrets.token_urlsafe(24)
-    env = {**os.environ, "ASSAY_MONITOR_TOKENS": f"{token}:ingest,read,admin"}
+    env = {**os.environ, "ASSAY_MONITOR_TOKENS": f"admin:{token}"}
     command = [
         sys.executable, "-m", "assay", "monitor", "serve",
         "--suite", str(HERE / "suite.yaml"), "--reference", str(WORK / "reference.parquet"),
         "--db", f"sqlite:///{db}", "--port", str(port),
+        "--window-every", args.window, "--rescore-every", "5s",
     ]  # fmt: skip
     server = subprocess.Popen(command, env=env)
     headers = {"Authorization": f"Bearer {token}"}
@@ -97,10 +99,17 @@ def main() -> None:
                 client.post("/v1/labels", json={"labels": due}).raise_for_status()
         rest = [{"event_id": x["event_id"], "label": x["label"]} for x in labels[sent_labels:]]
         for start in range(0, len(rest), BATCH):
-            client.post("/v1/labels", json={"labels": rest[start : start + BATCH]}).raise_for_status()
+            client.post(
+                "/v1/labels", json={"labels": rest[start : start + BATCH]}
+            ).raise_for_status()
         sent = time.perf_counter() - t0
         print(f"sent {len(events)} events and {len(labels)} labels in {sent:.1f} s")
-        report(client)
+        wait_for_windows(client, server, len(events))
+        print(
+            f"every window scored with its labels {time.perf_counter() - t0:.1f} s after the start"
+        )
+        report(client, port)
+        export()
     finally:
         if not args.keep:
             server.terminate()
@@ -110,12 +119,75 @@ def main() -> None:
         server.wait()
 
 
-def report(client: httpx.Client) -> None:
+def export() -> None:
+    """The examples for the next fine-tune: drifted, low-confidence and misclassified events."""
+    out = WORK / "next_finetune.jsonl"
+    command = [
+        sys.executable, "-m", "assay", "monitor", "export", "--db", f"sqlite:///{WORK / 'monitor.db'}",
+        "--since", "2016-01-01", "--select", "drifted,low-confidence,misclassified",
+        "--cap-per-reason", "500", "--out", str(out),
+    ]  # fmt: skip
+    subprocess.run(command, check=True)
+
+
+def wait_for_windows(client: httpx.Client, server: subprocess.Popen[bytes], n_events: int) -> None:
+    """Wait until the windows hold every event and every label (the worker scores them again
+    as labels arrive)."""
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"the monitor exited with code {server.returncode}")
+        windows = client.get("/v1/windows").json()
+        events = sum(w["n_events"] for w in windows)
+        labelled = sum(w["n_labelled"] for w in windows)
+        print(f"\r{len(windows)} windows, {events} of {n_events} events, {labelled} labelled",
+              end="", flush=True)  # fmt: skip
+        if events >= n_events and labelled >= n_events:
+            print()
+            return
+        time.sleep(2)
+    sys.exit("the windows were not all scored within 30 minutes")
+
+
+def interval(e: dict[str, Any] | None) -> str:
+    if not e or e.get("value") is None:
+        return "-"
+    return f"{e['value']:.3f} [{e['lower']:.3f}, {e['upper']:.3f}]"
+
+
+def report(client: httpx.Client, port: int) -> None:
+    """Print the windows and alerts; save the dashboard; export the next fine-tune's examples."""
     windows = client.get("/v1/windows").json()
+    print(f"\n{'window':<23} {'events':>6}  {'drifted columns':<22} {'CBPE accuracy':<24} "
+          f"{'realised accuracy':<24} gates")  # fmt: skip
     for w in windows:
-        print(json.dumps(w)[:200])
+        drifted = [
+            c["column"] for c in (w.get("drift") or {}).get("top_columns", []) if c["drifted"]
+        ]
+        failed = [g["expression"].split(" ")[0] for g in w.get("gates", []) if g["passed"] is False]
+        verdict = (
+            "error: " + w["error"][:60]
+            if w.get("error")
+            else (
+                "pass"
+                if w["passed"]
+                else "FAIL " + ", ".join(failed)
+                if w["passed"] is False
+                else "-"
+            )
+        )
+        print(f"{w['start'][:10]} .. {w['end'][:10]} {w['n_events']:>6}  "
+              f"{', '.join(drifted) or '-':<22} "
+              f"{interval((w.get('estimated') or {}).get('accuracy')):<24} "
+              f"{interval((w.get('realised') or {}).get('accuracy')):<24} {verdict}")  # fmt: skip
     alerts = client.get("/v1/alerts").json()
-    print(f"{len(windows)} windows, {len(alerts)} alerts")
+    firing = sum(a["state"] == "firing" for a in alerts)
+    print(f"{len(windows)} windows; {len(alerts)} alert messages ({firing} firing, "
+          f"{len(alerts) - firing} resolved)")  # fmt: skip
+    page = client.get("/dashboard")
+    page.raise_for_status()
+    (WORK / "dashboard.html").write_text(page.text)
+    print(f"dashboard saved to {WORK / 'dashboard.html'}")
 
 
 if __name__ == "__main__":

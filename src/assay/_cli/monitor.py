@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from assay._cli._common import user_errors
+from assay._cli.monitor_export import export_command
 
 app = typer.Typer(
     name="monitor",
@@ -70,6 +71,24 @@ def serve(
     retention: Annotated[
         str | None, typer.Option(help="Prune raw events older than this (e.g. 30d); windows stay.")
     ] = None,
+    window_every: Annotated[
+        str | None,
+        typer.Option(help="Tumbling time windows of this length, e.g. 1h, 1d, 30d (default 1h)."),
+    ] = None,
+    window_events: Annotated[
+        int | None, typer.Option(help="Windows of this many events instead of time windows.")
+    ] = None,
+    rescore_every: Annotated[
+        str | None,
+        typer.Option(help="How often windows are scored again for labels that arrived (5min)."),
+    ] = None,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="POST alerts (firing and resolved) to this URL.")
+    ] = None,
+    production_version: Annotated[
+        str | None,
+        typer.Option(help="The model_version the windows score; other versions are candidates."),
+    ] = None,
 ) -> None:
     """Serve the monitor's API (ingest, windows, alerts, metrics) until interrupted."""
     with user_errors():
@@ -82,5 +101,25 @@ def serve(
             tokens_file=tokens,
             store_inputs=store_inputs,
             retention=retention,
+            webhook_url=webhook_url,
+            production_version=production_version,
+            window=_window_option(window_every, window_events, rescore_every),
         )
         server.serve(settings, suite, reference)
+
+
+def _window_option(
+    every: str | None, events: int | None, rescore_every: str | None
+) -> dict[str, Any] | None:
+    """The window settings the flags give (None: the environment's or the defaults)."""
+    window: dict[str, Any] = {}
+    if events is not None:
+        window.update(every=None, events=events)
+    elif every is not None:
+        window["every"] = every
+    if rescore_every is not None:
+        window["rescore_every"] = rescore_every
+    return window or None
+
+
+app.command("export")(export_command)

@@ -90,16 +90,22 @@ class Limits(_Model):
 
 
 class WindowSpec(_Model):
-    """Tumbling windows: by time (``every: 1h``) or by count (``events: 1000``)."""
+    """Tumbling windows: by time (``every: 1h``, aligned to the epoch in UTC) or by count
+    (``events: 1000``). ``grace``: how long a quiet time window waits past its end for events
+    still in flight (default 1min; an event past its end closes it at once). ``rescore_every``:
+    how often the latest windows are checked for labels that arrived since they were scored, and
+    scored again (realised metrics beside the estimates; pending gates decided)."""
 
     every: str | None = "1h"
     events: int | None = Field(default=None, ge=1)
+    grace: str | None = None
+    rescore_every: str = "5min"
 
-    @field_validator("every")
+    @field_validator("every", "grace", "rescore_every")
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_duration(value, what="window.every")
+            parse_duration(value, what="window")
         return value
 
     def model_post_init(self, _: Any) -> None:
@@ -118,7 +124,10 @@ class MonitorSettings(_Model):
     ``store_inputs``: ``raw`` keeps inputs as sent; ``hash`` keeps each input value as its keyed
     HMAC-SHA256 (``input_hash_key`` is the key: equal values stay equal, so categorical drift can
     still be measured, and nobody without the key can test guesses); ``truncate:N`` keeps the first
-    N characters of each string value (numbers as sent).
+    N characters of each string value (numbers as sent). ``production_version``: the
+    ``model_version`` whose events the windows score (default: every event); a candidate's
+    predictions sent for the same events under another version are compared with it live
+    (``GET /v1/shadow``).
     """
 
     db: str = "sqlite:///monitor.db"
@@ -133,6 +142,7 @@ class MonitorSettings(_Model):
     limits: Limits = Limits()
     webhook_url: str | None = None
     window: WindowSpec = WindowSpec()
+    production_version: str | None = Field(default=None, min_length=1, max_length=200)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
     @field_validator("store_inputs")
@@ -187,6 +197,7 @@ class MonitorSettings(_Model):
             "pending_label_limit",
             "webhook_url",
             "log_level",
+            "production_version",
         ):
             raw = env.get(f"ASSAY_MONITOR_{name.upper()}")
             if raw:
@@ -200,11 +211,11 @@ class MonitorSettings(_Model):
             values["limits"] = limits
         window = {
             name: env[f"ASSAY_MONITOR_WINDOW_{name.upper()}"]
-            for name in ("every", "events")
+            for name in ("every", "events", "grace", "rescore_every")
             if env.get(f"ASSAY_MONITOR_WINDOW_{name.upper()}")
         }
         if window:
-            values["window"] = {"every": None, **window}
+            values["window"] = {**({"every": None} if "events" in window else {}), **window}
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls(**values)

@@ -12,9 +12,9 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from assay.errors import ConfigError
 from assay.monitor._app import create_app
 from assay.monitor._config import MonitorSettings, TokenSet
+from assay.monitor._service import require_files, start_monitor
 from assay.monitor._store import Store
 
 __all__ = ["build_app", "open_store", "serve"]
@@ -50,9 +50,7 @@ def build_app(
         ConfigError: the suite or the reference file is missing, or no tokens are configured.
     """
     suite_path, reference_path = Path(suite_path), Path(reference_path)
-    for path, flag in ((suite_path, "--suite"), (reference_path, "--reference")):
-        if not path.is_file():
-            raise ConfigError(f"{flag} {path}: no such file; give the path of an existing file")
+    require_files(suite_path, reference_path)
     tokens = tokens if tokens is not None else TokenSet.load(settings)
     store = store if store is not None else open_store(settings)
     app = create_app(settings, store, tokens=tokens, on_ingest=on_ingest)
@@ -82,19 +80,21 @@ def serve(
     reference_path: str | Path,
     *,
     tokens: TokenSet | None = None,
-    on_ingest: Callable[[], None] | None = None,
 ) -> None:
-    """Serve the monitor until interrupted (Ctrl-C or SIGTERM).
+    """Serve the monitor until interrupted (Ctrl-C or SIGTERM): the API, the window worker that
+    scores each closed window with the suite (and alerts), the dashboard at ``/dashboard``.
 
     Args:
         settings: the database, host (127.0.0.1 by default), port (8765), tokens and limits.
         suite_path: the suite whose checks and gates score each window.
         reference_path: the reference data (Parquet, CSV, JSONL) drift is measured against.
         tokens: the known tokens (default: from the settings' file or ``ASSAY_MONITOR_TOKENS``).
-        on_ingest: called after each committed batch (the window worker's nudge).
     """
-    app = build_app(settings, suite_path, reference_path, tokens=tokens, on_ingest=on_ingest)
-    store: Store = app.state.store
+    tokens = tokens if tokens is not None else TokenSet.load(settings)
+    require_files(Path(suite_path), Path(reference_path))
+    store = open_store(settings)
+    service = start_monitor(settings, suite_path, reference_path, store=store, tokens=tokens)
+    app = service.app
     stop = threading.Event()
     pruner = threading.Thread(
         target=_prune_loop, args=(store, settings, stop), name="assay-monitor-prune", daemon=True
@@ -111,5 +111,6 @@ def serve(
         uvicorn.Server(config).run()
     finally:
         stop.set()
+        service.stop()
         pruner.join(timeout=5)
         store.close()
