@@ -21,7 +21,8 @@ from statsmodels.stats.proportion import proportion_confint
 
 import assay
 from assay.errors import ConfigError
-from assay.report import render_html, render_markdown
+from assay.report import render_html, render_markdown, render_model_card
+from assay.report._console_pillars import PILLARS
 
 COLS = [f"p{i}" for i in range(64)]
 
@@ -124,6 +125,11 @@ def test_every_class_gets_the_roc_curve_threshold_and_its_test_rates(tmp_path, d
     assert "Operating point per class" in md and "`uncertainty.operating_point.7.*`" in md
     s7 = r.metrics["operating_point.7.sensitivity"]
     assert f"{s7.value:.3f}".rstrip("0") in md
+    assert "Operating point per class" in render_model_card(report)
+    # the console names the class with the lowest sensitivity
+    line = dict((name, fn) for _, name, fn in PILLARS)["uncertainty"](r)
+    worst = min(range(10), key=lambda k: r.metrics[f"operating_point.{k}.sensitivity"].value)
+    assert line is not None and f"(class {worst}) at specificity 0.95 per class" in line
 
 
 def test_a_multiclass_model_without_per_class_is_told_to_add_it(tmp_path, digits):
@@ -200,3 +206,22 @@ def test_per_class_on_a_binary_model_gives_both_classes(tmp_path, digits):
     ok = 1 - fpr >= 0.9
     t = thr[ok][np.argmax(tpr[ok])]
     assert r.metrics["operating_point.3.threshold"].value == pytest.approx(t, abs=1e-12)
+
+
+def test_compare_says_it_cannot_compare_per_class_points(tmp_path, digits):
+    frame, _ = digits
+    prod = LogisticRegression(max_iter=2000).fit(frame[COLS][:200], frame["label"][:200])
+    joblib.dump(prod, tmp_path / "prod.joblib")
+    p = _suite(tmp_path, digits, {"specificity": 0.95, "per_class": True}, [])
+    suite = yaml.safe_load(p.read_text())
+    suite["models"] = {"candidate": "sklearn:model.joblib", "baseline": "sklearn:prod.joblib"}
+    suite["checks"]["compare"] = {}
+    p.write_text(yaml.safe_dump(suite, sort_keys=False))
+    report = assay.evaluate(p, progress=False)
+    comp = report.result("compare")
+    assert comp is not None and not any(k.startswith("operating_point") for k in comp.metrics)
+    assert any("no comparison at the operating point" in f for f in comp.flags)
+    # each model still gets its own points from the uncertainty check
+    for model in ("candidate", "baseline"):
+        r = report.result("uncertainty", model=model)
+        assert r is not None and "operating_point.0.sensitivity" in r.metrics
