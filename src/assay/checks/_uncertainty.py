@@ -21,7 +21,9 @@ Metric paths (gate them as ``uncertainty.<path>[.value|.lower|.upper]``):
   the same under ``calibration.temperature_scaled.``, ``calibration.temperature``, and
   ``calibration.groups.<feature>:<value>.ece``;
 * ``operating_point.sensitivity`` / ``specificity`` / ``precision`` / ``npv`` /
-  ``positive_rate`` (/ ``cost``), ``operating_point.threshold``;
+  ``positive_rate`` (/ ``cost``), ``operating_point.threshold``; with ``per_class: true`` the
+  same under ``operating_point.<class>.`` for every class, one-vs-rest
+  (:mod:`assay.checks._uncertainty_operating`);
 * ``skipped.no_probabilities``: rows left out because their answer had no probabilities.
 """
 
@@ -34,20 +36,24 @@ from typing import Any
 
 import numpy as np
 
-from assay._types import Request, Response, canonical_label
+from assay._types import Request, Response
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
 from assay.checks._performance import gather
 from assay.checks._predictions import Predictions
 from assay.checks._uncertainty_inputs import (
-    OperatingPointConfig,
     UncertaintyConfig,
     coverage_key,
     probabilities,
     split_rows,
 )
+from assay.checks._uncertainty_operating import (
+    operating_point_patterns,
+    positive_index,
+    score_operating_points,
+)
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
-from assay.errors import ConfigError, MetricError
+from assay.errors import ConfigError
 from assay.report._schema import CheckResult
 from assay.stats import Estimate, wilson_interval
 from assay.uncertainty import (
@@ -63,7 +69,6 @@ from assay.uncertainty import (
     fit_temperature,
     guaranteed_risk_threshold,
     min_calibration_size,
-    operating_point,
     reliability_bins,
     risk_coverage,
     selective_at,
@@ -353,7 +358,7 @@ class UncertaintyCheck(Check):
 
         # calibration, and after temperature scaling
         binary = len(labels) == 2
-        positive = self._positive(labels) if binary else None
+        positive = positive_index(cfg.operating_points, labels) if binary else None
         rng = self.rng(ctx, "calibration")
         before = calibration_estimates(
             tproba,
@@ -406,74 +411,15 @@ class UncertaintyCheck(Check):
             metrics[f"calibration.groups.{g_name}.ece"] = e
             tables["calibration"]["groups"].append({"group": g_name, "ece": e.to_dict()})
 
-        # operating point
-        op_cfg = cfg.operating_points
-        if op_cfg is not None:
-            self._operating_point(
-                op_cfg, labels, cproba, ccodes, tproba, tcodes, level, metrics, tables
+        # operating point(s)
+        if cfg.operating_points is not None:
+            ops = score_operating_points(
+                cfg.operating_points, labels, cproba, ccodes, tproba, tcodes, level=level
             )
+            metrics.update(ops.metrics)
+            tables.update(ops.tables)
+            flags += ops.flags
         return self._result(ds, len(tcodes), metrics, tables, flags, pred)
-
-    def _positive(self, labels: list[str]) -> int:
-        op = self._cfg().operating_points
-        want = op.positive_label if op is not None else None
-        if want is None:
-            return 1
-        name = canonical_label(want)
-        if name not in labels:
-            raise ConfigError(
-                f"checks.uncertainty.operating_points.positive_label: {want!r} is not a label; "
-                f"labels: {', '.join(labels)}"
-            )
-        return labels.index(name)
-
-    def _operating_point(
-        self,
-        op_cfg: OperatingPointConfig,
-        labels: list[str],
-        cproba: np.ndarray,
-        ccodes: np.ndarray,
-        tproba: np.ndarray,
-        tcodes: np.ndarray,
-        level: float,
-        metrics: dict[str, Estimate],
-        tables: dict[str, Any],
-    ) -> None:
-        if len(labels) != 2:
-            raise ConfigError(
-                f"checks.uncertainty.operating_points: an operating point is for a binary "
-                f"classifier; this one has {len(labels)} labels ({', '.join(labels)})"
-            )
-        pos = self._positive(labels)
-        target, value = op_cfg.target
-        costs = value if target == "costs" else {"fn": 1.0, "fp": 1.0}
-        try:
-            op = operating_point(
-                cproba[:, pos],
-                ccodes == pos,
-                tproba[:, pos],
-                tcodes == pos,
-                target=target,
-                value=None if target == "costs" else value,
-                cost_fn=costs["fn"],
-                cost_fp=costs["fp"],
-                level=level,
-            )
-        except MetricError as e:
-            raise ConfigError(f"checks.uncertainty.operating_points: {e}") from None
-        for k, est in op.test.items():
-            metrics[f"operating_point.{k}"] = est
-        metrics["operating_point.threshold"] = Estimate.point(op.threshold, n=len(ccodes))
-        c = op.test_counts
-        tables["operating_point"] = {
-            "target": target,
-            "value": value,
-            "positive_label": labels[pos],
-            "threshold": op.threshold if math.isfinite(op.threshold) else None,
-            "calibration": op.calibration,
-            "test": {k: e.to_dict() for k, e in op.test.items()},
-            "counts": {"tp": c.tp, "fp": c.fp, "tn": c.tn, "fn": c.fn},
-        }
 
     def _score_regression(
         self,
@@ -583,16 +529,5 @@ class UncertaintyCheck(Check):
         pats += [f"calibration.temperature_scaled.{k}" for k in _CAL_KEYS]
         pats += ["calibration.temperature", "calibration.groups.*.ece"]
         if config.operating_points is not None:
-            pats += [
-                f"operating_point.{m}"
-                for m in (
-                    "sensitivity",
-                    "specificity",
-                    "precision",
-                    "npv",
-                    "positive_rate",
-                    "cost",
-                    "threshold",
-                )
-            ]
+            pats += operating_point_patterns(config.operating_points)
         return pats

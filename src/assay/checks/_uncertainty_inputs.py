@@ -48,14 +48,19 @@ class ConformalConfig(BaseModel):
 
 
 class OperatingPointConfig(BaseModel):
-    """One operating point of a binary classifier (give exactly one of the four).
+    """An operating point: a threshold on one class's probability (give exactly one of the
+    four targets).
 
     Attributes:
         specificity: hold this specificity; report the sensitivity it allows.
         sensitivity: hold this sensitivity; report the specificity.
         recall: hold this recall; report the precision.
         costs: ``{fn: 10, fp: 1}``: the threshold that minimises the cost of errors.
-        positive_label: the positive class (default: the second label).
+        positive_label: the positive class of a binary classifier (default: the second label).
+        per_class: one operating point per class, one-vs-rest (the class against all the
+            others, scored by its probability), each with its own threshold: the way to give a
+            multiclass classifier operating points. Metric paths gain the class:
+            ``operating_point.<class>.sensitivity``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -65,6 +70,7 @@ class OperatingPointConfig(BaseModel):
     recall: float | None = Field(default=None, ge=0, le=1)
     costs: dict[Literal["fn", "fp"], float] | None = None
     positive_label: Label | None = None
+    per_class: bool = False
 
     @model_validator(mode="after")
     def _one(self) -> OperatingPointConfig:
@@ -76,6 +82,11 @@ class OperatingPointConfig(BaseModel):
             )
         if self.costs is not None and set(self.costs) != {"fn", "fp"}:
             raise ValueError("costs needs both fn and fp, e.g. {fn: 10, fp: 1}")
+        if self.per_class and self.positive_label is not None:
+            raise ValueError(
+                "per_class gives every class its own operating point and positive_label picks "
+                "one class: give one of them"
+            )
         return self
 
     @property
@@ -101,7 +112,8 @@ class UncertaintyConfig(CheckConfig):
             guarantee (``selective.guaranteed.*``); omitted: not searched.
         delta: the guarantee holds with probability ``1 − delta``.
         conformal: split conformal options; ``null`` for none.
-        operating_points: a threshold for a binary classifier; omitted: none.
+        operating_points: a threshold for a binary classifier, or one per class
+            (``per_class: true``, one-vs-rest); omitted: none.
         groups: columns to report conformal coverage and calibration per value of (default:
             the dataset's ``groups`` and ``slices``).
         min_n: groups with fewer test rows are reported but not flagged.

@@ -286,6 +286,22 @@ def _uncertainty(r: CheckResult) -> str | None:
         parts.append(
             f"sensitivity {_ci(m['operating_point.sensitivity'])} at {op['target']} {op['value']}"
         )
+    per_class = r.tables.get("operating_point_per_class")
+    if per_class:
+        sens = [
+            (m[f"{row['key']}.sensitivity"], row["label"])
+            for row in per_class.get("classes") or []
+            if f"{row['key']}.sensitivity" in m
+        ]
+        defined = [(e, lbl) for e, lbl in sens if e.defined]
+        if defined:
+            worst, label = min(defined, key=lambda x: x[0].value)
+            undefined = len(sens) - len(defined)
+            parts.append(
+                f"lowest sensitivity {_ci(worst)} (class {label}) at {per_class['target']} "
+                f"{per_class['value']} per class"
+                + (f", {undefined} classes undefined" if undefined else "")
+            )
     return " · ".join(p for p in parts if p) or None
 
 

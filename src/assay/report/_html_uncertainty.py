@@ -1,11 +1,12 @@
 """The uncertainty section of the HTML report: selective prediction (the risk–coverage curve and
 the risk at each requested coverage), the conformal sets (coverage against the nominal, the set
 size histogram, coverage per group), calibration before and after temperature scaling, and the
-operating point. Figures are drawn only for what the check computed.
+operating point (or one per class, one-vs-rest). Figures are drawn only for what the check computed.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -166,6 +167,33 @@ def build_uncertainty(r: CheckResult, figs: Any, report: Report) -> dict[str, An
                 if f"operating_point.{k}" in m
             ],
         }
+    per_class = t.get("operating_point_per_class")
+    per_class_ctx = None
+    if per_class:
+        rows = []
+        for row in per_class.get("classes") or []:
+            key = row["key"]
+            counts = row.get("counts") or {}
+            rows.append(
+                {
+                    "label": row["label"],
+                    "key": f"uncertainty.{key}",
+                    # a threshold stored as null is +inf (nothing predicted positive)
+                    "threshold": math.inf
+                    if row.get("threshold") is None and not row.get("error")
+                    else row.get("threshold"),
+                    "n_positive": (counts["tp"] + counts["fn"]) if counts else None,
+                    "calibration": row.get("calibration") or {},
+                    **{k: m.get(f"{key}.{k}") for k in _OP},
+                    "error": row.get("error"),
+                }
+            )
+        per_class_ctx = {
+            "target": per_class["target"],
+            "value": per_class["value"],
+            "shows_cost": any(r["cost"] is not None for r in rows),
+            "rows": rows,
+        }
     split = t.get("split") or {}
     return {
         "split": split,
@@ -180,6 +208,7 @@ def build_uncertainty(r: CheckResult, figs: Any, report: Report) -> dict[str, An
         "calibration": cal_rows,
         "temperature": (calibration or {}).get("temperature"),
         "operating_point": op_ctx,
+        "operating_point_per_class": per_class_ctx,
         "skipped": m.get("skipped.no_probabilities"),
         "plots": plots,
     }

@@ -142,6 +142,9 @@ def _headline(report: Report) -> list[str]:
 _UNCERTAINTY_CALIBRATION = ("ece", "ece_equal_mass", "classwise_ece", "brier", "log_loss")
 
 
+_PER_CLASS = ("sensitivity", "specificity", "precision")
+
+
 def uncertainty_lines(r: CheckResult) -> list[str]:
     """Markdown lines (tables) of one uncertainty result; every value with its interval."""
     m, t = r.metrics, r.tables
@@ -206,6 +209,28 @@ def uncertainty_lines(r: CheckResult) -> list[str]:
     rows = [[what, value, Code(f"uncertainty.{path}")] for what, value, path in rows]
     lines += md_table(["", "value [interval]", "gate path"], rows, "lrl")
     lines.append("")
+    per_class = t.get("operating_point_per_class")
+    if per_class:
+        lines += [
+            f"Operating point per class (one-vs-rest, threshold chosen on the calibration rows "
+            f"to hold {per_class['target']} {md_num(per_class['value'])}):",
+            "",
+        ]
+        rows = []
+        for row in per_class.get("classes") or []:
+            key = row["key"]
+            rows.append(
+                [
+                    row["label"],
+                    "∞"
+                    if row.get("threshold") is None and not row.get("error")
+                    else md_num(row.get("threshold")),
+                    *(md_estimate(m.get(f"{key}.{k}")) for k in _PER_CLASS),
+                    Code(f"uncertainty.{key}.*"),
+                ]
+            )
+        lines += md_table(["class", "threshold", *_PER_CLASS, "gate paths"], rows, "lrrrrl")
+        lines.append("")
     return lines
 
 
