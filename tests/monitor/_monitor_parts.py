@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 
 PG_BIN = Path(os.environ.get("ASSAY_TEST_PG_BIN", "/usr/local/bin"))
 TOKENS = {"ingest": "tok-ingest-5f1c9a", "read": "tok-read-77d2e0", "admin": "tok-admin-c3b8a4"}
@@ -172,3 +178,79 @@ def start_server(
         time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"the monitor did not answer /healthz in 60 s:\n{log.read_text()}")
+
+
+class Receiver:
+    """A webhook receiver: ``script`` says what each request gets (``500``, ``503:<retry
+    after>``, ``hang:<seconds>``, then ``200`` for the rest); bodies answered 200 are kept."""
+
+    def __init__(self, script: list[str] | None = None, port: int = 0) -> None:
+        self.script = list(script or [])
+        self.received: list[dict[str, Any]] = []
+        self.attempts: list[tuple[float, str]] = []
+        self.port = port
+        self._server: ThreadingHTTPServer | None = None
+        self.start()
+
+    def start(self) -> None:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                step = outer.script.pop(0) if outer.script else "200"
+                outer.attempts.append((time.monotonic(), step))
+                if step.startswith("hang:"):
+                    time.sleep(float(step.split(":")[1]))
+                    step = "200"
+                if step == "200":
+                    outer.received.append(json.loads(body))
+                    self.send_response(200)
+                    self.end_headers()
+                    return
+                code, _, after = step.partition(":")
+                self.send_response(int(code))
+                if after:
+                    self.send_header("Retry-After", after)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+
+def wait_until(cond: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)
+
+
+@contextmanager
+def serve_in_thread(app: object) -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -5,74 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from _monitor_parts import Receiver, wait_until
 
 from assay.monitor._alerts import AlertBook, AlertTransition, WebhookSender, alert_payload
-
-
-class Receiver:
-    """A webhook receiver: ``script`` says what each request gets (``500``, ``503:<retry
-    after>``, ``hang:<seconds>``, then ``200`` for the rest); bodies answered 200 are kept."""
-
-    def __init__(self, script: list[str] | None = None, port: int = 0) -> None:
-        self.script = list(script or [])
-        self.received: list[dict[str, Any]] = []
-        self.attempts: list[tuple[float, str]] = []
-        self.port = port
-        self._server: ThreadingHTTPServer | None = None
-        self.start()
-
-    def start(self) -> None:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                step = outer.script.pop(0) if outer.script else "200"
-                outer.attempts.append((time.monotonic(), step))
-                if step.startswith("hang:"):
-                    time.sleep(float(step.split(":")[1]))
-                    step = "200"
-                if step == "200":
-                    outer.received.append(json.loads(body))
-                    self.send_response(200)
-                    self.end_headers()
-                    return
-                code, _, after = step.partition(":")
-                self.send_response(int(code))
-                if after:
-                    self.send_header("Retry-After", after)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-
-def _wait(cond: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.02)
 
 
 def _gate(passed: bool | None, value: float | None = 0.3) -> list[dict[str, Any]]:
@@ -89,7 +28,7 @@ def test_alert_arrives_once_through_failures_and_resolves_after_an_outage() -> N
         ]
         book.update(_gate(False, 0.4), window_key="w2")  # still failing: no second alert
         book.update(_gate(None, None), window_key="w3")  # pending: changes nothing
-        _wait(lambda: len(rx.received) == 1)
+        wait_until(lambda: len(rx.received) == 1)
         assert rx.received[0]["state"] == "firing" and rx.received[0]["window"]["key"] == "w1"
         assert [s for _, s in rx.attempts] == ["500", "500", "200"]
         assert book.n_deduplicated == 1
@@ -97,9 +36,9 @@ def test_alert_arrives_once_through_failures_and_resolves_after_an_outage() -> N
         rx.stop()  # connection refused from now on
         states = book.update(_gate(True, 0.1), window_key="w4")
         assert states == [{"gate": "drift.share_drifted <= 0.2", "state": "resolved"}]
-        _wait(lambda: sender.n_retries >= 4)  # it keeps trying against the refused port
+        wait_until(lambda: sender.n_retries >= 4)  # it keeps trying against the refused port
         rx2 = Receiver(port=port)
-        _wait(lambda: len(rx2.received) == 1)
+        wait_until(lambda: len(rx2.received) == 1)
         assert rx2.received[0]["state"] == "resolved"
         assert rx2.received[0]["window"]["key"] == "w4"
         book.update(_gate(True, 0.1), window_key="w5")  # passing and not firing: nothing
@@ -135,7 +74,7 @@ def test_retry_after_is_honoured() -> None:
     sender = WebhookSender(rx.url, backoff_s=0.01).start()
     try:
         sender.send({"text": "x"})
-        _wait(lambda: len(rx.received) == 1)
+        wait_until(lambda: len(rx.received) == 1)
         (t_first, _), (t_second, _) = rx.attempts
         assert t_second - t_first >= 0.95  # backoff alone would retry after ~0.01 s
     finally:
@@ -148,7 +87,7 @@ def test_client_error_is_not_retried_and_is_counted() -> None:
     sender = WebhookSender(rx.url, backoff_s=0.01).start()
     try:
         sender.send({"text": "x"})
-        _wait(lambda: sender.n_dropped == 1)
+        wait_until(lambda: sender.n_dropped == 1)
         assert len(rx.attempts) == 1
     finally:
         sender.stop()
@@ -164,7 +103,7 @@ def test_webhook_credentials_never_reach_the_logs(caplog: pytest.LogCaptureFixtu
     sender = WebhookSender(url, backoff_s=0.01, retries=2).start()
     try:
         sender.send({"text": "x"})
-        _wait(lambda: sender.n_dropped == 1)
+        wait_until(lambda: sender.n_dropped == 1)
     finally:
         sender.stop()
     text = caplog.text

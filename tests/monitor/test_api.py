@@ -171,7 +171,7 @@ def test_the_login_cookie_opens_read_pages_but_never_posts(server: Server) -> No
         r = c.post("/login", data={"token": TOKENS["ingest"], "next": "/v1/windows"})
         assert r.status_code == 401 and "assay_monitor_token" not in r.headers.get("set-cookie", "")
         r = c.post("/login", data={"token": TOKENS["read"], "next": "https://evil.example/"})
-        assert r.status_code == 303 and r.headers["location"] == "/docs"
+        assert r.status_code == 303 and r.headers["location"] == "/dashboard"
         cookie = r.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie
         assert c.get("/v1/windows").status_code == 200
@@ -180,6 +180,9 @@ def test_the_login_cookie_opens_read_pages_but_never_posts(server: Server) -> No
         assert c.post("/v1/events", json={"events": [event(900)]}).status_code == 401
         c.post("/logout")
         assert c.get("/v1/windows").status_code == 401
+        # a browser without the cookie is sent to the form, and back to the page after it
+        r = c.get("/dashboard", headers={"accept": "text/html,application/xhtml+xml"})
+        assert r.status_code == 303 and r.headers["location"] == "/login?next=/dashboard"
 
 
 def _report() -> Report:

@@ -3,16 +3,12 @@ and the ``on_ingest`` nudge (served by uvicorn on 127.0.0.1)."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
-import uvicorn
-from _monitor_parts import TOKENS, event, free_port, start_server
+from _monitor_parts import TOKENS, event, serve_in_thread, start_server
 
 from assay.monitor._app import create_app
 from assay.monitor._config import MonitorSettings, TokenSet
@@ -33,7 +29,11 @@ def test_retention_prunes_old_raw_events_and_keeps_windows(tmp_path: Path) -> No
     store.add_events(old + new)
     store.save_window("w", NOW - timedelta(days=3), NOW, 10, 0, None, {}, "{}")
     server = start_server(
-        tmp_path, db, extra=["--retention", "1d"], env={"ASSAY_MONITOR_PENDING_LABEL_LIMIT": "1s"}
+        tmp_path,
+        db,
+        # windows of 1000 events: none closes here, so the one window is the test's own
+        extra=["--retention", "1d", "--window-events", "1000"],
+        env={"ASSAY_MONITOR_PENDING_LABEL_LIMIT": "1s"},
     )
     try:
         deadline = time.monotonic() + 30
@@ -61,22 +61,6 @@ def test_retention_prunes_old_raw_events_and_keeps_windows(tmp_path: Path) -> No
         server.stop()
 
 
-@contextmanager
-def _serve_in_thread(app: object) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def test_on_ingest_is_nudged_after_each_commit_and_its_failure_never_fails_ingest(
     tmp_path: Path,
 ) -> None:
@@ -96,7 +80,7 @@ def test_on_ingest_is_nudged_after_each_commit_and_its_failure_never_fails_inges
         on_ingest=nudge,
     )
     headers = {"Authorization": f"Bearer {TOKENS['ingest']}"}
-    with _serve_in_thread(app) as url, httpx.Client(base_url=url, headers=headers) as c:
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, headers=headers) as c:
         assert c.post("/v1/events", json={"events": [event(1), event(2)]}).status_code == 200
         assert (
             c.post("/v1/labels", json={"labels": [{"event_id": "e-1", "label": 1}]}).status_code
@@ -104,4 +88,24 @@ def test_on_ingest_is_nudged_after_each_commit_and_its_failure_never_fails_inges
         )
         assert c.post("/v1/events", json={"events": [event(3)]}).status_code == 200
     assert seen == [2, 2, 3]
+    store.close()
+
+
+def test_a_window_that_could_not_be_scored_answers_409_with_why(tmp_path: Path) -> None:
+    """Found by the schemathesis fuzz once the worker was wired: a failed window's stored
+    "report" was an error record, and its report.html answered 500."""
+    settings = MonitorSettings(db=f"sqlite:///{tmp_path / 'monitor.db'}")
+    store = open_store(settings)
+    start = datetime(2026, 12, 7, 10, tzinfo=timezone.utc)
+    why = "the window's events lack the suite's inputs"
+    window_id = store.save_window(
+        "time:1h:x", start, start + timedelta(hours=1), 3, 0, None, {"error": why}, None
+    )
+    app = create_app(settings, store, tokens=TokenSet.from_env_value(f"read:{TOKENS['read']}"))
+    headers = {"Authorization": f"Bearer {TOKENS['read']}"}
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, headers=headers) as c:
+        for path in (f"/v1/windows/{window_id}", f"/v1/windows/{window_id}/report.html"):
+            r = c.get(path)
+            assert r.status_code == 409 and why in r.json()["detail"]
+        assert c.get("/v1/windows").json()[0]["error"] == why
     store.close()

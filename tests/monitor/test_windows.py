@@ -316,9 +316,8 @@ def test_worker_on_the_real_sqlite_store(acs, tmp_path) -> None:
     """The same flow on the monitor's own Store (SQLite): claim, save, alert, labels later,
     re-score, a restarted AlertBook that knows what is firing."""
     store_mod = pytest.importorskip("assay.monitor._store", reason="the store comes with h1's part")
-    from assay.monitor._schema import Event, Label
-
     from assay.monitor._alerts import AlertBook
+    from assay.monitor._schema import Event, Label
 
     ref_all = acs["reference"].sample(frac=1, random_state=0)
     ref = reference_table(ref_all.iloc[:3000])

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -126,6 +126,10 @@ def _auth(
         token = credentials.credentials if credentials is not None else None
         if token is None and cookie:
             token = request.cookies.get(COOKIE)
+        if not token and cookie and "text/html" in request.headers.get("accept", ""):
+            # a browser opening a page: to the login form, and back here after it
+            target = quote(request.url.path, safe="/")
+            raise HTTPException(303, "sign in", headers={"Location": f"/login?next={target}"})
         if not token:
             raise HTTPException(
                 401, "a bearer token is needed", headers={"WWW-Authenticate": "Bearer"}
@@ -314,8 +318,11 @@ def create_app(
 
     def _window(window_id: int) -> str:
         row = store.window(window_id) if 0 < window_id < 2**31 else None
-        if row is None or row.report_json is None:
+        if row is None:
             raise HTTPException(404, f"no window {window_id}")
+        if row.report_json is None:
+            why = (row.summary or {}).get("error", "it was not scored")
+            raise HTTPException(409, f"window {window_id} has no report: {why}")
         return row.report_json
 
     @app.get("/v1/windows/{window_id}", dependencies=[read], tags=["read"])
@@ -419,7 +426,7 @@ input{{width:100%;padding:.4rem;margin:.3rem 0}}</style></head><body>
 def _safe_next(value: str | None) -> str:
     """Only a path on this server (no ``//host`` or ``scheme:``), so the form is no open redirect."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return "/docs"
+        return "/dashboard"
     return value
 
 

@@ -50,8 +50,8 @@ __all__ = [
 Scope = Literal["ingest", "read", "admin"]
 SCOPES: tuple[Scope, ...] = ("ingest", "read", "admin")
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h|d|w)\s*$", re.I)
+_UNIT = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_duration(text: str | int | float | timedelta, *, what: str = "duration") -> timedelta:
@@ -69,9 +69,9 @@ def parse_duration(text: str | int | float | timedelta, *, what: str = "duration
         m = _DURATION.match(str(text))
         if not m:
             raise ConfigError(
-                f"{what}: {text!r} is not a duration; write a number and a unit, e.g. 90s, 15m, 1h, 7d"
+                f"{what}: {text!r} is not a duration; write a number and a unit, e.g. 90s, 15min, 1h, 7d (calendar months are not fixed periods)"
             )
-        seconds = float(m.group(1)) * _UNIT[m.group(2)]
+        seconds = float(m.group(1)) * _UNIT[m.group(2).lower()]
     if seconds <= 0:
         raise ConfigError(f"{what}: {text!r} must be longer than zero")
     return timedelta(seconds=seconds)

@@ -108,6 +108,10 @@ def _dashboard_routes(app: FastAPI, store: Store, *, title: str) -> None:
     def root() -> RedirectResponse:
         return RedirectResponse("/dashboard")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)  # browsers ask; no icon, and no 404 in their console
+
     @app.get("/dashboard", dependencies=[read_page], response_class=HTMLResponse, tags=["read"])
     def dashboard() -> HTMLResponse:
         """Every window over time: drift, estimated and realised metrics, groups, latency,

@@ -560,7 +560,7 @@ class Store:
         n_labelled: int,
         passed: bool | None,
         summary: dict[str, Any],
-        report_json: str,
+        report_json: str | None,
     ) -> int:
         """Store a scored window (a window saved again under its key, e.g. once labels arrived,
         replaces the earlier result and keeps its id). Returns the window's id."""

@@ -72,7 +72,7 @@ windows = Table(
     Column("n_labelled", Integer, nullable=False),
     Column("passed", Boolean, nullable=True),
     Column("summary", Text, nullable=False),
-    Column("report_json", Text, nullable=False),
+    Column("report_json", Text, nullable=True),  # None: the window could not be scored
     Column("created_at", DateTime(), nullable=False),
 )
 

@@ -19,7 +19,6 @@ and scores windows is :class:`assay.monitor._worker.WindowWorker`.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -28,6 +27,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from assay.errors import ConfigError
+from assay.monitor._config import parse_duration
 
 __all__ = [
     "EPOCH",
@@ -212,20 +212,10 @@ def parse_window_rule(
     return WindowRule(by="time", every=parse_period(every, "every"), grace=grace_td, text=every)
 
 
-_UNITS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_PERIOD = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h|d|w)\s*", re.I)
-
-
 def parse_period(text: str, name: str) -> timedelta:
-    """``"15min"``, ``"1h"``, ``"1d"``, ``"7d"``, ``"2w"`` as a timedelta (fixed periods only)."""
-    m = _PERIOD.fullmatch(str(text))
-    seconds = float(m.group(1)) * _UNITS[m.group(2).lower()] if m else 0.0
-    if seconds <= 0:
-        raise ConfigError(
-            f"monitor window.{name}: {text!r} is not a positive period; write e.g. 15min, 1h, "
-            "1d or 7d (s, min, h, d, w; calendar months are not fixed periods)"
-        )
-    return timedelta(seconds=seconds)
+    """``"15min"``, ``"1h"``, ``"1d"``, ``"7d"``, ``"2w"`` as a timedelta (fixed periods only:
+    calendar months are not)."""
+    return parse_duration(text, what=f"monitor window.{name}")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import traceback
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -216,7 +215,7 @@ class WindowWorker:
             summary["start"], summary["end"] = _iso(w.start), _iso(w.end)
             if w.last_seq is not None:
                 summary["seq"] = {"first": w.first_seq, "last": w.last_seq}
-            report_json = json.dumps({"error": str(exc), "traceback": traceback.format_exc()})
+            report_json = None  # no Report: the summary says why, the log has the cause
             return int(
                 self.store.save_window(
                     w.key,

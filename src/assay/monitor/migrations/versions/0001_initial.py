@@ -55,7 +55,7 @@ def upgrade() -> None:
         sa.Column("n_labelled", sa.Integer, nullable=False),
         sa.Column("passed", sa.Boolean, nullable=True),
         sa.Column("summary", sa.Text, nullable=False),
-        sa.Column("report_json", sa.Text, nullable=False),
+        sa.Column("report_json", sa.Text, nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
     )
     op.create_table(
