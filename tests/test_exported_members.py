@@ -25,6 +25,7 @@ PACKAGES = [
     "assay.leakage",
     "assay.compare",
     "assay.drift",
+    "assay.load",
 ]
 
 
