@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 __all__ = ["Outcome", "Sample"]
@@ -13,7 +13,8 @@ Outcome = Literal["ok", "error", "timeout"]
 
 @dataclass(frozen=True)
 class Sample:
-    """One request of a load test. Times are seconds on one monotonic clock (``perf_counter``).
+    """One request of a load test. Times are seconds on one monotonic clock (``perf_counter``);
+    the streamed timings are the adapter's (:mod:`assay.models._timings`, as vLLM defines them).
 
     Attributes:
         scheduled_s: when the schedule said to send it (open loop: its arrival time; closed
@@ -22,7 +23,9 @@ class Sample:
         done_s: when the answer was complete or the request failed.
         outcome: ``"ok"``, ``"error"`` or ``"timeout"``.
         ttft_s: time to first token, from ``sent_s`` (streamed answers only).
-        token_times_s: arrival times of the chunks that carried text, from ``sent_s``.
+        itl_s: the answer's mean inter-token latency (mean gap between the chunks that carried
+            text; ``None`` with fewer than two).
+        tpot_s: time per output token after the first, ``(t_last - ttft) / (tokens - 1)``.
         output_tokens: the answer's tokens (the server's count, else the chunks), when known.
         error: what failed (``"<ExceptionType>: message"``), empty when ``ok``.
         correct: whether the answer was right, when it was scored (accuracy under load).
@@ -42,7 +45,8 @@ class Sample:
     done_s: float
     outcome: Outcome
     ttft_s: float | None = None
-    token_times_s: tuple[float, ...] = field(default=())
+    itl_s: float | None = None
+    tpot_s: float | None = None
     output_tokens: int | None = None
     error: str = ""
     correct: bool | None = None
@@ -65,18 +69,3 @@ class Sample:
     @property
     def ok(self) -> bool:
         return self.outcome == "ok"
-
-    @property
-    def itl_s(self) -> float | None:
-        """The mean gap between the answer's chunks (``None`` with fewer than two)."""
-        t = self.token_times_s
-        return (t[-1] - t[0]) / (len(t) - 1) if len(t) > 1 else None
-
-    @property
-    def tpot_s(self) -> float | None:
-        """Time per output token after the first: ``(t_last - ttft) / (tokens - 1)``."""
-        t = self.token_times_s
-        n = self.output_tokens if self.output_tokens else len(t)
-        if len(t) < 2 or n < 2 or t[-1] <= t[0]:
-            return None
-        return (t[-1] - t[0]) / (n - 1)

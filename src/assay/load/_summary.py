@@ -57,6 +57,8 @@ class StepSummary:
         lag_ms: how late the generator sent requests (mean, p99, max), and ``behind`` when it
             fell behind its schedule.
         accuracy: the share of scored answers that were right (``None`` when none were scored).
+        deadline_miss_rate: the share of requests that failed or took longer than the declared
+            deadline (Wilson interval; ``None`` without a deadline).
         slo: each SLO term's measured value and whether it held (``None`` without an SLO).
         meets_slo: every term held (``None`` without an SLO).
         notes: what the reader must know (too few samples for a percentile, a lagging generator).
@@ -83,6 +85,7 @@ class StepSummary:
     lag_ms: dict[str, float]
     behind: bool
     accuracy: Estimate | None
+    deadline_miss_rate: Estimate | None
     slo: dict[str, dict[str, Any]] | None
     meets_slo: bool | None
     notes: tuple[str, ...] = field(default=())
@@ -121,6 +124,9 @@ class StepSummary:
             "lag_ms": self.lag_ms,
             "behind": self.behind,
             "accuracy": None if self.accuracy is None else self.accuracy.to_dict(),
+            "deadline_miss_rate": (
+                None if self.deadline_miss_rate is None else self.deadline_miss_rate.to_dict()
+            ),
             "slo": self.slo,
             "meets_slo": self.meets_slo,
             "notes": list(self.notes),
@@ -162,6 +168,7 @@ def summarize_step(
     mode: str,
     level: float,
     slo: SLO | None = None,
+    deadline_s: float | None = None,
     confidence: float = 0.95,
 ) -> StepSummary:
     """Summarise the measured (post-warm-up) samples of one load level.
@@ -171,6 +178,7 @@ def summarize_step(
         mode: ``"rate"``, ``"concurrency"`` or ``"batch_size"``.
         level: the offered rate, concurrency or batch size.
         slo: checked against the step (and the per-request bound for goodput).
+        deadline_s: a declared deadline: a request that failed or took longer missed it.
         confidence: the level of every interval.
     """
     n = len(samples)
@@ -222,6 +230,13 @@ def summarize_step(
     accuracy = wilson_interval(sum(scored), len(scored), level=confidence) if scored else None
     error_rate = wilson_interval(n - len(ok), n, level=confidence)
     timeout_rate = wilson_interval(len(timed_out), n, level=confidence)
+    missed = (
+        None
+        if deadline_s is None
+        else wilson_interval(
+            sum(not s.ok or s.latency_s > deadline_s for s in samples), n, level=confidence
+        )
+    )
     goodput = None
     slo_table: dict[str, dict[str, Any]] | None = None
     meets = None
@@ -254,6 +269,7 @@ def summarize_step(
         lag_ms=lag_ms,
         behind=behind,
         accuracy=accuracy,
+        deadline_miss_rate=missed,
         slo=slo_table,
         meets_slo=meets,
         notes=tuple(notes),
