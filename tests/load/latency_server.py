@@ -54,7 +54,11 @@ def _answer_json(text: str = "ok") -> bytes:
             "id": "x",
             "object": "chat.completion",
             "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
             ],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         }
@@ -89,7 +93,9 @@ async def _stream(
         chunk(json.dumps(delta))
         await writer.drain()
     if usage:
-        chunk(json.dumps({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": tokens}}))
+        chunk(
+            json.dumps({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": tokens}})
+        )
     chunk("[DONE]")
     writer.write(b"0\r\n\r\n")
     await writer.drain()
@@ -176,6 +182,8 @@ def serve() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 async def _main() -> None:

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import httpx
@@ -41,6 +41,8 @@ from assay.stats import Estimate, stream
 __all__ = ["LoadPlan", "LoadReport", "run_load"]
 
 Mode = Literal["rate", "concurrency", "batch_size"]
+#: The most HTTP connections a load run opens (requests beyond wait for one, counted in latency).
+_MAX_CONNECTIONS = 512
 
 
 @dataclass(frozen=True)
@@ -223,8 +225,8 @@ def run_load(
         if on_step is not None:
             on_step(summary)
     by_mode: dict[str, Capacity] = {}
-    for mode in dict.fromkeys(s.mode for s in steps):
-        by_mode[mode] = capacity([s for s in steps if s.mode == mode])
+    for swept in dict.fromkeys(s.mode for s in steps):
+        by_mode[swept] = capacity([s for s in steps if s.mode == swept])
     misses = [s.deadline_miss_rate for s in steps if s.deadline_miss_rate is not None]
     worst = max(misses, key=lambda e: (e.upper, e.value)) if misses else None
     info = model.info()
@@ -242,8 +244,6 @@ def run_load(
 
 
 def _with_note(summary: StepSummary, note: str) -> StepSummary:
-    from dataclasses import replace
-
     return replace(summary, notes=(*summary.notes, note), behind=True)
 
 
@@ -300,7 +300,7 @@ def _arrivals(plan: LoadPlan, rate: float, rng: np.random.Generator) -> tuple[li
     """Offsets (seconds from the start) of every request of a level, and how many of them fall
     in the warm-up."""
     total = plan.warmup_s + plan.duration_s
-    n = int(math.ceil(total * rate)) + 1
+    n = math.ceil(total * rate) + 1
     if plan.arrivals == "constant":
         times = np.arange(n) / rate
     else:
@@ -364,7 +364,8 @@ class _HTTPDriver(_Driver):
         peak = max([*plan.concurrency, 1]) + int(
             max([*plan.rates, 0.0]) * min(plan.timeout_s, 10.0)
         )
-        self.loop = model.event_loop(connections=max(peak, 64))
+        # enough connections for what may be in flight, within the file descriptors a process has
+        self.loop = model.event_loop(connections=min(max(peak, 64), _MAX_CONNECTIONS))
 
     def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
@@ -373,7 +374,7 @@ class _HTTPDriver(_Driver):
         try:
             self._call(self.http.send_once(payload))
             self.any_ok = True
-        except Exception as e:  # noqa: BLE001 - classified below; others show in the run
+        except Exception as e:
             self._fail_fast(e)
 
     def run(
@@ -391,26 +392,36 @@ class _HTTPDriver(_Driver):
             )
         try:
             if mode == "rate":
-                return self._call(self._open(level, payloads, rng, references))  # type: ignore[no-any-return]
-            return self._call(self._closed(int(level), payloads, rng, references))  # type: ignore[no-any-return]
+                return self._call(self._open(level, payloads, rng, references))
+            return self._call(self._closed(int(level), payloads, rng, references))
         except _Abort as a:
             self._fail_fast(a.exc)
             raise ModelError(describe_error(a.exc)) from None
 
     async def _one(
-        self, scheduled: float, i: int, payloads: Sequence[Payload], references: Sequence[Any] | None
+        self,
+        scheduled: float,
+        i: int,
+        payloads: Sequence[Payload],
+        references: Sequence[Any] | None,
     ) -> Sample:
         sent = time.perf_counter()
         try:
             out = await self.http.send_once(payloads[i])
-        except Exception as e:  # noqa: BLE001 - every failure is a sample, never dropped
+        except Exception as e:
             if model_wide_cause(e) and not self.any_ok:
                 raise _Abort(e) from None
             return _sample(scheduled, sent, time.perf_counter(), None, e, self.plan.timeout_s)
         self.any_ok = True
         ref = references[i] if references is not None else None
         return _sample(
-            scheduled, sent, time.perf_counter(), out, None, self.plan.timeout_s, ref,
+            scheduled,
+            sent,
+            time.perf_counter(),
+            out,
+            None,
+            self.plan.timeout_s,
+            ref,
             references is not None,
         )
 
@@ -445,7 +456,11 @@ class _HTTPDriver(_Driver):
         measure_from = start + self.plan.warmup_s
         end = measure_from + self.plan.duration_s
         limit = self.plan.max_requests
-        picks = iter(rng.integers(0, len(payloads), size=10_000_000 if limit is None else limit * 2 + workers * 1000))
+        picks = iter(
+            rng.integers(
+                0, len(payloads), size=10_000_000 if limit is None else limit * 2 + workers * 1000
+            )
+        )
         measured: list[Sample] = []
         warm = 0
 
@@ -468,16 +483,18 @@ class _HTTPDriver(_Driver):
 class _ThreadDriver(_Driver):
     """Threads calling ``predict`` on an in-process model."""
 
-    def _predict(self, batch: list[Payload]) -> tuple[float, float, list[Output] | None, BaseException | None]:
+    def _predict(
+        self, batch: list[Payload]
+    ) -> tuple[float, float, list[Output] | None, BaseException | None]:
         sent = time.perf_counter()
         try:
             outs = self.model.predict(batch)
-        except Exception as e:  # noqa: BLE001 - every failure is a sample, never dropped
+        except Exception as e:
             return sent, time.perf_counter(), None, e
         return sent, time.perf_counter(), list(outs), None
 
     def probe(self, payload: Payload) -> None:
-        _, _, outs, exc = self._predict([payload])
+        _, _, _outs, exc = self._predict([payload])
         if exc is not None:
             self._fail_fast(exc)
         else:
@@ -492,13 +509,21 @@ class _ThreadDriver(_Driver):
         batch = [self._payloads[i] for i in idx]
         sent, done, outs, exc = self._predict(batch)
         if exc is not None or outs is None or len(outs) != len(batch):
-            err = exc or ModelError(f"predict returned {len(outs or [])} outputs for {len(batch)} inputs")
+            err = exc or ModelError(
+                f"predict returned {len(outs or [])} outputs for {len(batch)} inputs"
+            )
             return [_sample(scheduled, sent, done, None, err, self.plan.timeout_s) for _ in idx]
         self.any_ok = True
         return [
             _sample(
-                scheduled, sent, done, o, None, self.plan.timeout_s,
-                references[i] if references is not None else None, references is not None,
+                scheduled,
+                sent,
+                done,
+                o,
+                None,
+                self.plan.timeout_s,
+                references[i] if references is not None else None,
+                references is not None,
             )
             for o, i in zip(outs, idx, strict=True)
         ]
