@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         diagnose_curves,
         evaluate,
         load_suite,
+        load_test,
     )
     from assay.config import Suite
     from assay.data import Dataset, load_dataset
@@ -62,6 +63,7 @@ _WHERE = {
     "load_dataset": "assay.data",
     "load_model": "assay.models",
     "load_suite": "assay._runner",
+    "load_test": "assay._runner",
 }
 
 __all__ = ["__version__", *sorted(_WHERE)]

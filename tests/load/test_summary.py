@@ -8,11 +8,10 @@ import pytest
 from assay.load import Sample, capacity, parse_slo, summarize_step
 
 
-def _step(answered_per_s: float, latency: float = 0.01, n: int = 100) -> list[Sample]:
-    return [
-        Sample(i / answered_per_s, i / answered_per_s, i / answered_per_s + latency, "ok")
-        for i in range(n)
-    ]
+def _step(rate: float, most: float, service: float, n: int = 100) -> list[Sample]:
+    """``n`` requests scheduled at ``rate`` on a server answering at most ``most`` a second,
+    each taking ``service`` seconds once it starts."""
+    return [Sample(i / rate, i / rate, max(i / rate, i / most) + service, "ok") for i in range(n)]
 
 
 def test_counts_errors_and_timeouts_never_drops_them() -> None:
@@ -47,7 +46,7 @@ def test_short_run_says_how_many_samples_p99_9_needs() -> None:
 
 
 def test_streaming_timings_and_token_rate() -> None:
-    tokens = tuple(0.1 + 0.02 * k for k in range(11))  # first token at 100 ms, then every 20 ms
+    # first token at 100 ms, then one every 20 ms: the adapter's ITL and TPOT are 20 ms
     samples = [
         Sample(
             i * 0.5,
@@ -55,7 +54,8 @@ def test_streaming_timings_and_token_rate() -> None:
             i * 0.5 + 0.3,
             "ok",
             ttft_s=0.1,
-            token_times_s=tokens,
+            itl_s=0.02,
+            tpot_s=0.02,
             output_tokens=11,
         )
         for i in range(20)
@@ -74,17 +74,20 @@ def test_streaming_timings_and_token_rate() -> None:
 def test_capacity_knee_and_highest_rate_meeting_the_slo() -> None:
     slo = parse_slo("p95<50ms")
     steps = [
-        summarize_step(_step(10), mode="rate", level=10, slo=slo),
-        summarize_step(_step(20), mode="rate", level=20, slo=slo),
-        summarize_step(_step(39, latency=0.04), mode="rate", level=40, slo=slo),
-        summarize_step(_step(41, latency=0.2), mode="rate", level=80, slo=slo),
+        summarize_step(_step(rate, 50, 0.01 * rate / 10), mode="rate", level=rate, slo=slo)
+        for rate in (10, 20, 40, 80)
     ]
     cap = capacity(steps)
+    # 80/s on a server answering 50/s: answered ≈ 50/s < 90% of 80/s; 40/s keeps up
     assert cap.knee == 40.0
-    assert cap.max_level_at_slo == 40.0
-    assert cap.max_rps_at_slo == pytest.approx(39.0 * 100 / (99 + 0.04 * 39), rel=1e-6)
+    assert cap.max_level_at_slo == 40.0  # 40 ms at 40/s; 80/s queues far past 50 ms
+    assert cap.max_rps_at_slo == pytest.approx(steps[2].throughput_rps)
     assert cap.p95_ms_at_slo is not None and cap.p95_ms_at_slo.value == pytest.approx(40.0)
-    assert capacity(steps[:2]).knee is None  # it kept up: the knee lies beyond the levels tried
+    assert capacity(steps[:3]).knee is None  # it kept up: the knee lies beyond the levels tried
+    closed = [
+        summarize_step(_step(c * 10, 25, 0.01), mode="concurrency", level=c) for c in (1, 2, 4)
+    ]
+    assert capacity(closed).knee == 2.0  # 10 → 20 → 25 answered a second
 
 
 def test_mean_interval_is_students_t(seed: int) -> None:

@@ -20,7 +20,8 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from assay._runner._load import LoadPlan, run_load
+from assay._runner._load import run_load
+from assay.load import LoadPlan
 from assay.errors import ConfigError, ModelError
 from assay.models import load_model
 

@@ -14,6 +14,7 @@ from assay._cli import cv as cv_cmd
 from assay._cli import drift as drift_cmd
 from assay._cli import init as init_cmd
 from assay._cli import leakage as leakage_cmd
+from assay._cli import load as load_cmd
 from assay._cli import perturb as perturb_cmd
 from assay._cli import report as report_cmd
 from assay._cli import run as run_cmd
@@ -71,6 +72,7 @@ app.command("leakage")(leakage_cmd.leakage)
 app.command("drift")(drift_cmd.drift)
 app.command("cv")(cv_cmd.cv)
 app.command("compare")(compare_cmd.compare)
+app.command("load")(load_cmd.load)
 
 
 def main(argv: list[str] | None = None) -> None:

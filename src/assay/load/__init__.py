@@ -2,6 +2,7 @@
 the samples a load generator recorded; the generator itself is ``assay._runner._load``)."""
 
 from assay.load._capacity import Capacity, capacity
+from assay.load._plan import LoadPlan, Mode
 from assay.load._quantiles import (
     QUANTILE_METHOD,
     quantile_estimate,
@@ -18,6 +19,8 @@ __all__ = [
     "SLO",
     "SLO_GRAMMAR",
     "Capacity",
+    "LoadPlan",
+    "Mode",
     "Outcome",
     "SLOTerm",
     "Sample",

@@ -1,10 +1,12 @@
 """Capacity: throughput against offered load, the saturation knee, the highest load meeting the SLO.
 
-- **Knee**: the last level before the throughput stops following the load — the first step
-  ``i → i+1`` where the relative throughput gain is below half the relative load increase,
-  ``(T[i+1] - T[i]) / T[i] < 0.5 (L[i+1] - L[i]) / L[i]``; the knee is ``L[i]``. Open loop adds
-  the plain test that the achieved rate fell below 90% of the offered one. ``None`` when the
-  throughput kept up at every level tried (the knee lies beyond them).
+- **Knee**: the last level before the throughput stops following the load. Open loop: the level
+  before the first whose answered rate fell below 90% of the rate its requests were scheduled
+  at (the realised arrival rate, not the nominal one: Poisson arrivals over a short run differ
+  from the target by chance). Closed loop and batch sizes: the first step ``i → i+1`` where the
+  relative throughput gain is below half the relative load increase,
+  ``(T[i+1] - T[i]) / T[i] < 0.5 (L[i+1] - L[i]) / L[i]``; the knee is ``L[i]``. ``None`` when
+  the throughput kept up at every level tried (the knee lies beyond them).
 - **Highest load meeting the SLO**: the largest level whose step met every SLO term (point values),
   with the p95 latency's interval at that level, so a reader sees how sure it is; ``None`` when no
   level met it.
@@ -64,27 +66,29 @@ def capacity(steps: Sequence[StepSummary]) -> Capacity:
     Example:
         >>> from assay.load._summary import summarize_step
         >>> from assay.load._samples import Sample
-        >>> def step(rate, got):  # ``got`` requests answered in one second
-        ...     s = [Sample(i / got, i / got, i / got + 0.01, "ok") for i in range(got)]
+        >>> def step(rate, most=22):  # a server that answers at most 22 requests a second
+        ...     s = [Sample(i / rate, i / rate, max(i / rate, i / most) + 0.01, "ok")
+        ...          for i in range(rate)]
         ...     return summarize_step(s, mode="rate", level=rate)
-        >>> capacity([step(10, 10), step(20, 20), step(40, 22)]).knee
+        >>> capacity([step(10), step(20), step(40)]).knee
         20.0
     """
     ordered = sorted(steps, key=lambda s: s.level)
     levels = tuple(s.level for s in ordered)
     tput = tuple(s.throughput_rps for s in ordered)
     knee = None
-    for i in range(len(ordered) - 1):
-        gain = (tput[i + 1] - tput[i]) / tput[i] if tput[i] > 0 else 0.0
-        more = (levels[i + 1] - levels[i]) / levels[i]
-        if gain < _GAIN_SHARE * more:
-            knee = levels[i]
-            break
-    if knee is None and ordered and ordered[0].mode == "rate":
-        lagging = [s.level for s in ordered if s.throughput_rps < _KEEP_UP * s.level]
-        if lagging:
-            below = [lv for lv in levels if lv < lagging[0]]
-            knee = below[-1] if below else None
+    if ordered and ordered[0].mode == "rate":
+        for i, step in enumerate(ordered):
+            if step.throughput_rps < _KEEP_UP * step.offered_rps:
+                knee = levels[i - 1] if i > 0 else None
+                break
+    else:
+        for i in range(len(ordered) - 1):
+            gain = (tput[i + 1] - tput[i]) / tput[i] if tput[i] > 0 else 0.0
+            more = (levels[i + 1] - levels[i]) / levels[i]
+            if gain < _GAIN_SHARE * more:
+                knee = levels[i]
+                break
     meeting = [s for s in ordered if s.meets_slo]
     best = meeting[-1] if meeting else None
     return Capacity(

@@ -48,6 +48,8 @@ class StepSummary:
         level: the offered rate (requests/s), concurrency or batch size.
         n: requests measured (warm-up excluded); ``n_ok``, ``n_error``, ``n_timeout`` split it.
         duration_s: first scheduled send to last completion.
+        offered_rps: requests scheduled per second (open loop: the realised arrival rate, which
+            differs from the target by chance under Poisson arrivals).
         latency_ms: p50 … p99.9, mean and max of the latency from the scheduled send (ms).
         service_ms: the same from the actual send (the closed-loop view).
         ttft_ms / itl_ms / tpot_ms: streamed answers' timings (empty when none streamed).
@@ -72,6 +74,7 @@ class StepSummary:
     n_error: int
     n_timeout: int
     duration_s: float
+    offered_rps: float
     latency_ms: dict[str, Estimate]
     service_ms: dict[str, Estimate]
     ttft_ms: dict[str, Estimate]
@@ -111,6 +114,7 @@ class StepSummary:
             "n_error": self.n_error,
             "n_timeout": self.n_timeout,
             "duration_s": self.duration_s,
+            "offered_rps": self.offered_rps,
             **table("", self.latency_ms),
             "service": table("", self.service_ms),
             "ttft": table("", self.ttft_ms),
@@ -189,6 +193,8 @@ def summarize_step(
     start = min((s.scheduled_s for s in samples), default=0.0)
     end = max((s.done_s for s in samples), default=0.0)
     duration = max(end - start, 0.0)
+    last = max((s.scheduled_s for s in samples), default=0.0)
+    offered = (n - 1) / (last - start) if n > 1 and last > start else math.nan
     latency = [s.latency_s for s in timed]
     service = [s.service_s for s in timed]
     ttft = [s.ttft_s for s in ok if s.ttft_s is not None]
@@ -256,6 +262,7 @@ def summarize_step(
         n_error=n_error,
         n_timeout=len(timed_out),
         duration_s=duration,
+        offered_rps=offered,
         latency_ms=latency_ms,
         service_ms=_stats_ms(service, confidence),
         ttft_ms=_stats_ms(ttft, confidence),
