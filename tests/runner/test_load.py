@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from assay._runner._load import run_load
-from assay.load import LoadPlan
 from assay.errors import ConfigError, ModelError
+from assay.load import LoadPlan
 from assay.models import load_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "load"))

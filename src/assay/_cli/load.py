@@ -40,10 +40,12 @@ def _numbers(text: str | None, option: str, kind: type[float] | type[int]) -> li
         ) from None
 
 
-def _cell(est: dict[str, Any] | None) -> str:
+def _cell(est: dict[str, Any] | None, *, bounds: bool = True) -> str:
     if not est or est.get("value") is None:
         return "—"
     v, lo, hi = est["value"], est.get("lower"), est.get("upper")
+    if not bounds:
+        return f"{v:.0f}"
     bounds = (
         f" [{lo:.0f}, {hi:.0f}]"
         if lo is not None and hi is not None
@@ -152,12 +154,12 @@ def load(
         print(json.dumps({**table, "passed": report.passed, "gates": gate_rows}))
         raise typer.Exit(code)
     streamed = any((table[s].get("ttft") or {}) for s in table["steps"])
-    t = Table(title=f"latency of {table['model']['spec']} (ms, 95% intervals)")
-    for col in ("level", "n", "ok/err/timeout", "rps", "p50", "p95", "p99", "p99.9", "max"):
-        t.add_column(col, justify="right")
+    t = Table(title=f"latency (ms, {report.level:.0%} intervals) of {table['model']['spec']}")
+    for col in ("level", "n", "err", "t/o", "req/s", "p50", "p95 [interval]", "p99", "max"):
+        t.add_column(col, justify="right", no_wrap=True)
     if streamed:
-        t.add_column("ttft p95", justify="right")
-        t.add_column("itl p50", justify="right")
+        t.add_column("ttft p95", justify="right", no_wrap=True)
+        t.add_column("itl p50", justify="right", no_wrap=True)
     if any(table[s].get("meets_slo") is not None for s in table["steps"]):
         t.add_column("SLO", justify="center")
     for name in table["steps"]:
@@ -165,18 +167,18 @@ def load(
         row = [
             name,
             str(s["n"]),
-            f"{s['n_ok']}/{s['n_error']}/{s['n_timeout']}",
+            str(s["n_error"]),
+            str(s["n_timeout"]),
             f"{s['throughput_rps']:.1f}",
-            _cell(s.get("p50_ms")),
+            _cell(s.get("p50_ms"), bounds=False),
             _cell(s.get("p95_ms")),
-            _cell(s.get("p99_ms")),
-            _cell(s.get("p99_9_ms")),
-            _cell(s.get("max_ms")),
+            _cell(s.get("p99_ms"), bounds=False),
+            _cell(s.get("max_ms"), bounds=False),
         ]
         if streamed:
             row += [
-                _cell((s.get("ttft") or {}).get("p95_ms")),
-                _cell((s.get("itl") or {}).get("p50_ms")),
+                _cell((s.get("ttft") or {}).get("p95_ms"), bounds=False),
+                _cell((s.get("itl") or {}).get("p50_ms"), bounds=False),
             ]
         if s.get("meets_slo") is not None:
             row.append("yes" if s["meets_slo"] else "NO")

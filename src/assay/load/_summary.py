@@ -65,6 +65,7 @@ class StepSummary:
         meets_slo: every term held (``None`` without an SLO).
         notes: what the reader must know (too few samples for a percentile, a lagging generator).
         histogram: the latency HdrHistogram, encoded (mergeable: ``HdrHistogram.decode``).
+        ttft_histogram: the time to first token's, likewise (empty when nothing streamed).
     """
 
     mode: str
@@ -93,6 +94,7 @@ class StepSummary:
     meets_slo: bool | None
     notes: tuple[str, ...] = field(default=())
     histogram: str = ""
+    ttft_histogram: str = ""
 
     @property
     def name(self) -> str:
@@ -135,6 +137,7 @@ class StepSummary:
             "meets_slo": self.meets_slo,
             "notes": list(self.notes),
             "histogram": self.histogram,
+            "ttft_histogram": self.ttft_histogram,
         }
         return out
 
@@ -224,14 +227,20 @@ def summarize_step(
             "was not reached — lower the rate or give the generator more CPU"
         )
     latency_ms = _stats_ms(latency, confidence)
-    for name, q in PERCENTILES.items():
-        pct = latency_ms.get(name)
-        if pct is not None and math.isnan(pct.upper):
-            need = samples_needed(q, level=confidence)
-            notes.append(
-                f"{name.replace('_', '.')}: {len(latency)} latencies are too few for its upper bound (it needs "
-                f"{need:,} at {confidence:.0%}); run longer or at a higher rate"
-            )
+    short = [
+        (name.replace("_", "."), samples_needed(q, level=confidence))
+        for name, q in PERCENTILES.items()
+        if name in latency_ms and math.isnan(latency_ms[name].upper)
+    ]
+    if short:
+        notes.append(
+            f"{len(latency)} latencies are too few for an upper bound on "
+            + ", ".join(name for name, _ in short)
+            + " (at "
+            + f"{confidence:.0%}: "
+            + ", ".join(f"{name} needs {need:,}" for name, need in short)
+            + "); run longer or at a higher rate"
+        )
     scored = [s.correct for s in ok if s.correct is not None]
     accuracy = wilson_interval(sum(scored), len(scored), level=confidence) if scored else None
     error_rate = wilson_interval(n - len(ok), n, level=confidence)
@@ -281,6 +290,7 @@ def summarize_step(
         meets_slo=meets,
         notes=tuple(notes),
         histogram=hist.encode().decode("ascii") if hist is not None else "",
+        ttft_histogram=histogram_of(ttft).encode().decode("ascii") if ttft else "",
     )
 
 

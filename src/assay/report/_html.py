@@ -34,6 +34,7 @@ from assay.report._fairness_view import build_fairness
 from assay.report._findings import findings
 from assay.report._html_domain import build_domain_shift
 from assay.report._html_drift import build_drift
+from assay.report._html_latency import build_latency
 from assay.report._html_generalization import build_cv, build_generalization, build_leakage
 from assay.report._html_generation import build_generation
 from assay.report._html_weak_slices import build_weak_slices
@@ -411,6 +412,7 @@ SECTIONS: dict[str, Section] = {
     "leakage": Section("Leakage", "section_leakage.html.j2", build_leakage),
     "generation": Section("Generation", "section_generation.html.j2", build_generation),
     "drift": Section("Drift", "section_drift.html.j2", build_drift),
+    "latency": Section("Latency under load", "section_latency.html.j2", build_latency),
 }
 GENERIC = Section("", "section_generic.html.j2", build_generic)
 
