@@ -46,12 +46,12 @@ def _cell(est: dict[str, Any] | None, *, bounds: bool = True) -> str:
     v, lo, hi = est["value"], est.get("lower"), est.get("upper")
     if not bounds:
         return f"{v:.0f}"
-    bounds = (
+    interval = (
         f" [{lo:.0f}, {hi:.0f}]"
         if lo is not None and hi is not None
         else (f" [{lo:.0f}, —]" if lo is not None else "")
     )
-    return f"{v:.0f}{bounds}"
+    return f"{v:.0f}{interval}"
 
 
 def load(

@@ -34,9 +34,9 @@ from assay.report._fairness_view import build_fairness
 from assay.report._findings import findings
 from assay.report._html_domain import build_domain_shift
 from assay.report._html_drift import build_drift
-from assay.report._html_latency import build_latency
 from assay.report._html_generalization import build_cv, build_generalization, build_leakage
 from assay.report._html_generation import build_generation
+from assay.report._html_latency import build_latency
 from assay.report._html_weak_slices import build_weak_slices
 from assay.report._robustness_html import build_robustness
 from assay.report._schema import CheckResult, Report

@@ -33,7 +33,7 @@ _CURVES = (("p50", "p50_ms"), ("p95", "p95_ms"), ("p99", "p99_ms"))
 
 
 def _cell(est: Any) -> dict[str, Any] | None:
-    return est if isinstance(est, Mapping) and est.get("value") is not None else None
+    return dict(est) if isinstance(est, Mapping) and est.get("value") is not None else None
 
 
 def _buckets(encoded: str) -> tuple[list[float], list[int]]:
