@@ -33,12 +33,13 @@ import numpy as np
 
 from assay._types import Model, Output, Payload, canonical_label
 from assay._util._retry import describe_error, model_wide_cause
+from assay.checks._base import Check, DeclaresLoad, RunContext
 from assay.errors import ConfigError, ModelError
 from assay.load import Capacity, LoadPlan, Mode, Sample, StepSummary, capacity, summarize_step
 from assay.models._openai import OpenAIModel
 from assay.stats import Estimate, stream
 
-__all__ = ["LoadPlan", "LoadReport", "run_load"]
+__all__ = ["LoadReport", "run_declared_loads", "run_load"]
 
 #: The most HTTP connections a load run opens (requests beyond wait for one, counted in latency).
 _MAX_CONNECTIONS = 512
@@ -509,3 +510,15 @@ class _ThreadDriver(_Driver):
             for f in [pool.submit(worker, k) for k in range(workers)]:
                 f.result()
         return measured, warm[0]
+
+
+def run_declared_loads(checks: Sequence[Check], ctx: RunContext) -> None:
+    """Run the load plan of each check that declares one (:class:`DeclaresLoad`) on its model,
+    and put the measured table in ``ctx.load_results`` for the check's ``score``."""
+    for check in checks:
+        if isinstance(check, DeclaresLoad):
+            payloads, references = check.load_rows(ctx)
+            report = run_load(
+                ctx.models[check.model], payloads, check.load_plan(ctx), references=references
+            )
+            ctx.load_results[(check.name, check.model)] = report.to_dict()

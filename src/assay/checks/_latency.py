@@ -1,4 +1,5 @@
-"""The ``latency`` result's metric paths and flags, read from a load run's table.
+"""The ``latency`` check, and the ``latency`` result's metric paths and flags, read from a load
+run's table.
 
 A load run (``assay load``, :func:`assay.load_test`) is the runner's: it calls the model on a
 schedule, past the engine (a load test must reach the model every time). What reaches this layer
@@ -11,11 +12,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import Field
+
+from assay._types import Request, Response
+from assay.checks._base import Check, CheckConfig, RunContext, register_check
+from assay.config._suite import Suite
+from assay.errors import ConfigError
+from assay.load import LoadPlan
+from assay.report._schema import CheckResult
 from assay.stats import Estimate
 
-__all__ = ["LATENCY_GATE_PATTERNS", "latency_flags", "latency_metrics"]
+__all__ = [
+    "LATENCY_GATE_PATTERNS",
+    "LatencyCheck",
+    "LatencyConfig",
+    "latency_flags",
+    "latency_metrics",
+]
 
 _TIMED = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p99_9_ms", "mean_ms", "max_ms")
 _STEP_ESTIMATES = ("error_rate", "timeout_rate", "accuracy", "deadline_miss_rate")
@@ -95,3 +110,105 @@ def latency_flags(table: Mapping[str, Any]) -> list[str]:
         )
     flags += list(table.get("notes") or [])
     return flags
+
+
+class LatencyConfig(CheckConfig):
+    """Options of the latency check (latency under load; see ``docs/load.md``).
+
+    Attributes:
+        rates: open-loop target rates, requests per second (latency from the scheduled send).
+        concurrency: closed-loop concurrencies.
+        batch_size: batch sizes, one worker (in-process models).
+        arrivals: ``poisson`` or ``constant`` arrivals in the open loop.
+        duration_s: the measured seconds of each level.
+        warmup_s: seconds run first at each level and left out.
+        max_requests: at most this many measured requests per level.
+        timeout_s: a request longer than this is a timeout.
+        slo: a service-level objective, e.g. ``p95<800ms,errors<1%``.
+        deadline_s: a per-request deadline, for ``deadline_miss_rate``.
+        score: score the answers against the dataset's label column (accuracy under load).
+    """
+
+    rates: list[float] = Field(default_factory=list)
+    concurrency: list[int] = Field(default_factory=list)
+    batch_size: list[int] = Field(default_factory=list)
+    arrivals: Literal["poisson", "constant"] = "poisson"
+    duration_s: float = Field(default=10.0, gt=0)
+    warmup_s: float = Field(default=1.0, ge=0)
+    max_requests: int | None = Field(default=None, gt=0)
+    timeout_s: float = Field(default=60.0, gt=0)
+    slo: str | None = None
+    deadline_s: float | None = Field(default=None, gt=0)
+    score: bool = False
+
+    def plan(self, seed: int, level: float) -> LoadPlan:
+        return LoadPlan(
+            rates=tuple(self.rates),
+            concurrency=tuple(self.concurrency),
+            batch_size=tuple(self.batch_size),
+            arrivals=self.arrivals,
+            duration_s=self.duration_s,
+            warmup_s=self.warmup_s,
+            max_requests=self.max_requests,
+            timeout_s=self.timeout_s,
+            slo=self.slo,
+            deadline_s=self.deadline_s,
+            confidence=level,
+            seed=seed,
+        )
+
+
+@register_check("latency")
+class LatencyCheck(Check):
+    """How fast is the model under load: percentiles with intervals, SLO, capacity.
+
+    It asks the engine for nothing (a load test must reach the model every time, past the cache):
+    it declares its load plan (:class:`DeclaresLoad`), the runner runs it with the load generator
+    and hands the measured table to :meth:`score`.
+    """
+
+    Config = LatencyConfig
+
+    @classmethod
+    def validate_suite(cls, config: CheckConfig, suite: Suite, *, source: str = "suite") -> None:
+        assert isinstance(config, LatencyConfig)
+        try:
+            config.plan(suite.seed, suite.level).check()
+        except ConfigError as e:
+            raise ConfigError(f"{source}: checks.latency: {e}") from None
+        if config.score and suite.data[config.dataset or suite.primary_dataset].label is None:
+            raise ConfigError(
+                f"{source}: checks.latency.score: the dataset declares no label column to score "
+                "the answers against; add `label:` to it or set score: false"
+            )
+
+    @classmethod
+    def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
+        return list(LATENCY_GATE_PATTERNS)
+
+    def plan(self, ctx: RunContext) -> list[Request]:
+        return []
+
+    def load_plan(self, ctx: RunContext) -> LoadPlan:
+        assert isinstance(self.config, LatencyConfig)
+        return self.config.plan(ctx.seed, ctx.level)
+
+    def load_rows(self, ctx: RunContext) -> tuple[list[Any], list[Any] | None]:
+        assert isinstance(self.config, LatencyConfig)
+        ds = ctx.dataset(self.config.dataset)
+        refs = ds.frame[ds.spec.label].tolist() if self.config.score and ds.spec.label else None
+        return list(ds.payloads()), refs
+
+    def score(self, ctx: RunContext, responses: Mapping[str, Response]) -> CheckResult:
+        assert isinstance(self.config, LatencyConfig)
+        table = ctx.load_results.get((self.name, self.model)) or {}
+        steps = [table.get(n) or {} for n in table.get("steps") or []]
+        return CheckResult(
+            check=self.name,
+            model=self.model,
+            dataset=ctx.dataset(self.config.dataset).name,
+            n=sum(int(s.get("n") or 0) for s in steps),
+            metrics=latency_metrics(table),
+            tables={"latency": table},
+            flags=latency_flags(table),
+        )
