@@ -58,7 +58,8 @@ class LoadReport:
         deadline_miss_rate: the worst level's (``None`` without a deadline).
         cold_start_s: how long loading the model took (``None`` when it was given loaded).
         peak_rss_mb: this process's peak resident memory (an in-process model's footprint).
-        notes: what the reader must know (warm-up left out, a lagging generator, …).
+        warmup: requests run in each level's warm-up and left out, by step name.
+        notes: what the reader must know about the run as a whole.
         samples: every measured request, per step name (not in :meth:`to_dict`).
     """
 
@@ -69,6 +70,7 @@ class LoadReport:
     deadline_miss_rate: Estimate | None
     cold_start_s: float | None
     peak_rss_mb: float
+    warmup: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     samples: dict[str, list[Sample]] = field(default_factory=dict, repr=False)
 
@@ -91,6 +93,7 @@ class LoadReport:
             ),
             "cold_start_s": self.cold_start_s,
             "peak_rss_mb": self.peak_rss_mb,
+            "warmup": dict(self.warmup),
             "notes": list(self.notes),
         }
 
@@ -129,7 +132,7 @@ def run_load(
     driver.probe(payloads[0])
     steps: list[StepSummary] = []
     kept: dict[str, list[Sample]] = {}
-    notes: list[str] = []
+    warmup: dict[str, int] = {}
     for mode, level in plan.levels():
         rng = stream(plan.seed, "load", f"{mode}_{level:g}")
         samples, n_warm = driver.run(mode, level, payloads, rng, references)
@@ -141,8 +144,7 @@ def run_load(
             deadline_s=plan.deadline_s,
             confidence=plan.confidence,
         )
-        if n_warm:
-            notes.append(f"{summary.name}: {n_warm} warm-up requests left out")
+        warmup[summary.name] = n_warm
         steps.append(summary)
         kept[summary.name] = samples
         if on_step is not None:
@@ -161,7 +163,7 @@ def run_load(
         deadline_miss_rate=worst,
         cold_start_s=cold_start_s,
         peak_rss_mb=_peak_rss_mb(),
-        notes=tuple(notes),
+        warmup=warmup,
         samples=kept,
     )
 

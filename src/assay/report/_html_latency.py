@@ -147,10 +147,17 @@ def build_latency(r: CheckResult, figs: Any, report: Report) -> dict[str, Any]:
         plots.append(figs.add(ttft, "time to first token"))
     return {
         "table": table,
+        "spec": str((table.get("model") or {}).get("spec") or r.model),
+        "deadline": _cell(table.get("deadline_miss_rate")),
+        "cold_start_s": table.get("cold_start_s"),
+        "peak_rss_mb": table.get("peak_rss_mb"),
         "rows": rows,
         "shown": [label for label, _ in _SHOWN],
         "streamed": any(row["ttft"] for row in rows),
         "slo": any(table[n].get("meets_slo") is not None for n in names),
-        "capacity": table.get("capacity") or {},
+        "capacity": {
+            k: (table.get("capacity") or {}).get(k)
+            for k in ("mode", "knee", "max_level_at_slo", "max_rps_at_slo", "p95_ms_at_slo")
+        },
         "plots": plots,
     }
