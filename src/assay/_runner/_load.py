@@ -23,7 +23,7 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -217,6 +217,12 @@ def _sample(
     )
 
 
+def _draws(rng: np.random.Generator, n: int, chunk: int = 4096) -> Iterator[int]:
+    """Row indices drawn uniformly from ``range(n)``, without end, a chunk at a time."""
+    while True:
+        yield from (int(i) for i in rng.integers(0, n, size=chunk))
+
+
 def _arrivals(plan: LoadPlan, rate: float, rng: np.random.Generator) -> tuple[list[float], int]:
     """Offsets (seconds from the start) of every request of a level, and how many of them fall
     in the warm-up."""
@@ -286,7 +292,7 @@ class _HTTPDriver(_Driver):
             max([*plan.rates, 0.0]) * min(plan.timeout_s, 10.0)
         )
         # enough connections for what may be in flight, within the file descriptors a process has
-        self.loop = model.event_loop(connections=min(max(peak, 64), _MAX_CONNECTIONS))
+        self.loop = model.event_loop(connections=min(peak, _MAX_CONNECTIONS))
 
     def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
@@ -377,11 +383,7 @@ class _HTTPDriver(_Driver):
         measure_from = start + self.plan.warmup_s
         end = measure_from + self.plan.duration_s
         limit = self.plan.max_requests
-        picks = iter(
-            rng.integers(
-                0, len(payloads), size=10_000_000 if limit is None else limit * 2 + workers * 1000
-            )
-        )
+        picks = _draws(rng, len(payloads))
         measured: list[Sample] = []
         warm = 0
 
