@@ -100,3 +100,15 @@ def test_mean_interval_is_students_t(seed: int) -> None:
     lo, hi = sps.t.interval(0.95, x.size - 1, loc=x.mean() * 1000, scale=sps.sem(x) * 1000)
     assert s.latency_ms["mean"].lower == pytest.approx(lo)
     assert s.latency_ms["mean"].upper == pytest.approx(hi)
+
+
+def test_draining_a_short_run_is_not_saturation() -> None:
+    # Each request takes 2 s. At 1/s for 40 s the answered rate keeps up; at 10/s for 1 s it is
+    # far below the offered one only because the run is short next to the latency (the last
+    # answers drain); the median latency does not grow: no queue, no knee.
+    steps = [
+        summarize_step(_step(1, 1e9, 2.0, n=40), mode="rate", level=1),
+        summarize_step(_step(10, 1e9, 2.0, n=10), mode="rate", level=10),
+    ]
+    assert steps[1].throughput_rps < 0.5 * steps[1].offered_rps
+    assert capacity(steps).knee is None

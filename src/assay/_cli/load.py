@@ -40,6 +40,23 @@ def _numbers(text: str | None, option: str, kind: type[float] | type[int]) -> li
         ) from None
 
 
+def _options(items: list[str] | None) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; each value read as YAML (``32`` is a number, ``true`` a flag)."""
+    import yaml
+
+    from assay.errors import ConfigError
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                f"--option {item!r}: write KEY=VALUE, e.g. --option max_new_tokens=64"
+            )
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return out
+
+
 def _cell(est: dict[str, Any] | None, *, bounds: bool = True) -> str:
     if not est or est.get("value") is None:
         return "—"
@@ -93,6 +110,14 @@ def load(
         bool,
         typer.Option(help="Stream answers (openai:): time to first token, inter-token latency."),
     ] = False,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            help="An adapter option KEY=VALUE, as under a suite model's options (repeatable), "
+            "e.g. --option endpoint=completions --option max_new_tokens=64.",
+        ),
+    ] = None,
     trust: Annotated[bool, typer.Option(help="Allow model formats that run code on load.")] = False,
     out: Annotated[
         Path | None, typer.Option(help="Output folder for report.json and report.html.")
@@ -140,6 +165,7 @@ def load(
             slo=slo,
             deadline_s=_seconds(deadline, "--deadline") if deadline else None,
             stream=stream,
+            options=_options(option),
             trust=trust,
             seed=seed,
             gates=gates or [],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ def load_test(
     slo: str | None = None,
     deadline_s: float | None = None,
     stream: bool = False,
+    options: Mapping[str, Any] | None = None,
     trust: bool = False,
     seed: int = 0,
     gates: Sequence[str] = (),
@@ -59,6 +60,8 @@ def load_test(
         arrivals, duration_s, warmup_s, max_requests, timeout_s, slo, deadline_s, seed: as in
             :class:`assay.load.LoadPlan`.
         stream: ask an ``openai:`` endpoint to stream (time to first token, inter-token latency).
+        options: the model's adapter options, as in a suite (``{"endpoint": "completions",
+            "max_new_tokens": 64}``).
         trust: allow formats that execute code on load (joblib).
         gates: gates on the result, e.g. ``"latency.rate_20.p95_ms.upper <= 800"``.
         out: a folder to write ``report.json`` and ``report.html`` into.
@@ -102,9 +105,9 @@ def load_test(
         raise DataError(f"--label {label!r}: {path} has no such column; its columns: {columns}")
     payloads = [str(v) for v in ds.frame[column].tolist()]
     references = ds.frame[label].tolist() if label is not None else None
-    options: dict[str, Any] = {"stream": True} if stream else {}
+    adapter_options: dict[str, Any] = {**(options or {}), **({"stream": True} if stream else {})}
     t0 = time.perf_counter()
-    loaded = load_model(model, name="candidate", trust=trust, options=options or None)
+    loaded = load_model(model, name="candidate", trust=trust, options=adapter_options or None)
     cold_start_s = time.perf_counter() - t0
     result = run_load(
         loaded,
@@ -132,6 +135,7 @@ def load_test(
             "input": column,
             "label": label,
             "stream": stream,
+            "model_options": adapter_options,
             **table["plan"],
         },
     }

@@ -3,7 +3,9 @@
 - **Knee**: the last level before the throughput stops following the load. Open loop: the level
   before the first whose answered rate fell below 90% of the rate its requests were scheduled
   at (the realised arrival rate, not the nominal one: Poisson arrivals over a short run differ
-  from the target by chance). Closed loop and batch sizes: the first step ``i → i+1`` where the
+  from the target by chance) *and* whose median latency is more than twice the lowest level's
+  (a queue is building; a short run's answered rate alone also drops while the last answers
+  drain, which is not saturation). Closed loop and batch sizes: the first step ``i → i+1`` where the
   relative throughput gain is below half the relative load increase,
   ``(T[i+1] - T[i]) / T[i] < 0.5 (L[i+1] - L[i]) / L[i]``; the knee is ``L[i]``. ``None`` when
   the throughput kept up at every level tried (the knee lies beyond them).
@@ -25,6 +27,12 @@ __all__ = ["Capacity", "capacity"]
 
 _GAIN_SHARE = 0.5
 _KEEP_UP = 0.9
+_QUEUED = 2.0
+
+
+def _p50(step: StepSummary) -> float:
+    est = step.latency_ms.get("p50")
+    return est.value if est is not None else float("nan")
 
 
 @dataclass(frozen=True)
@@ -78,8 +86,10 @@ def capacity(steps: Sequence[StepSummary]) -> Capacity:
     tput = tuple(s.throughput_rps for s in ordered)
     knee = None
     if ordered and ordered[0].mode == "rate":
+        base = _p50(ordered[0])
         for i, step in enumerate(ordered):
-            if step.throughput_rps < _KEEP_UP * step.offered_rps:
+            queued = _p50(step) > _QUEUED * base
+            if step.throughput_rps < _KEEP_UP * step.offered_rps and queued:
                 knee = levels[i - 1] if i > 0 else None
                 break
     else:
