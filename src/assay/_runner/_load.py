@@ -266,7 +266,7 @@ class _Driver:
         if cause is None or self.any_ok:
             return
         name = self.model.info().name
-        fix = getattr(exc, "fix", None) if isinstance(exc, ModelError) else None
+        fix = exc.fix if isinstance(exc, ModelError) else None
         raise ModelError(
             f"load: model {name!r} failed before answering anything ({cause}): "
             f"{describe_error(exc)}" + (f"; {fix}" if fix else ""),
