@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -42,8 +43,6 @@ def _numbers(text: str | None, option: str, kind: type[float] | type[int]) -> li
 
 def _options(items: list[str] | None) -> dict[str, Any]:
     """``KEY=VALUE`` pairs; each value read as YAML (``32`` is a number, ``true`` a flag)."""
-    import yaml
-
     from assay.errors import ConfigError
 
     out: dict[str, Any] = {}
