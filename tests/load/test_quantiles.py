@@ -68,3 +68,17 @@ def test_hdr_histogram_agrees_to_its_resolution(q: float, seed: int) -> None:
     exact = np.quantile(x, q, method="inverted_cdf") * 1e6
     assert h.get_value_at_percentile(q * 100) == pytest.approx(exact, rel=2e-3)
     assert h.get_total_count() == x.size
+
+
+def test_histograms_merge_to_the_whole(seed: int) -> None:
+    # Statistics are mergeable: two halves' encoded histograms, decoded and added, give the
+    # whole run's counts and percentiles.
+    from hdrh.histogram import HdrHistogram
+
+    x = np.random.default_rng(seed).lognormal(-2.0, 1.0, size=3000)
+    whole = histogram_of(x)
+    merged = HdrHistogram.decode(histogram_of(x[:1234]).encode())
+    merged.add(HdrHistogram.decode(histogram_of(x[1234:]).encode()))
+    assert merged.get_total_count() == whole.get_total_count()
+    for q in (50.0, 95.0, 99.0, 99.9):
+        assert merged.get_value_at_percentile(q) == whole.get_value_at_percentile(q)

@@ -133,7 +133,7 @@ def test_endpoint_down_fails_fast() -> None:
 def test_generator_that_falls_behind_says_so(base: str) -> None:
     model = _model(base, "fast/trivial")
     step = run_load(
-        model, ["x"], LoadPlan(rates=(3000,), warmup_s=0, duration_s=0.1, arrivals="constant")
+        model, ["x"], LoadPlan(rates=(20000,), warmup_s=0, duration_s=0.01, arrivals="constant")
     ).steps[0]
     assert step.behind
     assert any("fell behind its schedule" in n for n in step.notes)
