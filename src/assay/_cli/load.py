@@ -219,6 +219,19 @@ def load(
         )
     elif slo:
         console.print("no level met the SLO", highlight=False)
+    miss = table.get("deadline_miss_rate")
+    if miss and miss.get("value") is not None:
+        console.print(
+            f"deadline miss rate (worst level): {miss['value']:.2%} "
+            f"[{miss['lower']:.2%}, {miss['upper']:.2%}]",
+            highlight=False,
+        )
+    if table.get("cold_start_s") is not None:
+        console.print(
+            f"cold start (model load) {table['cold_start_s']:.2f} s · peak RSS "
+            f"{table['peak_rss_mb']:.0f} MB",
+            highlight=False,
+        )
     if cap.get("knee") is not None:
         console.print(f"saturation knee: {cap['mode']} {cap['knee']:g}", highlight=False)
     for flag in r.flags:
