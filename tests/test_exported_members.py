@@ -26,6 +26,7 @@ PACKAGES = [
     "assay.compare",
     "assay.drift",
     "assay.uncertainty",
+    "assay.load",
 ]
 
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         diagnose_curves,
         evaluate,
         load_suite,
+        load_test,
         shadow,
     )
     from assay.compare import shadow_compare
@@ -67,6 +68,7 @@ _WHERE = {
     "load_suite": "assay._runner",
     "shadow": "assay._runner",
     "shadow_compare": "assay.compare",
+    "load_test": "assay._runner",
 }
 
 __all__ = ["__version__", *sorted(_WHERE)]

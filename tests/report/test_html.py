@@ -203,14 +203,14 @@ def test_round_trip_renders_identically(report: Report, html: str) -> None:
 
 def test_unknown_check_gets_generic_table(report: Report) -> None:
     extra = CheckResult(
-        check="latency", model="candidate", dataset="reviews", n=50,
+        check="carbon", model="candidate", dataset="reviews", n=50,
         metrics={"p95_s": Estimate(0.21, 0.19, 0.24, 0.95, "bootstrap", 50)},
         tables={"histogram": {"edges": [0, 0.1, 0.2], "counts": [10, 40]}},
     )
-    assert "latency" not in SECTIONS
+    assert "carbon" not in SECTIONS
     html = render_html(report.model_copy(update={"results": [*report.results, extra]}))
     page = _parse(html)
-    assert "check-latency" in page.ids
+    assert "check-carbon" in page.ids
     assert "0.210 [0.190, 0.240]" in page.visible
     assert "histogram" in page.visible
 

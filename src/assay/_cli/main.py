@@ -14,6 +14,7 @@ from assay._cli import cv as cv_cmd
 from assay._cli import drift as drift_cmd
 from assay._cli import init as init_cmd
 from assay._cli import leakage as leakage_cmd
+from assay._cli import load as load_cmd
 from assay._cli import monitor as monitor_cmd
 from assay._cli import perturb as perturb_cmd
 from assay._cli import report as report_cmd
@@ -75,6 +76,7 @@ app.command("cv")(cv_cmd.cv)
 app.command("compare")(compare_cmd.compare)
 app.command("shadow")(shadow_cmd.shadow)
 app.add_typer(monitor_cmd.app, name="monitor")
+app.command("load")(load_cmd.load)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,7 +4,7 @@ gates and build the Report. Also the other commands that produce Reports (``assa
 
 Private: the public names are re-exported from ``assay`` (``assay.evaluate``, ``assay.load_suite``,
 ``assay.compare_reports``, ``assay.compare_models``, ``assay.check_leakage``,
-``assay.check_drift``, ``assay.diagnose_curves``); the CLI calls them
+``assay.check_drift``, ``assay.diagnose_curves``, ``assay.load_test``); the CLI calls them
 with the same parameter names.
 """
 
@@ -22,6 +22,7 @@ from assay._runner._gates import (
     validate_gates,
 )
 from assay._runner._leakage import check_leakage
+from assay._runner._load_command import load_test
 from assay._runner._shadow import shadow, shadow_report
 from assay._runner._starter import write_starter_suite
 from assay._runner._suite import load_suite, suite_from_dict, validate_suite
@@ -40,6 +41,7 @@ __all__ = [
     "evaluate_gates",
     "find_checkpoints",
     "load_suite",
+    "load_test",
     "parse_gate",
     "shadow",
     "shadow_report",

@@ -19,6 +19,7 @@ import pandas as pd
 import assay.checks  # noqa: F401  (registers the built-in checks)
 from assay._runner._gates import evaluate_gates
 from assay._runner._inline import FRAME_PATH, inline_suite, model_entries
+from assay._runner._load import run_declared_loads
 from assay._runner._match import check_gates_against_labels, check_model_against_data
 from assay._runner._models import SuiteModels
 from assay._runner._suite import load_suite
@@ -258,6 +259,8 @@ def _run(
         asked += more
         for k, v in engine.stats.to_dict().items():
             stats[k] = stats[k] + v
+    # Checks that declare a load plan (latency): run on a schedule, past the engine's cache.
+    run_declared_loads(checks, ctx)
     concurrency = concurrency_records(models)
     if concurrency:
         stats["concurrency"] = concurrency

@@ -12,6 +12,7 @@ from assay.checks import (  # noqa: F401  (importing registers the built-in chec
     _finetune_cost,
     _generalization,
     _generation,
+    _latency,
     _leakage,
     _performance,
     _robustness,

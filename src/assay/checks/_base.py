@@ -6,7 +6,7 @@ import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -17,6 +17,7 @@ from assay.config._load import format_validation_errors
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError
+from assay.load import LoadPlan
 from assay.metrics import headline_metrics
 from assay.stats._random import stream
 
@@ -28,6 +29,7 @@ __all__ = [
     "ROW_METRICS",
     "Check",
     "CheckConfig",
+    "DeclaresLoad",
     "FittedModel",
     "Fitter",
     "ModelProvider",
@@ -88,6 +90,20 @@ class ModelProvider(Protocol):
     def fitter(self, recipe: FitRecipe, *, model: Model, info: ModelInfo, seed: int) -> Fitter: ...
 
 
+@runtime_checkable
+class DeclaresLoad(Protocol):
+    """A check that needs its model called on a schedule (latency under load), which the engine's
+    cache and dedup must not answer. The runner runs :meth:`load_plan` with the load generator
+    after the engine, on the rows :meth:`load_rows` gives, and puts the measured table in
+    ``RunContext.load_results[(check name, model)]`` before :meth:`Check.score`."""
+
+    def load_plan(self, ctx: RunContext) -> LoadPlan: ...
+
+    def load_rows(self, ctx: RunContext) -> tuple[list[Any], list[Any] | None]:
+        """The inputs to draw from and, to score the answers, the right answer of each."""
+        ...
+
+
 @dataclass
 class RunContext:
     """What a check can see: the suite, the loaded datasets and models; and, through the runner's
@@ -102,6 +118,9 @@ class RunContext:
     progress: bool = False
     #: loads and fits models for checks (set by the runner)
     provider: ModelProvider | None = None
+    #: what the runner measured for each check that declares a load plan (:class:`DeclaresLoad`),
+    #: by (check name, model): the load run's table (``LoadReport.to_dict()``)
+    load_results: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def level(self) -> float:

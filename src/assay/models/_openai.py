@@ -233,6 +233,49 @@ class OpenAIModel:
         if loop is not None:
             _shutdown(loop, self._client)
 
+    # -- load tests -----------------------------------------------------------------------------
+
+    def event_loop(self, *, connections: int | None = None) -> asyncio.AbstractEventLoop:
+        """The event loop this model's HTTP client lives on (started now if need be), for a load
+        generator that runs its coroutines there and sends with :meth:`send_once`.
+
+        Args:
+            connections: the most connections the client keeps when it is created by this call
+                (a load test keeps more requests in flight than ``concurrency``); ignored once
+                the client exists.
+        """
+        if connections is not None and self._loop is None:
+            self.concurrency = max(self.concurrency, int(connections))
+        return self._ensure_loop()
+
+    async def send_once(self, payload: Payload, params: dict[str, Any] | None = None) -> Output:
+        """One request, sent now on this model's client (run on :meth:`event_loop`), past the
+        concurrency limit: a load test's requests go out on its own schedule, never queued by
+        the adapter. Same body, timeout and stream timings as :meth:`predict`.
+
+        Raises:
+            httpx.TimeoutException | httpx.TransportError: as httpx raised them (the caller
+                classifies them with :mod:`assay._util._retry`), except that
+            RetryableModelError: a connection that could not be opened (``model_wide`` and
+                ``fix`` set as :meth:`predict` sets them), or a transient answer (5xx, 429);
+            ModelError: what any other answer means (a 404 …); the API key scrubbed.
+        """
+        labels = [v[0] for v in self.verbaliser.words.values()] if self.verbaliser else []
+        prompt = render_prompt(self.options.get("prompt"), payload, labels=labels)
+        try:
+            return await self._request(prompt, {**self.options, **(params or {})})
+        except httpx.ConnectError as e:
+            raise self._connect_error(e) from None
+        except RetryableModelError as e:
+            raise RetryableModelError(
+                self._scrub(str(e)),
+                retry_after_s=e.retry_after_s,
+                model_wide=e.model_wide,
+                fix=e.fix,
+            ) from None
+        except ModelError as e:
+            raise ModelError(self._scrub(str(e)), model_wide=e.model_wide, fix=e.fix) from None
+
     # -- predict --------------------------------------------------------------------------------
 
     def predict(
@@ -316,17 +359,7 @@ class OpenAIModel:
             signal = "timeout"
             return RetryableModelError(self._scrub(self._timeout_message(e, ticket)))
         except httpx.ConnectError as e:
-            where = redact_spec(self._url())
-            cause = connect_failure(e)
-            fix = (
-                f"check the host name in the base URL {self._where}"
-                if cause == "DNS lookup failed"
-                else f"is the server running at {self._where}?"
-            )
-            # transient once the model has answered (a server restarting); the engine decides
-            return RetryableModelError(
-                self._scrub(f"{cause}: cannot connect to {where} ({e})"), model_wide=cause, fix=fix
-            )
+            return self._connect_error(e)
         except httpx.TransportError as e:
             where = redact_spec(self._url())
             return RetryableModelError(self._scrub(f"{type(e).__name__} from {where}: {e}"))
@@ -347,6 +380,19 @@ class OpenAIModel:
             self._limit.finished(ticket, signal, queue_s)
             async with gate:
                 gate.notify_all()
+
+    def _connect_error(self, e: httpx.ConnectError) -> RetryableModelError:
+        where = redact_spec(self._url())
+        cause = connect_failure(e)
+        fix = (
+            f"check the host name in the base URL {self._where}"
+            if cause == "DNS lookup failed"
+            else f"is the server running at {self._where}?"
+        )
+        # transient once the model has answered (a server restarting); the engine decides
+        return RetryableModelError(
+            self._scrub(f"{cause}: cannot connect to {where} ({e})"), model_wide=cause, fix=fix
+        )
 
     def _url(self) -> str:
         return f"{self.base_url}/{'completions' if self.endpoint == 'completions' else 'chat/completions'}"

@@ -36,6 +36,7 @@ from assay.report._html_domain import build_domain_shift
 from assay.report._html_drift import build_drift
 from assay.report._html_generalization import build_cv, build_generalization, build_leakage
 from assay.report._html_generation import build_generation
+from assay.report._html_latency import build_latency
 from assay.report._html_shadow import build_shadow
 from assay.report._html_uncertainty import build_uncertainty
 from assay.report._html_weak_slices import build_weak_slices
@@ -415,6 +416,7 @@ SECTIONS: dict[str, Section] = {
     "generation": Section("Generation", "section_generation.html.j2", build_generation),
     "drift": Section("Drift", "section_drift.html.j2", build_drift),
     "shadow": Section("Shadow", "section_shadow.html.j2", build_shadow),
+    "latency": Section("Latency under load", "section_latency.html.j2", build_latency),
 }
 GENERIC = Section("", "section_generic.html.j2", build_generic)
 
