@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from assay.monitor._config import MonitorSettings, TokenSet
     from assay.monitor._schema import Event, Label
     from assay.monitor._server import serve
+    from assay.monitor._service import MonitorService, start_monitor
     from assay.monitor._store import IngestResult, LabelResult, Store, StoredEvent
 
 _WHERE = {
@@ -22,12 +23,14 @@ _WHERE = {
     "IngestResult": "assay.monitor._store",
     "Label": "assay.monitor._schema",
     "LabelResult": "assay.monitor._store",
+    "MonitorService": "assay.monitor._service",
     "MonitorSettings": "assay.monitor._config",
     "Store": "assay.monitor._store",
     "StoredEvent": "assay.monitor._store",
     "TokenSet": "assay.monitor._config",
     "create_app": "assay.monitor._app",
     "serve": "assay.monitor._server",
+    "start_monitor": "assay.monitor._service",
 }
 
 __all__ = [
@@ -35,12 +38,14 @@ __all__ = [
     "IngestResult",
     "Label",
     "LabelResult",
+    "MonitorService",
     "MonitorSettings",
     "Store",
     "StoredEvent",
     "TokenSet",
     "create_app",
     "serve",
+    "start_monitor",
 ]
 
 
