@@ -24,7 +24,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
 import assay
-from assay.errors import ConfigError
+from assay.errors import ConfigError, ModelError
 
 ray = pytest.importorskip("ray")
 
@@ -278,3 +278,12 @@ def test_a_model_that_cannot_be_pickled_is_refused_with_the_fix(cancer: Path) ->
     data = frame.iloc[369:][[*FEATURES, "target"]]
     with pytest.raises(ConfigError, match=r"cannot be sent to Ray workers.*cloudpickle.*Fix: "):
         assay.evaluate(model=predict, data=data, label="target", progress=False, backend="ray")
+
+
+def test_actors_the_cluster_has_no_room_for_fail_the_run_naming_what_they_ask(
+    cancer: Path,
+) -> None:
+    ray_settings = {"num_cpus": 3, "start_timeout_s": 2}
+    suite = _suite(cancer, "too-big", {"rule": "python:rule.py:predict"}, ray=ray_settings)
+    with pytest.raises(ModelError, match=r"1 of its 1 Ray actors could not be placed.*num_cpus=3"):
+        _run(suite, backend="ray")

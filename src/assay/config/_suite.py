@@ -127,6 +127,8 @@ class RaySettings(_Strict):
         num_gpus: GPUs each actor reserves (fractions share a GPU).
         memory_gb: memory each actor reserves, in GiB (``null``: no reservation).
         max_restarts: times Ray restarts an actor whose process died (its batch is sent again).
+        start_timeout_s: seconds to wait for a model's actors to be placed and load the model;
+            actors the cluster has no room for fail the run after it, naming what they ask.
         ship_package: upload this assay package to the workers (Ray ``runtime_env.py_modules``),
             so every node runs the driver's assay; its dependencies must be installed there.
         runtime_env: a Ray runtime environment for the workers (``pip``, ``env_vars``,
@@ -139,6 +141,7 @@ class RaySettings(_Strict):
     num_gpus: float = Field(default=0.0, ge=0)
     memory_gb: float | None = Field(default=None, gt=0)
     max_restarts: int = Field(default=3, ge=0)
+    start_timeout_s: float = Field(default=300.0, gt=0)
     ship_package: bool = False
     runtime_env: dict[str, Any] = Field(default_factory=dict)
 

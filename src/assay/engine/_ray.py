@@ -185,7 +185,8 @@ class RayPool:
             "num_gpus": s.num_gpus,
             "max_restarts": s.max_restarts,
             "max_task_retries": s.max_restarts,
-            "name": None,
+            # one actor per node before two on one: a model's actors use the whole cluster
+            "scheduling_strategy": "SPREAD",
         }
         if s.memory_gb is not None:
             options["memory"] = int(s.memory_gb * 1024**3)
@@ -193,7 +194,16 @@ class RayPool:
         actors = [host.remote(builder, timeout_s) for _ in range(s.actors_per_model)]
         self._actors.extend(actors)
         try:
+            _, pending = ray.wait(
+                [a.ready.remote() for a in actors],
+                num_returns=len(actors),
+                timeout=s.start_timeout_s,
+            )
+            if pending:
+                raise self._unplaced(name, len(pending), ray)
             ray.get([a.ready.remote() for a in actors])
+        except ModelError:
+            raise
         except Exception as exc:
             cause = getattr(exc, "cause", None) or exc
             raise ModelError(
@@ -202,6 +212,22 @@ class RayPool:
                 "readable at the same path there (or set engine.ray.ship_package / runtime_env)",
             ) from None
         return RemoteModel(model.info(), actors)
+
+    def _unplaced(self, name: str, n: int, ray: Any) -> ModelError:
+        """The error for actors Ray could not place: what they ask, what the cluster has."""
+        s = self.settings
+        asks = f"num_cpus={s.num_cpus:g}, num_gpus={s.num_gpus:g}" + (
+            f", memory_gb={s.memory_gb:g}" if s.memory_gb is not None else ""
+        )
+        total = {k: v for k, v in ray.cluster_resources().items() if k in {"CPU", "GPU"}}
+        return ModelError(
+            f"model {name!r}: {n} of its {s.actors_per_model} Ray actors could not be placed "
+            f"within {s.start_timeout_s:g} s: each asks {asks}; the cluster has {total} in all, "
+            f"and this run's {len(self._actors) - s.actors_per_model} other actors hold their "
+            "share (every model keeps its actors for the whole run)",
+            model_wide="Ray actors not placed",
+            fix="lower engine.ray.actors_per_model or num_cpus/num_gpus, or add nodes",
+        )
 
     def _connect(self) -> Any:
         try:
