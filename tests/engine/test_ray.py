@@ -162,7 +162,9 @@ def test_a_killed_ray_run_resumes_asking_only_what_is_missing(
 ) -> None:
     (cancer / "slow.py").write_text(SLOW)
     log = cancer / "slow-calls.log"
-    suite = _suite(cancer, "slow", {"rule": "python:slow.py:predict"}, cache="slow.db", batch_size=10)
+    suite = _suite(
+        cancer, "slow", {"rule": "python:slow.py:predict"}, cache="slow.db", batch_size=10
+    )
     n_rows = both["local"].engine["n_unique"] // 2
     # the driver joins this module's Ray, so killing it kills only the driver and its actors
     env = {**os.environ, "RAY_ADDRESS": ray_here, "OMP_NUM_THREADS": "1"}

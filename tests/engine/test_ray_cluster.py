@@ -83,12 +83,12 @@ def cluster() -> Iterator[str]:
     temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths
     started: list[subprocess.Popen[bytes]] = []
     common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--block"]
+    head = [RAY, "start", "--head", "--port", str(port), "--temp-dir", str(temp)]
     head_log, node_log = (temp / "head.log").open("wb"), (temp / "node.log").open("wb")
     try:
         started.append(
             subprocess.Popen(
-                [RAY, "start", "--head", "--port", str(port), "--temp-dir", str(temp)]
-                + ["--include-dashboard", "false", *common],
+                [*head, "--include-dashboard", "false", *common],
                 env=ENV,
                 stdout=head_log,
                 stderr=subprocess.STDOUT,
@@ -169,9 +169,9 @@ def test_assay_run_on_a_two_node_cluster_through_engine_ray_address(
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump(suite), encoding="utf-8")
 
+    cli = [sys.executable, "-c", "from assay._cli.main import main; main()"]
     run = subprocess.run(
-        [sys.executable, "-c", "from assay._cli.main import main; main()", "run", str(path)]
-        + ["--out", str(tmp_path / "out"), "-q"],
+        [*cli, "run", str(path), "--out", str(tmp_path / "out"), "-q"],
         env=ENV,
         capture_output=True,
         text=True,

@@ -29,6 +29,7 @@ again (``max_task_retries``); when the restarts are spent, the call fails as a m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import queue
@@ -40,8 +41,13 @@ from typing import Any
 from assay._types import Model, ModelInfo, Output, Payload, TakesTimeout
 from assay._util._retry import describe_error, is_retryable, model_wide_cause
 from assay.config._suite import RaySettings
-from assay.errors import ConfigError, MissingDependencyError, ModelError, PartialBatchError
-from assay.errors import RetryableModelError
+from assay.errors import (
+    ConfigError,
+    MissingDependencyError,
+    ModelError,
+    PartialBatchError,
+    RetryableModelError,
+)
 
 __all__ = ["ModelBuilder", "RayPool", "RemoteModel", "ShippedModel"]
 
@@ -268,10 +274,8 @@ class RayPool:
         import ray
 
         for actor in self._actors:
-            try:
+            with contextlib.suppress(Exception):  # already gone: nothing to stop
                 ray.kill(actor)
-            except Exception:  # already gone: nothing to stop
-                pass
         self._actors.clear()
         self._remote.clear()
         if self._started_ray:
