@@ -82,7 +82,11 @@ def write_files(folder: Path, n: int, k: int, seed: int = 0) -> Path:
             "slices": ["region"],
         },
         "models": {"candidate": "predictions:preds.parquet"},
-        "checks": {"performance": {}, "slices": {"columns": ["region"]}, "fairness": {}},
+        "checks": {
+            "performance": {},
+            "slices": {"columns": ["region"]},
+            "fairness": {"positive_label": 1},
+        },
         "engine": {"cache": None, "progress": False, "batch_size": 4096},
     }
     path = folder / "suite.yaml"
@@ -173,17 +177,18 @@ def child_reference(folder: Path, k: int) -> dict[str, Any]:
         sensitive_features=frame["region"],
     )
     scores["slices"] = by_region.by_group.to_dict()
-    if k == 2:
-        by_group = MetricFrame(
-            metrics={"selection_rate": selection_rate, "accuracy": accuracy_score},
-            y_true=y,
-            y_pred=yp,
-            sensitive_features=frame["group"],
-        )
-        scores["groups"] = by_group.by_group.to_dict()
-        scores["dp_difference"] = demographic_parity_difference(
-            y, yp, sensitive_features=frame["group"]
-        )
+    # fairness audits the decision "label 1" (positive_label: 1), for 2 and for 10 classes
+    y1, yp1 = (y == 1).astype(int), (yp == 1).astype(int)
+    by_group = MetricFrame(
+        metrics={"selection_rate": selection_rate, "accuracy": accuracy_score},
+        y_true=y1,
+        y_pred=yp1,
+        sensitive_features=frame["group"],
+    )
+    scores["groups"] = by_group.by_group.to_dict()
+    scores["dp_difference"] = demographic_parity_difference(
+        y1, yp1, sensitive_features=frame["group"]
+    )
     return {
         "wall_s": round(time.perf_counter() - t0, 2),
         "peak_mb": round(_rss_mb()),
