@@ -18,7 +18,12 @@ own:
   only, no interval (assay gives every one of these with a 95% interval).
 
 The child of ``local`` checks its accuracy against the reference's, so the numbers compared are
-the same numbers. ``--stages`` (local only) prints the RSS after each stage of a run (read,
+the same numbers.
+
+``--overhead N`` measures instead what one driver can feed: ``N`` inputs to a model that
+answers at once, in batches of 64, through the engine on each backend (Ray already started, the
+actors warm: the second of two runs), as batches per second — the driver's ceiling whatever the
+size of the cluster. ``--stages`` (local only) prints the RSS after each stage of a run (read,
 plan, engine, score), which says where the memory goes.
 """
 
@@ -196,6 +201,43 @@ def child_reference(folder: Path, k: int) -> dict[str, Any]:
     }
 
 
+def overhead(n: int, actors: int) -> None:
+    """Batches per second through the engine, local and on Ray, for a model with no work."""
+    import ray
+
+    from assay._types import ModelInfo, Output, Request, content_key
+    from assay.config import EngineSettings
+    from assay.engine import Engine
+
+    class Instant:
+        def info(self) -> ModelInfo:
+            return ModelInfo("m", "bench:instant", "classification", "fp-instant")
+
+        def predict(self, batch: Any, params: Any = None) -> list[Output]:
+            return [Output(label="1") for _ in batch]
+
+    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    print(f"{'backend':<8} {'inputs':>8} {'batches':>8} {'wall_s':>8} {'batches/s':>10}")
+    for backend in ("local", "ray"):
+        settings = EngineSettings(
+            cache=None, progress=False, batch_size=64, concurrency=actors, backend=backend
+        )
+        settings.ray.actors_per_model = actors
+        settings.ray.num_cpus = 0.5
+        with Engine(settings, cache_path=None, progress=False) as engine:
+            for run in range(2):
+                reqs = [
+                    Request(content_key("fp-instant", f"{run}-{i}"), "m", f"{run}-{i}")
+                    for i in range(n)
+                ]
+                t0 = time.perf_counter()
+                engine.run(reqs, {"m": Instant()})
+                wall = time.perf_counter() - t0
+        batches = -(-n // 64)
+        print(f"{backend:<8} {n:>8} {batches:>8} {wall:>8.2f} {batches / wall:>10.0f}")
+    ray.shutdown()
+
+
 # -- the parent -----------------------------------------------------------------------------
 
 
@@ -221,7 +263,12 @@ def main() -> None:
     ap.add_argument("--classes", type=int, nargs="+", default=[2, 10])
     ap.add_argument("--ways", nargs="+", default=["local", "ray", "reference"])
     ap.add_argument("--stages", action="store_true", help="RSS after each stage (local)")
+    ap.add_argument("--overhead", type=int, default=0, help="driver throughput, N inputs")
+    ap.add_argument("--actors", type=int, default=2, help="actors for --overhead")
     args = ap.parse_args()
+    if args.overhead:
+        overhead(args.overhead, args.actors)
+        return
     print("rows       k  way         wall_s   peak_MiB  accuracy   vs reference (time, memory)")
     for rows in args.rows:
         n = int(rows)
