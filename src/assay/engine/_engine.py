@@ -426,8 +426,9 @@ class Engine:
 
         The seam for other executors (asyncio): they take the same jobs and yield the same
         outcomes. Ray does not need another one: its jobs carry stand-in models that send each
-        batch to an actor (:meth:`_on_ray`), and these threads wait for them. Answers are committed by :meth:`_answer` as they settle (``state``); no new
-        batch starts once ``state.stop`` is set.
+        batch to an actor (:meth:`_on_ray`), and these threads wait for them. Answers are
+        committed by :meth:`_answer` as they settle (``state``); no new batch starts once
+        ``state.stop`` is set.
         """
         queues: dict[str, deque[_Job]] = {}
         for job in jobs:
