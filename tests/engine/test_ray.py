@@ -120,6 +120,7 @@ def test_ray_report_equals_local_number_by_number(both: dict[str, assay.Report])
     local, on_ray = both["local"], both["ray"]
     assert on_ray.engine["backend"] == "ray" and local.engine["backend"] == "local"
     assert on_ray.engine["n_called"] == local.engine["n_called"] > 0
+    assert on_ray.engine["ray_actors"] == {"candidate": 1, "rule": 1}
     assert _results(on_ray) == _results(local)
     metrics = on_ray.result("performance", model="rule").metrics
     assert metrics["accuracy"].lower < metrics["accuracy"].value < metrics["accuracy"].upper
@@ -289,3 +290,18 @@ def test_actors_the_cluster_has_no_room_for_fail_the_run_naming_what_they_ask(
     suite = _suite(cancer, "too-big", {"rule": "python:rule.py:predict"}, ray=ray_settings)
     with pytest.raises(ModelError, match=r"1 of its 1 Ray actors could not be placed.*num_cpus=3"):
         _run(suite, backend="ray")
+
+
+def test_a_predictions_file_is_read_on_the_driver_not_loaded_on_an_actor(cancer: Path) -> None:
+    """Answers already in a file gain nothing from an actor: only the other model goes there."""
+    import pandas as pd
+
+    test = pd.read_csv(cancer / "test.csv")
+    preds = test[["id"]].assign(prediction=(test["mean_radius"] < 14.5).astype(int))
+    preds.to_csv(cancer / "preds.csv", index=False)
+    models = {"rule": "python:rule.py:predict", "file": "predictions:preds.csv"}
+    local = _run(_suite(cancer, "preds-local", models))
+    on_ray = _run(_suite(cancer, "preds-ray", models), backend="ray")
+    assert on_ray.engine["ray_actors"] == {"rule": 1}
+    assert on_ray.engine["n_called"] == local.engine["n_called"] > 0
+    assert _results(on_ray) == _results(local)

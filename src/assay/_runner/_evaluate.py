@@ -268,7 +268,9 @@ def _run(
             asked += more
             for k, v in engine.stats.to_dict().items():
                 stats[k] = stats[k] + v
-    stats["backend"] = s.engine.backend
+        stats["backend"] = s.engine.backend
+        if s.engine.backend == "ray":
+            stats["ray_actors"] = engine.ray_actors
     concurrency = concurrency_records(models)
     if concurrency:
         stats["concurrency"] = concurrency

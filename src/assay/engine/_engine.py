@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assay._types import (
+    AnswersById,
     AnswersEachInput,
     CallSettings,
     LimitsConcurrency,
@@ -28,7 +29,7 @@ from assay._util._progress import ProgressDisplay
 from assay._util._retry import backoff_delay, describe_error, is_retryable, model_wide_cause
 from assay.config._suite import EngineSettings
 from assay.engine._cache import ResponseCache
-from assay.engine._ray import ModelBuilder, RayPool
+from assay.engine._ray import ModelBuilder, RayPool, RemoteModel
 from assay.errors import ConfigError, ModelError, PartialBatchError, RetryableModelError
 
 __all__ = ["Engine", "EngineStats"]
@@ -369,12 +370,23 @@ class Engine:
         return own.timeout_s if own.timeout_s is not None else self.settings.timeout_s
 
     def _on_ray(self, jobs: list[_Job], pool: RayPool) -> list[_Job]:
-        """The same jobs, each model replaced by its stand-in on the Ray actors."""
-        remote = {
-            job.model_name: pool.remote_model(job.model_name, job.model, self._timeout(job.model))
-            for job in jobs
-        }
+        """The same jobs, each model replaced by its stand-in on the Ray actors — except a model
+        that looks its answers up by id (a predictions file): they are already on disk, so it
+        is asked here, as on the local backend, rather than loaded again on an actor."""
+        remote: dict[str, Model] = {}
+        for job in jobs:
+            if job.model_name not in remote:
+                remote[job.model_name] = (
+                    job.model
+                    if isinstance(job.model, AnswersById)
+                    else pool.remote_model(job.model_name, job.model, self._timeout(job.model))
+                )
         return [replace(job, model=remote[job.model_name]) for job in jobs]
+
+    @property
+    def ray_actors(self) -> dict[str, int]:
+        """Model name → the Ray actors it ran on in this engine's runs (``{}`` on ``local``)."""
+        return self._pool.actors() if self._pool is not None else {}
 
     def _call_policy(self, model: Model) -> _CallPolicy:
         """How to call ``model``: the suite's engine settings, overridden by the model's own
@@ -433,11 +445,17 @@ class Engine:
         queues: dict[str, deque[_Job]] = {}
         for job in jobs:
             queues.setdefault(job.model_name, deque()).append(job)
-        # On Ray, each actor takes one batch at a time: as many in flight as there are actors.
+        # On Ray, each actor takes one batch at a time: as many in flight as there are actors
+        # (plus the suite's concurrency for a model still asked here).
         width = (
             self.settings.concurrency
             if self._pool is None
-            else sum(model_concurrency(q[0].model) for q in queues.values())
+            else sum(
+                q[0].model.max_concurrency
+                if isinstance(q[0].model, RemoteModel)
+                else min(self.settings.concurrency, model_concurrency(q[0].model))
+                for q in queues.values()
+            )
         )
         limits = {name: min(width, model_concurrency(q[0].model)) for name, q in queues.items()}
         if width == 1 or len(jobs) <= 1:

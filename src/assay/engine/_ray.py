@@ -182,6 +182,11 @@ class RayPool:
                 self._remote[name] = self._start(name, model, timeout_s)
             return self._remote[name]
 
+    def actors(self) -> dict[str, int]:
+        """Model name → how many actors were started for it."""
+        with self._lock:
+            return {name: m.max_concurrency for name, m in self._remote.items()}
+
     def _start(self, name: str, model: Model, timeout_s: float | None) -> RemoteModel:
         ray = self._connect()
         builder = self.builders.get(name) or _shipped(name, model)
