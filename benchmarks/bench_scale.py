@@ -10,8 +10,9 @@ own:
 
 - **local**: ``assay.evaluate`` of the suite (performance + slices over ``region`` + fairness
   over ``group``, 1000-resample intervals, no cache) on the local backend;
-- **ray**: the same suite with ``backend="ray"`` (a local Ray of 2 CPUs started by the run; the
-  peak is the driver's — the actor's own process is not counted, see its line);
+- **ray**: the same suite with ``backend="ray"``. A ``predictions:`` model answers by id, so the
+  engine reads it on the driver and starts no actor: this line is the Ray backend's driver path
+  for such a suite (what Ray itself costs per batch is ``--overhead``);
 - **reference**: pandas reads the same files; scikit-learn computes accuracy, balanced accuracy,
   macro F1 and (binary) ROC AUC overall and per region, and Fairlearn's ``MetricFrame`` the
   per-group selection rate and accuracy with the demographic-parity difference — point values
