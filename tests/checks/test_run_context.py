@@ -44,7 +44,9 @@ def ctx(tmp_path: Path) -> RunContext:
 
 
 def test_require_model_loads_once_and_the_engine_answers_it(ctx: RunContext) -> None:
-    name = ctx.require_model("python:m.py:predict", name="judge:abc", options={"task": "generation"})
+    name = ctx.require_model(
+        "python:m.py:predict", name="judge:abc", options={"task": "generation"}
+    )
     first = ctx.models[name]
     assert name == "judge:abc" and ctx.model_infos[name].task == "generation"
     assert ctx.require_model("python:m.py:predict", name="judge:abc") == name
@@ -75,3 +77,36 @@ def test_a_context_without_a_provider_says_so(ctx: RunContext) -> None:
     bare = RunContext(suite=ctx.suite, datasets={}, models={}, model_infos={})
     with pytest.raises(ConfigError, match="no model provider"):
         bare.require_model("python:m.py:predict", name="judge:x")
+
+
+def test_checks_asking_the_same_rows_share_one_set_of_requests(tmp_path: Path) -> None:
+    """Performance, slices and fairness ask a model about the same rows: the Requests are made
+    once (a million rows, a million Requests), and each check gets its own list of them."""
+    from assay.checks._fairness import FairnessCheck
+    from assay.checks._performance import PerformanceCheck
+    from assay.checks._slices import SlicesCheck
+    from assay.data import load_dataset
+
+    frame = pd.DataFrame({"id": range(30), "x": range(30), "g": ["a", "b", "c"] * 10})
+    frame.assign(y=[i % 2 for i in range(30)]).to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "m.py").write_text("def predict(batch):\n    return [1 for b in batch]\n")
+    suite = suite_from_dict(
+        {
+            "data": {"path": "d.csv", "id": "id", "input": ["x"], "label": "y", "groups": ["g"]},
+            "models": {"m": "python:m.py:predict"},
+            "engine": {"cache": None, "progress": False},
+        },
+        base_dir=tmp_path,
+    )
+    m = SuiteModels(suite).load("python:m.py:predict", name="m", options={})
+    ds = load_dataset(suite.data["test"], name="test", base_dir=tmp_path)
+    ctx = RunContext(
+        suite=suite, datasets={"test": ds}, models={"m": m}, model_infos={"m": m.info()}
+    )
+    plans = [
+        cls(cls.Config(), "m").plan(ctx) for cls in (PerformanceCheck, SlicesCheck, FairnessCheck)
+    ]
+    assert all(len(p) == 30 for p in plans)
+    assert all(a is b for p in plans[1:] for a, b in zip(plans[0], p, strict=True))
+    plans[0].append(plans[0][0])  # a check's own list: changing it changes no other's
+    assert len(ctx.original_requests("m", ds)) == 30

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,11 @@ import typer
 from rich.console import Console
 
 from assay._cli._common import EXIT_GATE_FAILED, EXIT_OK, user_errors
+
+
+class Backend(str, Enum):
+    local = "local"
+    ray = "ray"
 
 
 def run(
@@ -48,6 +54,14 @@ def run(
         int | None, typer.Option(help="Random seed for intervals and sampling.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    backend: Annotated[
+        Backend | None,
+        typer.Option(
+            help="Where models are called: local (this process) or ray (Ray actors: the suite's "
+            "engine.ray.address, else RAY_ADDRESS, else Ray on this machine). Default: the "
+            "suite's engine.backend."
+        ),
+    ] = None,
     mlflow: Annotated[
         str | None,
         typer.Option(help="Log the report to MLflow: sqlite:///mlflow.db, http://host:5000, …"),
@@ -89,6 +103,7 @@ def run(
                 no_cache=no_cache,
                 seed=seed,
                 progress=not quiet,
+                backend=backend.value if backend is not None else None,
             )
             sweep = report.find("checkpoints")
             series = checkpoint_series(sweep) if sweep is not None else None
@@ -102,6 +117,7 @@ def run(
                 no_cache=no_cache,
                 seed=seed,
                 progress=not quiet,
+                backend=backend.value if backend is not None else None,
             )
     with user_errors():
         out_dir = out if out is not None else read_suite(suite).out_dir()

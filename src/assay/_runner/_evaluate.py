@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -21,7 +21,7 @@ from assay._runner._gates import evaluate_gates
 from assay._runner._inline import FRAME_PATH, inline_suite, model_entries
 from assay._runner._load import run_declared_loads
 from assay._runner._match import check_gates_against_labels, check_model_against_data
-from assay._runner._models import SuiteModels
+from assay._runner._models import LoadModel, SuiteModels
 from assay._runner._suite import load_suite
 from assay._types import Model, ModelInfo, Request, Response, TakesDeclaredTask, Task
 from assay._util._redact import redact_record
@@ -65,6 +65,7 @@ def evaluate(
     seed: int | None = None,
     progress: bool = True,
     write: bool | None = None,
+    backend: Literal["local", "ray"] | None = None,
 ) -> Report:
     """Run a suite and return its Report; also write ``report.json`` and ``report.html`` to ``out``.
 
@@ -98,6 +99,9 @@ def evaluate(
         seed: overrides the suite's seed.
         progress: show progress bars.
         write: write the report files; default: yes with a suite or an ``out``, no otherwise.
+        backend: overrides the suite's ``engine.backend``: ``"ray"`` calls the models on Ray
+            actors (``engine.ray``: a cluster address, else ``RAY_ADDRESS``, else Ray on this
+            machine); the cache, retries and scoring stay here.
 
     Returns:
         The Report. ``report.passed`` says whether every gate passed.
@@ -173,6 +177,8 @@ def evaluate(
         clear_report_files(s.out_dir())
     if trust is not None:
         s.trust = trust
+    if backend is not None:
+        s.engine = s.engine.model_copy(update={"backend": backend})
 
     report = _run(
         s,
@@ -215,12 +221,16 @@ def _run(
     models: dict[str, Model] = {}
     infos: dict[str, ModelInfo] = {}
     notes: list[str] = []
+    # On Ray, a model loaded from a spec is loaded again on each actor, from the same spec.
+    builders: dict[str, LoadModel] = {}
     for name in s.models:
         if name in objects:
             m = objects[name]
         else:
             spec, options = s.model_spec(name)
-            m = provider.load(spec, name=name, options=options, base_dir=s.model_base_dir(name))
+            base_dir = s.model_base_dir(name)
+            m = provider.load(spec, name=name, options=options, base_dir=base_dir)
+            builders[name] = provider.builder(spec, name=name, options=options, base_dir=base_dir)
         # A declared task tells models that would otherwise guess it from their first answers.
         if s.task != "auto" and isinstance(m, TakesDeclaredTask):
             m.declare_task(s.task)
@@ -247,18 +257,21 @@ def _run(
     requests: list[Request] = [r for c in checks for r in c.plan(ctx)]
     asked = list(requests)
     cache_path = None if (no_cache or s.engine.cache is None) else s.resolve(s.engine.cache)
-    engine = Engine(s.engine, cache_path=cache_path, progress=progress)
-    responses = engine.run(requests, models)
-    stats = engine.stats.to_dict()
-    # Checks that ask in rounds (adversarial search) get more answers before scoring.
-    for _ in range(MAX_ROUNDS):
-        more = [r for c in checks for r in c.next_requests(ctx, responses)]
-        if not more:
-            break
-        responses = {**responses, **engine.run(more, models)}
-        asked += more
-        for k, v in engine.stats.to_dict().items():
-            stats[k] = stats[k] + v
+    with Engine(s.engine, cache_path=cache_path, progress=progress, builders=builders) as engine:
+        responses = engine.run(requests, models)
+        stats: dict[str, Any] = engine.stats.to_dict()
+        # Checks that ask in rounds (adversarial search) get more answers before scoring.
+        for _ in range(MAX_ROUNDS):
+            more = [r for c in checks for r in c.next_requests(ctx, responses)]
+            if not more:
+                break
+            responses = {**responses, **engine.run(more, models)}
+            asked += more
+            for k, v in engine.stats.to_dict().items():
+                stats[k] = stats[k] + v
+        stats["backend"] = s.engine.backend
+        if s.engine.backend == "ray":
+            stats["ray_actors"] = engine.ray_actors
     # Checks that declare a load plan (latency): run on a schedule, past the engine's cache.
     run_declared_loads(checks, ctx)
     concurrency = concurrency_records(models)

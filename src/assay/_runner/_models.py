@@ -8,17 +8,44 @@ the registry and fits them with the fitting service, under the suite's ``trust``
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from assay._embeddings import minilm_folder
-from assay._types import Model, ModelInfo
+from assay._types import Model, ModelInfo, TakesDeclaredTask, Task
 from assay.config._fit import FitRecipe
 from assay.config._suite import Suite
 from assay.models import load_model
 from assay.models._fitting import Fitter, prepare_fitter
 
-__all__ = ["SuiteModels"]
+__all__ = ["LoadModel", "SuiteModels"]
+
+
+@dataclass(frozen=True)
+class LoadModel:
+    """A model to load where it is called — on a Ray actor, the engine's builder
+    (:data:`assay.engine._ray.ModelBuilder`): small and picklable (the spec, not the weights),
+    loaded there with the model registry exactly as the runner loads it here."""
+
+    spec: str
+    name: str
+    options: dict[str, Any]
+    base_dir: Path
+    trust: bool
+    task: Task | None = None
+
+    def __call__(self) -> Model:
+        model = load_model(
+            self.spec,
+            name=self.name,
+            trust=self.trust,
+            base_dir=self.base_dir,
+            options=dict(self.options),
+        )
+        if self.task is not None and isinstance(model, TakesDeclaredTask):
+            model.declare_task(self.task)
+        return model
 
 
 class SuiteModels:
@@ -39,6 +66,20 @@ class SuiteModels:
             trust=self.suite.trust,
             base_dir=self.suite.base_dir if base_dir is None else base_dir,
             options=dict(options),
+        )
+
+    def builder(
+        self, spec: str, *, name: str, options: Mapping[str, Any], base_dir: Path | None = None
+    ) -> LoadModel:
+        """What :meth:`load` does, as a picklable callable to run elsewhere (a Ray actor)."""
+        declared = self.suite.task if self.suite.task != "auto" else None
+        return LoadModel(
+            spec,
+            name,
+            dict(options),
+            self.suite.base_dir if base_dir is None else base_dir,
+            self.suite.trust,
+            declared,
         )
 
     def fitter(self, recipe: FitRecipe, *, model: Model, info: ModelInfo, seed: int) -> Fitter:

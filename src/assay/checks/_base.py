@@ -121,6 +121,10 @@ class RunContext:
     #: what the runner measured for each check that declares a load plan (:class:`DeclaresLoad`),
     #: by (check name, model): the load run's table (``LoadReport.to_dict()``)
     load_results: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: (model, id of a dataset) → (that dataset, its Requests): see :meth:`original_requests`
+    _original: dict[tuple[str, int], tuple[Dataset, list[Request]]] = field(
+        default_factory=dict, repr=False
+    )
 
     @property
     def level(self) -> float:
@@ -200,15 +204,24 @@ class RunContext:
     def original_requests(self, model: str, dataset: Dataset) -> list[Request]:
         """One Request per row of ``dataset`` for ``model``, tagged with the example id.
 
-        Models answering by id (a predictions file) get ``{"id": ...}`` as payload.
+        Models answering by id (a predictions file) get ``{"id": ...}`` as payload. Made once per
+        (model, dataset) and shared by every check that asks (performance, slices and fairness
+        ask the same rows): a million rows make a million Requests, not three million. Each
+        caller gets its own list of the shared (frozen) Requests.
         """
+        known = self._original.get((model, id(dataset)))
+        if known is not None and known[0] is dataset:
+            return list(known[1])
         fp = self.model_infos[model].fingerprint
         by_id = self.answers_by_id(model)
         payloads = [{"id": i} for i in dataset.ids] if by_id else dataset.payloads()
-        return [
+        requests = [
             Request(key=content_key(fp, p), model=model, payload=p, tags={"example_id": i})
             for i, p in zip(dataset.ids, payloads)
         ]
+        # the dataset is kept with its Requests, so its id cannot be reused while they are
+        self._original[(model, id(dataset))] = (dataset, requests)
+        return list(requests)
 
 
 class Check(ABC):

@@ -115,6 +115,38 @@ class DatasetSpec(ColumnRoles):
     limit: int | None = Field(default=None, gt=0)
 
 
+class RaySettings(_Strict):
+    """Where and how the ``ray`` backend runs the models (``engine.backend: ray``).
+
+    Attributes:
+        address: the Ray cluster to join (``ray://head:10001`` or ``head:6379``); the
+            ``RAY_ADDRESS`` environment variable wins over it; with neither, a Ray instance is
+            started on this machine for the run (and stopped after it).
+        actors_per_model: Ray actors each model runs on; each loads its model once and answers
+            one batch at a time, so this is how many batches of a model are in flight.
+        num_cpus: CPUs each actor reserves.
+        num_gpus: GPUs each actor reserves (fractions share a GPU).
+        memory_gb: memory each actor reserves, in GiB (``null``: no reservation).
+        max_restarts: times Ray restarts an actor whose process died (its batch is sent again).
+        start_timeout_s: seconds to wait for a model's actors to be placed and load the model;
+            actors the cluster has no room for fail the run after it, naming what they ask.
+        ship_package: upload this assay package to the workers (Ray ``runtime_env.py_modules``),
+            so every node runs the driver's assay; its dependencies must be installed there.
+        runtime_env: a Ray runtime environment for the workers (``pip``, ``env_vars``,
+            ``working_dir``, …), merged with the package when ``ship_package`` is on.
+    """
+
+    address: str | None = None
+    actors_per_model: int = Field(default=1, gt=0)
+    num_cpus: float = Field(default=1.0, ge=0)
+    num_gpus: float = Field(default=0.0, ge=0)
+    memory_gb: float | None = Field(default=None, gt=0)
+    max_restarts: int = Field(default=3, ge=0)
+    start_timeout_s: float = Field(default=300.0, gt=0)
+    ship_package: bool = False
+    runtime_env: dict[str, Any] = Field(default_factory=dict)
+
+
 class EngineSettings(_Strict):
     """How models are called.
 
@@ -133,6 +165,10 @@ class EngineSettings(_Strict):
             of a suite model's distinct calls failed after retries; at 1.0, only when nothing it
             was asked could be scored.
         progress: show progress bars.
+        backend: ``local`` calls the models in this process (threads); ``ray`` calls them on Ray
+            actors (``engine.ray``), for models that are slow per input or need other machines.
+            The cache, retries and scoring stay in this process either way.
+        ray: the Ray cluster and the resources of each actor (``backend: ray`` only).
     """
 
     cache: str | None = ".assay/cache.db"
@@ -144,6 +180,8 @@ class EngineSettings(_Strict):
     errors: Literal["exclude", "wrong"] = "exclude"
     stop_when_failed: float = Field(default=1.0, gt=0, le=1)
     progress: bool = True
+    backend: Literal["local", "ray"] = "local"
+    ray: RaySettings = Field(default_factory=RaySettings)
 
 
 class ModelEntry(_Strict):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assay._types import (
+    AnswersById,
     AnswersEachInput,
     CallSettings,
     LimitsConcurrency,
@@ -28,6 +29,7 @@ from assay._util._progress import ProgressDisplay
 from assay._util._retry import backoff_delay, describe_error, is_retryable, model_wide_cause
 from assay.config._suite import EngineSettings
 from assay.engine._cache import ResponseCache
+from assay.engine._ray import ModelBuilder, RayPool, RemoteModel
 from assay.errors import ConfigError, ModelError, PartialBatchError, RetryableModelError
 
 __all__ = ["Engine", "EngineStats"]
@@ -222,6 +224,14 @@ class Engine:
         progress: show a Rich progress bar (rate, ETA) when there is something to call; nothing
             is printed when false, or when ``settings.progress`` is false.
         console: a ``rich.console.Console`` to draw on (default: a new one on stderr).
+        builders: with ``settings.backend == "ray"``, model name → a picklable callable that
+            builds the model on a Ray actor (the runner's, from the model's spec); a model
+            without one is shipped to the actors as an object (:mod:`assay.engine._ray`).
+
+    Backends: ``settings.backend`` is ``"local"`` (the thread pool calls the models here) or
+    ``"ray"``: each model's batches go to ``settings.ray.actors_per_model`` Ray actors, one batch
+    per actor at a time; dedupe, the cache, retries, stopping early and the error Responses stay
+    here, the same for both. :meth:`close` (or ``with Engine(...)``) stops the actors.
 
     Example:
         >>> from assay.config import EngineSettings
@@ -246,8 +256,10 @@ class Engine:
         cache_path: Path | None,
         progress: bool = True,
         console: Any = None,
+        builders: Mapping[str, ModelBuilder] | None = None,
     ) -> None:
         self.settings = settings
+        self._pool = RayPool(settings.ray, builders or {}) if settings.backend == "ray" else None
         self.cache_path = (
             Path(cache_path) if cache_path is not None and settings.cache is not None else None
         )
@@ -258,6 +270,17 @@ class Engine:
         self._rng_lock = threading.Lock()
         #: how the engine waits between retries; a seam for tests of our own retry logic.
         self._sleep: Callable[[float], None] = time.sleep
+
+    def close(self) -> None:
+        """Stop the Ray actors (and Ray, when this engine started it); nothing for ``local``."""
+        if self._pool is not None:
+            self._pool.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def run(self, requests: Sequence[Request], models: Mapping[str, Model]) -> dict[str, Response]:
         """Answer every distinct Request.
@@ -303,6 +326,8 @@ class Engine:
             n_cached = len(answered)
             todo = [r for k, r in unique.items() if k not in answered]
             jobs = list(self._plan_jobs(todo, models, fingerprints, policies))
+            if self._pool is not None:
+                jobs = self._on_ray(jobs, self._pool)
             description = "calling " + ", ".join(sorted({j.model_name for j in jobs}))
             with ProgressDisplay(
                 enabled=self.progress,
@@ -339,12 +364,36 @@ class Engine:
 
     # -- planning -------------------------------------------------------------------------------
 
+    def _timeout(self, model: Model) -> float | None:
+        """The timeout of one call of ``model``: its own, else the suite's."""
+        own = model.call_settings if isinstance(model, OverridesCallSettings) else CallSettings()
+        return own.timeout_s if own.timeout_s is not None else self.settings.timeout_s
+
+    def _on_ray(self, jobs: list[_Job], pool: RayPool) -> list[_Job]:
+        """The same jobs, each model replaced by its stand-in on the Ray actors — except a model
+        that looks its answers up by id (a predictions file): they are already on disk, so it
+        is asked here, as on the local backend, rather than loaded again on an actor."""
+        remote: dict[str, Model] = {}
+        for job in jobs:
+            if job.model_name not in remote:
+                remote[job.model_name] = (
+                    job.model
+                    if isinstance(job.model, AnswersById)
+                    else pool.remote_model(job.model_name, job.model, self._timeout(job.model))
+                )
+        return [replace(job, model=remote[job.model_name]) for job in jobs]
+
+    @property
+    def ray_actors(self) -> dict[str, int]:
+        """Model name → the Ray actors it ran on in this engine's runs (``{}`` on ``local``)."""
+        return self._pool.actors() if self._pool is not None else {}
+
     def _call_policy(self, model: Model) -> _CallPolicy:
         """How to call ``model``: the suite's engine settings, overridden by the model's own
         (:class:`~assay._types.OverridesCallSettings`). A model that bounds its network calls
         (:class:`~assay._types.TakesTimeout`) is handed the resolved timeout here."""
         own = model.call_settings if isinstance(model, OverridesCallSettings) else CallSettings()
-        timeout_s = own.timeout_s if own.timeout_s is not None else self.settings.timeout_s
+        timeout_s = self._timeout(model)
         if timeout_s is not None and isinstance(model, TakesTimeout):
             model.set_timeout(timeout_s)
         return _CallPolicy(
@@ -383,22 +432,33 @@ class Engine:
     def _execute(self, jobs: Sequence[_Job], state: _RunState) -> Iterator[_Outcome]:
         """Run the jobs, yielding each outcome as soon as its batch is done.
 
-        At most ``settings.concurrency`` batches are in flight, and at most
-        :func:`model_concurrency` of any one model; the models take turns (round robin), so two
-        local models share the cores rather than queue behind each other.
+        At most ``settings.concurrency`` batches are in flight (on Ray: one per actor), and at
+        most :func:`model_concurrency` of any one model; the models take turns (round robin), so
+        two local models share the cores rather than queue behind each other.
 
-        The seam for other executors (asyncio, Ray): they take the same jobs and yield the same
-        outcomes. Answers are committed by :meth:`_answer` as they settle (``state``); no new
-        batch starts once ``state.stop`` is set.
+        The seam for other executors (asyncio): they take the same jobs and yield the same
+        outcomes. Ray does not need another one: its jobs carry stand-in models that send each
+        batch to an actor (:meth:`_on_ray`), and these threads wait for them. Answers are
+        committed by :meth:`_answer` as they settle (``state``); no new batch starts once
+        ``state.stop`` is set.
         """
         queues: dict[str, deque[_Job]] = {}
         for job in jobs:
             queues.setdefault(job.model_name, deque()).append(job)
-        limits = {
-            name: min(self.settings.concurrency, model_concurrency(q[0].model))
-            for name, q in queues.items()
-        }
-        if self.settings.concurrency == 1 or len(jobs) <= 1:
+        # On Ray, each actor takes one batch at a time: as many in flight as there are actors
+        # (plus the suite's concurrency for a model still asked here).
+        width = (
+            self.settings.concurrency
+            if self._pool is None
+            else sum(
+                q[0].model.max_concurrency
+                if isinstance(q[0].model, RemoteModel)
+                else min(self.settings.concurrency, model_concurrency(q[0].model))
+                for q in queues.values()
+            )
+        )
+        limits = {name: min(width, model_concurrency(q[0].model)) for name, q in queues.items()}
+        if width == 1 or len(jobs) <= 1:
             for job in jobs:
                 if state.stop is not None:
                     return
@@ -419,12 +479,10 @@ class Engine:
 
         # Keep at most `concurrency` batches in flight, so an interrupted run leaves no backlog
         # of submitted work behind and answers land in the cache in roughly request order.
-        with ThreadPoolExecutor(
-            max_workers=self.settings.concurrency, thread_name_prefix="assay-engine"
-        ) as pool:
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="assay-engine") as pool:
             try:
                 while True:
-                    while len(pending) < self.settings.concurrency and state.stop is None:
+                    while len(pending) < width and state.stop is None:
                         ready = next_job()
                         if ready is None:
                             break

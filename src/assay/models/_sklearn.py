@@ -83,6 +83,14 @@ class SklearnModel:
             },
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Picklable (a lock is not), so the ray backend can ship an estimator held in memory.
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def info(self) -> ModelInfo:
         return self._info
 
