@@ -161,9 +161,10 @@ def report(client: httpx.Client, port: int) -> None:
     print(f"\n{'window':<23} {'events':>6}  {'drifted columns':<22} {'CBPE accuracy':<24} "
           f"{'realised accuracy':<24} gates")  # fmt: skip
     for w in windows:
-        drifted = [
-            c["column"] for c in (w.get("drift") or {}).get("top_columns", []) if c["drifted"]
-        ]
+        drift = w.get("drift") or {}
+        drifted = [c["column"] for c in drift.get("top_columns", []) if c["drifted"]][:3]
+        if drift.get("n_drifted", 0) > len(drifted):
+            drifted.append(f"+{drift['n_drifted'] - len(drifted)}")
         failed = [g["expression"].split(" ")[0] for g in w.get("gates", []) if g["passed"] is False]
         verdict = (
             "error: " + w["error"][:60]
