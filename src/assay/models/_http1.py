@@ -47,7 +47,8 @@ def unsupported(url: str) -> str | None:
         return f"scheme {parts.scheme!r} is not http or https"
     proxies = urllib.request.getproxies_environment()
     proxy = proxies.get(parts.scheme) or proxies.get("all")
-    if proxy and not urllib.request.proxy_bypass_environment(parts.hostname or ""):
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if proxy and not bypass(parts.hostname or ""):
         return f"a proxy is set in the environment ({parts.scheme}_proxy)"
     return None
 
@@ -158,7 +159,12 @@ class Http1Response:
     """An answer being read: status and headers at once, the body on demand."""
 
     def __init__(
-        self, client: Http1Client, conn: _Conn, origin: _Origin, status: int, headers: dict[str, str]
+        self,
+        client: Http1Client,
+        conn: _Conn,
+        origin: _Origin,
+        status: int,
+        headers: dict[str, str],
     ) -> None:
         self._client = client
         self._conn = conn
@@ -179,9 +185,20 @@ class Http1Response:
 
     async def _next(self) -> bytes:
         """The body's next piece (``b""`` once it is all read)."""
-        conn = self._conn
         if self._done:
             return b""
+        try:
+            return await self._read_next()
+        except httpx.RemoteProtocolError as e:
+            if not self._conn.closed:
+                raise
+            how = "incomplete chunked read" if self._chunked else f"{self._left} bytes short"
+            raise httpx.RemoteProtocolError(
+                f"peer closed connection without sending complete message body ({how})"
+            ) from e
+
+    async def _read_next(self) -> bytes:
+        conn = self._conn
         if self._chunked:
             if self._chunk_left == 0:
                 line = await conn.read_until(b"\r\n")
@@ -247,10 +264,10 @@ class Http1Response:
     def _finish(self) -> None:
         """Give the connection back when its answer was read to the end (a stream left after
         ``[DONE]`` counts when its end is already received), else close it."""
-        if not self._done and self._chunked and self._chunk_left == 0:
-            if self._conn.buf == b"0\r\n\r\n":
-                self._conn.buf.clear()
-                self._done = True
+        ended = self._chunked and self._chunk_left == 0 and self._conn.buf == b"0\r\n\r\n"
+        if not self._done and ended:
+            self._conn.buf.clear()
+            self._done = True
         self._client._release(self._origin, self._conn, self._done and self._keep)
 
 

@@ -187,6 +187,7 @@ class OpenAIModel:
         self._gate: asyncio.Condition | None = None
         self._start_lock = threading.Lock()
         self._fast_box: list[Http1Client] = []  # what the finalizer closes
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     def __repr__(self) -> str:
         return f"OpenAIModel({self.model_name!r} at {self._where!r})"
@@ -230,14 +231,16 @@ class OpenAIModel:
 
                 asyncio.run_coroutine_threadsafe(setup(), loop).result()
                 # Close the connections and stop the thread when the model goes away.
-                weakref.finalize(self, _shutdown, loop, self._client, self._fast_box)
+                self._finalizer = weakref.finalize(
+                    self, _shutdown, loop, self._client, self._fast_box
+                )
             return self._loop
 
     def close(self) -> None:
         """Close the HTTP clients and stop the event loop thread."""
-        loop, self._loop = self._loop, None
-        if loop is not None:
-            _shutdown(loop, self._client, self._fast_box)
+        self._loop = None
+        if self._finalizer is not None:
+            self._finalizer()  # runs once: the garbage collector will not again
 
     # -- load tests -----------------------------------------------------------------------------
 
@@ -479,9 +482,7 @@ class OpenAIModel:
                 body["stream_options"] = {"include_usage": True}
         return url, body
 
-    async def _request(
-        self, prompt: str, opts: dict[str, Any], client: Any = None
-    ) -> Output:
+    async def _request(self, prompt: str, opts: dict[str, Any], client: Any = None) -> Output:
         """One request on ``client`` (this model's httpx client unless a load test gives its
         :class:`~assay.models._http1.Http1Client`, which answers the same calls)."""
         client = client or self._client

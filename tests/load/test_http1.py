@@ -1,0 +1,162 @@
+"""The load generator's HTTP/1.1 client (``assay.models._http1``) against real servers on
+127.0.0.1: the raw latency server (tests/load/latency_server.py) for framing and keep-alive, and
+the FastAPI/uvicorn LM server (tests/lm_server.py) for the openai: adapter's answers, faults and
+streams, compared one by one with what the same adapter gives over httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assay._runner._load import run_load
+from assay.load import LoadPlan
+from assay.models import load_model
+from assay.models._http1 import Http1Client, unsupported
+from assay.models._openai import OpenAIModel
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from latency_server import _answer_json, serve
+
+
+@pytest.fixture(scope="module")
+def base() -> Iterator[str]:
+    with serve() as url:
+        yield url
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_length_and_chunked_answers_parse_on_one_kept_connection(base: str) -> None:
+    async def go() -> tuple[list[Any], int]:
+        client = Http1Client({}, 4)
+        got = []
+        for kind in ("trivial", "chunked", "trivial", "chunked"):
+            resp = await client.post(f"{base}/h1/{kind}/v1/chat/completions", json={}, timeout=5)
+            got.append((resp.status_code, resp.json()))
+        await client.aclose()
+        return got, client.connections_opened
+
+    got, opened = _run(go())
+    want = json.loads(_answer_json())
+    assert got == [(200, want)] * 4
+    assert opened == 1  # both framings leave the connection reusable
+
+
+def test_sse_lines_arrive_one_event_at_a_time(base: str) -> None:
+    async def go() -> list[str]:
+        client = Http1Client({}, 1)
+        body = {"stream": True, "stream_options": {"include_usage": True}}
+        url = f"{base}/h1s/stream/0/0/3/v1/chat/completions"
+        async with client.stream("POST", url, json=body, timeout=5) as resp:
+            assert resp.headers["content-type"] == "text/event-stream"
+            lines = [line async for line in resp.aiter_lines()]
+        await client.aclose()
+        return lines
+
+    lines = _run(go())
+    data = [line for line in lines if line]
+    assert len(data) == 5 and data[-1] == "data: [DONE]"  # 3 tokens, usage, [DONE]
+    assert json.loads(data[3].removeprefix("data: "))["usage"]["completion_tokens"] == 3
+
+
+def test_a_server_closing_kept_connections_mid_run_costs_no_request(base: str) -> None:
+    # the server drops the connection after every 3rd answer, without a Connection: close
+    model = load_model(f"openai:m@{base}/h1c/close/3/v1")
+    report = run_load(
+        model, ["x"], LoadPlan(concurrency=(4,), warmup_s=0, duration_s=0.5, max_requests=300)
+    )
+    step = report.steps[0]
+    assert step.n_ok == step.n > 30 and step.n_error == 0
+    assert isinstance(model, OpenAIModel)
+    counts = model.fast_http_counts()
+    assert counts is not None and counts["stale_retries"] > 0
+    assert counts["connections_opened"] > step.n // 3 - 5  # one more every 3 answers
+    assert any("keep-alive" in n for n in report.notes), report.notes
+
+
+def test_a_proxy_in_the_environment_keeps_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert "proxy" in (unsupported("http://10.1.2.3:8000/v1") or "")
+    model = load_model("openai:m@http://10.1.2.3:8000/v1")
+    assert isinstance(model, OpenAIModel)
+    model.event_loop(fast_http=True)
+    assert model.fast_http_counts() is None and "proxy" in (model.fast_http_fallback or "")
+    model.close()
+    monkeypatch.setenv("no_proxy", "10.1.2.3")
+    assert unsupported("http://10.1.2.3:8000/v1") is None
+
+
+# -- the same adapter over both clients, against FastAPI/uvicorn ------------------------------
+
+PROMPTS = [
+    "SAY all good END",
+    "SAY positive F500 END",
+    "SAY positive F429 END",
+    "SAY negative FJSON END",
+    "SAY positive FDEAD END",
+]
+STREAM_PROMPTS = [
+    "SAY streamed words here END",
+    "SAY negative FCUT END",
+    "SAY positive FINTR END",
+    "SAY negative F500 END",
+]
+
+
+@pytest.fixture(scope="module")
+def lm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    pytest.importorskip("fastapi")
+    pytest.importorskip("transformers")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from lm_fixtures import tiny_gpt2
+    from lm_server import LMServer
+
+    with LMServer(tiny_gpt2(tmp_path_factory.mktemp("tiny") / "gpt2")) as s:
+        yield s
+
+
+def _outcome(model: OpenAIModel, prompt: str) -> tuple[str, Any]:
+    loop = model.event_loop()
+    try:
+        out = asyncio.run_coroutine_threadsafe(model.send_once(prompt), loop).result()
+    except Exception as e:
+        return type(e).__name__, str(e)
+    t = out.timings or {}
+    return "ok", (out.text, out.finish_reason, out.usage, sorted(t))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_fast_client_answers_as_httpx_does(lm: Any, stream: bool) -> None:
+    results = {}
+    for fast in (False, True):
+        # each client gets its own copy of the prompts: the server's faults fire once per prompt
+        model = load_model(f"openai:tiny@{lm.url}", options={"stream": stream, "timeout_s": 5})
+        assert isinstance(model, OpenAIModel)
+        model.event_loop(fast_http=fast)
+        assert (model.fast_http_counts() is not None) is fast
+        prompts = STREAM_PROMPTS if stream else PROMPTS
+        results[fast] = [_outcome(model, p.replace(" END", f" {fast} END")) for p in prompts]
+        model.close()
+    slow, fast_ = results[False], results[True]
+    for a, b in zip(slow, fast_, strict=True):
+        assert a[0] == b[0], (a, b)
+        if a[0] == "ok":  # answers differ only by the tag in the prompt
+            assert a[1][1:] == b[1][1:]
+            assert a[1][0].replace("False", "True") == b[1][0]
+        else:
+            assert a[1].replace("False", "True") == b[1]
+    kinds = [r[0] for r in fast_]
+    assert "ok" in kinds and "RetryableModelError" in kinds
+    if stream:
+        ok = fast_[0][1]
+        assert {"ttft_s", "itl_s", "tpot_s"} <= set(ok[3])
