@@ -8,8 +8,11 @@ time and closed-loop concurrency, sending chat completions as fast as the server
 
 - **bare**: ``concurrency`` asyncio tasks, each ``await client.post(...)`` then ``resp.json()`` on
   one ``httpx.AsyncClient`` — the least any httpx-based generator can do;
+- **raw**: the bare loop on assay's HTTP/1.1 client (:mod:`assay.models._http1`) instead of httpx;
 - **assay**: ``run_load`` with ``LoadPlan(concurrency=(c,))`` on an ``openai:`` model (its adapter's
-  client, body, answer parsing and timing, the samples and their summary);
+  body, answer parsing and timing, the samples and their summary) on the fast client;
+- **assay-httpx**: the same with ``run_load(..., fast_http=False)``: the adapter's httpx client,
+  as load runs sent before the fast client;
 - **locust**: ``locust --headless`` with a ``FastHttpUser`` (geventhttpclient) and no wait time,
   run as a subprocess (Locust monkey-patches with gevent: never imported here).
 
@@ -18,8 +21,12 @@ Where ``taskset`` exists, the server is pinned to the last CPU and each generato
 milliseconds per request (its overhead: for bare and assay the process's CPU time during the run
 itself, assay's summary included; for Locust, which cannot be timed from inside, the whole
 process's user + system time, start-up included, so an upper bound) and the ratios assay/bare and
-assay/locust. On a machine shared with other work the
-figures move from run to run; ratios from the same run are what to compare.
+assay/locust, and each generator's ceiling on one core (1000 / CPU ms per request: the requests/s
+it could send were it the bottleneck). On loopback with the fast client the one-core *server* is
+the bottleneck (its ~10,000 answers/s cap both raw and assay, whose CPU stays below a core), so
+requests/s there compare the generators' latency overhead and the CPU columns their cost.
+On a machine shared with other work the figures move from run to run; ratios from the same run
+are what to compare.
 """
 
 from __future__ import annotations
@@ -237,7 +244,10 @@ def main() -> None:
     print(
         f"closed loop, concurrency {args.concurrency}, {args.seconds:g} s each, {args.repeat} round(s); {pinned}"
     )
-    print(f"{'generator':<12} {'requests/s (range)':>22} {'CPU ms/request':>15} {'errors':>7}")
+    print(
+        f"{'generator':<12} {'requests/s (range)':>22} {'CPU ms/request':>15} "
+        f"{'ceiling/core':>13} {'errors':>7}"
+    )
     best: dict[str, float] = {}
     for name, runs in results.items():
         rps = [r["requests"] / r["seconds"] for r in runs]
@@ -245,7 +255,8 @@ def main() -> None:
         best[name] = max(rps)
         errors = sum(int(r.get("errors", 0)) for r in runs)
         span = f"{min(rps):.0f}-{max(rps):.0f}" if len(rps) > 1 else f"{rps[0]:.0f}"
-        print(f"{name:<12} {span:>22} {min(cpu_ms):>15.3f} {errors:>7}")
+        ceiling = 1000 / max(min(cpu_ms), 1e-9)
+        print(f"{name:<12} {span:>22} {min(cpu_ms):>15.3f} {ceiling:>13.0f} {errors:>7}")
     print("ratios of the best round each; per round (same round, back to back):")
     for k in range(args.repeat):
         r = {n: runs[k]["requests"] / runs[k]["seconds"] for n, runs in results.items()}
