@@ -317,9 +317,10 @@ class _HTTPDriver(_Driver):
         if counts is None or not counts["stale_retries"]:
             return []
         return [
-            f"the server closed {counts['stale_retries']} idle keep-alive connection(s): those "
-            f"requests were sent again on a new connection ({counts['connections_opened']} "
-            "opened in all; the reconnection counts in their latency)"
+            f"the server closed {counts['stale_retries']} keep-alive connection(s) between "
+            "requests (idle, or as a request went out): those requests went out on a new "
+            f"connection ({counts['connections_opened']} opened in all; reconnecting counts in "
+            "their latency), none was lost"
         ]
 
     def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
