@@ -196,15 +196,17 @@ async def _connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 
 
 @contextlib.contextmanager
-def serve() -> Iterator[str]:
-    """Start the server in its own process; yield ``http://127.0.0.1:<port>``; stop it."""
+def serve(tls: tuple[Path, Path] | None = None) -> Iterator[str]:
+    """Start the server in its own process; yield ``http://127.0.0.1:<port>``; stop it. With
+    ``tls`` (a certificate and its key, PEM files) it speaks https."""
+    extra = [str(p) for p in tls] if tls else []
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve())], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(Path(__file__).resolve()), *extra], stdout=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline())
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -213,7 +215,13 @@ def serve() -> Iterator[str]:
 
 
 async def _main() -> None:
-    server = await asyncio.start_server(_connection, "127.0.0.1", 0, backlog=1024)
+    ctx = None
+    if len(sys.argv) == 3:  # certificate and key: https
+        import ssl
+
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+    server = await asyncio.start_server(_connection, "127.0.0.1", 0, backlog=1024, ssl=ctx)
     port = server.sockets[0].getsockname()[1]
     print(port, flush=True)
     async with server:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 
 from assay._runner._load import run_load
+from assay.errors import ModelError
 from assay.load import LoadPlan
 from assay.models import load_model
 from assay.models._http1 import Http1Client, unsupported
@@ -160,3 +163,29 @@ def test_fast_client_answers_as_httpx_does(lm: Any, stream: bool) -> None:
     if stream:
         ok = fast_[0][1]
         assert {"ttft_s", "itl_s", "tpot_s"} <= set(ok[3])
+
+
+def test_https_with_a_trusted_certificate_and_not_without(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not shutil.which("openssl"):
+        pytest.skip("no openssl to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        capture_output=True,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    with serve(tls=(cert, key)) as url:
+        assert url.startswith("https://")
+        plan = LoadPlan(concurrency=(2,), warmup_s=0, duration_s=0.3, max_requests=40)
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trusted, as httpx would read it
+        model = load_model(f"openai:m@{url}/tls/chunked/v1")
+        step = run_load(model, ["x"], plan).steps[0]
+        assert step.n_ok == step.n >= 40
+        assert isinstance(model, OpenAIModel) and model.fast_http_counts() is not None
+        monkeypatch.delenv("SSL_CERT_FILE")  # a self-signed certificate nobody trusts
+        with pytest.raises(ModelError, match="CERTIFICATE_VERIFY_FAILED"):
+            run_load(load_model(f"openai:m@{url}/tls2/trivial/v1"), ["x"], plan)
