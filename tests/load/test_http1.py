@@ -6,6 +6,7 @@ streams, compared one by one with what the same adapter gives over httpx."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import subprocess
@@ -189,3 +190,38 @@ def test_https_with_a_trusted_certificate_and_not_without(
         monkeypatch.delenv("SSL_CERT_FILE")  # a self-signed certificate nobody trusts
         with pytest.raises(ModelError, match="CERTIFICATE_VERIFY_FAILED"):
             run_load(load_model(f"openai:m@{url}/tls2/trivial/v1"), ["x"], plan)
+
+
+def test_interim_answers_are_skipped_and_http_1_0_closes() -> None:
+    answer = (
+        b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"
+        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+    )
+
+    async def go() -> tuple[list[Any], int]:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                    await reader.readexactly(length)
+                    writer.write(answer)
+                    await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = Http1Client({}, 2)
+        got = []
+        for _ in range(2):
+            resp = await client.post(f"http://127.0.0.1:{port}/v1/x", json={}, timeout=5)
+            got.append((resp.status_code, resp.json()))
+        await client.aclose()
+        await asyncio.sleep(0.1)  # the server's handlers see the connections end
+        server.close()
+        await server.wait_closed()
+        return got, client.connections_opened
+
+    got, opened = _run(go())
+    assert got == [(200, {})] * 2
+    assert opened == 2  # an HTTP/1.0 answer without keep-alive is not reused

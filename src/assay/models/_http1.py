@@ -307,6 +307,23 @@ class _Stream:
             raise httpx.ReadTimeout("timed out") from None
 
 
+def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
+    """The status and the headers (names lower-cased) of an answer's head."""
+    lines = head[:-4].decode("latin-1").split("\r\n")
+    try:
+        version, status = lines[0].split(" ", 2)[:2]
+        code = int(status)
+    except (IndexError, ValueError):
+        raise httpx.RemoteProtocolError(f"bad status line {lines[0][:80]!r}") from None
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    if version == "HTTP/1.0" and headers.get("connection", "").lower() != "keep-alive":
+        headers["connection"] = "close"  # HTTP/1.0 closes unless it says otherwise
+    return code, headers
+
+
 class Http1Client:
     """POSTs JSON to http(s) URLs over keep-alive connections (one pool per origin).
 
@@ -387,16 +404,13 @@ class Http1Client:
                 conn.close()
                 raise
             break
-        lines = head[:-4].decode("latin-1").split("\r\n")
         try:
-            status = int(lines[0].split(" ", 2)[1])
-        except (IndexError, ValueError):
+            status, headers = _parse_head(head)
+            while 100 <= status < 200:  # an interim answer (103 Early Hints): the real one follows
+                status, headers = _parse_head(await conn.read_until(b"\r\n\r\n"))
+        except BaseException:
             conn.close()
-            raise httpx.RemoteProtocolError(f"bad status line {lines[0][:80]!r}") from None
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
+            raise
         return Http1Response(self, conn, origin, status, headers)
 
     async def post(self, url: str, *, json: Any, timeout: float) -> Http1Response:
