@@ -182,6 +182,7 @@ class OpenAIModel:
         self._client: httpx.AsyncClient | None = None
         #: the load tests' client (:meth:`event_loop` with ``fast_http``), else ``None``
         self._fast: Http1Client | None = None
+        self._send_fast = False  # send_once on the fast client (the last event_loop call's say)
         #: why a load test asked for the fast client and stayed on httpx
         self.fast_http_fallback: str | None = None
         self._gate: asyncio.Condition | None = None
@@ -257,11 +258,13 @@ class OpenAIModel:
             fast_http: :meth:`send_once` sends with the small HTTP/1.1 client of
                 :mod:`assay.models._http1` (a fraction of httpx's CPU per request) unless the
                 URL needs what only httpx does (a proxy, a scheme other than http/https):
-                then it stays on httpx and :attr:`fast_http_fallback` says why.
+                then it stays on httpx and :attr:`fast_http_fallback` says why. A later call
+                with ``fast_http=False`` sends on httpx again.
         """
         if connections is not None and self._loop is None:
             self.concurrency = max(self.concurrency, int(connections))
         loop = self._ensure_loop()
+        self._send_fast = fast_http
         if fast_http and self._fast is None:
             why = unsupported(self._url())
             if why is None:
@@ -297,7 +300,9 @@ class OpenAIModel:
         prompt = render_prompt(self.options.get("prompt"), payload, labels=labels)
         try:
             return await self._request(
-                prompt, {**self.options, **(params or {})}, self._fast or self._client
+                prompt,
+                {**self.options, **(params or {})},
+                self._fast if self._send_fast else self._client,
             )
         except httpx.ConnectError as e:
             raise self._connect_error(e) from None
