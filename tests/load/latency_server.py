@@ -19,7 +19,12 @@ the port. The path before ``/v1`` picks the behaviour; each distinct prefix keep
   the whole time;
 - ``/<tag>/errors/<every>/<ms>/v1``: every ``every``-th request gets a 500, the rest answer after
   ``ms``;
-- ``/<tag>/hang/v1``: never answers within a minute (the client's timeout fires).
+- ``/<tag>/hang/v1``: never answers within a minute (the client's timeout fires);
+- ``/<tag>/chunked/v1``: answers at once, the JSON body sent chunked in 7-byte pieces, each
+  written on its own;
+- ``/<tag>/close/<every>/v1``: answers at once, and closes the connection after every
+  ``every``-th answer on this prefix without saying so (no ``Connection: close``), as a server
+  whose keep-alive timeout fires does.
 """
 
 from __future__ import annotations
@@ -133,6 +138,25 @@ async def _handle(path: str, body: bytes, writer: asyncio.StreamWriter) -> None:
         delay = float(args[1]) / 1000
     elif kind == "hang":
         delay = 60.0
+    elif kind == "chunked":
+        body = _answer_json()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        for k in range(0, len(body), 7):
+            piece = body[k : k + 7]
+            writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            await writer.drain()
+            await asyncio.sleep(0)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return
+    elif kind == "close":
+        await _respond(writer, 200, _answer_json())
+        if state.count % int(args[0]) == 0:
+            writer.close()
+        return
     elif kind == "stream":
         ttft, itl, tokens = float(args[0]) / 1000, float(args[1]) / 1000, int(args[2])
         request = json.loads(body or b"{}")
@@ -163,6 +187,8 @@ async def _connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
                     length = int(value.strip())
             body = await reader.readexactly(length) if length else b""
             await _handle(path, body, writer)
+            if writer.is_closing():
+                break
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
     finally:
@@ -170,15 +196,17 @@ async def _connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 
 
 @contextlib.contextmanager
-def serve() -> Iterator[str]:
-    """Start the server in its own process; yield ``http://127.0.0.1:<port>``; stop it."""
+def serve(tls: tuple[Path, Path] | None = None) -> Iterator[str]:
+    """Start the server in its own process; yield ``http://127.0.0.1:<port>``; stop it. With
+    ``tls`` (a certificate and its key, PEM files) it speaks https."""
+    extra = [str(p) for p in tls] if tls else []
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve())], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(Path(__file__).resolve()), *extra], stdout=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline())
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -187,7 +215,13 @@ def serve() -> Iterator[str]:
 
 
 async def _main() -> None:
-    server = await asyncio.start_server(_connection, "127.0.0.1", 0, backlog=1024)
+    ctx = None
+    if len(sys.argv) == 3:  # certificate and key: https
+        import ssl
+
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+    server = await asyncio.start_server(_connection, "127.0.0.1", 0, backlog=1024, ssl=ctx)
     port = server.sockets[0].getsockname()[1]
     print(port, flush=True)
     async with server:

@@ -9,8 +9,10 @@ test must reach the model every time) on an open- or closed-loop schedule, and s
 - **Batch size** (``batch_size``, in-process models): one worker sending batches of that size.
 
 HTTP endpoints (:class:`~assay.models._openai.OpenAIModel`) are driven by asyncio on the
-adapter's own event loop and client (:meth:`OpenAIModel.send_once`: its timeouts, body and
-stream timings); in-process models (``hf:``, ``sklearn:``, ``python:``) by a thread pool calling
+adapter's own event loop (:meth:`OpenAIModel.send_once`: its timeouts, body, answer parsing and
+stream timings), sending with the small HTTP/1.1 keep-alive client of
+:mod:`assay.models._http1` (httpx costs a generator several times the CPU per request; a URL
+behind a proxy stays on httpx, with a note); in-process models (``hf:``, ``sklearn:``, ``python:``) by a thread pool calling
 ``predict``. The first request of the run is a probe: an endpoint that is down fails the run at
 once with the cause and fix of ``_util/_retry.py``'s model-wide classification.
 """
@@ -106,6 +108,7 @@ def run_load(
     references: Sequence[Any] | None = None,
     cold_start_s: float | None = None,
     on_step: Callable[[StepSummary], None] | None = None,
+    fast_http: bool = True,
 ) -> LoadReport:
     """Run ``plan`` against ``model`` with inputs drawn (seeded) from ``payloads``.
 
@@ -116,6 +119,8 @@ def run_load(
         references: the right answer per payload: answers are scored (accuracy under load).
         cold_start_s: how long loading the model took, for the report.
         on_step: called with each level's summary as it ends (progress).
+        fast_http: send HTTP requests with :mod:`assay.models._http1` (``False``: httpx, as
+            the engine does; the benchmark compares the two).
 
     Raises:
         ConfigError: the plan is invalid (see :meth:`LoadPlan.check`), or no payloads.
@@ -127,7 +132,9 @@ def run_load(
     if references is not None and len(references) != len(payloads):
         raise ConfigError("load: references and payloads differ in length")
     driver: _Driver = (
-        _HTTPDriver(model, plan) if isinstance(model, OpenAIModel) else _ThreadDriver(model, plan)
+        _HTTPDriver(model, plan, fast_http)
+        if isinstance(model, OpenAIModel)
+        else _ThreadDriver(model, plan)
     )
     driver.probe(payloads[0])
     steps: list[StepSummary] = []
@@ -164,6 +171,7 @@ def run_load(
         cold_start_s=cold_start_s,
         peak_rss_mb=_peak_rss_mb(),
         warmup=warmup,
+        notes=tuple(driver.notes()),
         samples=kept,
     )
 
@@ -250,6 +258,10 @@ class _Driver:
         the run here."""
         raise NotImplementedError
 
+    def notes(self) -> list[str]:
+        """What the reader must know about how the requests were sent."""
+        return []
+
     def run(
         self,
         mode: Mode,
@@ -283,7 +295,7 @@ class _Abort(Exception):
 class _HTTPDriver(_Driver):
     """asyncio on the adapter's event loop, sending with :meth:`OpenAIModel.send_once`."""
 
-    def __init__(self, model: Model, plan: LoadPlan) -> None:
+    def __init__(self, model: Model, plan: LoadPlan, fast_http: bool = True) -> None:
         super().__init__(model, plan)
         assert isinstance(model, OpenAIModel)
         self.http = model
@@ -292,7 +304,24 @@ class _HTTPDriver(_Driver):
             max([*plan.rates, 0.0]) * min(plan.timeout_s, 10.0)
         )
         # enough connections for what may be in flight, within the file descriptors a process has
-        self.loop = model.event_loop(connections=min(peak, _MAX_CONNECTIONS))
+        self.loop = model.event_loop(connections=min(peak, _MAX_CONNECTIONS), fast_http=fast_http)
+
+    def notes(self) -> list[str]:
+        fallback = self.http.fast_http_fallback
+        if fallback is not None:
+            return [
+                f"requests were sent with httpx ({fallback}): the generator's own ceiling is "
+                "lower (see docs/load.md, benchmark)"
+            ]
+        counts = self.http.fast_http_counts()
+        if counts is None or not counts["stale_retries"]:
+            return []
+        return [
+            f"the server closed {counts['stale_retries']} keep-alive connection(s) between "
+            "requests (idle, or as a request went out): those requests went out on a new "
+            f"connection ({counts['connections_opened']} opened in all; reconnecting counts in "
+            "their latency), none was lost"
+        ]
 
     def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()

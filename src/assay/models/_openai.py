@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from assay._util._concurrency import AdaptiveLimit, Signal, Ticket
 from assay._util._retry import connect_failure
 from assay.errors import ConfigError, ModelError, PartialBatchError, RetryableModelError
 from assay.models._convert import parse_task
+from assay.models._http1 import Http1Client, unsupported
 from assay.models._registry import check_options, redact_spec, register_model
 from assay.models._sse import sse_data
 from assay.models._timings import stream_timings
@@ -179,8 +180,15 @@ class OpenAIModel:
         self._stream_options = True  # ask streams for usage until a server refuses the option
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: httpx.AsyncClient | None = None
+        #: the load tests' client (:meth:`event_loop` with ``fast_http``), else ``None``
+        self._fast: Http1Client | None = None
+        self._send_fast = False  # send_once on the fast client (the last event_loop call's say)
+        #: why a load test asked for the fast client and stayed on httpx
+        self.fast_http_fallback: str | None = None
         self._gate: asyncio.Condition | None = None
         self._start_lock = threading.Lock()
+        self._fast_box: list[Http1Client] = []  # what the finalizer closes
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     def __repr__(self) -> str:
         return f"OpenAIModel({self.model_name!r} at {self._where!r})"
@@ -224,18 +232,22 @@ class OpenAIModel:
 
                 asyncio.run_coroutine_threadsafe(setup(), loop).result()
                 # Close the connections and stop the thread when the model goes away.
-                weakref.finalize(self, _shutdown, loop, self._client)
+                self._finalizer = weakref.finalize(
+                    self, _shutdown, loop, self._client, self._fast_box
+                )
             return self._loop
 
     def close(self) -> None:
-        """Close the HTTP client and stop the event loop thread."""
-        loop, self._loop = self._loop, None
-        if loop is not None:
-            _shutdown(loop, self._client)
+        """Close the HTTP clients and stop the event loop thread."""
+        self._loop = None
+        if self._finalizer is not None:
+            self._finalizer()  # runs once: the garbage collector will not again
 
     # -- load tests -----------------------------------------------------------------------------
 
-    def event_loop(self, *, connections: int | None = None) -> asyncio.AbstractEventLoop:
+    def event_loop(
+        self, *, connections: int | None = None, fast_http: bool = False
+    ) -> asyncio.AbstractEventLoop:
         """The event loop this model's HTTP client lives on (started now if need be), for a load
         generator that runs its coroutines there and sends with :meth:`send_once`.
 
@@ -243,10 +255,34 @@ class OpenAIModel:
             connections: the most connections the client keeps when it is created by this call
                 (a load test keeps more requests in flight than ``concurrency``); ignored once
                 the client exists.
+            fast_http: :meth:`send_once` sends with the small HTTP/1.1 client of
+                :mod:`assay.models._http1` (a fraction of httpx's CPU per request) unless the
+                URL needs what only httpx does (a proxy, a scheme other than http/https):
+                then it stays on httpx and :attr:`fast_http_fallback` says why. A later call
+                with ``fast_http=False`` sends on httpx again.
         """
         if connections is not None and self._loop is None:
             self.concurrency = max(self.concurrency, int(connections))
-        return self._ensure_loop()
+        loop = self._ensure_loop()
+        self._send_fast = fast_http
+        if fast_http and self._fast is None:
+            why = unsupported(self._url())
+            if why is None:
+                headers = {"Authorization": f"Bearer {self.__key}"} if self.__key else {}
+                self._fast = Http1Client(headers, max(self.concurrency, int(connections or 0)))
+                self._fast_box.append(self._fast)
+            self.fast_http_fallback = why
+        return loop
+
+    def fast_http_counts(self) -> dict[str, int] | None:
+        """The fast client's connections opened and requests sent again on a fresh connection
+        after the server closed an idle keep-alive one (``None`` without the fast client)."""
+        if self._fast is None:
+            return None
+        return {
+            "connections_opened": self._fast.connections_opened,
+            "stale_retries": self._fast.stale_retries,
+        }
 
     async def send_once(self, payload: Payload, params: dict[str, Any] | None = None) -> Output:
         """One request, sent now on this model's client (run on :meth:`event_loop`), past the
@@ -263,7 +299,11 @@ class OpenAIModel:
         labels = [v[0] for v in self.verbaliser.words.values()] if self.verbaliser else []
         prompt = render_prompt(self.options.get("prompt"), payload, labels=labels)
         try:
-            return await self._request(prompt, {**self.options, **(params or {})})
+            return await self._request(
+                prompt,
+                {**self.options, **(params or {})},
+                self._fast if self._send_fast else self._client,
+            )
         except httpx.ConnectError as e:
             raise self._connect_error(e) from None
         except RetryableModelError as e:
@@ -447,20 +487,23 @@ class OpenAIModel:
                 body["stream_options"] = {"include_usage": True}
         return url, body
 
-    async def _request(self, prompt: str, opts: dict[str, Any]) -> Output:
-        assert self._client is not None
+    async def _request(self, prompt: str, opts: dict[str, Any], client: Any = None) -> Output:
+        """One request on ``client`` (this model's httpx client unless a load test gives its
+        :class:`~assay.models._http1.Http1Client`, which answers the same calls)."""
+        client = client or self._client
+        assert client is not None
         url, body = self._body(prompt, opts)
         where = redact_spec(url)
         if body.get("stream"):
             try:
-                return await self._stream(prompt, url, body, where, opts)
+                return await self._stream(prompt, url, body, where, opts, client)
             except _StreamOptionsRefused:
                 # Some servers refuse `stream_options` (a 4xx naming it): stream without usage.
                 self._stream_options = False
                 body.pop(_STREAM_OPTIONS, None)
-                return await self._stream(prompt, url, body, where, opts)
+                return await self._stream(prompt, url, body, where, opts, client)
         t0 = time.perf_counter()
-        resp = await self._client.post(url, json=body, timeout=self.timeout_s)
+        resp = await client.post(url, json=body, timeout=self.timeout_s)
         elapsed = time.perf_counter() - t0
         self._raise_for_status(resp.status_code, resp.headers, resp.text, where)
         try:
@@ -471,7 +514,9 @@ class OpenAIModel:
         timings = {"latency_s": elapsed}
         return await self._output(prompt, text, finish, data.get("usage"), timings, lp_top, opts)
 
-    def _raise_for_status(self, status: int, headers: httpx.Headers, text: str, where: str) -> None:
+    def _raise_for_status(
+        self, status: int, headers: Mapping[str, str], text: str, where: str
+    ) -> None:
         """Raise the error an HTTP status means: transient (429, 408, 5xx), model-wide (401,
         403, 404: every request fails the same way) or this input's (any other 4xx)."""
         if status < 400:
@@ -500,9 +545,14 @@ class OpenAIModel:
         raise ModelError(message)
 
     async def _stream(
-        self, prompt: str, url: str, body: dict[str, Any], where: str, opts: dict[str, Any]
+        self,
+        prompt: str,
+        url: str,
+        body: dict[str, Any],
+        where: str,
+        opts: dict[str, Any],
+        client: Any,
     ) -> Output:
-        assert self._client is not None
         t0 = time.perf_counter()
         pieces: list[str] = []
         token_times: list[float] = []
@@ -510,7 +560,7 @@ class OpenAIModel:
         lp_top: dict[str, float] | None = None
         finish = ""
         done = False
-        async with self._client.stream("POST", url, json=body, timeout=self.timeout_s) as resp:
+        async with client.stream("POST", url, json=body, timeout=self.timeout_s) as resp:
             if resp.status_code >= 400:
                 text = (await resp.aread()).decode("utf-8", "replace")
                 if (
@@ -717,13 +767,18 @@ def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
-def _shutdown(loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient | None) -> None:
+def _shutdown(
+    loop: asyncio.AbstractEventLoop,
+    client: httpx.AsyncClient | None,
+    fast: list[Http1Client] | None = None,
+) -> None:
     if loop.is_closed() or not loop.is_running():
         return
-    if client is not None:
-        # Closing is best effort: the process may be exiting.
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(timeout=5)
+    for c in [client, *(fast or [])]:
+        if c is not None:
+            # Closing is best effort: the process may be exiting.
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(c.aclose(), loop).result(timeout=5)
 
     def stop() -> None:
         loop.stop()
@@ -737,7 +792,7 @@ def _opt(options: dict[str, Any], key: str, kind: type[int] | type[float]) -> An
     return None if value is None else kind(value)
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     raw = headers.get("retry-after")
     if raw is None:
         return None
