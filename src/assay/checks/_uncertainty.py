@@ -29,8 +29,8 @@ Metric paths (gate them as ``uncertainty.<path>[.value|.lower|.upper]``):
 Regression (:mod:`assay.checks._uncertainty_regression`): abstention by the model's predicted
 spread under the same ``selective.`` paths (``coverage_<c>.risk`` is the mean absolute or squared
 error of the rows kept, ``regression_risk``; no ``.accuracy``, no ``selective.guaranteed``),
-conformal ``absolute``, ``normalized`` or ``quantile`` intervals under ``conformal.`` (``size``
-is the mean interval width), and ``skipped.no_spread`` / ``skipped.no_quantiles``.
+conformal ``absolute``, ``normalized`` or ``quantile`` intervals under ``conformal.`` (``size``,
+also named ``width``, is the mean interval width), and ``skipped.no_spread`` / ``skipped.no_quantiles``.
 """
 
 from __future__ import annotations
@@ -499,6 +499,7 @@ class UncertaintyCheck(Check):
         if config.conformal is not None:
             pats += ["conformal.coverage", "conformal.size"]
             pats += ["conformal.groups.*.coverage", "conformal.groups.*.size"]
+            pats += ["conformal.width", "conformal.groups.*.width"]  # regression's name of size
         pats += [f"calibration.{k}" for k in _CAL_KEYS]
         pats += [f"calibration.temperature_scaled.{k}" for k in _CAL_KEYS]
         pats += ["calibration.temperature", "calibration.groups.*.ece"]

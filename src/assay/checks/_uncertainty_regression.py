@@ -178,6 +178,7 @@ def score_regression(
             cov, size = cr.subset(mask, level=level)
             metrics[f"conformal.groups.{g_name}.coverage"] = cov
             metrics[f"conformal.groups.{g_name}.size"] = size
+            metrics[f"conformal.groups.{g_name}.width"] = size
             tables["conformal"]["groups"].append(
                 {
                     "group": g_name,
@@ -350,7 +351,8 @@ def _conformal(
             f"(skipped.no_{'spread' if method == 'normalized' else 'quantiles'})"
         )
     metrics["conformal.coverage"] = cr.coverage
-    metrics["conformal.size"] = cr.size
+    metrics["conformal.size"] = cr.size  # the path classifiers share
+    metrics["conformal.width"] = cr.size
     tables["conformal"] = {
         "method": method,
         "alpha": cr.alpha,
