@@ -205,6 +205,7 @@ def test_quantiles_from_a_python_model_cqr_equals_mapie(tmp_path):
     # without a spread, abstention ranks rows by the width of their quantile interval
     assert r.tables["selective"]["confidence"] == "-quantile_width"
     assert r.metrics["skipped.no_quantiles"].value == 0
+    assert r.metrics["skipped.no_spread"].value == 0  # ranked by the quantile width instead
 
 
 def test_sklearn_return_std_and_the_errors_kept(tmp_path):

@@ -15,7 +15,9 @@ What a regression model gives decides what is scored:
   refused with the fix).
 
 Rows of a model that gives a spread (quantiles) to some rows only are skipped from what needs it
-and counted (``skipped.no_spread``, ``skipped.no_quantiles``). There is no guaranteed
+and counted: ``skipped.no_spread`` — rows abstention cannot rank (no spread; for a model that gives
+quantiles and no spread, no quantiles; every row for a model with neither) — and
+``skipped.no_quantiles``. There is no guaranteed
 (``selective.guaranteed``) threshold for regression: SGR's bound is for 0/1 losses.
 """
 
@@ -150,24 +152,26 @@ def score_regression(
     has_spread = np.r_[np.isfinite(cal.spread), np.isfinite(test.spread)]
     has_q = np.r_[np.isfinite(cal_q).all(axis=1), np.isfinite(test_q).all(axis=1)]
     n_all = len(has_spread)
-    metrics["skipped.no_spread"] = Estimate.point(int((~has_spread).sum()), n=n_all, level=level)
     if levels is not None:
         metrics["skipped.no_quantiles"] = Estimate.point(int((~has_q).sum()), n=n_all, level=level)
 
     # selective prediction: rank by the spread, or by the width of the quantile interval
     if has_spread.any():
-        source, c_scale, t_scale = "spread", cal.spread, test.spread
+        source, c_scale, t_scale, ranked = "spread", cal.spread, test.spread, has_spread
     elif has_q.any():
-        source = "quantile_width"
+        source, ranked = "quantile_width", has_q
         c_scale, t_scale = cal_q[:, 1] - cal_q[:, 0], test_q[:, 1] - test_q[:, 0]
     else:
-        source = None
+        source, ranked = None, has_spread
         flags.append(
             f"model {model!r} gives no spread or quantiles, so there is no abstention to score "
             "(selective prediction needs a predicted spread); only conformal intervals are "
             "scored. Give a spread (predictions: spread column, python: {'value': v, 'spread': "
             "s}, sklearn: return_std: true) or quantiles"
         )
+    # rows abstention cannot rank: without a spread (or, for a model that gives quantiles and
+    # no spread, without quantiles)
+    metrics["skipped.no_spread"] = Estimate.point(int((~ranked).sum()), n=n_all, level=level)
     if source is not None:
         _selective(cfg, metrics, tables, flags, source, cal, test, c_scale, t_scale, level, rng)
     if cfg.conformal is not None:
