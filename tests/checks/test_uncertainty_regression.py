@@ -287,3 +287,16 @@ def test_a_spread_and_quantiles_round_trip_through_the_cache_json():
     assert Output.from_dict(json.loads(json.dumps(Output(value=2.0).to_dict()))) == Output(
         value=2.0
     )
+
+
+def test_a_target_no_spread_threshold_meets_refers_everything_with_a_flag(tmp_path):
+    frame, cols = _diabetes(tmp_path)
+    _bayesian_ridge_file(tmp_path, frame, cols)
+    checks = {"target_risk": 1.0, "conformal": None}  # a mean absolute error of 1: out of reach
+    r = assay.evaluate(
+        _suite(tmp_path, "predictions:preds.csv", cols, checks), progress=False
+    ).result("uncertainty")
+    assert r.metrics["selective.at_risk.coverage"].value == 0
+    assert r.metrics["selective.at_risk.referral_rate"].value == 1
+    assert not r.metrics["selective.at_risk.risk"].defined
+    assert any("every case would be referred" in f for f in r.flags)

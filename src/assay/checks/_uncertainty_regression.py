@@ -258,6 +258,12 @@ def _selective(
         "threshold": thr if math.isfinite(thr) else None,
         "max_spread": -thr if math.isfinite(thr) else None,
     }
+    if not math.isfinite(thr):
+        flags.append(
+            f"no spread threshold keeps the calibration rows' mean {cfg.regression_risk} at or "
+            f"below target_risk {cfg.target_risk:g}, not even the single surest row: every case "
+            "would be referred"
+        )
     flags.append(
         f"target_risk {cfg.target_risk:g} ({cfg.regression_risk}): the spread threshold is chosen "
         "on the calibration rows without a guarantee (SGR's guarantee is for 0/1 losses); "
