@@ -21,6 +21,7 @@ __all__ = [
     "UncertaintyConfig",
     "coverage_key",
     "probabilities",
+    "regression_uncertainty",
     "split_rows",
 ]
 
@@ -30,9 +31,11 @@ class ConformalConfig(BaseModel):
 
     Attributes:
         alpha: the miscoverage allowed: sets should hold the truth for ``1 − alpha`` of rows.
-        method: ``lac``, ``aps`` or ``raps`` (classification; default ``aps``), ``absolute``
-            (regression, the default); ``normalized`` and ``quantile`` need a predicted spread or
-            quantiles, which suite models do not give (refused with a message).
+        method: ``lac``, ``aps`` or ``raps`` (classification; default ``aps``); for regression
+            ``absolute`` (the default: ``|y − ŷ|``, interval ``ŷ ± q̂``), ``normalized``
+            (``|y − ŷ| / spread``, interval ``ŷ ± q̂ · spread``: needs the model's predicted
+            spread) or ``quantile`` (CQR: needs predicted quantiles; the levels ``α/2`` and
+            ``1 − α/2`` when the model gives them, else its lowest and highest).
         randomized: APS: randomise the calibration scores (as MAPIE does).
         raps_lambda: RAPS: the penalty per class ranked past ``raps_k_reg``.
         raps_k_reg: RAPS: how many top classes go unpenalised.
@@ -108,8 +111,12 @@ class UncertaintyConfig(CheckConfig):
         coverage: selective prediction at these coverages (fractions of rows kept).
         confidence: how a row's confidence is read from its probabilities:
             ``max_probability``, ``margin`` or ``negative_entropy``.
-        target_risk: find the largest coverage whose error rate stays below this, with SGR's
-            guarantee (``selective.guaranteed.*``); omitted: not searched.
+        target_risk: find the largest coverage whose risk stays below this: with SGR's
+            guarantee (``selective.guaranteed.*``, classifiers; below 1) and without it
+            (``selective.at_risk.*``, classifiers and regression, where the risk is in the units
+            of ``regression_risk``); omitted: not searched.
+        regression_risk: the loss of a regression row in selective prediction:
+            ``absolute_error`` (``|y − ŷ|``, in the target's units) or ``squared_error``.
         delta: the guarantee holds with probability ``1 − delta``.
         conformal: split conformal options; ``null`` for none.
         operating_points: a threshold for a binary classifier, or one per class
@@ -125,7 +132,8 @@ class UncertaintyConfig(CheckConfig):
     calibration_dataset: str | None = None
     coverage: list[float] = Field(default_factory=lambda: [0.8, 0.9, 0.95])
     confidence: Literal["max_probability", "margin", "negative_entropy"] = "max_probability"
-    target_risk: float | None = Field(default=None, gt=0, lt=1)
+    target_risk: float | None = Field(default=None, gt=0)
+    regression_risk: Literal["absolute_error", "squared_error"] = "absolute_error"
     delta: float = Field(default=0.05, gt=0, lt=1)
     conformal: ConformalConfig | None = Field(default_factory=ConformalConfig)
     operating_points: OperatingPointConfig | None = None
@@ -190,3 +198,30 @@ def probabilities(
         proba[r] = row / row.sum()
         has[r] = True
     return proba, has
+
+
+def regression_uncertainty(
+    ctx: RunContext,
+    model: str,
+    ds: Dataset,
+    responses: Mapping[str, Response],
+    pred: Predictions,
+) -> tuple[np.ndarray, dict[str, dict[float, float]]]:
+    """Per row of ``pred``, the predicted spread (NaN where the answer had none) and, by id,
+    the predicted quantiles of the answers that had them."""
+    by_id = {}
+    for req in ctx.original_requests(model, ds):
+        resp = responses.get(req.key)
+        if resp is not None and resp.ok and resp.output is not None:
+            by_id[req.tags["example_id"]] = resp.output
+    spread = np.full(pred.n, np.nan)
+    quantiles: dict[str, dict[float, float]] = {}
+    for r, i in enumerate(pred.ids):
+        out = by_id.get(i)
+        if out is None:
+            continue
+        if out.spread is not None:
+            spread[r] = out.spread
+        if out.quantiles:
+            quantiles[i] = {float(k): float(v) for k, v in out.quantiles.items()}
+    return spread, quantiles
