@@ -102,6 +102,31 @@ def _curves(
     return out
 
 
+def error_arms(
+    values: Sequence[float | None], lower: Sequence[float | None], upper: Sequence[float | None]
+) -> tuple[list[float], list[float]]:
+    """The arms of asymmetric error bars, ``(upper − value, value − lower)`` per point (0 where
+    a number is missing), for Plotly's ``array`` and ``arrayminus``."""
+    up = [h - v if h is not None and v is not None else 0 for h, v in zip(upper, values)]
+    down = [v - lw if lw is not None and v is not None else 0 for lw, v in zip(lower, values)]
+    return up, down
+
+
+def _identity(fig: go.Figure, name: str, lo: float = 0, hi: float = 1) -> None:
+    """The dotted y = x reference line from ``lo`` to ``hi`` (chance, perfect calibration,
+    prediction = truth), left out of the hover."""
+    fig.add_trace(
+        go.Scatter(
+            x=[lo, hi],
+            y=[lo, hi],
+            mode="lines",
+            name=name,
+            line={"dash": "dot", "color": _MUTED, "width": 1},
+            hoverinfo="skip",
+        )
+    )
+
+
 def roc_figure(roc: Mapping[str, Any], *, auc: Mapping[str, str] | None = None) -> go.Figure:
     """ROC curve(s) with the chance diagonal.
 
@@ -111,16 +136,7 @@ def roc_figure(roc: Mapping[str, Any], *, auc: Mapping[str, str] | None = None) 
         auc: formatted AUC per curve name (``""`` for the binary curve), shown in the legend.
     """
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            name="chance",
-            line={"dash": "dot", "color": _MUTED, "width": 1},
-            hoverinfo="skip",
-        )
-    )
+    _identity(fig, "chance")
     for i, (name, xs, ys) in enumerate(_curves(roc, "fpr", "tpr")):
         label = _text(name) if name else "ROC"
         if auc and name in auc:
@@ -185,16 +201,7 @@ def reliability_figure(rel: Mapping[str, Any], *, ece: str | None = None) -> go.
             hovertemplate="%{y} examples<extra></extra>",
         )
     )
-    fig.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            name="perfectly calibrated",
-            line={"dash": "dot", "color": _MUTED, "width": 1},
-            hoverinfo="skip",
-        )
-    )
+    _identity(fig, "perfectly calibrated")
     fig.add_trace(
         go.Scatter(
             x=conf,
@@ -235,16 +242,7 @@ def scatter_figure(scatter: Mapping[str, Any]) -> go.Figure:
     finite = [v for v in xs + ys if v is not None]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=[lo, hi],
-            y=[lo, hi],
-            mode="lines",
-            name="prediction = truth",
-            line={"dash": "dot", "color": _MUTED, "width": 1},
-            hoverinfo="skip",
-        )
-    )
+    _identity(fig, "prediction = truth", lo, hi)
     fig.add_trace(
         go.Scatter(
             x=xs,
@@ -298,16 +296,16 @@ def forest_figure(
         reference: the label of that line (``nominal`` for a target such as conformal coverage).
         title: the figure's title (default: ``<metric> by slice``).
     """
-    names, xs, err_hi, err_lo, colors, hover = [], [], [], [], [], []
+    names, xs, colors, hover = [], [], [], []
     for r in rows:
-        v, lo, hi = _num(r.get("value")), _num(r.get("lower")), _num(r.get("upper"))
         names.append(_text(r.get("name", "")))
-        xs.append(v)
-        err_hi.append(hi - v if v is not None and hi is not None else 0)
-        err_lo.append(v - lo if v is not None and lo is not None else 0)
+        xs.append(_num(r.get("value")))
         colors.append(_BAD if r.get("flagged") else _MUTED if r.get("too_small") else PALETTE[0])
         state = " · flagged" if r.get("flagged") else " · too small" if r.get("too_small") else ""
         hover.append(f"n={r.get('n', '?')}{state}")
+    err_hi, err_lo = error_arms(
+        xs, [_num(r.get("lower")) for r in rows], [_num(r.get("upper")) for r in rows]
+    )
     fig = go.Figure(
         go.Scatter(
             x=xs,
@@ -395,22 +393,16 @@ def reliability_pair_figure(
     """Reliability diagram before and after temperature scaling; each bin's accuracy with its
     interval. Bins are ``{"confidence", "accuracy", "accuracy_lower", "accuracy_upper", "n"}``."""
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            name="perfectly calibrated",
-            line={"dash": "dot", "color": _MUTED, "width": 1},
-            hoverinfo="skip",
-        )
-    )
+    _identity(fig, "perfectly calibrated")
     for i, (name, bins) in enumerate(
         (("as given", before), (f"temperature {temperature:.2f}", after))
     ):
         acc = [_num(b.get("accuracy")) for b in bins]
-        hi = [_num(b.get("accuracy_upper")) for b in bins]
-        lo = [_num(b.get("accuracy_lower")) for b in bins]
+        up, down = error_arms(
+            acc,
+            [_num(b.get("accuracy_lower")) for b in bins],
+            [_num(b.get("accuracy_upper")) for b in bins],
+        )
         fig.add_trace(
             go.Scatter(
                 x=[_num(b.get("confidence")) for b in bins],
@@ -421,12 +413,8 @@ def reliability_pair_figure(
                 error_y={
                     "type": "data",
                     "symmetric": False,
-                    "array": [
-                        h - a if h is not None and a is not None else 0 for h, a in zip(hi, acc)
-                    ],
-                    "arrayminus": [
-                        a - w if w is not None and a is not None else 0 for w, a in zip(lo, acc)
-                    ],
+                    "array": up,
+                    "arrayminus": down,
                     "thickness": 1,
                     "width": 3,
                 },
