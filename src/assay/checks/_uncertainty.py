@@ -48,6 +48,7 @@ from assay.checks._performance import gather
 from assay.checks._predictions import Predictions
 from assay.checks._uncertainty_inputs import (
     UncertaintyConfig,
+    conformal_groups,
     coverage_key,
     probabilities,
     split_rows,
@@ -348,18 +349,8 @@ class UncertaintyCheck(Check):
             flag = coverage_flag(cr)
             if flag:
                 flags.append(flag)
-            for g_name, mask in groups.items():
-                cov, size = cr.subset(mask, level=level)
-                metrics[f"conformal.groups.{g_name}.coverage"] = cov
-                metrics[f"conformal.groups.{g_name}.size"] = size
-                tables["conformal"]["groups"].append(
-                    {
-                        "group": g_name,
-                        "n": int(mask.sum()),
-                        "coverage": cov.to_dict(),
-                        "size": size.to_dict(),
-                    }
-                )
+            covered = conformal_groups(cr, groups, metrics, tables, level=level)
+            for g_name, cov in covered.items():
                 if cov.n >= cfg.min_n and cov.upper < cr.nominal:
                     flags.append(
                         f"conformal coverage of group {g_name} is {cov.value:.3f} "

@@ -1,5 +1,6 @@
 """What the uncertainty check reads: its options, the calibration/test split it shares with
-``compare``, and the probability matrix of a model's answers (rows without probabilities marked)."""
+``compare``, and the probability matrix of a model's answers (rows without probabilities marked);
+and the result paths both tasks write (coverage keys, conformal coverage per group)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from assay.checks._base import CheckConfig, RunContext
 from assay.checks._predictions import Predictions
 from assay.config._suite import Label
 from assay.data._dataset import Dataset
+from assay.stats import Estimate
+from assay.uncertainty import ConformalResult
 
 __all__ = [
     "ConformalConfig",
     "OperatingPointConfig",
     "UncertaintyConfig",
+    "conformal_groups",
     "coverage_key",
     "probabilities",
     "regression_uncertainty",
@@ -164,6 +168,37 @@ def split_rows(ctx: RunContext, n: int, fraction: float) -> tuple[np.ndarray, np
 def coverage_key(c: float) -> str:
     """``coverage_0.9``: the path segment of a requested coverage."""
     return f"coverage_{c:g}"
+
+
+def conformal_groups(
+    cr: ConformalResult,
+    groups: Mapping[str, np.ndarray],
+    metrics: dict[str, Estimate],
+    tables: dict[str, Any],
+    *,
+    level: float,
+    width: bool = False,
+) -> dict[str, Estimate]:
+    """Conformal coverage and size of each group (a mask over the test rows) into ``metrics``
+    (``conformal.groups.<group>.coverage`` / ``.size``, and ``.width`` for intervals) and
+    ``tables["conformal"]["groups"]``; returns each group's coverage."""
+    out: dict[str, Estimate] = {}
+    for g_name, mask in groups.items():
+        cov, size = cr.subset(mask, level=level)
+        metrics[f"conformal.groups.{g_name}.coverage"] = cov
+        metrics[f"conformal.groups.{g_name}.size"] = size
+        if width:
+            metrics[f"conformal.groups.{g_name}.width"] = size
+        tables["conformal"]["groups"].append(
+            {
+                "group": g_name,
+                "n": int(mask.sum()),
+                "coverage": cov.to_dict(),
+                "size": size.to_dict(),
+            }
+        )
+        out[g_name] = cov
+    return out
 
 
 def probabilities(

@@ -35,6 +35,7 @@ from assay.checks._base import RunContext
 from assay.checks._predictions import Predictions
 from assay.checks._uncertainty_inputs import (
     UncertaintyConfig,
+    conformal_groups,
     coverage_key,
     regression_uncertainty,
 )
@@ -178,19 +179,8 @@ def score_regression(
         cr, keep = _conformal(
             cfg, metrics, tables, flags, model, cal, test, cal_q, test_q, levels, level
         )
-        for g_name, mask in groups([i for i, k in zip(test.ids, keep) if k]).items():
-            cov, size = cr.subset(mask, level=level)
-            metrics[f"conformal.groups.{g_name}.coverage"] = cov
-            metrics[f"conformal.groups.{g_name}.size"] = size
-            metrics[f"conformal.groups.{g_name}.width"] = size
-            tables["conformal"]["groups"].append(
-                {
-                    "group": g_name,
-                    "n": int(mask.sum()),
-                    "coverage": cov.to_dict(),
-                    "size": size.to_dict(),
-                }
-            )
+        kept = groups([i for i, k in zip(test.ids, keep) if k])
+        conformal_groups(cr, kept, metrics, tables, level=level, width=True)
     return len(test.y), metrics, tables, flags
 
 
