@@ -16,6 +16,7 @@ from assay.errors import ConfigError, ModelError
 __all__ = [
     "TASKS",
     "coerce_output",
+    "config_labels",
     "file_sha256",
     "parse_task",
     "probabilities_from",
@@ -38,6 +39,11 @@ _OUTPUT_FIELDS = (
     "usage",
     "timings",
 )
+
+
+def config_labels(config: Any) -> tuple[str, ...]:
+    """A transformers classifier's labels, from its config's ``id2label`` in id order."""
+    return tuple(canonical_label(config.id2label[i]) for i in range(config.num_labels))
 
 
 def parse_task(value: Any, *, name: str) -> Task | None:
