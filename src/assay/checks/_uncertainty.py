@@ -49,6 +49,7 @@ from assay.checks._predictions import Predictions
 from assay.checks._uncertainty_inputs import (
     UncertaintyConfig,
     conformal_groups,
+    conformal_overall,
     coverage_key,
     probabilities,
     split_rows,
@@ -71,7 +72,6 @@ from assay.uncertainty import (
     calibration_estimates,
     confidence_scores,
     conformal_classification,
-    coverage_flag,
     empirical_risk_threshold,
     fit_temperature,
     guaranteed_risk_threshold,
@@ -335,20 +335,9 @@ class UncertaintyCheck(Check):
                 random_state=self.rng(ctx, "aps"),
                 level=level,
             )
-            metrics["conformal.coverage"] = cr.coverage
-            metrics["conformal.size"] = cr.size
-            tables["conformal"] = {
-                "method": method,
-                "alpha": cr.alpha,
-                "nominal": cr.nominal,
-                "quantile": cr.quantile,
-                "n_calibration": cr.n_calibration,
-                "size_histogram": cr.size_histogram(),
-                "groups": [],
-            }
-            flag = coverage_flag(cr)
-            if flag:
-                flags.append(flag)
+            conformal_overall(
+                cr, metrics, tables, flags, method=method, size_histogram=cr.size_histogram()
+            )
             covered = conformal_groups(cr, groups, metrics, tables, level=level)
             for g_name, cov in covered.items():
                 if cov.n >= cfg.min_n and cov.upper < cr.nominal:

@@ -16,13 +16,14 @@ from assay.checks._predictions import Predictions
 from assay.config._suite import Label
 from assay.data._dataset import Dataset
 from assay.stats import Estimate
-from assay.uncertainty import ConformalResult
+from assay.uncertainty import ConformalResult, coverage_flag
 
 __all__ = [
     "ConformalConfig",
     "OperatingPointConfig",
     "UncertaintyConfig",
     "conformal_groups",
+    "conformal_overall",
     "coverage_key",
     "probabilities",
     "regression_uncertainty",
@@ -168,6 +169,38 @@ def split_rows(ctx: RunContext, n: int, fraction: float) -> tuple[np.ndarray, np
 def coverage_key(c: float) -> str:
     """``coverage_0.9``: the path segment of a requested coverage."""
     return f"coverage_{c:g}"
+
+
+def conformal_overall(
+    cr: ConformalResult,
+    metrics: dict[str, Estimate],
+    tables: dict[str, Any],
+    flags: list[str],
+    *,
+    method: str,
+    width: bool = False,
+    **table: Any,
+) -> None:
+    """Conformal coverage and size on the test rows into ``metrics`` (``conformal.coverage`` /
+    ``.size``, and ``.width`` for intervals), ``tables["conformal"]`` (the method, the fitted
+    quantile, ``table``'s entries, and an empty ``groups`` list for :func:`conformal_groups`) and,
+    where coverage falls short of nominal, a flag."""
+    metrics["conformal.coverage"] = cr.coverage
+    metrics["conformal.size"] = cr.size
+    if width:
+        metrics["conformal.width"] = cr.size
+    tables["conformal"] = {
+        "method": method,
+        "alpha": cr.alpha,
+        "nominal": cr.nominal,
+        "quantile": cr.quantile,
+        "n_calibration": cr.n_calibration,
+        **table,
+        "groups": [],
+    }
+    flag = coverage_flag(cr)
+    if flag:
+        flags.append(flag)
 
 
 def conformal_groups(

@@ -36,6 +36,7 @@ from assay.checks._predictions import Predictions
 from assay.checks._uncertainty_inputs import (
     UncertaintyConfig,
     conformal_groups,
+    conformal_overall,
     coverage_key,
     regression_uncertainty,
 )
@@ -46,7 +47,6 @@ from assay.uncertainty import (
     ConformalResult,
     aurc_estimates,
     conformal_regression,
-    coverage_flag,
     empirical_risk_threshold,
     min_calibration_size,
     risk_coverage,
@@ -350,20 +350,8 @@ def _conformal(
             f"{n_left} row(s) without {what} are left out of the {method} conformal intervals "
             f"(skipped.no_{'spread' if method == 'normalized' else 'quantiles'})"
         )
-    metrics["conformal.coverage"] = cr.coverage
-    metrics["conformal.size"] = cr.size  # the path classifiers share
-    metrics["conformal.width"] = cr.size
-    tables["conformal"] = {
-        "method": method,
-        "alpha": cr.alpha,
-        "nominal": cr.nominal,
-        "quantile": cr.quantile,
-        "n_calibration": cr.n_calibration,
-        "n_test": int(tk.sum()),
-        **extra,
-        "groups": [],
-    }
-    flag = coverage_flag(cr)
-    if flag:
-        flags.append(flag)
+    # conformal.size is the path classifiers share; conformal.width says what it is here
+    conformal_overall(
+        cr, metrics, tables, flags, method=method, width=True, n_test=int(tk.sum()), **extra
+    )
     return cr, tk
