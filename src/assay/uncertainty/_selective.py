@@ -83,6 +83,15 @@ def _order(confidence: F) -> NDArray[np.intp]:
     return np.argsort(-np.asarray(confidence, dtype=np.float64), kind="stable")
 
 
+def _most_confident(conf: F, coverage: float) -> tuple[NDArray[np.intp], int, int]:
+    """The ``ceil(coverage · n)`` most confident rows, how many they are, and ``n``."""
+    if not 0.0 < coverage <= 1.0:
+        raise MetricError(f"coverage must be in (0, 1]; got {coverage}")
+    n = len(conf)
+    k = min(n, math.ceil(coverage * n - 1e-9))
+    return _order(conf)[:k], k, n
+
+
 @dataclass(frozen=True)
 class RiskCoverage:
     """The risk–coverage curve and its areas.
@@ -215,11 +224,7 @@ def selective_at(confidence: F, loss: F, coverage: float, *, level: float = 0.95
     Wilson interval. The interval is conditional on the rows kept (the coverage is fixed by
     construction here, so the coverage estimate has no interval)."""
     conf, los = _validated(confidence, loss)
-    if not 0.0 < coverage <= 1.0:
-        raise MetricError(f"coverage must be in (0, 1]; got {coverage}")
-    n = len(conf)
-    k = min(n, math.ceil(coverage * n - 1e-9))
-    kept = _order(conf)[:k]
+    kept, k, n = _most_confident(conf, coverage)
     errors = round(los[kept].sum())
     threshold = float(conf[kept].min()) if k else math.nan
     return SelectiveAt(
@@ -285,11 +290,7 @@ def selective_risk_at(
         (2, 0.5)
     """
     conf, los = _validated(confidence, loss)
-    if not 0.0 < coverage <= 1.0:
-        raise MetricError(f"coverage must be in (0, 1]; got {coverage}")
-    n = len(conf)
-    k = min(n, math.ceil(coverage * n - 1e-9))
-    kept = _order(conf)[:k]
+    kept, k, n = _most_confident(conf, coverage)
     return SelectiveRisk(
         float(coverage),
         float(conf[kept].min()) if k else math.nan,
