@@ -127,6 +127,35 @@ def _identity(fig: go.Figure, name: str, lo: float = 0, hi: float = 1) -> None:
     )
 
 
+def _curve_traces(
+    fig: go.Figure,
+    curves: list[tuple[str, list[Any], list[Any]]],
+    *,
+    unnamed: str,
+    scores: Mapping[str, str] | None,
+    score_name: str,
+    hovertemplate: str,
+    **style: Any,
+) -> None:
+    """One line per ``(name, xs, ys)`` curve in palette order, named ``unnamed`` where the name
+    is empty and followed by its formatted score (``AUC 0.91``) where ``scores`` has one."""
+    for i, (name, xs, ys) in enumerate(curves):
+        label = _text(name) if name else unnamed
+        if scores and name in scores:
+            label += f" ({score_name} {scores[name]})"
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                name=label,
+                line={"color": PALETTE[i % len(PALETTE)]},
+                hovertemplate=hovertemplate,
+                **style,
+            )
+        )
+
+
 def roc_figure(roc: Mapping[str, Any], *, auc: Mapping[str, str] | None = None) -> go.Figure:
     """ROC curve(s) with the chance diagonal.
 
@@ -137,20 +166,14 @@ def roc_figure(roc: Mapping[str, Any], *, auc: Mapping[str, str] | None = None) 
     """
     fig = go.Figure()
     _identity(fig, "chance")
-    for i, (name, xs, ys) in enumerate(_curves(roc, "fpr", "tpr")):
-        label = _text(name) if name else "ROC"
-        if auc and name in auc:
-            label += f" (AUC {auc[name]})"
-        fig.add_trace(
-            go.Scatter(
-                x=xs,
-                y=ys,
-                mode="lines",
-                name=label,
-                line={"color": PALETTE[i % len(PALETTE)]},
-                hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra></extra>",
-            )
-        )
+    _curve_traces(
+        fig,
+        _curves(roc, "fpr", "tpr"),
+        unnamed="ROC",
+        scores=auc,
+        score_name="AUC",
+        hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra></extra>",
+    )
     _layout(fig, title="ROC curve", x="false positive rate", y="true positive rate")
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1.02])
@@ -160,21 +183,15 @@ def roc_figure(roc: Mapping[str, Any], *, auc: Mapping[str, str] | None = None) 
 def pr_figure(pr: Mapping[str, Any], *, ap: Mapping[str, str] | None = None) -> go.Figure:
     """Precision-recall curve(s); same shapes as :func:`roc_figure`."""
     fig = go.Figure()
-    for i, (name, xs, ys) in enumerate(_curves(pr, "recall", "precision")):
-        label = _text(name) if name else "PR"
-        if ap and name in ap:
-            label += f" (AP {ap[name]})"
-        fig.add_trace(
-            go.Scatter(
-                x=xs,
-                y=ys,
-                mode="lines",
-                name=label,
-                line={"color": PALETTE[i % len(PALETTE)]},
-                line_shape="hv",
-                hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>",
-            )
-        )
+    _curve_traces(
+        fig,
+        _curves(pr, "recall", "precision"),
+        unnamed="PR",
+        scores=ap,
+        score_name="AP",
+        hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>",
+        line_shape="hv",
+    )
     _layout(fig, title="Precision–recall curve", x="recall", y="precision")
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1.02])
