@@ -72,6 +72,12 @@ class Output:
         label: predicted class (as a string), for classification.
         probabilities: class → probability, for classifiers that give them.
         value: predicted number, for regression.
+        spread: for regression, the model's own spread of ``value`` (a predicted standard
+            deviation, or any non-negative scale that grows with the expected error); read by
+            the uncertainty check (abstention by spread, ``normalized`` conformal).
+        quantiles: for regression, predicted quantiles, level → value (``{0.05: 1.2, 0.95:
+            3.4}``), values non-decreasing in the level; read by the uncertainty check
+            (``quantile`` conformal, CQR).
         text: generated text, for generation.
         embedding: a vector, for embedding models.
         usage: token counts and the like (``{"prompt_tokens": 12, ...}``).
@@ -97,6 +103,8 @@ class Output:
     finish_reason: str | None = None
     label_mass: float | None = None
     floored: list[str] | None = None
+    spread: float | None = None
+    quantiles: dict[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A compact JSON-ready dict (``None`` fields left out)."""
@@ -104,7 +112,11 @@ class Output:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Output:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (also after JSON, which writes quantile levels as
+        strings)."""
+        q = data.get("quantiles")
+        if q is not None:
+            data = {**data, "quantiles": {float(k): float(v) for k, v in q.items()}}
         return cls(**data)
 
 

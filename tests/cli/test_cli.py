@@ -315,3 +315,16 @@ def test_command_line_paths_resolve_against_the_working_directory_suite_paths_ag
     report = __import__("json").loads((here / "mine" / "report.json").read_text())
     perf = next(r for r in report["results"] if r["check"] == "performance")
     assert perf["n"] == 50 and perf["metrics"]["accuracy"]["value"] == 1.0
+
+
+@pytest.mark.parametrize("command", ["compare", "shadow"])
+@pytest.mark.parametrize("margin", ["accuracy", "=0.01", "accuracy=high"])
+def test_a_bad_margin_exits_2_with_the_same_message_in_compare_and_shadow(
+    tmp_path: Path, command: str, margin: str
+) -> None:
+    """Both commands read ``--margin METRIC=VALUE`` with one parser (``parse_margins``)."""
+    a, b = str(tmp_path / "a.json"), str(tmp_path / "b.json")
+    args = [a, b] if command == "compare" else ["--events", a, "--candidate", "python:m.py:f"]
+    res = CliRunner().invoke(app, [command, *args, "--margin", margin])
+    assert res.exit_code == 2, res.output
+    assert f"--margin {margin!r}: expected METRIC=VALUE" in res.output

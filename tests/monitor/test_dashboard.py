@@ -21,19 +21,10 @@ from assay.drift import detect_drift, estimate_performance
 from assay.fairness import group_metrics
 from assay.monitor._dashboard import render_dashboard
 from assay.stats import Estimate
+from browser_fixtures import CHROMIUM, MISSING, launch, screenshot, watch
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (dev extra)")
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 FEATURES = ["AGEP", "SCHL", "MAR", "RELP", "DIS", "CIT", "MIG", "SEX", "RAC1P"]
 SEX = {1: "male", 2: "female"}
 GATE = "drift.share_drifted <= 0.2"
@@ -166,9 +157,9 @@ def acs_windows() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip("apt-get install chromium (.ci/run does)")
+        pytest.skip(MISSING)
     with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        b = launch(p)
         yield b
         b.close()
 
@@ -177,31 +168,13 @@ def _open(browser: Any, html: str, tmp_path: Path, shot: str | None) -> tuple[An
     path = tmp_path / "dashboard.html"
     path.write_text(html, encoding="utf-8")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    problems: list[str] = []
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning")
-            else None
-        ),
-    )
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on(
-        "request",
-        lambda r: (
-            problems.append(f"network: {r.url}")
-            if not r.url.startswith(("file:", "data:", "blob:", "about:"))
-            else None
-        ),
-    )
+    problems = watch(page)
     page.goto(path.as_uri(), wait_until="load")
     page.wait_for_function(
         "[...document.querySelectorAll('.plot')].every(el => el.querySelector('.main-svg'))"
     )
     if shot:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+        screenshot(page, shot)
     return page, problems
 
 

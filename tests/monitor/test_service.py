@@ -19,11 +19,10 @@ from monitor_fixtures import FEATURES, NUMERIC, acs_fixture, as_events, referenc
 from assay.monitor._config import MonitorSettings, TokenSet
 from assay.monitor._server import open_store
 from assay.monitor._service import start_monitor
+from browser_fixtures import CHROMIUM, MISSING, launch, screenshot
 
 __all__ = ["acs_fixture"]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 T0 = datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc)
 GATE = "drift.n_drifted <= 0"
 #: survey codes are categories: chi-squared; age and ordered codes: Kolmogorov-Smirnov
@@ -133,10 +132,10 @@ def _dashboard_in_chromium(url: str, *, drifted_id: int) -> None:
     """Log in with the read token (a cookie), open the dashboard and a window's report."""
     playwright = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
-        pytest.skip("apt-get install chromium (.ci/run does)")
+        pytest.skip(MISSING)
     problems: list[str] = []
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
@@ -157,8 +156,7 @@ def _dashboard_in_chromium(url: str, *, drifted_id: int) -> None:
                 "el => [el.getAttribute('aria-label'), (el.data || []).map(t => (t.y || []).length)]))"
             )
             assert traces and all(sum(n) > 0 for n in traces.values()), traces
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "monitor-served-dashboard.png"), full_page=True)
+            screenshot(page, "monitor-served-dashboard.png")
             page.click(f"a[href='/v1/windows/{drifted_id}/report.html']")
             page.wait_for_load_state("load")
             assert page.url.endswith(f"/v1/windows/{drifted_id}/report.html")

@@ -12,55 +12,29 @@ import pytest
 
 from assay.report import CheckResult, Report
 from assay.report._html import write_html
+from browser_fixtures import CHROMIUM, MISSING, launch, screenshot, watch
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (dev extra)")
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="apt-get install chromium (.ci/run does)"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=MISSING),
 ]
 
 
 @pytest.fixture(scope="module")
 def browser():
     with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        b = launch(p)
         yield b
         b.close()
 
 
 def _open(browser, path: Path, shot: str) -> tuple[list[str], float, object]:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    problems: list[str] = []
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning")
-            else None
-        ),
-    )
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    problems = watch(page)
     page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
-    page.on(
-        "request",
-        lambda r: (
-            problems.append(f"network: {r.url}")
-            if not r.url.startswith(("file:", "data:", "blob:", "about:"))
-            else None
-        ),
-    )
     start = time.perf_counter()
     page.goto(path.as_uri(), wait_until="load")
     page.wait_for_function(
@@ -68,8 +42,7 @@ def _open(browser, path: Path, shot: str) -> tuple[list[str], float, object]:
         "document.querySelectorAll('.plot').length === 0"
     )
     elapsed = time.perf_counter() - start
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+    screenshot(page, shot)
     return problems, elapsed, page
 
 
@@ -162,7 +135,9 @@ def test_tables_never_overflow_at_1400_px(browser, shared_report: Report, tmp_pa
     long = "distilbert-base-uncased-finetuned-sst2-with-a-very-long-checkpoint-name"
     for i in range(4):
         report.results.append(base.model_copy(update={"model": f"{long}-{i}"}))
-    report.gates[0].gate = (
+    report.gates[
+        0
+    ].gate = (
         "performance.per_class.a_label_with_a_really_long_name_that_goes_on.recall.lower >= 0.5"
     )
     path = write_html(report, tmp_path / "report.html")
@@ -183,7 +158,6 @@ def test_tables_never_overflow_at_1400_px(browser, shared_report: Report, tmp_pa
         return out;
       }"""
     )
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "report-1400.png"), full_page=True)
+    screenshot(page, "report-1400.png")
     page.close()
     assert wide == []

@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 import assay
 from assay.report import render_html, render_markdown, render_model_card
+from browser_fixtures import CHROMIUM, MISSING, launch
 
 CHECK = {
     "calibration_split": 0.5,
@@ -111,16 +112,13 @@ def test_uncertainty_section_draws_in_chromium(report, tmp_path):
     """Debian's chromium (Playwright, never ``playwright install``): the section's four figures
     are drawn by the inlined Plotly, with no console error."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    from pathlib import Path
-
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip("apt-get install chromium")
+    if not CHROMIUM.exists():
+        pytest.skip(MISSING)
     from assay.report._html import write_html
 
     path = write_html(report, tmp_path / "report.html")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
+        browser = launch(p)
         page = browser.new_page()
         problems: list[str] = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)

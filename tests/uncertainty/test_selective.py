@@ -87,14 +87,17 @@ def test_sgr_finds_nothing_when_no_threshold_can_hold_the_target():
 
 def test_regression_with_a_predicted_spread_abstains_on_the_widest(seed):
     """Regression: the confidence is minus the predicted spread and the loss the absolute error;
-    a spread that tracks the noise gives a risk–coverage curve that rises, and no excess AURC
-    (defined for 0/1 losses only)."""
+    a spread that tracks the noise gives a risk–coverage curve that rises; the excess AURC is
+    over the oracle that keeps the smallest errors first (a literal loop here)."""
     rng = np.random.default_rng(seed)
     sigma = rng.uniform(0.1, 3.0, size=2000)
     err = np.abs(rng.normal(scale=sigma))
     rc = risk_coverage(-sigma, err)
     assert rc.risk[199] < rc.risk[-1] / 3  # the 10% most certain rows: far smaller errors
-    assert math.isnan(rc.excess_aurc)
+    sorted_err = np.sort(err)
+    oracle = np.mean([sorted_err[: k + 1].mean() for k in range(len(err))])
+    assert rc.excess_aurc == pytest.approx(rc.aurc - oracle, rel=1e-9)
+    assert 0 < rc.excess_aurc < rc.aurc
     shuffled = risk_coverage(rng.permutation(-sigma), err)
     assert rc.aurc < shuffled.aurc
 

@@ -1,4 +1,4 @@
-"""What every command shares: error display and exit codes."""
+"""What every command shares: error display, exit codes and options parsed alike."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from assay.errors import AssayError
+from assay.errors import AssayError, ConfigError
 
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
@@ -52,3 +52,23 @@ def user_errors() -> Iterator[None]:
 def report_paths(out: Path | None) -> list[Path]:
     """The files ``write_report_files`` wrote into ``out`` (none without ``--out``)."""
     return [] if out is None else [out / "report.json", out / "report.html"]
+
+
+def parse_margins(items: list[str] | None) -> dict[str, float]:
+    """``--margin METRIC=VALUE`` options (compare, shadow) as ``{metric: value}``.
+
+    Raises:
+        ConfigError: an item without a metric name, ``=`` or a number.
+    """
+    out: dict[str, float] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(
+                f"--margin {item!r}: expected METRIC=VALUE, e.g. --margin accuracy=0.01"
+            ) from None
+    return out

@@ -13,27 +13,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from assay._cli._common import EXIT_GATE_FAILED, EXIT_OK, user_errors
+from assay._cli._common import EXIT_GATE_FAILED, EXIT_OK, parse_margins, user_errors
 
 #: Exit code of an inconclusive comparison.
 EXIT_INCONCLUSIVE = 3
-
-
-def _margins(items: list[str]) -> dict[str, float]:
-    from assay.errors import ConfigError
-
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        try:
-            if not sep:
-                raise ValueError
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise ConfigError(
-                f"--margin {item!r}: expected METRIC=VALUE, e.g. --margin accuracy=0.01"
-            ) from None
-    return out
 
 
 def _num(x: float | None, spec: str = "+.4f") -> str:
@@ -80,7 +63,7 @@ def compare(
     with user_errors():
         opts = CompareOptions(
             metrics=metric or None,
-            margins=_margins(margin or []),
+            margins=parse_margins(margin),
             default_margin=default_margin,
             alpha=alpha,
             require_improvement=require_improvement,

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from assay._cli._common import EXIT_GATE_FAILED, EXIT_OK, report_paths, user_errors
+from assay._cli._common import EXIT_GATE_FAILED, EXIT_OK, parse_margins, report_paths, user_errors
 
 
 def shadow(
@@ -59,15 +59,7 @@ def shadow(
     from assay.report._console import print_summary
 
     with user_errors():
-        margins: dict[str, float] = {}
-        for item in margin or []:
-            name, sep, value = item.rpartition("=")
-            try:
-                margins[name] = float(value)
-            except ValueError:
-                sep = ""
-            if not sep or not name:
-                raise ConfigError(f"--margin {item!r}: write METRIC=VALUE, e.g. accuracy=0.01")
+        margins = parse_margins(margin)
         try:
             model_options = json.loads(options) if options else None
         except json.JSONDecodeError as e:

@@ -272,6 +272,22 @@ class _Driver:
     ) -> tuple[list[Sample], int]:
         raise NotImplementedError
 
+    def _answered(
+        self,
+        scheduled: float,
+        sent: float,
+        done: float,
+        out: Output,
+        i: int,
+        references: Sequence[Any] | None,
+    ) -> Sample:
+        """The sample of payload ``i`` answered with ``out`` (scored against ``references[i]``
+        when the plan has references)."""
+        ref = references[i] if references is not None else None
+        return _sample(
+            scheduled, sent, done, out, None, self.plan.timeout_s, ref, references is not None
+        )
+
     def _fail_fast(self, exc: BaseException) -> None:
         """Raise when ``exc`` fails every call of the model and none has been answered."""
         cause = model_wide_cause(exc)
@@ -369,17 +385,7 @@ class _HTTPDriver(_Driver):
                 raise _Abort(e) from None
             return _sample(scheduled, sent, time.perf_counter(), None, e, self.plan.timeout_s)
         self.any_ok = True
-        ref = references[i] if references is not None else None
-        return _sample(
-            scheduled,
-            sent,
-            time.perf_counter(),
-            out,
-            None,
-            self.plan.timeout_s,
-            ref,
-            references is not None,
-        )
+        return self._answered(scheduled, sent, time.perf_counter(), out, i, references)
 
     async def _open(
         self,
@@ -467,16 +473,7 @@ class _ThreadDriver(_Driver):
             return [_sample(scheduled, sent, done, None, err, self.plan.timeout_s) for _ in idx]
         self.any_ok = True
         return [
-            _sample(
-                scheduled,
-                sent,
-                done,
-                o,
-                None,
-                self.plan.timeout_s,
-                references[i] if references is not None else None,
-                references is not None,
-            )
+            self._answered(scheduled, sent, done, o, i, references)
             for o, i in zip(outs, idx, strict=True)
         ]
 

@@ -25,6 +25,12 @@ Metric paths (gate them as ``uncertainty.<path>[.value|.lower|.upper]``):
   same under ``operating_point.<class>.`` for every class, one-vs-rest
   (:mod:`assay.checks._uncertainty_operating`);
 * ``skipped.no_probabilities``: rows left out because their answer had no probabilities.
+
+Regression (:mod:`assay.checks._uncertainty_regression`): abstention by the model's predicted
+spread under the same ``selective.`` paths (``coverage_<c>.risk`` is the mean absolute or squared
+error of the rows kept, ``regression_risk``; no ``.accuracy``, no ``selective.guaranteed``),
+conformal ``absolute``, ``normalized`` or ``quantile`` intervals under ``conformal.`` (``size``,
+also named ``width``, is the mean interval width), and ``skipped.no_spread`` / ``skipped.no_quantiles``.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ from assay.checks._performance import gather
 from assay.checks._predictions import Predictions
 from assay.checks._uncertainty_inputs import (
     UncertaintyConfig,
+    conformal_groups,
+    conformal_overall,
     coverage_key,
     probabilities,
     split_rows,
@@ -51,6 +59,7 @@ from assay.checks._uncertainty_operating import (
     positive_index,
     score_operating_points,
 )
+from assay.checks._uncertainty_regression import regression_rows, score_regression
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
 from assay.errors import ConfigError
@@ -63,8 +72,6 @@ from assay.uncertainty import (
     calibration_estimates,
     confidence_scores,
     conformal_classification,
-    conformal_regression,
-    coverage_flag,
     empirical_risk_threshold,
     fit_temperature,
     guaranteed_risk_threshold,
@@ -124,7 +131,7 @@ class UncertaintyCheck(Check):
             cal_pred = None
             cal_sel, test_sel = self._split(ctx, pred.n)
         if pred.task == "regression":
-            return self._score_regression(ctx, ds, pred, cal_pred, cal_sel, test_sel)
+            return self._score_regression(ctx, ds, responses, pred, cal_pred, cal_sel, test_sel)
         return self._score_classification(ctx, ds, responses, pred, cal_pred, cal_sel, test_sel)
 
     def _split(self, ctx: RunContext, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -265,6 +272,11 @@ class UncertaintyCheck(Check):
             "excess_aurc": rc.excess_aurc,
         }
         if cfg.target_risk is not None:
+            if cfg.target_risk >= 1:
+                raise ConfigError(
+                    f"checks.uncertainty.target_risk: {cfg.target_risk:g} is an error rate for a "
+                    "classifier and must be below 1"
+                )
             conf_c = confidence_scores(cproba, kind=cfg.confidence)
             loss_c = (cproba.argmax(axis=1) != ccodes).astype(np.float64)
             g = guaranteed_risk_threshold(
@@ -323,32 +335,11 @@ class UncertaintyCheck(Check):
                 random_state=self.rng(ctx, "aps"),
                 level=level,
             )
-            metrics["conformal.coverage"] = cr.coverage
-            metrics["conformal.size"] = cr.size
-            tables["conformal"] = {
-                "method": method,
-                "alpha": cr.alpha,
-                "nominal": cr.nominal,
-                "quantile": cr.quantile,
-                "n_calibration": cr.n_calibration,
-                "size_histogram": cr.size_histogram(),
-                "groups": [],
-            }
-            flag = coverage_flag(cr)
-            if flag:
-                flags.append(flag)
-            for g_name, mask in groups.items():
-                cov, size = cr.subset(mask, level=level)
-                metrics[f"conformal.groups.{g_name}.coverage"] = cov
-                metrics[f"conformal.groups.{g_name}.size"] = size
-                tables["conformal"]["groups"].append(
-                    {
-                        "group": g_name,
-                        "n": int(mask.sum()),
-                        "coverage": cov.to_dict(),
-                        "size": size.to_dict(),
-                    }
-                )
+            conformal_overall(
+                cr, metrics, tables, flags, method=method, size_histogram=cr.size_histogram()
+            )
+            covered = conformal_groups(cr, groups, metrics, tables, level=level)
+            for g_name, cov in covered.items():
                 if cov.n >= cfg.min_n and cov.upper < cr.nominal:
                     flags.append(
                         f"conformal coverage of group {g_name} is {cov.value:.3f} "
@@ -425,70 +416,32 @@ class UncertaintyCheck(Check):
         self,
         ctx: RunContext,
         ds: Dataset,
+        responses: Mapping[str, Response],
         pred: Predictions,
         cal_pred: Predictions | None,
         cal_sel: np.ndarray | None,
         test_sel: np.ndarray | None,
     ) -> CheckResult:
         cfg = self._cfg()
-        level = ctx.level
-        flags = list(pred.flags)
-        metrics: dict[str, Estimate] = {}
-        tables: dict[str, Any] = {"task": "regression"}
+        rows = regression_rows(ctx, self.model, ds, responses, pred)
         if cal_pred is not None:
-            yc, pc = cal_pred.y_true.astype(float), cal_pred.y_pred.astype(float)
-            yt, pt, tids = pred.y_true.astype(float), pred.y_pred.astype(float), pred.ids
+            cal_ds = ctx.dataset(cfg.calibration_dataset)
+            cal, test = regression_rows(ctx, self.model, cal_ds, responses, cal_pred), rows
         else:
             assert cal_sel is not None and test_sel is not None
-            yc, pc = pred.y_true[cal_sel].astype(float), pred.y_pred[cal_sel].astype(float)
-            yt, pt = pred.y_true[test_sel].astype(float), pred.y_pred[test_sel].astype(float)
-            tids = [i for i, m in zip(pred.ids, test_sel) if m]
-        self._too_few(len(yc), pred.n, len(yt))
-        tables["split"] = {"n_calibration": len(yc), "n_test": len(yt)}
-        flags.append(
-            "selective prediction and calibration need a predicted spread or probabilities; a "
-            "regression model answers one value per row, so only conformal intervals are scored"
+            cal, test = rows.select(cal_sel), rows.select(test_sel)
+        n, metrics, tables, flags = score_regression(
+            cfg,
+            model=self.model,
+            cal=cal,
+            test=test,
+            n_total=pred.n,
+            level=ctx.level,
+            rng=lambda stream: self.rng(ctx, stream),
+            too_few=self._too_few,
+            groups=lambda ids: self._groups(ctx, ds, ids),
         )
-        if cfg.conformal is not None:
-            method = cfg.conformal.method or "absolute"
-            if method in ("normalized", "quantile"):
-                raise ConfigError(
-                    f"checks.uncertainty.conformal.method: {method!r} needs a predicted "
-                    f"{'spread' if method == 'normalized' else 'lower and upper quantile'} per "
-                    f"row, and model {self.model!r} answers one value; use method: absolute"
-                )
-            if method in ("lac", "aps", "raps"):
-                raise ConfigError(
-                    f"checks.uncertainty.conformal.method: {method!r} is for classifiers; a "
-                    "regression model takes absolute"
-                )
-            cr = conformal_regression(yc, pc, yt, pt, alpha=cfg.conformal.alpha, level=level)
-            metrics["conformal.coverage"] = cr.coverage
-            metrics["conformal.size"] = cr.size
-            tables["conformal"] = {
-                "method": method,
-                "alpha": cr.alpha,
-                "nominal": cr.nominal,
-                "quantile": cr.quantile,
-                "n_calibration": cr.n_calibration,
-                "groups": [],
-            }
-            flag = coverage_flag(cr)
-            if flag:
-                flags.append(flag)
-            for g_name, mask in self._groups(ctx, ds, tids).items():
-                cov, size = cr.subset(mask, level=level)
-                metrics[f"conformal.groups.{g_name}.coverage"] = cov
-                metrics[f"conformal.groups.{g_name}.size"] = size
-                tables["conformal"]["groups"].append(
-                    {
-                        "group": g_name,
-                        "n": int(mask.sum()),
-                        "coverage": cov.to_dict(),
-                        "size": size.to_dict(),
-                    }
-                )
-        return self._result(ds, len(yt), metrics, tables, flags, pred)
+        return self._result(ds, n, metrics, tables, [*pred.flags, *flags], pred)
 
     def _result(
         self,
@@ -514,6 +467,7 @@ class UncertaintyCheck(Check):
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         assert isinstance(config, UncertaintyConfig)
         pats = ["skipped.no_probabilities", "selective.aurc", "selective.excess_aurc"]
+        pats += ["skipped.no_spread", "skipped.no_quantiles"]
         for c in config.coverage:
             pats += [f"selective.{coverage_key(c)}.{m}" for m in ("risk", "accuracy")]
         if config.target_risk is not None:
@@ -525,6 +479,7 @@ class UncertaintyCheck(Check):
         if config.conformal is not None:
             pats += ["conformal.coverage", "conformal.size"]
             pats += ["conformal.groups.*.coverage", "conformal.groups.*.size"]
+            pats += ["conformal.width", "conformal.groups.*.width"]  # regression's name of size
         pats += [f"calibration.{k}" for k in _CAL_KEYS]
         pats += [f"calibration.temperature_scaled.{k}" for k in _CAL_KEYS]
         pats += ["calibration.temperature", "calibration.groups.*.ece"]

@@ -1,5 +1,6 @@
 """What the uncertainty check reads: its options, the calibration/test split it shares with
-``compare``, and the probability matrix of a model's answers (rows without probabilities marked)."""
+``compare``, and the probability matrix of a model's answers (rows without probabilities marked);
+and the result paths both tasks write (coverage keys, conformal coverage per group)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,18 @@ from assay.checks._base import CheckConfig, RunContext
 from assay.checks._predictions import Predictions
 from assay.config._suite import Label
 from assay.data._dataset import Dataset
+from assay.stats import Estimate
+from assay.uncertainty import ConformalResult, coverage_flag
 
 __all__ = [
     "ConformalConfig",
     "OperatingPointConfig",
     "UncertaintyConfig",
+    "conformal_groups",
+    "conformal_overall",
     "coverage_key",
     "probabilities",
+    "regression_uncertainty",
     "split_rows",
 ]
 
@@ -30,9 +36,11 @@ class ConformalConfig(BaseModel):
 
     Attributes:
         alpha: the miscoverage allowed: sets should hold the truth for ``1 − alpha`` of rows.
-        method: ``lac``, ``aps`` or ``raps`` (classification; default ``aps``), ``absolute``
-            (regression, the default); ``normalized`` and ``quantile`` need a predicted spread or
-            quantiles, which suite models do not give (refused with a message).
+        method: ``lac``, ``aps`` or ``raps`` (classification; default ``aps``); for regression
+            ``absolute`` (the default: ``|y − ŷ|``, interval ``ŷ ± q̂``), ``normalized``
+            (``|y − ŷ| / spread``, interval ``ŷ ± q̂ · spread``: needs the model's predicted
+            spread) or ``quantile`` (CQR: needs predicted quantiles; the levels ``α/2`` and
+            ``1 − α/2`` when the model gives them, else its lowest and highest).
         randomized: APS: randomise the calibration scores (as MAPIE does).
         raps_lambda: RAPS: the penalty per class ranked past ``raps_k_reg``.
         raps_k_reg: RAPS: how many top classes go unpenalised.
@@ -108,8 +116,12 @@ class UncertaintyConfig(CheckConfig):
         coverage: selective prediction at these coverages (fractions of rows kept).
         confidence: how a row's confidence is read from its probabilities:
             ``max_probability``, ``margin`` or ``negative_entropy``.
-        target_risk: find the largest coverage whose error rate stays below this, with SGR's
-            guarantee (``selective.guaranteed.*``); omitted: not searched.
+        target_risk: find the largest coverage whose risk stays below this: with SGR's
+            guarantee (``selective.guaranteed.*``, classifiers; below 1) and without it
+            (``selective.at_risk.*``, classifiers and regression, where the risk is in the units
+            of ``regression_risk``); omitted: not searched.
+        regression_risk: the loss of a regression row in selective prediction:
+            ``absolute_error`` (``|y − ŷ|``, in the target's units) or ``squared_error``.
         delta: the guarantee holds with probability ``1 − delta``.
         conformal: split conformal options; ``null`` for none.
         operating_points: a threshold for a binary classifier, or one per class
@@ -125,7 +137,8 @@ class UncertaintyConfig(CheckConfig):
     calibration_dataset: str | None = None
     coverage: list[float] = Field(default_factory=lambda: [0.8, 0.9, 0.95])
     confidence: Literal["max_probability", "margin", "negative_entropy"] = "max_probability"
-    target_risk: float | None = Field(default=None, gt=0, lt=1)
+    target_risk: float | None = Field(default=None, gt=0)
+    regression_risk: Literal["absolute_error", "squared_error"] = "absolute_error"
     delta: float = Field(default=0.05, gt=0, lt=1)
     conformal: ConformalConfig | None = Field(default_factory=ConformalConfig)
     operating_points: OperatingPointConfig | None = None
@@ -156,6 +169,69 @@ def split_rows(ctx: RunContext, n: int, fraction: float) -> tuple[np.ndarray, np
 def coverage_key(c: float) -> str:
     """``coverage_0.9``: the path segment of a requested coverage."""
     return f"coverage_{c:g}"
+
+
+def conformal_overall(
+    cr: ConformalResult,
+    metrics: dict[str, Estimate],
+    tables: dict[str, Any],
+    flags: list[str],
+    *,
+    method: str,
+    width: bool = False,
+    **table: Any,
+) -> None:
+    """Conformal coverage and size on the test rows into ``metrics`` (``conformal.coverage`` /
+    ``.size``, and ``.width`` for intervals), ``tables["conformal"]`` (the method, the fitted
+    quantile, ``table``'s entries, and an empty ``groups`` list for :func:`conformal_groups`) and,
+    where coverage falls short of nominal, a flag."""
+    metrics["conformal.coverage"] = cr.coverage
+    metrics["conformal.size"] = cr.size
+    if width:
+        metrics["conformal.width"] = cr.size
+    tables["conformal"] = {
+        "method": method,
+        "alpha": cr.alpha,
+        "nominal": cr.nominal,
+        "quantile": cr.quantile,
+        "n_calibration": cr.n_calibration,
+        **table,
+        "groups": [],
+    }
+    flag = coverage_flag(cr)
+    if flag:
+        flags.append(flag)
+
+
+def conformal_groups(
+    cr: ConformalResult,
+    groups: Mapping[str, np.ndarray],
+    metrics: dict[str, Estimate],
+    tables: dict[str, Any],
+    *,
+    level: float,
+    width: bool = False,
+) -> dict[str, Estimate]:
+    """Conformal coverage and size of each group (a mask over the test rows) into ``metrics``
+    (``conformal.groups.<group>.coverage`` / ``.size``, and ``.width`` for intervals) and
+    ``tables["conformal"]["groups"]``; returns each group's coverage."""
+    out: dict[str, Estimate] = {}
+    for g_name, mask in groups.items():
+        cov, size = cr.subset(mask, level=level)
+        metrics[f"conformal.groups.{g_name}.coverage"] = cov
+        metrics[f"conformal.groups.{g_name}.size"] = size
+        if width:
+            metrics[f"conformal.groups.{g_name}.width"] = size
+        tables["conformal"]["groups"].append(
+            {
+                "group": g_name,
+                "n": int(mask.sum()),
+                "coverage": cov.to_dict(),
+                "size": size.to_dict(),
+            }
+        )
+        out[g_name] = cov
+    return out
 
 
 def probabilities(
@@ -190,3 +266,30 @@ def probabilities(
         proba[r] = row / row.sum()
         has[r] = True
     return proba, has
+
+
+def regression_uncertainty(
+    ctx: RunContext,
+    model: str,
+    ds: Dataset,
+    responses: Mapping[str, Response],
+    pred: Predictions,
+) -> tuple[np.ndarray, dict[str, dict[float, float]]]:
+    """Per row of ``pred``, the predicted spread (NaN where the answer had none) and, by id,
+    the predicted quantiles of the answers that had them."""
+    by_id = {}
+    for req in ctx.original_requests(model, ds):
+        resp = responses.get(req.key)
+        if resp is not None and resp.ok and resp.output is not None:
+            by_id[req.tags["example_id"]] = resp.output
+    spread = np.full(pred.n, np.nan)
+    quantiles: dict[str, dict[float, float]] = {}
+    for r, i in enumerate(pred.ids):
+        out = by_id.get(i)
+        if out is None:
+            continue
+        if out.spread is not None:
+            spread[r] = out.spread
+        if out.quantiles:
+            quantiles[i] = {float(k): float(v) for k, v in out.quantiles.items()}
+    return spread, quantiles

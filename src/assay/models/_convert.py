@@ -16,16 +16,34 @@ from assay.errors import ConfigError, ModelError
 __all__ = [
     "TASKS",
     "coerce_output",
+    "config_labels",
     "file_sha256",
     "parse_task",
     "probabilities_from",
+    "quantiles_from",
     "resolve_path",
+    "spread_from",
     "task_of",
 ]
 
 TASKS: tuple[str, ...] = get_args(Task)
 
-_OUTPUT_FIELDS = ("label", "probabilities", "value", "text", "embedding", "usage", "timings")
+_OUTPUT_FIELDS = (
+    "label",
+    "probabilities",
+    "value",
+    "spread",
+    "quantiles",
+    "text",
+    "embedding",
+    "usage",
+    "timings",
+)
+
+
+def config_labels(config: Any) -> tuple[str, ...]:
+    """A transformers classifier's labels, from its config's ``id2label`` in id order."""
+    return tuple(canonical_label(config.id2label[i]) for i in range(config.num_labels))
 
 
 def parse_task(value: Any, *, name: str) -> Task | None:
@@ -67,6 +85,59 @@ def probabilities_from(mapping: Mapping[Any, Any], *, where: str) -> dict[str, f
             continue
         out[canonical_label(k)] = p
     return out
+
+
+def spread_from(value: Any, *, where: str) -> float:
+    """A predicted spread as a float: finite and non-negative.
+
+    Raises:
+        ModelError: not a number, NaN, infinite or negative.
+    """
+    try:
+        s = float(value)
+    except (TypeError, ValueError):
+        raise ModelError(f"{where}: spread {value!r} is not a number") from None
+    if not math.isfinite(s) or s < 0:
+        raise ModelError(
+            f"{where}: spread {s:g} must be a finite number ≥ 0 (a predicted standard "
+            "deviation or another scale of the error); leave it out for a row without one"
+        )
+    return s
+
+
+def quantiles_from(mapping: Mapping[Any, Any], *, where: str) -> dict[float, float]:
+    """Predicted quantiles as level → value, levels in (0, 1), values finite and non-decreasing
+    in the level (sorted by level).
+
+    Raises:
+        ModelError: a level outside (0, 1), a value that is not a finite number, or a higher
+            level with a lower value (crossed quantiles).
+    """
+    out: dict[float, float] = {}
+    for k, v in mapping.items():
+        try:
+            level = float(k)
+        except (TypeError, ValueError):
+            raise ModelError(f"{where}: quantile level {k!r} is not a number") from None
+        if not 0.0 < level < 1.0:
+            raise ModelError(f"{where}: quantile level {level:g} is outside (0, 1)")
+        try:
+            q = float(v)
+        except (TypeError, ValueError):
+            raise ModelError(f"{where}: quantile {level:g} is {v!r}, not a number") from None
+        if not math.isfinite(q):
+            raise ModelError(f"{where}: quantile {level:g} is {q:g}; give a finite number")
+        out[level] = q
+    ordered = dict(sorted(out.items()))
+    levels, values = list(ordered), list(ordered.values())
+    for (l0, v0), (l1, v1) in zip(zip(levels, values), zip(levels[1:], values[1:])):
+        if v1 < v0:
+            raise ModelError(
+                f"{where}: quantiles cross: the {l1:g} quantile {v1:g} is below the {l0:g} "
+                f"quantile {v0:g}; quantiles must not decrease with the level (sort them per "
+                "row, as quantile regression's rearrangement does)"
+            )
+    return ordered
 
 
 def _argmax(probabilities: Mapping[str, float]) -> str | None:
@@ -154,10 +225,19 @@ def _normalised(out: Output, *, where: str) -> Output:
     except ValueError:  # NaN label
         raise ModelError(f"{where}: returned a missing (NaN) label") from None
     value = float(out.value) if out.value is not None else None
+    spread = spread_from(out.spread, where=where) if out.spread is not None else None
+    quantiles = quantiles_from(out.quantiles, where=where) if out.quantiles else None
+    if (spread is not None or quantiles is not None) and value is None:
+        raise ModelError(
+            f"{where}: a spread or quantiles come with a regression value; return "
+            "{'value': v, 'spread': s} or {'value': v, 'quantiles': {0.05: lo, 0.95: hi}}"
+        )
     return Output(
         label=label,
         probabilities=probabilities,
         value=value,
+        spread=spread,
+        quantiles=quantiles,
         text=out.text,
         embedding=[float(x) for x in out.embedding] if out.embedding is not None else None,
         usage=out.usage,

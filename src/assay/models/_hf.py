@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from assay._types import UNPARSEABLE_LABEL, ModelInfo, Output, Payload, Task, canonical_label
+from assay._types import UNPARSEABLE_LABEL, ModelInfo, Output, Payload, Task
 from assay.errors import ConfigError, MissingDependencyError, ModelError
-from assay.models._convert import parse_task, resolve_path
+from assay.models._convert import config_labels, parse_task, resolve_path
 from assay.models._hf_image import (
     HFImageClassifier,
     is_image_classifier,
@@ -151,9 +151,7 @@ class HFModel:
         # torch modules are not safe to call from several engine threads at once.
         self._lock = threading.Lock()
         if getattr(model.config, "id2label", None) and mode == "classification":
-            self.labels = [
-                canonical_label(model.config.id2label[i]) for i in range(model.config.num_labels)
-            ]
+            self.labels = list(config_labels(model.config))
         else:
             self.labels = list(verbaliser.labels) if verbaliser is not None else []
 
@@ -597,9 +595,7 @@ def _load_hf(
     out_task: Task = "classification" if mode == "lm-classifier" else task
     labels: tuple[str, ...] | None = None
     if mode == "classification":
-        labels = tuple(
-            canonical_label(model.config.id2label[i]) for i in range(model.config.num_labels)
-        )
+        labels = config_labels(model.config)
     elif verbaliser is not None:
         labels = verbaliser.labels
     info = ModelInfo(

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assay._types import ModelInfo, Output, Payload, canonical_label
+from assay._types import ModelInfo, Output, Payload
 from assay.data._images import read_image
 from assay.errors import ConfigError, DataError, ModelError, PartialBatchError
+from assay.models._convert import config_labels
 
 __all__ = ["HFImageClassifier", "is_image_classifier", "load_image_classifier"]
 
@@ -167,9 +168,7 @@ def load_image_classifier(
         logging.set_verbosity(verbosity)
     model.to(device)
     model.eval()
-    labels = tuple(
-        canonical_label(model.config.id2label[i]) for i in range(model.config.num_labels)
-    )
+    labels = config_labels(model.config)
     info = ModelInfo(
         name=name,
         spec=spec,

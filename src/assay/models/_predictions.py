@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -12,7 +14,14 @@ import pandas as pd
 
 from assay._types import ModelInfo, Output, Payload, Task, canonical_label
 from assay.errors import ModelError
-from assay.models._convert import file_sha256, parse_task, probabilities_from, resolve_path
+from assay.models._convert import (
+    file_sha256,
+    parse_task,
+    probabilities_from,
+    quantiles_from,
+    resolve_path,
+    spread_from,
+)
 from assay.models._registry import check_options, register_model
 
 if TYPE_CHECKING:
@@ -32,6 +41,8 @@ _FORMATS = {
     ".pq": "parquet",
 }
 _PROB_PREFIX = "prob_"
+_SPREAD = "spread"
+_QUANTILE_PREFIX = "q_"
 
 
 class PredictionsModel:
@@ -46,6 +57,14 @@ class PredictionsModel:
     is an error for that id. A row whose probability cells are all empty has no probabilities
     (counted as ``performance.unscored.no_probabilities``); one empty, negative or above-1 cell
     among others is refused, naming the file, row and column.
+
+    A regression file may add the model's uncertainty (read by the uncertainty check): a
+    ``spread`` column (a predicted standard deviation or another non-negative scale of the
+    error) and quantile columns ``q_<level>`` (``q_0.05``, ``q_0.95``; level in (0, 1)). An empty
+    spread cell, or a row whose quantile cells are all empty, leaves that row without them
+    (counted by the check as ``skipped.no_spread``); a negative or non-finite spread, a quantile
+    cell that is not a number or empty among filled ones, and quantiles that decrease with the
+    level are refused when the file loads, naming the file, row and column.
 
     The task is ``options["task"]`` if given, else: ``label`` column or probabilities present →
     classification; ``value`` → regression; ``text`` → generation; for ``prediction``: strings,
@@ -244,6 +263,13 @@ def _load_predictions(
         _refuse_empty_cells(values, ids, column=column, where=where)
     prob_rows = _probability_cells(frame, prob_cols, ids, where=where) if prob_cols else None
     prob_objects = frame["probabilities"].tolist() if has_prob_object else None
+    q_cols = _quantile_columns(columns) if task == "regression" else {}
+    has_spread = task == "regression" and _SPREAD in columns and column != _SPREAD
+    uncertain = (
+        _uncertainty_cells(frame, has_spread, q_cols, ids, where=where)
+        if has_spread or q_cols
+        else None
+    )
 
     answers: dict[str, Output | str] = {}
     seen_labels: set[str] = set()
@@ -262,6 +288,10 @@ def _load_predictions(
         except ModelError as exc:
             answers[key] = str(exc)  # reported for this id when asked, not at load
             continue
+        answer = answers[key]
+        if uncertain is not None and isinstance(answer, Output):
+            spread, quantiles = uncertain[row - 1]
+            answers[key] = dataclasses.replace(answer, spread=spread, quantiles=quantiles)
         out = answers[key]
         if isinstance(out, Output) and out.label is not None:
             seen_labels.add(out.label)
@@ -290,6 +320,8 @@ def _load_predictions(
             "id_column": id_col,
             "column": column,
             "probability_columns": prob_cols,
+            "spread_column": _SPREAD if has_spread else None,
+            "quantile_columns": list(q_cols.values()),
             "missing_ids": missing_ids,
         },
     )
@@ -335,6 +367,75 @@ def _probability_cells(
                     "probabilities (softmax outputs), not scores or logits"
                 )
     return cells
+
+
+def _quantile_columns(columns: list[str]) -> dict[float, str]:
+    """``q_<level>`` columns, level → column name (names whose tail is not a number are not
+    quantile columns)."""
+    out: dict[float, str] = {}
+    for c in columns:
+        if not c.startswith(_QUANTILE_PREFIX):
+            continue
+        try:
+            level = float(c[len(_QUANTILE_PREFIX) :])
+        except ValueError:
+            continue
+        out[level] = c
+    return out
+
+
+def _uncertainty_cells(
+    frame: pd.DataFrame,
+    has_spread: bool,
+    q_cols: dict[float, str],
+    ids: list[str],
+    *,
+    where: str,
+) -> list[tuple[float | None, dict[float, float] | None]]:
+    """Each row's spread and quantiles (``None`` where the row has none). Raises ModelError
+    naming the file, row and column of a bad cell."""
+    for level, col in q_cols.items():
+        if not 0.0 < level < 1.0:
+            raise ModelError(
+                f"{where}: column {col!r}: quantile level {level:g} is outside (0, 1); name "
+                "quantile columns q_<level>, e.g. q_0.05 and q_0.95"
+            )
+    spreads = frame[_SPREAD].tolist() if has_spread else [None] * len(frame)
+    q_raw = {level: frame[col].tolist() for level, col in q_cols.items()}
+    out: list[tuple[float | None, dict[float, float] | None]] = []
+    for r, s in enumerate(spreads):
+        at = f"{where} row {r + 1} (id {ids[r]!r})"
+        spread = None
+        if not _missing(s) and s != "":
+            spread = spread_from(s, where=f"{at}, column {_SPREAD!r}")
+        cells = {level: q_raw[level][r] for level in q_cols}
+        empty = [lv for lv, v in cells.items() if _missing(v) or v == ""]
+        quantiles = None
+        if cells and len(empty) < len(cells):
+            if empty:
+                raise ModelError(
+                    f"{at}, column {q_cols[empty[0]]!r} is empty (or NaN) while the row's other "
+                    "quantile columns are filled. Fix: give every quantile, or leave all of them "
+                    "empty for a row without quantiles"
+                )
+            for level, v in cells.items():
+                try:
+                    float(v)
+                except (TypeError, ValueError):
+                    raise ModelError(
+                        f"{at}, column {q_cols[level]!r}: {v!r} is not a number"
+                    ) from None
+            levels = sorted(cells)
+            for lo, hi in itertools.pairwise(levels):
+                if float(cells[hi]) < float(cells[lo]):
+                    raise ModelError(
+                        f"{at}, column {q_cols[hi]!r}: {float(cells[hi]):g} is below column "
+                        f"{q_cols[lo]!r} ({float(cells[lo]):g}); quantiles must not decrease with "
+                        "the level"
+                    )
+            quantiles = quantiles_from(cells, where=at)
+        out.append((spread, quantiles))
+    return out
 
 
 def _answer(value: Any, probs: dict[str, float] | None, *, task: Task, at: str) -> Output:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,13 +12,19 @@ import pandas as pd
 
 from assay._types import ModelInfo, Output, Payload, Task, canonical_label
 from assay.errors import MissingDependencyError, ModelError, TrustRequiredError
-from assay.models._convert import file_sha256, parse_task, probabilities_from, resolve_path
+from assay.models._convert import (
+    file_sha256,
+    parse_task,
+    probabilities_from,
+    resolve_path,
+    spread_from,
+)
 from assay.models._registry import check_options, register_model
 
 __all__ = ["SklearnModel", "estimator_task", "load_pickled"]
 
 _SUFFIXES = (".joblib", ".pkl", ".pickle")
-_OPTIONS = {"task", "label_map"}
+_OPTIONS = {"task", "label_map", "return_std"}
 
 
 class SklearnModel:
@@ -33,6 +40,9 @@ class SklearnModel:
     ``predict_proba`` when the estimator has it, keyed by ``classes_``. ``label_map`` (the
     ``label_map`` option, ``{0: benign, 1: malignant}``) renames classes the estimator was
     trained on to the dataset's labels; a class it does not name keeps its own label.
+    ``return_std: true`` (regressors such as ``GaussianProcessRegressor`` and ``BayesianRidge``)
+    calls ``predict(X, return_std=True)`` and answers the standard deviation as the value's
+    ``spread``, which the uncertainty check reads.
     """
 
     def __init__(
@@ -45,11 +55,13 @@ class SklearnModel:
         fingerprint: str,
         path: Path | None,
         label_map: Mapping[str, str] | None = None,
+        return_std: bool = False,
     ) -> None:
         import sklearn
 
         self.estimator = estimator
         self._task = task
+        self._return_std = return_std
         classes = getattr(estimator, "classes_", None)
         self._label_map = dict(label_map or {})
         self._classes: list[Any] | None = (
@@ -101,6 +113,12 @@ class SklearnModel:
             return []
         X = self._inputs(batch)
         where = f"model {self._info.name!r}"
+        if self._task == "regression" and self._return_std:
+            mean, std = self.estimator.predict(X, return_std=True)
+            return [
+                Output(value=float(v), spread=spread_from(s, where=where))
+                for v, s in zip(mean, std, strict=True)
+            ]
         raw = list(self.estimator.predict(X))
         if self._task == "regression":
             try:
@@ -197,7 +215,28 @@ def _load_sklearn(
         fingerprint=fingerprint,
         path=path,
         label_map=_label_map(options.get("label_map"), estimator, name=name),
+        return_std=_return_std(options.get("return_std", False), estimator, task, name=name),
     )
+
+
+def _return_std(raw: Any, estimator: Any, task: Task, *, name: str) -> bool:
+    """The ``return_std`` option, refused where ``predict`` cannot give a standard deviation."""
+    where = f"models.{name}.options.return_std"
+    if not isinstance(raw, bool):
+        raise ModelError(f"{where}: {raw!r} is not true or false")
+    if not raw:
+        return False
+    if task != "regression":
+        raise ModelError(f"{where}: only a regressor answers a standard deviation; drop it")
+    params = inspect.signature(estimator.predict).parameters
+    forwards = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    if "return_std" not in params and not forwards:  # a Pipeline forwards it to its last step
+        raise ModelError(
+            f"{where}: {type(estimator).__name__}.predict takes no return_std (it has no "
+            "predictive spread); GaussianProcessRegressor and BayesianRidge do, or write the "
+            "spread into a predictions: file's spread column"
+        )
+    return True
 
 
 def _label_map(raw: Any, estimator: Any, *, name: str) -> dict[str, str]:

@@ -28,6 +28,7 @@ import pandas as pd
 
 from assay.errors import ConfigError
 from assay.monitor._config import parse_duration
+from assay.monitor._schema import Event
 
 __all__ = [
     "EPOCH",
@@ -61,18 +62,7 @@ def as_event_dict(event: Any) -> dict[str, Any]:
     to_dict = getattr(event, "to_dict", None)
     if callable(to_dict):
         return dict(to_dict())
-    fields = (
-        "event_id",
-        "timestamp",
-        "model_version",
-        "inputs",
-        "prediction",
-        "probabilities",
-        "groups",
-        "latency_ms",
-        "label",
-        "seq",
-    )
+    fields = (*Event.model_fields, "seq")
     return {f: getattr(event, f) for f in fields if hasattr(event, f)}
 
 

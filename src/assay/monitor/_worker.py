@@ -190,13 +190,15 @@ class WindowWorker:
                 due.append(w)
             return due
 
+    def _own(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of the model version this worker scores (every row when it scores all)."""
+        if self.model_version is None:
+            return frame
+        return frame[frame["model_version"] == self.model_version]
+
     def _score_and_save(self, w: WindowBounds, events: Sequence[Any] | pd.DataFrame) -> int:
         frame = events if isinstance(events, pd.DataFrame) else events_frame(events)
-        scored = (
-            frame
-            if self.model_version is None
-            else frame[frame["model_version"] == self.model_version]
-        )
+        scored = self._own(frame)
         meta: dict[str, Any] = {
             "start": w.start,
             "end": w.end,
@@ -204,6 +206,24 @@ class WindowWorker:
             "n_labelled": int(scored["label"].notna().sum()) if len(scored) else 0,
             "model_versions": sorted(map(str, frame["model_version"].unique())),
         }
+
+        def save(passed: bool | None, summary: dict[str, Any], report_json: str | None) -> int:
+            if w.last_seq is not None:
+                # where the next count window starts (the store's arrival order)
+                summary["seq"] = {"first": w.first_seq, "last": w.last_seq}
+            return int(
+                self.store.save_window(
+                    w.key,
+                    w.start,
+                    w.end,
+                    meta["n_events"],
+                    meta["n_labelled"],
+                    passed,
+                    summary,
+                    report_json,
+                )
+            )
+
         try:
             report = score_window(
                 self.suite, self.reference, frame, key=w.key, model_version=self.model_version
@@ -213,53 +233,17 @@ class WindowWorker:
             log.error("window %s could not be scored: %s", w.key, exc)
             summary = {**{k: v for k, v in meta.items()}, "passed": None, "error": str(exc)}
             summary["start"], summary["end"] = _iso(w.start), _iso(w.end)
-            if w.last_seq is not None:
-                summary["seq"] = {"first": w.first_seq, "last": w.last_seq}
-            report_json = None  # no Report: the summary says why, the log has the cause
-            return int(
-                self.store.save_window(
-                    w.key,
-                    w.start,
-                    w.end,
-                    meta["n_events"],
-                    meta["n_labelled"],
-                    None,
-                    summary,
-                    report_json,
-                )
-            )
+            # no Report: the summary says why, the log has the cause
+            return save(None, summary, None)
         passed = window_passed(report)
         summary = window_summary(report, meta)
-        if w.last_seq is not None:
-            # where the next count window starts (the store's arrival order)
-            summary["seq"] = {"first": w.first_seq, "last": w.last_seq}
-        window_id = int(
-            self.store.save_window(
-                w.key,
-                w.start,
-                w.end,
-                meta["n_events"],
-                meta["n_labelled"],
-                passed,
-                summary,
-                report.to_json(),
-            )
-        )
+        report_json = report.to_json()
+        window_id = save(passed, summary, report_json)
         states = self.alerts.update(
             gate_states(report), window_key=w.key, window_id=window_id, window=summary
         )
         if states:
-            summary = {**summary, "id": window_id, "alerts": states}
-            self.store.save_window(
-                w.key,
-                w.start,
-                w.end,
-                meta["n_events"],
-                meta["n_labelled"],
-                passed,
-                summary,
-                report.to_json(),
-            )
+            save(passed, {**summary, "id": window_id, "alerts": states}, report_json)
         self.n_scored += 1
         return window_id
 
@@ -272,10 +256,7 @@ class WindowWorker:
         for row in recent:
             start, end = _utc(_field(row, "start")), _utc(_field(row, "end"))
             events = self.store.events(start=start, end=end)
-            frame = events_frame(events)
-            if self.model_version is not None:
-                frame = frame[frame["model_version"] == self.model_version]
-            n_labelled = int(frame["label"].notna().sum())
+            n_labelled = int(self._own(events_frame(events))["label"].notna().sum())
             if n_labelled > int(_field(row, "n_labelled") or 0):
                 w = WindowBounds(str(_field(row, "key")), start, end, 0)
                 out.append(self._score_and_save(w, events))

@@ -270,14 +270,20 @@ def _drift(r: CheckResult) -> str | None:
 def _uncertainty(r: CheckResult) -> str | None:
     m = r.metrics
     parts = []
+    # a regression model's risk is its mean absolute (or squared) error on the rows kept
+    error = (
+        "mean " + str(r.tables.get("risk", "absolute_error")).replace("_", " ")
+        if r.tables.get("task") == "regression"
+        else "error"
+    )
     risks = sorted(k for k in m if k.startswith("selective.coverage_") and k.endswith(".risk"))
     if risks:
         k = risks[len(risks) // 2]
         cov = k.removeprefix("selective.coverage_").removesuffix(".risk")
-        parts.append(f"error {_ci(m[k])} keeping {cov}")
+        parts.append(f"{error} {_ci(m[k])} keeping {cov}")
     if "selective.at_risk.referral_rate" in m:
         target = (r.tables.get("selective") or {}).get("at_risk", {}).get("target_risk")
-        parts.append(f"refer {_ci(m['selective.at_risk.referral_rate'])} for error ≤ {target}")
+        parts.append(f"refer {_ci(m['selective.at_risk.referral_rate'])} for {error} ≤ {target}")
     if "conformal.coverage" in m:
         nominal = (r.tables.get("conformal") or {}).get("nominal")
         parts.append(f"conformal coverage {_ci(m['conformal.coverage'])} (nominal {nominal})")

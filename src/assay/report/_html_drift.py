@@ -135,13 +135,12 @@ def performance_figure(
         ]  # fmt: skip
         error_y = None
     else:
+        up, down = _plots.error_arms(est, lo, hi)
         error_y = {
             "type": "data",
             "symmetric": False,
-            "array": [h - v if h is not None and v is not None else 0 for h, v in zip(hi, est)],
-            "arrayminus": [
-                v - lw if lw is not None and v is not None else 0 for lw, v in zip(lo, est)
-            ],
+            "array": up,
+            "arrayminus": down,
             "color": _plots.PALETTE[0],
         }
     traces.append(

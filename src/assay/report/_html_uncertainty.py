@@ -1,5 +1,6 @@
 """The uncertainty section of the HTML report: selective prediction (the risk–coverage curve and
-the risk at each requested coverage), the conformal sets (coverage against the nominal, the set
+the risk at each requested coverage; for regression, abstention by the predicted spread and the
+mean absolute or squared error kept), the conformal sets or intervals (coverage against the nominal, the set
 size histogram, coverage per group), calibration before and after temperature scaling, and the
 operating point (or one per class, one-vs-rest). Figures are drawn only for what the check computed.
 """
@@ -30,6 +31,12 @@ def _est(x: Any) -> Estimate | None:
 def build_uncertainty(r: CheckResult, figs: Any, report: Report) -> dict[str, Any]:
     """Context of ``section_uncertainty.html.j2``."""
     t, m = r.tables, r.metrics
+    regression = t.get("task") == "regression"
+    risk_label = (
+        "mean " + str(t.get("risk", "absolute_error")).replace("_", " ")
+        if regression
+        else "error rate"
+    )
     plots = []
     selective = t.get("selective") or {}
     at_cov = []
@@ -54,7 +61,8 @@ def build_uncertainty(r: CheckResult, figs: Any, report: Report) -> dict[str, An
         ]
         plots.append(
             figs.add(
-                _plots.risk_coverage_figure(selective["curve"], marks=marks), "Risk–coverage curve"
+                _plots.risk_coverage_figure(selective["curve"], marks=marks, risk_label=risk_label),
+                "Risk–coverage curve",
             )
         )
     target = []
@@ -93,6 +101,7 @@ def build_uncertainty(r: CheckResult, figs: Any, report: Report) -> dict[str, An
             "size": m.get("conformal.size"),
             "groups": groups,
             "size_label": "mean set size" if t.get("task") == "classification" else "mean width",
+            "quantile_levels": conformal.get("quantile_levels"),
         }
         if conformal.get("size_histogram"):
             plots.append(
@@ -197,6 +206,9 @@ def build_uncertainty(r: CheckResult, figs: Any, report: Report) -> dict[str, An
     split = t.get("split") or {}
     return {
         "split": split,
+        "regression": regression,
+        # what a kept row's loss is: 0/1 for classifiers, the chosen error for regression
+        "risk_label": risk_label,
         "confidence": selective.get("confidence"),
         "aurc": m.get("selective.aurc"),
         "excess_aurc": m.get("selective.excess_aurc"),
@@ -210,5 +222,6 @@ def build_uncertainty(r: CheckResult, figs: Any, report: Report) -> dict[str, An
         "operating_point": op_ctx,
         "operating_point_per_class": per_class_ctx,
         "skipped": m.get("skipped.no_probabilities"),
+        "skipped_spread": m.get("skipped.no_spread"),
         "plots": plots,
     }

@@ -157,15 +157,27 @@ def uncertainty_lines(r: CheckResult) -> list[str]:
     )
     lines = [f"**uncertainty · {md_cell(r.model)} · {md_cell(r.dataset)}**{fitted}", ""]
     rows = []
+    regression = t.get("task") == "regression"
+    risk = str(t.get("risk", "absolute_error")).replace("_", " ")
     for key in sorted(k for k in m if k.startswith("selective.coverage_") and k.endswith(".risk")):
         cov = key.removeprefix("selective.coverage_").removesuffix(".risk")
-        rows.append([f"error rate keeping {cov} of cases", md_estimate(m[key]), key])
+        what = f"mean {risk}" if regression else "error rate"
+        rows.append(
+            [
+                f"{what} keeping {cov} of cases (by spread)"
+                if regression
+                else f"{what} keeping {cov} of cases",
+                md_estimate(m[key]),
+                key,
+            ]
+        )
     for kind, what in (("at_risk", "no guarantee"), ("guaranteed", "SGR guarantee")):
         key = f"selective.{kind}.referral_rate"
         if key in m:
             target = (t.get("selective") or {}).get("at_risk", {}).get("target_risk")
+            bound = f"mean {risk}" if regression else "error"
             rows.append(
-                [f"referral rate for error ≤ {md_num(target)} ({what})", md_estimate(m[key]), key]
+                [f"referral rate for {bound} ≤ {md_num(target)} ({what})", md_estimate(m[key]), key]
             )
     conformal = t.get("conformal")
     if "conformal.coverage" in m and conformal:
@@ -177,9 +189,18 @@ def uncertainty_lines(r: CheckResult) -> list[str]:
                 "conformal.coverage",
             ]
         )
-        rows.append(
-            ["conformal mean set size / width", md_estimate(m["conformal.size"]), "conformal.size"]
-        )
+        if regression:
+            rows.append(
+                [
+                    "conformal mean interval width",
+                    md_estimate(m.get("conformal.width", m["conformal.size"])),
+                    "conformal.width",
+                ]
+            )
+        else:
+            rows.append(
+                ["conformal mean set size", md_estimate(m["conformal.size"]), "conformal.size"]
+            )
         for g in conformal.get("groups") or []:
             key = f"conformal.groups.{g['group']}.coverage"
             rows.append([f"conformal coverage, {g['group']}", md_estimate(m.get(key)), key])

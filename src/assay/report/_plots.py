@@ -70,8 +70,11 @@ def _layout(fig: go.Figure, *, title: str, x: str, y: str, height: int = 360, **
         title={"text": _text(title), "x": 0, "xanchor": "left", "font": {"size": 14}},
         height=height,
         margin={"l": 60, "r": 20, "t": 40, "b": 60},
-        font={"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
-              "size": 12, "color": _INK},
+        font={
+            "family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+            "size": 12,
+            "color": _INK,
+        },
         paper_bgcolor="white",
         plot_bgcolor="white",
         legend={"orientation": "h", "y": -0.2, "x": 0},
@@ -99,6 +102,60 @@ def _curves(
     return out
 
 
+def error_arms(
+    values: Sequence[float | None], lower: Sequence[float | None], upper: Sequence[float | None]
+) -> tuple[list[float], list[float]]:
+    """The arms of asymmetric error bars, ``(upper − value, value − lower)`` per point (0 where
+    a number is missing), for Plotly's ``array`` and ``arrayminus``."""
+    up = [h - v if h is not None and v is not None else 0 for h, v in zip(upper, values)]
+    down = [v - lw if lw is not None and v is not None else 0 for lw, v in zip(lower, values)]
+    return up, down
+
+
+def _identity(fig: go.Figure, name: str, lo: float = 0, hi: float = 1) -> None:
+    """The dotted y = x reference line from ``lo`` to ``hi`` (chance, perfect calibration,
+    prediction = truth), left out of the hover."""
+    fig.add_trace(
+        go.Scatter(
+            x=[lo, hi],
+            y=[lo, hi],
+            mode="lines",
+            name=name,
+            line={"dash": "dot", "color": _MUTED, "width": 1},
+            hoverinfo="skip",
+        )
+    )
+
+
+def _curve_traces(
+    fig: go.Figure,
+    curves: list[tuple[str, list[Any], list[Any]]],
+    *,
+    unnamed: str,
+    scores: Mapping[str, str] | None,
+    score_name: str,
+    hovertemplate: str,
+    **style: Any,
+) -> None:
+    """One line per ``(name, xs, ys)`` curve in palette order, named ``unnamed`` where the name
+    is empty and followed by its formatted score (``AUC 0.91``) where ``scores`` has one."""
+    for i, (name, xs, ys) in enumerate(curves):
+        label = _text(name) if name else unnamed
+        if scores and name in scores:
+            label += f" ({score_name} {scores[name]})"
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                name=label,
+                line={"color": PALETTE[i % len(PALETTE)]},
+                hovertemplate=hovertemplate,
+                **style,
+            )
+        )
+
+
 def roc_figure(roc: Mapping[str, Any], *, auc: Mapping[str, str] | None = None) -> go.Figure:
     """ROC curve(s) with the chance diagonal.
 
@@ -108,16 +165,15 @@ def roc_figure(roc: Mapping[str, Any], *, auc: Mapping[str, str] | None = None) 
         auc: formatted AUC per curve name (``""`` for the binary curve), shown in the legend.
     """
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
-                             line={"dash": "dot", "color": _MUTED, "width": 1}, hoverinfo="skip"))
-    for i, (name, xs, ys) in enumerate(_curves(roc, "fpr", "tpr")):
-        label = _text(name) if name else "ROC"
-        if auc and name in auc:
-            label += f" (AUC {auc[name]})"
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines", name=label, line={"color": PALETTE[i % len(PALETTE)]},
-            hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra></extra>",
-        ))
+    _identity(fig, "chance")
+    _curve_traces(
+        fig,
+        _curves(roc, "fpr", "tpr"),
+        unnamed="ROC",
+        scores=auc,
+        score_name="AUC",
+        hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra></extra>",
+    )
     _layout(fig, title="ROC curve", x="false positive rate", y="true positive rate")
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1.02])
@@ -127,15 +183,15 @@ def roc_figure(roc: Mapping[str, Any], *, auc: Mapping[str, str] | None = None) 
 def pr_figure(pr: Mapping[str, Any], *, ap: Mapping[str, str] | None = None) -> go.Figure:
     """Precision-recall curve(s); same shapes as :func:`roc_figure`."""
     fig = go.Figure()
-    for i, (name, xs, ys) in enumerate(_curves(pr, "recall", "precision")):
-        label = _text(name) if name else "PR"
-        if ap and name in ap:
-            label += f" (AP {ap[name]})"
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines", name=label, line={"color": PALETTE[i % len(PALETTE)]},
-            line_shape="hv",
-            hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>",
-        ))
+    _curve_traces(
+        fig,
+        _curves(pr, "recall", "precision"),
+        unnamed="PR",
+        scores=ap,
+        score_name="AP",
+        hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>",
+        line_shape="hv",
+    )
     _layout(fig, title="Precision–recall curve", x="recall", y="precision")
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1.02])
@@ -151,24 +207,46 @@ def reliability_figure(rel: Mapping[str, Any], *, ece: str | None = None) -> go.
     mids = [(a + b) / 2 if a is not None and b is not None else None for a, b in bounds]
     widths = [(b - a) * 0.9 if a is not None and b is not None else None for a, b in bounds]
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=mids, y=count, width=widths, name="examples", yaxis="y2",
-                         marker={"color": _GRID}, hovertemplate="%{y} examples<extra></extra>"))
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
-                             line={"dash": "dot", "color": _MUTED, "width": 1}, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(
-        x=conf, y=acc, mode="lines+markers", name="model", line={"color": PALETTE[0]},
-        customdata=count, hovertemplate=(
-            "confidence %{x:.3f}<br>accuracy %{y:.3f}<br>%{customdata} examples<extra></extra>"
-        ),
-    ))
+    fig.add_trace(
+        go.Bar(
+            x=mids,
+            y=count,
+            width=widths,
+            name="examples",
+            yaxis="y2",
+            marker={"color": _GRID},
+            hovertemplate="%{y} examples<extra></extra>",
+        )
+    )
+    _identity(fig, "perfectly calibrated")
+    fig.add_trace(
+        go.Scatter(
+            x=conf,
+            y=acc,
+            mode="lines+markers",
+            name="model",
+            line={"color": PALETTE[0]},
+            customdata=count,
+            hovertemplate=(
+                "confidence %{x:.3f}<br>accuracy %{y:.3f}<br>%{customdata} examples<extra></extra>"
+            ),
+        )
+    )
     title = "Reliability diagram" + (f" (ECE {ece})" if ece else "")
     most = max((c for c in count if c is not None), default=1.0) or 1.0
     _layout(fig, title=title, x="mean confidence", y="accuracy", barmode="overlay")
     # The counts sit in the bottom third, under the curve, on their own axis.
-    fig.update_layout(yaxis={"range": [0, 1.02]}, yaxis2={
-        "overlaying": "y", "side": "right", "showgrid": False, "range": [0, most * 3],
-        "zeroline": False, "showticklabels": False,
-    })
+    fig.update_layout(
+        yaxis={"range": [0, 1.02]},
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "range": [0, most * 3],
+            "zeroline": False,
+            "showticklabels": False,
+        },
+    )
     fig.update_xaxes(range=[0, 1])
     return fig
 
@@ -181,16 +259,19 @@ def scatter_figure(scatter: Mapping[str, Any]) -> go.Figure:
     finite = [v for v in xs + ys if v is not None]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="prediction = truth",
-                             line={"dash": "dot", "color": _MUTED, "width": 1}, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(
-        x=xs, y=ys, mode="markers", name="examples",
-        marker={"color": PALETTE[0], "size": 5, "opacity": 0.55},
-        hovertemplate="true %{x:.4g}<br>predicted %{y:.4g}<extra></extra>",
-    ))
+    _identity(fig, "prediction = truth", lo, hi)
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="markers",
+            name="examples",
+            marker={"color": PALETTE[0], "size": 5, "opacity": 0.55},
+            hovertemplate="true %{x:.4g}<br>predicted %{y:.4g}<extra></extra>",
+        )
+    )
     shown = f" ({len(keep)} of {min(len(yt), len(yp))} shown)" if len(keep) < len(yt) else ""
-    _layout(fig, title="Predicted vs true" + shown, x="true value", y="predicted value",
-            height=400)
+    _layout(fig, title="Predicted vs true" + shown, x="true value", y="predicted value", height=400)
     return fig
 
 
@@ -198,10 +279,16 @@ def residual_quantiles_figure(rq: Mapping[str, Any]) -> go.Figure:
     """Quantiles of the residual (prediction − truth) against their level."""
     q, v = _nums(rq.get("q", [])), _nums(rq.get("value", []))
     fig = go.Figure()
-    fig.add_trace(go.Scatter(
-        x=q, y=v, mode="lines+markers", name="residual quantile", line={"color": PALETTE[0]},
-        hovertemplate="q %{x}<br>residual %{y:.4g}<extra></extra>",
-    ))
+    fig.add_trace(
+        go.Scatter(
+            x=q,
+            y=v,
+            mode="lines+markers",
+            name="residual quantile",
+            line={"color": PALETTE[0]},
+            hovertemplate="q %{x}<br>residual %{y:.4g}<extra></extra>",
+        )
+    )
     _layout(fig, title="Residual quantiles (prediction − truth)", x="quantile", y="residual")
     fig.add_hline(y=0, line={"color": _MUTED, "width": 1, "dash": "dot"})
     fig.update_xaxes(range=[0, 1])
@@ -226,52 +313,93 @@ def forest_figure(
         reference: the label of that line (``nominal`` for a target such as conformal coverage).
         title: the figure's title (default: ``<metric> by slice``).
     """
-    names, xs, err_hi, err_lo, colors, hover = [], [], [], [], [], []
+    names, xs, colors, hover = [], [], [], []
     for r in rows:
-        v, lo, hi = _num(r.get("value")), _num(r.get("lower")), _num(r.get("upper"))
         names.append(_text(r.get("name", "")))
-        xs.append(v)
-        err_hi.append(hi - v if v is not None and hi is not None else 0)
-        err_lo.append(v - lo if v is not None and lo is not None else 0)
+        xs.append(_num(r.get("value")))
         colors.append(_BAD if r.get("flagged") else _MUTED if r.get("too_small") else PALETTE[0])
         state = " · flagged" if r.get("flagged") else " · too small" if r.get("too_small") else ""
         hover.append(f"n={r.get('n', '?')}{state}")
-    fig = go.Figure(go.Scatter(
-        x=xs, y=names, mode="markers", marker={"color": colors, "size": 9, "symbol": "square"},
-        error_x={"type": "data", "symmetric": False, "array": err_hi, "arrayminus": err_lo,
-                 "color": _INK, "thickness": 1.2, "width": 4},
-        customdata=hover, name=_text(metric),
-        hovertemplate="%{y}<br>%{x:.3f}<br>%{customdata}<extra></extra>",
-    ))
+    err_hi, err_lo = error_arms(
+        xs, [_num(r.get("lower")) for r in rows], [_num(r.get("upper")) for r in rows]
+    )
+    fig = go.Figure(
+        go.Scatter(
+            x=xs,
+            y=names,
+            mode="markers",
+            marker={"color": colors, "size": 9, "symbol": "square"},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": err_hi,
+                "arrayminus": err_lo,
+                "color": _INK,
+                "thickness": 1.2,
+                "width": 4,
+            },
+            customdata=hover,
+            name=_text(metric),
+            hovertemplate="%{y}<br>%{x:.3f}<br>%{customdata}<extra></extra>",
+        )
+    )
     if overall is not None and math.isfinite(overall):
-        fig.add_vline(x=overall, line={"color": _MUTED, "dash": "dash", "width": 1},
-                      annotation_text=_text(reference), annotation_position="top")
-    _layout(fig, title=title or f"{metric} by slice", x=metric, y="",
-            height=max(220, 90 + 28 * len(names)), showlegend=False)
+        fig.add_vline(
+            x=overall,
+            line={"color": _MUTED, "dash": "dash", "width": 1},
+            annotation_text=_text(reference),
+            annotation_position="top",
+        )
+    _layout(
+        fig,
+        title=title or f"{metric} by slice",
+        x=metric,
+        y="",
+        height=max(220, 90 + 28 * len(names)),
+        showlegend=False,
+    )
     fig.update_yaxes(type="category", autorange="reversed")
     return fig
 
 
 def risk_coverage_figure(
-    curve: Sequence[Mapping[str, Any]], *, marks: Sequence[Mapping[str, Any]] = ()
+    curve: Sequence[Mapping[str, Any]],
+    *,
+    marks: Sequence[Mapping[str, Any]] = (),
+    risk_label: str = "error rate",
 ) -> go.Figure:
     """The selective risk of the most confident rows against the share kept; ``marks`` are
     ``{"coverage", "risk", "name"}`` points drawn on it (the requested coverages)."""
     xs = [_num(p.get("coverage")) for p in curve]
     ys = [_num(p.get("risk")) for p in curve]
-    fig = go.Figure(go.Scatter(
-        x=xs, y=ys, mode="lines", name="risk", line={"color": PALETTE[0]},
-        hovertemplate="coverage %{x:.3f}<br>risk %{y:.3f}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            name="risk",
+            line={"color": PALETTE[0]},
+            hovertemplate="coverage %{x:.3f}<br>risk %{y:.3f}<extra></extra>",
+        )
+    )
     if marks:
-        fig.add_trace(go.Scatter(
-            x=[_num(m.get("coverage")) for m in marks], y=[_num(m.get("risk")) for m in marks],
-            mode="markers", name="requested coverages", marker={"color": _BAD, "size": 8},
-            customdata=[_text(m.get("name", "")) for m in marks],
-            hovertemplate="%{customdata}<br>risk %{y:.3f}<extra></extra>",
-        ))
-    _layout(fig, title="Risk–coverage curve", x="coverage (share of cases kept)",
-            y="error rate on the cases kept")
+        fig.add_trace(
+            go.Scatter(
+                x=[_num(m.get("coverage")) for m in marks],
+                y=[_num(m.get("risk")) for m in marks],
+                mode="markers",
+                name="requested coverages",
+                marker={"color": _BAD, "size": 8},
+                customdata=[_text(m.get("name", "")) for m in marks],
+                hovertemplate="%{customdata}<br>risk %{y:.3f}<extra></extra>",
+            )
+        )
+    _layout(
+        fig,
+        title="Risk–coverage curve",
+        x="coverage (share of cases kept)",
+        y=f"{risk_label} on the cases kept",
+    )
     fig.update_xaxes(range=[0, 1.02])
     return fig
 
@@ -282,29 +410,42 @@ def reliability_pair_figure(
     """Reliability diagram before and after temperature scaling; each bin's accuracy with its
     interval. Bins are ``{"confidence", "accuracy", "accuracy_lower", "accuracy_upper", "n"}``."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
-                             line={"dash": "dot", "color": _MUTED, "width": 1}, hoverinfo="skip"))
+    _identity(fig, "perfectly calibrated")
     for i, (name, bins) in enumerate(
         (("as given", before), (f"temperature {temperature:.2f}", after))
     ):
         acc = [_num(b.get("accuracy")) for b in bins]
-        hi = [_num(b.get("accuracy_upper")) for b in bins]
-        lo = [_num(b.get("accuracy_lower")) for b in bins]
-        fig.add_trace(go.Scatter(
-            x=[_num(b.get("confidence")) for b in bins], y=acc, mode="lines+markers",
-            name=name, line={"color": PALETTE[i]},
-            error_y={"type": "data", "symmetric": False,
-                     "array": [h - a if h is not None and a is not None else 0
-                               for h, a in zip(hi, acc)],
-                     "arrayminus": [a - w if w is not None and a is not None else 0
-                                    for w, a in zip(lo, acc)],
-                     "thickness": 1, "width": 3},
-            customdata=[b.get("n") for b in bins],
-            hovertemplate="confidence %{x:.3f}<br>accuracy %{y:.3f}<br>%{customdata} examples"
-                          "<extra></extra>",
-        ))
-    _layout(fig, title="Reliability before and after temperature scaling", x="mean confidence",
-            y="accuracy")
+        up, down = error_arms(
+            acc,
+            [_num(b.get("accuracy_lower")) for b in bins],
+            [_num(b.get("accuracy_upper")) for b in bins],
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[_num(b.get("confidence")) for b in bins],
+                y=acc,
+                mode="lines+markers",
+                name=name,
+                line={"color": PALETTE[i]},
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": up,
+                    "arrayminus": down,
+                    "thickness": 1,
+                    "width": 3,
+                },
+                customdata=[b.get("n") for b in bins],
+                hovertemplate="confidence %{x:.3f}<br>accuracy %{y:.3f}<br>%{customdata} examples"
+                "<extra></extra>",
+            )
+        )
+    _layout(
+        fig,
+        title="Reliability before and after temperature scaling",
+        x="mean confidence",
+        y="accuracy",
+    )
     fig.update_xaxes(range=[0, 1.02])
     fig.update_yaxes(range=[0, 1.05])
     return fig
@@ -313,10 +454,14 @@ def reliability_pair_figure(
 def set_size_figure(histogram: Mapping[str, Any], *, title: str) -> go.Figure:
     """How many prediction sets have each size."""
     sizes = sorted(histogram, key=lambda s: int(s))
-    fig = go.Figure(go.Bar(
-        x=[int(s) for s in sizes], y=[_num(histogram[s]) for s in sizes],
-        marker={"color": PALETTE[0]}, hovertemplate="size %{x}: %{y} cases<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Bar(
+            x=[int(s) for s in sizes],
+            y=[_num(histogram[s]) for s in sizes],
+            marker={"color": PALETTE[0]},
+            hovertemplate="size %{x}: %{y} cases<extra></extra>",
+        )
+    )
     _layout(fig, title=title, x="labels in the set", y="cases", height=300, showlegend=False)
     fig.update_xaxes(dtick=1)
     return fig

@@ -34,6 +34,7 @@ from assay.uncertainty._selective import (
     GuaranteedRisk,
     RiskCoverage,
     SelectiveAt,
+    SelectiveRisk,
     aurc_estimates,
     confidence_scores,
     empirical_risk_threshold,
@@ -41,6 +42,8 @@ from assay.uncertainty._selective import (
     risk_coverage,
     selective_at,
     selective_at_threshold,
+    selective_risk_at,
+    selective_risk_at_threshold,
 )
 
 __all__ = [
@@ -52,6 +55,7 @@ __all__ = [
     "PairedOperatingPoint",
     "RiskCoverage",
     "SelectiveAt",
+    "SelectiveRisk",
     "apply_temperature",
     "aps_scores",
     "aps_sets",
@@ -79,4 +83,6 @@ __all__ = [
     "risk_coverage",
     "selective_at",
     "selective_at_threshold",
+    "selective_risk_at",
+    "selective_risk_at_threshold",
 ]

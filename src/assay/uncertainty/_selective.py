@@ -8,7 +8,11 @@ classifier: 1 when the predicted label is wrong):
   decreasing confidence; ties broken by row order, so the curve is deterministic);
 * **AURC** is the mean of the curve over ``k = 1..n`` (Geifman et al. 2019); **excess AURC** is
   AURC minus the AURC of an oracle confidence that ranks every error last, which for 0/1 loss with
-  error rate ``r`` is ``r + (1 − r) log(1 − r)`` (the continuous form);
+  error rate ``r`` is ``r + (1 − r) log(1 − r)`` (the continuous form), and for other losses
+  (regression: absolute or squared error) the AURC of the rows sorted by increasing loss;
+* **regression** abstains by a predicted spread: the confidence is ``−spread``, the loss the
+  absolute or squared error, and the risk at a coverage is the mean loss of the rows kept, with
+  a normal interval on that mean (:func:`selective_risk_at`, :func:`selective_risk_at_threshold`);
 * **selective guaranteed risk** (SGR, Geifman & El-Yaniv 2017): given a target risk ``r*`` and
   ``δ``, a binary search over the calibration rows' confidences finds the lowest threshold ``θ``
   whose Clopper–Pearson upper bound at ``1 − δ / ⌈log2 (m + 1)⌉`` on the calibration risk is at most
@@ -29,12 +33,14 @@ from scipy.stats import beta
 
 from assay.errors import MetricError
 from assay.stats import Estimate, wilson_interval
+from assay.uncertainty._conformal import mean_estimate
 
 __all__ = [
     "ConfidenceKind",
     "GuaranteedRisk",
     "RiskCoverage",
     "SelectiveAt",
+    "SelectiveRisk",
     "aurc_estimates",
     "confidence_scores",
     "empirical_risk_threshold",
@@ -42,6 +48,8 @@ __all__ = [
     "risk_coverage",
     "selective_at",
     "selective_at_threshold",
+    "selective_risk_at",
+    "selective_risk_at_threshold",
 ]
 
 F = NDArray[np.float64]
@@ -75,6 +83,15 @@ def _order(confidence: F) -> NDArray[np.intp]:
     return np.argsort(-np.asarray(confidence, dtype=np.float64), kind="stable")
 
 
+def _most_confident(conf: F, coverage: float) -> tuple[NDArray[np.intp], int, int]:
+    """The ``ceil(coverage · n)`` most confident rows, how many they are, and ``n``."""
+    if not 0.0 < coverage <= 1.0:
+        raise MetricError(f"coverage must be in (0, 1]; got {coverage}")
+    n = len(conf)
+    k = min(n, math.ceil(coverage * n - 1e-9))
+    return _order(conf)[:k], k, n
+
+
 @dataclass(frozen=True)
 class RiskCoverage:
     """The risk–coverage curve and its areas.
@@ -83,7 +100,8 @@ class RiskCoverage:
         coverage: ``k / n`` for ``k = 1..n``.
         risk: selective risk of the ``k`` most confident rows.
         aurc: the area under the curve (mean risk over ``k``).
-        excess_aurc: ``aurc`` minus the oracle's (0/1 losses only; NaN otherwise).
+        excess_aurc: ``aurc`` minus the oracle's (the continuous form for 0/1 losses, the
+            rows sorted by loss otherwise).
         n: rows.
     """
 
@@ -118,7 +136,10 @@ def risk_coverage(confidence: F, loss: F) -> RiskCoverage:
     risk = np.cumsum(los[_order(conf)]) / k
     aurc = float(risk.mean())
     binary = bool(np.isin(los, (0.0, 1.0)).all())
-    excess = aurc - _oracle_aurc(float(los.mean())) if binary else math.nan
+    if binary:
+        excess = aurc - _oracle_aurc(float(los.mean()))
+    else:  # the oracle keeps the smallest losses first
+        excess = aurc - float((np.cumsum(np.sort(los)) / k).mean())
     return RiskCoverage(k / n, risk, aurc, excess, n)
 
 
@@ -203,11 +224,7 @@ def selective_at(confidence: F, loss: F, coverage: float, *, level: float = 0.95
     Wilson interval. The interval is conditional on the rows kept (the coverage is fixed by
     construction here, so the coverage estimate has no interval)."""
     conf, los = _validated(confidence, loss)
-    if not 0.0 < coverage <= 1.0:
-        raise MetricError(f"coverage must be in (0, 1]; got {coverage}")
-    n = len(conf)
-    k = min(n, math.ceil(coverage * n - 1e-9))
-    kept = _order(conf)[:k]
+    kept, k, n = _most_confident(conf, coverage)
     errors = round(los[kept].sum())
     threshold = float(conf[kept].min()) if k else math.nan
     return SelectiveAt(
@@ -236,6 +253,66 @@ def selective_at_threshold(
         wilson_interval(k, len(conf), level=level),
         wilson_interval(errors, k, level=level),
         wilson_interval(k - errors, k, level=level),
+        k,
+    )
+
+
+@dataclass(frozen=True)
+class SelectiveRisk:
+    """The rows kept at one coverage (or threshold) and their mean loss, for a loss that is not
+    0/1 (regression's absolute or squared error).
+
+    Attributes:
+        target_coverage: the coverage asked for (NaN when a threshold was given).
+        threshold: the lowest confidence kept (NaN when no row is kept).
+        coverage: fraction of rows kept (a point at a requested coverage; Wilson at a threshold).
+        risk: mean loss of the kept rows, with a normal interval on the mean (conditional on
+            the rows kept).
+        n_kept: rows kept.
+    """
+
+    target_coverage: float
+    threshold: float
+    coverage: Estimate
+    risk: Estimate
+    n_kept: int
+
+
+def selective_risk_at(
+    confidence: F, loss: F, coverage: float, *, level: float = 0.95
+) -> SelectiveRisk:
+    """Keep the ``ceil(coverage · n)`` most confident rows; their mean ``loss`` (any
+    non-negative loss) with a normal interval.
+
+    Example:
+        >>> s = selective_risk_at(-np.array([0.1, 0.5, 2.0, 1.0]), np.array([0.0, 1.0, 4.0, 2.0]), 0.5)
+        >>> s.n_kept, s.risk.value
+        (2, 0.5)
+    """
+    conf, los = _validated(confidence, loss)
+    kept, k, n = _most_confident(conf, coverage)
+    return SelectiveRisk(
+        float(coverage),
+        float(conf[kept].min()) if k else math.nan,
+        Estimate.point(k / n if n else math.nan, n=n, level=level),
+        mean_estimate(los[kept], level=level),
+        k,
+    )
+
+
+def selective_risk_at_threshold(
+    confidence: F, loss: F, threshold: float, *, level: float = 0.95
+) -> SelectiveRisk:
+    """Keep the rows whose confidence is at least ``threshold``: the coverage (Wilson) and their
+    mean ``loss`` (normal interval)."""
+    conf, los = _validated(confidence, loss)
+    keep = conf >= threshold
+    k = int(keep.sum())
+    return SelectiveRisk(
+        math.nan,
+        float(threshold),
+        wilson_interval(k, len(conf), level=level),
+        mean_estimate(los[keep], level=level),
         k,
     )
 
