@@ -167,8 +167,8 @@ def operating_point(
     Example:
         >>> s = np.array([0.1, 0.4, 0.35, 0.8]); y = np.array([False, False, True, True])
         >>> op = operating_point(s, y, s, y, target="specificity", value=0.5)
-        >>> op.threshold, op.test["sensitivity"].value
-        (0.4, 0.5)
+        >>> float(op.threshold), float(op.test["sensitivity"].value)
+        (0.35, 1.0)
     """
     thr = choose_threshold(
         cal_score, cal_positive, target=target, value=value, cost_fn=cost_fn, cost_fp=cost_fp
