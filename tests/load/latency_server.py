@@ -24,7 +24,13 @@ the port. The path before ``/v1`` picks the behaviour; each distinct prefix keep
   written on its own;
 - ``/<tag>/close/<every>/v1``: answers at once, and closes the connection after every
   ``every``-th answer on this prefix without saying so (no ``Connection: close``), as a server
-  whose keep-alive timeout fires does.
+  whose keep-alive timeout fires does;
+- ``/<tag>/metered/<ms>/v1``: each answer after ``ms``, and ``/<tag>/metered/<ms>/metrics``
+  exposes, in Prometheus text (a real ``prometheus_client`` registry), the histogram
+  ``vllm:e2e_request_latency_seconds`` of the server's own service times (buckets 50, 100, 200,
+  400, 800 ms), the gauge ``vllm:num_requests_running`` and the counter
+  ``vllm:request_success_total``, as vLLM names them. ``/metrics`` under any other prefix is
+  a 404.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
+from typing import Any
 
 
 @dataclass
@@ -48,6 +55,26 @@ class _State:
     count: int = 0
     first_s: float | None = None
     delays: list[float] = field(default_factory=list)
+    metrics: Any = None  # (registry, histogram, gauge, counter) of a "metered" prefix
+
+
+def _metrics(state: _State) -> Any:
+    if state.metrics is None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        reg = CollectorRegistry()
+        state.metrics = (
+            reg,
+            Histogram(
+                "vllm:e2e_request_latency_seconds",
+                "service time",
+                buckets=(0.05, 0.1, 0.2, 0.4, 0.8),
+                registry=reg,
+            ),
+            Gauge("vllm:num_requests_running", "in flight", registry=reg),
+            Counter("vllm:request_success", "answered", registry=reg),
+        )
+    return state.metrics
 
 
 _STATES: dict[str, _State] = {}
@@ -108,6 +135,15 @@ async def _stream(
 
 async def _handle(path: str, body: bytes, writer: asyncio.StreamWriter) -> None:
     t0 = time.perf_counter()
+    if path.endswith("/metrics"):
+        prefix = path.removesuffix("/metrics")
+        if prefix.strip("/").split("/")[1:2] != ["metered"]:
+            await _respond(writer, 404, b'{"error": "no such path"}')
+            return
+        from prometheus_client import generate_latest
+
+        await _respond(writer, 200, generate_latest(_metrics(_STATES.setdefault(prefix, _State()))[0]))
+        return
     prefix, _, _ = path.partition("/v1/")
     parts = prefix.strip("/").split("/")
     kind, args = (parts[1], parts[2:]) if len(parts) > 1 else ("trivial", [])
@@ -136,6 +172,15 @@ async def _handle(path: str, body: bytes, writer: asyncio.StreamWriter) -> None:
             await _respond(writer, 500, b'{"error": "scripted failure"}')
             return
         delay = float(args[1]) / 1000
+    elif kind == "metered":
+        _, hist, running, success = _metrics(state)
+        running.inc()
+        await asyncio.sleep(max(t0 + float(args[0]) / 1000 - time.perf_counter(), 0.0))
+        hist.observe(time.perf_counter() - t0)
+        running.dec()
+        success.inc()
+        await _respond(writer, 200, _answer_json())
+        return
     elif kind == "hang":
         delay = 60.0
     elif kind == "chunked":

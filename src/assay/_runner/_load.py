@@ -15,6 +15,13 @@ stream timings), sending with the small HTTP/1.1 keep-alive client of
 behind a proxy stays on httpx, with a note); in-process models (``hf:``, ``sklearn:``, ``python:``) by a thread pool calling
 ``predict``. The first request of the run is a probe: an endpoint that is down fails the run at
 once with the cause and fix of ``_util/_retry.py``'s model-wide classification.
+
+**Server-side view.** For an HTTP endpoint the generator also scrapes the server's Prometheus
+``/metrics`` (the base URL without ``/v1``, with the endpoint's auth headers) right before and
+after each level and a few times during it, on a connection of its own in its own thread (a
+scrape is never a load request and never counts in a latency); :func:`assay.load.server_view`
+turns the scrapes into the level's ``server`` table. A server without ``/metrics`` (404, refused,
+not Prometheus text) gives one note and no server view.
 """
 
 from __future__ import annotations
@@ -27,17 +34,29 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
 import numpy as np
 
 from assay._types import Model, Output, Payload, canonical_label
+from assay._util._redact import redact_spec
 from assay._util._retry import describe_error, model_wide_cause
 from assay.checks._base import Check, DeclaresLoad, RunContext
 from assay.errors import ConfigError, ModelError
-from assay.load import Capacity, LoadPlan, Mode, Sample, StepSummary, capacity, summarize_step
+from assay.load import (
+    Capacity,
+    LoadPlan,
+    MetricsScrape,
+    Mode,
+    Sample,
+    StepSummary,
+    capacity,
+    parse_metrics,
+    server_view,
+    summarize_step,
+)
 from assay.models._openai import OpenAIModel
 from assay.stats import Estimate, stream
 
@@ -137,12 +156,15 @@ def run_load(
         else _ThreadDriver(model, plan)
     )
     driver.probe(payloads[0])
+    scraper = _MetricsScraper.of(model)
     steps: list[StepSummary] = []
     kept: dict[str, list[Sample]] = {}
     warmup: dict[str, int] = {}
     for mode, level in plan.levels():
         rng = stream(plan.seed, "load", f"{mode}_{level:g}")
+        watch = scraper.start(plan.warmup_s + plan.duration_s) if scraper.on else None
         samples, n_warm = driver.run(mode, level, payloads, rng, references)
+        server = watch.finish() if watch is not None else None
         summary = summarize_step(
             samples,
             mode=mode,
@@ -151,11 +173,15 @@ def run_load(
             deadline_s=plan.deadline_s,
             confidence=plan.confidence,
         )
+        if server is not None:
+            server["client_requests"] = len(samples) + n_warm
+            summary = replace(summary, server=server)
         warmup[summary.name] = n_warm
         steps.append(summary)
         kept[summary.name] = samples
         if on_step is not None:
             on_step(summary)
+    scraper.close()
     by_mode: dict[str, Capacity] = {}
     for swept in dict.fromkeys(s.mode for s in steps):
         by_mode[swept] = capacity([s for s in steps if s.mode == swept])
@@ -171,9 +197,102 @@ def run_load(
         cold_start_s=cold_start_s,
         peak_rss_mb=_peak_rss_mb(),
         warmup=warmup,
-        notes=tuple(driver.notes()),
+        notes=tuple(driver.notes() + scraper.notes),
         samples=kept,
     )
+
+
+#: A level's gauges are sampled this many times while it runs (besides before and after).
+_GAUGE_SAMPLES = 5
+#: How long one scrape of ``/metrics`` may take.
+_SCRAPE_TIMEOUT_S = 5.0
+
+
+class _MetricsScraper:
+    """Scrapes an HTTP endpoint's ``/metrics``; off (``on`` false, one note) when the server has
+    none, or for an in-process model."""
+
+    def __init__(self, url: str | None, headers: dict[str, str]) -> None:
+        self.url = url
+        self.notes: list[str] = []
+        self.client = httpx.Client(headers=headers, timeout=_SCRAPE_TIMEOUT_S) if url else None
+        self.on = False
+        if url is not None:
+            try:
+                self.scrape()
+                self.on = True
+            except _NoMetrics as e:
+                self.notes.append(
+                    f"no server-side view: {redact_spec(url)} gives no Prometheus metrics ({e})"
+                )
+
+    @classmethod
+    def of(cls, model: Model) -> _MetricsScraper:
+        if not isinstance(model, OpenAIModel):
+            return cls(None, {})
+        root = model.base_url.removesuffix("/v1")
+        return cls(f"{root}/metrics", model.auth_headers())
+
+    def scrape(self) -> MetricsScrape:
+        assert self.client is not None and self.url is not None
+        try:
+            resp = self.client.get(self.url)
+        except httpx.HTTPError as e:
+            raise _NoMetrics(describe_error(e)) from None
+        if resp.status_code != 200:
+            raise _NoMetrics(f"HTTP {resp.status_code}")
+        try:
+            return parse_metrics(resp.text)
+        except (ValueError, KeyError, IndexError) as e:
+            raise _NoMetrics(f"not Prometheus text: {str(e)[:80]}") from None
+
+    def start(self, expected_s: float) -> _LevelWatch:
+        return _LevelWatch(self, expected_s)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+
+class _NoMetrics(Exception):
+    pass
+
+
+class _LevelWatch:
+    """The scrapes of one level: before, a few during (a thread of its own), after."""
+
+    def __init__(self, scraper: _MetricsScraper, expected_s: float) -> None:
+        self.scraper = scraper
+        self.during: list[MetricsScrape] = []
+        self.failed: str | None = None
+        self.stop = threading.Event()
+        self.interval = max(expected_s / _GAUGE_SAMPLES, 0.05)
+        self.before = self._get()
+        self.t0 = time.perf_counter()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _get(self) -> MetricsScrape | None:
+        try:
+            return self.scraper.scrape()
+        except _NoMetrics as e:
+            self.failed = str(e)
+            return None
+
+    def _sample(self) -> None:
+        while not self.stop.wait(self.interval):
+            got = self._get()
+            if got is not None:
+                self.during.append(got)
+
+    def finish(self) -> dict[str, Any] | None:
+        self.stop.set()
+        self.thread.join()
+        seconds = time.perf_counter() - self.t0
+        after = self._get()
+        if self.before is None or after is None:
+            return {"error": f"a scrape of /metrics failed during the level ({self.failed})"}
+        return server_view(self.before, after, self.during, seconds)
 
 
 def _peak_rss_mb() -> float:

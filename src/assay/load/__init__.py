@@ -10,6 +10,13 @@ from assay.load._quantiles import (
     samples_needed,
 )
 from assay.load._samples import Outcome, Sample
+from assay.load._server_metrics import (
+    SERVER_QUANTILE_METHOD,
+    MetricsScrape,
+    histogram_quantile,
+    parse_metrics,
+    server_view,
+)
 from assay.load._slo import SLO, SLO_GRAMMAR, SLOTerm, parse_slo
 from assay.load._summary import PERCENTILES, StepSummary, histogram_of, summarize_step
 
@@ -17,9 +24,11 @@ __all__ = [
     "PERCENTILES",
     "QUANTILE_METHOD",
     "SLO",
+    "SERVER_QUANTILE_METHOD",
     "SLO_GRAMMAR",
     "Capacity",
     "LoadPlan",
+    "MetricsScrape",
     "Mode",
     "Outcome",
     "SLOTerm",
@@ -27,9 +36,12 @@ __all__ = [
     "StepSummary",
     "capacity",
     "histogram_of",
+    "histogram_quantile",
+    "parse_metrics",
     "parse_slo",
     "quantile_estimate",
     "quantile_estimates",
     "samples_needed",
+    "server_view",
     "summarize_step",
 ]

@@ -66,6 +66,8 @@ class StepSummary:
         notes: what the reader must know (too few samples for a percentile, a lagging generator).
         histogram: the latency HdrHistogram, encoded (mergeable: ``HdrHistogram.decode``).
         ttft_histogram: the time to first token's, likewise (empty when nothing streamed).
+        server: the server's own view of the level from its ``/metrics`` (see
+            :func:`assay.load.server_view`; ``None`` when the server exposes none).
     """
 
     mode: str
@@ -95,6 +97,7 @@ class StepSummary:
     notes: tuple[str, ...] = field(default=())
     histogram: str = ""
     ttft_histogram: str = ""
+    server: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -138,6 +141,7 @@ class StepSummary:
             "notes": list(self.notes),
             "histogram": self.histogram,
             "ttft_histogram": self.ttft_histogram,
+            "server": self.server,
         }
         return out
 

@@ -201,6 +201,11 @@ class OpenAIModel:
     def info(self) -> ModelInfo:
         return self._info
 
+    def auth_headers(self) -> dict[str, str]:
+        """The headers that authenticate a request to this server (the load generator reuses
+        them to scrape the server's ``/metrics``)."""
+        return {"Authorization": f"Bearer {self.__key}"} if self.__key else {}
+
     def concurrency_record(self) -> dict[str, Any]:
         """The concurrency this model's requests used and why
         (:class:`~assay._types.AdaptsConcurrency`; a :class:`ConcurrencyRecord` as a dict, with
