@@ -187,3 +187,38 @@ def test_plan_errors_name_the_option() -> None:
         LoadPlan().check()
     with pytest.raises(ConfigError, match="grammar|STAT"):
         LoadPlan(rates=(1,), slo="p95 > 1s").check()
+
+
+def test_server_side_view_from_prometheus_metrics(base: str) -> None:
+    # The server observes its own service time (120 ms scripted) in a real prometheus_client
+    # histogram with buckets 50/100/200/400/800 ms; its /metrics is scraped around each level.
+    model = _model(base, "prom/metered/120")
+    plan = LoadPlan(rates=(20,), concurrency=(2,), duration_s=1.5, warmup_s=0.2)
+    report = run_load(model, ["x"], plan)
+    assert not any("server-side" in n for n in report.notes)
+    for step in report.steps:
+        server = step.server
+        assert server is not None, step.name
+        row = server["histograms"]["vllm:e2e_request_latency_seconds"]
+        # every request of the level (warm-up included: a scrape cannot split it), not the probe
+        assert row["count"] == server["client_requests"] == step.n + report.warmup[step.name]
+        client_bucket = [100.0, 200.0]  # 120 ms + loopback overhead (< 80 ms, see SLACK_MS)
+        for q in ("p50", "p95"):
+            assert client_bucket[0] <= step.service_ms[q].value <= client_bucket[1], (step.name, q)
+            assert row[f"{q}_bucket_ms"] == client_bucket, (step.name, q)
+            assert client_bucket[0] <= row[f"{q}_ms"] <= client_bucket[1]
+        gauge = server["gauges"]["vllm:num_requests_running"]
+        assert gauge["samples"] >= 2 and 0 <= gauge["mean"] <= gauge["max"]
+        rate = server["counters_per_s"]["vllm:request_success"]
+        assert rate == pytest.approx(row["count"] / server["seconds"])
+    assert report.to_dict()["rate_20"]["server"]["histograms"]
+
+
+def test_a_server_without_metrics_gives_one_note(base: str) -> None:
+    report = run_load(
+        _model(base, "noprom/fixed/5"), ["x"], LoadPlan(concurrency=(1, 2), duration_s=0.3)
+    )
+    notes = [n for n in report.notes if "server-side" in n]
+    assert len(notes) == 1 and "HTTP 404" in notes[0], report.notes
+    assert all(s.server is None for s in report.steps)
+    assert report.to_dict()["concurrency_1"]["server"] is None
