@@ -209,6 +209,7 @@ def load(
             row.append("yes" if s["meets_slo"] else "NO")
         t.add_row(*row)
     console.print(t)
+    _print_server(console, table)
     cap = table.get("capacity") or {}
     if cap.get("max_level_at_slo") is not None:
         p95 = cap.get("p95_ms_at_slo") or {}
@@ -238,3 +239,40 @@ def load(
         console.print(f"note: {flag}", highlight=False, markup=False)
     print_summary(report, console=console, paths=report_paths(out))
     raise typer.Exit(code)
+
+
+def _print_server(console: Any, table: dict[str, Any]) -> None:
+    """The server-side view of each level (the endpoint's ``/metrics``), when there is one."""
+    rows = []
+    for name in table["steps"]:
+        server = table[name].get("server")
+        if not server:
+            continue
+        if server.get("error"):
+            rows.append([name, server["error"], "", "", "", "", ""])
+            continue
+        for metric, h in (server.get("histograms") or {}).items():
+            rows.append(
+                [
+                    name,
+                    f"{metric} (ms)",
+                    f"{h['count']}/{server.get('client_requests', '?')}",
+                    f"{h['p50_ms']:.1f}",
+                    f"{h['p95_ms']:.1f}",
+                    f"{h['mean_ms']:.1f}",
+                    "",
+                ]
+            )
+        for metric, g in (server.get("gauges") or {}).items():
+            rows.append([name, metric, "", "", "", f"{g['mean']:.2f}", f"{g['max']:g}"])
+    if not rows:
+        return
+    t = Table(title="server-side view (/metrics; p50/p95 from buckets, as histogram_quantile)")
+    for col in ("level", "metric", "server/client n", "p50", "p95", "mean", "max"):
+        if col in ("level", "metric"):
+            t.add_column(col, overflow="fold")
+        else:
+            t.add_column(col, justify="right", no_wrap=True)
+    for row in rows:
+        t.add_row(*row)
+    console.print(t)

@@ -100,6 +100,9 @@ def latency_flags(table: Mapping[str, Any]) -> list[str]:
         step = table.get(name) or {}
         for note in step.get("notes") or []:
             flags.append(f"{name}: {note}")
+        server = step.get("server") or {}
+        for note in [*(server.get("notes") or []), *([server["error"]] if server.get("error") else [])]:
+            flags.append(f"{name}: server-side view: {note}")
         for term, row in (step.get("slo") or {}).items():
             if not row.get("met"):
                 flags.append(f"{name}: the SLO term {term} does not hold")

@@ -116,6 +116,37 @@ def _histogram(
     return fig
 
 
+def _server_rows(table: Mapping[str, Any], names: list[str]) -> list[dict[str, Any]]:
+    """One row per level and server-side latency histogram or queue gauge (``server`` of each
+    level: the endpoint's ``/metrics``)."""
+    rows: list[dict[str, Any]] = []
+    for n in names:
+        server = table[n].get("server")
+        if not isinstance(server, Mapping):
+            continue
+        if server.get("error"):
+            rows.append({"level": n, "metric": server["error"], "kind": "error"})
+            continue
+        for metric, h in (server.get("histograms") or {}).items():
+            rows.append(
+                {
+                    "level": n,
+                    "metric": metric,
+                    "kind": "histogram",
+                    "count": h.get("count"),
+                    "client": server.get("client_requests"),
+                    "p50": h.get("p50_ms"),
+                    "p95": h.get("p95_ms"),
+                    "mean": h.get("mean_ms"),
+                }
+            )
+        for metric, g in (server.get("gauges") or {}).items():
+            rows.append(
+                {"level": n, "metric": metric, "kind": "gauge", "mean": g["mean"], "max": g["max"]}
+            )
+    return rows
+
+
 def build_latency(r: CheckResult, figs: Any, report: Report) -> dict[str, Any]:
     """Context of ``section_latency.html.j2``."""
     table = r.tables.get("latency") or {}
@@ -160,4 +191,5 @@ def build_latency(r: CheckResult, figs: Any, report: Report) -> dict[str, Any]:
             for k in ("mode", "knee", "max_level_at_slo", "max_rps_at_slo", "p95_ms_at_slo")
         },
         "plots": plots,
+        "server": _server_rows(table, names),
     }
