@@ -142,7 +142,9 @@ async def _handle(path: str, body: bytes, writer: asyncio.StreamWriter) -> None:
             return
         from prometheus_client import generate_latest
 
-        await _respond(writer, 200, generate_latest(_metrics(_STATES.setdefault(prefix, _State()))[0]))
+        await _respond(
+            writer, 200, generate_latest(_metrics(_STATES.setdefault(prefix, _State()))[0])
+        )
         return
     prefix, _, _ = path.partition("/v1/")
     parts = prefix.strip("/").split("/")

@@ -243,6 +243,10 @@ class _MetricsScraper:
             raise _NoMetrics(f"HTTP {resp.status_code}")
         try:
             return parse_metrics(resp.text)
+        except ImportError:
+            raise _NoMetrics(
+                "prometheus-client is not installed: pip install 'assay[monitor]'"
+            ) from None
         except (ValueError, KeyError, IndexError) as e:
             raise _NoMetrics(f"not Prometheus text: {str(e)[:80]}") from None
 

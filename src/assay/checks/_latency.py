@@ -101,7 +101,10 @@ def latency_flags(table: Mapping[str, Any]) -> list[str]:
         for note in step.get("notes") or []:
             flags.append(f"{name}: {note}")
         server = step.get("server") or {}
-        for note in [*(server.get("notes") or []), *([server["error"]] if server.get("error") else [])]:
+        for note in [
+            *(server.get("notes") or []),
+            *([server["error"]] if server.get("error") else []),
+        ]:
             flags.append(f"{name}: server-side view: {note}")
         for term, row in (step.get("slo") or {}).items():
             if not row.get("met"):

@@ -23,8 +23,8 @@ from assay.load._summary import PERCENTILES, StepSummary, histogram_of, summariz
 __all__ = [
     "PERCENTILES",
     "QUANTILE_METHOD",
-    "SLO",
     "SERVER_QUANTILE_METHOD",
+    "SLO",
     "SLO_GRAMMAR",
     "Capacity",
     "LoadPlan",

@@ -28,8 +28,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
-
 __all__ = [
     "SERVER_QUANTILE_METHOD",
     "MetricsScrape",
@@ -74,12 +72,15 @@ def parse_metrics(text: str) -> MetricsScrape:
 
     Raises:
         ValueError: the text is not Prometheus exposition, or holds no metric at all.
+        ImportError: prometheus-client (the ``monitor`` extra) is not installed.
 
     Example:
         >>> s = parse_metrics('# TYPE q_running gauge\\nq_running{m="a"} 2\\nq_running{m="b"} 1\\n')
         >>> s.gauges
         {'q_running': 3.0}
     """
+    from prometheus_client.parser import text_string_to_metric_families
+
     histograms: dict[str, tuple[dict[float, float], float]] = {}
     gauges: dict[str, float] = {}
     counters: dict[str, float] = {}
@@ -179,13 +180,11 @@ def server_view(
         if count <= 0:
             continue
         scale = _to_ms(name)
-        row: dict[str, Any] = {"count": int(round(count)), "mean_ms": total_s / count * scale}
+        row: dict[str, Any] = {"count": round(count), "mean_ms": total_s / count * scale}
         for key, q in _QUANTILES.items():
             v = histogram_quantile(q, delta)
             row[f"{key}_ms"] = v * scale
-            row[f"{key}_bucket_ms"] = [
-                None if x is None else x * scale for x in _bucket_of(v, les)
-            ]
+            row[f"{key}_bucket_ms"] = [None if x is None else x * scale for x in _bucket_of(v, les)]
         histograms[name] = row
     gauges: dict[str, Any] = {}
     for name in after.gauges:
