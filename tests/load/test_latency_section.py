@@ -40,3 +40,25 @@ def test_section_renders_levels_plots_and_an_empty_run() -> None:
     assert "Highest rate meeting the SLO: <strong>20.0</strong>" in html
     assert "latency against rate" in html and "time to first token" in html
     assert "No load level was measured" in html
+
+
+def test_section_shows_the_server_side_view() -> None:
+    samples = [Sample(i / 10, i / 10, i / 10 + 0.12, "ok") for i in range(30)]
+    step = summarize_step(samples, mode="rate", level=10).to_dict()
+    step["server"] = {
+        "seconds": 3.0,
+        "client_requests": 30,
+        "histograms": {
+            "vllm:e2e_request_latency_seconds": {"count": 30, "p50_ms": 150.0, "p95_ms": 195.0,
+                                                 "mean_ms": 120.4}
+        },
+        "gauges": {"vllm:num_requests_running": {"mean": 1.25, "max": 3.0, "samples": 6}},
+        "counters_per_s": {},
+        "notes": [],
+    }  # fmt: skip
+    table = {"model": {"spec": "openai:m"}, "rate_10": step, "steps": ["rate_10"]}
+    html = render_html(_report(CheckResult(check="latency", model="m", dataset="d", n=30,
+                                           tables={"latency": table})))  # fmt: skip
+    assert "Server-side view" in html and "histogram_quantile" in html
+    assert "vllm:e2e_request_latency_seconds (ms)" in html and "195.0" in html
+    assert "vllm:num_requests_running" in html and "1.25" in html
