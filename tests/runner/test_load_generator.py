@@ -222,3 +222,31 @@ def test_a_server_without_metrics_gives_one_note(base: str) -> None:
     assert len(notes) == 1 and "HTTP 404" in notes[0], report.notes
     assert all(s.server is None for s in report.steps)
     assert report.to_dict()["concurrency_1"]["server"] is None
+
+
+def test_metrics_that_are_refused_or_not_prometheus_give_a_note(base: str) -> None:
+    from assay._runner._load import _MetricsScraper
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    refused = _MetricsScraper(f"http://127.0.0.1:{closed}/metrics", {})
+    assert not refused.on and "no server-side view" in refused.notes[0]
+    # a path of the loopback server that answers 200 with a chat completion (JSON)
+    not_text = _MetricsScraper(f"{base}/json/trivial/v1/chat/completions", {})
+    assert not not_text.on and "not Prometheus text" in not_text.notes[0], not_text.notes
+    for s in (refused, not_text):
+        s.close()
+
+
+def test_metrics_scrape_reuses_the_endpoint_auth(
+    base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay._runner._load import _MetricsScraper
+
+    monkeypatch.setenv("ASSAY_OPENAI_API_KEY", "sk-test-123")
+    scraper = _MetricsScraper.of(_model(base, "auth/metered/1"))
+    assert scraper.url == f"{base}/auth/metered/1/metrics"
+    assert scraper.client is not None
+    assert scraper.client.headers["Authorization"] == "Bearer sk-test-123"
+    scraper.close()
