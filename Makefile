@@ -90,6 +90,10 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_engine_http.py
 	$(PY) benchmarks/bench_hf_batching.py
 	$(PY) benchmarks/bench_drift.py
+	$(PY) benchmarks/bench_monitor.py --db sqlite,postgresql
+	$(PIP) install -q 'locust>=2.20'  # the bench extra: Locust, run as a subprocess only
+	$(PY) benchmarks/bench_load.py --repeat 2
+	$(PY) benchmarks/bench_scale.py --rows 1e5 1e6 --classes 2
 
 # ruff, mypy, the layer contracts of docs/architecture.md (import-linter, [tool.importlinter] in
 # pyproject.toml) and the short list of packages that may be imported inside a function.
