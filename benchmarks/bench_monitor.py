@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -38,6 +39,10 @@ import httpx
 BATCH = 500
 TOKEN = "bench-ingest-token"
 SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+#: when this run started: the events' clock
+STARTED = datetime.now(timezone.utc)
 
 
 def _port() -> int:
@@ -50,7 +55,9 @@ def _event(i: int) -> dict[str, object]:
     """An ACS-like event: ten features, two probabilities, two group attributes, a latency."""
     return {
         "event_id": f"ev-{i}",
-        "timestamp": f"2026-12-07T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}Z",
+        # stamped now, as live traffic is: the window worker runs beside ingest and closes the
+        # hour's window when it ends (events hours apart would close a window every few batches)
+        "timestamp": (STARTED + timedelta(microseconds=i)).isoformat(),
         "model_version": "v1",
         "inputs": {
             "AGEP": 18 + i % 70,
