@@ -1,23 +1,21 @@
-"""Run the monitor: open and migrate the store, build the app, serve it with uvicorn (127.0.0.1
-unless told otherwise), and prune raw events past the retention age in the background."""
+"""Run the monitor: open and migrate the store, build the service (:func:`start_monitor`),
+serve it with uvicorn (127.0.0.1 unless told otherwise), and prune raw events past the retention
+age in the background."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 import uvicorn
-from fastapi import FastAPI
 
-from assay.monitor._app import create_app
 from assay.monitor._config import MonitorSettings, TokenSet
 from assay.monitor._service import require_files, start_monitor
 from assay.monitor._store import Store
 
-__all__ = ["build_app", "open_store", "serve"]
+__all__ = ["open_store", "serve"]
 
 log = logging.getLogger("assay.monitor")
 
@@ -32,31 +30,6 @@ def open_store(settings: MonitorSettings) -> Store:
     )
     store.migrate()
     return store
-
-
-def build_app(
-    settings: MonitorSettings,
-    suite_path: str | Path,
-    reference_path: str | Path,
-    *,
-    store: Store | None = None,
-    tokens: TokenSet | None = None,
-    on_ingest: Callable[[], None] | None = None,
-) -> FastAPI:
-    """The app :func:`serve` runs. ``app.state`` also holds ``suite_path`` and
-    ``reference_path`` for the window worker.
-
-    Raises:
-        ConfigError: the suite or the reference file is missing, or no tokens are configured.
-    """
-    suite_path, reference_path = Path(suite_path), Path(reference_path)
-    require_files(suite_path, reference_path)
-    tokens = tokens if tokens is not None else TokenSet.load(settings)
-    store = store if store is not None else open_store(settings)
-    app = create_app(settings, store, tokens=tokens, on_ingest=on_ingest)
-    app.state.suite_path = suite_path
-    app.state.reference_path = reference_path
-    return app
 
 
 def _prune_loop(store: Store, settings: MonitorSettings, stop: threading.Event) -> None:
@@ -90,6 +63,7 @@ def serve(
         reference_path: the reference data (Parquet, CSV, JSONL) drift is measured against.
         tokens: the known tokens (default: from the settings' file or ``ASSAY_MONITOR_TOKENS``).
     """
+    # refuse missing tokens or files before the database is created or migrated
     tokens = tokens if tokens is not None else TokenSet.load(settings)
     require_files(Path(suite_path), Path(reference_path))
     store = open_store(settings)

@@ -90,8 +90,6 @@ def start_monitor(
     app = create_app(
         settings, store, tokens=tokens or TokenSet.load(settings), on_ingest=worker.poke
     )
-    app.state.suite_path = Path(suite_path)
-    app.state.reference_path = Path(reference_path)
     app.state.worker = worker
     _dashboard_routes(app, store, title=f"assay monitor — {suite.name}")
     _shadow_route(app, store, settings)
