@@ -20,6 +20,7 @@ import assay.checks  # noqa: F401  (registers the built-in checks)
 from assay._runner._gates import evaluate_gates
 from assay._runner._inline import FRAME_PATH, inline_suite, model_entries
 from assay._runner._load import run_declared_loads
+from assay._runner._stream import run_streamed, stream_plans
 from assay._runner._match import check_gates_against_labels, check_model_against_data
 from assay._runner._models import LoadModel, SuiteModels
 from assay._runner._suite import load_suite
@@ -208,6 +209,25 @@ def _run(
     """Load ``s``'s data and models (``objects`` and ``frames`` stand for those held in memory),
     plan, ask, score, gate: the Report of a run that started at ``started``
     (``time.perf_counter()``), ``created`` (ISO time)."""
+    checks: list[Check] = []
+    for check_name, raw in s.checks.items():
+        config = parse_check_config(check_name, raw)
+        cls = get_check(check_name)
+        checks.extend(cls(config, model_name) for model_name in s.models)
+    plans, not_streamed = stream_plans(s, checks, in_memory=bool(objects or frames))
+    if plans:
+        streamed = run_streamed(
+            s,
+            plans,
+            checks,
+            progress=progress,
+            started=started,
+            created=created,
+            environment=_environment(),
+        )
+        if isinstance(streamed, Report):
+            return streamed
+        not_streamed = streamed
     datasets: dict[str, Dataset] = {
         name: (
             dataset_from_frame(frames[name], spec, name=name)
@@ -248,11 +268,10 @@ def _run(
         # a judge or fold models: loaded and fitted for checks, added to `models` (the engine's)
         provider=provider,
     )
-    checks: list[Check] = []
-    for check_name, raw in s.checks.items():
-        config = parse_check_config(check_name, raw)
-        cls = get_check(check_name)
-        checks.extend(cls(config, model_name) for model_name in s.models)
+    if not_streamed is not None:
+        notes.append(
+            f"not streamed (the data file is big, and it was read whole): {not_streamed}"
+        )
 
     requests: list[Request] = [r for c in checks for r in c.plan(ctx)]
     asked = list(requests)

@@ -28,7 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assay._types import ERROR_LABEL, Request, Response, content_key
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
+from assay.checks._fairness_stream import MISSING, GroupCounts
 from assay.checks._performance import gather
+from assay.checks._stream import StreamFacts
 from assay.config._gate_syntax import split_gate
 from assay.config._suite import Label, Suite
 from assay.data._dataset import Dataset
@@ -49,7 +51,6 @@ from assay.stats._estimate import Estimate
 
 __all__ = ["FairnessCheck", "FairnessConfig"]
 
-MISSING = "<missing>"
 COUNTERFACTUAL = "counterfactual"
 _MAX_CF_EXAMPLES = 5
 _MAX_INPUT_CHARS = 400
@@ -449,6 +450,25 @@ class FairnessCheck(Check):
                     summary_min_n=cfg.summaries_min_n,
                 )
             blocks.append((name, gm))
+        self._report_groups(
+            ctx, blocks, n_missing, features, pred.task, positive, metrics, tables, flags, too_small
+        )
+
+    def _report_groups(
+        self,
+        ctx: RunContext,
+        blocks: list[tuple[str, GroupMetrics]],
+        n_missing: Mapping[str, int],
+        features: list[str],
+        task: str,
+        positive: str | None,
+        metrics: dict[str, Estimate],
+        tables: dict[str, Any],
+        flags: list[str],
+        too_small: list[str],
+    ) -> None:
+        """Metrics, the features table and flags from each column's group metrics."""
+        cfg = self._cfg()
         # Benjamini–Hochberg over every (feature, group, test) with enough examples.
         tested: list[tuple[str, str, str, float]] = []
         for name, gm in blocks:
@@ -505,7 +525,7 @@ class FairnessCheck(Check):
             for s, est in gm.summaries.items():
                 metrics[f"{name}.{s}"] = est
             left_out = _left_out_rows(gm, positive)
-            if pred.task == "classification":
+            if task == "classification":
                 metrics[f"{name}.n_groups_left_out"] = Estimate.point(
                     len(left_out), n=len(gm.groups), level=ctx.level
                 )
@@ -598,6 +618,96 @@ class FairnessCheck(Check):
         flags += summary["flags"]
         tables[COUNTERFACTUAL] = summary
         return list(summary["examples"])
+
+    # ------------------------------------------------------------------ streamed runs
+
+    def stream_columns(self, ctx: Any) -> list[str]:
+        return _features(self._cfg(), ctx.suite)
+
+    def stream_refusal(self, ctx: Any) -> str | None:
+        return None
+
+    def stream_state(self, ctx: RunContext, facts: StreamFacts) -> GroupCounts:
+        cfg = self._cfg()
+        features = _features(cfg, ctx.suite)
+        if not features:
+            raise ConfigError(
+                "checks.fairness: no sensitive feature (and a file of predictions cannot answer "
+                "counterfactual swaps); list the columns in checks.fairness.groups (or the "
+                "dataset's `groups`)"
+            )
+        positive = self._positive_label(facts.labels)
+        real = [lab for lab in facts.labels if lab != ERROR_LABEL]
+        return GroupCounts(
+            features=features,
+            intersections=_intersections(cfg, features),
+            positive=facts.labels.index(positive),
+            binary=len(real) == 2,
+            with_ece=facts.has_proba,
+            n_bins=cfg.n_bins,
+            seed=ctx.seed,
+            missing=cfg.missing,
+            dataset=facts.dataset,
+        )
+
+    def score_stream(self, ctx: RunContext, state: GroupCounts, facts: StreamFacts) -> CheckResult:
+        cfg = self._cfg()
+        metrics: dict[str, Estimate] = {}
+        tables: dict[str, Any] = {"task": "classification", "min_n": cfg.min_n, "features": []}
+        flags = list(facts.flags)
+        too_small: list[str] = []
+        positive = self._positive_label(facts.labels)
+        tables["positive_label"] = positive
+        if len([lab for lab in facts.labels if lab != ERROR_LABEL]) > 2:
+            tables["notes"] = [
+                f"multiclass: selection rate, precision, recall and the error rates are for "
+                f"{positive!r} against every other label (one-vs-rest)"
+            ]
+        if facts.n:
+            blocks = [
+                (
+                    name,
+                    state.metrics(
+                        name,
+                        with_ece=facts.has_proba,
+                        level=ctx.level,
+                        n_bootstrap=cfg.n_bootstrap,
+                        seed=self.rng(ctx, "groups", name),
+                        min_n=cfg.min_n,
+                        summary_min_n=cfg.summaries_min_n,
+                    ),
+                )
+                for name in state.sketches
+            ]
+            self._report_groups(
+                ctx,
+                blocks,
+                state.n_missing,
+                state.features,
+                "classification",
+                positive,
+                metrics,
+                tables,
+                flags,
+                too_small,
+            )
+        if cfg.counterfactual is not None:
+            flags.append(
+                f"model {self.model!r} answers by example id (a predictions file), so it cannot "
+                "answer rewritten inputs: the counterfactual test was not run"
+            )
+            tables[COUNTERFACTUAL] = {"skipped": "model answers by id"}
+        tables["too_small_keys"] = too_small
+        return CheckResult(
+            check=self.name,
+            model=self.model,
+            dataset=facts.dataset,
+            n=facts.n,
+            metrics=metrics,
+            tables=tables,
+            flags=flags,
+            errors=facts.errors,
+        )
 
     # ------------------------------------------------------------------ gates
 

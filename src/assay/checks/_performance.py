@@ -25,6 +25,15 @@ from assay.checks._predictions import (
     Unscored,
     collect_predictions,
 )
+from assay.checks._performance_stream import (
+    PerformanceState,
+    examples_of,
+    new_state,
+    not_computed_without_proba,
+    per_example_of,
+    summary_of,
+)
+from assay.checks._stream import StreamFacts
 from assay.checks._usage import usage_table
 from assay.config._suite import Label, Suite
 from assay.errors import ConfigError
@@ -231,6 +240,81 @@ class PerformanceCheck(Check):
             flags=flags,
         )
 
+    # ------------------------------------------------------------------ streamed runs
+
+    def stream_columns(self, ctx: Any) -> list[str]:
+        spec = ctx.suite.data[self.config.dataset or ctx.suite.primary_dataset]
+        return spec.input_columns() if not isinstance(spec.input, dict) else []
+
+    def stream_refusal(self, ctx: Any) -> str | None:
+        return None
+
+    def stream_state(self, ctx: RunContext, facts: StreamFacts) -> PerformanceState:
+        cfg = self.config
+        assert isinstance(cfg, PerformanceConfig)
+        positive = _positive_code(cfg.positive_label, facts.labels)
+        return new_state(
+            facts,
+            positive=positive,
+            n_bins=cfg.n_bins,
+            keep=cfg.keep_predictions,
+            seed=ctx.seed,
+            inputs=self.stream_columns(ctx),
+        )
+
+    def score_stream(
+        self, ctx: RunContext, state: PerformanceState, facts: StreamFacts
+    ) -> CheckResult:
+        cfg = self.config
+        assert isinstance(cfg, PerformanceConfig)
+        n_rows = facts.n_read
+        unscored = unscored_metrics(facts.unscored, n=n_rows, level=ctx.level)
+        if facts.n == 0:
+            return CheckResult(
+                check=self.name,
+                model=self.model,
+                dataset=facts.dataset,
+                n=0,
+                metrics=unscored,
+                tables={"unscored": facts.unscored.to_table()},
+                errors=facts.errors,
+                flags=[*facts.flags, "no example could be scored"],
+            )
+        summary = summary_of(
+            state,
+            facts,
+            level=ctx.level,
+            seed=self.rng(ctx),
+            positive_label=cfg.positive_label,
+            n_bootstrap=cfg.n_bootstrap,
+        )
+        tables: dict[str, Any] = {
+            "task": "classification",
+            **summary.tables,
+            "unscored": facts.unscored.to_table(),
+            "streamed": {"chunk_rows": facts.chunk_rows, "chunks": facts.n_chunks},
+        }
+        not_computed = {**getattr(state.sketch, "not_computed", {})}
+        not_computed.update(not_computed_without_proba(facts, self.model))
+        if not_computed:
+            tables["not_computed"] = not_computed
+        positive = _positive_code(cfg.positive_label, facts.labels)
+        if cfg.keep_predictions:
+            tables["per_example"] = per_example_of(
+                state, facts.labels, n=facts.n, positive=positive
+            )
+        return CheckResult(
+            check=self.name,
+            model=self.model,
+            dataset=facts.dataset,
+            n=facts.n,
+            metrics={**summary.metrics, **unscored},
+            tables=tables,
+            errors=facts.errors,
+            examples=examples_of(state, facts.labels, has_proba=facts.has_proba),
+            flags=list(facts.flags),
+        )
+
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         labels = suite.data[config.dataset or suite.primary_dataset].labels or []
@@ -271,6 +355,22 @@ def _answered(
         if resp is not None and resp.ok and resp.output is not None:
             outs.append(resp.output)
     return outs
+
+
+def _positive_code(positive_label: str | None, labels: list[str]) -> int | None:
+    """The index of the positive class of a binary problem (default: the second label).
+
+    Raises:
+        ConfigError: ``positive_label`` is not a label.
+    """
+    if positive_label is not None and positive_label not in labels:
+        raise ConfigError(
+            f"checks.performance.positive_label: {positive_label!r} is not a label; "
+            f"labels: {', '.join(labels)}"
+        )
+    if len(labels) != 2:
+        return None
+    return labels.index(positive_label) if positive_label is not None else 1
 
 
 def unscored_metrics(unscored: Unscored, *, n: int, level: float) -> dict[str, Estimate]:

@@ -27,8 +27,10 @@ from assay.checks._base import (
 )
 from assay.checks._performance import gather, summarise
 from assay.checks._predictions import Predictions
+from assay.checks._stream import Chunk, StreamFacts
 from assay.config._suite import Suite
 from assay.errors import ConfigError
+from assay.metrics import metrics_for, summary_from_counts
 from assay.report._schema import CheckResult
 from assay.stats import benjamini_hochberg, two_proportion_test
 from assay.stats._estimate import Estimate
@@ -36,6 +38,7 @@ from assay.stats._estimate import Estimate
 __all__ = ["SlicesCheck"]
 
 LENGTH = "length"
+_COUNTS = frozenset({"counts"})
 _DEFAULT_METRICS = ROW_METRICS
 
 
@@ -123,20 +126,8 @@ class SlicesCheck(Check):
                     metrics[f"{col}.{_segment(value)}.{name}"] = Estimate.from_dict(
                         row["metrics"][name]
                     )
-        pvalues = np.array([r["p_value"] if r["p_value"] is not None else 1.0 for r in rows])
-        adjusted: Any = []
-        rejected: Any = []
-        if rows:
-            adjusted, rejected = benjamini_hochberg(pvalues, alpha=cfg.alpha)
         flags = list(pred.flags)
-        for r, adj, rej in zip(rows, adjusted, rejected):
-            r["p_adjusted"] = None if r["p_value"] is None else float(adj)
-            r["flagged"] = bool(rej) and r["p_value"] is not None
-            if r["flagged"]:
-                flags.append(
-                    f"slice {r['column']}={r['value']} (n={r['n']}) is significantly worse than the "
-                    f"rest (BH-adjusted p={adj:.3g})"
-                )
+        self._flag_worse(rows, cfg, flags)
         too_small = [
             f"{r['column']}.{_segment(r['value'])}.{m}"
             for r in rows
@@ -189,6 +180,118 @@ class SlicesCheck(Check):
             "p_value": _worse_than_rest_pvalue(sub, rest),
         }
 
+    # ------------------------------------------------------------------ streamed runs
+
+    def stream_columns(self, ctx: Any) -> list[str]:
+        assert isinstance(self.config, SlicesConfig)
+        return _columns(self.config, ctx.suite)
+
+    def stream_refusal(self, ctx: Any) -> str | None:
+        cfg = self.config
+        assert isinstance(cfg, SlicesConfig)
+        if cfg.buckets:
+            return "quantile buckets need every value of their column"
+        spec = ctx.suite.data[cfg.dataset or ctx.suite.primary_dataset]
+        if cfg.length_buckets and isinstance(spec.input, str):
+            return "input-length buckets need every input's length (length_buckets: 0 streams)"
+        counted = {m.name for m in metrics_for("classification", sources=_COUNTS)}
+        other = [m for m in cfg.metrics or () if m not in counted]
+        if other:
+            return f"metrics {', '.join(other)} need more than counts per slice"
+        return None
+
+    def stream_state(self, ctx: RunContext, facts: StreamFacts) -> SliceCounts:
+        return SliceCounts(len(facts.labels), self.stream_columns(ctx))
+
+    def score_stream(self, ctx: RunContext, state: SliceCounts, facts: StreamFacts) -> CheckResult:
+        cfg = self.config
+        assert isinstance(cfg, SlicesConfig)
+        metric_names = cfg.metrics or _DEFAULT_METRICS["classification"]
+        rows: list[dict[str, Any]] = []
+        metrics: dict[str, Estimate] = {}
+        notes: list[str] = []
+        for col in state.columns:
+            cells = state.cells[col]
+            order = sorted(cells, key=lambda v: (-int(cells[v][0].sum()), cells[v][1]))
+            if len(order) > cfg.max_values:
+                notes.append(
+                    f"{col}: {len(order)} values; only the {cfg.max_values} most frequent are sliced"
+                )
+                order = order[: cfg.max_values]
+            total = sum((c for c, _ in cells.values()), np.zeros_like(next(iter(cells.values()))[0]))
+            for value in order:
+                cm = cells[value][0]
+                summary = summary_from_counts(
+                    cm,
+                    facts.labels,
+                    level=ctx.level,
+                    n_bootstrap=500,
+                    seed=self.rng(ctx, col, value),
+                    zero_division="nan",
+                )
+                n = int(cm.sum())
+                rest = total - cm
+                p_value = None
+                if n and rest.sum():
+                    p_value = float(
+                        two_proportion_test(
+                            int(np.trace(cm)), n, int(np.trace(rest)), int(rest.sum()),
+                            alternative="less",
+                        )
+                    )
+                row = {
+                    "column": col,
+                    "value": value,
+                    "n": n,
+                    "too_small": n < cfg.min_n,
+                    "metrics": {m: summary.metrics[m].to_dict() for m in metric_names},
+                    "p_value": p_value,
+                }
+                rows.append(row)
+                for name in metric_names:
+                    metrics[f"{col}.{_segment(value)}.{name}"] = summary.metrics[name]
+        flags = list(facts.flags)
+        self._flag_worse(rows, cfg, flags)
+        too_small = [
+            f"{r['column']}.{_segment(r['value'])}.{m}"
+            for r in rows
+            if r["too_small"]
+            for m in metric_names
+        ]
+        return CheckResult(
+            check=self.name,
+            model=self.model,
+            dataset=facts.dataset,
+            n=facts.n,
+            metrics=metrics,
+            tables={
+                "slices": rows,
+                "min_n": cfg.min_n,
+                "metric_names": metric_names,
+                "too_small_keys": too_small,
+                "notes": notes,
+            },
+            errors=facts.errors,
+            flags=flags,
+        )
+
+    @staticmethod
+    def _flag_worse(rows: list[dict[str, Any]], cfg: SlicesConfig, flags: list[str]) -> None:
+        """Benjamini–Hochberg over every slice's p-value: set ``p_adjusted`` and ``flagged``."""
+        pvalues = np.array([r["p_value"] if r["p_value"] is not None else 1.0 for r in rows])
+        adjusted: Any = []
+        rejected: Any = []
+        if rows:
+            adjusted, rejected = benjamini_hochberg(pvalues, alpha=cfg.alpha)
+        for r, adj, rej in zip(rows, adjusted, rejected):
+            r["p_adjusted"] = None if r["p_value"] is None else float(adj)
+            r["flagged"] = bool(rej) and r["p_value"] is not None
+            if r["flagged"]:
+                flags.append(
+                    f"slice {r['column']}={r['value']} (n={r['n']}) is significantly worse than the "
+                    f"rest (BH-adjusted p={adj:.3g})"
+                )
+
     @classmethod
     def gate_patterns(cls, config: CheckConfig, suite: Suite) -> list[str]:
         assert isinstance(config, SlicesConfig)
@@ -196,6 +299,43 @@ class SlicesCheck(Check):
         cols = [*_columns(config, suite), *config.buckets]
         cols += [LENGTH] if config.length_buckets else []
         return [f"{c}.*.{m}" for c in cols for m in names]
+
+
+class SliceCounts:
+    """A streamed slices check's statistics: per column, per value, the confusion counts and
+    the first data row holding the value (ties in size are listed in order of appearance, as
+    in memory)."""
+
+    def __init__(self, k: int, columns: list[str]) -> None:
+        self.k = k
+        self.columns = columns
+        self.cells: dict[str, dict[str, tuple[np.ndarray, int]]] = {c: {} for c in columns}
+
+    def add(self, chunk: Chunk) -> None:
+        k = self.k
+        for col in self.columns:
+            values = pd.Series(chunk.columns[col]).astype("string").fillna("(missing)")
+            codes, uniques = pd.factorize(values)
+            counts = np.bincount(
+                (codes * k + chunk.y_true) * k + chunk.y_pred, minlength=len(uniques) * k * k
+            ).reshape(len(uniques), k, k)
+            first = np.full(len(uniques), -1, dtype=np.int64)
+            first[codes[::-1]] = chunk.rows[::-1]
+            mine = self.cells[col]
+            for j, value in enumerate(uniques):
+                key = str(value)
+                held = mine.get(key)
+                if held is None:
+                    mine[key] = (counts[j].astype(np.int64), int(first[j]))
+                else:
+                    mine[key] = (held[0] + counts[j], min(held[1], int(first[j])))
+
+    def merge(self, other: SliceCounts) -> None:
+        for col, values in other.cells.items():
+            mine = self.cells[col]
+            for key, (cm, first) in values.items():
+                held = mine.get(key)
+                mine[key] = (cm.copy(), first) if held is None else (held[0] + cm, min(held[1], first))
 
 
 def _worse_than_rest_pvalue(sub: Predictions, rest: Predictions) -> float | None:

@@ -169,6 +169,11 @@ class EngineSettings(_Strict):
             actors (``engine.ray``), for models that are slow per input or need other machines.
             The cache, retries and scoring stay in this process either way.
         ray: the Ray cluster and the resources of each actor (``backend: ray`` only).
+        stream: score a suite of ``predictions:`` files chunk by chunk, never holding the rows
+            (docs/distributed.md): ``auto`` when the data file has at least a million rows and
+            every check can stream; ``true`` always (a suite that cannot stream is refused,
+            saying why); ``false`` never.
+        chunk_rows: rows per chunk when streaming.
     """
 
     cache: str | None = ".assay/cache.db"
@@ -182,6 +187,8 @@ class EngineSettings(_Strict):
     progress: bool = True
     backend: Literal["local", "ray"] = "local"
     ray: RaySettings = Field(default_factory=RaySettings)
+    stream: bool | Literal["auto"] = "auto"
+    chunk_rows: int = Field(default=100_000, gt=0)
 
 
 class ModelEntry(_Strict):

@@ -34,7 +34,7 @@ import os
 import pickle
 import queue
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ from assay.errors import (
     RetryableModelError,
 )
 
-__all__ = ["ModelBuilder", "RayPool", "RemoteModel", "ShippedModel"]
+__all__ = ["ModelBuilder", "RayPool", "RemoteModel", "ShippedModel", "connect_ray", "map_on_ray"]
 
 #: A picklable callable, run once on each actor, that returns the model to answer with.
 ModelBuilder = Callable[[], Model]
@@ -241,35 +241,8 @@ class RayPool:
         )
 
     def _connect(self) -> Any:
-        try:
-            import ray
-        except ImportError:
-            raise MissingDependencyError(
-                "engine.backend: ray needs Ray: pip install 'assay[ray]'"
-            ) from None
-        if ray.is_initialized():
-            return ray
-        s = self.settings
-        address = os.environ.get("RAY_ADDRESS") or s.address
-        runtime_env = dict(s.runtime_env)
-        if s.ship_package:
-            package = str(Path(__file__).resolve().parents[1])
-            runtime_env["py_modules"] = [*runtime_env.get("py_modules", []), package]
-        try:
-            ray.init(
-                address=address,
-                runtime_env=runtime_env or None,
-                include_dashboard=False,
-                configure_logging=False,
-            )
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
-            raise ConfigError(
-                f"engine.backend: ray: cannot start or join {where}: {describe_error(exc)}. Fix: "
-                "check engine.ray.address (or RAY_ADDRESS) and that the head node is up "
-                "(`ray status`), or use engine.backend: local"
-            ) from None
-        self._started_ray = True
+        ray, started = connect_ray(self.settings)
+        self._started_ray = self._started_ray or started
         return ray
 
     def close(self) -> None:
@@ -286,6 +259,76 @@ class RayPool:
         if self._started_ray:
             ray.shutdown()
             self._started_ray = False
+
+
+def connect_ray(settings: RaySettings) -> tuple[Any, bool]:
+    """The ``ray`` module, connected: to the Ray already initialised in this process, else to
+    ``RAY_ADDRESS`` or ``settings.address``, else to a Ray started here. The second value says
+    whether this call started (or joined) Ray, so that its caller shuts it down at the end.
+
+    Raises:
+        MissingDependencyError: Ray is not installed.
+        ConfigError: Ray cannot be started or joined (names the address and the fix).
+    """
+    try:
+        import ray
+    except ImportError:
+        raise MissingDependencyError(
+            "engine.backend: ray needs Ray: pip install 'assay[ray]'"
+        ) from None
+    if ray.is_initialized():
+        return ray, False
+    address = os.environ.get("RAY_ADDRESS") or settings.address
+    runtime_env = dict(settings.runtime_env)
+    if settings.ship_package:
+        package = str(Path(__file__).resolve().parents[1])
+        runtime_env["py_modules"] = [*runtime_env.get("py_modules", []), package]
+    try:
+        ray.init(
+            address=address,
+            runtime_env=runtime_env or None,
+            include_dashboard=False,
+            configure_logging=False,
+        )
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
+        raise ConfigError(
+            f"engine.backend: ray: cannot start or join {where}: {describe_error(exc)}. Fix: "
+            "check engine.ray.address (or RAY_ADDRESS) and that the head node is up "
+            "(`ray status`), or use engine.backend: local"
+        ) from None
+    return ray, True
+
+
+def map_on_ray(
+    settings: RaySettings,
+    fn: Callable[..., Any],
+    calls: Sequence[tuple[Any, ...]],
+    *,
+    shared: Any = None,
+) -> Iterator[Any]:
+    """``fn(shared, *call)`` for each of ``calls`` as Ray tasks (``settings.num_cpus`` each,
+    retried by Ray when a worker dies), yielded in the order of ``calls``.
+
+    ``shared`` is put in Ray's object store once and handed to every task. At most twice as
+    many tasks as the cluster has CPUs are in flight, so results never pile up on the driver.
+    Ray is shut down at the end when this call started it.
+    """
+    ray, started = connect_ray(settings)
+    try:
+        task = ray.remote(num_cpus=settings.num_cpus, max_retries=settings.max_restarts)(fn)
+        ref = ray.put(shared)
+        width = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+        pending: list[Any] = []
+        for call in calls:
+            pending.append(task.remote(ref, *call))
+            if len(pending) >= width:
+                yield ray.get(pending.pop(0))
+        while pending:
+            yield ray.get(pending.pop(0))
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def _shipped(name: str, model: Model) -> ShippedModel:
