@@ -80,6 +80,7 @@ __all__ = [
     "DISPARITIES",
     "REGRESSION_GROUP_METRICS",
     "GroupMetrics",
+    "ece_rows",
     "encode_groups",
     "group_metrics",
     "group_regression_metrics",
@@ -256,10 +257,12 @@ def group_metrics(
     n_groups = len(names)
     t_pos = _positive_mask(yt, positive_label)
     p_pos = _positive_mask(yp, positive_label)
-    cell = t_pos.view(np.int8) * 2 + p_pos.view(np.int8)
+    wrong = None
     if yt.dtype.kind not in "b" and not _is_binary(yt, yp, t_pos, p_pos):
-        cell = np.where((cell == TN) & (yt != yp), TNX, cell)
-    cells = np.bincount(codes * 5 + cell, minlength=n_groups * 5).reshape(n_groups, 5)
+        wrong = yt != yp
+    cells = np.bincount(
+        codes * 5 + _row_cells(t_pos, p_pos, wrong), minlength=n_groups * 5
+    ).reshape(n_groups, 5)
     rng = as_generator(seed)
     ece = None
     if proba is not None:
@@ -274,6 +277,17 @@ def group_metrics(
         ece=ece,
         summary_min_n=summary_min_n,
     )
+
+
+def _row_cells(
+    t_pos: NDArray[np.bool_], p_pos: NDArray[np.bool_], wrong: NDArray[np.bool_] | None
+) -> NDArray[np.int8]:
+    """The cell (``TN``, ``FP``, ``FN``, ``TP`` or ``TNX``) of every example: ``wrong`` (the
+    prediction is not the truth) turns a ``TN`` into ``TNX``; ``None`` for binary problems."""
+    cell = t_pos.view(np.int8) * 2 + p_pos.view(np.int8)
+    if wrong is not None:
+        cell = np.where((cell == TN) & wrong, np.int8(TNX), cell)
+    return cell
 
 
 def _is_binary(yt: NDArray[Any], yp: NDArray[Any], t_pos: Any, p_pos: Any) -> bool:
@@ -591,32 +605,36 @@ def _block_boot_means(
     return sums, boots
 
 
-def _ece_by_group(
-    y_true: NDArray[Any],
-    proba: ArrayLike,
-    labels: Sequence[Any] | None,
-    codes: NDArray[np.intp],
-    n_groups: int,
-    n_bins: int,
-    n_bootstrap: int,
-    rng: np.random.Generator,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def ece_rows(
+    y_true: ArrayLike, proba: ArrayLike, labels: Sequence[Any] | None, n_bins: int
+) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]:
+    """ECE bin, top-class confidence and correctness of every example, as ``group_metrics``
+    uses them (a true label outside ``labels`` counts as wrong).
+
+    Row by row, so a caller that streams its rows in chunks computes them chunk by chunk (see
+    :class:`assay.fairness.GroupSketch`).
+
+    Raises:
+        MetricError: ``proba`` without ``labels``, or not of shape ``(n, len(labels))``.
+    """
+    yt = np.asarray(y_true)
     if labels is None:
         raise MetricError("group_metrics: proba needs labels (the class of each column)")
     pr = np.asarray(proba, dtype=np.float64)
-    if pr.shape != (len(y_true), len(labels)):
-        raise MetricError(
-            f"proba must have shape (n, len(labels)) = ({len(y_true)}, {len(labels)}); "
-            f"got {pr.shape}"
-        )
+    if pr.shape != (len(yt), len(labels)):
+        shape = (len(yt), len(labels))
+        raise MetricError(f"proba must have shape (n, len(labels)) = {shape}; got {pr.shape}")
     index = {str(lab): j for j, lab in enumerate(labels)}
-    ycodes = np.array([index.get(str(v), -1) for v in y_true], dtype=np.intp)
+    ycodes = np.array([index.get(str(v), -1) for v in yt], dtype=np.intp)
     b, conf, correct = ece_bins(pr, np.where(ycodes < 0, 0, ycodes), n_bins)
-    correct = np.where(ycodes < 0, 0.0, correct)
-    onehot = np.zeros((len(b), n_bins))
-    onehot[np.arange(len(b)), b] = 1.0
-    values = np.hstack([onehot, onehot * conf[:, None], onehot * correct[:, None]])
-    sums, boots = _block_boot_means(values, codes, n_groups, n_bootstrap, rng)
+    return b, conf, np.where(ycodes < 0, 0.0, correct)
+
+
+def _ece_point_boot(
+    sums: Sequence[NDArray[np.float64]], boots: Sequence[NDArray[np.float64]], n_bins: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per-group ECE ``(G,)`` and its resamples ``(B, G)`` from, per group, the per-bin sums
+    ``[count | confidence | correct]`` (``3 · n_bins``) and their ``(B, 3 · n_bins)`` resamples."""
     point = np.array(
         [float(ece_from_sums(s[:n_bins], s[n_bins : 2 * n_bins], s[2 * n_bins :])) for s in sums]
     )
@@ -628,6 +646,24 @@ def _ece_by_group(
         axis=1,
     )
     return point, boot
+
+
+def _ece_by_group(
+    y_true: NDArray[Any],
+    proba: ArrayLike,
+    labels: Sequence[Any] | None,
+    codes: NDArray[np.intp],
+    n_groups: int,
+    n_bins: int,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    b, conf, correct = ece_rows(y_true, proba, labels, n_bins)
+    onehot = np.zeros((len(b), n_bins))
+    onehot[np.arange(len(b)), b] = 1.0
+    values = np.hstack([onehot, onehot * conf[:, None], onehot * correct[:, None]])
+    sums, boots = _block_boot_means(values, codes, n_groups, n_bootstrap, rng)
+    return _ece_point_boot(sums, boots, n_bins)
 
 
 def group_regression_metrics(

@@ -18,11 +18,13 @@ from assay.metrics._classification import ClassificationSummary, classification_
 from assay.metrics._confusion import ConfusionCounts
 from assay.metrics._multilabel import multilabel_summary
 from assay.metrics._regression import RegressionSummary, regression_summary
+from assay.metrics._sketch import ClassificationSketch
 from assay.metrics._text import TextSummary, corpus_text_metric, text_summary
 
 __all__ = [
     "CATALOG",
     "SUMMARY_SOURCES",
+    "ClassificationSketch",
     "ClassificationSummary",
     "ConfusionCounts",
     "MetricInfo",

@@ -40,6 +40,7 @@ __all__ = [
     "average_precision_exact",
     "binned_codes",
     "curve_tables",
+    "curves_from_counts",
     "ovr_influence",
     "sort_order",
     "to_json_list",
@@ -333,6 +334,15 @@ def curve_tables(
     (``downsample_keep``); only the kept thresholds are materialised.
     """
     tps, fps = own.descending() if descending is None else descending
+    return curves_from_counts(tps, fps, col.group_scores(), max_points)
+
+
+def curves_from_counts(
+    tps: F, fps: F, group_scores: F, max_points: int
+) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """ROC and PR curve tables (see :func:`curve_tables`) from the cumulative positives ``tps``
+    and negatives ``fps`` at ``score >= t`` over the threshold groups in descending order, and the
+    threshold of each group in ascending order (``group_scores``)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         tpr = np.r_[0.0, tps] / tps[-1]  # NaN throughout when there is no positive
         fpr = np.r_[0.0, fps] / fps[-1]
@@ -341,7 +351,6 @@ def curve_tables(
     if tps[-1] == 0:
         recall = tpr.copy()
         recall[0] = 0.0
-    group_scores = col.group_scores()
 
     def table(names: tuple[str, str], xs: F, ys: F) -> dict[str, list[Any]]:
         keep = downsample_keep(xs, ys, max_points)

@@ -1,5 +1,6 @@
 """Intervals and tests: Estimate, Wilson, bootstrap over counts, DeLong, tests, corrections."""
 
+from assay.stats._bootstrap import hashed_block_codes
 from assay.stats._delong import delong_auc
 from assay.stats._difference import mean_difference, proportion_difference
 from assay.stats._estimate import Estimate
@@ -29,6 +30,7 @@ __all__ = [
     "benjamini_hochberg",
     "corrected_resampled_t",
     "delong_auc",
+    "hashed_block_codes",
     "holm",
     "mcnemar_test",
     "mean_difference",

@@ -12,6 +12,10 @@ Two resampling schemes, both without a Python loop over resamples:
   its own block and this *is* the ordinary bootstrap; above that it is a cluster bootstrap over a
   random partition, which has the same variance to first order and costs
   ``O(n + B · n_blocks · d)`` instead of ``O(B · n)``.
+
+Streamed data (statistics reduced chunk by chunk, possibly in other processes) cannot draw a
+random permutation of all rows; :func:`hashed_block_codes` gives each row its block from its global
+row number and a seed alone (a splitmix64 hash), so every process assigns the same blocks.
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ import warnings
 import numpy as np
 from numpy.typing import NDArray
 
+from assay.errors import MetricError
+
 __all__ = [
     "DEFAULT_MAX_BLOCKS",
     "block_codes",
     "block_multiplicities",
     "block_sums",
+    "hashed_block_codes",
     "multinomial_count_resamples",
     "percentile_bounds",
 ]
@@ -53,6 +60,55 @@ def block_codes(n: int, rng: np.random.Generator, *, max_blocks: int = DEFAULT_M
     if g == n:
         return np.arange(n, dtype=np.int64), g
     return rng.permutation(n) % g, g
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def _splitmix64(x: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """The splitmix64 finaliser of ``x + golden`` (wrapping uint64 arithmetic), elementwise."""
+    z = x + _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    out: NDArray[np.uint64] = z ^ (z >> np.uint64(31))
+    return out
+
+
+def hashed_block_codes(rows: NDArray[np.int64], n_blocks: int, seed: int) -> NDArray[np.int64]:
+    """The bootstrap block of each row, from its global 0-based row number and ``seed`` alone.
+
+    ``splitmix64(row XOR splitmix64(seed)) mod n_blocks``: the same rows and seed give the same
+    codes in any process and whatever the chunking (a chunk of rows ``[a, b)`` passes
+    ``np.arange(a, b)``), and the blocks are near-uniform (a 64-bit mixing hash; the modulo bias is
+    below ``n_blocks / 2**64``).
+
+    Args:
+        rows: global 0-based row numbers (non-negative integers).
+        n_blocks: the number of blocks, at least 1.
+        seed: an int; another seed gives an unrelated assignment.
+
+    Returns:
+        ``int64`` codes in ``range(n_blocks)``, one per row.
+
+    Raises:
+        MetricError: a negative row number or ``n_blocks < 1``.
+
+    Example:
+        >>> codes = hashed_block_codes(np.arange(5), 3, seed=0)
+        >>> bool(((codes >= 0) & (codes < 3)).all())
+        True
+    """
+    if not isinstance(n_blocks, (int, np.integer)) or n_blocks < 1:
+        raise MetricError(f"n_blocks must be an int >= 1; got {n_blocks!r}")
+    r = np.asarray(rows)
+    if r.size and int(r.min()) < 0:
+        raise MetricError(f"rows must be non-negative row numbers; got {int(r.min())}")
+    key = _splitmix64(np.array([int(seed) % (1 << 64)], dtype=np.uint64))[0]
+    h = _splitmix64(r.astype(np.uint64) ^ key)
+    codes: NDArray[np.int64] = (h % np.uint64(n_blocks)).astype(np.int64)
+    return codes
 
 
 def block_sums(

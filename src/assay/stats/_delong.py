@@ -25,7 +25,7 @@ from assay.stats._estimate import Estimate
 from assay.stats._policy import ZeroDivision, check_zero_division, report_undefined
 from assay.stats._wilson import check_level, z_value
 
-__all__ = ["delong_auc", "delong_components", "logit_auc_bounds"]
+__all__ = ["binned_delong", "delong_auc", "delong_components", "logit_auc_bounds"]
 
 
 def logit_auc_bounds(auc: float, variance: float, level: float) -> tuple[float, float]:
@@ -61,6 +61,36 @@ def delong_components(
     v01 = 1.0 - below_pos / (2.0 * m)
     auc = float(v10.mean())
     return auc, v10, v01
+
+
+def binned_delong(
+    pos: NDArray[np.integer], neg: NDArray[np.integer]
+) -> tuple[float, float, float]:
+    """AUC, DeLong variance and worst-case binning error from per-bin class counts.
+
+    ``pos[b]`` / ``neg[b]`` count the positives / negatives whose score falls in bin ``b`` (bins in
+    increasing score order, a monotone binning). The AUC is the Mann–Whitney AUC of the binned
+    scores (a positive and a negative in the same bin count one half) and the variance is
+    DeLong's, from the binned placements ``V10 = (negatives below + ½ same bin) / N`` and ``V01 =
+    (positives above + ½ same bin) / P``. The exact AUC of the unbinned scores differs from it
+    by at most ``½ Σ_b pos_b·neg_b / (P·N)`` (only pairs inside one bin can be misordered, each by
+    one half), the third value.
+
+    Returns:
+        ``(auc, variance, max_abs_error)``, all NaN when a class is absent.
+    """
+    p = np.asarray(pos, dtype=np.float64)
+    q = np.asarray(neg, dtype=np.float64)
+    m, n = float(p.sum()), float(q.sum())
+    if m == 0 or n == 0:
+        return math.nan, math.nan, math.nan
+    v10 = (np.cumsum(q) - 0.5 * q) / n
+    v01 = (m - np.cumsum(p) + 0.5 * p) / m
+    auc = float((p * v10).sum() / m)
+    s10 = float((p * (v10 - auc) ** 2).sum() / (m - 1)) if m > 1 else 0.0
+    s01 = float((q * (v01 - auc) ** 2).sum() / (n - 1)) if n > 1 else 0.0
+    bound = 0.5 * float((p * q).sum()) / (m * n)
+    return auc, s10 / m + s01 / n, bound
 
 
 def delong_auc(
