@@ -348,6 +348,9 @@ def test_bad_input_is_refused() -> None:
             rows=np.arange(2),
             ece=(np.zeros(2, int), np.ones(2), np.ones(2)),
         )
+    none = np.zeros(0, dtype=bool)
+    sk.add(np.array([], dtype=object), none, none, none, rows=np.zeros(0, dtype=np.int64))
+    assert sk.names == [] and sk.n_rows == 0  # an empty chunk, and the refused ones, add nothing
     with pytest.raises(MetricError, match="at least one example"):
         sk.metrics(seed=0)
     with pytest.raises(MetricError, match="differ"):
