@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from assay.checks._stream import Chunk, StreamFacts
-from assay.metrics import ClassificationSketch, metrics_for, summary_from_counts, SUMMARY_SOURCES
+from assay.metrics import SUMMARY_SOURCES, ClassificationSketch, metrics_for
+from assay.metrics._classification import summary_from_counts
 from assay.stats import hashed_block_codes
 
 __all__ = ["PerformanceState", "examples_of", "not_computed_without_proba", "per_example_of"]
@@ -210,7 +211,7 @@ def summary_of(
             facts.labels, level=level, n_bootstrap=n_bootstrap, seed=seed, zero_division="nan"
         )
     return summary_from_counts(
-        state.sketch.confusion,
+        state.sketch.cm,
         facts.labels,
         positive_label=positive_label,
         level=level,

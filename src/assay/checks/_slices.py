@@ -30,7 +30,8 @@ from assay.checks._predictions import Predictions
 from assay.checks._stream import Chunk, StreamFacts
 from assay.config._suite import Suite
 from assay.errors import ConfigError
-from assay.metrics import metrics_for, summary_from_counts
+from assay.metrics import metrics_for
+from assay.metrics._classification import summary_from_counts
 from assay.report._schema import CheckResult
 from assay.stats import benjamini_hochberg, two_proportion_test
 from assay.stats._estimate import Estimate

