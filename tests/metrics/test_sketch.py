@@ -347,3 +347,17 @@ def test_binned_delong_equals_delong_on_integer_scores(seed: int) -> None:
     lo, hi = logit_auc_bounds(auc, var, 0.95)
     assert (lo, hi) == pytest.approx((exact.lower, exact.upper), abs=1e-12)
     assert bound == pytest.approx(0.5 * (pos * neg).sum() / (y.sum() * (~y).sum()))
+
+
+def test_first_label_as_the_positive_class(seed: int) -> None:
+    t, p, proba = synthetic(np.random.default_rng(seed), 4000, 2)
+    sk = sketch_of(t, p, proba, positive=0)
+    s = sk.summary(names(2), level=0.95, n_bootstrap=100, seed=seed)
+    exact = in_memory(t, p, proba, 2, seed, n_bootstrap=100, positive_label="c0")
+    for key in ("precision", "recall", "f1", "specificity", "mcc"):
+        assert s.metrics[key] == exact.metrics[key], key
+    bound = s.tables["binned_auc"]["max_abs_error"]["roc_auc"]
+    assert abs(s.metrics["roc_auc"].value - roc_auc_score(t == 0, proba[:, 0])) <= bound
+    ap = average_precision_score(t == 0, proba[:, 0])
+    assert s.metrics["average_precision"].value == pytest.approx(ap, abs=1e-3)
+    assert s.metrics["brier"].value == pytest.approx(brier_score_loss(t == 0, proba[:, 0]))
