@@ -17,7 +17,6 @@ from sklearn.metrics import accuracy_score
 
 from assay.errors import MetricError
 from assay.fairness import GroupSketch, ece_rows, group_metrics
-from assay.fairness._group_sketch import _row_blocks
 from assay.stats import Estimate
 
 TOL = 1e-12
@@ -318,16 +317,6 @@ def test_memory_does_not_grow_with_rows(seed: int) -> None:
     assert sk.n_rows == 1_000_000
     assert sizes[1_000_000] <= 1.01 * sizes[10_000]
     assert sizes[1_000_000] < 300_000  # 5 groups · 200 blocks · 30 sums, plus the cells
-
-
-def test_row_blocks_depend_on_the_row_and_seed_only() -> None:
-    rows = np.arange(200_000, dtype=np.int64)
-    b = _row_blocks(rows, 200, 0)
-    assert np.array_equal(b[1234:5678], _row_blocks(rows[1234:5678], 200, 0))
-    counts = np.bincount(b, minlength=200)
-    assert counts.min() > 800 and counts.max() < 1200  # ~1000 each
-    assert not np.array_equal(b, _row_blocks(rows, 200, 1))
-    assert np.array_equal(_row_blocks([0, 2**40], 7, 5), _row_blocks([0, 2**40], 7, 5))
 
 
 def test_bad_input_is_refused() -> None:

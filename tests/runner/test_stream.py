@@ -155,7 +155,11 @@ def test_with_probabilities_counts_are_equal_and_auc_is_within_its_binning_bound
     for key in s.keys() - binned:
         assert s[key] == m[key], key
     bound = streamed.result("performance").tables["binned_auc"]
-    err = max(bound["max_abs_error"].values()) if isinstance(bound["max_abs_error"], dict) else bound["max_abs_error"]
+    err = (
+        max(bound["max_abs_error"].values())
+        if isinstance(bound["max_abs_error"], dict)
+        else bound["max_abs_error"]
+    )
     assert abs(s["roc_auc"]["value"] - m["roc_auc"]["value"]) <= err + 1e-12
     for key in ("log_loss", "brier", "ece"):
         assert s[key]["value"] == pytest.approx(m[key]["value"], abs=1e-10)
@@ -260,8 +264,9 @@ def test_outside_labels_and_missing_probabilities_are_counted(adult: Path, tmp_p
     memory = run(suite(tmp_path, "m", stream=False, **other))
     s_perf, m_perf = streamed.result("performance"), memory.result("performance")
     for reason in ("outside_labels", "no_probabilities"):
-        assert s_perf.tables["unscored"]["counts"][reason] == (
-            m_perf.tables["unscored"]["counts"][reason]
+        assert (
+            s_perf.tables["unscored"]["counts"][reason]
+            == (m_perf.tables["unscored"]["counts"][reason])
         )
     assert s_perf.tables["unscored"]["counts"]["outside_labels"] == 2
     assert "roc_auc" not in s_perf.metrics and "roc_auc" in s_perf.tables["not_computed"]

@@ -20,9 +20,9 @@ import assay.checks  # noqa: F401  (registers the built-in checks)
 from assay._runner._gates import evaluate_gates
 from assay._runner._inline import FRAME_PATH, inline_suite, model_entries
 from assay._runner._load import run_declared_loads
-from assay._runner._stream import run_streamed, stream_plans
 from assay._runner._match import check_gates_against_labels, check_model_against_data
 from assay._runner._models import LoadModel, SuiteModels
+from assay._runner._stream import run_streamed, stream_plans
 from assay._runner._suite import load_suite
 from assay._types import Model, ModelInfo, Request, Response, TakesDeclaredTask, Task
 from assay._util._redact import redact_record

@@ -41,8 +41,8 @@ from assay.checks._base import Check, RunContext
 from assay.checks._predictions import Unscored
 from assay.checks._stream import Chunk, StreamFacts, StreamsChunks
 from assay.config._suite import Suite
-from assay.engine._ray import map_on_ray
 from assay.data._formats import resolve_source
+from assay.engine._ray import map_on_ray
 from assay.errors import ConfigError, DataError
 from assay.models._convert import file_sha256
 from assay.report._schema import ErrorSummary, Report
@@ -325,14 +325,9 @@ def _reduce(
             (a, min(a + _CHUNKS_PER_TASK, plan.n_chunks))
             for a in range(0, plan.n_chunks, _CHUNKS_PER_TASK)
         ]
-        merge(
-            _flatten(map_on_ray(s.engine.ray, _ray_task, ranges, shared=(plan, list(templates))))
-        )
+        merge(_flatten(map_on_ray(s.engine.ray, _ray_task, ranges, shared=(plan, list(templates)))))
     else:
-        merge(
-            (_reduce_one(templates, chunk), t)
-            for chunk, t in encoded_chunks(plan)
-        )
+        merge((_reduce_one(templates, chunk), t) for chunk, t in encoded_chunks(plan))
     return totals, tally
 
 
@@ -341,4 +336,3 @@ def _flatten(
 ) -> Iterator[tuple[list[Any], ChunkTally]]:
     for batch in batches:
         yield from batch
-

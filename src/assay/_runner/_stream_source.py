@@ -237,7 +237,12 @@ def _head(source: Source) -> list[str]:
 
 
 def _frames(
-    source: Source, columns: Sequence[str], chunk_rows: int, *, start: int = 0, stop: int | None = None
+    source: Source,
+    columns: Sequence[str],
+    chunk_rows: int,
+    *,
+    start: int = 0,
+    stop: int | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Rows ``[start, stop)`` of ``source`` (only ``columns`` where the format allows), in
     frames of exactly ``chunk_rows`` rows (the last may be shorter)."""
@@ -296,7 +301,11 @@ def _rechunk(frames: Iterator[pd.DataFrame], size: int) -> Iterator[pd.DataFrame
 
 
 def _lockstep(
-    plan: StreamPlan, data_cols: Sequence[str], pred_cols: Sequence[str], start: int, stop: int | None
+    plan: StreamPlan,
+    data_cols: Sequence[str],
+    pred_cols: Sequence[str],
+    start: int,
+    stop: int | None,
 ) -> Iterator[tuple[int, pd.DataFrame, pd.DataFrame]]:
     """(first data row, data frame, predictions frame) for each chunk of rows ``[start, stop)``."""
     if plan.limit is not None:
@@ -309,9 +318,7 @@ def _lockstep(
         p = next(preds, None)
         if p is None or len(p) < len(d):
             have = row + (0 if p is None else len(p))
-            raise NotStreamable(
-                f"the predictions file has fewer rows ({have}) than the data file"
-            )
+            raise NotStreamable(f"the predictions file has fewer rows ({have}) than the data file")
         yield row, d, p
         row += len(d)
     if next(preds, None) is not None:
@@ -327,15 +334,21 @@ def _id_strings(values: pd.Series, *, strip: bool) -> tuple[np.ndarray, np.ndarr
     if pd.api.types.is_integer_dtype(values) and not pd.api.types.is_object_dtype(values):
         out = values.astype(str).to_numpy(dtype=object)
         return out, np.zeros(len(values), dtype=bool)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        # the common case (ids written as text): vectorised, no value converted one by one
+        text = values.astype(object)
+        stripped = text.str.strip()
+        missing = (stripped == "").to_numpy(dtype=bool)
+        return (stripped if strip else text).to_numpy(dtype=object), missing
     missing = values.isna().to_numpy(dtype=bool, copy=True)
     out = np.empty(len(values), dtype=object)
     for i, v in enumerate(values.tolist()):
         if missing[i]:
             out[i] = ""
             continue
-        if isinstance(v, (float, np.floating)) and float(v).is_integer():
-            s = str(int(v))
-        elif isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        if (isinstance(v, (float, np.floating)) and float(v).is_integer()) or (
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+        ):
             s = str(int(v))
         elif isinstance(v, (float, np.floating)):
             s = repr(float(v))
@@ -403,7 +416,7 @@ def check_pass(plan: StreamPlan) -> CheckPassResult:
             ids = np.arange(row0, row0 + n).astype(str).astype(object)
             missing_id = np.zeros(n, dtype=bool)
         pids, _ = _id_strings(p[plan.pred_id_col], strip=True)
-        strip_ids = np.array([s.strip() for s in ids.tolist()], dtype=object)
+        strip_ids = pd.Series(ids, dtype=object).str.strip().to_numpy(dtype=object)
         bad = np.flatnonzero((strip_ids != pids) & ~missing_id)
         if len(bad):
             i = int(bad[0])
@@ -412,35 +425,38 @@ def check_pass(plan: StreamPlan) -> CheckPassResult:
                 f"{row0 + i + 1} of the data has {ids[i]!r}: the predictions are not in the "
                 "data's order"
             )
-        for i in np.flatnonzero(missing_id):
-            problems.setdefault(row0 + int(i), ("missing id", plan.id_col or "id"))
+        for r in np.flatnonzero(missing_id).tolist():
+            problems.setdefault(row0 + r, ("missing id", plan.id_col or "id"))
         for col in plan.input_cols:
-            for i in np.flatnonzero(_missing_mask(d[col])):
-                problems.setdefault(row0 + int(i), ("missing input", col))
-        labels = d[plan.label_col]
-        if pd.api.types.is_float_dtype(labels):
-            arr = labels.to_numpy(dtype=float)
+            for r in np.flatnonzero(_missing_mask(d[col])).tolist():
+                problems.setdefault(row0 + r, ("missing input", col))
+        label_column = d[plan.label_col]
+        if pd.api.types.is_float_dtype(label_column):
+            arr = label_column.to_numpy(dtype=float)
             ok = np.isfinite(arr)
             if not np.all(arr[ok] == np.round(arr[ok])):
                 float_labels = True
-        codes, canon = _label_codes(labels)
-        for i in np.flatnonzero(codes < 0):
-            problems.setdefault(row0 + int(i), ("missing label", plan.label_col))
+        codes, canon = _label_codes(label_column)
+        for r in np.flatnonzero(codes < 0).tolist():
+            problems.setdefault(row0 + r, ("missing label", plan.label_col))
         for j, c in enumerate(canon):
             if c is None:
-                for i in np.flatnonzero(codes == j):
-                    problems.setdefault(row0 + int(i), ("missing label", plan.label_col))
+                for r in np.flatnonzero(codes == j).tolist():
+                    problems.setdefault(row0 + r, ("missing label", plan.label_col))
                 continue
             label_values.add(c)
             if plan.declared is not None and c not in plan.declared:
-                for i in np.flatnonzero(codes == j):
-                    problems.setdefault(row0 + int(i), ("label not in labels", plan.label_col))
+                for r in np.flatnonzero(codes == j).tolist():
+                    problems.setdefault(row0 + r, ("label not in labels", plan.label_col))
         if plan.pred_col is not None:
             pcodes, pcanon = _label_codes(p[plan.pred_col])
             empty = np.flatnonzero(pcodes < 0)
             if len(empty) or any(c is None for c in pcanon):
                 rows = [int(i) for i in empty] + [
-                    int(i) for j, c in enumerate(pcanon) if c is None for i in np.flatnonzero(pcodes == j)
+                    int(i)
+                    for j, c in enumerate(pcanon)
+                    if c is None
+                    for i in np.flatnonzero(pcodes == j)
                 ]
                 first = min(rows)
                 raise ModelError(
@@ -600,9 +616,7 @@ def encoded_chunks(
     c = plan.chunk_rows
     start = first_chunk * c
     stop = None if stop_chunk is None else stop_chunk * c
-    data_cols = [
-        col for col in dict.fromkeys([plan.id_col, plan.label_col, *plan.columns]) if col
-    ]
+    data_cols = [col for col in dict.fromkeys([plan.id_col, plan.label_col, *plan.columns]) if col]
     pred_cols = [plan.pred_id_col, *([plan.pred_col] if plan.pred_col else []), *plan.prob_cols]
     drop = np.asarray(plan.drop, dtype=np.int64)
     code = {label: i for i, label in enumerate(plan.labels)}
@@ -664,7 +678,7 @@ def _proba(
         i, j = int(bad[0]), int(bad[1])
         value = raw.iat[i, j]
         at = f"models.{plan.model}: {name} row {int(rows[i]) + 1} (id {ids[i]!r}), column {plan.prob_cols[j]!r}"
-        if pd.isna(value):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
             raise ModelError(
                 f"{at} is empty (or NaN) while the row's other probability columns are filled. "
                 "Fix: give every class its probability (0 for none), or leave all of them empty "
@@ -688,7 +702,7 @@ def _proba(
             f"id {ids[i]!r} (row {int(rows[i]) + 1} of {name})"
             for i in np.flatnonzero(empty_row)[:_MAX_EXAMPLES]
         ]
-        real = [i for i, lab in enumerate(plan.labels) if lab != OTHER_LABEL]
+        real = np.array([i for i, lab in enumerate(plan.labels) if lab != OTHER_LABEL])
         m[np.ix_(np.flatnonzero(empty_row), real)] = 1.0 / len(real)
     sums = m.sum(axis=1)
     off = np.abs(sums - 1.0)

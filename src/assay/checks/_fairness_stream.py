@@ -113,4 +113,3 @@ class GroupCounts:
         sketch = self.sketches[name]
         sketch.with_ece = sketch.with_ece and with_ece
         return sketch.metrics(**kwargs)
-

@@ -19,12 +19,6 @@ from assay._types import (
 )
 from assay.checks._answers import answer_notes
 from assay.checks._base import Check, CheckConfig, RunContext, register_check
-from assay.checks._predictions import (
-    UNSCORED_REASONS,
-    Predictions,
-    Unscored,
-    collect_predictions,
-)
 from assay.checks._performance_stream import (
     PerformanceState,
     examples_of,
@@ -32,6 +26,12 @@ from assay.checks._performance_stream import (
     not_computed_without_proba,
     per_example_of,
     summary_of,
+)
+from assay.checks._predictions import (
+    UNSCORED_REASONS,
+    Predictions,
+    Unscored,
+    collect_predictions,
 )
 from assay.checks._stream import StreamFacts
 from assay.checks._usage import usage_table

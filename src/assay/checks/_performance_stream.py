@@ -112,8 +112,15 @@ class PerformanceState:
         )
 
 
-def new_state(facts: StreamFacts, *, positive: int | None, n_bins: int, keep: int, seed: int,
-              inputs: list[str]) -> PerformanceState:
+def new_state(
+    facts: StreamFacts,
+    *,
+    positive: int | None,
+    n_bins: int,
+    keep: int,
+    seed: int,
+    inputs: list[str],
+) -> PerformanceState:
     """An empty state for the labels of ``facts``."""
     k = len(facts.labels)
     sketch = ClassificationSketch(
@@ -128,9 +135,10 @@ def per_example_of(
 ) -> dict[str, Any]:
     """The ``per_example`` table (as :func:`assay.checks._performance.per_example_table`)."""
     k = min(state.keep, n)
-    take = lambda key: (  # noqa: E731
-        np.concatenate([p[key] for p in state.kept])[:k] if state.kept else np.empty(0)
-    )
+
+    def take(key: str) -> np.ndarray:
+        return np.concatenate([p[key] for p in state.kept])[:k] if state.kept else np.empty(0)
+
     names = np.asarray(labels, dtype=object)
     table: dict[str, Any] = {
         "id": [str(i) for i in take("id")],

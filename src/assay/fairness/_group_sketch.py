@@ -11,7 +11,7 @@ same :class:`GroupMetrics`:
   through the same code from the cells on, and draw the same random numbers in the same order);
 * with probabilities, for the expected calibration error: per group and per *block*, the per-bin
   count, confidence sum and correctness sum. The block of a row is a seeded hash of its global
-  row number (:func:`_row_blocks`), never of its place in a chunk, so whichever process reduces a
+  row number (:func:`assay.stats.hashed_block_codes`), never of its place in a chunk, so whichever process reduces a
   chunk, every row lands in the same block. The ECE point value is the in-memory one (to float
   rounding, ~1e-12); its interval is a block bootstrap over the group's non-empty blocks, like
   the in-memory one (:func:`assay.fairness._groups._block_boot_means`), but over hashed blocks of
@@ -40,29 +40,13 @@ from assay.fairness._groups import (
     _from_cells,
     _row_cells,
 )
-from assay.stats._bootstrap import block_multiplicities
+from assay.stats._bootstrap import block_multiplicities, hashed_block_codes
 from assay.stats._random import Seed, as_generator
 from assay.stats._wilson import check_level
 
 __all__ = ["GroupSketch"]
 
 _N_CELLS = 5
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-def _row_blocks(rows: ArrayLike, n_blocks: int, seed: int) -> NDArray[np.intp]:
-    """The block (``0 .. n_blocks-1``) of every global row number: SplitMix64 of
-    ``row + seed``, modulo ``n_blocks``. A function of the row number alone, so it does not
-    depend on how the rows are cut into chunks."""
-    r = np.asarray(rows, dtype=np.int64).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        z = (r + np.uint64(seed % 2**64)) * _GOLDEN + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _MIX1
-        z = (z ^ (z >> np.uint64(27))) * _MIX2
-        z = z ^ (z >> np.uint64(31))
-    return (z % np.uint64(n_blocks)).astype(np.intp)
 
 
 class GroupSketch:
@@ -235,7 +219,7 @@ class GroupSketch:
         if b.shape != (n,) or conf.shape != (n,) or correct.shape != (n,):
             raise MetricError(f"GroupSketch.add: ece= needs three arrays of {n} rows")
         nb, k = self.n_blocks, self.n_bins
-        slot = (codes * nb + _row_blocks(r, nb, self.block_seed)) * k + b
+        slot = (codes * nb + hashed_block_codes(r, nb, self.block_seed)) * k + b
         size = n_groups * nb * k
         for j, weights in enumerate((None, conf, correct)):
             sums = np.bincount(slot, weights=weights, minlength=size).astype(np.float64)
