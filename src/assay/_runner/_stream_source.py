@@ -401,7 +401,7 @@ def check_pass(plan: StreamPlan) -> CheckPassResult:
     where = plan.data.label
     data_cols = [c for c in (plan.id_col, plan.label_col, *plan.input_cols) if c]
     pred_cols = [plan.pred_id_col, *([plan.pred_col] if plan.pred_col else [])]
-    hashes: list[np.ndarray] = []
+    hashes = _Hashes(estimate_rows(plan.data) if plan.id_col is not None else 0)
     label_values: set[str] = set()
     float_labels = False
     problems: dict[int, tuple[str, str]] = {}  # row (0-based) -> (reason, message)
@@ -469,9 +469,7 @@ def check_pass(plan: StreamPlan) -> CheckPassResult:
                 if c is not None and c not in pred_labels:
                     pred_labels[c] = row0 + int(np.argmax(pcodes == j))
         if plan.id_col is not None:
-            h = pd.util.hash_array(ids, categorize=False)
-            h[missing_id] = 0
-            hashes.append(h)
+            hashes.extend(_id_hashes(ids, missing_id))
     if n_read == 0:
         raise DataError(f"{where}: has no data rows. Fix: check `path`, or export the data again.")
     if float_labels:
@@ -483,7 +481,7 @@ def check_pass(plan: StreamPlan) -> CheckPassResult:
             raise NotStreamable(f"the label column has more than {MAX_CLASSES} distinct values")
         labels_found = sort_labels(label_values)
     if plan.id_col is not None:
-        for row, first in _duplicate_rows(plan, np.concatenate(hashes)).items():
+        for row, first in _duplicate_rows(plan, hashes).items():
             problems.setdefault(row, ("duplicate id", f"{plan.id_col}@{first}"))
     dropped: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
@@ -533,21 +531,44 @@ def check_pass(plan: StreamPlan) -> CheckPassResult:
     return CheckPassResult(done, n_read, dropped, examples, n_outside, outside_examples)
 
 
-def _duplicate_rows(plan: StreamPlan, hashes: np.ndarray) -> dict[int, int]:
-    """Later rows (0-based) whose id an earlier row already had → that first row; from the
-    hashes, confirmed on the ids themselves."""
-    s = np.sort(hashes)
+class _Hashes:
+    """The 64-bit hash of every row's id, in one growing array (8 bytes a row)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.values = np.empty(max(capacity, 1024), dtype=np.uint64)
+        self.n = 0
+
+    def extend(self, h: np.ndarray) -> None:
+        if self.n + len(h) > len(self.values):
+            grown = np.empty(max(2 * len(self.values), self.n + len(h)), dtype=np.uint64)
+            grown[: self.n] = self.values[: self.n]
+            self.values = grown
+        self.values[self.n : self.n + len(h)] = h
+        self.n += len(h)
+
+
+def _id_hashes(ids: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    h = pd.util.hash_array(ids, categorize=False)
+    h[missing] = 0
+    return h
+
+
+def _duplicate_rows(plan: StreamPlan, hashes: _Hashes) -> dict[int, int]:
+    """Later rows (0-based) whose id an earlier row already had → that first row.
+
+    The hashes are sorted in place (no copy); only when two are equal are the ids read again,
+    and the rows with those hashes compared on the ids themselves."""
+    s = hashes.values[: hashes.n]
+    s.sort()
     dup = np.unique(s[1:][(s[1:] == s[:-1]) & (s[1:] != 0)])
-    del s
+    del hashes.values, s
     if not len(dup):
         return {}
-    rows = np.flatnonzero(np.isin(hashes, dup))
-    wanted = set(rows.tolist())
     ids: dict[int, str] = {}
     for row0, d, _ in _lockstep(plan, [plan.id_col or ""], [plan.pred_id_col], 0, None):
-        for i in range(len(d)):
-            if row0 + i in wanted:
-                ids[row0 + i] = _id_strings(d[plan.id_col].iloc[i : i + 1], strip=False)[0][0]
+        chunk_ids, missing = _id_strings(d[plan.id_col], strip=False)
+        for i in np.flatnonzero(np.isin(_id_hashes(chunk_ids, missing), dup)).tolist():
+            ids[row0 + i] = chunk_ids[i]
     first: dict[str, int] = {}
     out: dict[int, int] = {}
     for row in sorted(ids):
