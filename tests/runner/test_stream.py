@@ -12,6 +12,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -67,9 +68,14 @@ def adult(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "race": frame["race"],
             "workclass": frame["workclass"],
             "income": frame["income"],
+            **{c: frame[c] for c in NUMERIC},
         }
     )
     data.to_parquet(d / "data.parquet", index=False)
+    data.to_csv(d / "data.csv", index=False)
+    labelled = data[NUMERIC].iloc[::3]
+    estimator = LogisticRegression(max_iter=300).fit(labelled, data["income"].iloc[::3])
+    joblib.dump(estimator, d / "model.joblib")
     preds = pd.DataFrame(
         {
             "id": ids,
@@ -321,3 +327,44 @@ def _ctx(s: Any) -> Any:
     from assay.checks._base import RunContext
 
     return RunContext(suite=s, datasets={}, models={}, model_infos={})
+
+
+def model_suite(d: Path, name: str, *, stream: Any, data: str = "data.parquet", **engine: Any) -> Path:
+    path = suite(d, name, stream=stream, data={"path": data, "input": NUMERIC})
+    doc = yaml.safe_load(path.read_text())
+    doc["models"] = {"candidate": "sklearn:model.joblib"}
+    doc["trust"] = True
+    doc["engine"].update(engine)
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.mark.parametrize("data", ["data.parquet", "data.csv"])
+def test_a_model_asked_chunk_by_chunk_gives_the_in_memory_numbers(adult: Path, data: str) -> None:
+    streamed = run(model_suite(adult, f"ms-{data}", stream=True, data=data))
+    memory = run(model_suite(adult, f"mm-{data}", stream=False, data=data))
+    assert streamed.engine["streamed"]["models"]["candidate"]["chunks"] == 7
+    assert streamed.engine["n_requests"] == 32561
+    s, m = metrics(streamed, "performance"), metrics(memory, "performance")
+    assert s.keys() == m.keys()
+    binned = {"roc_auc", "average_precision", "log_loss", "brier", "ece"}
+    for key in s.keys() - binned:
+        assert s[key] == m[key], key
+    assert s["log_loss"]["value"] == pytest.approx(m["log_loss"]["value"], abs=1e-10)
+    assert metrics(streamed, "slices") == metrics(memory, "slices")
+    sf, mf = metrics(streamed, "fairness"), metrics(memory, "fairness")
+    for key in sf:
+        if "ece" not in key and ".f1" not in key:
+            assert sf[key]["value"] == mf[key]["value"], key
+        else:  # per-block float sums: the same to rounding
+            assert sf[key]["value"] == pytest.approx(mf[key]["value"], abs=1e-12), key
+
+
+def test_a_streamed_model_run_resumes_from_the_cache(adult: Path) -> None:
+    path = model_suite(adult, "cached", stream=True, cache=".assay/stream-cache.db")
+    first = run(path)
+    again = run(path)
+    asked = first.engine["n_called"] + first.engine["n_cached"]
+    assert first.engine["n_called"] > 10_000  # (rows with the same features are asked once)
+    assert again.engine["n_called"] == 0 and again.engine["n_cached"] == asked
+    assert metrics(first, "performance") == metrics(again, "performance")

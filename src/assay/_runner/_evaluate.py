@@ -214,12 +214,14 @@ def _run(
         config = parse_check_config(check_name, raw)
         cls = get_check(check_name)
         checks.extend(cls(config, model_name) for model_name in s.models)
-    plans, not_streamed = stream_plans(s, checks, in_memory=bool(objects or frames))
+    plans, not_streamed = stream_plans(s, checks, in_memory=bool(frames))
     if plans:
         streamed = run_streamed(
             s,
             plans,
             checks,
+            objects=objects,
+            no_cache=no_cache,
             progress=progress,
             started=started,
             created=created,

@@ -17,14 +17,21 @@ order: the Report is the same, number for number, as the local backend's.
 from __future__ import annotations
 
 import copy
+import itertools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from assay._runner._gates import evaluate_gates
+from assay._runner._match import check_model_against_data
+from assay._runner._models import LoadModel, SuiteModels
+from assay._runner._stream_models import model_chunks
 from assay._runner._stream_source import (
     STREAM_MIN_ROWS,
+    CheckPassResult,
     ChunkTally,
     NotStreamable,
     StreamPlan,
@@ -33,7 +40,7 @@ from assay._runner._stream_source import (
     estimate_rows,
     plan_stream,
 )
-from assay._types import ModelInfo
+from assay._types import OTHER_LABEL, Model, ModelInfo, TakesDeclaredTask
 from assay._util._progress import ProgressDisplay
 from assay._util._redact import redact_record
 from assay._version import __version__
@@ -41,9 +48,11 @@ from assay.checks._base import Check, RunContext
 from assay.checks._predictions import Unscored
 from assay.checks._stream import Chunk, StreamFacts, StreamsChunks
 from assay.config._suite import Suite
+from assay.data._dataset import Dataset
 from assay.data._formats import resolve_source
+from assay.engine import Engine
 from assay.engine._ray import map_on_ray
-from assay.errors import ConfigError, DataError
+from assay.errors import ConfigError, DataError, ModelError
 from assay.models._convert import file_sha256
 from assay.report._schema import ErrorSummary, Report
 
@@ -95,7 +104,7 @@ def _big(s: Suite) -> bool:
 
 def _refusal(s: Suite, checks: Sequence[Check], *, in_memory: bool) -> str | None:
     if in_memory:
-        return "the data or a model is held in memory"
+        return "the data is a table held in memory"
     if s.task not in ("auto", "classification"):
         return f"the task is {s.task} (streaming scores classification)"
     for check in checks:
@@ -126,6 +135,8 @@ def run_streamed(
     plans: Sequence[StreamPlan],
     checks: Sequence[Check],
     *,
+    objects: Mapping[str, Model],
+    no_cache: bool,
     progress: bool,
     started: float,
     created: str,
@@ -142,27 +153,53 @@ def run_streamed(
         if s.engine.stream is True:
             raise ConfigError(f"engine.stream: true, but the files cannot stream: {exc}") from None
         return str(exc)
-    infos = {p.plan.model: _model_info(s, p.plan) for p in passed}
+    models, builders, infos = _models(s, passed, objects)
+    for name, info in infos.items():
+        if info.task != "classification":
+            why = f"model {name!r} does {info.task} (streaming scores classification)"
+            if s.engine.stream is True:
+                raise ConfigError(f"engine.stream: true, but this suite cannot stream: {why}")
+            return why
     ctx = RunContext(
         suite=s, datasets={}, models={}, model_infos=infos, progress=progress and s.engine.progress
     )
     results = []
     streamed: dict[str, Any] = {"chunk_rows": s.engine.chunk_rows, "models": {}}
-    for check_pass_result in passed:
-        plan = check_pass_result.plan
-        mine = [c for c in checks if c.model == plan.model]
-        facts = _facts(plan, check_pass_result)
-        templates = [c.stream_state(ctx, facts) for c in mine]  # type: ignore[attr-defined]
-        t1 = time.perf_counter()
-        states, tally = _reduce(s, plan, templates, progress=ctx.progress)
-        _finish_facts(facts, tally, plan)
-        for check, state in zip(mine, states, strict=True):
-            results.append(check.score_stream(ctx, state, facts))  # type: ignore[attr-defined]
-        streamed["models"][plan.model] = {
-            "rows": plan.n_rows,
-            "chunks": plan.n_chunks,
-            "reduce_s": round(time.perf_counter() - t1, 3),
-        }
+    engine_stats: dict[str, Any] = {}
+    cache_path = None if (no_cache or s.engine.cache is None) else s.resolve(s.engine.cache)
+    asks = any(p.plan.preds is None for p in passed)
+    with Engine(
+        s.engine, cache_path=cache_path if asks else None, progress=False, builders=builders
+    ) as engine:
+        for check_pass_result in passed:
+            plan = check_pass_result.plan
+            mine = [c for c in checks if c.model == plan.model]
+            facts = _facts(plan, check_pass_result)
+            t1 = time.perf_counter()
+            if plan.preds is None:
+                chunks = model_chunks(
+                    plan,
+                    engine=engine,
+                    models=models,
+                    fingerprint=infos[plan.model].fingerprint,
+                    input_spec=_input_spec(s),
+                    stats=engine_stats,
+                )
+                states, tally = _reduce_model(ctx, mine, facts, plan, chunks)
+            else:
+                templates = [c.stream_state(ctx, facts) for c in mine]  # type: ignore[attr-defined]
+                states, tally = _reduce(s, plan, templates, progress=ctx.progress)
+            _finish_facts(facts, tally, plan)
+            _stop_on_failed_calls(plan.model, tally, share=s.engine.stop_when_failed)
+            for check, state in zip(mine, states, strict=True):
+                results.append(check.score_stream(ctx, state, facts))  # type: ignore[attr-defined]
+            streamed["models"][plan.model] = {
+                "rows": plan.n_rows,
+                "chunks": plan.n_chunks,
+                "reduce_s": round(time.perf_counter() - t1, 3),
+            }
+        if s.engine.backend == "ray" and asks:
+            engine_stats["ray_actors"] = engine.ray_actors
     gates = evaluate_gates(s.gates, results, model=s.primary_model)
     first = passed[0]
     dataset_info = {
@@ -174,7 +211,7 @@ def run_streamed(
         "n_valid": first.n_read - sum(first.dropped.values()),
         "dropped": dict(first.dropped),
         "dropped_examples": list(first.dropped_examples),
-        "labels": [lab for lab in first.plan.labels],
+        "labels": list(first.plan.labels),
         "roles": s.data[first.plan.dataset].model_dump(
             exclude={"path", "format", "on_invalid", "limit", "labels", "outside_labels"}
         ),
@@ -192,6 +229,7 @@ def run_streamed(
         models=[i.to_dict() for i in infos.values()],
         environment=environment,
         engine={
+            **engine_stats,
             "backend": s.engine.backend,
             "streamed": streamed,
             "wall_s": round(time.perf_counter() - t0, 3),
@@ -199,9 +237,92 @@ def run_streamed(
         results=results,
         gates=gates,
         notes=[
-            f"streamed: the data and predictions were read in chunks of {s.engine.chunk_rows} "
-            "rows and never held whole (engine.stream)"
+            f"streamed: the data was read in chunks of {s.engine.chunk_rows} rows and never "
+            "held whole (engine.stream)"
         ],
+    )
+
+
+def _input_spec(s: Suite) -> str | list[str]:
+    spec = s.data[s.primary_dataset].input
+    assert spec is not None and not isinstance(spec, dict)
+    return spec
+
+
+def _models(
+    s: Suite, passed: Sequence[CheckPassResult], objects: Mapping[str, Model]
+) -> tuple[dict[str, Model], dict[str, LoadModel], dict[str, ModelInfo]]:
+    """The models that answer through the engine (loaded as in memory), their Ray builders, and
+    every model's info (a file of predictions is not loaded: its info is read off the file)."""
+    provider = SuiteModels(s)
+    models: dict[str, Model] = {}
+    builders: dict[str, LoadModel] = {}
+    infos: dict[str, ModelInfo] = {}
+    for p in passed:
+        name = p.plan.model
+        if p.plan.preds is not None:
+            infos[name] = _model_info(s, p.plan)
+            continue
+        if name in objects:
+            m = objects[name]
+        else:
+            spec, options = s.model_spec(name)
+            base_dir = s.model_base_dir(name)
+            m = provider.load(spec, name=name, options=options, base_dir=base_dir)
+            builders[name] = provider.builder(spec, name=name, options=options, base_dir=base_dir)
+        if s.task != "auto" and isinstance(m, TakesDeclaredTask):
+            m.declare_task(s.task)
+        models[name] = m
+        infos[name] = m.info()
+        labels_only = Dataset(
+            name=p.plan.dataset,
+            spec=s.data[p.plan.dataset],
+            frame=pd.DataFrame(),
+            fingerprint="",
+            labels=tuple(lab for lab in p.plan.labels if lab != OTHER_LABEL),
+            n_read=p.n_read,
+        )
+        check_model_against_data(name, m, infos[name], labels_only, [])
+    return models, builders, infos
+
+
+def _reduce_model(
+    ctx: RunContext,
+    checks: Sequence[Check],
+    facts: StreamFacts,
+    plan: StreamPlan,
+    chunks: Iterator[tuple[Chunk, ChunkTally]],
+) -> tuple[list[Any], ChunkTally]:
+    """The merged states of a model that answers through the engine. Whether it gives
+    probabilities is read off its first chunk's answers (the states need to know)."""
+    first = next(chunks, None)
+    facts.has_proba = first is not None and first[0].proba is not None
+    templates = [c.stream_state(ctx, facts) for c in checks]  # type: ignore[attr-defined]
+    rest = chunks if first is None else itertools.chain([first], chunks)
+    return _merge_in_order(
+        plan, templates, ((_reduce_one(templates, c), t) for c, t in rest), progress=ctx.progress
+    )
+
+
+def _stop_on_failed_calls(model: str, tally: ChunkTally, *, share: float) -> None:
+    """As the in-memory run: stop when at least ``share`` of the model's calls failed.
+
+    Raises:
+        ModelError: naming the model, how many calls failed and the most common cause.
+    """
+    if not tally.calls or not tally.failed or tally.failed < share * tally.calls:
+        return
+    cause, count = tally.causes.most_common(1)[0]
+    every = tally.failed == tally.calls
+    raise ModelError(
+        f"models.{model}: {tally.failed} of {tally.calls} calls failed after retries"
+        f"{', every one' if every else ''}; the most common cause ({count} calls): {cause}. Fix "
+        "the model or its endpoint and run again (answers already given are cached)"
+        + (
+            ""
+            if every
+            else f"; to score what did answer, raise engine.stop_when_failed (now {share:g})"
+        )
     )
 
 
@@ -211,12 +332,12 @@ def _model_info(s: Suite, plan: StreamPlan) -> ModelInfo:
         name=plan.model,
         spec=spec,
         task="classification",
-        fingerprint=file_sha256(plan.preds.path, extra=options),
+        fingerprint=file_sha256(plan.preds_source.path, extra=options),
         labels=plan.prob_labels or None,
         details={
             "adapter": "predictions",
-            "file": plan.preds.path.name,
-            "format": plan.preds.format,
+            "file": plan.preds_source.path.name,
+            "format": plan.preds_source.format,
             "rows": plan.n_rows,
             "id_column": plan.pred_id_col,
             "column": plan.pred_col,
@@ -305,29 +426,39 @@ def _ray_task(shared: tuple[StreamPlan, Sequence[Any]], first: int, stop: int) -
 def _reduce(
     s: Suite, plan: StreamPlan, templates: Sequence[Any], *, progress: bool
 ) -> tuple[list[Any], ChunkTally]:
-    """The merged states of every chunk, and the merged tally; chunk order on both backends."""
-    totals = [copy.deepcopy(t) for t in templates]
-    tally = ChunkTally()
-
-    def merge(per_chunk: Iterator[tuple[list[Any], ChunkTally]]) -> None:
-        with ProgressDisplay(
-            enabled=progress, total=plan.n_rows, description=f"streaming {plan.model}"
-        ) as bar:
-            for states, t in per_chunk:
-                for total, state in zip(totals, states, strict=True):
-                    total.merge(state)
-                tally.merge(t)
-                bar.advance(plan.chunk_rows)
-
-    ray_ready = plan.data.format == "parquet" and plan.preds.format == "parquet"
+    """The merged states of every chunk of a file of predictions, and the merged tally, in
+    chunk order on both backends (on Ray, Parquet chunks are read and reduced by tasks)."""
+    ray_ready = plan.data.format == "parquet" and plan.preds_source.format == "parquet"
     if s.engine.backend == "ray" and ray_ready:
         ranges = [
             (a, min(a + _CHUNKS_PER_TASK, plan.n_chunks))
             for a in range(0, plan.n_chunks, _CHUNKS_PER_TASK)
         ]
-        merge(_flatten(map_on_ray(s.engine.ray, _ray_task, ranges, shared=(plan, list(templates)))))
+        per_chunk = _flatten(
+            map_on_ray(s.engine.ray, _ray_task, ranges, shared=(plan, list(templates)))
+        )
     else:
-        merge((_reduce_one(templates, chunk), t) for chunk, t in encoded_chunks(plan))
+        per_chunk = ((_reduce_one(templates, chunk), t) for chunk, t in encoded_chunks(plan))
+    return _merge_in_order(plan, templates, per_chunk, progress=progress)
+
+
+def _merge_in_order(
+    plan: StreamPlan,
+    templates: Sequence[Any],
+    per_chunk: Iterator[tuple[list[Any], ChunkTally]],
+    *,
+    progress: bool,
+) -> tuple[list[Any], ChunkTally]:
+    totals = [copy.deepcopy(t) for t in templates]
+    tally = ChunkTally()
+    with ProgressDisplay(
+        enabled=progress, total=plan.n_rows, description=f"streaming {plan.model}"
+    ) as bar:
+        for states, t in per_chunk:
+            for total, state in zip(totals, states, strict=True):
+                total.merge(state)
+            tally.merge(t)
+            bar.advance(plan.chunk_rows)
     return totals, tally
 
 

@@ -41,10 +41,12 @@ from assay.errors import DataError, ModelError
 __all__ = [
     "STREAM_MIN_ROWS",
     "ChunkTally",
+    "KeptRows",
     "StreamPlan",
     "check_pass",
     "encoded_chunks",
     "estimate_rows",
+    "kept_chunks",
     "plan_stream",
 ]
 
@@ -79,7 +81,8 @@ class StreamPlan:
     dataset: str
     model: str
     data: Source
-    preds: Source
+    #: the file of predictions; ``None`` when the model answers through the engine
+    preds: Source | None
     id_col: str | None
     label_col: str
     input_cols: tuple[str, ...]
@@ -105,6 +108,11 @@ class StreamPlan:
     def binary(self) -> bool:
         return len(self.labels) == 2
 
+    @property
+    def preds_source(self) -> Source:
+        assert self.preds is not None, "a model answering through the engine has no file"
+        return self.preds
+
 
 @dataclass
 class ChunkTally:
@@ -116,8 +124,20 @@ class ChunkTally:
     renormalised: int = 0
     renormalised_min: float = math.inf
     renormalised_max: float = -math.inf
+    #: calls to a model answering through the engine, and those that failed after retries
+    calls: int = 0
+    failed: int = 0
+    failed_examples: list[str] = field(default_factory=list)
+    error_examples: list[dict[str, str]] = field(default_factory=list)
+    causes: Counter[str] = field(default_factory=Counter)
 
     def merge(self, other: ChunkTally) -> None:
+        self.calls += other.calls
+        self.failed += other.failed
+        room = _MAX_EXAMPLES - len(self.failed_examples)
+        self.failed_examples += other.failed_examples[: max(room, 0)]
+        self.error_examples += other.error_examples[: max(room, 0)]
+        self.causes.update(other.causes)
         self.n += other.n
         self.no_probabilities += other.no_probabilities
         room = _MAX_EXAMPLES - len(self.no_probabilities_examples)
@@ -165,21 +185,48 @@ def plan_stream(
     spec: DatasetSpec = suite.data[name]
     model_spec, options = suite.model_spec(model)
     kind, _, target = model_spec.partition(":")
-    if kind != "predictions":
-        return f"model {model!r} is not a file of predictions ({kind}:)"
     if spec.format == "hf":
         return "the data is a Hugging Face dataset folder"
     if spec.label is None:
         return f"dataset {name!r} has no label column"
     if isinstance(spec.input, dict):
         return "the input is images"
-    if options.get("missing_ids", "error") != "error":
-        return "missing_ids: skip looks ids up"
     if options.get("task") not in (None, "classification"):
         return f"the model's task is {options.get('task')}"
     data = resolve_source(spec.path, format=spec.format, base_dir=suite.base_dir)
     if data.format == "hf":
         return "the data is a Hugging Face dataset folder"
+    declared = declared_labels(spec.labels, where=f"data.{name}.labels")
+    common: dict[str, Any] = {
+        "dataset": name,
+        "model": model,
+        "data": data,
+        "id_col": spec.id,
+        "label_col": spec.label,
+        "input_cols": tuple(spec.input_columns()),
+        "labels": declared or (),
+        "declared": declared,
+        "other": spec.outside_labels == "other",
+        "on_invalid": spec.on_invalid,
+        "limit": spec.limit,
+        "columns": tuple(dict.fromkeys(columns)),
+        "chunk_rows": chunk_rows,
+    }
+    if kind != "predictions":
+        if spec.input is None:
+            return f"dataset {name!r} has no input column for model {model!r}"
+        if suite.engine.errors == "wrong":
+            return "errors: wrong counts failed calls as a class of their own"
+        return StreamPlan(
+            **common,
+            preds=None,
+            pred_id_col="",
+            pred_col=None,
+            prob_cols=(),
+            prob_labels=(),
+        )
+    if options.get("missing_ids", "error") != "error":
+        return "missing_ids: skip looks ids up"
     path = Path(target)
     if not path.is_absolute():
         path = suite.model_base_dir(model) / path
@@ -199,26 +246,13 @@ def plan_stream(
         return "probabilities are given as JSON objects"
     if column is None and not prob_cols:
         return "the predictions file has no prediction column"
-    declared = declared_labels(spec.labels, where=f"data.{name}.labels")
     return StreamPlan(
-        dataset=name,
-        model=model,
-        data=data,
+        **common,
         preds=preds,
-        id_col=spec.id,
-        label_col=spec.label,
-        input_cols=tuple(spec.input_columns()),
         pred_id_col=pred_id,
         pred_col=column,
         prob_cols=prob_cols,
         prob_labels=tuple(canonical_label(c[len(_PROB) :]) for c in prob_cols),
-        labels=declared or (),
-        declared=declared,
-        other=spec.outside_labels == "other",
-        on_invalid=spec.on_invalid,
-        limit=spec.limit,
-        columns=tuple(dict.fromkeys(columns)),
-        chunk_rows=chunk_rows,
     )
 
 
@@ -306,12 +340,19 @@ def _lockstep(
     pred_cols: Sequence[str],
     start: int,
     stop: int | None,
-) -> Iterator[tuple[int, pd.DataFrame, pd.DataFrame]]:
-    """(first data row, data frame, predictions frame) for each chunk of rows ``[start, stop)``."""
+) -> Iterator[tuple[int, pd.DataFrame, pd.DataFrame | None]]:
+    """(first data row, data frame, predictions frame) for each chunk of rows ``[start, stop)``
+    (no predictions frame when the model answers through the engine)."""
     if plan.limit is not None:
         stop = plan.limit if stop is None else min(stop, plan.limit)
     c = plan.chunk_rows
     data = _frames(plan.data, data_cols, c, start=start, stop=stop)
+    if plan.preds is None:
+        row = start
+        for d in data:
+            yield row, d, None
+            row += len(d)
+        return
     preds = _frames(plan.preds, pred_cols, c, start=start, stop=stop)
     row = start
     for d in data:
@@ -415,16 +456,8 @@ def check_pass(plan: StreamPlan) -> CheckPassResult:
         else:
             ids = np.arange(row0, row0 + n).astype(str).astype(object)
             missing_id = np.zeros(n, dtype=bool)
-        pids, _ = _id_strings(p[plan.pred_id_col], strip=True)
-        strip_ids = pd.Series(ids, dtype=object).str.strip().to_numpy(dtype=object)
-        bad = np.flatnonzero((strip_ids != pids) & ~missing_id)
-        if len(bad):
-            i = int(bad[0])
-            raise NotStreamable(
-                f"row {row0 + i + 1} of {plan.preds.path.name} has id {pids[i]!r} where row "
-                f"{row0 + i + 1} of the data has {ids[i]!r}: the predictions are not in the "
-                "data's order"
-            )
+        if p is not None:
+            pids = _lined_up_ids(plan, p, row0, ids, missing_id)
         for r in np.flatnonzero(missing_id).tolist():
             problems.setdefault(row0 + r, ("missing id", plan.id_col or "id"))
         for col in plan.input_cols:
@@ -448,7 +481,7 @@ def check_pass(plan: StreamPlan) -> CheckPassResult:
             if plan.declared is not None and c not in plan.declared:
                 for r in np.flatnonzero(codes == j).tolist():
                     problems.setdefault(row0 + r, ("label not in labels", plan.label_col))
-        if plan.pred_col is not None:
+        if p is not None and plan.pred_col is not None:
             pcodes, pcanon = _label_codes(p[plan.pred_col])
             empty = np.flatnonzero(pcodes < 0)
             if len(empty) or any(c is None for c in pcanon):
@@ -460,7 +493,7 @@ def check_pass(plan: StreamPlan) -> CheckPassResult:
                 ]
                 first = min(rows)
                 raise ModelError(
-                    f"models.{plan.model}: {plan.preds.path.name}: row {row0 + first + 1} (id "
+                    f"models.{plan.model}: {plan.preds_source.path.name}: row {row0 + first + 1} (id "
                     f"{pids[first]!r}) has an empty {plan.pred_col!r} cell. Fix: fill in the "
                     f"prediction, or leave the {plan.pred_col!r} column out so that every row is "
                     "labelled with its most probable class"
@@ -510,7 +543,7 @@ def check_pass(plan: StreamPlan) -> CheckPassResult:
             label, row = min(outside.items(), key=lambda kv: kv[1])
             raise ModelError(
                 f"model {plan.model!r} predicted {label!r} for row {row + 1} of "
-                f"{plan.preds.path.name}, which is not among the labels of {plan.data.path.name}: "
+                f"{plan.preds_source.path.name}, which is not among the labels of {plan.data.path.name}: "
                 f"{', '.join(labels)} (outside them: {', '.join(map(repr, sorted(outside)[:10]))}). "
                 "Fix: correct the predictions; or add the class to `labels:` in the data entry; "
                 f"or set `outside_labels: other` there to count such predictions as wrong answers "
@@ -553,6 +586,27 @@ def _id_hashes(ids: np.ndarray, missing: np.ndarray) -> np.ndarray:
     return h
 
 
+def _lined_up_ids(
+    plan: StreamPlan, p: pd.DataFrame, row0: int, ids: np.ndarray, missing_id: np.ndarray
+) -> np.ndarray:
+    """The predictions' ids of a chunk, checked to be the data's, row for row.
+
+    Raises:
+        NotStreamable: naming the first row where they differ.
+    """
+    pids, _ = _id_strings(p[plan.pred_id_col], strip=True)
+    strip_ids = pd.Series(ids, dtype=object).str.strip().to_numpy(dtype=object)
+    bad = np.flatnonzero((strip_ids != pids) & ~missing_id)
+    if len(bad):
+        i = int(bad[0])
+        raise NotStreamable(
+            f"row {row0 + i + 1} of {plan.preds_source.path.name} has id {pids[i]!r} where row "
+            f"{row0 + i + 1} of the data has {ids[i]!r}: the predictions are not in the "
+            "data's order"
+        )
+    return pids
+
+
 def _duplicate_rows(plan: StreamPlan, hashes: _Hashes) -> dict[int, int]:
     """Later rows (0-based) whose id an earlier row already had → that first row.
 
@@ -587,6 +641,7 @@ def _count_outside(
     allowed = set(labels)
     assert plan.pred_col is not None
     for row0, _, p in _lockstep(plan, [plan.label_col], [plan.pred_id_col, plan.pred_col], 0, None):
+        assert p is not None
         codes, canon = _label_codes(p[plan.pred_col])
         out_codes = [j for j, c in enumerate(canon) if c not in allowed]
         for i in np.flatnonzero(np.isin(codes, out_codes)):
@@ -595,7 +650,7 @@ def _count_outside(
             n += 1
             if len(examples) < _MAX_EXAMPLES:
                 examples.append(
-                    f"row {row0 + int(i) + 1} of {plan.preds.path.name}: {canon[codes[i]]!r}"
+                    f"row {row0 + int(i) + 1} of {plan.preds_source.path.name}: {canon[codes[i]]!r}"
                 )
     return n, examples
 
@@ -624,20 +679,32 @@ def _problem_message(plan: StreamPlan, row: int, reason: str, col: str) -> str:
 # -- pass 2 -----------------------------------------------------------------------------------
 
 
-def encoded_chunks(
-    plan: StreamPlan, *, first_chunk: int = 0, stop_chunk: int | None = None
-) -> Iterator[tuple[Chunk, ChunkTally]]:
-    """Chunks ``[first_chunk, stop_chunk)`` of the data file, encoded (see :class:`Chunk`).
+@dataclass
+class KeptRows:
+    """A chunk of the files with the invalid rows left out: data rows, ids, label codes, the
+    data columns and (with a file of predictions) its lined-up rows."""
 
-    Raises:
-        ModelError: a probability that is not a number in [0, 1], an empty probability cell
-            among filled ones, or probabilities that do not sum to 1 (within 1e-2), naming the
-            file, row and column.
-    """
+    rows: np.ndarray
+    ids: np.ndarray
+    y_true: np.ndarray
+    data: pd.DataFrame
+    preds: pd.DataFrame | None
+
+
+def kept_chunks(
+    plan: StreamPlan,
+    *,
+    first_chunk: int = 0,
+    stop_chunk: int | None = None,
+    data_columns: Sequence[str] = (),
+) -> Iterator[KeptRows]:
+    """Chunks ``[first_chunk, stop_chunk)`` of the data file (and predictions), valid rows only,
+    with the columns the checks asked for plus ``data_columns``."""
     c = plan.chunk_rows
     start = first_chunk * c
     stop = None if stop_chunk is None else stop_chunk * c
-    data_cols = [col for col in dict.fromkeys([plan.id_col, plan.label_col, *plan.columns]) if col]
+    wanted = [plan.id_col, plan.label_col, *plan.columns, *data_columns]
+    data_cols = [col for col in dict.fromkeys(wanted) if col]
     pred_cols = [plan.pred_id_col, *([plan.pred_col] if plan.pred_col else []), *plan.prob_cols]
     drop = np.asarray(plan.drop, dtype=np.int64)
     code = {label: i for i, label in enumerate(plan.labels)}
@@ -649,13 +716,31 @@ def encoded_chunks(
         keep[drop[lo:hi] - row0] = False
         rows = rows[keep]
         d = d.loc[keep].reset_index(drop=True)
-        p = p.loc[keep].reset_index(drop=True)
-        tally = ChunkTally(n=len(rows))
+        if p is not None:
+            p = p.loc[keep].reset_index(drop=True)
         if plan.id_col is not None:
             ids = _id_strings(d[plan.id_col], strip=False)[0]
         else:
             ids = rows.astype(str).astype(object)
-        y_true = _codes(d[plan.label_col], code, other=None)
+        yield KeptRows(rows, ids, _codes(d[plan.label_col], code, other=None), d, p)
+
+
+def encoded_chunks(
+    plan: StreamPlan, *, first_chunk: int = 0, stop_chunk: int | None = None
+) -> Iterator[tuple[Chunk, ChunkTally]]:
+    """Chunks ``[first_chunk, stop_chunk)`` of the data file and its file of predictions,
+    encoded (see :class:`Chunk`).
+
+    Raises:
+        ModelError: a probability that is not a number in [0, 1], an empty probability cell
+            among filled ones, or probabilities that do not sum to 1 (within 1e-2), naming the
+            file, row and column.
+    """
+    code = {label: i for i, label in enumerate(plan.labels)}
+    for kept in kept_chunks(plan, first_chunk=first_chunk, stop_chunk=stop_chunk):
+        rows, ids, y_true, d, p = kept.rows, kept.ids, kept.y_true, kept.data, kept.preds
+        assert p is not None
+        tally = ChunkTally(n=len(rows))
         proba = _proba(plan, p, rows, ids, tally) if plan.prob_cols else None
         if plan.pred_col is not None:
             other = code.get(OTHER_LABEL, -1)
@@ -693,7 +778,7 @@ def _proba(
     nan = np.isnan(cells)
     empty_row = nan.all(axis=1)
     partial = nan.any(axis=1) & ~empty_row
-    name = plan.preds.path.name
+    name = plan.preds_source.path.name
     if partial.any() or (nan & ~raw.isna().to_numpy()).any():
         bad = np.argwhere(nan & ~empty_row[:, None])[0]
         i, j = int(bad[0]), int(bad[1])

@@ -22,7 +22,13 @@ from assay.data._dataset import Dataset
 from assay.errors import ModelError
 from assay.report._schema import ErrorSummary
 
-__all__ = ["UNSCORED_REASONS", "Predictions", "Unscored", "collect_predictions"]
+__all__ = [
+    "UNSCORED_REASONS",
+    "Predictions",
+    "Unscored",
+    "collect_predictions",
+    "failure_cause",
+]
 
 _MAX_ERROR_EXAMPLES = 10
 #: How far the probabilities of one answer may sum from 1 and still be taken (and renormalised):
@@ -310,12 +316,12 @@ def _count_unscored(
     out.counts["calls_failed"] = len(failed)
     if failed:
         out.examples["calls_failed"] = [where(i) for i, _ in failed[:_MAX_UNSCORED_EXAMPLES]]
-        causes = Counter(_cause(resp) for _, resp in failed)
+        causes = Counter(failure_cause(resp) for _, resp in failed)
         out.causes.update(dict(causes.most_common()))
     return out
 
 
-def _cause(resp: Response | None) -> str:
+def failure_cause(resp: Response | None) -> str:
     """A failed call's cause: the error's type (``ModelError``), or the message's start."""
     if resp is None or resp.error is None:
         return "no response"

@@ -13,7 +13,7 @@ from assay.config._suite import DatasetSpec
 from assay.data._images import ImageRef, image_payload
 from assay.errors import DataError
 
-__all__ = ["Dataset"]
+__all__ = ["Dataset", "row_payloads"]
 
 
 @dataclass
@@ -79,15 +79,12 @@ class Dataset:
         roles = self.spec
         if roles.input is None:
             raise ValueError(f"dataset {self.name!r} declares no input column")
-        if isinstance(roles.input, str):
-            return [str(v) for v in self.frame[roles.input].tolist()]
         if isinstance(roles.input, dict):
             values = [str(v) for v in self.frame[roles.input["image"]].tolist()]
             if self.images:
                 return [image_payload(self.images[v]) for v in values]
             return [{"image": v} for v in values]
-        records = self.frame[list(roles.input)].to_dict(orient="records")
-        return [{k: _plain(v) for k, v in r.items()} for r in records]
+        return row_payloads(self.frame, roles.input)
 
     def label_strings(self) -> list[str]:
         """Labels as canonical strings (classification)."""
@@ -142,6 +139,15 @@ class Dataset:
                 exclude={"path", "format", "on_invalid", "limit", "labels", "outside_labels"}
             ),
         }
+
+
+def row_payloads(frame: pd.DataFrame, input: str | list[str]) -> list[Payload]:
+    """One model input per row of ``frame``: the text of the ``input`` column, or a dict of the
+    ``input`` columns' values (plain Python scalars, NaN as ``None``)."""
+    if isinstance(input, str):
+        return [str(v) for v in frame[input].tolist()]
+    records = frame[list(input)].to_dict(orient="records")
+    return [{k: _plain(v) for k, v in r.items()} for r in records]
 
 
 def _plain(v: Any) -> Any:
