@@ -305,3 +305,33 @@ def test_a_predictions_file_is_read_on_the_driver_not_loaded_on_an_actor(cancer:
     assert on_ray.engine["ray_actors"] == {"rule": 1}
     assert on_ray.engine["n_called"] == local.engine["n_called"] > 0
     assert _results(on_ray) == _results(local)
+
+
+def test_a_streamed_run_is_reduced_on_ray_tasks_and_equals_the_local_one(cancer: Path) -> None:
+    """Streamed (engine.stream): Parquet chunks of a file of predictions are read and reduced by
+    Ray tasks and merged on the driver in chunk order; a model given by spec answers each chunk
+    on its actor. Either way the Report is the local backend's, number by number."""
+    import numpy as np
+    import pandas as pd
+
+    test = pd.read_csv(cancer / "test.csv")
+    test.to_parquet(cancer / "test.parquet", index=False)
+    model = joblib.load(cancer / "model.joblib")
+    proba = model.predict_proba(test[FEATURES])[:, 1]
+    pd.DataFrame(
+        {"id": test["id"], "prob_0": 1 - proba, "prob_1": proba, "prediction": (proba > 0.5) * 1}
+    ).to_parquet(cancer / "preds.parquet", index=False)
+    models = {"file": "predictions:preds.parquet", "candidate": "sklearn:model.joblib"}
+    reports = {}
+    for backend in ("local", "ray"):
+        path = _suite(cancer, f"stream-{backend}", models, stream=True, chunk_rows=37)
+        doc = yaml.safe_load(path.read_text())
+        doc["data"]["path"] = "test.parquet"
+        path.write_text(yaml.safe_dump(doc))
+        reports[backend] = _run(path, backend=backend)
+    local, on_ray = reports["local"], reports["ray"]
+    assert local.engine["streamed"]["models"]["file"]["chunks"] == int(np.ceil(200 / 37))
+    assert on_ray.engine["ray_actors"] == {"candidate": 1}
+    assert _results(on_ray) == _results(local)
+    auc = on_ray.result("performance", model="file").metrics["roc_auc"]
+    assert auc.method == "delong-binned" and auc.lower < auc.value < auc.upper
