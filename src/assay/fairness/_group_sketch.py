@@ -261,15 +261,16 @@ class GroupSketch:
         if not self.names:
             raise MetricError("group_metrics needs at least one example; got none")
         rng = as_generator(seed)
-        ece = None
-        if self.with_ece:
+
+        def ece(r: np.random.Generator) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
             sums, boots = [], []
             for blocks in self.ece_sums:
                 used = blocks[blocks[:, : self.n_bins].sum(axis=1) > 0]  # drop empty blocks
-                mult = block_multiplicities(len(used), n_bootstrap, rng)
+                mult = block_multiplicities(len(used), n_bootstrap, r)
                 sums.append(used.sum(axis=0))
                 boots.append(mult @ used)
-            ece = _ece_point_boot(sums, boots, self.n_bins)
+            return _ece_point_boot(sums, boots, self.n_bins)
+
         return _from_cells(
             self.cells,
             list(self.names),
@@ -277,6 +278,6 @@ class GroupSketch:
             n_bootstrap=n_bootstrap,
             rng=rng,
             min_n=min_n,
-            ece=ece,
+            ece=ece if self.with_ece else None,
             summary_min_n=summary_min_n,
         )

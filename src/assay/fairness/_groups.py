@@ -52,7 +52,7 @@ upward).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -266,7 +266,10 @@ def group_metrics(
     rng = as_generator(seed)
     ece = None
     if proba is not None:
-        ece = _ece_by_group(yt, proba, labels, codes, n_groups, n_bins, n_bootstrap, rng)
+
+        def ece(r: np.random.Generator) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+            return _ece_by_group(yt, proba, labels, codes, n_groups, n_bins, n_bootstrap, r)
+
     return _from_cells(
         cells,
         names,
@@ -354,9 +357,12 @@ def _from_cells(
     n_bootstrap: int,
     rng: np.random.Generator,
     min_n: int,
-    ece: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
+    ece: Callable[[np.random.Generator], tuple[NDArray[np.float64], NDArray[np.float64]]] | None,
     summary_min_n: int = 0,
 ) -> GroupMetrics:
+    """Every per-group metric, summary and test from the cells. ``ece`` gives the ECE per group
+    (point, resamples) from the generator, called after the cells' resamples are drawn, so
+    that the count metrics draw the same numbers however the ECE is resampled."""
     c = cells.astype(np.float64)
     sizes = cells.sum(axis=1)
     n_total = int(sizes.sum())
@@ -366,7 +372,7 @@ def _from_cells(
     boot_cells = rng.multinomial(sizes, p, size=(n_bootstrap, len(names))).astype(np.float64)
     boot = _metric_arrays(boot_cells)
     if ece is not None:
-        point["ece"], boot["ece"] = ece
+        point["ece"], boot["ece"] = ece(rng)
     order = sorted(range(len(names)), key=lambda g: (-int(sizes[g]), names[g]))
     by_group: dict[str, dict[str, Estimate]] = {names[g]: {} for g in order}
     for name, (num, den) in _PROPORTIONS.items():
