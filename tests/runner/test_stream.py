@@ -375,3 +375,28 @@ def test_a_streamed_model_run_resumes_from_the_cache(adult: Path) -> None:
     assert first.engine["n_called"] > 10_000  # (rows with the same features are asked once)
     assert again.engine["n_called"] == 0 and again.engine["n_cached"] == asked
     assert metrics(first, "performance") == metrics(again, "performance")
+
+
+def test_csv_labels_are_typed_as_in_memory(tmp_path: Path) -> None:
+    """"1.0" in a CSV is the class 1, in the data and in the predictions, as in memory."""
+    rng = np.random.default_rng(1)
+    n = 400
+    y = rng.integers(0, 2, n)
+    flip = rng.random(n) < 0.2
+    ids = [f"r{i}" for i in range(n)]
+    pd.DataFrame({"id": ids, "label": [f"{v}.0" for v in y]}).to_csv(tmp_path / "d.csv", index=False)
+    pd.DataFrame({"id": ids, "prediction": np.where(flip, 1 - y, y)}).to_csv(
+        tmp_path / "p.csv", index=False
+    )
+    reports = []
+    for stream in (True, False):
+        doc = {
+            "data": {"path": "d.csv", "id": "id", "label": "label"},
+            "models": {"m": "predictions:p.csv"},
+            "checks": {"performance": {}},
+            "engine": {"cache": None, "progress": False, "stream": stream, "chunk_rows": 64},
+        }
+        (tmp_path / f"{stream}.yaml").write_text(yaml.safe_dump(doc))
+        reports.append(run(tmp_path / f"{stream}.yaml"))
+    assert reports[0].result("performance").tables["labels"] == ["0", "1"]
+    assert metrics(reports[0], "performance") == metrics(reports[1], "performance")

@@ -35,7 +35,7 @@ from assay.checks._stream import Chunk
 from assay.config._suite import DatasetSpec, Suite
 from assay.data._formats import Source, resolve_source
 from assay.data._labelset import MAX_CLASSES, declared_labels, sort_labels
-from assay.data._readers import iter_chunks
+from assay.data._readers import coerce_text_columns, iter_chunks
 from assay.errors import DataError, ModelError
 
 __all__ = [
@@ -403,6 +403,15 @@ def _id_strings(values: pd.Series, *, strip: bool) -> tuple[np.ndarray, np.ndarr
     return out, missing
 
 
+def _typed(values: pd.Series, source: Source) -> pd.Series:
+    """A label column as the in-memory readers type it: CSV and TSV text becomes numbers or
+    booleans where every value of the chunk parses (``"1.0"`` is the class ``1``)."""
+    if source.format not in ("csv", "tsv"):
+        return values
+    name = values.name if values.name is not None else "_"
+    return coerce_text_columns(values.to_frame(name))[name]
+
+
 def _label_codes(values: pd.Series) -> tuple[np.ndarray, list[str | None]]:
     """Each value's index into the returned canonical labels (``None`` for a missing one; -1)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
@@ -469,7 +478,7 @@ def check_pass(plan: StreamPlan) -> CheckPassResult:
             ok = np.isfinite(arr)
             if not np.all(arr[ok] == np.round(arr[ok])):
                 float_labels = True
-        codes, canon = _label_codes(label_column)
+        codes, canon = _label_codes(_typed(label_column, plan.data))
         for r in np.flatnonzero(codes < 0).tolist():
             problems.setdefault(row0 + r, ("missing label", plan.label_col))
         for j, c in enumerate(canon):
@@ -482,7 +491,7 @@ def check_pass(plan: StreamPlan) -> CheckPassResult:
                 for r in np.flatnonzero(codes == j).tolist():
                     problems.setdefault(row0 + r, ("label not in labels", plan.label_col))
         if p is not None and plan.pred_col is not None:
-            pcodes, pcanon = _label_codes(p[plan.pred_col])
+            pcodes, pcanon = _label_codes(_typed(p[plan.pred_col], plan.preds_source))
             empty = np.flatnonzero(pcodes < 0)
             if len(empty) or any(c is None for c in pcanon):
                 rows = [int(i) for i in empty] + [
@@ -642,7 +651,7 @@ def _count_outside(
     assert plan.pred_col is not None
     for row0, _, p in _lockstep(plan, [plan.label_col], [plan.pred_id_col, plan.pred_col], 0, None):
         assert p is not None
-        codes, canon = _label_codes(p[plan.pred_col])
+        codes, canon = _label_codes(_typed(p[plan.pred_col], plan.preds_source))
         out_codes = [j for j, c in enumerate(canon) if c not in allowed]
         for i in np.flatnonzero(np.isin(codes, out_codes)):
             if row0 + int(i) in problems:
@@ -722,7 +731,7 @@ def kept_chunks(
             ids = _id_strings(d[plan.id_col], strip=False)[0]
         else:
             ids = rows.astype(str).astype(object)
-        yield KeptRows(rows, ids, _codes(d[plan.label_col], code, other=None), d, p)
+        yield KeptRows(rows, ids, _codes(_typed(d[plan.label_col], plan.data), code, other=None), d, p)
 
 
 def encoded_chunks(
@@ -744,7 +753,7 @@ def encoded_chunks(
         proba = _proba(plan, p, rows, ids, tally) if plan.prob_cols else None
         if plan.pred_col is not None:
             other = code.get(OTHER_LABEL, -1)
-            y_pred = _codes(p[plan.pred_col], code, other=other)
+            y_pred = _codes(_typed(p[plan.pred_col], plan.preds_source), code, other=other)
             if plan.binary and (y_pred < 0).any():
                 # binary: a label outside the two is wrong either way; it becomes the other class
                 y_pred = np.where(y_pred < 0, 1 - y_true, y_pred)
