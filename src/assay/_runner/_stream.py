@@ -40,12 +40,12 @@ from assay._runner._stream_source import (
     estimate_rows,
     plan_stream,
 )
-from assay._types import OTHER_LABEL, Model, ModelInfo, TakesDeclaredTask
+from assay._types import OTHER_LABEL, Model, ModelInfo
 from assay._util._progress import ProgressDisplay
 from assay._util._redact import redact_record
 from assay._version import __version__
 from assay.checks._base import Check, RunContext
-from assay.checks._predictions import Unscored
+from assay.checks._predictions import PROBA_SUM_TOLERANCE, Unscored
 from assay.checks._stream import Chunk, StreamFacts, StreamsChunks
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
@@ -263,15 +263,9 @@ def _models(
         if p.plan.preds is not None:
             infos[name] = _model_info(s, p.plan)
             continue
-        if name in objects:
-            m = objects[name]
-        else:
-            spec, options = s.model_spec(name)
-            base_dir = s.model_base_dir(name)
-            m = provider.load(spec, name=name, options=options, base_dir=base_dir)
-            builders[name] = provider.builder(spec, name=name, options=options, base_dir=base_dir)
-        if s.task != "auto" and isinstance(m, TakesDeclaredTask):
-            m.declare_task(s.task)
+        m, builder = provider.suite_model(name, objects)
+        if builder is not None:
+            builders[name] = builder
         models[name] = m
         infos[name] = m.info()
         labels_only = Dataset(
@@ -393,7 +387,7 @@ def _finish_facts(facts: StreamFacts, tally: ChunkTally, plan: StreamPlan) -> No
         facts.flags.append(
             f"the probabilities of {tally.renormalised} answers summed to between "
             f"{tally.renormalised_min:.4g} and {tally.renormalised_max:.4g}, not exactly 1 "
-            "(rounded values?), and were renormalised (tolerance 0.01)"
+            f"(rounded values?), and were renormalised (tolerance {PROBA_SUM_TOLERANCE:g})"
         )
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from assay._runner._stream_source import ChunkTally, KeptRows, StreamPlan, kept_chunks
 from assay._types import OTHER_LABEL, Model, Request, Response, canonical_label, content_key
-from assay.checks._predictions import failure_cause
+from assay.checks._predictions import EXACT_SUM, PROBA_SUM_TOLERANCE, failure_cause
 from assay.checks._stream import Chunk
 from assay.data._dataset import row_payloads
 from assay.data._readers import coerce_text_columns
@@ -32,8 +32,6 @@ from assay.errors import ModelError
 __all__ = ["model_chunks"]
 
 _MAX_EXAMPLES = 5
-_PROBA_SUM_TOLERANCE = 1e-2
-_EXACT = 1e-6
 
 
 def model_chunks(
@@ -178,12 +176,12 @@ def _fill(
             )
         row[c] += x
     s = float(row.sum())
-    if abs(s - 1.0) > _PROBA_SUM_TOLERANCE:
+    if abs(s - 1.0) > PROBA_SUM_TOLERANCE:
         raise ModelError(
             f"model {plan.model!r}: the probabilities for {where} sum to {s:.6g}, not 1; return a "
             f"distribution over {', '.join(plan.labels)}"
         )
-    if abs(s - 1.0) > _EXACT:
+    if abs(s - 1.0) > EXACT_SUM:
         tally.renormalised += 1
         tally.renormalised_min = min(tally.renormalised_min, s)
         tally.renormalised_max = max(tally.renormalised_max, s)

@@ -31,12 +31,18 @@ import numpy as np
 import pandas as pd
 
 from assay._types import OTHER_LABEL, canonical_label
+from assay.checks._predictions import EXACT_SUM, PROBA_SUM_TOLERANCE
 from assay.checks._stream import Chunk
 from assay.config._suite import DatasetSpec, Suite
 from assay.data._formats import Source, resolve_source
 from assay.data._labelset import MAX_CLASSES, declared_labels, sort_labels
 from assay.data._readers import coerce_text_columns, iter_chunks
 from assay.errors import DataError, ModelError
+from assay.models._predictions import (
+    PREDICTION_COLUMNS,
+    PREDICTION_FORMATS,
+    PROBABILITY_PREFIX,
+)
 
 __all__ = [
     "STREAM_MIN_ROWS",
@@ -54,19 +60,7 @@ __all__ = [
 #: many rows.
 STREAM_MIN_ROWS = 1_000_000
 
-_FORMATS = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
-_COLUMNS = ("prediction", "label", "value", "text")
-_PROB = "prob_"
 _MAX_EXAMPLES = 5
-_PROBA_SUM_TOLERANCE = 1e-2
-_EXACT = 1e-6
 
 
 class NotStreamable(Exception):
@@ -230,7 +224,7 @@ def plan_stream(
     path = Path(target)
     if not path.is_absolute():
         path = suite.model_base_dir(model) / path
-    fmt = options.get("format") or _FORMATS.get(path.suffix.lower())
+    fmt = options.get("format") or PREDICTION_FORMATS.get(path.suffix.lower())
     if fmt is None or not path.is_file():
         return f"the predictions file {path.name} is not a readable csv/tsv/jsonl/parquet file"
     preds = resolve_source(str(path), format=fmt)
@@ -238,10 +232,12 @@ def plan_stream(
     head = _head(preds)
     if pred_id not in head:
         return f"the predictions file has no {pred_id!r} column"
-    column = options.get("column") or next((c for c in _COLUMNS if c in head), None)
+    column = options.get("column") or next((c for c in PREDICTION_COLUMNS if c in head), None)
     if column in ("value", "text"):
         return f"the predictions are {column}s, not labels"
-    prob_cols = tuple(c for c in head if c.startswith(_PROB) and len(c) > len(_PROB))
+    prob_cols = tuple(
+        c for c in head if c.startswith(PROBABILITY_PREFIX) and len(c) > len(PROBABILITY_PREFIX)
+    )
     if "probabilities" in head:
         return "probabilities are given as JSON objects"
     if column is None and not prob_cols:
@@ -252,7 +248,7 @@ def plan_stream(
         pred_id_col=pred_id,
         pred_col=column,
         prob_cols=prob_cols,
-        prob_labels=tuple(canonical_label(c[len(_PROB) :]) for c in prob_cols),
+        prob_labels=tuple(canonical_label(c[len(PROBABILITY_PREFIX) :]) for c in prob_cols),
     )
 
 
@@ -731,7 +727,9 @@ def kept_chunks(
             ids = _id_strings(d[plan.id_col], strip=False)[0]
         else:
             ids = rows.astype(str).astype(object)
-        yield KeptRows(rows, ids, _codes(_typed(d[plan.label_col], plan.data), code, other=None), d, p)
+        yield KeptRows(
+            rows, ids, _codes(_typed(d[plan.label_col], plan.data), code, other=None), d, p
+        )
 
 
 def encoded_chunks(
@@ -821,14 +819,14 @@ def _proba(
         m[np.ix_(np.flatnonzero(empty_row), real)] = 1.0 / len(real)
     sums = m.sum(axis=1)
     off = np.abs(sums - 1.0)
-    if (off > _PROBA_SUM_TOLERANCE).any():
-        i = int(np.argmax(off > _PROBA_SUM_TOLERANCE))
+    if (off > PROBA_SUM_TOLERANCE).any():
+        i = int(np.argmax(off > PROBA_SUM_TOLERANCE))
         raise ModelError(
             f"model {plan.model!r}: the probabilities for id {ids[i]!r} (row {int(rows[i]) + 1} "
             f"of {name}) sum to {sums[i]:.6g}, not 1; return a distribution over "
-            f"{', '.join(plan.labels)} (sums within {_PROBA_SUM_TOLERANCE:g} of 1 are renormalised)"
+            f"{', '.join(plan.labels)} (sums within {PROBA_SUM_TOLERANCE:g} of 1 are renormalised)"
         )
-    renorm = off > _EXACT
+    renorm = off > EXACT_SUM
     if renorm.any():
         tally.renormalised = int(renorm.sum())
         tally.renormalised_min = float(sums[renorm].min())

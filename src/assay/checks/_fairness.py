@@ -413,13 +413,7 @@ class FairnessCheck(Check):
         columns, n_missing = self._group_columns(ds, pred.ids, features)
         positive = None
         if pred.task == "classification":
-            positive = self._positive_label(pred.labels)
-            tables["positive_label"] = positive
-            if len([lab for lab in pred.labels if lab != ERROR_LABEL]) > 2:
-                tables["notes"] = [
-                    f"multiclass: selection rate, precision, recall and the error rates are for "
-                    f"{positive!r} against every other label (one-vs-rest)"
-                ]
+            positive = self._audited(pred.labels, tables)
         blocks: list[tuple[str, GroupMetrics]] = []
         for name, values in columns.items():
             seed = self.rng(ctx, "groups", name)  # per column: another column does not move it
@@ -549,6 +543,18 @@ class FairnessCheck(Check):
                 }
             )
 
+    def _audited(self, labels: list[str], tables: dict[str, Any]) -> str:
+        """The positive label, recorded in ``tables`` (with the one-vs-rest note of a
+        multiclass problem)."""
+        positive = self._positive_label(labels)
+        tables["positive_label"] = positive
+        if len([lab for lab in labels if lab != ERROR_LABEL]) > 2:
+            tables["notes"] = [
+                f"multiclass: selection rate, precision, recall and the error rates are for "
+                f"{positive!r} against every other label (one-vs-rest)"
+            ]
+        return positive
+
     def _positive_label(self, labels: list[str]) -> str:
         cfg = self._cfg()
         real = [lab for lab in labels if lab != ERROR_LABEL]
@@ -656,13 +662,7 @@ class FairnessCheck(Check):
         tables: dict[str, Any] = {"task": "classification", "min_n": cfg.min_n, "features": []}
         flags = list(facts.flags)
         too_small: list[str] = []
-        positive = self._positive_label(facts.labels)
-        tables["positive_label"] = positive
-        if len([lab for lab in facts.labels if lab != ERROR_LABEL]) > 2:
-            tables["notes"] = [
-                f"multiclass: selection rate, precision, recall and the error rates are for "
-                f"{positive!r} against every other label (one-vs-rest)"
-            ]
+        positive = self._audited(facts.labels, tables)
         if facts.n:
             blocks = [
                 (

@@ -294,8 +294,11 @@ class PerformanceCheck(Check):
             "unscored": facts.unscored.to_table(),
             "streamed": {"chunk_rows": facts.chunk_rows, "chunks": facts.n_chunks},
         }
-        not_computed = {**getattr(state.sketch, "not_computed", {})}
-        not_computed.update(not_computed_without_proba(facts, self.model))
+        not_computed = dict(state.sketch.not_computed)
+        if not facts.has_proba:
+            not_computed.update(
+                not_computed_without_proba(facts.unscored, n_rows=facts.n, model=self.model)
+            )
         if not_computed:
             tables["not_computed"] = not_computed
         positive = _positive_code(cfg.positive_label, facts.labels)
@@ -387,23 +390,7 @@ def _not_computed(pred: Predictions, *, n_rows: int, model: str) -> dict[str, st
     this run could not compute: the probability metrics, when some answers (or all) had none."""
     if pred.task != "classification" or pred.proba is not None:
         return {}
-    k = pred.unscored.counts["no_probabilities"]
-    first = pred.unscored.examples.get("no_probabilities", [])
-    if k:
-        reason = (
-            f"{k} of {n_rows} rows {'has' if k == 1 else 'have'} no probabilities"
-            + (f" (first: {first[0]})" if first else "")
-            + "; every answer needs them for the probability metrics"
-        )
-    else:
-        reason = f"model {model!r} gives no class probabilities with its labels"
-    out: dict[str, str] = {}
-    for m in metrics_for("classification", sources=SUMMARY_SOURCES):
-        if m.needs_proba:
-            out[m.name] = reason
-            if m.per_class:
-                out[f"per_class.*.{m.name}"] = reason
-    return out
+    return not_computed_without_proba(pred.unscored, n_rows=n_rows, model=model)
 
 
 def _verbalised(ctx: RunContext, model: str) -> bool:

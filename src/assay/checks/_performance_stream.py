@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from assay.checks._predictions import Unscored
 from assay.checks._stream import Chunk, StreamFacts
 from assay.metrics import SUMMARY_SOURCES, ClassificationSketch, metrics_for
 from assay.metrics._classification import summary_from_counts
@@ -77,29 +78,24 @@ class PerformanceState:
             order = np.arange(min(len(wrong), _MAX_EXAMPLES))
         for j in order:
             i = int(wrong[j])
-            example = {
-                "id": str(chunk.ids[i]),
-                "input": _input_text(chunk, i, self.inputs),
-                "y_true": int(chunk.y_true[i]),
-                "y_pred": int(chunk.y_pred[i]),
-                "confidence": None if np.isnan(conf[j]) else float(conf[j]),
-            }
-            key = 0.0 if np.isnan(conf[j]) else -float(conf[j])
-            self.mistakes.append((key, int(chunk.rows[i]), example))
+            confidence = None if np.isnan(conf[j]) else float(conf[j])
+            key = 0.0 if confidence is None else -confidence
+            self.mistakes.append((key, int(chunk.rows[i]), self._example(chunk, i, confidence)))
         self.mistakes = heapq.nsmallest(_MAX_EXAMPLES, self.mistakes, key=lambda m: m[:2])
-        for j in range(min(len(wrong), _MAX_EXAMPLES)):
-            i = int(wrong[j])
-            example = {
-                "id": str(chunk.ids[i]),
-                "input": _input_text(chunk, i, self.inputs),
-                "y_true": int(chunk.y_true[i]),
-                "y_pred": int(chunk.y_pred[i]),
-                "confidence": None,
-            }
-            self.first_mistakes.append((0.0, int(chunk.rows[i]), example))
+        for i in wrong[:_MAX_EXAMPLES].tolist():
+            self.first_mistakes.append((0.0, int(chunk.rows[i]), self._example(chunk, i, None)))
         self.first_mistakes = heapq.nsmallest(
             _MAX_EXAMPLES, self.first_mistakes, key=lambda m: m[1]
         )
+
+    def _example(self, chunk: Chunk, i: int, confidence: float | None) -> dict[str, Any]:
+        return {
+            "id": str(chunk.ids[i]),
+            "input": _input_text(chunk, i, self.inputs),
+            "y_true": int(chunk.y_true[i]),
+            "y_pred": int(chunk.y_pred[i]),
+            "confidence": confidence,
+        }
 
     def merge(self, other: PerformanceState) -> None:
         self.sketch.merge(other.sketch)
@@ -180,15 +176,14 @@ def examples_of(
     return out
 
 
-def not_computed_without_proba(facts: StreamFacts, model: str) -> dict[str, str]:
-    """Metric path → why it is missing, when the probabilities were missing somewhere."""
-    if facts.has_proba:
-        return {}
-    k = facts.unscored.counts["no_probabilities"]
-    first = facts.unscored.examples.get("no_probabilities", [])
+def not_computed_without_proba(unscored: Unscored, *, n_rows: int, model: str) -> dict[str, str]:
+    """Metric path → why it is missing, for the probability metrics of a run where some answers
+    (or all) came without probabilities (in memory and streamed alike)."""
+    k = unscored.counts["no_probabilities"]
+    first = unscored.examples.get("no_probabilities", [])
     if k:
         reason = (
-            f"{k} of {facts.n} rows {'has' if k == 1 else 'have'} no probabilities"
+            f"{k} of {n_rows} rows {'has' if k == 1 else 'have'} no probabilities"
             + (f" (first: {first[0]})" if first else "")
             + "; every answer needs them for the probability metrics"
         )

@@ -23,6 +23,8 @@ from assay.errors import ModelError
 from assay.report._schema import ErrorSummary
 
 __all__ = [
+    "EXACT_SUM",
+    "PROBA_SUM_TOLERANCE",
     "UNSCORED_REASONS",
     "Predictions",
     "Unscored",
@@ -35,7 +37,7 @@ _MAX_ERROR_EXAMPLES = 10
 #: probabilities rounded to 3 decimals over 20 classes, or to 2 decimals over 2, stay within it.
 PROBA_SUM_TOLERANCE = 1e-2
 #: Below this a sum counts as exactly 1 (float rounding), and renormalising it is not mentioned.
-_EXACT = 1e-6
+EXACT_SUM = 1e-6
 _MAX_UNSCORED_EXAMPLES = 5
 _PLACEHOLDERS = (UNPARSEABLE_LABEL, OTHER_LABEL, ERROR_LABEL)
 
@@ -416,7 +418,7 @@ def _proba_matrix(
                 f"{', '.join(real_classes)} (sums within {PROBA_SUM_TOLERANCE:g} of 1 are "
                 "renormalised)"
             )
-        if abs(s - 1.0) > _EXACT:
+        if abs(s - 1.0) > EXACT_SUM:
             renormalised.append(float(s))
         m[i] /= s
     return m, renormalised

@@ -32,7 +32,7 @@ from assay.config._suite import Suite
 from assay.errors import ConfigError
 from assay.metrics import metrics_for
 from assay.metrics._classification import summary_from_counts
-from assay.report._schema import CheckResult
+from assay.report._schema import CheckResult, ErrorSummary
 from assay.stats import benjamini_hochberg, two_proportion_test
 from assay.stats._estimate import Estimate
 
@@ -127,29 +127,8 @@ class SlicesCheck(Check):
                     metrics[f"{col}.{_segment(value)}.{name}"] = Estimate.from_dict(
                         row["metrics"][name]
                     )
-        flags = list(pred.flags)
-        self._flag_worse(rows, cfg, flags)
-        too_small = [
-            f"{r['column']}.{_segment(r['value'])}.{m}"
-            for r in rows
-            if r["too_small"]
-            for m in metric_names
-        ]
-        return CheckResult(
-            check=self.name,
-            model=self.model,
-            dataset=ds.name,
-            n=pred.n,
-            metrics=metrics,
-            tables={
-                "slices": rows,
-                "min_n": cfg.min_n,
-                "metric_names": metric_names,
-                "too_small_keys": too_small,
-                "notes": notes,
-            },
-            errors=pred.errors,
-            flags=flags,
+        return self._result(
+            ds.name, pred.n, pred.errors, pred.flags, rows, metrics, metric_names, notes
         )
 
     def _slice_row(
@@ -219,7 +198,9 @@ class SlicesCheck(Check):
                     f"{col}: {len(order)} values; only the {cfg.max_values} most frequent are sliced"
                 )
                 order = order[: cfg.max_values]
-            total = sum((c for c, _ in cells.values()), np.zeros_like(next(iter(cells.values()))[0]))
+            total = sum(
+                (c for c, _ in cells.values()), np.zeros_like(next(iter(cells.values()))[0])
+            )
             for value in order:
                 cm = cells[value][0]
                 summary = summary_from_counts(
@@ -236,7 +217,10 @@ class SlicesCheck(Check):
                 if n and rest.sum():
                     p_value = float(
                         two_proportion_test(
-                            int(np.trace(cm)), n, int(np.trace(rest)), int(rest.sum()),
+                            int(np.trace(cm)),
+                            n,
+                            int(np.trace(rest)),
+                            int(rest.sum()),
                             alternative="less",
                         )
                     )
@@ -251,7 +235,25 @@ class SlicesCheck(Check):
                 rows.append(row)
                 for name in metric_names:
                     metrics[f"{col}.{_segment(value)}.{name}"] = summary.metrics[name]
-        flags = list(facts.flags)
+        return self._result(
+            facts.dataset, facts.n, facts.errors, facts.flags, rows, metrics, metric_names, notes
+        )
+
+    def _result(
+        self,
+        dataset: str,
+        n: int,
+        errors: ErrorSummary,
+        flags: list[str],
+        rows: list[dict[str, Any]],
+        metrics: dict[str, Estimate],
+        metric_names: list[str],
+        notes: list[str],
+    ) -> CheckResult:
+        """The result from the slice rows: worse slices flagged (BH), too-small keys listed."""
+        cfg = self.config
+        assert isinstance(cfg, SlicesConfig)
+        flags = list(flags)
         self._flag_worse(rows, cfg, flags)
         too_small = [
             f"{r['column']}.{_segment(r['value'])}.{m}"
@@ -262,8 +264,8 @@ class SlicesCheck(Check):
         return CheckResult(
             check=self.name,
             model=self.model,
-            dataset=facts.dataset,
-            n=facts.n,
+            dataset=dataset,
+            n=n,
             metrics=metrics,
             tables={
                 "slices": rows,
@@ -272,7 +274,7 @@ class SlicesCheck(Check):
                 "too_small_keys": too_small,
                 "notes": notes,
             },
-            errors=facts.errors,
+            errors=errors,
             flags=flags,
         )
 
@@ -336,7 +338,9 @@ class SliceCounts:
             mine = self.cells[col]
             for key, (cm, first) in values.items():
                 held = mine.get(key)
-                mine[key] = (cm.copy(), first) if held is None else (held[0] + cm, min(held[1], first))
+                mine[key] = (
+                    (cm.copy(), first) if held is None else (held[0] + cm, min(held[1], first))
+                )
 
 
 def _worse_than_rest_pvalue(sub: Predictions, rest: Predictions) -> float | None:

@@ -27,12 +27,18 @@ from assay.models._registry import check_options, register_model
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PredictionsModel"]
+__all__ = [
+    "PREDICTION_COLUMNS",
+    "PREDICTION_FORMATS",
+    "PROBABILITY_PREFIX",
+    "PredictionsModel",
+]
 
 _OPTIONS = {"task", "id", "column", "format", "missing_ids"}
 _MISSING_IDS = ("error", "skip")
-_COLUMNS = ("prediction", "label", "value", "text")
-_FORMATS = {
+#: The prediction column: the first of these present (``options["column"]`` picks another).
+PREDICTION_COLUMNS = ("prediction", "label", "value", "text")
+PREDICTION_FORMATS = {
     ".csv": "csv",
     ".tsv": "tsv",
     ".jsonl": "jsonl",
@@ -40,7 +46,7 @@ _FORMATS = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-_PROB_PREFIX = "prob_"
+PROBABILITY_PREFIX = "prob_"
 _SPREAD = "spread"
 _QUANTILE_PREFIX = "q_"
 
@@ -193,11 +199,11 @@ def _load_predictions(
             "the rest and counts them"
         )
     path = resolve_path(target, base_dir)
-    fmt = options.get("format") or _FORMATS.get(path.suffix.lower())
-    if fmt not in set(_FORMATS.values()):
+    fmt = options.get("format") or PREDICTION_FORMATS.get(path.suffix.lower())
+    if fmt not in set(PREDICTION_FORMATS.values()):
         raise ModelError(
             f"models.{name}: cannot tell the format of {path.name}; use one of "
-            f"{', '.join(sorted(_FORMATS))}, or set the format option (csv, tsv, jsonl, parquet)"
+            f"{', '.join(sorted(PREDICTION_FORMATS))}, or set the format option (csv, tsv, jsonl, parquet)"
         )
     if not path.is_file():
         raise ModelError(f"models.{name}: predictions file {path} does not exist")
@@ -223,12 +229,12 @@ def _load_predictions(
             f"{', '.join(columns)}"
         )
     if column is None:
-        column = next((c for c in _COLUMNS if c in columns), None)
-    prob_cols = [c for c in columns if c.startswith(_PROB_PREFIX) and len(c) > len(_PROB_PREFIX)]
+        column = next((c for c in PREDICTION_COLUMNS if c in columns), None)
+    prob_cols = [c for c in columns if c.startswith(PROBABILITY_PREFIX) and len(c) > len(PROBABILITY_PREFIX)]
     has_prob_object = "probabilities" in columns
     if column is None and not prob_cols and not has_prob_object:
         raise ModelError(
-            f"{where} has no prediction column; name it one of {', '.join(_COLUMNS)} (or set the "
+            f"{where} has no prediction column; name it one of {', '.join(PREDICTION_COLUMNS)} (or set the "
             f"column option); its columns: {', '.join(columns)}"
         )
 
@@ -257,7 +263,7 @@ def _load_predictions(
     task = parse_task(options.get("task"), name=name) or _infer_task(
         frame, column, has_probs=bool(prob_cols) or has_prob_object
     )
-    prob_labels = [c[len(_PROB_PREFIX) :] for c in prob_cols]
+    prob_labels = [c[len(PROBABILITY_PREFIX) :] for c in prob_cols]
     values = frame[column].tolist() if column is not None else [None] * len(frame)
     if column is not None and task != "generation":
         _refuse_empty_cells(values, ids, column=column, where=where)
