@@ -39,6 +39,7 @@ from assay._runner._stream_source import (
     encoded_chunks,
     estimate_rows,
     plan_stream,
+    row_group_rows,
 )
 from assay._types import OTHER_LABEL, Model, ModelInfo
 from assay._util._progress import ProgressDisplay
@@ -58,7 +59,8 @@ from assay.report._schema import ErrorSummary, Report
 
 __all__ = ["run_streamed", "stream_plans"]
 
-#: Chunks one Ray task reads and reduces.
+#: Chunks one Ray task reads and reduces, at the least (more when a Parquet row group, the
+#: smallest piece of the file a reader can decode, holds more chunks).
 _CHUNKS_PER_TASK = 4
 
 
@@ -424,9 +426,9 @@ def _reduce(
     chunk order on both backends (on Ray, Parquet chunks are read and reduced by tasks)."""
     ray_ready = plan.data.format == "parquet" and plan.preds_source.format == "parquet"
     if s.engine.backend == "ray" and ray_ready:
+        per_task = max(_CHUNKS_PER_TASK, row_group_rows(plan) // plan.chunk_rows)
         ranges = [
-            (a, min(a + _CHUNKS_PER_TASK, plan.n_chunks))
-            for a in range(0, plan.n_chunks, _CHUNKS_PER_TASK)
+            (a, min(a + per_task, plan.n_chunks)) for a in range(0, plan.n_chunks, per_task)
         ]
         per_chunk = _flatten(
             map_on_ray(s.engine.ray, _ray_task, ranges, shared=(plan, list(templates)))

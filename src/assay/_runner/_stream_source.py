@@ -54,6 +54,7 @@ __all__ = [
     "estimate_rows",
     "kept_chunks",
     "plan_stream",
+    "row_group_rows",
 ]
 
 #: ``engine.stream: auto`` streams a ``predictions:`` suite whose data file has at least this
@@ -169,6 +170,21 @@ def estimate_rows(source: Source) -> int:
     lines = max(head.count(b"\n"), 1)
     per_line = max(len(head) / lines, 1.0)
     return int(size / per_line * (5 if source.compression else 1))
+
+
+def row_group_rows(plan: StreamPlan) -> int:
+    """The rows of the largest Parquet row group of the plan's files (0 for other formats): a
+    task that reads fewer rows than this still decodes the whole group."""
+    import pyarrow.parquet as pq
+
+    largest = 0
+    for source in (plan.data, plan.preds):
+        if source is None or source.format != "parquet" or source.compression is not None:
+            continue
+        meta = pq.ParquetFile(source.path).metadata
+        for g in range(meta.num_row_groups):
+            largest = max(largest, meta.row_group(g).num_rows)
+    return largest
 
 
 def plan_stream(
