@@ -389,10 +389,14 @@ def _id_strings(values: pd.Series, *, strip: bool) -> tuple[np.ndarray, np.ndarr
         return out, np.zeros(len(values), dtype=bool)
     if pd.api.types.infer_dtype(values, skipna=False) == "string":
         # the common case (ids written as text): vectorised, no value converted one by one
-        text = values.astype(object)
-        stripped = text.str.strip()
-        missing = (stripped == "").to_numpy(dtype=bool)
-        return (stripped if strip else text).to_numpy(dtype=object), missing
+        text = values.to_numpy(dtype=object)
+        # empty or only whitespace: missing (one C call per value, no pandas string map)
+        missing = np.fromiter(
+            (not v or v.isspace() for v in text.tolist()), dtype=bool, count=len(text)
+        )
+        if strip:
+            text = np.array([v.strip() for v in text.tolist()], dtype=object)
+        return text, missing
     missing = values.isna().to_numpy(dtype=bool, copy=True)
     out = np.empty(len(values), dtype=object)
     for i, v in enumerate(values.tolist()):
@@ -615,10 +619,11 @@ def _lined_up_ids(
     Raises:
         NotStreamable: naming the first row where they differ.
     """
-    pids, _ = _id_strings(p[plan.pred_id_col], strip=True)
-    strip_ids = pd.Series(ids, dtype=object).str.strip().to_numpy(dtype=object)
-    bad = np.flatnonzero((strip_ids != pids) & ~missing_id)
-    if len(bad):
+    pids, _ = _id_strings(p[plan.pred_id_col], strip=False)
+    differ = np.flatnonzero((ids != pids) & ~missing_id)
+    # the predictions model strips its ids: compare stripped only where the raw ids differ
+    bad = [i for i in differ.tolist() if str(ids[i]).strip() != str(pids[i]).strip()]
+    if bad:
         i = int(bad[0])
         raise NotStreamable(
             f"row {row0 + i + 1} of {plan.preds_source.path.name} has id {pids[i]!r} where row "
