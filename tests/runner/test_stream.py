@@ -382,3 +382,10 @@ def test_csv_labels_are_typed_as_in_memory(tmp_path: Path) -> None:
         reports.append(run(tmp_path / f"{stream}.yaml"))
     assert reports[0].result("performance").tables["labels"] == ["0", "1"]
     assert metrics(reports[0], "performance") == metrics(reports[1], "performance")
+
+
+def test_a_predictions_file_that_is_not_parquet_is_named(adult: Path, tmp_path: Path) -> None:
+    pd.read_parquet(adult / "data.parquet").to_parquet(tmp_path / "data.parquet", index=False)
+    (tmp_path / "preds.parquet").write_text("id,prediction\na0,>50K\n")
+    with pytest.raises(ConfigError, match=r"predictions file preds.parquet cannot be read"):
+        run(suite(tmp_path, "t", stream=True))

@@ -245,7 +245,10 @@ def plan_stream(
         return f"the predictions file {path.name} is not a readable csv/tsv/jsonl/parquet file"
     preds = resolve_source(str(path), format=fmt)
     pred_id = str(options.get("id") or "id")
-    head = _head(preds)
+    try:
+        head = _head(preds)
+    except (DataError, OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        return f"the predictions file {path.name} cannot be read ({exc})"
     if pred_id not in head:
         return f"the predictions file has no {pred_id!r} column"
     column = options.get("column") or next((c for c in PREDICTION_COLUMNS if c in head), None)
@@ -299,23 +302,13 @@ def _raw_frames(
     source: Source, columns: Sequence[str], chunk_rows: int, start: int, stop: int | None
 ) -> Iterator[pd.DataFrame]:
     if source.format == "parquet" and source.compression is None:
-        import pyarrow.parquet as pq
-
-        file = pq.ParquetFile(source.path)
-        wanted = [c for c in dict.fromkeys(columns) if c in file.schema_arrow.names]
-        offset = 0
-        for g in range(file.metadata.num_row_groups):
-            size = file.metadata.row_group(g).num_rows
-            lo, hi = offset, offset + size
-            offset = hi
-            if hi <= start or (stop is not None and lo >= stop):
-                continue
-            table = file.read_row_group(g, columns=wanted)
-            a = max(start - lo, 0)
-            b = size if stop is None else min(stop - lo, size)
-            for s in range(a, b, chunk_rows):
-                piece = table.slice(s, min(chunk_rows, b - s))
-                yield piece.to_pandas(integer_object_nulls=True)
+        try:
+            yield from _parquet_frames(source, columns, chunk_rows, start, stop)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise DataError(
+                f"{source.label}: cannot be read as Parquet: {exc}. Fix: check that the file is "
+                "complete and that its extension (or `format:`) matches its contents."
+            ) from exc
         return
     seen = 0
     for frame in iter_chunks(source, chunk_rows=chunk_rows):
@@ -328,6 +321,30 @@ def _raw_frames(
         a = max(start - lo, 0)
         b = len(frame) if stop is None else min(stop - lo, len(frame))
         yield frame.iloc[a:b]
+
+
+def _parquet_frames(
+    source: Source, columns: Sequence[str], chunk_rows: int, start: int, stop: int | None
+) -> Iterator[pd.DataFrame]:
+    """Rows ``[start, stop)`` of a Parquet file, only ``columns``, decoding only the row groups
+    that hold them."""
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(source.path)
+    wanted = [c for c in dict.fromkeys(columns) if c in file.schema_arrow.names]
+    offset = 0
+    for g in range(file.metadata.num_row_groups):
+        size = file.metadata.row_group(g).num_rows
+        lo, hi = offset, offset + size
+        offset = hi
+        if hi <= start or (stop is not None and lo >= stop):
+            continue
+        table = file.read_row_group(g, columns=wanted)
+        a = max(start - lo, 0)
+        b = size if stop is None else min(stop - lo, size)
+        for s in range(a, b, chunk_rows):
+            piece = table.slice(s, min(chunk_rows, b - s))
+            yield piece.to_pandas(integer_object_nulls=True)
 
 
 def _rechunk(frames: Iterator[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
