@@ -14,7 +14,6 @@ run stops as in memory when the share of failed calls reaches ``engine.stop_when
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -22,7 +21,12 @@ import numpy as np
 
 from assay._runner._stream_source import ChunkTally, KeptRows, StreamPlan, kept_chunks
 from assay._types import OTHER_LABEL, Model, Request, Response, canonical_label, content_key
-from assay.checks._predictions import EXACT_SUM, PROBA_SUM_TOLERANCE, failure_cause
+from assay.checks._predictions import (
+    EXACT_SUM,
+    PROBA_SUM_TOLERANCE,
+    failure_cause,
+    probability_value,
+)
 from assay.checks._stream import Chunk
 from assay.data._dataset import row_payloads
 from assay.data._readers import coerce_text_columns
@@ -159,13 +163,7 @@ def _fill(
     in-memory path does."""
     for raw, value in probabilities.items():
         label = canonical_label(raw)
-        x = float(value)
-        if not (math.isfinite(x) and 0.0 <= x <= 1.0):
-            raise ModelError(
-                f"model {plan.model!r}: the probability of {label!r} for {where} is {x:g}, not a "
-                "number in [0, 1]; return class probabilities (softmax outputs), not scores or "
-                "logits"
-            )
+        x = probability_value(value, model=plan.model, label=label, where=where)
         c = code.get(label)
         if c is None:
             raise ModelError(

@@ -30,6 +30,7 @@ __all__ = [
     "Unscored",
     "collect_predictions",
     "failure_cause",
+    "probability_value",
 ]
 
 _MAX_ERROR_EXAMPLES = 10
@@ -393,13 +394,7 @@ def _proba_matrix(
             continue
         for raw_label, value in p.items():
             lbl = canonical_label(raw_label)
-            x = float(value)
-            if not (np.isfinite(x) and 0.0 <= x <= 1.0):
-                raise ModelError(
-                    f"model {model!r}: the probability of {lbl!r} for {where(ids[i])} is {x:g}, "
-                    "not a number in [0, 1]; return class probabilities (softmax outputs), not "
-                    "scores or logits"
-                )
+            x = probability_value(value, model=model, label=lbl, where=where(ids[i]))
             if lbl not in col:
                 if OTHER_LABEL not in col:
                     raise ModelError(
@@ -422,6 +417,22 @@ def _proba_matrix(
             renormalised.append(float(s))
         m[i] /= s
     return m, renormalised
+
+
+def probability_value(value: Any, *, model: str, label: str, where: str) -> float:
+    """One class probability of one answer, as a float in [0, 1].
+
+    Raises:
+        ModelError: it is not a number in [0, 1] (a score or a logit), naming the model, the
+            class and the example.
+    """
+    x = float(value)
+    if not (np.isfinite(x) and 0.0 <= x <= 1.0):
+        raise ModelError(
+            f"model {model!r}: the probability of {label!r} for {where} is {x:g}, not a number "
+            "in [0, 1]; return class probabilities (softmax outputs), not scores or logits"
+        )
+    return x
 
 
 def _placeholder_as_wrong(pred: Predictions, placeholder: str) -> Predictions:
