@@ -389,3 +389,31 @@ def test_a_predictions_file_that_is_not_parquet_is_named(adult: Path, tmp_path: 
     (tmp_path / "preds.parquet").write_text("id,prediction\na0,>50K\n")
     with pytest.raises(ConfigError, match=r"predictions file preds.parquet cannot be read"):
         run(suite(tmp_path, "t", stream=True))
+
+
+RULE_WITH_FAILURES = """
+def predict(rows):
+    if any(r["age"] >= 88 for r in rows):
+        raise ValueError("age out of the model's range")
+    return [">50K" if r["education_num"] >= 13 else "<=50K" for r in rows]
+predict.task = "classification"
+"""
+
+
+def test_failed_calls_of_a_streamed_model_are_counted_as_in_memory(adult: Path) -> None:
+    (adult / "rule.py").write_text(RULE_WITH_FAILURES)
+    reports = []
+    for stream in (True, False):
+        path = model_suite(adult, f"fail-{stream}", stream=stream, backoff_s=0.0, retries=0)
+        doc = yaml.safe_load(path.read_text())
+        doc["models"] = {"candidate": "python:rule.py:predict"}
+        path.write_text(yaml.safe_dump(doc))
+        reports.append(run(path))
+    streamed, memory = (r.result("performance") for r in reports)
+    failed = streamed.tables["unscored"]["counts"]["calls_failed"]
+    assert failed == memory.tables["unscored"]["counts"]["calls_failed"] > 0
+    assert streamed.tables["unscored"]["causes"] == memory.tables["unscored"]["causes"]
+    assert streamed.errors.n_errors == memory.errors.n_errors == failed
+    assert streamed.n == memory.n == 32561 - failed
+    assert any(f.startswith(f"{failed} of 32561 model calls failed") for f in streamed.flags)
+    assert metrics(reports[0], "performance") == metrics(reports[1], "performance")

@@ -1,13 +1,15 @@
-"""A ``predictions:`` suite scored chunk by chunk: memory that does not grow with the rows.
+"""A classification suite scored chunk by chunk: memory that does not grow with the rows.
 
-When every model of a suite is a file of predictions, every check can stream
-(:class:`~assay.checks._stream.StreamsChunks`), and the data file is big (``engine.stream:
-auto``, at least :data:`~assay._runner._stream_source.STREAM_MIN_ROWS` rows) or the suite says
-``engine.stream: true``, :func:`evaluate` hands the run to :func:`run_streamed` instead of
-loading the data and asking the engine: no ``Dataset`` frame, no Request, Response or Output
-per row. Each model's data and predictions are read twice, a chunk at a time
-(:mod:`assay._runner._stream_source`); each chunk is reduced by every check's state; the states
-of the chunks are merged in chunk order and the checks score the merged state.
+When every check can stream (:class:`~assay.checks._stream.StreamsChunks`), every model is a
+file of predictions lined up with the data or a model asked through the engine, and the data
+file is big (``engine.stream: auto``, at least
+:data:`~assay._runner._stream_source.STREAM_MIN_ROWS` rows) or the suite says ``engine.stream:
+true``, :func:`evaluate` hands the run to :func:`run_streamed` instead of loading the data: no
+``Dataset`` frame, and Requests and Responses for one chunk at a time only. The data (and a
+file of predictions) are read twice, a chunk at a time (:mod:`assay._runner._stream_source`);
+a model answers each chunk through the engine (:mod:`assay._runner._stream_models`); each
+chunk is reduced by every check's state; the states of the chunks are merged in chunk order and
+the checks score the merged state.
 
 On ``engine.backend: ray`` the chunks of Parquet files are read and reduced by Ray tasks (a few
 chunks each) on the cluster's workers, and the driver merges their states in the same chunk
@@ -46,7 +48,13 @@ from assay._util._progress import ProgressDisplay
 from assay._util._redact import redact_record
 from assay._version import __version__
 from assay.checks._base import Check, RunContext
-from assay.checks._predictions import PROBA_SUM_TOLERANCE, Unscored
+from assay.checks._predictions import (
+    Unscored,
+    failed_calls_flag,
+    no_probabilities_flag,
+    outside_labels_flag,
+    renormalised_flag,
+)
 from assay.checks._stream import Chunk, StreamFacts, StreamsChunks
 from assay.config._suite import Suite
 from assay.data._dataset import Dataset
@@ -191,7 +199,7 @@ def run_streamed(
             else:
                 templates = [c.stream_state(ctx, facts) for c in mine]  # type: ignore[attr-defined]
                 states, tally = _reduce(s, plan, templates, progress=ctx.progress)
-            _finish_facts(facts, tally, plan)
+            _finish_facts(facts, tally)
             _stop_on_failed_calls(plan.model, tally, share=s.engine.stop_when_failed)
             for check, state in zip(mine, states, strict=True):
                 results.append(check.score_stream(ctx, state, facts))  # type: ignore[attr-defined]
@@ -343,7 +351,8 @@ def _model_info(s: Suite, plan: StreamPlan) -> ModelInfo:
     )
 
 
-def _facts(plan: StreamPlan, passed: Any) -> StreamFacts:
+def _facts(plan: StreamPlan, passed: CheckPassResult) -> StreamFacts:
+    """What the check pass learned, before any chunk is reduced."""
     unscored = Unscored()
     unscored.counts["rows_dropped"] = sum(passed.dropped.values())
     if passed.dropped_examples:
@@ -355,17 +364,15 @@ def _facts(plan: StreamPlan, passed: Any) -> StreamFacts:
     if passed.outside:
         unscored.counts["outside_labels"] = passed.outside
         unscored.examples["outside_labels"] = list(passed.outside_examples)
-        flags.append(
-            f"{passed.outside} predictions were outside the labels; counted as wrong answers of "
-            "the class (other) (outside_labels: other)"
-        )
+        flags.append(outside_labels_flag(passed.outside))
+    n_valid = passed.n_read - unscored.counts["rows_dropped"]
     return StreamFacts(
         dataset=plan.dataset,
         labels=list(plan.labels),
         n_read=passed.n_read,
-        n=passed.n_read - unscored.counts["rows_dropped"],
+        n=n_valid,
         unscored=unscored,
-        errors=ErrorSummary(n_requests=passed.n_read - unscored.counts["rows_dropped"]),
+        errors=ErrorSummary(n_requests=n_valid),
         flags=flags,
         has_proba=bool(plan.prob_cols),
         chunk_rows=plan.chunk_rows,
@@ -373,23 +380,37 @@ def _facts(plan: StreamPlan, passed: Any) -> StreamFacts:
     )
 
 
-def _finish_facts(facts: StreamFacts, tally: ChunkTally, plan: StreamPlan) -> None:
+def _finish_facts(facts: StreamFacts, tally: ChunkTally) -> None:
+    """What the chunks counted: failed calls, answers without probabilities, renormalised
+    probabilities (said and counted as the in-memory path says and counts them)."""
     facts.n = tally.n
+    if tally.failed:
+        facts.unscored.counts["calls_failed"] = tally.failed
+        facts.unscored.examples["calls_failed"] = list(tally.failed_examples)
+        facts.unscored.causes.update(dict(tally.causes.most_common()))
+        facts.errors = ErrorSummary(
+            n_requests=tally.calls,
+            n_errors=tally.failed,
+            treatment="exclude",
+            examples=list(tally.error_examples),
+        )
+        facts.flags.append(failed_calls_flag(tally.failed, tally.calls, "exclude"))
     if tally.no_probabilities:
         facts.has_proba = False
+    # Counted (and said) when some answers had probabilities and others not; a model that gives
+    # none has no probability metrics, and nothing is missing from its answers.
+    if 0 < tally.no_probabilities < tally.n:
         facts.unscored.counts["no_probabilities"] = tally.no_probabilities
         facts.unscored.examples["no_probabilities"] = list(tally.no_probabilities_examples)
         facts.flags.append(
-            f"{tally.no_probabilities} of {tally.n} answers had no probabilities (first: "
-            f"{tally.no_probabilities_examples[0]}), so AUC, log loss, Brier and calibration are "
-            "left out"
+            no_probabilities_flag(
+                tally.no_probabilities, tally.n, tally.no_probabilities_examples[0]
+            )
         )
     if tally.renormalised:
         facts.unscored.renormalised = tally.renormalised
         facts.flags.append(
-            f"the probabilities of {tally.renormalised} answers summed to between "
-            f"{tally.renormalised_min:.4g} and {tally.renormalised_max:.4g}, not exactly 1 "
-            f"(rounded values?), and were renormalised (tolerance {PROBA_SUM_TOLERANCE:g})"
+            renormalised_flag(tally.renormalised, tally.renormalised_min, tally.renormalised_max)
         )
 
 
@@ -427,9 +448,7 @@ def _reduce(
     ray_ready = plan.data.format == "parquet" and plan.preds_source.format == "parquet"
     if s.engine.backend == "ray" and ray_ready:
         per_task = max(_CHUNKS_PER_TASK, row_group_rows(plan) // plan.chunk_rows)
-        ranges = [
-            (a, min(a + per_task, plan.n_chunks)) for a in range(0, plan.n_chunks, per_task)
-        ]
+        ranges = [(a, min(a + per_task, plan.n_chunks)) for a in range(0, plan.n_chunks, per_task)]
         per_chunk = _flatten(
             map_on_ray(s.engine.ray, _ray_task, ranges, shared=(plan, list(templates)))
         )

@@ -1,4 +1,4 @@
-"""Reading a data file and its file of predictions in lined-up chunks, without holding either.
+"""Reading a data file (and a file of predictions) in lined-up chunks, without holding either.
 
 Two passes, each a chunk at a time:
 
@@ -57,8 +57,7 @@ __all__ = [
     "row_group_rows",
 ]
 
-#: ``engine.stream: auto`` streams a ``predictions:`` suite whose data file has at least this
-#: many rows.
+#: ``engine.stream: auto`` streams a suite whose data file has at least this many rows.
 STREAM_MIN_ROWS = 1_000_000
 
 _MAX_EXAMPLES = 5

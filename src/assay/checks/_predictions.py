@@ -29,8 +29,12 @@ __all__ = [
     "Predictions",
     "Unscored",
     "collect_predictions",
+    "failed_calls_flag",
     "failure_cause",
+    "no_probabilities_flag",
+    "outside_labels_flag",
     "probability_value",
+    "renormalised_flag",
 ]
 
 _MAX_ERROR_EXAMPLES = 10
@@ -177,8 +181,7 @@ def collect_predictions(
     ids = [i for i, k in zip(dataset.ids, keep) if k]
     flags = []
     if n_errors:
-        how = "left out of every metric" if treatment == "exclude" else "counted as wrong answers"
-        flags.append(f"{n_errors} of {n_rows} model calls failed; {how}")
+        flags.append(failed_calls_flag(n_errors, n_rows, treatment))
 
     if task == "regression":
         y_true = dataset.label_values()[keep]
@@ -233,10 +236,7 @@ def collect_predictions(
     )
     if unscored.counts["outside_labels"]:
         labels.append(OTHER_LABEL)
-        flags.append(
-            f"{unscored.counts['outside_labels']} predictions were outside the labels; counted "
-            f"as wrong answers of the class {OTHER_LABEL} (outside_labels: other)"
-        )
+        flags.append(outside_labels_flag(unscored.counts["outside_labels"]))
     for placeholder in (UNPARSEABLE_LABEL, ERROR_LABEL):  # answers that are not a class
         if placeholder in y_pred_list:
             labels.append(placeholder)
@@ -247,17 +247,12 @@ def collect_predictions(
         unscored.examples["no_probabilities"] = [
             where(ids[i]) for i in without[:_MAX_UNSCORED_EXAMPLES]
         ]
-        flags.append(
-            f"{len(without)} of {len(failed)} answers had no probabilities (first: "
-            f"{where(ids[without[0]])}), so AUC, log loss, Brier and calibration are left out"
-        )
+        flags.append(no_probabilities_flag(len(without), len(failed), where(ids[without[0]])))
     proba, renormalised = _proba_matrix(probs, failed, labels, ids=ids, model=model, where=where)
     if renormalised:
         unscored.renormalised = len(renormalised)
         flags.append(
-            f"the probabilities of {len(renormalised)} answers summed to between "
-            f"{min(renormalised):.4g} and {max(renormalised):.4g}, not exactly 1 (rounded "
-            f"values?), and were renormalised (tolerance {PROBA_SUM_TOLERANCE:g})"
+            renormalised_flag(len(renormalised), min(renormalised), max(renormalised))
         )
     pred = Predictions(
         task,
@@ -277,6 +272,36 @@ def collect_predictions(
         if placeholder in pred.labels:
             pred = _placeholder_as_wrong(pred, placeholder)
     return pred
+
+
+# -- what the report says about rows it could not score as they came (in memory and streamed) --
+
+
+def failed_calls_flag(n_errors: int, n_rows: int, treatment: str) -> str:
+    how = "left out of every metric" if treatment == "exclude" else "counted as wrong answers"
+    return f"{n_errors} of {n_rows} model calls failed; {how}"
+
+
+def outside_labels_flag(n: int) -> str:
+    return (
+        f"{n} predictions were outside the labels; counted as wrong answers of the class "
+        f"{OTHER_LABEL} (outside_labels: other)"
+    )
+
+
+def no_probabilities_flag(n_without: int, n_answers: int, first: str) -> str:
+    return (
+        f"{n_without} of {n_answers} answers had no probabilities (first: {first}), so AUC, log "
+        "loss, Brier and calibration are left out"
+    )
+
+
+def renormalised_flag(n: int, lowest: float, highest: float) -> str:
+    return (
+        f"the probabilities of {n} answers summed to between {lowest:.4g} and {highest:.4g}, "
+        f"not exactly 1 (rounded values?), and were renormalised (tolerance "
+        f"{PROBA_SUM_TOLERANCE:g})"
+    )
 
 
 def _locator(dataset: Dataset, locate: Callable[[str], str | None] | None) -> Callable[[str], str]:

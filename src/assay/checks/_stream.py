@@ -1,9 +1,9 @@
 """Scoring in one pass over chunks: what a check that can stream gets, and what it returns.
 
-A suite whose model is a file of predictions (``predictions:``) and whose data file is big is
-scored without holding its rows: the runner (``assay._runner._stream``) reads the data and the
-predictions in chunks of ``engine.chunk_rows`` rows, lines them up, encodes each chunk as a
-:class:`Chunk`, and hands it to every check's :class:`StreamState`. A state reduces its chunks to
+A classification suite over a big data file is scored without holding its rows: the runner
+(``assay._runner._stream``) reads the data in chunks of ``engine.chunk_rows`` rows, with the
+lined-up rows of a file of predictions or the answers of a model asked a chunk at a time,
+encodes each chunk as a :class:`Chunk`, and hands it to every check's :class:`StreamState`. A state reduces its chunks to
 statistics that merge (confusion counts, per-group cells, per-block sums, score histograms), so
 the memory a run needs does not grow with the number of rows. On the Ray backend the chunks are
 reduced on the workers and the driver merges the states in chunk order, which is what the local
