@@ -20,8 +20,12 @@ Definitions (``p_i`` the probability row of example ``i``, ``y_i`` its class ind
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
+
+from assay.metrics._ranking import to_json_list
 
 __all__ = [
     "classwise_ece",
@@ -32,6 +36,7 @@ __all__ = [
     "equal_width_bins",
     "per_example_brier",
     "per_example_log_loss",
+    "reliability_table",
 ]
 
 F = NDArray[np.float64]
@@ -66,6 +71,23 @@ def ece_from_sums(count: F, conf_sum: F, correct_sum: F) -> F:
     n = count.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.abs(conf_sum - correct_sum).sum(axis=-1) / n
+
+
+def reliability_table(count: F, conf_sum: F, correct_sum: F) -> dict[str, list[Any]]:
+    """The reliability table (JSON-ready) of equal-width confidence bins, from each bin's count,
+    sum of confidences and number correct."""
+    n_bins = len(count)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = conf_sum / count
+        acc = correct_sum / count
+    edges = np.arange(n_bins + 1) / n_bins
+    return {
+        "bin_lower": edges[:-1].tolist(),
+        "bin_upper": edges[1:].tolist(),
+        "mean_confidence": to_json_list(mean_conf),
+        "accuracy": to_json_list(acc),
+        "count": [int(x) for x in count],
+    }
 
 
 def equal_width_bins(conf: F, n_bins: int) -> Idx:

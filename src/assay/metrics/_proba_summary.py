@@ -27,6 +27,7 @@ from assay.metrics._calibration import (
     ece_from_sums,
     per_example_brier,
     per_example_log_loss,
+    reliability_table,
 )
 from assay.metrics._counts import nan_mean
 from assay.metrics._ranking import (
@@ -37,10 +38,10 @@ from assay.metrics._ranking import (
     average_precision_exact,
     binned_codes,
     curve_tables,
+    curves_by_class,
     ovr_influence,
-    to_json_list,
 )
-from assay.metrics._validation import check_finite, label_key
+from assay.metrics._validation import check_finite
 from assay.stats._bootstrap import block_codes, block_multiplicities, percentile_bounds
 from assay.stats._delong import logit_auc_bounds
 from assay.stats._estimate import Estimate
@@ -229,24 +230,11 @@ def proba_estimates(
     )
 
     # ---- tables --------------------------------------------------------------------------------
-    if binary:
-        tables["roc_curve"], tables["pr_curve"] = curve_list[0]
-    else:
-        keys = [label_key(labels[c]) for c in range(k)]
-        tables["roc_curve"] = {key: v[0] for key, v in zip(keys, curve_list, strict=True)}
-        tables["pr_curve"] = {key: v[1] for key, v in zip(keys, curve_list, strict=True)}
+    tables.update(curves_by_class(curve_list, list(labels), binary=binary))
     e0 = 3
-    cnt = total[e0 : e0 + n_bins]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_conf = total[e0 + n_bins : e0 + 2 * n_bins] / cnt
-        acc = total[e0 + 2 * n_bins : e0 + 3 * n_bins] / cnt
-    edges = np.arange(n_bins + 1) / n_bins
-    tables["reliability"] = {
-        "bin_lower": edges[:-1].tolist(),
-        "bin_upper": edges[1:].tolist(),
-        "mean_confidence": to_json_list(mean_conf),
-        "accuracy": to_json_list(acc),
-        "count": [int(x) for x in cnt],
-    }
+    tables["reliability"] = reliability_table(
+        total[e0 : e0 + n_bins],
+        total[e0 + n_bins : e0 + 2 * n_bins],
+        total[e0 + 2 * n_bins : e0 + 3 * n_bins],
+    )
     return out, tables, messages
-

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from assay.metrics._validation import label_key
+
 __all__ = [
     "AucInfluence",
     "OwnClass",
@@ -40,6 +42,7 @@ __all__ = [
     "average_precision_exact",
     "binned_codes",
     "curve_tables",
+    "curves_by_class",
     "curves_from_counts",
     "ovr_influence",
     "sort_order",
@@ -386,6 +389,20 @@ def downsample_keep(x: F, y: F, max_points: int) -> Idx:
         inner = np.linspace(0, n - 1, max_points)[1:-1].round().astype(np.intp)
     keep: Idx = np.unique(np.r_[0, inner.clip(0, n - 1), n - 1])
     return keep
+
+
+def curves_by_class(
+    curves: list[tuple[Any, Any]], labels: list[Any], *, binary: bool
+) -> dict[str, Any]:
+    """``roc_curve`` and ``pr_curve`` tables: the one pair of a binary problem, or one per class
+    (keyed by ``label_key``) from ``curves`` in label order."""
+    if binary:
+        return {"roc_curve": curves[0][0], "pr_curve": curves[0][1]}
+    keys = [label_key(label) for label in labels]
+    return {
+        "roc_curve": {key: c[0] for key, c in zip(keys, curves, strict=True)},
+        "pr_curve": {key: c[1] for key, c in zip(keys, curves, strict=True)},
+    }
 
 
 def to_json_list(values: F) -> list[Any]:

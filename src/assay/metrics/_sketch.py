@@ -60,13 +60,14 @@ from assay.metrics._calibration import (
     ece_from_sums,
     per_example_brier,
     per_example_log_loss,
+    reliability_table,
 )
 from assay.metrics._catalog import metric_info, metrics_for
 from assay.metrics._classification import ClassificationSummary, _check_common
 from assay.metrics._count_summary import count_estimates
 from assay.metrics._counts import nan_mean
-from assay.metrics._ranking import average_precision_binned, curves_from_counts, to_json_list
-from assay.metrics._validation import check_labels, label_key
+from assay.metrics._ranking import average_precision_binned, curves_by_class, curves_from_counts
+from assay.metrics._validation import check_labels
 from assay.stats._bootstrap import block_multiplicities, percentile_bounds
 from assay.stats._delong import binned_delong, logit_auc_bounds
 from assay.stats._estimate import Estimate
@@ -454,7 +455,7 @@ class ClassificationSketch:
         resample: Any,
         boot: str,
     ) -> tuple[dict[str, Estimate], dict[str, Any], list[str]]:
-        n, nb, k = self.n, self.n_bins, self.k
+        n, nb = self.n, self.n_bins
         out: dict[str, Estimate] = {}
         messages: list[str] = []
         tables: dict[str, Any] = {}
@@ -543,24 +544,10 @@ class ClassificationSketch:
                     np.cumsum(pos[::-1]), np.cumsum(neg[::-1]), edges[used], curve_points
                 )
             )
-        if self.positive is not None:
-            tables["roc_curve"], tables["pr_curve"] = curves[0]
-        else:
-            keys = [label_key(labs[c]) for c in range(k)]
-            tables["roc_curve"] = {key: v[0] for key, v in zip(keys, curves, strict=True)}
-            tables["pr_curve"] = {key: v[1] for key, v in zip(keys, curves, strict=True)}
-        cnt = ece_n.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean_conf = total_sums[2 : 2 + nb] / cnt
-            acc = total_sums[2 + nb : 2 + 2 * nb] / cnt
-        rel_edges = np.arange(nb + 1) / nb
-        tables["reliability"] = {
-            "bin_lower": rel_edges[:-1].tolist(),
-            "bin_upper": rel_edges[1:].tolist(),
-            "mean_confidence": to_json_list(mean_conf),
-            "accuracy": to_json_list(acc),
-            "count": [int(x) for x in cnt],
-        }
+        tables.update(curves_by_class(curves, list(labs), binary=self.positive is not None))
+        tables["reliability"] = reliability_table(
+            ece_n.sum(axis=0), total_sums[2 : 2 + nb], total_sums[2 + nb : 2 + 2 * nb]
+        )
         return out, tables, messages
 
     def _multiclass_aucs(
