@@ -124,6 +124,7 @@ def test_without_probabilities_every_number_equals_the_in_memory_run(adult: Path
     assert streamed.result("slices").tables["slices"] == memory.result("slices").tables["slices"]
     s_perf, m_perf = streamed.result("performance"), memory.result("performance")
     assert s_perf.tables["per_example"] == m_perf.tables["per_example"]
+    assert s_perf.examples == m_perf.examples  # the first mistakes, in row order
     assert s_perf.tables["not_computed"] == m_perf.tables["not_computed"]
     assert [g.model_dump() for g in streamed.gates] == [g.model_dump() for g in memory.gates]
 
@@ -150,6 +151,8 @@ def test_with_probabilities_counts_are_equal_and_auc_is_within_its_binning_bound
         # both intervals are bootstraps over blocks of rows: close, not equal
         assert s[key]["lower"] == pytest.approx(m[key]["lower"], rel=0.05)
     assert metrics(streamed, "slices") == metrics(memory, "slices")
+    # the most confident mistakes, in the same order
+    assert streamed.result("performance").examples == memory.result("performance").examples
     sf, mf = metrics(streamed, "fairness"), metrics(memory, "fairness")
     assert sf.keys() == mf.keys()
     for key in sf:
