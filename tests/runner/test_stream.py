@@ -108,6 +108,10 @@ def test_a_streamed_run_says_so_and_reads_in_chunks(adult: Path) -> None:
     streamed = report.engine["streamed"]["models"]["candidate"]
     assert streamed["rows"] == 32561 and streamed["chunks"] == 7
     assert report.datasets[0]["streamed"] is True
+    # the data file's provenance, as in memory
+    memory = run(suite(adult, "s-mem", stream=False))
+    assert report.datasets[0]["fingerprint"] == memory.datasets[0]["fingerprint"]
+    assert report.models[0]["fingerprint"] == memory.models[0]["fingerprint"]
     assert report.result("performance").n == 32561
     assert report.passed
 

@@ -216,7 +216,7 @@ def run_streamed(
         "name": first.plan.dataset,
         "path": s.data[first.plan.dataset].path,
         "resolved_path": str(first.plan.data.path.resolve()),
-        "fingerprint": None,
+        "fingerprint": first.plan.data.fingerprint(),
         "n_read": first.n_read,
         "n_valid": first.n_read - sum(first.dropped.values()),
         "dropped": dict(first.dropped),
