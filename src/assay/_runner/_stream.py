@@ -22,7 +22,6 @@ import copy
 import itertools
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -122,22 +121,15 @@ def _refusal(s: Suite, checks: Sequence[Check], *, in_memory: bool) -> str | Non
             return f"the {check.name} check needs every row at once"
         if check.config.dataset not in (None, s.primary_dataset):
             return f"the {check.name} check reads dataset {check.config.dataset!r}"
-        why = check.stream_refusal(_SuiteOnly(s))
+        why = check.stream_refusal(s)
         if why is not None:
             return f"{check.name}: {why}"
     return None
 
 
-@dataclass
-class _SuiteOnly:
-    """What a check may look at before anything is read: the suite."""
-
-    suite: Suite
-
-
 def _columns(check: Check, s: Suite) -> list[str]:
     assert isinstance(check, StreamsChunks)
-    return check.stream_columns(_SuiteOnly(s))
+    return check.stream_columns(s)
 
 
 def run_streamed(

@@ -627,10 +627,10 @@ class FairnessCheck(Check):
 
     # ------------------------------------------------------------------ streamed runs
 
-    def stream_columns(self, ctx: Any) -> list[str]:
-        return _features(self._cfg(), ctx.suite)
+    def stream_columns(self, suite: Suite) -> list[str]:
+        return _features(self._cfg(), suite)
 
-    def stream_refusal(self, ctx: Any) -> str | None:
+    def stream_refusal(self, suite: Suite) -> str | None:
         return None
 
     def stream_state(self, ctx: RunContext, facts: StreamFacts) -> GroupCounts:

@@ -242,11 +242,11 @@ class PerformanceCheck(Check):
 
     # ------------------------------------------------------------------ streamed runs
 
-    def stream_columns(self, ctx: Any) -> list[str]:
-        spec = ctx.suite.data[self.config.dataset or ctx.suite.primary_dataset]
+    def stream_columns(self, suite: Suite) -> list[str]:
+        spec = suite.data[self.config.dataset or suite.primary_dataset]
         return spec.input_columns() if not isinstance(spec.input, dict) else []
 
-    def stream_refusal(self, ctx: Any) -> str | None:
+    def stream_refusal(self, suite: Suite) -> str | None:
         return None
 
     def stream_state(self, ctx: RunContext, facts: StreamFacts) -> PerformanceState:
@@ -259,7 +259,7 @@ class PerformanceCheck(Check):
             n_bins=cfg.n_bins,
             keep=cfg.keep_predictions,
             seed=ctx.seed,
-            inputs=self.stream_columns(ctx),
+            inputs=self.stream_columns(ctx.suite),
         )
 
     def score_stream(

@@ -162,16 +162,16 @@ class SlicesCheck(Check):
 
     # ------------------------------------------------------------------ streamed runs
 
-    def stream_columns(self, ctx: Any) -> list[str]:
+    def stream_columns(self, suite: Suite) -> list[str]:
         assert isinstance(self.config, SlicesConfig)
-        return _columns(self.config, ctx.suite)
+        return _columns(self.config, suite)
 
-    def stream_refusal(self, ctx: Any) -> str | None:
+    def stream_refusal(self, suite: Suite) -> str | None:
         cfg = self.config
         assert isinstance(cfg, SlicesConfig)
         if cfg.buckets:
             return "quantile buckets need every value of their column"
-        spec = ctx.suite.data[cfg.dataset or ctx.suite.primary_dataset]
+        spec = suite.data[cfg.dataset or suite.primary_dataset]
         if cfg.length_buckets and isinstance(spec.input, str):
             return "input-length buckets need every input's length (length_buckets: 0 streams)"
         counted = {m.name for m in metrics_for("classification", sources=_COUNTS)}
@@ -181,7 +181,7 @@ class SlicesCheck(Check):
         return None
 
     def stream_state(self, ctx: RunContext, facts: StreamFacts) -> SliceCounts:
-        return SliceCounts(len(facts.labels), self.stream_columns(ctx))
+        return SliceCounts(len(facts.labels), self.stream_columns(ctx.suite))
 
     def score_stream(self, ctx: RunContext, state: SliceCounts, facts: StreamFacts) -> CheckResult:
         cfg = self.config

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from assay.checks._predictions import Unscored
+from assay.config._suite import Suite
 from assay.report._schema import CheckResult, ErrorSummary
 
 __all__ = ["Chunk", "StreamFacts", "StreamState", "StreamsChunks"]
@@ -98,11 +99,11 @@ class StreamState(Protocol):
 class StreamsChunks(Protocol):
     """A check that can score a streamed run."""
 
-    def stream_columns(self, ctx: Any) -> list[str]:
+    def stream_columns(self, suite: Suite) -> list[str]:
         """The data columns its state reads from each chunk (``Chunk.columns``)."""
         ...
 
-    def stream_refusal(self, ctx: Any) -> str | None:
+    def stream_refusal(self, suite: Suite) -> str | None:
         """Why this configuration cannot stream (a sentence), or ``None``."""
         ...
 
