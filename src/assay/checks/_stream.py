@@ -67,7 +67,8 @@ class StreamFacts:
         n_read: data rows read.
         n: rows scored.
         unscored: what could not be scored, by reason (``performance.unscored.*``).
-        errors: failed calls (none for a file of predictions; kept for the report's shape).
+        errors: the failed calls of a model asked through the engine (none for a file of
+            predictions).
         flags: what the report should say about the files.
         has_proba: every scored row came with probabilities.
         chunk_rows: rows per chunk.
