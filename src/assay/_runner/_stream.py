@@ -48,6 +48,7 @@ from assay._util._redact import redact_record
 from assay._version import __version__
 from assay.checks._base import Check, RunContext
 from assay.checks._predictions import (
+    MAX_UNSCORED_EXAMPLES,
     Unscored,
     failed_calls_flag,
     no_probabilities_flag,
@@ -350,7 +351,7 @@ def _facts(plan: StreamPlan, passed: CheckPassResult) -> StreamFacts:
     if passed.dropped_examples:
         unscored.examples["rows_dropped"] = [
             f"row {e['row']} of {plan.data.path.name} ({e['reason']})"
-            for e in passed.dropped_examples[:5]
+            for e in passed.dropped_examples[:MAX_UNSCORED_EXAMPLES]
         ]
     flags: list[str] = []
     if passed.outside:

@@ -23,6 +23,7 @@ from assay._runner._stream_source import ChunkTally, KeptRows, StreamPlan, kept_
 from assay._types import OTHER_LABEL, Model, Request, Response, canonical_label, content_key
 from assay.checks._predictions import (
     EXACT_SUM,
+    MAX_UNSCORED_EXAMPLES,
     PROBA_SUM_TOLERANCE,
     failure_cause,
     probability_value,
@@ -34,8 +35,6 @@ from assay.engine import Engine
 from assay.errors import ModelError
 
 __all__ = ["model_chunks"]
-
-_MAX_EXAMPLES = 5
 
 
 def model_chunks(
@@ -101,7 +100,7 @@ def _encode(
             ok[i] = False
             tally.failed += 1
             tally.causes[failure_cause(resp)] += 1
-            if len(tally.failed_examples) < _MAX_EXAMPLES:
+            if len(tally.failed_examples) < MAX_UNSCORED_EXAMPLES:
                 tally.failed_examples.append(where)
                 error = "no response" if resp is None else str(resp.error)
                 tally.error_examples.append({"id": str(kept.ids[i]), "error": error})
@@ -134,7 +133,7 @@ def _encode(
         tally.no_probabilities = int(no_proba.sum())
         tally.no_probabilities_examples = [
             f"id {kept.ids[i]!r} (row {int(kept.rows[i]) + 1} of {plan.data.path.name})"
-            for i in np.flatnonzero(no_proba)[:_MAX_EXAMPLES]
+            for i in np.flatnonzero(no_proba)[:MAX_UNSCORED_EXAMPLES]
         ]
         proba[no_proba] = 1.0 / k
     tally.n = int(ok.sum())

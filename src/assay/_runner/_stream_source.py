@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from assay._types import OTHER_LABEL, canonical_label
-from assay.checks._predictions import EXACT_SUM, PROBA_SUM_TOLERANCE
+from assay.checks._predictions import EXACT_SUM, MAX_UNSCORED_EXAMPLES, PROBA_SUM_TOLERANCE
 from assay.checks._stream import Chunk
 from assay.config._suite import DatasetSpec, Suite
 from assay.data._formats import Source, resolve_source
@@ -59,8 +59,6 @@ __all__ = [
 
 #: ``engine.stream: auto`` streams a suite whose data file has at least this many rows.
 STREAM_MIN_ROWS = 1_000_000
-
-_MAX_EXAMPLES = 5
 
 
 class NotStreamable(Exception):
@@ -128,13 +126,13 @@ class ChunkTally:
     def merge(self, other: ChunkTally) -> None:
         self.calls += other.calls
         self.failed += other.failed
-        room = _MAX_EXAMPLES - len(self.failed_examples)
+        room = MAX_UNSCORED_EXAMPLES - len(self.failed_examples)
         self.failed_examples += other.failed_examples[: max(room, 0)]
         self.error_examples += other.error_examples[: max(room, 0)]
         self.causes.update(other.causes)
         self.n += other.n
         self.no_probabilities += other.no_probabilities
-        room = _MAX_EXAMPLES - len(self.no_probabilities_examples)
+        room = MAX_UNSCORED_EXAMPLES - len(self.no_probabilities_examples)
         self.no_probabilities_examples += other.no_probabilities_examples[: max(room, 0)]
         self.renormalised += other.renormalised
         self.renormalised_min = min(self.renormalised_min, other.renormalised_min)
@@ -690,7 +688,7 @@ def _count_outside(
             if row0 + int(i) in problems:
                 continue
             n += 1
-            if len(examples) < _MAX_EXAMPLES:
+            if len(examples) < MAX_UNSCORED_EXAMPLES:
                 examples.append(
                     f"row {row0 + int(i) + 1} of {plan.preds_source.path.name}: {canon[codes[i]]!r}"
                 )
@@ -850,7 +848,7 @@ def _proba(
         tally.no_probabilities = int(empty_row.sum())
         tally.no_probabilities_examples = [
             f"id {ids[i]!r} (row {int(rows[i]) + 1} of {name})"
-            for i in np.flatnonzero(empty_row)[:_MAX_EXAMPLES]
+            for i in np.flatnonzero(empty_row)[:MAX_UNSCORED_EXAMPLES]
         ]
         real = np.array([i for i, lab in enumerate(plan.labels) if lab != OTHER_LABEL])
         m[np.ix_(np.flatnonzero(empty_row), real)] = 1.0 / len(real)

@@ -24,6 +24,7 @@ from assay.report._schema import ErrorSummary
 
 __all__ = [
     "EXACT_SUM",
+    "MAX_UNSCORED_EXAMPLES",
     "PROBA_SUM_TOLERANCE",
     "UNSCORED_REASONS",
     "Predictions",
@@ -43,7 +44,8 @@ _MAX_ERROR_EXAMPLES = 10
 PROBA_SUM_TOLERANCE = 1e-2
 #: Below this a sum counts as exactly 1 (float rounding), and renormalising it is not mentioned.
 EXACT_SUM = 1e-6
-_MAX_UNSCORED_EXAMPLES = 5
+#: Examples kept per reason a row went unscored (and of failed calls), for the report.
+MAX_UNSCORED_EXAMPLES = 5
 _PLACEHOLDERS = (UNPARSEABLE_LABEL, OTHER_LABEL, ERROR_LABEL)
 
 #: Why a dataset row can go unscored, in the order the report and the console list them; each is
@@ -245,7 +247,7 @@ def collect_predictions(
     if without and len(without) < sum(not f for f in failed):
         unscored.counts["no_probabilities"] = len(without)
         unscored.examples["no_probabilities"] = [
-            where(ids[i]) for i in without[:_MAX_UNSCORED_EXAMPLES]
+            where(ids[i]) for i in without[:MAX_UNSCORED_EXAMPLES]
         ]
         flags.append(no_probabilities_flag(len(without), len(failed), where(ids[without[0]])))
     proba, renormalised = _proba_matrix(probs, failed, labels, ids=ids, model=model, where=where)
@@ -328,13 +330,13 @@ def _count_unscored(
     if dataset.dropped_examples:
         out.examples["rows_dropped"] = [
             f"row {e['row']} of {dataset.file_name} ({e['reason']})"
-            for e in dataset.dropped_examples[:_MAX_UNSCORED_EXAMPLES]
+            for e in dataset.dropped_examples[:MAX_UNSCORED_EXAMPLES]
         ]
     missing = set(map(str, missing_ids))
     absent = [i for i in dataset.ids if i in missing]
     out.counts["ids_missing"] = len(absent)
     if absent:
-        out.examples["ids_missing"] = [dataset.where(i) for i in absent[:_MAX_UNSCORED_EXAMPLES]]
+        out.examples["ids_missing"] = [dataset.where(i) for i in absent[:MAX_UNSCORED_EXAMPLES]]
     ids = dataset.ids
     failed = [
         (ids[row], responses.get(req.key))
@@ -343,7 +345,7 @@ def _count_unscored(
     ]
     out.counts["calls_failed"] = len(failed)
     if failed:
-        out.examples["calls_failed"] = [where(i) for i, _ in failed[:_MAX_UNSCORED_EXAMPLES]]
+        out.examples["calls_failed"] = [where(i) for i, _ in failed[:MAX_UNSCORED_EXAMPLES]]
         causes = Counter(failure_cause(resp) for _, resp in failed)
         out.causes.update(dict(causes.most_common()))
     return out
@@ -376,7 +378,7 @@ def _outside_labels(
     if dataset.spec.outside_labels == "other":
         unscored.counts["outside_labels"] = len(outside)
         unscored.examples["outside_labels"] = [
-            f"{where(ids[i])}: {y_pred[i]!r}" for i in outside[:_MAX_UNSCORED_EXAMPLES]
+            f"{where(ids[i])}: {y_pred[i]!r}" for i in outside[:MAX_UNSCORED_EXAMPLES]
         ]
         mapped = set(outside)
         return [OTHER_LABEL if i in mapped else p for i, p in enumerate(y_pred)]
